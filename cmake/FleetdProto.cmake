@@ -1,0 +1,37 @@
+# fleetd_proto_library(NAME PROTOS a.proto... [GRPC] [DEPS lib...]): generates C++ for PROTOS
+# (paths relative to CMAKE_CURRENT_SOURCE_DIR, imported relative to PROTO_ROOT) into a static
+# library NAME. With GRPC, the gRPC service stubs are generated too.
+function(fleetd_proto_library name)
+  cmake_parse_arguments(ARG "GRPC" "PROTO_ROOT" "PROTOS;DEPS" ${ARGN})
+  if(NOT ARG_PROTO_ROOT)
+    set(ARG_PROTO_ROOT ${CMAKE_CURRENT_SOURCE_DIR})
+  endif()
+  set(out_dir ${CMAKE_BINARY_DIR}/gen)
+  set(srcs)
+  foreach(proto ${ARG_PROTOS})
+    get_filename_component(abs ${proto} ABSOLUTE)
+    file(RELATIVE_PATH rel ${ARG_PROTO_ROOT} ${abs})
+    string(REGEX REPLACE "\\.proto$" "" stem ${rel})
+    set(outputs ${out_dir}/${stem}.pb.cc ${out_dir}/${stem}.pb.h)
+    set(plugin_args)
+    if(ARG_GRPC)
+      list(APPEND outputs ${out_dir}/${stem}.grpc.pb.cc ${out_dir}/${stem}.grpc.pb.h)
+      set(plugin_args --grpc_out=${out_dir} --plugin=protoc-gen-grpc=${GRPC_CPP_PLUGIN})
+    endif()
+    add_custom_command(
+      OUTPUT ${outputs}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}
+      COMMAND protobuf::protoc --proto_path=${ARG_PROTO_ROOT} --cpp_out=${out_dir} ${plugin_args}
+              ${abs}
+      DEPENDS ${abs} protobuf::protoc
+      COMMENT "protoc ${rel}"
+      VERBATIM)
+    list(APPEND srcs ${outputs})
+  endforeach()
+  add_library(${name} STATIC ${srcs})
+  target_include_directories(${name} SYSTEM PUBLIC ${out_dir})
+  target_link_libraries(${name} PUBLIC protobuf::libprotobuf ${ARG_DEPS})
+  if(ARG_GRPC)
+    target_link_libraries(${name} PUBLIC gRPC::grpc++)
+  endif()
+endfunction()
