@@ -19,9 +19,7 @@ absl::Status CompactedError(int64_t requested_after, int64_t compact_revision) {
   return status;
 }
 
-bool IsCompacted(const absl::Status& status) {
-  return CompactedRevision(status).has_value();
-}
+bool IsCompacted(const absl::Status& status) { return CompactedRevision(status).has_value(); }
 
 std::optional<int64_t> CompactedRevision(const absl::Status& status) {
   if (status.code() != absl::StatusCode::kOutOfRange) return std::nullopt;

@@ -83,8 +83,8 @@ class MemoryStore final : public Store, private LogSource {
   absl::Status Compact(int64_t revision) override {
     absl::MutexLock lock(&mu_);
     if (revision > revision_) {
-      return absl::InvalidArgumentError(absl::StrCat("cannot compact at ", revision,
-                                                     ": the current revision is ", revision_));
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot compact at ", revision, ": the current revision is ", revision_));
     }
     if (revision <= compact_revision_) return absl::OkStatus();
     log_.erase(log_.begin(), log_.upper_bound(revision));

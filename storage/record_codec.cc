@@ -52,7 +52,8 @@ std::string EncodeKeyValue(const KeyValue& kv) {
 absl::StatusOr<KeyValue> DecodeKeyValue(std::string_view key, std::string_view record) {
   record::KeyRecord parsed;
   if (!parsed.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
-    return absl::DataLossError(absl::StrCat("stored record of key \"", std::string(key), "\" does not parse"));
+    return absl::DataLossError(
+        absl::StrCat("stored record of key \"", std::string(key), "\" does not parse"));
   }
   return FromRecord(key, parsed);
 }
@@ -81,9 +82,9 @@ absl::StatusOr<CommittedTxn> DecodeCommittedTxn(std::string_view record) {
   txn.commit_time = absl::FromUnixMicros(parsed.commit_time_unix_micros());
   txn.events.reserve(parsed.events_size());
   for (const record::EventRecord& in : parsed.events()) {
-    txn.events.push_back(Event{.type = in.type() == record::EventRecord::PUT ? Event::Type::kPut
-                                                                             : Event::Type::kDelete,
-                               .kv = FromRecord(in.key(), in.kv())});
+    txn.events.push_back(Event{
+        .type = in.type() == record::EventRecord::PUT ? Event::Type::kPut : Event::Type::kDelete,
+        .kv = FromRecord(in.key(), in.kv())});
   }
   return txn;
 }

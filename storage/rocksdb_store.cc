@@ -98,8 +98,8 @@ class RocksDbStore final : public Store, private LogSource {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(snapshot.options(), kv_));
     for (it->Seek(*start); it->Valid() && it->key().starts_with(request.prefix); it->Next()) {
       if (RangePageFull(request, result)) break;
-      absl::StatusOr<KeyValue> kv = DecodeKeyValue(it->key().ToStringView(),
-                                                   it->value().ToStringView());
+      absl::StatusOr<KeyValue> kv =
+          DecodeKeyValue(it->key().ToStringView(), it->value().ToStringView());
       if (!kv.ok()) return kv.status();
       result.kvs.push_back(*std::move(kv));
     }
@@ -155,13 +155,13 @@ class RocksDbStore final : public Store, private LogSource {
     absl::MutexLock lock(&compact_mu_);
     int64_t current = committed_revision_.load();
     if (revision > current) {
-      return absl::InvalidArgumentError(absl::StrCat("cannot compact at ", revision,
-                                                     ": the current revision is ", current));
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot compact at ", revision, ": the current revision is ", current));
     }
     if (revision <= compact_revision_.load()) return absl::OkStatus();
     rocksdb::WriteBatch batch;
-    rocksdb::Status status = batch.DeleteRange(log_, EncodeRevisionKey(0),
-                                               EncodeRevisionKey(revision + 1));
+    rocksdb::Status status =
+        batch.DeleteRange(log_, EncodeRevisionKey(0), EncodeRevisionKey(revision + 1));
     if (status.ok()) status = batch.Put(meta_, kCompactRevisionKey, absl::StrCat(revision));
     if (status.ok()) status = db_->Write(SyncWrite(), &batch);
     if (!status.ok()) return ToStatus(status, absl::StrCat("compacting ", path_));
@@ -251,7 +251,8 @@ class RocksDbStore final : public Store, private LogSource {
     std::string record;
     rocksdb::Status status = db_->Get(options, kv_, key, &record);
     if (status.IsNotFound()) return std::nullopt;
-    if (!status.ok()) return ToStatus(status, absl::StrCat("reading key \"", std::string(key), "\""));
+    if (!status.ok())
+      return ToStatus(status, absl::StrCat("reading key \"", std::string(key), "\""));
     absl::StatusOr<KeyValue> kv = DecodeKeyValue(key, record);
     if (!kv.ok()) return kv.status();
     return *std::move(kv);
@@ -265,7 +266,8 @@ class RocksDbStore final : public Store, private LogSource {
     if (!status.ok()) return ToStatus(status, absl::StrCat("reading ", std::string(key)));
     int64_t number = 0;
     if (!absl::SimpleAtoi(value, &number)) {
-      return absl::DataLossError(absl::StrCat("store metadata \"", std::string(key), "\" is not a number"));
+      return absl::DataLossError(
+          absl::StrCat("store metadata \"", std::string(key), "\" is not a number"));
     }
     return number;
   }
@@ -408,8 +410,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
   bool fresh = false;
   if (absl::Status status = CheckDirectory(path, fresh); !status.ok()) return status;
   rocksdb::Options options = BaseOptions();
-  const std::vector<std::string> wanted = {rocksdb::kDefaultColumnFamilyName, kKvFamily,
-                                           kLogFamily, kMetaFamily};
+  const std::vector<std::string> wanted = {rocksdb::kDefaultColumnFamilyName, kKvFamily, kLogFamily,
+                                           kMetaFamily};
   if (!fresh) {
     std::vector<std::string> existing;
     rocksdb::Status status = rocksdb::DB::ListColumnFamilies(options, path, &existing);

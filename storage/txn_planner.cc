@@ -25,8 +25,8 @@ absl::Status ValidateBranch(const std::vector<Op>& ops, const std::string& branc
           absl::StrCat(where(), ": key is ", op.key.size(), " bytes; the limit is ", kMaxKeyBytes));
     }
     if (op.value.size() > kMaxValueBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where(), ": value is ", op.value.size(), " bytes; the limit is ", kMaxValueBytes));
+      return absl::InvalidArgumentError(absl::StrCat(where(), ": value is ", op.value.size(),
+                                                     " bytes; the limit is ", kMaxValueBytes));
     }
     if (op.type == Op::Type::kDeletePrefix) {
       prefixes.push_back(op.key);
@@ -101,10 +101,8 @@ Compare Compare::VersionIs(std::string key, int64_t version) {
   return {.key = std::move(key), .target = Target::kVersion, .op = Op::kEqual, .number = version};
 }
 Compare Compare::ValueIs(std::string key, std::string value) {
-  return {.key = std::move(key),
-          .target = Target::kValue,
-          .op = Op::kEqual,
-          .value = std::move(value)};
+  return {
+      .key = std::move(key), .target = Target::kValue, .op = Op::kEqual, .value = std::move(value)};
 }
 
 Op Op::Put(std::string key, std::string value) {

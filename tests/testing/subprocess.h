@@ -71,10 +71,10 @@ struct CommandResult {
 };
 
 // Runs a command to completion (killing it after `timeout`) and returns what it printed.
-absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
-                                         const std::vector<std::string>& env = {},
-                                         const std::optional<std::string>& stdin_data = std::nullopt,
-                                         absl::Duration timeout = absl::Seconds(60));
+absl::StatusOr<CommandResult> RunCommand(
+    const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+    const std::optional<std::string>& stdin_data = std::nullopt,
+    absl::Duration timeout = absl::Seconds(60));
 
 }  // namespace fleet::testing
 
