@@ -12,8 +12,8 @@ namespace fleet::storage {
 namespace {
 
 absl::Status ValidateBranch(const std::vector<Op>& ops, const std::string& branch) {
-  std::set<std::string> keys;
-  std::vector<std::string> prefixes;
+  std::set<std::string_view> keys;
+  std::vector<std::string_view> prefixes;
   for (size_t i = 0; i < ops.size(); ++i) {
     const Op& op = ops[i];
     auto where = [&] { return absl::StrCat(branch, " op ", i); };
@@ -30,17 +30,17 @@ absl::Status ValidateBranch(const std::vector<Op>& ops, const std::string& branc
     }
     if (op.type == Op::Type::kDeletePrefix) {
       prefixes.push_back(op.key);
-    } else if (!keys.insert(op.key).second) {
+    } else if (ops.size() > 1 && !keys.insert(op.key).second) {
       return absl::InvalidArgumentError(
           absl::StrCat(where(), ": key \"", op.key, "\" appears twice in one branch"));
     }
   }
-  for (const std::string& prefix : prefixes) {
-    for (const std::string& key : keys) {
-      if (std::string_view(key).starts_with(prefix)) {
-        return absl::InvalidArgumentError(absl::StrCat(branch, ": key \"", key,
-                                                       "\" is also deleted by prefix \"", prefix,
-                                                       "\" in the same branch"));
+  for (std::string_view prefix : prefixes) {
+    for (std::string_view key : keys) {
+      if (key.starts_with(prefix)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(branch, ": key \"", std::string(key), "\" is also deleted by prefix \"",
+                         std::string(prefix), "\" in the same branch"));
       }
     }
   }

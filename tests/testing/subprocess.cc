@@ -97,6 +97,31 @@ Subprocess::~Subprocess() {
   close(err_.fd);
 }
 
+bool Subprocess::ReadSome(const std::vector<Stream*>& streams, absl::Time deadline) {
+  std::vector<pollfd> fds;
+  std::vector<Stream*> open;
+  for (Stream* stream : streams) {
+    if (stream->eof) continue;
+    fds.push_back(pollfd{.fd = stream->fd, .events = POLLIN, .revents = 0});
+    open.push_back(stream);
+  }
+  if (open.empty()) return false;
+  int ready = poll(fds.data(), fds.size(), RemainingMillis(deadline));
+  if (ready < 0 && errno == EINTR) return true;
+  if (ready <= 0) return false;
+  for (size_t i = 0; i < fds.size(); ++i) {
+    if (fds[i].revents == 0) continue;
+    char chunk[4096];
+    ssize_t n = read(open[i]->fd, chunk, sizeof(chunk));
+    if (n <= 0) {
+      open[i]->eof = true;
+    } else {
+      open[i]->buffer.append(chunk, static_cast<size_t>(n));
+    }
+  }
+  return true;
+}
+
 std::optional<std::string> Subprocess::ReadLine(Stream& stream, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
@@ -106,39 +131,36 @@ std::optional<std::string> Subprocess::ReadLine(Stream& stream, absl::Duration t
       stream.buffer.erase(0, newline + 1);
       return line;
     }
-    if (stream.eof) return std::nullopt;
-    pollfd pfd{.fd = stream.fd, .events = POLLIN, .revents = 0};
-    int ready = poll(&pfd, 1, RemainingMillis(deadline));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) return std::nullopt;
-    char chunk[4096];
-    ssize_t n = read(stream.fd, chunk, sizeof(chunk));
-    if (n <= 0) {
-      stream.eof = true;
-    } else {
-      stream.buffer.append(chunk, static_cast<size_t>(n));
-    }
+    if (!ReadSome({&stream}, deadline)) return std::nullopt;
   }
 }
 
-std::string Subprocess::Drain(Stream& stream, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!stream.eof) {
-    pollfd pfd{.fd = stream.fd, .events = POLLIN, .revents = 0};
-    int ready = poll(&pfd, 1, RemainingMillis(deadline));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) break;
-    char chunk[4096];
-    ssize_t n = read(stream.fd, chunk, sizeof(chunk));
-    if (n <= 0) {
-      stream.eof = true;
-    } else {
-      stream.buffer.append(chunk, static_cast<size_t>(n));
-    }
-  }
+std::string Subprocess::Take(Stream& stream) {
   std::string all = std::move(stream.buffer);
   stream.buffer.clear();
   return all;
+}
+
+std::string Subprocess::DrainStdout(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (ReadSome({&out_}, deadline)) {
+  }
+  return Take(out_);
+}
+
+std::string Subprocess::DrainStderr(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (ReadSome({&err_}, deadline)) {
+  }
+  return Take(err_);
+}
+
+void Subprocess::DrainBoth(absl::Duration timeout, std::string& out, std::string& err) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (ReadSome({&out_, &err_}, deadline)) {
+  }
+  out = Take(out_);
+  err = Take(err_);
 }
 
 std::optional<std::string> Subprocess::ReadStdoutLine(absl::Duration timeout) {
@@ -158,9 +180,6 @@ std::optional<std::string> Subprocess::WaitForStderr(const std::string& needle,
   }
   return std::nullopt;
 }
-
-std::string Subprocess::DrainStdout(absl::Duration timeout) { return Drain(out_, timeout); }
-std::string Subprocess::DrainStderr(absl::Duration timeout) { return Drain(err_, timeout); }
 
 void Subprocess::Signal(int signal) {
   if (!status_.has_value()) kill(pid_, signal);
@@ -189,9 +208,8 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
   if (!child.ok()) return child.status();
   const absl::Time deadline = absl::Now() + timeout;
   CommandResult result;
-  // Read both streams to the end so a chatty child never blocks on a full pipe.
-  result.out = (*child)->DrainStdout(timeout);
-  result.err = (*child)->DrainStderr(deadline - absl::Now());
+  // Read both streams together so a chatty child never blocks on a full pipe.
+  (*child)->DrainBoth(timeout, result.out, result.err);
   std::optional<int> status = (*child)->Wait(deadline - absl::Now());
   if (!status.has_value()) {
     (*child)->Signal(SIGKILL);

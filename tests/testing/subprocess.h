@@ -42,6 +42,8 @@ class Subprocess {
   // ReadStdoutLine / ReadStderrLine have not yet returned.
   std::string DrainStdout(absl::Duration timeout);
   std::string DrainStderr(absl::Duration timeout);
+  // Both at once, so that neither pipe fills up while the other is read.
+  void DrainBoth(absl::Duration timeout, std::string& out, std::string& err);
 
   void Signal(int signal);
 
@@ -55,8 +57,11 @@ class Subprocess {
     bool eof = false;
   };
   explicit Subprocess(pid_t pid, int out_fd, int err_fd);
+  // Waits until one of `streams` has data or ends, and reads it. False on timeout, or when all
+  // have ended.
+  static bool ReadSome(const std::vector<Stream*>& streams, absl::Time deadline);
   static std::optional<std::string> ReadLine(Stream& stream, absl::Duration timeout);
-  static std::string Drain(Stream& stream, absl::Duration timeout);
+  static std::string Take(Stream& stream);
 
   pid_t pid_;
   std::optional<int> status_;
