@@ -16,7 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
+#include "rocksdb/table.h"
 #include "rocksdb/utilities/options_util.h"
 #include "rocksdb/write_batch.h"
 #include "storage/errors.h"
@@ -206,7 +208,10 @@ class RocksDbStore final : public Store, private LogSource {
 
     absl::StatusOr<std::optional<KeyValue>> Get(std::string_view key) override {
       auto it = overlay_.find(key);
-      if (it != overlay_.end()) return it->second;
+      if (it != overlay_.end()) {
+        if (it->second == nullptr) return std::nullopt;
+        return *it->second;
+      }
       return store_.ReadKey(rocksdb::ReadOptions(), key);
     }
 
@@ -220,26 +225,34 @@ class RocksDbStore final : public Store, private LogSource {
       if (!it->status().ok()) return ToStatus(it->status(), "prefix scan");
       for (auto o = overlay_.lower_bound(prefix);
            o != overlay_.end() && std::string_view(o->first).starts_with(prefix); ++o) {
-        if (o->second.has_value()) {
-          keys.insert(o->first);
+        if (o->second != nullptr) {
+          keys.insert(std::string(o->first));
         } else {
-          keys.erase(o->first);
+          keys.erase(std::string(o->first));
         }
       }
       return std::vector<std::string>(keys.begin(), keys.end());
     }
 
-    void Apply(const std::vector<Event>& events) {
-      for (const Event& event : events) {
-        overlay_.insert_or_assign(event.kv.key, event.type == Event::Type::kPut
-                                                    ? std::optional<KeyValue>(event.kv)
-                                                    : std::nullopt);
+    // Calls fn(key, state) for every key the group changed, in key order, with its final state
+    // (null when deleted).
+    template <typename Fn>
+    void ForEachChange(Fn fn) const {
+      for (const auto& [key, kv] : overlay_) fn(key, kv);
+    }
+
+    // Lays `txn` over the state; it must outlive this reader.
+    void Apply(const CommittedTxn& txn) {
+      for (const Event& event : txn.events) {
+        overlay_.insert_or_assign(event.kv.key,
+                                  event.type == Event::Type::kPut ? &event.kv : nullptr);
       }
     }
 
    private:
     RocksDbStore& store_;
-    std::map<std::string, std::optional<KeyValue>, std::less<>> overlay_;
+    // Keys and states point into the group's transactions; null marks a deleted key.
+    std::map<std::string_view, const KeyValue*> overlay_;
   };
 
   static rocksdb::WriteOptions SyncWrite() {
@@ -279,7 +292,6 @@ class RocksDbStore final : public Store, private LogSource {
   void CommitGroup(const std::vector<Writer*>& group) {
     int64_t revision = committed_revision_.load();
     GroupReader reader(*this);
-    rocksdb::WriteBatch batch;
     std::vector<CommittedTxnPtr> committed;
     std::vector<Writer*> pending;  // results that depend on the write succeeding
     const absl::Time now = absl::Now();
@@ -298,27 +310,25 @@ class RocksDbStore final : public Store, private LogSource {
       txn->revision = ++revision;
       txn->commit_time = now;
       txn->events = std::move(plan->events);
-      for (const Event& event : txn->events) {
-        rocksdb::Status status = event.type == Event::Type::kPut
-                                     ? batch.Put(kv_, event.kv.key, EncodeKeyValue(event.kv))
-                                     : batch.Delete(kv_, event.kv.key);
-        if (!status.ok()) {
-          SetAll(pending, ToStatus(status, "building the write batch"));
-          return;
-        }
-      }
-      if (rocksdb::Status status =
-              batch.Put(log_, EncodeRevisionKey(txn->revision), EncodeCommittedTxn(*txn));
-          !status.ok()) {
-        SetAll(pending, ToStatus(status, "building the write batch"));
-        return;
-      }
-      reader.Apply(txn->events);
+      reader.Apply(*txn);
       writer->result = TxnResult{.succeeded = plan->succeeded, .revision = revision};
       committed.push_back(std::move(txn));
     }
     if (committed.empty()) return;
-    rocksdb::Status status = batch.Put(meta_, kRevisionKey, absl::StrCat(revision));
+    // Only the group's final state of each key goes to "kv" (the batch is atomic, so no one can
+    // see the states in between), in key order, which keeps memtable inserts cheap; then one log
+    // record per transaction, in revision order.
+    rocksdb::WriteBatch batch;
+    rocksdb::Status status;
+    reader.ForEachChange([&](std::string_view key, const KeyValue* kv) {
+      if (!status.ok()) return;
+      status = kv != nullptr ? batch.Put(kv_, key, EncodeKeyValue(*kv)) : batch.Delete(kv_, key);
+    });
+    for (const CommittedTxnPtr& txn : committed) {
+      if (!status.ok()) break;
+      status = batch.Put(log_, EncodeRevisionKey(txn->revision), EncodeCommittedTxn(*txn));
+    }
+    if (status.ok()) status = batch.Put(meta_, kRevisionKey, absl::StrCat(revision));
     if (status.ok()) status = db_->Write(SyncWrite(), &batch);
     if (!status.ok()) {
       SetAll(pending, ToStatus(status, absl::StrCat("committing to ", path_)));
@@ -428,10 +438,13 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
   for (const std::string& name : wanted) {
     rocksdb::ColumnFamilyOptions family(options);
     if (name == kKvFamily) {
-      // Every put first reads the key's current version; a memtable bloom filter answers the
-      // common "new key" case without walking the skiplist.
+      // Every put first reads the key's current version; bloom filters (memtable and files)
+      // answer the common "new key" case without searching.
       family.memtable_whole_key_filtering = true;
       family.memtable_prefix_bloom_size_ratio = 0.05;
+      rocksdb::BlockBasedTableOptions table;
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+      family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     }
     descriptors.emplace_back(name, family);
   }

@@ -1,6 +1,6 @@
 #include "storage/txn_planner.h"
 
-#include <map>
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -143,21 +143,18 @@ absl::StatusOr<TxnPlan> PlanTxn(const TxnRequest& request, int64_t revision, Key
       break;
     }
   }
-  std::map<std::string, Event, std::less<>> events;
+  std::vector<Event>& events = plan.events;
   for (const Op& op : plan.succeeded ? request.success : request.failure) {
     if (op.type == Op::Type::kDeletePrefix) {
       absl::StatusOr<std::vector<std::string>> keys = reader.KeysWithPrefix(op.key);
       if (!keys.ok()) return keys.status();
-      for (std::string& key : *keys) {
-        std::string copy = key;
-        events.try_emplace(std::move(copy), DeleteEvent(std::move(key), revision));
-      }
+      for (std::string& key : *keys) events.push_back(DeleteEvent(std::move(key), revision));
       continue;
     }
     absl::StatusOr<std::optional<KeyValue>> current = reader.Get(op.key);
     if (!current.ok()) return current.status();
     if (op.type == Op::Type::kDelete) {
-      if (current->has_value()) events.emplace(op.key, DeleteEvent(op.key, revision));
+      if (current->has_value()) events.push_back(DeleteEvent(op.key, revision));
       continue;
     }
     Event put;
@@ -166,10 +163,14 @@ absl::StatusOr<TxnPlan> PlanTxn(const TxnRequest& request, int64_t revision, Key
     put.kv.mod_revision = revision;
     put.kv.create_revision = current->has_value() ? (*current)->create_revision : revision;
     put.kv.version = current->has_value() ? (*current)->version + 1 : 1;
-    events.emplace(op.key, std::move(put));
+    events.push_back(std::move(put));
   }
-  plan.events.reserve(events.size());
-  for (auto& [key, event] : events) plan.events.push_back(std::move(event));
+  // Key order; overlapping DeletePrefix ops may name a key twice (ValidateTxn rules out the rest).
+  auto by_key = [](const Event& a, const Event& b) { return a.kv.key < b.kv.key; };
+  std::sort(events.begin(), events.end(), by_key);
+  events.erase(std::unique(events.begin(), events.end(),
+                           [](const Event& a, const Event& b) { return a.kv.key == b.kv.key; }),
+               events.end());
   return plan;
 }
 

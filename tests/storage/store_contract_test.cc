@@ -322,6 +322,43 @@ TYPED_TEST(StoreContractTest, WatchHasNoGapsUnderConcurrentWriters) {
   }
 }
 
+// Concurrent compare-and-swap increments of one key: every success is counted exactly once,
+// so each transaction saw the ones committed before it (also within one commit group).
+TYPED_TEST(StoreContractTest, ConcurrentCompareAndSwapLosesNoUpdate) {
+  Store& store = this->store();
+  constexpr int kThreads = 8;
+  constexpr int kIncrementsPerThread = 50;
+  ASSERT_OK(Put(store, "counter", "0"));
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int done = 0; done < kIncrementsPerThread;) {
+        absl::StatusOr<std::optional<KeyValue>> current = store.Get("counter");
+        if (!current.ok() || !current->has_value()) {
+          ++errors;
+          return;
+        }
+        int value = std::stoi((*current)->value);
+        absl::StatusOr<TxnResult> result =
+            store.Txn({.compares = {Compare::ModRevisionIs("counter", (*current)->mod_revision)},
+                       .success = {Op::Put("counter", absl::StrCat(value + 1))}});
+        if (!result.ok()) {
+          ++errors;
+          return;
+        }
+        if (result->succeeded) ++done;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_EQ(errors.load(), 0);
+  ASSERT_OK_AND_ASSIGN(std::optional<KeyValue> counter, store.Get("counter"));
+  EXPECT_EQ(counter->value, absl::StrCat(kThreads * kIncrementsPerThread));
+  EXPECT_EQ(counter->version, kThreads * kIncrementsPerThread + 1);
+  EXPECT_EQ(store.CurrentRevision(), kThreads * kIncrementsPerThread + 1);
+}
+
 // A watcher that reads nothing never holds writers up; when it reads, it catches up from the log
 // without gaps and then follows live again.
 TYPED_TEST(StoreContractTest, SlowWatcherDoesNotBlockWriters) {
