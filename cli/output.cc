@@ -1,0 +1,76 @@
+#include "cli/output.h"
+
+#include <algorithm>
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "yaml-cpp/yaml.h"
+
+namespace fleet::cli {
+namespace {
+
+// Whether YAML would read `text`, unquoted, as something other than that string.
+bool ReadsAsNonString(const std::string& text) {
+  if (text.empty()) return true;
+  double number;
+  if (absl::SimpleAtod(text, &number)) return true;
+  static const absl::flat_hash_set<std::string>* const kReserved =
+      new absl::flat_hash_set<std::string>{"true", "false", "yes", "no",   "on",
+                                           "off",  "y",     "n",   "null", "~"};
+  return kReserved->contains(absl::AsciiStrToLower(text));
+}
+
+void EmitYaml(const nlohmann::ordered_json& value, YAML::Emitter& out) {
+  switch (value.type()) {
+    case nlohmann::ordered_json::value_t::object:
+      out << YAML::BeginMap;
+      for (const auto& [key, item] : value.items()) {
+        out << YAML::Key << key << YAML::Value;
+        EmitYaml(item, out);
+      }
+      out << YAML::EndMap;
+      break;
+    case nlohmann::ordered_json::value_t::array:
+      out << YAML::BeginSeq;
+      for (const auto& item : value) EmitYaml(item, out);
+      out << YAML::EndSeq;
+      break;
+    case nlohmann::ordered_json::value_t::string: {
+      const std::string& text = value.get_ref<const std::string&>();
+      if (ReadsAsNonString(text)) out << YAML::DoubleQuoted;
+      out << text;
+      break;
+    }
+    case nlohmann::ordered_json::value_t::null:
+      out << YAML::Null;
+      break;
+    default:  // numbers and booleans print the same in JSON and YAML
+      out << value.dump();
+      break;
+  }
+}
+
+}  // namespace
+
+void WriteStructured(const nlohmann::ordered_json& value, OutputFormat format, std::ostream& out) {
+  if (format == OutputFormat::kYaml) {
+    YAML::Emitter emitter;
+    EmitYaml(value, emitter);
+    out << emitter.c_str() << "\n";
+    return;
+  }
+  out << value.dump(2) << "\n";
+}
+
+void WriteKeyValueTable(const std::vector<std::pair<std::string, std::string>>& rows,
+                        std::ostream& out) {
+  size_t width = 0;
+  for (const auto& [label, value] : rows) width = std::max(width, label.size());
+  for (const auto& [label, value] : rows) {
+    out << label << ":" << std::string(width - label.size() + 2, ' ') << value << "\n";
+  }
+}
+
+}  // namespace fleet::cli

@@ -1,0 +1,126 @@
+#include "server/fleetd_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <chrono>
+#include <thread>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "server/listen_address.h"
+#include "storage/rocksdb_store.h"
+
+namespace fleet::server {
+namespace {
+
+constexpr char kStoreBackend[] = "rocksdb";
+
+// Process-wide gRPC switches that every server built afterwards picks up.
+void InitGrpcOnce() {
+  static const bool initialized = [] {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    return true;
+  }();
+  (void)initialized;
+}
+
+// Starts a server listening on `address` (the value of `flag`) with `service`, if any, next to
+// health and reflection. Stores the bound port in `*port`.
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(const std::string& flag,
+                                                          const ListenAddress& address,
+                                                          grpc::Service* service, int* port) {
+  grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default, which would let a second fleetd share our port and steal
+  // half of its connections instead of failing to start.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddListeningPort(address.ToString(), grpc::InsecureServerCredentials(), port);
+  if (service != nullptr) builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || *port == 0) {
+    if (server != nullptr) server->Shutdown();
+    return ExplainListenFailure(flag, address);
+  }
+  return server;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(const FleetdConfig& config) {
+  absl::StatusOr<ListenAddress> admin = ParseListenAddress("--admin-addr", config.admin_addr);
+  if (!admin.ok()) return admin.status();
+  absl::StatusOr<ListenAddress> agent = ParseListenAddress("--agent-addr", config.agent_addr);
+  if (!agent.ok()) return agent.status();
+  if (admin->port != 0 && admin->host == agent->host && admin->port == agent->port) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--admin-addr and --agent-addr are both ", admin->ToString(),
+                     "; the admin and agent APIs need different ports"));
+  }
+
+  absl::StatusOr<std::unique_ptr<DataDirLock>> lock = DataDirLock::Acquire(config.data_dir);
+  if (!lock.ok()) return lock.status();
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenRocksDbStore(absl::StrCat(config.data_dir, "/store"));
+  if (!store.ok()) return store.status();
+
+  InitGrpcOnce();
+  auto admin_service = std::make_unique<AdminService>(**store, kStoreBackend);
+  int admin_port = 0;
+  absl::StatusOr<std::unique_ptr<grpc::Server>> admin_server =
+      StartServer("--admin-addr", *admin, admin_service.get(), &admin_port);
+  if (!admin_server.ok()) return admin_server.status();
+  int agent_port = 0;
+  absl::StatusOr<std::unique_ptr<grpc::Server>> agent_server =
+      StartServer("--agent-addr", *agent, nullptr, &agent_port);
+  if (!agent_server.ok()) {
+    (*admin_server)->Shutdown();
+    (*admin_server)->Wait();
+    return agent_server.status();
+  }
+
+  return std::unique_ptr<FleetdServer>(new FleetdServer(
+      config.data_dir, admin->WithPort(admin_port), admin_port, agent->WithPort(agent_port),
+      agent_port, *std::move(lock), *std::move(store), std::move(admin_service),
+      *std::move(admin_server), *std::move(agent_server)));
+}
+
+FleetdServer::FleetdServer(std::string data_dir, std::string admin_address, int admin_port,
+                           std::string agent_address, int agent_port,
+                           std::unique_ptr<DataDirLock> lock, std::unique_ptr<storage::Store> store,
+                           std::unique_ptr<AdminService> admin_service,
+                           std::unique_ptr<grpc::Server> admin_server,
+                           std::unique_ptr<grpc::Server> agent_server)
+    : data_dir_(std::move(data_dir)),
+      admin_address_(std::move(admin_address)),
+      agent_address_(std::move(agent_address)),
+      admin_port_(admin_port),
+      agent_port_(agent_port),
+      lock_(std::move(lock)),
+      store_(std::move(store)),
+      admin_service_(std::move(admin_service)),
+      admin_server_(std::move(admin_server)),
+      agent_server_(std::move(agent_server)) {}
+
+FleetdServer::~FleetdServer() { Shutdown(absl::ZeroDuration()); }
+
+void FleetdServer::Shutdown(absl::Duration grace) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  const std::chrono::system_clock::time_point deadline = absl::ToChronoTime(absl::Now() + grace);
+  // grpc::Server::Shutdown blocks for the grace period; shutting both down side by side makes
+  // both stop accepting at once and bounds the whole by one `grace`.
+  std::thread agent_shutdown([this, deadline] { agent_server_->Shutdown(deadline); });
+  admin_server_->Shutdown(deadline);
+  agent_shutdown.join();
+  admin_server_->Wait();
+  agent_server_->Wait();
+  store_.reset();
+  lock_.reset();
+}
+
+}  // namespace fleet::server

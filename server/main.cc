@@ -1,0 +1,104 @@
+// fleetd: parses flags, starts the FleetdServer and stops it on SIGTERM or SIGINT.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/fleetd_server.h"
+#include "server/grpc_logging.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+// How long calls in flight may take to finish after SIGTERM before they are cancelled.
+constexpr absl::Duration kShutdownGrace = absl::Seconds(5);
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "fleetd: error: %s\n", message.c_str());
+  return kExitError;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  fleet::server::FleetdConfig config;
+  std::string log_level = "info";
+
+  CLI::App app{
+      "fleetd is the control plane for a fleet of endpoint agents. It keeps its state in an "
+      "embedded store in its data directory, serves the admin API for fleetctl on one address "
+      "and the agent API on another, and stops gracefully on SIGTERM or SIGINT.",
+      "fleetd"};
+  app.set_version_flag("--version", "fleetd " FLEETD_VERSION, "Print fleetd's version and exit.");
+  app.add_option("--data-dir", config.data_dir,
+                 "The directory that holds fleetd's store and lock file. It is created with "
+                 "mode 0700 if missing, and only one fleetd may use it at a time. Default: "
+                 "\"fleetd-data\" in the working directory. Example: --data-dir /var/lib/fleetd")
+      ->type_name("DIR");
+  app.add_option("--admin-addr", config.admin_addr,
+                 "The HOST:PORT the admin API (used by fleetctl and automation) listens on. "
+                 "Port 0 picks a free port, which the \"fleetd listening\" log line reports. "
+                 "Default: 127.0.0.1:8221. Example: --admin-addr 0.0.0.0:8221")
+      ->type_name("HOST:PORT");
+  app.add_option("--agent-addr", config.agent_addr,
+                 "The HOST:PORT agents connect to. Port 0 picks a free port, which the \"fleetd "
+                 "listening\" log line reports. Default: 127.0.0.1:8220. Example: --agent-addr "
+                 "0.0.0.0:8220")
+      ->type_name("HOST:PORT");
+  app.add_option("--log-level", log_level,
+                 "The least severe log messages to write to stderr: trace, debug, info, warn or "
+                 "error. Default: info. Example: --log-level debug")
+      ->type_name("LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Help and --version exit 0; CLI11's own codes for usage errors are 100 and up.
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+
+  auto logger = spdlog::stderr_color_mt("fleetd");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  fleet::server::RouteGrpcLogToSpdlog();
+
+  // Blocked before any thread starts, so that every thread inherits the mask and the signals
+  // reach only the sigwait below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  if (int rc = pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr); rc != 0) {
+    return Fail(std::string("cannot block SIGTERM and SIGINT: ") + std::strerror(rc));
+  }
+
+  spdlog::info("fleetd {} starting", FLEETD_VERSION);
+  absl::StatusOr<std::unique_ptr<fleet::server::FleetdServer>> server =
+      fleet::server::FleetdServer::Start(config);
+  if (!server.ok()) return Fail(std::string(server.status().message()));
+  spdlog::info("fleetd listening: admin={} agent={} data-dir={}", (*server)->admin_address(),
+               (*server)->agent_address(), (*server)->data_dir());
+
+  int signal_number = 0;
+  if (int rc = sigwait(&stop_signals, &signal_number); rc != 0) {
+    spdlog::error("sigwait failed: {}; shutting down", std::strerror(rc));
+  } else {
+    spdlog::info("fleetd received {}, shutting down (grace period {})",
+                 signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
+                 absl::FormatDuration(kShutdownGrace));
+  }
+  (*server)->Shutdown(kShutdownGrace);
+  server->reset();
+  spdlog::info("fleetd stopped cleanly");
+  return 0;
+}

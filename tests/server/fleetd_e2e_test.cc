@@ -1,0 +1,271 @@
+// End-to-end: the real fleetd and fleetctl binaries, on port 0 and a temp data dir.
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fleet::server {
+namespace {
+
+using ::fleet::testing::CommandResult;
+using ::fleet::testing::RunCommand;
+using ::fleet::testing::Subprocess;
+using ::fleet::testing::TempDir;
+
+constexpr absl::Duration kStartTimeout = absl::Seconds(30);
+
+// A fleetd child process and the addresses its "fleetd listening" line reported.
+struct Fleetd {
+  std::unique_ptr<Subprocess> process;
+  std::string admin_address;
+  std::string agent_address;
+};
+
+// The value of `key=` in a "fleetd listening: admin=... agent=... data-dir=..." line.
+std::string Field(const std::string& line, const std::string& key) {
+  for (absl::string_view token : absl::StrSplit(line, ' ')) {
+    if (absl::ConsumePrefix(&token, key + "=")) return std::string(token);
+  }
+  return "";
+}
+
+// Starts fleetd on `data_dir` with both APIs on 127.0.0.1:0 and waits until it serves.
+void StartFleetd(const std::string& data_dir, Fleetd* fleetd) {
+  ASSERT_OK_AND_ASSIGN(fleetd->process,
+                       Subprocess::Start({FLEETD_BIN, "--data-dir", data_dir, "--admin-addr",
+                                          "127.0.0.1:0", "--agent-addr", "127.0.0.1:0"}));
+  std::optional<std::string> line =
+      fleetd->process->WaitForStderr("fleetd listening", kStartTimeout);
+  ASSERT_TRUE(line.has_value()) << "fleetd did not start: "
+                                << fleetd->process->DrainStderr(absl::Seconds(1));
+  fleetd->admin_address = Field(*line, "admin");
+  fleetd->agent_address = Field(*line, "agent");
+  ASSERT_TRUE(absl::StartsWith(fleetd->admin_address, "127.0.0.1:")) << *line;
+  ASSERT_TRUE(absl::StartsWith(fleetd->agent_address, "127.0.0.1:")) << *line;
+  ASSERT_NE(fleetd->admin_address, "127.0.0.1:0") << *line;
+  ASSERT_NE(fleetd->admin_address, fleetd->agent_address) << *line;
+  EXPECT_EQ(Field(*line, "data-dir"), data_dir) << *line;
+}
+
+// The exit code of a child that exited, or -1 for one killed by a signal or still running.
+int ExitCode(std::optional<int> wait_status) {
+  if (!wait_status.has_value() || !WIFEXITED(*wait_status)) return -1;
+  return WEXITSTATUS(*wait_status);
+}
+
+absl::StatusOr<CommandResult> Fleetctl(std::vector<std::string> args,
+                                       const std::vector<std::string>& env = {}) {
+  args.insert(args.begin(), FLEETCTL_BIN);
+  return RunCommand(args, env, std::nullopt, absl::Seconds(30));
+}
+
+grpc::health::v1::HealthCheckResponse::ServingStatus CheckHealth(const std::string& address) {
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = stub->Check(&context, grpc::health::v1::HealthCheckRequest(), &response);
+  EXPECT_TRUE(status.ok()) << address << ": " << status.error_message();
+  return response.status();
+}
+
+// A socket on 127.0.0.1 that holds a port: listening when `listen_too`, else merely bound (so
+// that connections to it are refused). Closed on destruction.
+class HeldPort {
+ public:
+  explicit HeldPort(bool listen_too) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        (listen_too && listen(fd_, 16) != 0) ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ADD_FAILURE() << "cannot hold a port";
+    }
+    port_ = ntohs(addr.sin_port);
+  }
+  ~HeldPort() { close(fd_); }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+class FleetdE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(StartFleetd(data_dir_, &fleetd_)); }
+
+  // Sends `signal` and expects a clean exit: "fleetd stopped cleanly", exit code 0.
+  void StopWith(int signal) {
+    fleetd_.process->Signal(signal);
+    EXPECT_TRUE(fleetd_.process->WaitForStderr("fleetd stopped cleanly", absl::Seconds(30)))
+        << "no clean stop after signal " << signal;
+    EXPECT_EQ(ExitCode(fleetd_.process->Wait(absl::Seconds(30))), 0);
+  }
+
+  TempDir tmp_;
+  const std::string data_dir_ = tmp_.Sub("data");
+  Fleetd fleetd_;
+};
+
+// Both the admin and the agent server answer the standard health check with SERVING.
+TEST_F(FleetdE2eTest, HealthServiceServesOnBothPorts) {
+  EXPECT_EQ(CheckHealth(fleetd_.admin_address), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(CheckHealth(fleetd_.agent_address), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+// `fleetctl version -o json` reports both versions and the fresh store's backend and revision.
+TEST_F(FleetdE2eTest, FleetctlVersionAsJson) {
+  ASSERT_OK_AND_ASSIGN(CommandResult result,
+                       Fleetctl({"--address", fleetd_.admin_address, "version", "-o", "json"}));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(absl::StrContains(result.out, "\"clientVersion\": \"" FLEETD_VERSION "\""))
+      << result.out;
+  EXPECT_TRUE(absl::StrContains(result.out, "\"serverVersion\": \"" FLEETD_VERSION "\""))
+      << result.out;
+  EXPECT_TRUE(absl::StrContains(result.out, "\"storeBackend\": \"rocksdb\"")) << result.out;
+  EXPECT_TRUE(absl::StrContains(result.out, "\"storeRevision\": 0")) << result.out;
+}
+
+// FLEETCTL_ADDRESS picks the server when --address is absent; -o yaml and the table work too.
+TEST_F(FleetdE2eTest, FleetctlAddressFromEnvironmentAndOtherFormats) {
+  const std::vector<std::string> env = {"FLEETCTL_ADDRESS=" + fleetd_.admin_address};
+  ASSERT_OK_AND_ASSIGN(CommandResult yaml, Fleetctl({"version", "-o", "yaml"}, env));
+  EXPECT_EQ(yaml.exit_code, 0) << yaml.err;
+  EXPECT_TRUE(absl::StrContains(yaml.out, "serverVersion: " FLEETD_VERSION "\n")) << yaml.out;
+  EXPECT_TRUE(absl::StrContains(yaml.out, "storeRevision: 0\n")) << yaml.out;
+
+  ASSERT_OK_AND_ASSIGN(CommandResult table, Fleetctl({"version"}, env));
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_TRUE(absl::StrContains(table.out, "Server Version:  " FLEETD_VERSION)) << table.out;
+  EXPECT_TRUE(absl::StrContains(table.out, "Server Address:  " + fleetd_.admin_address))
+      << table.out;
+}
+
+// A second fleetd on the same data dir exits 1 with one line naming the holder.
+TEST_F(FleetdE2eTest, SecondFleetdOnSameDataDirIsRefused) {
+  ASSERT_OK_AND_ASSIGN(CommandResult second,
+                       RunCommand({FLEETD_BIN, "--data-dir", data_dir_, "--admin-addr",
+                                   "127.0.0.1:0", "--agent-addr", "127.0.0.1:0"}));
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(
+      second.err, absl::StrCat("fleetd: error: data dir ", data_dir_,
+                               " is in use by another fleetd (pid ", fleetd_.process->pid(), ")")))
+      << second.err;
+}
+
+// A second fleetd on a port the first one listens on exits 1 naming the flag and address.
+TEST_F(FleetdE2eTest, SecondFleetdOnBusyPortIsRefused) {
+  ASSERT_OK_AND_ASSIGN(CommandResult second,
+                       RunCommand({FLEETD_BIN, "--data-dir", tmp_.Sub("other"), "--admin-addr",
+                                   fleetd_.admin_address, "--agent-addr", "127.0.0.1:0"}));
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(second.err,
+                                absl::StrCat("fleetd: error: cannot listen on --admin-addr ",
+                                             fleetd_.admin_address, ": address already in use")))
+      << second.err;
+}
+
+// SIGTERM stops fleetd cleanly with exit code 0, and the data dir can be used again at once.
+TEST_F(FleetdE2eTest, SigtermStopsCleanlyAndReleasesDataDir) {
+  StopWith(SIGTERM);
+  Fleetd again;
+  ASSERT_NO_FATAL_FAILURE(StartFleetd(data_dir_, &again));
+  again.process->Signal(SIGTERM);
+  EXPECT_EQ(ExitCode(again.process->Wait(absl::Seconds(30))), 0);
+}
+
+// SIGINT (Ctrl-C) stops fleetd cleanly too.
+TEST_F(FleetdE2eTest, SigintStopsCleanly) { StopWith(SIGINT); }
+
+// fleetctl against an address where nothing listens exits 1 with a hint.
+TEST(FleetctlE2eTest, UnreachableServerIsAnError) {
+  HeldPort refused(/*listen_too=*/false);
+  ASSERT_OK_AND_ASSIGN(CommandResult result, Fleetctl({"--address", refused.address(), "version"}));
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(absl::StartsWith(result.err,
+                               absl::StrCat("error: cannot reach fleetd at ", refused.address())))
+      << result.err;
+  EXPECT_TRUE(absl::StrContains(result.err, "is it running?")) << result.err;
+}
+
+// A server that accepts connections but never answers makes fleetctl exit 5 after its deadline.
+TEST(FleetctlE2eTest, SilentServerTimesOut) {
+  HeldPort silent(/*listen_too=*/true);
+  ASSERT_OK_AND_ASSIGN(CommandResult result, Fleetctl({"--address", silent.address(), "version"}));
+  EXPECT_EQ(result.exit_code, 5) << result.err;
+  EXPECT_TRUE(absl::StrContains(result.err, "did not answer within")) << result.err;
+}
+
+// Usage errors exit 2: no command, an unknown flag, an unknown output format.
+TEST(FleetctlE2eTest, UsageErrorsExit2) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {}, {"--bogus", "version"}, {"version", "-o", "xml"}}) {
+    ASSERT_OK_AND_ASSIGN(CommandResult result, Fleetctl(args));
+    EXPECT_EQ(result.exit_code, 2) << absl::StrJoin(args, " ") << ": " << result.err;
+  }
+}
+
+// `fleetd --help` explains every flag and exits 0.
+TEST(FleetdFlagsTest, HelpMentionsEveryFlag) {
+  ASSERT_OK_AND_ASSIGN(CommandResult result, RunCommand({FLEETD_BIN, "--help"}));
+  EXPECT_EQ(result.exit_code, 0);
+  for (const char* flag :
+       {"--data-dir", "--admin-addr", "--agent-addr", "--log-level", "--version", "--help"}) {
+    EXPECT_TRUE(absl::StrContains(result.out, flag)) << flag << " missing from:\n" << result.out;
+  }
+}
+
+// `fleetd --version` prints the version and exits 0.
+TEST(FleetdFlagsTest, VersionFlag) {
+  ASSERT_OK_AND_ASSIGN(CommandResult result, RunCommand({FLEETD_BIN, "--version"}));
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.out, "fleetd " FLEETD_VERSION "\n");
+}
+
+// An unknown flag or a bad flag value is a usage error: exit code 2.
+TEST(FleetdFlagsTest, BadFlagsExit2) {
+  ASSERT_OK_AND_ASSIGN(CommandResult bogus, RunCommand({FLEETD_BIN, "--bogus"}));
+  EXPECT_EQ(bogus.exit_code, 2) << bogus.err;
+  ASSERT_OK_AND_ASSIGN(CommandResult level, RunCommand({FLEETD_BIN, "--log-level", "loud"}));
+  EXPECT_EQ(level.exit_code, 2) << level.err;
+}
+
+// A malformed address is a startup error naming the flag: exit code 1, one error line.
+TEST(FleetdFlagsTest, MalformedAddressIsAnError) {
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(CommandResult result, RunCommand({FLEETD_BIN, "--data-dir", tmp.Sub("data"),
+                                                         "--agent-addr", "localhost"}));
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(result.err,
+                                "fleetd: error: --agent-addr \"localhost\" is not a "
+                                "valid HOST:PORT"))
+      << result.err;
+}
+
+}  // namespace
+}  // namespace fleet::server
