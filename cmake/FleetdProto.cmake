@@ -1,12 +1,17 @@
-# fleetd_proto_library(NAME PROTOS a.proto... [GRPC] [DEPS lib...]): generates C++ for PROTOS
-# (paths relative to CMAKE_CURRENT_SOURCE_DIR, imported relative to PROTO_ROOT) into a static
-# library NAME. With GRPC, the gRPC service stubs are generated too.
+# fleetd_proto_library(NAME PROTOS a.proto... [GRPC] [PROTO_ROOT dir] [IMPORT_DIRS dir...]
+#                      [DEPS lib...]): generates C++ for PROTOS (paths relative to
+# CMAKE_CURRENT_SOURCE_DIR, imported relative to PROTO_ROOT; IMPORT_DIRS hold the .proto files
+# they import) into a static library NAME. With GRPC, the gRPC service stubs are generated too.
 function(fleetd_proto_library name)
-  cmake_parse_arguments(ARG "GRPC" "PROTO_ROOT" "PROTOS;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "GRPC" "PROTO_ROOT" "PROTOS;DEPS;IMPORT_DIRS" ${ARGN})
   if(NOT ARG_PROTO_ROOT)
     set(ARG_PROTO_ROOT ${CMAKE_CURRENT_SOURCE_DIR})
   endif()
   set(out_dir ${CMAKE_BINARY_DIR}/gen)
+  set(import_args)
+  foreach(dir ${ARG_IMPORT_DIRS})
+    list(APPEND import_args --proto_path=${dir})
+  endforeach()
   set(srcs)
   foreach(proto ${ARG_PROTOS})
     get_filename_component(abs ${proto} ABSOLUTE)
@@ -21,7 +26,8 @@ function(fleetd_proto_library name)
     add_custom_command(
       OUTPUT ${outputs}
       COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}
-      COMMAND protobuf::protoc --proto_path=${ARG_PROTO_ROOT} --cpp_out=${out_dir} ${plugin_args}
+      COMMAND protobuf::protoc --proto_path=${ARG_PROTO_ROOT} ${import_args} --cpp_out=${out_dir}
+              ${plugin_args}
               ${abs}
       DEPENDS ${abs} protobuf::protoc
       COMMENT "protoc ${rel}"

@@ -67,8 +67,18 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(const FleetdCo
       storage::OpenRocksDbStore(absl::StrCat(config.data_dir, "/store"));
   if (!store.ok()) return store.status();
 
+  if (config.policy_history < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--policy-history must be at least 1 (got ", config.policy_history, ")"));
+  }
   InitGrpcOnce();
-  auto admin_service = std::make_unique<AdminService>(**store, kStoreBackend);
+  auto admin_service = std::make_unique<AdminService>(
+      **store, Clock::Real(),
+      AdminServiceOptions{.store_backend = kStoreBackend,
+                          .policy = {.history_limit = config.policy_history}});
+  absl::StatusOr<std::optional<std::string>> bootstrap =
+      admin_service->admin_tokens().EnsureBootstrapToken(config.data_dir);
+  if (!bootstrap.ok()) return bootstrap.status();
   int admin_port = 0;
   absl::StatusOr<std::unique_ptr<grpc::Server>> admin_server =
       StartServer("--admin-addr", *admin, admin_service.get(), &admin_port);
@@ -83,18 +93,20 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(const FleetdCo
   }
 
   return std::unique_ptr<FleetdServer>(new FleetdServer(
-      config.data_dir, admin->WithPort(admin_port), admin_port, agent->WithPort(agent_port),
-      agent_port, *std::move(lock), *std::move(store), std::move(admin_service),
-      *std::move(admin_server), *std::move(agent_server)));
+      config.data_dir, bootstrap->value_or(""), admin->WithPort(admin_port), admin_port,
+      agent->WithPort(agent_port), agent_port, *std::move(lock), *std::move(store),
+      std::move(admin_service), *std::move(admin_server), *std::move(agent_server)));
 }
 
-FleetdServer::FleetdServer(std::string data_dir, std::string admin_address, int admin_port,
-                           std::string agent_address, int agent_port,
-                           std::unique_ptr<DataDirLock> lock, std::unique_ptr<storage::Store> store,
+FleetdServer::FleetdServer(std::string data_dir, std::string bootstrap_token_file,
+                           std::string admin_address, int admin_port, std::string agent_address,
+                           int agent_port, std::unique_ptr<DataDirLock> lock,
+                           std::unique_ptr<storage::Store> store,
                            std::unique_ptr<AdminService> admin_service,
                            std::unique_ptr<grpc::Server> admin_server,
                            std::unique_ptr<grpc::Server> agent_server)
     : data_dir_(std::move(data_dir)),
+      bootstrap_token_file_(std::move(bootstrap_token_file)),
       admin_address_(std::move(admin_address)),
       agent_address_(std::move(agent_address)),
       admin_port_(admin_port),

@@ -26,6 +26,8 @@ struct FleetdConfig {
   std::string admin_addr = "127.0.0.1:8221";
   // HOST:PORT for agents (--agent-addr); port 0 picks a free port.
   std::string agent_addr = "127.0.0.1:8220";
+  // How many revisions of each policy are kept (--policy-history).
+  int64_t policy_history = 100;
 };
 
 // Thread-safe.
@@ -51,6 +53,8 @@ class FleetdServer {
   int admin_port() const { return admin_port_; }
   int agent_port() const { return agent_port_; }
   const std::string& data_dir() const { return data_dir_; }
+  // The bootstrap admin token file this start wrote (on a store without admin tokens), or empty.
+  const std::string& bootstrap_token_file() const { return bootstrap_token_file_; }
 
   // Stops accepting calls on both servers, lets calls in flight finish for up to `grace` and
   // cancels the rest, then closes the store and releases the data dir lock. Idempotent; a
@@ -58,13 +62,15 @@ class FleetdServer {
   void Shutdown(absl::Duration grace);
 
  private:
-  FleetdServer(std::string data_dir, std::string admin_address, int admin_port,
-               std::string agent_address, int agent_port, std::unique_ptr<DataDirLock> lock,
-               std::unique_ptr<storage::Store> store, std::unique_ptr<AdminService> admin_service,
+  FleetdServer(std::string data_dir, std::string bootstrap_token_file, std::string admin_address,
+               int admin_port, std::string agent_address, int agent_port,
+               std::unique_ptr<DataDirLock> lock, std::unique_ptr<storage::Store> store,
+               std::unique_ptr<AdminService> admin_service,
                std::unique_ptr<grpc::Server> admin_server,
                std::unique_ptr<grpc::Server> agent_server);
 
   const std::string data_dir_;
+  const std::string bootstrap_token_file_;
   const std::string admin_address_;  // as bound, with the chosen port
   const std::string agent_address_;
   const int admin_port_;

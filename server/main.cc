@@ -54,6 +54,12 @@ int main(int argc, char** argv) {
                  "listening\" log line reports. Default: 127.0.0.1:8220. Example: --agent-addr "
                  "0.0.0.0:8220")
       ->type_name("HOST:PORT");
+  app.add_option("--policy-history", config.policy_history,
+                 "How many revisions of each policy fleetd keeps for history, diff and rollback; "
+                 "older ones are pruned as new ones are committed. At least 1. Default: 100. "
+                 "Example: --policy-history 500")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
   app.add_option("--log-level", log_level,
                  "The least severe log messages to write to stderr: trace, debug, info, warn or "
                  "error. Default: info. Example: --log-level debug")
@@ -86,6 +92,13 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<fleet::server::FleetdServer>> server =
       fleet::server::FleetdServer::Start(config);
   if (!server.ok()) return Fail(std::string(server.status().message()));
+  if (!(*server)->bootstrap_token_file().empty()) {
+    spdlog::warn(
+        "no admin tokens existed: wrote a bootstrap admin token to {} (mode 0600); log in with "
+        "`fleetctl login --address {} --token-file {}` and create your own tokens",
+        (*server)->bootstrap_token_file(), (*server)->admin_address(),
+        (*server)->bootstrap_token_file());
+  }
   spdlog::info("fleetd listening: admin={} agent={} data-dir={}", (*server)->admin_address(),
                (*server)->agent_address(), (*server)->data_dir());
 

@@ -1,0 +1,32 @@
+#include "server/canonical_json.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace fleet::server {
+
+absl::StatusOr<nlohmann::json> ParseJsonObject(std::string_view text, std::string_view field) {
+  const std::string name(field);
+  if (text.size() > kMaxSpecBytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(name, " is ", text.size(), " bytes; the limit is ", kMaxSpecBytes));
+  }
+  nlohmann::json value;
+  try {
+    value = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    // The parser's message names the line and column.
+    return absl::InvalidArgumentError(absl::StrCat(name, " is not valid JSON: ", e.what()));
+  }
+  if (!value.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " must be a JSON object, not ", value.type_name()));
+  }
+  return value;
+}
+
+std::string CanonicalJson(const nlohmann::json& value) {
+  // nlohmann::json keeps object members in a std::map: dump() writes them sorted by name.
+  return value.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::strict);
+}
+
+}  // namespace fleet::server

@@ -1,0 +1,36 @@
+// How far a policy revision has rolled out: counts over the agents assigned to the policy, and
+// a watch that recomputes them whenever an agent or the policy changes in the store.
+#ifndef FLEETD_SERVER_ROLLOUT_STATUS_H_
+#define FLEETD_SERVER_ROLLOUT_STATUS_H_
+
+#include <functional>
+
+#include "absl/status/statusor.h"
+#include "fleet/v1/admin.pb.h"
+#include "storage/store.h"
+
+namespace fleet::server {
+
+// Thread-safe.
+class RolloutStatusService {
+ public:
+  explicit RolloutStatusService(storage::Store& store) : store_(store) {}  // store not owned
+
+  // NOT_FOUND for an unknown policy or a revision it never had; INVALID_ARGUMENT for a negative
+  // revision.
+  absl::StatusOr<v1::RolloutStatus> Get(const v1::GetRolloutStatusRequest& request);
+
+  // Calls send(status) with the status now and again each time it changes, until send returns
+  // false or stop() returns true (polled at least every 200 ms); then OK. Errors as Get's, and
+  // the store's.
+  absl::Status Watch(const v1::GetRolloutStatusRequest& request,
+                     const std::function<bool(const v1::RolloutStatus&)>& send,
+                     const std::function<bool()>& stop);
+
+ private:
+  storage::Store& store_;  // not owned
+};
+
+}  // namespace fleet::server
+
+#endif  // FLEETD_SERVER_ROLLOUT_STATUS_H_
