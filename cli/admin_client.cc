@@ -6,7 +6,6 @@
 
 #include <utility>
 
-#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
 namespace fleet::cli {
@@ -24,31 +23,138 @@ absl::Status FromGrpc(const grpc::Status& status, const std::string& address,
       return absl::Status(code, absl::StrCat("fleetd at ", address, " did not answer within ",
                                              absl::FormatDuration(timeout)));
     default:
-      return absl::Status(code, absl::StrCat("fleetd at ", address, ": ", status.error_message()));
+      return absl::Status(code, status.error_message());
   }
 }
 
 }  // namespace
 
 std::unique_ptr<AdminClient> AdminClient::Create(const std::string& address,
-                                                 absl::Duration timeout) {
+                                                 const std::string& token, absl::Duration timeout) {
   std::shared_ptr<grpc::Channel> channel =
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   return std::unique_ptr<AdminClient>(
-      new AdminClient(address, timeout, v1::AdminService::NewStub(channel)));
+      new AdminClient(address, token, timeout, v1::AdminService::NewStub(channel)));
 }
 
-AdminClient::AdminClient(std::string address, absl::Duration timeout,
+AdminClient::AdminClient(std::string address, std::string token, absl::Duration timeout,
                          std::unique_ptr<v1::AdminService::Stub> stub)
-    : address_(std::move(address)), timeout_(timeout), stub_(std::move(stub)) {}
+    : address_(std::move(address)),
+      token_(std::move(token)),
+      timeout_(timeout),
+      stub_(std::move(stub)) {}
 
-absl::StatusOr<v1::VersionResponse> AdminClient::Version() {
+void AdminClient::SetUp(grpc::ClientContext& context, absl::Duration timeout) const {
+  if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
+  if (timeout != absl::InfiniteDuration()) {
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  }
+}
+
+template <typename Request, typename Response>
+absl::StatusOr<Response> AdminClient::Call(UnaryMethod<Request, Response> method,
+                                           const Request& request) {
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
-  v1::VersionResponse response;
-  grpc::Status status = stub_->Version(&context, v1::VersionRequest(), &response);
+  SetUp(context, timeout_);
+  Response response;
+  grpc::Status status = (stub_.get()->*method)(&context, request, &response);
   if (!status.ok()) return FromGrpc(status, address_, timeout_);
   return response;
+}
+
+absl::StatusOr<v1::VersionResponse> AdminClient::Version() {
+  return Call(&v1::AdminService::Stub::Version, v1::VersionRequest());
+}
+absl::StatusOr<v1::WhoAmIResponse> AdminClient::WhoAmI() {
+  return Call(&v1::AdminService::Stub::WhoAmI, v1::WhoAmIRequest());
+}
+absl::StatusOr<v1::ApplyPolicyResponse> AdminClient::ApplyPolicy(
+    const v1::ApplyPolicyRequest& request) {
+  return Call(&v1::AdminService::Stub::ApplyPolicy, request);
+}
+absl::StatusOr<v1::Policy> AdminClient::GetPolicy(const v1::GetPolicyRequest& request) {
+  return Call(&v1::AdminService::Stub::GetPolicy, request);
+}
+absl::StatusOr<v1::ListPoliciesResponse> AdminClient::ListPolicies(
+    const v1::ListPoliciesRequest& request) {
+  return Call(&v1::AdminService::Stub::ListPolicies, request);
+}
+absl::StatusOr<v1::DeletePolicyResponse> AdminClient::DeletePolicy(
+    const v1::DeletePolicyRequest& request) {
+  return Call(&v1::AdminService::Stub::DeletePolicy, request);
+}
+absl::StatusOr<v1::GetPolicyHistoryResponse> AdminClient::GetPolicyHistory(
+    const v1::GetPolicyHistoryRequest& request) {
+  return Call(&v1::AdminService::Stub::GetPolicyHistory, request);
+}
+absl::StatusOr<v1::DiffPolicyResponse> AdminClient::DiffPolicy(
+    const v1::DiffPolicyRequest& request) {
+  return Call(&v1::AdminService::Stub::DiffPolicy, request);
+}
+absl::StatusOr<v1::ApplyPolicyResponse> AdminClient::RollbackPolicy(
+    const v1::RollbackPolicyRequest& request) {
+  return Call(&v1::AdminService::Stub::RollbackPolicy, request);
+}
+absl::StatusOr<v1::CreateEnrollmentTokenResponse> AdminClient::CreateEnrollmentToken(
+    const v1::CreateEnrollmentTokenRequest& request) {
+  return Call(&v1::AdminService::Stub::CreateEnrollmentToken, request);
+}
+absl::StatusOr<v1::ListEnrollmentTokensResponse> AdminClient::ListEnrollmentTokens(
+    const v1::ListEnrollmentTokensRequest& request) {
+  return Call(&v1::AdminService::Stub::ListEnrollmentTokens, request);
+}
+absl::StatusOr<v1::RevokeEnrollmentTokenResponse> AdminClient::RevokeEnrollmentToken(
+    const v1::RevokeEnrollmentTokenRequest& request) {
+  return Call(&v1::AdminService::Stub::RevokeEnrollmentToken, request);
+}
+absl::StatusOr<v1::ListAgentsResponse> AdminClient::ListAgents(
+    const v1::ListAgentsRequest& request) {
+  return Call(&v1::AdminService::Stub::ListAgents, request);
+}
+absl::StatusOr<v1::Agent> AdminClient::GetAgent(const v1::GetAgentRequest& request) {
+  return Call(&v1::AdminService::Stub::GetAgent, request);
+}
+absl::StatusOr<v1::UnenrollAgentResponse> AdminClient::UnenrollAgent(
+    const v1::UnenrollAgentRequest& request) {
+  return Call(&v1::AdminService::Stub::UnenrollAgent, request);
+}
+absl::StatusOr<v1::Agent> AdminClient::ReassignAgent(const v1::ReassignAgentRequest& request) {
+  return Call(&v1::AdminService::Stub::ReassignAgent, request);
+}
+absl::StatusOr<v1::Agent> AdminClient::SetAgentLabels(const v1::SetAgentLabelsRequest& request) {
+  return Call(&v1::AdminService::Stub::SetAgentLabels, request);
+}
+absl::StatusOr<v1::CreateAdminTokenResponse> AdminClient::CreateAdminToken(
+    const v1::CreateAdminTokenRequest& request) {
+  return Call(&v1::AdminService::Stub::CreateAdminToken, request);
+}
+absl::StatusOr<v1::ListAdminTokensResponse> AdminClient::ListAdminTokens() {
+  return Call(&v1::AdminService::Stub::ListAdminTokens, v1::ListAdminTokensRequest());
+}
+absl::StatusOr<v1::RevokeAdminTokenResponse> AdminClient::RevokeAdminToken(
+    const v1::RevokeAdminTokenRequest& request) {
+  return Call(&v1::AdminService::Stub::RevokeAdminToken, request);
+}
+absl::StatusOr<v1::RolloutStatus> AdminClient::GetRolloutStatus(
+    const v1::GetRolloutStatusRequest& request) {
+  return Call(&v1::AdminService::Stub::GetRolloutStatus, request);
+}
+
+absl::Status AdminClient::WatchRolloutStatus(
+    const v1::GetRolloutStatusRequest& request, absl::Duration timeout,
+    const std::function<bool(const v1::RolloutStatus&)>& on_status) {
+  grpc::ClientContext context;
+  SetUp(context, timeout);
+  std::unique_ptr<grpc::ClientReader<v1::RolloutStatus>> reader =
+      stub_->WatchRolloutStatus(&context, request);
+  v1::RolloutStatus status;
+  bool stopped = false;
+  while (!stopped && reader->Read(&status)) stopped = !on_status(status);
+  if (stopped) context.TryCancel();
+  grpc::Status finish = reader->Finish();
+  if (stopped) return absl::OkStatus();
+  if (finish.ok()) return absl::UnavailableError("fleetd ended the watch; try again");
+  return FromGrpc(finish, address_, timeout);
 }
 
 }  // namespace fleet::cli

@@ -1,39 +1,89 @@
 // fleetctl's connection to fleetd's admin API: one channel, one method per AdminService RPC,
-// each with a deadline, errors turned into messages an operator can act on.
+// each sending the admin token as `authorization: Bearer <token>` and with a deadline, errors
+// turned into messages an operator can act on.
 #ifndef FLEETD_CLI_ADMIN_CLIENT_H_
 #define FLEETD_CLI_ADMIN_CLIENT_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "fleet/v1/admin.grpc.pb.h"
 
 namespace fleet::cli {
 
-// How long one RPC may take before it fails with DEADLINE_EXCEEDED.
+// How long one unary RPC may take before it fails with DEADLINE_EXCEEDED.
 inline constexpr absl::Duration kDefaultRpcTimeout = absl::Seconds(5);
 
 // Thread-safe.
 class AdminClient {
  public:
   // Connects lazily: creating the client never fails or blocks; the first RPC reports an
-  // unreachable fleetd.
-  static std::unique_ptr<AdminClient> Create(const std::string& address,
+  // unreachable fleetd. An empty `token` sends no authorization metadata.
+  static std::unique_ptr<AdminClient> Create(const std::string& address, const std::string& token,
                                              absl::Duration timeout = kDefaultRpcTimeout);
 
-  // AdminService.Version. Errors keep the gRPC code; the message names the address, e.g.
-  // UNAVAILABLE "cannot reach fleetd at ADDR: ...; is it running?".
+  // Each method calls the AdminService RPC of its name. Errors keep the gRPC code. The message
+  // is the server's (written for operators, e.g. `policy "x" not found`), except UNAVAILABLE:
+  // "cannot reach fleetd at ADDR: ...; is it running?" and DEADLINE_EXCEEDED: "fleetd at ADDR did
+  // not answer within 5s".
   absl::StatusOr<v1::VersionResponse> Version();
+  absl::StatusOr<v1::WhoAmIResponse> WhoAmI();
+  absl::StatusOr<v1::ApplyPolicyResponse> ApplyPolicy(const v1::ApplyPolicyRequest& request);
+  absl::StatusOr<v1::Policy> GetPolicy(const v1::GetPolicyRequest& request);
+  absl::StatusOr<v1::ListPoliciesResponse> ListPolicies(const v1::ListPoliciesRequest& request);
+  absl::StatusOr<v1::DeletePolicyResponse> DeletePolicy(const v1::DeletePolicyRequest& request);
+  absl::StatusOr<v1::GetPolicyHistoryResponse> GetPolicyHistory(
+      const v1::GetPolicyHistoryRequest& request);
+  absl::StatusOr<v1::DiffPolicyResponse> DiffPolicy(const v1::DiffPolicyRequest& request);
+  absl::StatusOr<v1::ApplyPolicyResponse> RollbackPolicy(const v1::RollbackPolicyRequest& request);
+  absl::StatusOr<v1::CreateEnrollmentTokenResponse> CreateEnrollmentToken(
+      const v1::CreateEnrollmentTokenRequest& request);
+  absl::StatusOr<v1::ListEnrollmentTokensResponse> ListEnrollmentTokens(
+      const v1::ListEnrollmentTokensRequest& request);
+  absl::StatusOr<v1::RevokeEnrollmentTokenResponse> RevokeEnrollmentToken(
+      const v1::RevokeEnrollmentTokenRequest& request);
+  absl::StatusOr<v1::ListAgentsResponse> ListAgents(const v1::ListAgentsRequest& request);
+  absl::StatusOr<v1::Agent> GetAgent(const v1::GetAgentRequest& request);
+  absl::StatusOr<v1::UnenrollAgentResponse> UnenrollAgent(const v1::UnenrollAgentRequest& request);
+  absl::StatusOr<v1::Agent> ReassignAgent(const v1::ReassignAgentRequest& request);
+  absl::StatusOr<v1::Agent> SetAgentLabels(const v1::SetAgentLabelsRequest& request);
+  absl::StatusOr<v1::CreateAdminTokenResponse> CreateAdminToken(
+      const v1::CreateAdminTokenRequest& request);
+  absl::StatusOr<v1::ListAdminTokensResponse> ListAdminTokens();
+  absl::StatusOr<v1::RevokeAdminTokenResponse> RevokeAdminToken(
+      const v1::RevokeAdminTokenRequest& request);
+  absl::StatusOr<v1::RolloutStatus> GetRolloutStatus(const v1::GetRolloutStatusRequest& request);
+
+  // Calls WatchRolloutStatus and hands each status to `on_status` until it returns false (then
+  // cancels the stream and returns OK), the stream fails, or `timeout` passes
+  // (DEADLINE_EXCEEDED); absl::InfiniteDuration() waits forever. A stream the server ends
+  // without error is UNAVAILABLE ("fleetd ended the watch").
+  absl::Status WatchRolloutStatus(const v1::GetRolloutStatusRequest& request,
+                                  absl::Duration timeout,
+                                  const std::function<bool(const v1::RolloutStatus&)>& on_status);
 
   const std::string& address() const { return address_; }
 
  private:
-  AdminClient(std::string address, absl::Duration timeout,
+  template <typename Request, typename Response>
+  using UnaryMethod = grpc::Status (v1::AdminService::Stub::*)(grpc::ClientContext*, const Request&,
+                                                               Response*);
+
+  AdminClient(std::string address, std::string token, absl::Duration timeout,
               std::unique_ptr<v1::AdminService::Stub> stub);
 
+  // Prepares `context` with the token and a deadline `timeout` from now (none when infinite).
+  void SetUp(grpc::ClientContext& context, absl::Duration timeout) const;
+
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Call(UnaryMethod<Request, Response> method, const Request& request);
+
   const std::string address_;
+  const std::string token_;
   const absl::Duration timeout_;
   const std::unique_ptr<v1::AdminService::Stub> stub_;
 };

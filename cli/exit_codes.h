@@ -1,5 +1,5 @@
 // fleetctl's documented exit codes, stable for scripts. Usage errors (2) come from flag parsing;
-// the others from the outcome of the command's RPCs.
+// the others from the outcome of the command, mostly the gRPC code of a failed RPC.
 #ifndef FLEETD_CLI_EXIT_CODES_H_
 #define FLEETD_CLI_EXIT_CODES_H_
 
@@ -9,17 +9,37 @@ namespace fleet::cli {
 
 enum ExitCode : int {
   kExitOk = 0,
-  kExitError = 1,    // any failure without a more specific code, e.g. fleetd unreachable
-  kExitUsage = 2,    // bad flags or arguments
-  kExitTimeout = 5,  // fleetd did not answer in time (DEADLINE_EXCEEDED)
-  kExitDenied = 6,   // UNAUTHENTICATED or PERMISSION_DENIED
+  kExitError = 1,     // any failure without a more specific code, e.g. fleetd unreachable
+  kExitUsage = 2,     // bad flags or arguments
+  kExitNotFound = 3,  // the named thing does not exist (NOT_FOUND)
+  kExitConflict = 4,  // ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED; a rollout some agents nacked
+  kExitTimeout = 5,   // fleetd did not answer in time, or a --timeout passed (DEADLINE_EXCEEDED)
+  kExitDenied = 6,    // UNAUTHENTICATED or PERMISSION_DENIED, or no token configured
 };
+
+// The table printed in `fleetctl --help`, one code a line.
+inline constexpr char kExitCodeHelp[] =
+    "Exit codes:\n"
+    "  0  success\n"
+    "  1  error (e.g. fleetd unreachable, a bad file)\n"
+    "  2  usage error (bad flags or arguments)\n"
+    "  3  not found\n"
+    "  4  conflict or failed precondition (exists already, stale revision, agents assigned;\n"
+    "     a rollout that some agents rejected)\n"
+    "  5  timeout\n"
+    "  6  not authenticated (no, unknown or revoked token) or not allowed (role too low)\n";
 
 // The exit code for a command that ended with `status`.
 inline ExitCode ExitCodeFor(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kOk:
       return kExitOk;
+    case absl::StatusCode::kNotFound:
+      return kExitNotFound;
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAborted:
+      return kExitConflict;
     case absl::StatusCode::kDeadlineExceeded:
       return kExitTimeout;
     case absl::StatusCode::kUnauthenticated:

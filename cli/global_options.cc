@@ -6,12 +6,19 @@ namespace fleet::cli {
 
 void AddGlobalOptions(CLI::App& app, GlobalOptions* options) {
   app.fallthrough();
+  app.add_option("--context", options->context,
+                 "The context of the config file to use instead of the current one. Default: "
+                 "the FLEETCTL_CONTEXT environment variable, else the config's current-context.")
+      ->type_name("NAME");
   app.add_option("--address", options->address,
-                 "The HOST:PORT of fleetd's admin API. Default: 127.0.0.1:8221, or the "
-                 "FLEETCTL_ADDRESS environment variable when set. Example: --address "
+                 "The HOST:PORT of fleetd's admin API. Default: the FLEETCTL_ADDRESS environment "
+                 "variable, else the context's address, else 127.0.0.1:8221. Example: --address "
                  "fleetd.example.com:8221")
-      ->envname("FLEETCTL_ADDRESS")
       ->type_name("HOST:PORT");
+  app.add_option("--token-file", options->token_file,
+                 "A file holding the admin token to authenticate with. Default: the "
+                 "FLEETCTL_TOKEN_FILE environment variable, else the context's token file.")
+      ->type_name("FILE");
   const std::map<std::string, OutputFormat> formats = {{"table", OutputFormat::kTable},
                                                        {"json", OutputFormat::kJson},
                                                        {"yaml", OutputFormat::kYaml}};

@@ -9,16 +9,18 @@
 
 namespace fleet::cli {
 
-inline constexpr char kDefaultAddress[] = "127.0.0.1:8221";
-
+// The flags as given; an empty string means "not given" (see connection.h for what applies
+// then).
 struct GlobalOptions {
-  std::string address = kDefaultAddress;  // fleetd's admin address
+  std::string context;     // --context: a context of the config file
+  std::string address;     // --address: fleetd's admin HOST:PORT
+  std::string token_file;  // --token-file: a file holding an admin token
   OutputFormat output = OutputFormat::kTable;
 };
 
-// Adds --address (env FLEETCTL_ADDRESS) and -o/--output to `app`, parsed into `*options`, which
-// must outlive the parse. Call before adding subcommands: it also lets the subcommands accept
-// these flags after their own name ("fleetctl version -o json").
+// Adds --context, --address, --token-file and -o/--output to `app`, parsed into `*options`,
+// which must outlive the parse. Call before adding subcommands: it also lets the subcommands
+// accept these flags after their own name ("fleetctl version -o json").
 void AddGlobalOptions(CLI::App& app, GlobalOptions* options);
 
 }  // namespace fleet::cli

@@ -1,16 +1,16 @@
 // fleetctl: parses the command line and runs the selected command.
-#include <iostream>
+#include <string>
 
 #include "CLI/CLI.hpp"
+#include "cli/command.h"
+#include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/global_options.h"
-#include "cli/version_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
       "fleetctl controls a fleetd server through its admin API.\n"
-      "Exit codes: 0 success, 1 error, 2 usage error, 5 timeout, 6 not authenticated or not "
-      "allowed.",
+      "Start with: fleetctl login --address HOST:PORT --token-file FILE\n",
       "fleetctl"};
   app.set_version_flag("--version", "fleetctl " FLEETD_VERSION,
                        "Print fleetctl's version and exit.");
@@ -18,8 +18,24 @@ int main(int argc, char** argv) {
   fleet::cli::AddGlobalOptions(app, &globals);
 
   fleet::cli::CommandAction action;
+  fleet::cli::AddLoginCommand(app, globals, &action);
+  fleet::cli::AddConfigCommands(app, globals, &action);
   fleet::cli::AddVersionCommand(app, globals, &action);
+  fleet::cli::AddApplyCommand(app, globals, &action);
+  fleet::cli::AddGetCommands(app, globals, &action);
+  fleet::cli::AddDescribeCommands(app, globals, &action);
+  fleet::cli::AddDeleteCommands(app, globals, &action);
+  fleet::cli::AddPolicyCommands(app, globals, &action);
+  fleet::cli::AddTokenCommands(app, globals, &action);
+  fleet::cli::AddAgentCommands(app, globals, &action);
+  fleet::cli::AddAdminTokenCommands(app, globals, &action);
+  fleet::cli::AddRolloutCommands(app, globals, &action);
+  fleet::cli::AddCompletionCommand(app, &action);
   app.require_subcommand(1);
+  // After the subcommands, which would otherwise copy it into their own help.
+  app.footer(std::string("Environment: FLEETCTL_CONTEXT, FLEETCTL_ADDRESS and FLEETCTL_TOKEN_FILE "
+                         "override the config's current context.\n\n") +
+             fleet::cli::kExitCodeHelp);
 
   try {
     app.parse(argc, argv);

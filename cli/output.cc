@@ -3,24 +3,11 @@
 #include <algorithm>
 #include <string>
 
-#include "absl/container/flat_hash_set.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
+#include "cli/yaml_json.h"
 #include "yaml-cpp/yaml.h"
 
 namespace fleet::cli {
 namespace {
-
-// Whether YAML would read `text`, unquoted, as something other than that string.
-bool ReadsAsNonString(const std::string& text) {
-  if (text.empty()) return true;
-  double number;
-  if (absl::SimpleAtod(text, &number)) return true;
-  static const absl::flat_hash_set<std::string>* const kReserved =
-      new absl::flat_hash_set<std::string>{"true", "false", "yes", "no",   "on",
-                                           "off",  "y",     "n",   "null", "~"};
-  return kReserved->contains(absl::AsciiStrToLower(text));
-}
 
 void EmitYaml(const nlohmann::ordered_json& value, YAML::Emitter& out) {
   switch (value.type()) {
@@ -39,7 +26,7 @@ void EmitYaml(const nlohmann::ordered_json& value, YAML::Emitter& out) {
       break;
     case nlohmann::ordered_json::value_t::string: {
       const std::string& text = value.get_ref<const std::string&>();
-      if (ReadsAsNonString(text)) out << YAML::DoubleQuoted;
+      if (NeedsQuotesInYaml(text)) out << YAML::DoubleQuoted;
       out << text;
       break;
     }

@@ -1,0 +1,150 @@
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <variant>
+
+#include "absl/strings/str_cat.h"
+#include "cli/commands.h"
+#include "cli/documents.h"
+#include "cli/output.h"
+#include "cli/resource_json.h"
+
+namespace fleet::cli {
+namespace {
+
+struct ApplyFlags {
+  std::string file;
+  bool dry_run = false;
+};
+
+// The text of `file`, or of stdin for "-". UNKNOWN, naming the file, when it cannot be read.
+absl::StatusOr<std::string> ReadInput(const std::string& file) {
+  std::stringstream text;
+  if (file == "-") {
+    text << std::cin.rdbuf();
+    return text.str();
+  }
+  std::ifstream in(file);
+  if (!in)
+    return absl::UnknownError(absl::StrCat("cannot read ", file, ": ", std::strerror(errno)));
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Applies documents one by one, printing a line per document (-o table) or collecting one JSON
+// result per document to print at the end (-o json|yaml).
+class Applier {
+ public:
+  Applier(AdminClient& client, bool dry_run, OutputFormat format, std::ostream& out)
+      : client_(client), dry_run_(dry_run), format_(format), out_(out) {}
+
+  absl::Status Apply(const v1::ApplyPolicyRequest& document) {
+    v1::ApplyPolicyRequest request = document;
+    request.set_dry_run(dry_run_);
+    absl::StatusOr<v1::ApplyPolicyResponse> response = client_.ApplyPolicy(request);
+    if (!response.ok()) return response.status();
+    const char* verb = response->created()   ? "created"
+                       : response->changed() ? "configured"
+                                             : "unchanged";
+    Report(absl::StrCat("policy/", request.name(), " ", verb, " (revision ",
+                        response->policy().revision(), ")"),
+           {{"kind", "Policy"},
+            {"name", request.name()},
+            {"result", verb},
+            {"revision", response->policy().revision()},
+            {"dryRun", dry_run_}});
+    return absl::OkStatus();
+  }
+
+  absl::Status Apply(const v1::CreateEnrollmentTokenRequest& request) {
+    if (dry_run_) {
+      // CreateEnrollmentToken has no dry run; the document was checked, which is all we can do.
+      Report(absl::StrCat("enrollmenttoken for policy/", request.policy(), " created"),
+             {{"kind", "EnrollmentToken"},
+              {"policy", request.policy()},
+              {"result", "created"},
+              {"dryRun", true},
+              {"token", nullptr},
+              {"secret", nullptr}});
+      return absl::OkStatus();
+    }
+    absl::StatusOr<v1::CreateEnrollmentTokenResponse> response =
+        client_.CreateEnrollmentToken(request);
+    if (!response.ok()) return response.status();
+    Report(absl::StrCat("enrollmenttoken/", response->token().id(), " created for policy/",
+                        request.policy(), "; secret (shown once): ", response->secret()),
+           {{"kind", "EnrollmentToken"},
+            {"policy", request.policy()},
+            {"result", "created"},
+            {"dryRun", false},
+            {"token", EnrollmentTokenToJson(response->token())},
+            {"secret", response->secret()}});
+    return absl::OkStatus();
+  }
+
+  // Prints the collected results (-o json|yaml).
+  void Finish() {
+    if (format_ != OutputFormat::kTable) WriteStructured(results_, format_, out_);
+  }
+
+ private:
+  void Report(const std::string& line, nlohmann::ordered_json result) {
+    if (format_ == OutputFormat::kTable) {
+      out_ << line << (dry_run_ ? " (dry run)" : "") << "\n";
+    } else {
+      results_.push_back(std::move(result));
+    }
+  }
+
+  AdminClient& client_;
+  const bool dry_run_;
+  const OutputFormat format_;
+  std::ostream& out_;
+  nlohmann::ordered_json results_ = nlohmann::ordered_json::array();
+};
+
+absl::Status RunApply(const ApplyFlags& flags, const GlobalOptions& globals, std::ostream& out) {
+  absl::StatusOr<std::string> text = ReadInput(flags.file);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<std::vector<Document>> documents =
+      ParseDocuments(*text, flags.file == "-" ? "stdin" : flags.file);
+  if (!documents.ok()) return documents.status();
+  absl::StatusOr<std::unique_ptr<AdminClient>> client = Connect(globals, TokenUse::kRequired);
+  if (!client.ok()) return client.status();
+  Applier applier(**client, flags.dry_run, globals.output, out);
+  absl::Status status;
+  for (const Document& document : *documents) {
+    status =
+        std::visit([&applier](const auto& request) { return applier.Apply(request); }, document);
+    if (!status.ok()) break;
+  }
+  applier.Finish();
+  return status;
+}
+
+}  // namespace
+
+void AddApplyCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* action) {
+  auto flags = std::make_shared<ApplyFlags>();
+  CLI::App* command = app.add_subcommand(
+      "apply",
+      "Create or update what the documents of a file describe: Policy (ApplyPolicy: prints "
+      "created, configured or unchanged, with the revision) and EnrollmentToken (creates one, "
+      "prints its secret). The file is YAML (documents separated by ---) or JSON (a document or "
+      "an array of them). Every document is checked before anything is sent: on any error "
+      "nothing is applied.");
+  command->add_option("-f,--filename", flags->file, "The file to apply, or - for stdin.")
+      ->required()
+      ->type_name("FILE");
+  command->add_flag("--dry-run", flags->dry_run,
+                    "Ask fleetd what would happen to each policy, change nothing.");
+  // Local first: a bad file is reported before any token or connection problem.
+  OnLocalCommand(command, action,
+                 [&globals, flags](std::ostream& out) { return RunApply(*flags, globals, out); });
+}
+
+}  // namespace fleet::cli

@@ -1,0 +1,77 @@
+#include "cli/command.h"
+
+#include <iostream>
+#include <utility>
+
+#include "cli/config_store.h"
+#include "cli/connection.h"
+#include "cli/environment.h"
+#include "cli/resource_tables.h"
+
+namespace fleet::cli {
+absl::StatusOr<std::unique_ptr<AdminClient>> Connect(const GlobalOptions& globals,
+                                                     TokenUse token_use) {
+  const Environment env = Environment::FromProcess();
+  absl::StatusOr<std::string> path = ConfigPath(env);
+  absl::StatusOr<Config> config = path.ok() ? LoadConfig(*path) : Config();
+  if (!config.ok()) return config.status();
+  absl::StatusOr<Connection> connection = ResolveConnection(globals, env, *config);
+  if (!connection.ok()) return connection.status();
+  std::string token;
+  if (token_use == TokenUse::kRequired || !connection->token_file.empty()) {
+    absl::StatusOr<std::string> read = ReadToken(*connection);
+    if (!read.ok()) return read.status();
+    token = *std::move(read);
+  }
+  return AdminClient::Create(connection->address, token);
+}
+
+void OnRemoteCommand(CLI::App* command, const GlobalOptions& globals, CommandAction* action,
+                     RemoteBody body, TokenUse token_use) {
+  OnLocalCommand(command, action, [&globals, body = std::move(body), token_use](std::ostream& out) {
+    absl::StatusOr<std::unique_ptr<AdminClient>> client = Connect(globals, token_use);
+    if (!client.ok()) return client.status();
+    return body(**client, out);
+  });
+}
+
+void OnLocalCommand(CLI::App* command, CommandAction* action, LocalBody body) {
+  command->callback([action, body = std::move(body)] {
+    *action = [body] { return Report(body(std::cout), std::cerr); };
+  });
+}
+
+CLI::App* AddGroup(CLI::App& parent, const std::string& name, const std::string& description) {
+  CLI::App* group = parent.add_subcommand(name, description);
+  group->require_subcommand(1);
+  return group;
+}
+
+CLI::App* AddCommandWithArg(CLI::App& parent, const std::string& name,
+                            const std::string& description, const std::string& arg_name,
+                            const std::string& arg_help, std::string* arg) {
+  CLI::App* command = parent.add_subcommand(name, description);
+  command->add_option(arg_name, *arg, arg_help)->required();
+  return command;
+}
+
+void AddIdCommand(CLI::App& parent, const std::string& name, const std::string& description,
+                  const GlobalOptions& globals, CommandAction* action, const std::string& kind,
+                  const std::string& verb, IdCall call) {
+  auto id = std::make_shared<std::string>();
+  CLI::App* command = AddCommandWithArg(parent, name, description, "ID", "The id.", id.get());
+  OnRemoteCommand(
+      command, globals, action,
+      [&globals, id, kind, verb, call = std::move(call)](AdminClient& client, std::ostream& out) {
+        if (absl::Status done = call(client, *id); !done.ok()) return done;
+        PrintResult(globals.output, kind, *id, verb, out);
+        return absl::OkStatus();
+      });
+}
+
+ExitCode Report(const absl::Status& status, std::ostream& err) {
+  if (!status.ok()) err << "error: " << status.message() << "\n";
+  return ExitCodeFor(status);
+}
+
+}  // namespace fleet::cli

@@ -1,0 +1,42 @@
+// fleetctl's command groups. Each Add*Command(s) function adds its subcommands to `app` (or to
+// the given parent command) with their flags and help; when the command line selects one,
+// parsing sets `*action` to run it (see command.h). `globals` and `action` must outlive the
+// parse and the run. Each group lives in its own *_command.cc.
+#ifndef FLEETD_CLI_COMMANDS_H_
+#define FLEETD_CLI_COMMANDS_H_
+
+#include "CLI/CLI.hpp"
+#include "cli/command.h"
+#include "cli/global_options.h"
+
+namespace fleet::cli {
+
+// version: fleetctl's version, and fleetd's version, store backend and store revision.
+void AddVersionCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
+// login: checks an address and token with WhoAmI, then saves them as the current context.
+void AddLoginCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
+// config get-contexts | use-context | set-context.
+void AddConfigCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
+// apply -f FILE|- [--dry-run].
+void AddApplyCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
+// get policies|tokens|agents|admin-tokens [NAME], describe policy|agent, delete policy.
+void AddGetCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
+void AddDescribeCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
+void AddDeleteCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
+// policy history | diff | rollback.
+void AddPolicyCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
+// token create | revoke (enrollment tokens).
+void AddTokenCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
+// agent unenroll | reassign | label.
+void AddAgentCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
+// admin-token create | revoke.
+void AddAdminTokenCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
+// rollout status [--watch].
+void AddRolloutCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
+// completion bash: a completion script generated from `app`'s commands and flags, so call it
+// after adding every other command.
+void AddCompletionCommand(CLI::App& app, CommandAction* action);
+
+}  // namespace fleet::cli
+
+#endif  // FLEETD_CLI_COMMANDS_H_

@@ -1,0 +1,40 @@
+// Which fleetd to talk to and with which admin token: the flags, then the environment, then the
+// config file's context, then the defaults.
+#ifndef FLEETD_CLI_CONNECTION_H_
+#define FLEETD_CLI_CONNECTION_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "cli/config_store.h"
+#include "cli/environment.h"
+#include "cli/global_options.h"
+
+namespace fleet::cli {
+
+inline constexpr char kDefaultAddress[] = "127.0.0.1:8221";
+
+struct Connection {
+  std::string context;     // the context used; empty when none
+  std::string address;     // never empty
+  std::string token_file;  // empty when none is configured
+};
+
+// Resolves the context (--context, else FLEETCTL_CONTEXT, else config.current_context), then the
+// address (--address, FLEETCTL_ADDRESS, the context's, kDefaultAddress) and the token file
+// (--token-file, FLEETCTL_TOKEN_FILE, the context's). NOT_FOUND when a context is named by
+// the flag, the variable or current-context but is not in `config`.
+absl::StatusOr<Connection> ResolveConnection(const GlobalOptions& flags, const Environment& env,
+                                             const Config& config);
+
+// The admin token in `connection.token_file`, without surrounding white space.
+// UNAUTHENTICATED, saying how to log in, when no token file is configured or it is empty;
+// UNKNOWN, naming the file and the system error, when it cannot be read.
+absl::StatusOr<std::string> ReadToken(const Connection& connection);
+
+// `path` made absolute against the working directory (unchanged when it already is, or empty).
+std::string AbsolutePath(const std::string& path);
+
+}  // namespace fleet::cli
+
+#endif  // FLEETD_CLI_CONNECTION_H_

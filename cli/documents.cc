@@ -1,0 +1,206 @@
+#include "cli/documents.h"
+
+#include <algorithm>
+#include <initializer_list>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cli/duration.h"
+#include "cli/yaml_json.h"
+#include "yaml-cpp/yaml.h"
+
+namespace fleet::cli {
+namespace {
+
+using Json = nlohmann::json;
+
+// OK when every key of `object` (named `where` in messages) is one of `known`.
+absl::Status CheckFields(const Json& object, std::initializer_list<std::string> known,
+                         const std::string& where) {
+  for (const auto& [key, value] : object.items()) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown field \"", key, "\" in ", where,
+                                                     " (known: ", absl::StrJoin(known, ", "), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// `object[key]` as a string; "" when absent and not `required`.
+absl::StatusOr<std::string> StringField(const Json& object, const std::string& key,
+                                        const std::string& path, bool required) {
+  if (!object.contains(key) || object[key].is_null()) {
+    if (!required) return "";
+    return absl::InvalidArgumentError(absl::StrCat(path, " is required"));
+  }
+  if (!object[key].is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " must be a string"));
+  }
+  return object[key].get<std::string>();
+}
+
+// `document[key]` as an object: {} when absent and not `required`.
+absl::StatusOr<Json> ObjectField(const Json& document, const std::string& key, bool required) {
+  if (!document.contains(key) || document[key].is_null()) {
+    if (!required) return Json::object();
+    return absl::InvalidArgumentError(absl::StrCat(key, " is required (an object)"));
+  }
+  if (!document[key].is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(key, " must be an object"));
+  }
+  return document[key];
+}
+
+absl::StatusOr<Document> PolicyFromJson(const Json& document) {
+  absl::StatusOr<Json> metadata = ObjectField(document, "metadata", true);
+  if (!metadata.ok()) return metadata.status();
+  if (absl::Status fields = CheckFields(*metadata, {"name", "description"}, "metadata");
+      !fields.ok()) {
+    return fields;
+  }
+  absl::StatusOr<std::string> name = StringField(*metadata, "name", "metadata.name", true);
+  if (!name.ok()) return name.status();
+  if (name->empty()) return absl::InvalidArgumentError("metadata.name is required");
+  absl::StatusOr<std::string> description =
+      StringField(*metadata, "description", "metadata.description", false);
+  if (!description.ok()) return description.status();
+  absl::StatusOr<Json> spec = ObjectField(document, "spec", true);
+  if (!spec.ok()) return spec.status();
+  v1::ApplyPolicyRequest request;
+  request.set_name(*name);
+  request.set_description(*description);
+  request.set_spec_json(spec->dump());
+  return request;
+}
+
+absl::Status SetTtl(const Json& spec, v1::CreateEnrollmentTokenRequest& request) {
+  absl::StatusOr<std::string> text = StringField(spec, "ttl", "spec.ttl", false);
+  if (!text.ok()) return text.status();
+  if (text->empty()) return absl::OkStatus();
+  absl::StatusOr<absl::Duration> ttl = ParseDuration(*text);
+  if (!ttl.ok())
+    return absl::InvalidArgumentError(absl::StrCat("spec.ttl: ", ttl.status().message()));
+  *request.mutable_ttl() = ToProto(*ttl);
+  return absl::OkStatus();
+}
+
+absl::Status SetMaxUses(const Json& spec, v1::CreateEnrollmentTokenRequest& request) {
+  if (!spec.contains("maxUses") || spec["maxUses"].is_null()) return absl::OkStatus();
+  const Json& max_uses = spec["maxUses"];
+  if (!max_uses.is_number_integer() || max_uses.get<int64_t>() < 0) {
+    return absl::InvalidArgumentError("spec.maxUses must be a non-negative integer (0: unlimited)");
+  }
+  request.set_max_uses(max_uses.get<int64_t>());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Document> EnrollmentTokenFromJson(const Json& document) {
+  absl::StatusOr<Json> metadata = ObjectField(document, "metadata", false);
+  if (!metadata.ok()) return metadata.status();
+  if (absl::Status fields = CheckFields(*metadata, {"description"}, "metadata"); !fields.ok()) {
+    return fields;
+  }
+  absl::StatusOr<Json> spec = ObjectField(document, "spec", true);
+  if (!spec.ok()) return spec.status();
+  if (absl::Status fields = CheckFields(*spec, {"policy", "ttl", "maxUses"}, "spec");
+      !fields.ok()) {
+    return fields;
+  }
+  v1::CreateEnrollmentTokenRequest request;
+  absl::StatusOr<std::string> description =
+      StringField(*metadata, "description", "metadata.description", false);
+  if (!description.ok()) return description.status();
+  request.set_description(*description);
+  absl::StatusOr<std::string> policy = StringField(*spec, "policy", "spec.policy", true);
+  if (!policy.ok()) return policy.status();
+  request.set_policy(*policy);
+  if (absl::Status ttl = SetTtl(*spec, request); !ttl.ok()) return ttl;
+  if (absl::Status max_uses = SetMaxUses(*spec, request); !max_uses.ok()) return max_uses;
+  return request;
+}
+
+// 1-based line of the byte at 1-based `position` of `text`.
+size_t LineAt(const std::string& text, size_t position) {
+  const size_t end = std::min(position > 0 ? position - 1 : 0, text.size());
+  return 1 + std::count(text.begin(), text.begin() + end, '\n');
+}
+
+absl::StatusOr<std::vector<Json>> ParseJson(const std::string& text) {
+  try {
+    Json parsed = Json::parse(text);
+    if (parsed.is_array()) return parsed.get<std::vector<Json>>();
+    return std::vector<Json>{std::move(parsed)};
+  } catch (const Json::parse_error& e) {
+    // nlohmann's message: "[json.exception.parse_error.101] parse error at line L, column C: why"
+    std::string why = e.what();
+    const size_t colon = why.find(": ", why.find("column"));
+    if (colon != std::string::npos) why = why.substr(colon + 2);
+    return absl::InvalidArgumentError(
+        absl::StrCat("line ", LineAt(text, e.byte), ": malformed JSON: ", why));
+  }
+}
+
+absl::StatusOr<std::vector<Json>> ParseYaml(const std::string& text) {
+  std::vector<YAML::Node> nodes;
+  try {
+    nodes = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("line ", e.mark.line + 1, ": malformed YAML: ", e.msg));
+  }
+  std::vector<Json> documents;
+  for (const YAML::Node& node : nodes) {
+    if (node.IsNull()) continue;
+    absl::StatusOr<Json> document = YamlToJson(node);
+    if (!document.ok()) return document.status();
+    documents.push_back(*std::move(document));
+  }
+  return documents;
+}
+
+bool LooksLikeJson(const std::string& text) {
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  return first != std::string::npos && (text[first] == '{' || text[first] == '[');
+}
+
+}  // namespace
+
+absl::StatusOr<Document> DocumentFromJson(const Json& document) {
+  if (!document.is_object()) return absl::InvalidArgumentError("not an object");
+  if (absl::Status fields =
+          CheckFields(document, {"kind", "metadata", "spec", "status"}, "the document");
+      !fields.ok()) {
+    return fields;
+  }
+  absl::StatusOr<std::string> kind = StringField(document, "kind", "kind", true);
+  if (!kind.ok()) return kind.status();
+  if (*kind == "Policy") return PolicyFromJson(document);
+  if (*kind == "EnrollmentToken") return EnrollmentTokenFromJson(document);
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown kind \"", *kind, "\" (known: Policy, EnrollmentToken)"));
+}
+
+absl::StatusOr<std::vector<Document>> ParseDocuments(const std::string& text,
+                                                     const std::string& source) {
+  absl::StatusOr<std::vector<Json>> parsed =
+      LooksLikeJson(text) ? ParseJson(text) : ParseYaml(text);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", parsed.status().message()));
+  }
+  if (parsed->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": no documents"));
+  }
+  std::vector<Document> documents;
+  for (size_t i = 0; i < parsed->size(); ++i) {
+    absl::StatusOr<Document> document = DocumentFromJson((*parsed)[i]);
+    if (!document.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": document ", i + 1, ": ", document.status().message()));
+    }
+    documents.push_back(*std::move(document));
+  }
+  return documents;
+}
+
+}  // namespace fleet::cli

@@ -1,0 +1,43 @@
+// The documents `fleetctl apply -f` reads: YAML (one or more documents separated by "---") or
+// JSON (one document, or an array of them), each one of these kinds:
+//
+//   kind: Policy
+//   metadata: {name: linux-servers, description: "..."}   # description optional
+//   spec: {...any JSON object...}
+//   status: {...}                                         # optional, ignored (get -o yaml)
+//
+//   kind: EnrollmentToken
+//   metadata: {description: "..."}                        # optional
+//   spec: {policy: linux-servers, ttl: 24h, maxUses: 10}  # ttl and maxUses optional
+#ifndef FLEETD_CLI_DOCUMENTS_H_
+#define FLEETD_CLI_DOCUMENTS_H_
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "fleet/v1/admin.pb.h"
+#include "nlohmann/json.hpp"
+
+namespace fleet::cli {
+
+// What one document asks for: ApplyPolicy (spec_json is the spec as compact JSON with sorted
+// keys; expected_revision and dry_run unset) or CreateEnrollmentToken.
+using Document = std::variant<v1::ApplyPolicyRequest, v1::CreateEnrollmentTokenRequest>;
+
+// Parses and checks every document of `text`; `source` names it in messages (a path, or
+// "stdin"). INVALID_ARGUMENT with one line "SOURCE: ..." for the first problem found: malformed
+// YAML or JSON (with the line number), no documents, a document that is not an object, an
+// unknown kind, an unknown field at the top level or in metadata (or in an EnrollmentToken
+// spec), a missing or non-string name, a spec that is not an object, a bad ttl or maxUses.
+// Empty YAML documents are skipped.
+absl::StatusOr<std::vector<Document>> ParseDocuments(const std::string& text,
+                                                     const std::string& source);
+
+// Checks one document already in JSON form. INVALID_ARGUMENT as above, without the source.
+absl::StatusOr<Document> DocumentFromJson(const nlohmann::json& document);
+
+}  // namespace fleet::cli
+
+#endif  // FLEETD_CLI_DOCUMENTS_H_

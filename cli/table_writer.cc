@@ -1,0 +1,36 @@
+#include "cli/table_writer.h"
+
+#include <algorithm>
+
+namespace fleet::cli {
+namespace {
+
+constexpr size_t kGap = 3;
+
+void WriteRow(const std::vector<std::string>& row, const std::vector<size_t>& widths,
+              std::ostream& out) {
+  std::string line;
+  for (size_t i = 0; i < widths.size(); ++i) {
+    const std::string cell = i < row.size() ? row[i] : "";
+    line += cell;
+    if (i + 1 < widths.size()) line += std::string(widths[i] - cell.size() + kGap, ' ');
+  }
+  line.erase(line.find_last_not_of(' ') + 1);
+  out << line << "\n";
+}
+
+}  // namespace
+
+void TableWriter::Write(std::ostream& out) const {
+  std::vector<size_t> widths(header_.size());
+  for (size_t i = 0; i < header_.size(); ++i) {
+    widths[i] = header_[i].size();
+    for (const auto& row : rows_) {
+      if (i < row.size()) widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  WriteRow(header_, widths, out);
+  for (const auto& row : rows_) WriteRow(row, widths, out);
+}
+
+}  // namespace fleet::cli

@@ -1,0 +1,176 @@
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "cli/config_store.h"
+#include "cli/connection.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fleet::cli {
+namespace {
+
+using ::fleet::testing::TempDir;
+
+mode_t ModeOf(const std::string& path) {
+  struct stat info {};
+  EXPECT_EQ(stat(path.c_str(), &info), 0) << path;
+  return info.st_mode & 0777;
+}
+
+void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+Config TwoContexts() {
+  return Config{.current_context = "prod",
+                .contexts = {{.name = "prod", .address = "prod:8221", .token_file = "/p.token"},
+                             {.name = "lab", .address = "lab:8221", .token_file = "/l.token"}}};
+}
+
+// The config lives under XDG_CONFIG_HOME, else under HOME/.config.
+TEST(ConfigPathTest, XdgThenHome) {
+  ASSERT_OK_AND_ASSIGN(std::string xdg,
+                       ConfigPath(Environment{.home = "/home/me", .xdg_config_home = "/xdg"}));
+  EXPECT_EQ(xdg, "/xdg/fleetctl/config.yaml");
+  ASSERT_OK_AND_ASSIGN(std::string home, ConfigPath(Environment{.home = "/home/me"}));
+  EXPECT_EQ(home, "/home/me/.config/fleetctl/config.yaml");
+  EXPECT_FALSE(ConfigPath(Environment{}).ok());
+}
+
+// Saving creates the directories 0700 and the file 0600; loading reads back what was saved.
+TEST(ConfigStoreTest, SaveThenLoad) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("a/fleetctl/config.yaml");
+  ASSERT_OK(SaveConfig(path, TwoContexts()));
+  EXPECT_EQ(ModeOf(path), 0600u);
+  EXPECT_EQ(ModeOf(tmp.Sub("a/fleetctl")), 0700u);
+  EXPECT_EQ(ModeOf(tmp.Sub("a")), 0700u);
+  ASSERT_OK_AND_ASSIGN(Config loaded, LoadConfig(path));
+  EXPECT_EQ(loaded.current_context, "prod");
+  ASSERT_EQ(loaded.contexts.size(), 2u);
+  EXPECT_EQ(loaded.contexts[1].name, "lab");
+  EXPECT_EQ(loaded.contexts[1].address, "lab:8221");
+  EXPECT_EQ(loaded.contexts[1].token_file, "/l.token");
+}
+
+// Saving over a file that was readable by others leaves it 0600, and leaves no temp file.
+TEST(ConfigStoreTest, SaveReplacesAtomicallyWithMode0600) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("config.yaml");
+  WriteFile(path, "current-context: old\n");
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  Config config = TwoContexts();
+  config.current_context = "lab";
+  ASSERT_OK(SaveConfig(path, config));
+  EXPECT_EQ(ModeOf(path), 0600u);
+  ASSERT_OK_AND_ASSIGN(Config loaded, LoadConfig(path));
+  EXPECT_EQ(loaded.current_context, "lab");
+  int entries = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(tmp.path())) {
+    (void)entry;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1);
+}
+
+// A missing file is an empty config; a malformed one is an error naming the file and line.
+TEST(ConfigStoreTest, MissingAndMalformedFiles) {
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(Config empty, LoadConfig(tmp.Sub("none.yaml")));
+  EXPECT_TRUE(empty.contexts.empty());
+  WriteFile(tmp.Sub("bad.yaml"), "contexts:\n  - name: [x\n");
+  absl::StatusOr<Config> bad = LoadConfig(tmp.Sub("bad.yaml"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find(tmp.Sub("bad.yaml") + ":"), absl::string_view::npos)
+      << bad.status();
+}
+
+// Upsert replaces a context of the same name and appends a new one.
+TEST(ConfigStoreTest, Upsert) {
+  Config config = TwoContexts();
+  config.Upsert({.name = "lab", .address = "lab2:1"});
+  config.Upsert({.name = "new", .address = "new:1"});
+  ASSERT_EQ(config.contexts.size(), 3u);
+  EXPECT_EQ(config.Find("lab")->address, "lab2:1");
+  EXPECT_EQ(config.Find("lab")->token_file, "");
+  EXPECT_EQ(config.Find("new")->address, "new:1");
+  EXPECT_EQ(config.Find("gone"), nullptr);
+}
+
+// With no flags or variables, the current context supplies address and token file.
+TEST(ResolveConnectionTest, CurrentContext) {
+  ASSERT_OK_AND_ASSIGN(Connection connection,
+                       ResolveConnection(GlobalOptions{}, Environment{}, TwoContexts()));
+  EXPECT_EQ(connection.context, "prod");
+  EXPECT_EQ(connection.address, "prod:8221");
+  EXPECT_EQ(connection.token_file, "/p.token");
+}
+
+// --context beats FLEETCTL_CONTEXT, which beats current-context.
+TEST(ResolveConnectionTest, ContextPrecedence) {
+  ASSERT_OK_AND_ASSIGN(
+      Connection by_env,
+      ResolveConnection(GlobalOptions{}, Environment{.context = "lab"}, TwoContexts()));
+  EXPECT_EQ(by_env.address, "lab:8221");
+  ASSERT_OK_AND_ASSIGN(Connection by_flag,
+                       ResolveConnection(GlobalOptions{.context = "prod"},
+                                         Environment{.context = "lab"}, TwoContexts()));
+  EXPECT_EQ(by_flag.address, "prod:8221");
+  absl::StatusOr<Connection> unknown =
+      ResolveConnection(GlobalOptions{.context = "nope"}, Environment{}, TwoContexts());
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+}
+
+// Flags beat FLEETCTL_ADDRESS / FLEETCTL_TOKEN_FILE, which beat the context's values.
+TEST(ResolveConnectionTest, AddressAndTokenFilePrecedence) {
+  const Environment env{.address = "env:1", .token_file = "/env.token"};
+  ASSERT_OK_AND_ASSIGN(Connection by_env, ResolveConnection(GlobalOptions{}, env, TwoContexts()));
+  EXPECT_EQ(by_env.address, "env:1");
+  EXPECT_EQ(by_env.token_file, "/env.token");
+  ASSERT_OK_AND_ASSIGN(
+      Connection by_flag,
+      ResolveConnection(GlobalOptions{.address = "flag:1", .token_file = "/flag.token"}, env,
+                        TwoContexts()));
+  EXPECT_EQ(by_flag.address, "flag:1");
+  EXPECT_EQ(by_flag.token_file, "/flag.token");
+}
+
+// Without any config the default address applies and no token file is known.
+TEST(ResolveConnectionTest, Defaults) {
+  ASSERT_OK_AND_ASSIGN(Connection connection,
+                       ResolveConnection(GlobalOptions{}, Environment{}, Config{}));
+  EXPECT_EQ(connection.address, "127.0.0.1:8221");
+  EXPECT_EQ(connection.token_file, "");
+}
+
+// The token is the file's content without surrounding white space; problems say what to do.
+TEST(ReadTokenTest, ReadsTrimsAndExplains) {
+  TempDir tmp;
+  WriteFile(tmp.Sub("t"), "  fadm_0123456789ab_secret\n\n");
+  ASSERT_OK_AND_ASSIGN(std::string token, ReadToken(Connection{.token_file = tmp.Sub("t")}));
+  EXPECT_EQ(token, "fadm_0123456789ab_secret");
+
+  absl::StatusOr<std::string> none = ReadToken(Connection{});
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(none.status().message().find("fleetctl login"), absl::string_view::npos);
+
+  absl::StatusOr<std::string> missing = ReadToken(Connection{.token_file = tmp.Sub("gone")});
+  EXPECT_EQ(missing.status().message(),
+            "token file " + tmp.Sub("gone") +
+                ": No such file or directory; run fleetctl login or pass --token-file");
+
+  WriteFile(tmp.Sub("empty"), "\n");
+  EXPECT_EQ(ReadToken(Connection{.token_file = tmp.Sub("empty")}).status().code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
+// Relative token file paths are stored absolute.
+TEST(AbsolutePathTest, MakesRelativePathsAbsolute) {
+  EXPECT_EQ(AbsolutePath("/a/b"), "/a/b");
+  EXPECT_EQ(AbsolutePath(""), "");
+  EXPECT_EQ(AbsolutePath("x/../t.token"),
+            (std::filesystem::current_path() / "t.token").lexically_normal().string());
+}
+
+}  // namespace
+}  // namespace fleet::cli

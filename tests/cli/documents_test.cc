@@ -1,0 +1,161 @@
+#include "cli/documents.h"
+
+#include <sstream>
+#include <string>
+#include <variant>
+
+#include "cli/output.h"
+#include "cli/resource_json.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+
+namespace fleet::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ErrorOf(const std::string& text) {
+  absl::StatusOr<std::vector<Document>> documents = ParseDocuments(text, "policies.yaml");
+  EXPECT_FALSE(documents.ok()) << text;
+  if (documents.ok()) return "";
+  EXPECT_EQ(documents.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(documents.status().message());
+}
+
+// A multi-document YAML file yields its policies and tokens in order, specs as sorted JSON.
+TEST(ParseDocumentsTest, MultiDocumentYaml) {
+  ASSERT_OK_AND_ASSIGN(std::vector<Document> documents, ParseDocuments(R"(
+kind: Policy
+metadata:
+  name: linux-servers
+  description: All Linux servers
+spec:
+  outputs: [{type: elasticsearch, port: 9200}]
+  enabled: true
+---
+---
+kind: EnrollmentToken
+metadata: {description: for the lab}
+spec: {policy: linux-servers, ttl: 24h, maxUses: 10}
+)",
+                                                                       "f.yaml"));
+  ASSERT_EQ(documents.size(), 2u);
+  const auto& policy = std::get<v1::ApplyPolicyRequest>(documents[0]);
+  EXPECT_EQ(policy.name(), "linux-servers");
+  EXPECT_EQ(policy.description(), "All Linux servers");
+  EXPECT_EQ(policy.spec_json(),
+            R"({"enabled":true,"outputs":[{"port":9200,"type":"elasticsearch"}]})");
+  EXPECT_FALSE(policy.has_expected_revision());
+  EXPECT_FALSE(policy.dry_run());
+  const auto& token = std::get<v1::CreateEnrollmentTokenRequest>(documents[1]);
+  EXPECT_EQ(token.policy(), "linux-servers");
+  EXPECT_EQ(token.description(), "for the lab");
+  EXPECT_EQ(token.ttl().seconds(), 24 * 3600);
+  EXPECT_EQ(token.max_uses(), 10);
+}
+
+// A JSON array of documents, and a single JSON object, both parse.
+TEST(ParseDocumentsTest, JsonArrayAndObject) {
+  ASSERT_OK_AND_ASSIGN(std::vector<Document> array, ParseDocuments(R"([
+    {"kind": "Policy", "metadata": {"name": "a"}, "spec": {}},
+    {"kind": "Policy", "metadata": {"name": "b"}, "spec": {"x": 1.5}}
+  ])",
+                                                                   "f.json"));
+  ASSERT_EQ(array.size(), 2u);
+  EXPECT_EQ(std::get<v1::ApplyPolicyRequest>(array[1]).name(), "b");
+  EXPECT_EQ(std::get<v1::ApplyPolicyRequest>(array[1]).spec_json(), R"({"x":1.5})");
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<Document> one,
+      ParseDocuments(R"({"kind": "EnrollmentToken", "spec": {"policy": "a"}})", "f.json"));
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_FALSE(std::get<v1::CreateEnrollmentTokenRequest>(one[0]).has_ttl());
+}
+
+// Malformed YAML and JSON name the file and the line.
+TEST(ParseDocumentsTest, MalformedInputNamesTheLine) {
+  EXPECT_THAT(ErrorOf("kind: Policy\nmetadata:\n  name: [a\nspec: {}\n"),
+              HasSubstr("policies.yaml: line "));
+  EXPECT_THAT(ErrorOf("kind: Policy\nmetadata:\n  name: a\n b: c\n"), HasSubstr("malformed YAML"));
+  const std::string json = ErrorOf("{\n  \"kind\": \"Policy\",\n  \"spec\": {,}\n}\n");
+  EXPECT_THAT(json, HasSubstr("policies.yaml: line 3: malformed JSON"));
+}
+
+// Unknown kinds and misspelt fields are rejected with the document's number.
+TEST(ParseDocumentsTest, UnknownKindAndFields) {
+  EXPECT_THAT(ErrorOf("kind: Polcy\nmetadata: {name: a}\nspec: {}\n"),
+              HasSubstr("document 1: unknown kind \"Polcy\""));
+  EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: a}\nspec: {}\n---\n"
+                      "kind: Policy\nmetdata: {name: b}\nspec: {}\n"),
+              HasSubstr("document 2: unknown field \"metdata\""));
+  EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: a, labels: {}}\nspec: {}\n"),
+              HasSubstr("unknown field \"labels\" in metadata"));
+  EXPECT_THAT(ErrorOf("kind: EnrollmentToken\nspec: {policy: a, uses: 3}\n"),
+              HasSubstr("unknown field \"uses\" in spec"));
+  EXPECT_THAT(ErrorOf("metadata: {name: a}\nspec: {}\n"), HasSubstr("kind is required"));
+}
+
+// A missing name, a spec that is not an object and bad token fields are rejected.
+TEST(ParseDocumentsTest, BadValues) {
+  EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {description: x}\nspec: {}\n"),
+              HasSubstr("metadata.name is required"));
+  EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: 5}\nspec: {}\n"),
+              HasSubstr("metadata.name must be a string"));
+  EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: a}\nspec: [1, 2]\n"),
+              HasSubstr("spec must be an object"));
+  EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: a}\n"), HasSubstr("spec is required"));
+  EXPECT_THAT(ErrorOf("kind: EnrollmentToken\nspec: {policy: a, ttl: 1d}\n"),
+              HasSubstr("spec.ttl: invalid duration \"1d\""));
+  EXPECT_THAT(ErrorOf("kind: EnrollmentToken\nspec: {policy: a, maxUses: -1}\n"),
+              HasSubstr("spec.maxUses"));
+  EXPECT_THAT(ErrorOf("- 1\n- 2\n"), HasSubstr("document 1: not an object"));
+  EXPECT_THAT(ErrorOf("# nothing\n"), HasSubstr("no documents"));
+}
+
+// One bad document fails the whole file: nothing is returned to apply.
+TEST(ParseDocumentsTest, OneBadDocumentFailsAll) {
+  absl::StatusOr<std::vector<Document>> documents =
+      ParseDocuments("kind: Policy\nmetadata: {name: a}\nspec: {}\n---\nkind: Nope\n", "f.yaml");
+  EXPECT_FALSE(documents.ok());
+}
+
+// What `get policy NAME -o yaml` prints reads back as the ApplyPolicy request for that policy.
+TEST(ParseDocumentsTest, YamlOutputOfAPolicyRoundTrips) {
+  v1::Policy policy;
+  policy.set_name("linux-servers");
+  policy.set_description("yes: it is \"quoted\"\nand multi-line");
+  policy.set_spec_json(
+      R"({"a":"42","b":"true","c":"","d":null,"e":[1,2.5,-3,"0x10","yes","~"],"f":{"g":{}},)"
+      R"("h":"line1\nline2","i":"1e3","j":18446744073709551615,"k":"null","l":false})");
+  policy.set_revision(3);
+  policy.set_sha256("ab12");
+  policy.mutable_created_at()->set_seconds(1714557600);
+  policy.set_author("0123456789ab (ci)");
+  std::ostringstream yaml;
+  WriteStructured(PolicyToJson(policy), OutputFormat::kYaml, yaml);
+
+  ASSERT_OK_AND_ASSIGN(std::vector<Document> documents, ParseDocuments(yaml.str(), "out.yaml"));
+  ASSERT_EQ(documents.size(), 1u);
+  v1::ApplyPolicyRequest expected;
+  expected.set_name(policy.name());
+  expected.set_description(policy.description());
+  expected.set_spec_json(policy.spec_json());
+  const auto& request = std::get<v1::ApplyPolicyRequest>(documents[0]);
+  EXPECT_EQ(request.SerializeAsString(), expected.SerializeAsString()) << yaml.str() << "\n"
+                                                                       << request.DebugString();
+}
+
+// The same holds for -o json.
+TEST(ParseDocumentsTest, JsonOutputOfAPolicyRoundTrips) {
+  v1::Policy policy;
+  policy.set_name("a");
+  policy.set_spec_json(R"({"x":[1,"2"]})");
+  std::ostringstream json;
+  WriteStructured(PolicyToJson(policy), OutputFormat::kJson, json);
+  ASSERT_OK_AND_ASSIGN(std::vector<Document> documents, ParseDocuments(json.str(), "out.json"));
+  ASSERT_EQ(documents.size(), 1u);
+  EXPECT_EQ(std::get<v1::ApplyPolicyRequest>(documents[0]).spec_json(), policy.spec_json());
+}
+
+}  // namespace
+}  // namespace fleet::cli
