@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/testing/fleetd_process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
@@ -28,55 +30,26 @@ namespace fleet::server {
 namespace {
 
 using ::fleet::testing::CommandResult;
+using ::fleet::testing::ExitCode;
+using ::fleet::testing::FleetdProcess;
 using ::fleet::testing::RunCommand;
 using ::fleet::testing::Subprocess;
 using ::fleet::testing::TempDir;
 
-constexpr absl::Duration kStartTimeout = absl::Seconds(30);
-
-// A fleetd child process and the addresses its "fleetd listening" line reported.
-struct Fleetd {
-  std::unique_ptr<Subprocess> process;
-  std::string admin_address;
-  std::string agent_address;
-};
-
-// The value of `key=` in a "fleetd listening: admin=... agent=... data-dir=..." line.
-std::string Field(const std::string& line, const std::string& key) {
-  for (absl::string_view token : absl::StrSplit(line, ' ')) {
-    if (absl::ConsumePrefix(&token, key + "=")) return std::string(token);
-  }
-  return "";
-}
-
-// Starts fleetd on `data_dir` with both APIs on 127.0.0.1:0 and waits until it serves.
-void StartFleetd(const std::string& data_dir, Fleetd* fleetd) {
-  ASSERT_OK_AND_ASSIGN(fleetd->process,
-                       Subprocess::Start({FLEETD_BIN, "--data-dir", data_dir, "--admin-addr",
-                                          "127.0.0.1:0", "--agent-addr", "127.0.0.1:0"}));
-  std::optional<std::string> line =
-      fleetd->process->WaitForStderr("fleetd listening", kStartTimeout);
-  ASSERT_TRUE(line.has_value()) << "fleetd did not start: "
-                                << fleetd->process->DrainStderr(absl::Seconds(1));
-  fleetd->admin_address = Field(*line, "admin");
-  fleetd->agent_address = Field(*line, "agent");
-  ASSERT_TRUE(absl::StartsWith(fleetd->admin_address, "127.0.0.1:")) << *line;
-  ASSERT_TRUE(absl::StartsWith(fleetd->agent_address, "127.0.0.1:")) << *line;
-  ASSERT_NE(fleetd->admin_address, "127.0.0.1:0") << *line;
-  ASSERT_NE(fleetd->admin_address, fleetd->agent_address) << *line;
-  EXPECT_EQ(Field(*line, "data-dir"), data_dir) << *line;
-}
-
-// The exit code of a child that exited, or -1 for one killed by a signal or still running.
-int ExitCode(std::optional<int> wait_status) {
-  if (!wait_status.has_value() || !WIFEXITED(*wait_status)) return -1;
-  return WEXITSTATUS(*wait_status);
-}
-
+// Runs fleetctl with its own empty config home, so that no operator's config leaks in.
 absl::StatusOr<CommandResult> Fleetctl(std::vector<std::string> args,
-                                       const std::vector<std::string>& env = {}) {
+                                       std::vector<std::string> env = {}) {
+  static TempDir* const config_home = new TempDir();
   args.insert(args.begin(), FLEETCTL_BIN);
+  env.push_back("XDG_CONFIG_HOME=" + config_home->path());
   return RunCommand(args, env, std::nullopt, absl::Seconds(30));
+}
+
+// A well-formed admin token no server knows, for talking to things that are not fleetd.
+std::string UnknownTokenFile(const TempDir& dir) {
+  std::string path = dir.Sub("unknown.token");
+  std::ofstream(path) << "fadm_000000000000_" << std::string(64, '0') << "\n";
+  return path;
 }
 
 grpc::health::v1::HealthCheckResponse::ServingStatus CheckHealth(const std::string& address) {
@@ -117,52 +90,57 @@ class HeldPort {
 
 class FleetdE2eTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_NO_FATAL_FAILURE(StartFleetd(data_dir_, &fleetd_)); }
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(fleetd_, FleetdProcess::Start(FLEETD_BIN, data_dir_));
+  }
 
   // Sends `signal` and expects a clean exit: "fleetd stopped cleanly", exit code 0.
   void StopWith(int signal) {
-    fleetd_.process->Signal(signal);
-    EXPECT_TRUE(fleetd_.process->WaitForStderr("fleetd stopped cleanly", absl::Seconds(30)))
+    fleetd_->process().Signal(signal);
+    EXPECT_TRUE(fleetd_->process().WaitForStderr("fleetd stopped cleanly", absl::Seconds(30)))
         << "no clean stop after signal " << signal;
-    EXPECT_EQ(ExitCode(fleetd_.process->Wait(absl::Seconds(30))), 0);
+    EXPECT_EQ(ExitCode(fleetd_->process().Wait(absl::Seconds(30))), 0);
   }
 
   TempDir tmp_;
   const std::string data_dir_ = tmp_.Sub("data");
-  Fleetd fleetd_;
+  std::unique_ptr<FleetdProcess> fleetd_;
 };
 
 // Both the admin and the agent server answer the standard health check with SERVING.
 TEST_F(FleetdE2eTest, HealthServiceServesOnBothPorts) {
-  EXPECT_EQ(CheckHealth(fleetd_.admin_address), grpc::health::v1::HealthCheckResponse::SERVING);
-  EXPECT_EQ(CheckHealth(fleetd_.agent_address), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(CheckHealth(fleetd_->admin_address()), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(CheckHealth(fleetd_->agent_address()), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
-// `fleetctl version -o json` reports both versions and the fresh store's backend and revision.
+// `fleetctl version -o json` reports both versions and the store: revision 1 holds the bootstrap
+// admin token.
 TEST_F(FleetdE2eTest, FleetctlVersionAsJson) {
   ASSERT_OK_AND_ASSIGN(CommandResult result,
-                       Fleetctl({"--address", fleetd_.admin_address, "version", "-o", "json"}));
+                       Fleetctl({"--address", fleetd_->admin_address(), "--token-file",
+                                 fleetd_->bootstrap_token_file(), "version", "-o", "json"}));
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_TRUE(absl::StrContains(result.out, "\"clientVersion\": \"" FLEETD_VERSION "\""))
       << result.out;
   EXPECT_TRUE(absl::StrContains(result.out, "\"serverVersion\": \"" FLEETD_VERSION "\""))
       << result.out;
   EXPECT_TRUE(absl::StrContains(result.out, "\"storeBackend\": \"rocksdb\"")) << result.out;
-  EXPECT_TRUE(absl::StrContains(result.out, "\"storeRevision\": 0")) << result.out;
+  EXPECT_TRUE(absl::StrContains(result.out, "\"storeRevision\": 1")) << result.out;
 }
 
 // FLEETCTL_ADDRESS picks the server when --address is absent; -o yaml and the table work too.
 TEST_F(FleetdE2eTest, FleetctlAddressFromEnvironmentAndOtherFormats) {
-  const std::vector<std::string> env = {"FLEETCTL_ADDRESS=" + fleetd_.admin_address};
+  const std::vector<std::string> env = {"FLEETCTL_ADDRESS=" + fleetd_->admin_address(),
+                                        "FLEETCTL_TOKEN_FILE=" + fleetd_->bootstrap_token_file()};
   ASSERT_OK_AND_ASSIGN(CommandResult yaml, Fleetctl({"version", "-o", "yaml"}, env));
   EXPECT_EQ(yaml.exit_code, 0) << yaml.err;
   EXPECT_TRUE(absl::StrContains(yaml.out, "serverVersion: " FLEETD_VERSION "\n")) << yaml.out;
-  EXPECT_TRUE(absl::StrContains(yaml.out, "storeRevision: 0\n")) << yaml.out;
+  EXPECT_TRUE(absl::StrContains(yaml.out, "storeRevision: 1\n")) << yaml.out;
 
   ASSERT_OK_AND_ASSIGN(CommandResult table, Fleetctl({"version"}, env));
   EXPECT_EQ(table.exit_code, 0) << table.err;
   EXPECT_TRUE(absl::StrContains(table.out, "Server Version:  " FLEETD_VERSION)) << table.out;
-  EXPECT_TRUE(absl::StrContains(table.out, "Server Address:  " + fleetd_.admin_address))
+  EXPECT_TRUE(absl::StrContains(table.out, "Server Address:  " + fleetd_->admin_address()))
       << table.out;
 }
 
@@ -172,9 +150,9 @@ TEST_F(FleetdE2eTest, SecondFleetdOnSameDataDirIsRefused) {
                        RunCommand({FLEETD_BIN, "--data-dir", data_dir_, "--admin-addr",
                                    "127.0.0.1:0", "--agent-addr", "127.0.0.1:0"}));
   EXPECT_EQ(second.exit_code, 1);
-  EXPECT_TRUE(absl::StrContains(
-      second.err, absl::StrCat("fleetd: error: data dir ", data_dir_,
-                               " is in use by another fleetd (pid ", fleetd_.process->pid(), ")")))
+  EXPECT_TRUE(absl::StrContains(second.err, absl::StrCat("fleetd: error: data dir ", data_dir_,
+                                                         " is in use by another fleetd (pid ",
+                                                         fleetd_->process().pid(), ")")))
       << second.err;
 }
 
@@ -182,21 +160,20 @@ TEST_F(FleetdE2eTest, SecondFleetdOnSameDataDirIsRefused) {
 TEST_F(FleetdE2eTest, SecondFleetdOnBusyPortIsRefused) {
   ASSERT_OK_AND_ASSIGN(CommandResult second,
                        RunCommand({FLEETD_BIN, "--data-dir", tmp_.Sub("other"), "--admin-addr",
-                                   fleetd_.admin_address, "--agent-addr", "127.0.0.1:0"}));
+                                   fleetd_->admin_address(), "--agent-addr", "127.0.0.1:0"}));
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(second.err,
                                 absl::StrCat("fleetd: error: cannot listen on --admin-addr ",
-                                             fleetd_.admin_address, ": address already in use")))
+                                             fleetd_->admin_address(), ": address already in use")))
       << second.err;
 }
 
 // SIGTERM stops fleetd cleanly with exit code 0, and the data dir can be used again at once.
 TEST_F(FleetdE2eTest, SigtermStopsCleanlyAndReleasesDataDir) {
   StopWith(SIGTERM);
-  Fleetd again;
-  ASSERT_NO_FATAL_FAILURE(StartFleetd(data_dir_, &again));
-  again.process->Signal(SIGTERM);
-  EXPECT_EQ(ExitCode(again.process->Wait(absl::Seconds(30))), 0);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<FleetdProcess> again,
+                       FleetdProcess::Start(FLEETD_BIN, data_dir_));
+  EXPECT_EQ(again->Stop(), 0);
 }
 
 // SIGINT (Ctrl-C) stops fleetd cleanly too.
@@ -205,7 +182,10 @@ TEST_F(FleetdE2eTest, SigintStopsCleanly) { StopWith(SIGINT); }
 // fleetctl against an address where nothing listens exits 1 with a hint.
 TEST(FleetctlE2eTest, UnreachableServerIsAnError) {
   HeldPort refused(/*listen_too=*/false);
-  ASSERT_OK_AND_ASSIGN(CommandResult result, Fleetctl({"--address", refused.address(), "version"}));
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(
+      CommandResult result,
+      Fleetctl({"--address", refused.address(), "--token-file", UnknownTokenFile(tmp), "version"}));
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_TRUE(absl::StartsWith(result.err,
                                absl::StrCat("error: cannot reach fleetd at ", refused.address())))
@@ -216,7 +196,10 @@ TEST(FleetctlE2eTest, UnreachableServerIsAnError) {
 // A server that accepts connections but never answers makes fleetctl exit 5 after its deadline.
 TEST(FleetctlE2eTest, SilentServerTimesOut) {
   HeldPort silent(/*listen_too=*/true);
-  ASSERT_OK_AND_ASSIGN(CommandResult result, Fleetctl({"--address", silent.address(), "version"}));
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(
+      CommandResult result,
+      Fleetctl({"--address", silent.address(), "--token-file", UnknownTokenFile(tmp), "version"}));
   EXPECT_EQ(result.exit_code, 5) << result.err;
   EXPECT_TRUE(absl::StrContains(result.err, "did not answer within")) << result.err;
 }
@@ -234,8 +217,8 @@ TEST(FleetctlE2eTest, UsageErrorsExit2) {
 TEST(FleetdFlagsTest, HelpMentionsEveryFlag) {
   ASSERT_OK_AND_ASSIGN(CommandResult result, RunCommand({FLEETD_BIN, "--help"}));
   EXPECT_EQ(result.exit_code, 0);
-  for (const char* flag :
-       {"--data-dir", "--admin-addr", "--agent-addr", "--log-level", "--version", "--help"}) {
+  for (const char* flag : {"--data-dir", "--admin-addr", "--agent-addr", "--policy-history",
+                           "--log-level", "--version", "--help"}) {
     EXPECT_TRUE(absl::StrContains(result.out, flag)) << flag << " missing from:\n" << result.out;
   }
 }

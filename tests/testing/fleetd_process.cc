@@ -1,0 +1,52 @@
+#include "tests/testing/fleetd_process.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace fleet::testing {
+
+std::string ListeningField(const std::string& line, const std::string& key) {
+  for (absl::string_view token : absl::StrSplit(line, ' ')) {
+    if (absl::ConsumePrefix(&token, key + "=")) return std::string(token);
+  }
+  return "";
+}
+
+int ExitCode(std::optional<int> wait_status) {
+  if (!wait_status.has_value() || !WIFEXITED(*wait_status)) return -1;
+  return WEXITSTATUS(*wait_status);
+}
+
+absl::StatusOr<std::unique_ptr<FleetdProcess>> FleetdProcess::Start(
+    const std::string& fleetd_bin, const std::string& data_dir,
+    const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {fleetd_bin,    "--data-dir",   data_dir,     "--admin-addr",
+                                   "127.0.0.1:0", "--agent-addr", "127.0.0.1:0"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(argv);
+  if (!process.ok()) return process.status();
+  std::optional<std::string> line =
+      (*process)->WaitForStderr("fleetd listening", absl::Seconds(30));
+  if (!line.has_value()) {
+    return absl::InternalError(
+        absl::StrCat("fleetd did not start: ", (*process)->DrainStderr(absl::Seconds(1))));
+  }
+  std::string admin = ListeningField(*line, "admin");
+  std::string agent = ListeningField(*line, "agent");
+  if (!absl::StartsWith(admin, "127.0.0.1:") || !absl::StartsWith(agent, "127.0.0.1:")) {
+    return absl::InternalError(absl::StrCat("unexpected listening line: ", *line));
+  }
+  return std::unique_ptr<FleetdProcess>(
+      new FleetdProcess(*std::move(process), data_dir, std::move(admin), std::move(agent)));
+}
+
+int FleetdProcess::Stop() {
+  process_->Signal(SIGTERM);
+  return ExitCode(process_->Wait(absl::Seconds(30)));
+}
+
+}  // namespace fleet::testing
