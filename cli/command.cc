@@ -3,6 +3,7 @@
 #include <iostream>
 #include <utility>
 
+#include "absl/strings/str_replace.h"
 #include "cli/config_store.h"
 #include "cli/connection.h"
 #include "cli/environment.h"
@@ -70,7 +71,9 @@ void AddIdCommand(CLI::App& parent, const std::string& name, const std::string& 
 }
 
 ExitCode Report(const absl::Status& status, std::ostream& err) {
-  if (!status.ok()) err << "error: " << status.message() << "\n";
+  // One line, whatever the message holds, so that scripts can read it.
+  if (!status.ok())
+    err << "error: " << absl::StrReplaceAll(status.message(), {{"\n", " "}}) << "\n";
   return ExitCodeFor(status);
 }
 

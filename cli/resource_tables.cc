@@ -45,6 +45,23 @@ std::string Labels(const v1::Agent& agent) {
 
 }  // namespace
 
+std::string WithThousands(int64_t value) {
+  std::string digits = absl::StrCat(value < 0 ? -value : value);
+  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(i, ",");
+  return value < 0 ? "-" + digits : digits;
+}
+
+std::string RolloutProgress(const v1::RolloutStatus& status) {
+  const int64_t online = status.acked() + status.nacked() + status.pending();
+  std::string text =
+      absl::StrCat("rev ", status.revision(), ": ", WithThousands(status.acked()), "/",
+                   WithThousands(online), " acked, ", WithThousands(status.nacked()), " nacked, ",
+                   WithThousands(status.pending()), " pending");
+  if (status.offline() > 0)
+    absl::StrAppend(&text, ", ", WithThousands(status.offline()), " offline");
+  return text;
+}
+
 void WritePolicyTable(const Items<v1::Policy>& policies, std::ostream& out) {
   TableWriter table({"NAME", "REVISION", "SHA256", "UPDATED", "AUTHOR", "DESCRIPTION"});
   for (const v1::Policy& policy : policies) {

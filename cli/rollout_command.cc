@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/duration.h"
 #include "cli/resource_json.h"
+#include "cli/resource_tables.h"
 #include "cli/table_writer.h"
 
 namespace fleet::cli {
@@ -20,23 +21,6 @@ struct RolloutFlags {
   bool watch = false;
   std::string timeout;
 };
-
-// 9812 -> "9,812".
-std::string WithCommas(int64_t value) {
-  std::string digits = absl::StrCat(value < 0 ? -value : value);
-  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(i, ",");
-  return value < 0 ? "-" + digits : digits;
-}
-
-// "rev 7: 9,812/10,000 acked, 3 nacked, 185 pending[, 4 offline]".
-std::string ProgressText(const v1::RolloutStatus& status) {
-  const int64_t online = status.acked() + status.nacked() + status.pending();
-  std::string text = absl::StrCat("rev ", status.revision(), ": ", WithCommas(status.acked()), "/",
-                                  WithCommas(online), " acked, ", WithCommas(status.nacked()),
-                                  " nacked, ", WithCommas(status.pending()), " pending");
-  if (status.offline() > 0) absl::StrAppend(&text, ", ", WithCommas(status.offline()), " offline");
-  return text;
-}
 
 void WriteStatus(const v1::RolloutStatus& status, OutputFormat format, std::ostream& out) {
   if (format != OutputFormat::kTable) {
@@ -58,8 +42,8 @@ void WriteStatus(const v1::RolloutStatus& status, OutputFormat format, std::ostr
 absl::Status Outcome(const v1::RolloutStatus& status) {
   if (status.nacked() == 0) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
-      WithCommas(status.nacked()), " agents rejected revision ", status.revision(), " of policy ",
-      status.policy(), "; see fleetctl get agents --policy ", status.policy()));
+      WithThousands(status.nacked()), " agents rejected revision ", status.revision(),
+      " of policy ", status.policy(), "; see fleetctl get agents --policy ", status.policy()));
 }
 
 // Whether a watch can stop: every online agent acked, or some nacked and none is pending.
@@ -77,9 +61,9 @@ class ProgressLine {
   void Update(const v1::RolloutStatus& status) {
     written_ = true;
     if (tty_) {
-      std::cerr << "\r" << ProgressText(status) << "\x1b[K" << std::flush;
+      std::cerr << "\r" << RolloutProgress(status) << "\x1b[K" << std::flush;
     } else {
-      std::cerr << ProgressText(status) << std::endl;
+      std::cerr << RolloutProgress(status) << std::endl;
     }
   }
 
@@ -106,7 +90,7 @@ absl::Status Watch(AdminClient& client, const RolloutFlags& flags,
   if (watched.code() == absl::StatusCode::kDeadlineExceeded) {
     return absl::DeadlineExceededError(
         absl::StrCat("rollout of policy ", flags.policy, " not settled after ", flags.timeout,
-                     last ? absl::StrCat(" (", ProgressText(*last), ")") : ""));
+                     last ? absl::StrCat(" (", RolloutProgress(*last), ")") : ""));
   }
   if (!watched.ok()) return watched;
   WriteStatus(*last, format, out);

@@ -107,10 +107,14 @@ bool NeedsQuotesInYaml(const std::string& text) {
   static const absl::flat_hash_set<std::string>* const kYaml11Words =
       new absl::flat_hash_set<std::string>{"yes", "no",   "on",    "off",   "y",
                                            "n",   ".inf", "-.inf", "+.inf", ".nan"};
+  // YAML 1.1 readers (PyYAML, Go's yaml.v2) turn these into dates and times.
+  static const std::regex* const kTimestamp =
+      new std::regex("[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?");
   const nlohmann::json value = PlainScalarToJson(text);
   if (!value.is_string()) return true;
   double number;
-  return absl::SimpleAtod(text, &number) || kYaml11Words->contains(absl::AsciiStrToLower(text));
+  return absl::SimpleAtod(text, &number) || kYaml11Words->contains(absl::AsciiStrToLower(text)) ||
+         std::regex_match(text, *kTimestamp);
 }
 
 }  // namespace fleet::cli

@@ -23,7 +23,8 @@ nlohmann::json PlainScalarToJson(const std::string& text);
 absl::StatusOr<nlohmann::json> YamlToJson(const YAML::Node& node);
 
 // Whether the string `text` must be quoted in YAML output to read back as that same string, by
-// PlainScalarToJson and also by YAML 1.1 readers (so "yes", "on" and ".inf" are quoted too).
+// PlainScalarToJson and also by YAML 1.1 readers (so "yes", "on", ".inf" and dates such as
+// "2024-05-01T10:00:00Z" are quoted too).
 bool NeedsQuotesInYaml(const std::string& text);
 
 }  // namespace fleet::cli

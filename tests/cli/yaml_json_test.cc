@@ -62,7 +62,7 @@ TEST(YamlToJsonTest, DuplicateKeyNamesTheLine) {
 // Strings that would read back as something else need quotes; ordinary ones do not.
 TEST(NeedsQuotesInYamlTest, QuotesWhatWouldChangeType) {
   for (const char* text : {"", "42", "0x1f", "0o17", "1e3", "true", "False", "null", "~", "yes",
-                           "off", ".inf", "1.5"}) {
+                           "off", ".inf", "1.5", "2024-05-01", "2024-05-01T10:00:00Z"}) {
     EXPECT_TRUE(NeedsQuotesInYaml(text)) << text;
   }
   for (const char* text : {"hello", "linux-servers", "1.2.3", "v1"}) {

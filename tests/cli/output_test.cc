@@ -1,0 +1,85 @@
+// What fleetctl prints: tables, the JSON shapes of resources, the rollout progress line.
+#include "cli/output.h"
+
+#include <sstream>
+
+#include "cli/resource_json.h"
+#include "cli/resource_tables.h"
+#include "cli/table_writer.h"
+#include "gtest/gtest.h"
+
+namespace fleet::cli {
+namespace {
+
+// Columns line up three spaces apart; short rows are padded; no trailing spaces.
+TEST(TableWriterTest, AlignsColumns) {
+  TableWriter table({"NAME", "REVISION", "DESCRIPTION"});
+  table.AddRow({"linux-servers", "12", "All Linux"});
+  table.AddRow({"a", "3"});
+  std::ostringstream out;
+  table.Write(out);
+  EXPECT_EQ(out.str(),
+            "NAME            REVISION   DESCRIPTION\n"
+            "linux-servers   12         All Linux\n"
+            "a               3\n");
+}
+
+// The progress line counts online agents and adds offline ones only when there are any.
+TEST(RolloutProgressTest, Format) {
+  v1::RolloutStatus status;
+  status.set_revision(7);
+  status.set_acked(9812);
+  status.set_nacked(3);
+  status.set_pending(185);
+  EXPECT_EQ(RolloutProgress(status), "rev 7: 9,812/10,000 acked, 3 nacked, 185 pending");
+  status.set_offline(1234567);
+  EXPECT_EQ(RolloutProgress(status),
+            "rev 7: 9,812/10,000 acked, 3 nacked, 185 pending, 1,234,567 offline");
+  EXPECT_EQ(WithThousands(0), "0");
+  EXPECT_EQ(WithThousands(999), "999");
+  EXPECT_EQ(WithThousands(1000), "1,000");
+}
+
+// Every field is present under its camelCase name, unset times as null, enums as words.
+TEST(ResourceJsonTest, AgentHasEveryField) {
+  v1::Agent agent;
+  agent.set_id("0123456789ab");
+  agent.set_status(v1::AGENT_STATUS_ONLINE);
+  agent.set_health(v1::AGENT_HEALTH_DEGRADED);
+  (*agent.mutable_labels())["b"] = "2";
+  (*agent.mutable_labels())["a"] = "1";
+  const nlohmann::ordered_json json = AgentToJson(agent);
+  EXPECT_EQ(json.size(), 16u);
+  EXPECT_EQ(json["status"], "online");
+  EXPECT_EQ(json["health"], "degraded");
+  EXPECT_TRUE(json["lastSeen"].is_null());
+  EXPECT_EQ(json["labels"].dump(), R"({"a":"1","b":"2"})");
+  EXPECT_EQ(json["appliedRevision"], 0);
+}
+
+// A policy prints as an apply-able document with a read-only status.
+TEST(ResourceJsonTest, PolicyIsADocument) {
+  v1::Policy policy;
+  policy.set_name("p");
+  policy.set_revision(2);
+  policy.set_spec_json(R"({"a":1})");
+  policy.mutable_created_at()->set_seconds(1714557600);
+  const nlohmann::ordered_json json = PolicyToJson(policy);
+  EXPECT_EQ(json["kind"], "Policy");
+  EXPECT_EQ(json["metadata"].dump(), R"({"name":"p","description":""})");
+  EXPECT_EQ(json["spec"].dump(), R"({"a":1})");
+  EXPECT_EQ(json["status"]["revision"], 2);
+  EXPECT_EQ(json["status"]["createdAt"], "2024-05-01T10:00:00Z");
+  policy.clear_spec_json();
+  EXPECT_TRUE(PolicyToJson(policy)["spec"].is_null());
+}
+
+// -o yaml quotes strings that would otherwise read back as numbers, booleans or dates.
+TEST(WriteStructuredTest, YamlQuotesAmbiguousStrings) {
+  std::ostringstream out;
+  WriteStructured({{"a", "42"}, {"b", "yes"}, {"c", 42}, {"d", "plain"}}, OutputFormat::kYaml, out);
+  EXPECT_EQ(out.str(), "a: \"42\"\nb: \"yes\"\nc: 42\nd: plain\n");
+}
+
+}  // namespace
+}  // namespace fleet::cli
