@@ -130,6 +130,8 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Commit(
     v1::ApplyPolicyResponse response;
     if (exists) {
       absl::StatusOr<v1::Policy> latest = ReadRevision(name, head.latest_revision(), head);
+      // Concurrent changes may have pruned what the head named: read both again.
+      if (absl::IsNotFound(latest.status())) continue;
       if (!latest.ok()) return latest.status();
       if (latest->spec_json() == content.spec_json &&
           latest->description() == content.description) {
@@ -183,11 +185,22 @@ absl::StatusOr<v1::Policy> PolicyService::Get(const v1::GetPolicyRequest& reques
   if (request.revision() < 0) {
     return absl::InvalidArgumentError("revision must not be negative (0 means the latest)");
   }
+  if (request.revision() == 0) return ReadLatest(request.name());
   absl::StatusOr<record::PolicyHead> head = ReadHead(request.name(), nullptr);
   if (!head.ok()) return head.status();
-  return ReadRevision(request.name(),
-                      request.revision() == 0 ? head->latest_revision() : request.revision(),
-                      *head);
+  return ReadRevision(request.name(), request.revision(), *head);
+}
+
+absl::StatusOr<v1::Policy> PolicyService::ReadLatest(const std::string& name) {
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    absl::StatusOr<record::PolicyHead> head = ReadHead(name, nullptr);
+    if (!head.ok()) return head.status();
+    absl::StatusOr<v1::Policy> latest = ReadRevision(name, head->latest_revision(), *head);
+    // Concurrent changes may have pruned what the head named: read both again.
+    if (!absl::IsNotFound(latest.status())) return latest;
+  }
+  return absl::AbortedError(absl::StrCat("policy \"", name, "\" kept changing concurrently (",
+                                         kMaxAttempts, " attempts); try again"));
 }
 
 absl::StatusOr<v1::ListPoliciesResponse> PolicyService::List(
@@ -204,8 +217,8 @@ absl::StatusOr<v1::ListPoliciesResponse> PolicyService::List(
   for (const storage::KeyValue& kv : page->kvs) {
     absl::StatusOr<StoredRecord<record::PolicyHead>> head = ParseRecord<record::PolicyHead>(kv);
     if (!head.ok()) return head.status();
-    absl::StatusOr<v1::Policy> latest =
-        ReadRevision(head->record.name(), head->record.latest_revision(), head->record);
+    absl::StatusOr<v1::Policy> latest = ReadLatest(head->record.name());
+    if (absl::IsNotFound(latest.status())) continue;  // deleted since the listing was read
     if (!latest.ok()) return latest.status();
     *response.add_policies() = WithoutSpec(*std::move(latest));
   }

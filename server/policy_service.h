@@ -56,6 +56,9 @@ class PolicyService {
   // One revision; NOT_FOUND naming what is retained when it is not.
   absl::StatusOr<v1::Policy> ReadRevision(const std::string& name, int64_t revision,
                                           const record::PolicyHead& head);
+  // The latest revision of an existing policy, read again when a concurrent change pruned it
+  // between reading the head and the revision. NOT_FOUND when the policy does not exist.
+  absl::StatusOr<v1::Policy> ReadLatest(const std::string& name);
   // The head of an existing policy; NOT_FOUND otherwise.
   absl::StatusOr<record::PolicyHead> ReadHead(const std::string& name, int64_t* mod_revision);
 

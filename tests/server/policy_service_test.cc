@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/enrollment_token_service.h"
@@ -229,6 +230,8 @@ TEST_F(PolicyServiceTest, ConcurrentAppliesLoseNothing) {
   ASSERT_OK(Apply("linux", "{}"));
   std::atomic<int> successes{0};
   std::atomic<int> other_errors{0};
+  absl::Mutex mu;
+  std::string first_error;
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
@@ -239,12 +242,14 @@ TEST_F(PolicyServiceTest, ConcurrentAppliesLoseNothing) {
           ++successes;
         } else if (status.code() != absl::StatusCode::kAborted) {
           ++other_errors;
+          absl::MutexLock lock(&mu);
+          if (first_error.empty()) first_error = status.ToString();
         }
       }
     });
   }
   for (std::thread& thread : threads) thread.join();
-  EXPECT_EQ(other_errors.load(), 0);
+  EXPECT_EQ(other_errors.load(), 0) << first_error;
   EXPECT_GT(successes.load(), 0);
   v1::GetPolicyRequest request;
   request.set_name("linux");
