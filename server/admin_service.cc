@@ -2,13 +2,10 @@
 
 #include <utility>
 
+#include "server/grpc_status.h"
+
 namespace fleet::server {
 namespace {
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
 
 // Moves a successful result into the response, or passes the error on.
 template <typename T>
@@ -38,11 +35,11 @@ grpc::Status AdminService::Handle(grpc::ServerContext* context, v1::Role role,
     authorization.assign(it->second.data(), it->second.size());
   }
   absl::StatusOr<Principal> principal = auth_.Authenticate(authorization);
-  if (!principal.ok()) return ToGrpc(principal.status());
+  if (!principal.ok()) return ToGrpcStatus(principal.status());
   if (absl::Status allowed = AdminAuthenticator::Require(*principal, role); !allowed.ok()) {
-    return ToGrpc(allowed);
+    return ToGrpcStatus(allowed);
   }
-  return ToGrpc(body(*principal));
+  return ToGrpcStatus(body(*principal));
 }
 
 grpc::Status AdminService::Version(grpc::ServerContext* context, const v1::VersionRequest*,

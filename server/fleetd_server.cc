@@ -84,18 +84,20 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(const FleetdCo
       StartServer("--admin-addr", *admin, admin_service.get(), &admin_port);
   if (!admin_server.ok()) return admin_server.status();
   int agent_port = 0;
+  auto agent_service = std::make_unique<AgentService>(**store, Clock::Real());
   absl::StatusOr<std::unique_ptr<grpc::Server>> agent_server =
-      StartServer("--agent-addr", *agent, nullptr, &agent_port);
+      StartServer("--agent-addr", *agent, agent_service.get(), &agent_port);
   if (!agent_server.ok()) {
     (*admin_server)->Shutdown();
     (*admin_server)->Wait();
     return agent_server.status();
   }
 
-  return std::unique_ptr<FleetdServer>(new FleetdServer(
-      config.data_dir, bootstrap->value_or(""), admin->WithPort(admin_port), admin_port,
-      agent->WithPort(agent_port), agent_port, *std::move(lock), *std::move(store),
-      std::move(admin_service), *std::move(admin_server), *std::move(agent_server)));
+  return std::unique_ptr<FleetdServer>(
+      new FleetdServer(config.data_dir, bootstrap->value_or(""), admin->WithPort(admin_port),
+                       admin_port, agent->WithPort(agent_port), agent_port, *std::move(lock),
+                       *std::move(store), std::move(admin_service), *std::move(admin_server),
+                       std::move(agent_service), *std::move(agent_server)));
 }
 
 FleetdServer::FleetdServer(std::string data_dir, std::string bootstrap_token_file,
@@ -104,6 +106,7 @@ FleetdServer::FleetdServer(std::string data_dir, std::string bootstrap_token_fil
                            std::unique_ptr<storage::Store> store,
                            std::unique_ptr<AdminService> admin_service,
                            std::unique_ptr<grpc::Server> admin_server,
+                           std::unique_ptr<AgentService> agent_service,
                            std::unique_ptr<grpc::Server> agent_server)
     : data_dir_(std::move(data_dir)),
       bootstrap_token_file_(std::move(bootstrap_token_file)),
@@ -115,6 +118,7 @@ FleetdServer::FleetdServer(std::string data_dir, std::string bootstrap_token_fil
       store_(std::move(store)),
       admin_service_(std::move(admin_service)),
       admin_server_(std::move(admin_server)),
+      agent_service_(std::move(agent_service)),
       agent_server_(std::move(agent_server)) {}
 
 FleetdServer::~FleetdServer() { Shutdown(absl::ZeroDuration()); }

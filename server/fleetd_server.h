@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/admin_service.h"
+#include "server/agent_service.h"
 #include "server/data_dir_lock.h"
 #include "storage/store.h"
 
@@ -67,6 +68,7 @@ class FleetdServer {
                std::unique_ptr<DataDirLock> lock, std::unique_ptr<storage::Store> store,
                std::unique_ptr<AdminService> admin_service,
                std::unique_ptr<grpc::Server> admin_server,
+               std::unique_ptr<AgentService> agent_service,
                std::unique_ptr<grpc::Server> agent_server);
 
   const std::string data_dir_;
@@ -84,6 +86,8 @@ class FleetdServer {
   // Used by admin_server_'s calls, which end before Shutdown closes the store.
   const std::unique_ptr<AdminService> admin_service_;
   const std::unique_ptr<grpc::Server> admin_server_;  // grpc::Server is thread-safe
+  // Used by agent_server_'s calls, which end before Shutdown closes the store.
+  const std::unique_ptr<AgentService> agent_service_;
   const std::unique_ptr<grpc::Server> agent_server_;
 };
 

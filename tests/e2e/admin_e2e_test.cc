@@ -1,5 +1,8 @@
 // End-to-end: a real fleetd driven by the real fleetctl, checking stdout JSON, stderr and exit
 // codes: login, policies with history, diff and rollback, roles, bad input, restarts and SIGKILL.
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -13,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "fleet/v1/agent.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/fleetd_process.h"
@@ -272,6 +276,53 @@ TEST_F(AdminE2eTest, SigkillLosesNoReportedApply) {
   for (int64_t revision : reported) EXPECT_TRUE(kept.contains(revision)) << revision;
   // Revisions stay contiguous: nothing half-written left a gap.
   for (size_t i = 1; i < history.size(); ++i) EXPECT_EQ(history[i - 1], history[i] + 1);
+}
+
+// An agent enrolled over the agent API shows up in fleetctl; labels, reassignment, rollout
+// status and unenrollment work on it, and a used-up token refuses the next agent.
+TEST_F(AdminE2eTest, EnrolledAgentsAreManagedThroughFleetctl) {
+  ASSERT_EQ(Apply(PolicyYaml("info")).exit_code, 0);
+  ASSERT_EQ(Apply("kind: Policy\nmetadata: {name: windows}\nspec: {}\n").exit_code, 0);
+  nlohmann::json token = Json({"token", "create", "--policy", "linux-servers", "--max-uses", "1"});
+  auto stub = v1::AgentService::NewStub(
+      grpc::CreateChannel(fleetd_->agent_address(), grpc::InsecureChannelCredentials()));
+  auto enroll = [&](const std::string& hostname, v1::EnrollResponse* response) {
+    v1::EnrollRequest request;
+    request.set_enrollment_token(token["secret"].get<std::string>());
+    request.mutable_facts()->set_hostname(hostname);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    return stub->Enroll(&context, request, response);
+  };
+  v1::EnrollResponse enrolled;
+  grpc::Status status = enroll("web-1", &enrolled);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  v1::EnrollResponse refused;
+  EXPECT_EQ(enroll("web-2", &refused).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  const std::string id = enrolled.agent_id();
+  nlohmann::json agents = Json({"get", "agents", "--policy", "linux-servers"});
+  ASSERT_EQ(agents.size(), 1u);
+  EXPECT_EQ(agents[0]["id"], id);
+  EXPECT_EQ(agents[0]["hostname"], "web-1");
+  EXPECT_EQ(Json({"get", "tokens"})[0]["uses"], 1);
+
+  ASSERT_EQ(Fleetctl({"agent", "label", id, "env=prod", "tier=web"}).exit_code, 0);
+  EXPECT_EQ(Json({"get", "agents", "--selector", "env=prod,tier=web"}).size(), 1u);
+  EXPECT_EQ(Json({"get", "agents", "--selector", "env!=prod"}).size(), 0u);
+  nlohmann::json rollout = Json({"rollout", "status", "linux-servers"});
+  EXPECT_EQ(rollout["agents"], 1);
+  EXPECT_EQ(rollout["offline"], 1);
+
+  EXPECT_EQ(Fleetctl({"agent", "reassign", id, "--policy", "nope"}).exit_code, 3);
+  ASSERT_EQ(Fleetctl({"agent", "reassign", id, "--policy", "windows"}).exit_code, 0);
+  EXPECT_EQ(Json({"get", "agents", "--policy", "windows"}).size(), 1u);
+  CommandResult busy = Fleetctl({"delete", "policy", "windows"});
+  EXPECT_EQ(busy.exit_code, 4) << busy.err;
+  ASSERT_EQ(Fleetctl({"agent", "unenroll", id}).exit_code, 0);
+  EXPECT_EQ(Json({"get", "agents"}).size(), 0u);
+  EXPECT_EQ(Fleetctl({"agent", "unenroll", id}).exit_code, 3);
+  EXPECT_EQ(Fleetctl({"delete", "policy", "windows"}).exit_code, 0);
 }
 
 }  // namespace

@@ -1,0 +1,32 @@
+// Enrollment: an agent trades an enrollment token for its own credentials. The token must be
+// known, unrevoked, unexpired and not used up; the agent record and the token's use count are
+// written in one store transaction, so a token's max_uses is never exceeded, even by agents
+// enrolling at once through several fleetd replicas.
+#ifndef FLEETD_SERVER_ENROLLMENT_SERVICE_H_
+#define FLEETD_SERVER_ENROLLMENT_SERVICE_H_
+
+#include "absl/status/statusor.h"
+#include "fleet/v1/agent.pb.h"
+#include "server/clock.h"
+#include "storage/store.h"
+
+namespace fleet::server {
+
+// Thread-safe.
+class EnrollmentService {
+ public:
+  // `store` and `clock` are not owned and outlive the service.
+  EnrollmentService(storage::Store& store, Clock& clock) : store_(store), clock_(clock) {}
+
+  // See AgentService.Enroll in agent.proto for the errors. On success the agent exists, durably,
+  // assigned to the token's policy, and the token counts one more use.
+  absl::StatusOr<v1::EnrollResponse> Enroll(const v1::EnrollRequest& request);
+
+ private:
+  storage::Store& store_;  // not owned
+  Clock& clock_;           // not owned
+};
+
+}  // namespace fleet::server
+
+#endif  // FLEETD_SERVER_ENROLLMENT_SERVICE_H_
