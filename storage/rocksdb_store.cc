@@ -468,6 +468,13 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
   rocksdb::ColumnFamilyHandle* meta = handles[3];
   std::string format;
   status = db->Get(rocksdb::ReadOptions(), meta, kFormatKey, &format);
+  if (status.IsNotFound() && !fresh) {
+    // A first start killed between creating the database and writing the marker leaves our
+    // column families and nothing else: no transaction ever committed. Finish creating it.
+    std::string revision;
+    rocksdb::Status committed = db->Get(rocksdb::ReadOptions(), meta, kRevisionKey, &revision);
+    if (committed.IsNotFound()) fresh = true;
+  }
   if (status.IsNotFound() && fresh) {
     rocksdb::WriteOptions sync;
     sync.sync = true;

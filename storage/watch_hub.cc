@@ -1,5 +1,6 @@
 #include "storage/watch_hub.h"
 
+#include <algorithm>
 #include <deque>
 #include <set>
 #include <utility>
@@ -54,7 +55,9 @@ class WatcherImpl final : public Watcher {
       }
       if (live_) {
         if (!buffer_.empty()) return DrainBuffer();
-        if (cv_.WaitWithDeadline(&core_->mu, deadline) && buffer_.empty() && !done_) {
+        // Only while still live: an overflow during the wait sent the watcher back to the log,
+        // and buffer_tail_ then names transactions it has not delivered.
+        if (cv_.WaitWithDeadline(&core_->mu, deadline) && live_ && buffer_.empty() && !done_) {
           return WatchBatch{.revision = position_ = buffer_tail_};
         }
         continue;
@@ -143,7 +146,8 @@ class WatcherImpl final : public Watcher {
     if (!page.ok()) return page.status();
     WatchBatch batch;
     for (const CommittedTxnPtr& txn : page->txns) AppendMatching(*txn, batch.events);
-    batch.revision = position_ = page->scanned_through;
+    // A watch may start after a revision the store has not reached yet: never move back.
+    batch.revision = position_ = std::max(position_, page->scanned_through);
     if (position_ >= core_->published_revision && core_->log != nullptr) {
       live_ = true;
       buffer_tail_ = position_;

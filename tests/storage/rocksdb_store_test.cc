@@ -63,6 +63,26 @@ TEST(RocksDbStoreTest, CorruptStoreGivesError) {
   EXPECT_NE(store.status().message().find(dir.path()), std::string::npos) << store.status();
 }
 
+// A first start killed before the format marker was written (our column families, no commits)
+// opens as a new store instead of being refused forever.
+TEST(RocksDbStoreTest, FinishesAnInterruptedCreation) {
+  testing::TempDir dir;
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const char* name : {"default", "kv", "log", "meta"}) families.emplace_back(name, options);
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir.path(), families, &handles, &raw).ok());
+    for (auto* handle : handles) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(handle).ok());
+    delete raw;
+  }
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, OpenRocksDbStore(dir.path()));
+  ASSERT_OK(Put(*store, "k", "v"));
+}
+
 // A store already open is refused to a second opener.
 TEST(RocksDbStoreTest, SecondOpenIsRefused) {
   testing::TempDir dir;
