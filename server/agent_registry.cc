@@ -100,7 +100,8 @@ absl::StatusOr<v1::Agent> AgentRegistry::Reassign(const v1::ReassignAgentRequest
         agent.clear_nack_reason();
         return absl::OkStatus();
       },
-      {storage::Compare::Exists(policy_key)});
+      {storage::Compare::Exists(policy_key)},
+      {storage::Op::Put(layout::PolicyRefsKey(request.policy()), "")});
   if (!updated.ok()) return updated.status();
   return std::move(*updated->mutable_agent());
 }

@@ -10,12 +10,27 @@ absl::StatusOr<nlohmann::json> ParseJsonObject(std::string_view text, std::strin
     return absl::ResourceExhaustedError(
         absl::StrCat(name, " is ", text.size(), " bytes; the limit is ", kMaxSpecBytes));
   }
+  // The parser is iterative, but dump() and diff() recurse: bound the nesting before them.
+  bool too_deep = false;
+  auto depth_guard = [&too_deep](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
+    if ((event == nlohmann::json::parse_event_t::object_start ||
+         event == nlohmann::json::parse_event_t::array_start) &&
+        depth >= kMaxSpecDepth) {
+      too_deep = true;
+      return false;  // skip the value; the whole document is refused below
+    }
+    return true;
+  };
   nlohmann::json value;
   try {
-    value = nlohmann::json::parse(text);
+    value = nlohmann::json::parse(text, depth_guard);
   } catch (const nlohmann::json::parse_error& e) {
     // The parser's message names the line and column.
     return absl::InvalidArgumentError(absl::StrCat(name, " is not valid JSON: ", e.what()));
+  }
+  if (too_deep) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " nests objects and arrays more than ", kMaxSpecDepth, " levels deep"));
   }
   if (!value.is_object()) {
     return absl::InvalidArgumentError(

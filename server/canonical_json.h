@@ -17,10 +17,11 @@
 namespace fleet::server {
 
 inline constexpr size_t kMaxSpecBytes = 1024 * 1024;
+inline constexpr int kMaxSpecDepth = 64;
 
-// Parses `text` as a JSON object of at most kMaxSpecBytes. INVALID_ARGUMENT naming `field` when
-// it is not valid JSON (with the parser's position) or not an object; RESOURCE_EXHAUSTED when it
-// is too big.
+// Parses `text` as a JSON object of at most kMaxSpecBytes, nested at most kMaxSpecDepth levels.
+// INVALID_ARGUMENT naming `field` when it is not valid JSON (with the parser's position), not an
+// object, or nested too deep; RESOURCE_EXHAUSTED when it is too big.
 absl::StatusOr<nlohmann::json> ParseJsonObject(std::string_view text, std::string_view field);
 
 // The canonical text of `value`.

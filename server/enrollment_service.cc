@@ -96,7 +96,8 @@ absl::StatusOr<v1::EnrollResponse> EnrollmentService::Enroll(const v1::EnrollReq
         store_.Txn({.compares = {Compare::ModRevisionIs(token_key, (*stored)->mod_revision),
                                  Compare::Exists(policy_key), Compare::Missing(agent_key)},
                     .success = {Op::Put(token_key, token.SerializeAsString()),
-                                Op::Put(agent_key, agent_record.SerializeAsString())}});
+                                Op::Put(agent_key, agent_record.SerializeAsString()),
+                                Op::Put(layout::PolicyRefsKey(token.token().policy()), "")}});
     if (!result.ok()) return result.status();
     if (result->succeeded) {
       v1::EnrollResponse response;

@@ -23,8 +23,13 @@ absl::StatusOr<v1::CreateEnrollmentTokenResponse> EnrollmentTokenService::Create
   if (absl::Status s = ValidateDescription("description", request.description()); !s.ok()) {
     return s;
   }
-  if (request.has_ttl() && TimeUtil::DurationToMicroseconds(request.ttl()) <= 0) {
-    return absl::InvalidArgumentError("ttl must be positive (leave it unset for no expiry)");
+  // Bounded well inside int64 microseconds; longer is "never", which is an unset ttl.
+  constexpr int64_t kMaxTtlSeconds = int64_t{100} * 366 * 24 * 3600;
+  if (request.has_ttl() &&
+      (request.ttl().seconds() < 0 || request.ttl().seconds() > kMaxTtlSeconds ||
+       TimeUtil::DurationToMicroseconds(request.ttl()) <= 0)) {
+    return absl::InvalidArgumentError(
+        "ttl must be positive and at most 100 years (leave it unset for no expiry)");
   }
   if (request.max_uses() < 0) {
     return absl::InvalidArgumentError("max_uses must not be negative (0 means unlimited)");
@@ -48,7 +53,8 @@ absl::StatusOr<v1::CreateEnrollmentTokenResponse> EnrollmentTokenService::Create
   const std::string key = layout::EnrollmentTokenKey(minted.id);
   absl::StatusOr<storage::TxnResult> result = store_.Txn(
       {.compares = {Compare::Exists(layout::PolicyKey(request.policy())), Compare::Missing(key)},
-       .success = {Op::Put(key, record.SerializeAsString())}});
+       .success = {Op::Put(key, record.SerializeAsString()),
+                   Op::Put(layout::PolicyRefsKey(request.policy()), "")}});
   if (!result.ok()) return result.status();
   if (!result->succeeded) {
     return absl::NotFoundError(absl::StrCat("policy \"", request.policy(), "\" not found"));

@@ -76,9 +76,6 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(const FleetdCo
       **store, Clock::Real(),
       AdminServiceOptions{.store_backend = kStoreBackend,
                           .policy = {.history_limit = config.policy_history}});
-  absl::StatusOr<std::optional<std::string>> bootstrap =
-      admin_service->admin_tokens().EnsureBootstrapToken(config.data_dir);
-  if (!bootstrap.ok()) return bootstrap.status();
   int admin_port = 0;
   absl::StatusOr<std::unique_ptr<grpc::Server>> admin_server =
       StartServer("--admin-addr", *admin, admin_service.get(), &admin_port);
@@ -91,6 +88,17 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(const FleetdCo
     (*admin_server)->Shutdown();
     (*admin_server)->Wait();
     return agent_server.status();
+  }
+  // Only once both addresses are bound, so that a start that fails there mints nothing that a
+  // later start would not announce.
+  absl::StatusOr<std::optional<std::string>> bootstrap =
+      admin_service->admin_tokens().EnsureBootstrapToken(config.data_dir);
+  if (!bootstrap.ok()) {
+    for (grpc::Server* server : {admin_server->get(), agent_server->get()}) {
+      server->Shutdown();
+      server->Wait();
+    }
+    return bootstrap.status();
   }
 
   return std::unique_ptr<FleetdServer>(

@@ -21,6 +21,7 @@ using storage::Op;
 
 // How often a change is retried when a concurrent change to the same policy wins.
 constexpr int kMaxAttempts = 5;
+constexpr int64_t kMaxPrunePerCommit = 1000;
 
 absl::Status CheckExpected(const std::string& name, std::optional<int64_t> expected,
                            int64_t latest) {
@@ -154,8 +155,12 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Commit(
     response.set_created(!exists);
     if (dry_run) return response;
 
-    const int64_t oldest = std::max<int64_t>(exists ? head.oldest_revision() : 1,
-                                             revision - options_.history_limit + 1);
+    // Prune at most kMaxPrunePerCommit revisions per commit, so that lowering the history limit
+    // a lot never makes a transaction too big; later commits prune the rest.
+    const int64_t previous_oldest = exists ? head.oldest_revision() : 1;
+    const int64_t oldest =
+        std::min(std::max(previous_oldest, revision - options_.history_limit + 1),
+                 previous_oldest + kMaxPrunePerCommit);
     storage::TxnRequest txn;
     txn.compares.push_back(exists ? Compare::ModRevisionIs(head_key, (*stored)->mod_revision)
                                   : Compare::Missing(head_key));
@@ -165,8 +170,7 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Commit(
     txn.success.push_back(Op::Put(head_key, head.SerializeAsString()));
     txn.success.push_back(
         Op::Put(layout::PolicyRevisionKey(name, revision), policy.SerializeAsString()));
-    for (int64_t pruned = exists ? (*stored)->record.oldest_revision() : oldest; pruned < oldest;
-         ++pruned) {
+    for (int64_t pruned = previous_oldest; pruned < oldest; ++pruned) {
       txn.success.push_back(Op::Delete(layout::PolicyRevisionKey(name, pruned)));
     }
     absl::StatusOr<storage::TxnResult> result = store_.Txn(txn);
@@ -239,6 +243,11 @@ absl::StatusOr<v1::DeletePolicyResponse> PolicyService::Delete(
       !s.ok()) {
     return s;
   }
+  // Whatever starts referring to the policy after this read rewrites the refs key, and the
+  // compare below then fails instead of leaving it dangling.
+  const std::string refs_key = layout::PolicyRefsKey(name);
+  absl::StatusOr<std::optional<storage::KeyValue>> refs = store_.Get(refs_key);
+  if (!refs.ok()) return refs.status();
   absl::StatusOr<std::vector<StoredRecord<record::AgentRecord>>> agents =
       ReadAllRecords<record::AgentRecord>(store_, layout::kAgents);
   if (!agents.ok()) return agents.status();
@@ -256,7 +265,10 @@ absl::StatusOr<v1::DeletePolicyResponse> PolicyService::Delete(
 
   storage::TxnRequest txn;
   txn.compares.push_back(Compare::ModRevisionIs(layout::PolicyKey(name), head_mod_revision));
+  txn.compares.push_back(refs->has_value() ? Compare::ModRevisionIs(refs_key, (*refs)->mod_revision)
+                                           : Compare::Missing(refs_key));
   txn.success.push_back(Op::Delete(layout::PolicyKey(name)));
+  txn.success.push_back(Op::Delete(refs_key));
   txn.success.push_back(Op::DeletePrefix(layout::PolicyRevisionPrefix(name)));
   v1::DeletePolicyResponse response;
   for (const auto& token : *tokens) {

@@ -64,12 +64,14 @@ absl::StatusOr<std::vector<StoredRecord<Record>>> ReadAllRecords(storage::Store&
 // Read-modify-write of the record at `key` with optimistic concurrency: reads it, calls
 // `mutate(Record&)` (which returns absl::Status and may read the store to check its
 // preconditions), and writes the result if neither the record nor any of `extra` compares
-// changed meanwhile, else starts over (ABORTED after a few tries). NOT_FOUND "`what` not found"
-// when there is no record; mutate's error as it is. Returns the record as written.
+// changed meanwhile, else starts over (ABORTED after a few tries); `also` ops are written in the
+// same transaction. NOT_FOUND "`what` not found" when there is no record; mutate's error as it
+// is. Returns the record as written.
 template <typename Record, typename Mutate>
 absl::StatusOr<Record> UpdateRecord(storage::Store& store, const std::string& key,
                                     const std::string& what, Mutate mutate,
-                                    const std::vector<storage::Compare>& extra = {}) {
+                                    const std::vector<storage::Compare>& extra = {},
+                                    const std::vector<storage::Op>& also = {}) {
   constexpr int kMaxAttempts = 5;
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     absl::StatusOr<std::optional<StoredRecord<Record>>> stored = ReadRecord<Record>(store, key);
@@ -80,6 +82,7 @@ absl::StatusOr<Record> UpdateRecord(storage::Store& store, const std::string& ke
     storage::TxnRequest txn{.compares = extra};
     txn.compares.push_back(storage::Compare::ModRevisionIs(key, (*stored)->mod_revision));
     txn.success.push_back(storage::Op::Put(key, record.SerializeAsString()));
+    txn.success.insert(txn.success.end(), also.begin(), also.end());
     absl::StatusOr<storage::TxnResult> result = store.Txn(txn);
     if (!result.ok()) return result.status();
     if (result->succeeded) return record;

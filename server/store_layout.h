@@ -2,6 +2,9 @@
 //
 //   /policies/NAME                     record::PolicyHead
 //   /policy_revisions/NAME/REVISION    v1::Policy (REVISION zero-padded to 20 digits)
+//   /policy_refs/NAME                  empty; rewritten by every transaction that makes an agent
+//                                      or token refer to the policy, so that deleting the policy
+//                                      can compare on it and never leave a dangling reference
 //   /enrollment_tokens/ID              record::EnrollmentTokenRecord
 //   /admin_tokens/ID                   record::AdminTokenRecord
 //   /agents/ID                         record::AgentRecord
@@ -30,6 +33,9 @@ inline std::string PolicyRevisionPrefix(std::string_view name) {
 }
 inline std::string PolicyRevisionKey(std::string_view name, int64_t revision) {
   return absl::StrCat(PolicyRevisionPrefix(name), absl::StrFormat("%020d", revision));
+}
+inline std::string PolicyRefsKey(std::string_view name) {
+  return absl::StrCat("/policy_refs/", std::string(name));
 }
 inline std::string EnrollmentTokenKey(std::string_view id) {
   return absl::StrCat(kEnrollmentTokens, std::string(id));

@@ -1,4 +1,6 @@
 // Enrollment tokens, the agent registry and rollout status on a MemoryStore.
+#include <limits>
+
 #include "gtest/gtest.h"
 #include "server/agent_registry.h"
 #include "server/enrollment_token_service.h"
@@ -60,6 +62,8 @@ TEST_F(AgentAdminTest, EnrollmentTokenBadInput) {
   EXPECT_EQ(tokens_.Create(request, "a").status().code(), absl::StatusCode::kNotFound);
   request.set_policy("linux");
   request.mutable_ttl()->set_seconds(-5);
+  EXPECT_EQ(tokens_.Create(request, "a").status().code(), absl::StatusCode::kInvalidArgument);
+  request.mutable_ttl()->set_seconds(std::numeric_limits<int64_t>::max() / 2);
   EXPECT_EQ(tokens_.Create(request, "a").status().code(), absl::StatusCode::kInvalidArgument);
   request.clear_ttl();
   request.set_max_uses(-1);

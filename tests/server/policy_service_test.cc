@@ -102,6 +102,9 @@ TEST_F(PolicyServiceTest, BadInputWritesNothing) {
       {"linux", absl::StrCat("{\"a\":\"", std::string(1024 * 1024, 'x'), "\"}"), "",
        absl::StatusCode::kResourceExhausted, "limit"},
       {"linux", "{}", std::string(2000, 'd'), absl::StatusCode::kInvalidArgument, "description"},
+      // Deep nesting would make serialization recurse without bound.
+      {"linux", absl::StrCat("{\"a\":", std::string(100000, '['), std::string(100000, ']'), "}"),
+       "", absl::StatusCode::kInvalidArgument, "levels deep"},
   };
   for (const Case& c : cases) {
     absl::Status status = Apply(c.name, c.spec, c.description).status();
