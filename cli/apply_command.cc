@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <variant>
@@ -107,6 +108,30 @@ class Applier {
   nlohmann::ordered_json results_ = nlohmann::ordered_json::array();
 };
 
+// Asks fleetd to check every document before any is applied: each Policy as a dry run (the
+// server's own rules: name, description, spec size and depth), and each EnrollmentToken's policy
+// exists on the server or among the file's policies. A race can still fail a later document,
+// but no document the server would refuse gets half the file applied.
+absl::Status Preflight(AdminClient& client, const std::vector<Document>& documents) {
+  std::set<std::string> policies_in_file;
+  for (const Document& document : documents) {
+    if (const auto* policy = std::get_if<v1::ApplyPolicyRequest>(&document)) {
+      v1::ApplyPolicyRequest request = *policy;
+      request.set_dry_run(true);
+      if (absl::Status s = client.ApplyPolicy(request).status(); !s.ok()) return s;
+      policies_in_file.insert(policy->name());
+    }
+  }
+  for (const Document& document : documents) {
+    const auto* token = std::get_if<v1::CreateEnrollmentTokenRequest>(&document);
+    if (token == nullptr || policies_in_file.contains(token->policy())) continue;
+    v1::GetPolicyRequest request;
+    request.set_name(token->policy());
+    if (absl::Status s = client.GetPolicy(request).status(); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunApply(const ApplyFlags& flags, const GlobalOptions& globals, std::ostream& out) {
   absl::StatusOr<std::string> text = ReadInput(flags.file);
   if (!text.ok()) return text.status();
@@ -115,6 +140,9 @@ absl::Status RunApply(const ApplyFlags& flags, const GlobalOptions& globals, std
   if (!documents.ok()) return documents.status();
   absl::StatusOr<std::unique_ptr<AdminClient>> client = Connect(globals, TokenUse::kRequired);
   if (!client.ok()) return client.status();
+  if (!flags.dry_run) {
+    if (absl::Status s = Preflight(**client, *documents); !s.ok()) return s;
+  }
   Applier applier(**client, flags.dry_run, globals.output, out);
   absl::Status status;
   for (const Document& document : *documents) {

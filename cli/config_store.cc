@@ -46,7 +46,8 @@ std::string ToYaml(const Config& config) {
 
 std::string StringField(const YAML::Node& map, const char* key) {
   const YAML::Node value = map[key];
-  return value.IsScalar() ? value.Scalar() : "";
+  // A missing key yields an undefined node, which throws if asked anything else.
+  return value.IsDefined() && value.IsScalar() ? value.Scalar() : "";
 }
 
 Config FromYaml(const YAML::Node& root) {

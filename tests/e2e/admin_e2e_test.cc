@@ -209,6 +209,10 @@ TEST_F(AdminE2eTest, BadInputIsRefusedAndWritesNothing) {
       {"{\"kind\": \"Policy\", \"metadata\": {\"name\": \"x\"}, \"spec\": {\"a\": }}", 1, "line"},
       // The second document is bad: the first must not be applied either.
       {PolicyYaml("warn") + "---\nkind: Policy\nmetadata: {name: y}\nspec: 3\n", 1, "spec"},
+      // Only the server knows these are bad: it is asked about every document first.
+      {PolicyYaml("warn") + "---\nkind: Policy\nmetadata: {name: Bad_Name}\nspec: {}\n", 1,
+       "Bad_Name"},
+      {PolicyYaml("warn") + "---\nkind: EnrollmentToken\nspec: {policy: nope}\n", 3, "nope"},
   };
   for (const Case& c : cases) {
     CommandResult result = Apply(c.document);
