@@ -5,11 +5,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "fleet/v1/canonical_json.h"
 #include "google/protobuf/util/time_util.h"
-#include "server/canonical_json.h"
 #include "server/page_token.h"
 #include "server/record_io.h"
-#include "server/secret_token.h"
 #include "server/store_layout.h"
 #include "server/validation.h"
 
@@ -92,12 +91,13 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Apply(const v1::ApplyPoli
   if (absl::Status s = ValidateDescription("description", request.description()); !s.ok()) {
     return s;
   }
-  absl::StatusOr<nlohmann::json> spec = ParseJsonObject(request.spec_json(), "spec_json");
+  absl::StatusOr<nlohmann::json> spec = v1::ParseJsonObject(request.spec_json(), "spec_json");
   if (!spec.ok()) return spec.status();
-  return Commit(request.name(),
-                Content{.description = request.description(), .spec_json = CanonicalJson(*spec)},
-                Expected(request.has_expected_revision(), request.expected_revision()),
-                request.dry_run(), author);
+  return Commit(
+      request.name(),
+      Content{.description = request.description(), .spec_json = v1::CanonicalJson(*spec)},
+      Expected(request.has_expected_revision(), request.expected_revision()), request.dry_run(),
+      author);
 }
 
 absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Rollback(
@@ -146,7 +146,7 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Commit(
     policy.set_description(content.description);
     policy.set_revision(revision);
     policy.set_spec_json(content.spec_json);
-    policy.set_sha256(Sha256Hex(content.spec_json));
+    policy.set_sha256(v1::Sha256Hex(content.spec_json));
     *policy.mutable_created_at() =
         google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(clock_.Now()));
     policy.set_author(author);
@@ -311,9 +311,9 @@ absl::StatusOr<v1::DiffPolicyResponse> PolicyService::Diff(const v1::DiffPolicyR
   if (!from.ok()) return from.status();
   absl::StatusOr<v1::Policy> to = ReadRevision(request.name(), request.to_revision(), *head);
   if (!to.ok()) return to.status();
-  absl::StatusOr<nlohmann::json> from_spec = ParseJsonObject(from->spec_json(), "stored spec");
+  absl::StatusOr<nlohmann::json> from_spec = v1::ParseJsonObject(from->spec_json(), "stored spec");
   if (!from_spec.ok()) return absl::DataLossError(std::string(from_spec.status().message()));
-  absl::StatusOr<nlohmann::json> to_spec = ParseJsonObject(to->spec_json(), "stored spec");
+  absl::StatusOr<nlohmann::json> to_spec = v1::ParseJsonObject(to->spec_json(), "stored spec");
   if (!to_spec.ok()) return absl::DataLossError(std::string(to_spec.status().message()));
   v1::DiffPolicyResponse response;
   response.set_patch_json(nlohmann::json::diff(*from_spec, *to_spec).dump());

@@ -41,8 +41,6 @@ std::string Sha256(std::string_view data) {
   return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
 }
 
-std::string Sha256Hex(std::string_view data) { return absl::BytesToHexString(Sha256(data)); }
-
 MintedToken MintToken(std::string_view kind) {
   MintedToken minted;
   minted.id = RandomHex(kIdBytes);

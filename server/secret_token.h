@@ -39,9 +39,8 @@ absl::StatusOr<ParsedToken> ParseToken(std::string_view token, std::string_view 
 // Whether SHA-256(secret) equals `stored_sha256`, compared in constant time.
 bool SecretMatches(std::string_view secret, std::string_view stored_sha256);
 
-// Raw 32-byte SHA-256, and its lowercase hex form.
+// Raw 32-byte SHA-256.
 std::string Sha256(std::string_view data);
-std::string Sha256Hex(std::string_view data);
 
 }  // namespace fleet::server
 

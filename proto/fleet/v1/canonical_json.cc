@@ -1,8 +1,11 @@
-#include "server/canonical_json.h"
+#include "fleet/v1/canonical_json.h"
 
+#include <openssl/sha.h>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
-namespace fleet::server {
+namespace fleet::v1 {
 
 absl::StatusOr<nlohmann::json> ParseJsonObject(std::string_view text, std::string_view field) {
   const std::string name(field);
@@ -44,4 +47,11 @@ std::string CanonicalJson(const nlohmann::json& value) {
   return value.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::strict);
 }
 
-}  // namespace fleet::server
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+}
+
+}  // namespace fleet::v1

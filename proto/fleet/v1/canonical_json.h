@@ -1,11 +1,12 @@
-// Policy specs as fleetd stores and hashes them: canonical JSON, so that the same document
-// always has the same bytes and SHA-256 however a client formatted it.
+// Part of the protocol (agent.proto): policy specs as fleetd stores, hashes and sends them, and as
+// agents must hash what they applied. Canonical JSON gives the same document the same bytes and
+// SHA-256 however a client formatted it. Shared by fleetd and the agent client core.
 //
 // Canonical form: no insignificant white space, object members sorted by name in byte order,
 // strings as UTF-8 with JSON's minimal escapes, numbers as nlohmann::json prints them (integers
 // exactly, floating point in the shortest round-tripping form).
-#ifndef FLEETD_SERVER_CANONICAL_JSON_H_
-#define FLEETD_SERVER_CANONICAL_JSON_H_
+#ifndef FLEETD_PROTO_FLEET_V1_CANONICAL_JSON_H_
+#define FLEETD_PROTO_FLEET_V1_CANONICAL_JSON_H_
 
 #include <cstddef>
 #include <string>
@@ -14,7 +15,7 @@
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 
-namespace fleet::server {
+namespace fleet::v1 {
 
 inline constexpr size_t kMaxSpecBytes = 1024 * 1024;
 inline constexpr int kMaxSpecDepth = 64;
@@ -27,6 +28,10 @@ absl::StatusOr<nlohmann::json> ParseJsonObject(std::string_view text, std::strin
 // The canonical text of `value`.
 std::string CanonicalJson(const nlohmann::json& value);
 
-}  // namespace fleet::server
+// Lowercase hex SHA-256 of `data`: the content hash of the protocol (Policy.sha256,
+// PolicyUpdate.sha256, Hello.applied_sha256), taken over canonical JSON.
+std::string Sha256Hex(std::string_view data);
 
-#endif  // FLEETD_SERVER_CANONICAL_JSON_H_
+}  // namespace fleet::v1
+
+#endif  // FLEETD_PROTO_FLEET_V1_CANONICAL_JSON_H_
