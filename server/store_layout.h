@@ -21,6 +21,9 @@
 namespace fleet::server::layout {
 
 inline constexpr char kPolicies[] = "/policies/";
+inline constexpr char kPolicyRevisions[] = "/policy_revisions/";
+// What every policy key above starts with: one watch on it follows all of them.
+inline constexpr char kPolicyKeys[] = "/polic";
 inline constexpr char kEnrollmentTokens[] = "/enrollment_tokens/";
 inline constexpr char kAdminTokens[] = "/admin_tokens/";
 inline constexpr char kAgents[] = "/agents/";
@@ -29,7 +32,7 @@ inline std::string PolicyKey(std::string_view name) {
   return absl::StrCat(kPolicies, std::string(name));
 }
 inline std::string PolicyRevisionPrefix(std::string_view name) {
-  return absl::StrCat("/policy_revisions/", std::string(name), "/");
+  return absl::StrCat(kPolicyRevisions, std::string(name), "/");
 }
 inline std::string PolicyRevisionKey(std::string_view name, int64_t revision) {
   return absl::StrCat(PolicyRevisionPrefix(name), absl::StrFormat("%020d", revision));
