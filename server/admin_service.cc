@@ -24,8 +24,8 @@ AdminService::AdminService(storage::Store& store, Clock& clock, AdminServiceOpti
       policies_(store, clock, options.policy),
       enrollment_tokens_(store, clock),
       admin_tokens_(store, clock),
-      agents_(store),
-      rollouts_(store) {}
+      agents_(store, clock),
+      rollouts_(store, clock) {}
 
 grpc::Status AdminService::Handle(grpc::ServerContext* context, v1::Role role,
                                   const std::function<absl::Status(const Principal&)>& body) {

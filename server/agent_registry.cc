@@ -1,9 +1,11 @@
 #include "server/agent_registry.h"
 
+#include <map>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/agent_status_view.h"
 #include "server/label_selector.h"
 #include "server/page_token.h"
 #include "server/record_io.h"
@@ -31,6 +33,10 @@ absl::StatusOr<v1::ListAgentsResponse> AgentRegistry::List(const v1::ListAgentsR
   absl::StatusOr<std::string> continuation = DecodePageToken(request.page_token(), layout::kAgents);
   if (!continuation.ok()) return continuation.status();
 
+  absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> states =
+      ReadAllAgentStates(store_);
+  if (!states.ok()) return states.status();
+  const absl::Time now = clock_.Now();
   // Filters apply after reading, so keep reading until the page is full or the agents end.
   v1::ListAgentsResponse response;
   storage::RangeRequest range{
@@ -42,7 +48,9 @@ absl::StatusOr<v1::ListAgentsResponse> AgentRegistry::List(const v1::ListAgentsR
       absl::StatusOr<StoredRecord<record::AgentRecord>> stored =
           ParseRecord<record::AgentRecord>(kv);
       if (!stored.ok()) return stored.status();
-      const v1::Agent& agent = stored->record.agent();
+      v1::Agent& agent = *stored->record.mutable_agent();
+      auto state = states->find(agent.id());
+      MergeAgentState(state == states->end() ? nullptr : &state->second, now, agent);
       if ((!request.policy().empty() && agent.policy() != request.policy()) ||
           (request.status() != v1::AGENT_STATUS_UNSPECIFIED &&
            agent.status() != request.status()) ||
@@ -66,14 +74,24 @@ absl::StatusOr<v1::Agent> AgentRegistry::Get(const v1::GetAgentRequest& request)
       ReadRecord<record::AgentRecord>(store_, layout::AgentKey(request.id()));
   if (!stored.ok()) return stored.status();
   if (!stored->has_value()) return absl::NotFoundError(AgentName(request.id()) + " not found");
-  return std::move((*stored)->record.agent());
+  return WithState(std::move(*(*stored)->record.mutable_agent()));
+}
+
+absl::StatusOr<v1::Agent> AgentRegistry::WithState(v1::Agent agent) {
+  absl::StatusOr<std::optional<record::AgentStatusRecord>> state =
+      ReadAgentState(store_, agent.id());
+  if (!state.ok()) return state.status();
+  MergeAgentState(state->has_value() ? &**state : nullptr, clock_.Now(), agent);
+  return agent;
 }
 
 absl::Status AgentRegistry::Unenroll(const v1::UnenrollAgentRequest& request) {
   if (absl::Status s = ValidateAgentId(request.id()); !s.ok()) return s;
   const std::string key = layout::AgentKey(request.id());
-  absl::StatusOr<storage::TxnResult> result = store_.Txn(
-      {.compares = {storage::Compare::Exists(key)}, .success = {storage::Op::Delete(key)}});
+  absl::StatusOr<storage::TxnResult> result =
+      store_.Txn({.compares = {storage::Compare::Exists(key)},
+                  .success = {storage::Op::Delete(key),
+                              storage::Op::Delete(layout::AgentStatusKey(request.id()))}});
   if (!result.ok()) return result.status();
   if (!result->succeeded) return absl::NotFoundError(AgentName(request.id()) + " not found");
   return absl::OkStatus();
@@ -103,7 +121,7 @@ absl::StatusOr<v1::Agent> AgentRegistry::Reassign(const v1::ReassignAgentRequest
       {storage::Compare::Exists(policy_key)},
       {storage::Op::Put(layout::PolicyRefsKey(request.policy()), "")});
   if (!updated.ok()) return updated.status();
-  return std::move(*updated->mutable_agent());
+  return WithState(std::move(*updated->mutable_agent()));
 }
 
 absl::StatusOr<v1::Agent> AgentRegistry::SetLabels(const v1::SetAgentLabelsRequest& request) {
@@ -130,7 +148,7 @@ absl::StatusOr<v1::Agent> AgentRegistry::SetLabels(const v1::SetAgentLabelsReque
                                           return absl::OkStatus();
                                         });
   if (!updated.ok()) return updated.status();
-  return std::move(*updated->mutable_agent());
+  return WithState(std::move(*updated->mutable_agent()));
 }
 
 }  // namespace fleet::server

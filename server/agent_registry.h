@@ -1,10 +1,12 @@
 // The admin side of agents: listing, inspecting, unenrolling, reassigning and labelling the
-// agents in the store. Agents themselves enroll and report through the agent API.
+// agents in the store, shown with their last persisted live state (agent_status_view.h). Agents
+// themselves enroll and report through the agent API.
 #ifndef FLEETD_SERVER_AGENT_REGISTRY_H_
 #define FLEETD_SERVER_AGENT_REGISTRY_H_
 
 #include "absl/status/statusor.h"
 #include "fleet/v1/admin.pb.h"
+#include "server/clock.h"
 #include "storage/store.h"
 
 namespace fleet::server {
@@ -12,7 +14,8 @@ namespace fleet::server {
 // Thread-safe.
 class AgentRegistry {
  public:
-  explicit AgentRegistry(storage::Store& store) : store_(store) {}  // store not owned
+  // `store` and `clock` are not owned and outlive the registry.
+  AgentRegistry(storage::Store& store, Clock& clock) : store_(store), clock_(clock) {}
 
   // Contracts as in admin.proto. NOT_FOUND for unknown agents and (Reassign) policies;
   // INVALID_ARGUMENT for bad selectors, labels, page sizes and tokens.
@@ -23,7 +26,11 @@ class AgentRegistry {
   absl::StatusOr<v1::Agent> SetLabels(const v1::SetAgentLabelsRequest& request);
 
  private:
+  // `agent` with its persisted live state merged in.
+  absl::StatusOr<v1::Agent> WithState(v1::Agent agent);
+
   storage::Store& store_;  // not owned
+  Clock& clock_;           // not owned
 };
 
 }  // namespace fleet::server

@@ -81,9 +81,15 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(const FleetdCo
       StartServer("--admin-addr", *admin, admin_service.get(), &admin_port);
   if (!admin_server.ok()) return admin_server.status();
   int agent_port = 0;
-  auto agent_service = std::make_unique<AgentService>(**store, Clock::Real());
+  absl::StatusOr<std::unique_ptr<AgentService>> agent_service =
+      AgentService::Create(**store, Clock::Real(), {});
+  if (!agent_service.ok()) {
+    (*admin_server)->Shutdown();
+    (*admin_server)->Wait();
+    return agent_service.status();
+  }
   absl::StatusOr<std::unique_ptr<grpc::Server>> agent_server =
-      StartServer("--agent-addr", *agent, agent_service.get(), &agent_port);
+      StartServer("--agent-addr", *agent, agent_service->get(), &agent_port);
   if (!agent_server.ok()) {
     (*admin_server)->Shutdown();
     (*admin_server)->Wait();
@@ -105,7 +111,7 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(const FleetdCo
       new FleetdServer(config.data_dir, bootstrap->value_or(""), admin->WithPort(admin_port),
                        admin_port, agent->WithPort(agent_port), agent_port, *std::move(lock),
                        *std::move(store), std::move(admin_service), *std::move(admin_server),
-                       std::move(agent_service), *std::move(agent_server)));
+                       *std::move(agent_service), *std::move(agent_server)));
 }
 
 FleetdServer::FleetdServer(std::string data_dir, std::string bootstrap_token_file,
@@ -136,6 +142,9 @@ void FleetdServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   const std::chrono::system_clock::time_point deadline = absl::ToChronoTime(absl::Now() + grace);
+  // Agents hear GoAway first and reconnect with backoff, to this fleetd once it is back or to
+  // another one.
+  agent_service_->GoAway();
   // grpc::Server::Shutdown blocks for the grace period; shutting both down side by side makes
   // both stop accepting at once and bounds the whole by one `grace`.
   std::thread agent_shutdown([this, deadline] { agent_server_->Shutdown(deadline); });
@@ -143,6 +152,7 @@ void FleetdServer::Shutdown(absl::Duration grace) {
   agent_shutdown.join();
   admin_server_->Wait();
   agent_server_->Wait();
+  agent_service_.reset();  // its threads read the store
   store_.reset();
   lock_.reset();
 }

@@ -86,8 +86,8 @@ class FleetdServer {
   // Used by admin_server_'s calls, which end before Shutdown closes the store.
   const std::unique_ptr<AdminService> admin_service_;
   const std::unique_ptr<grpc::Server> admin_server_;  // grpc::Server is thread-safe
-  // Used by agent_server_'s calls, which end before Shutdown closes the store.
-  const std::unique_ptr<AgentService> agent_service_;
+  // Used by agent_server_'s calls, which end before Shutdown destroys it, before the store.
+  std::unique_ptr<AgentService> agent_service_ ABSL_GUARDED_BY(mu_);
   const std::unique_ptr<grpc::Server> agent_server_;
 };
 

@@ -1,10 +1,12 @@
 #include "server/rollout_status.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "server/agent_status_view.h"
 #include "server/record_io.h"
 #include "server/records.pb.h"
 #include "server/store_layout.h"
@@ -20,7 +22,10 @@ constexpr absl::Duration kStopPollInterval = absl::Milliseconds(200);
 bool Affects(const storage::WatchBatch& batch, const std::string& policy_key) {
   for (const storage::Event& event : batch.events) {
     const std::string& key = event.kv.key;
-    if (key == policy_key || key.starts_with(layout::kAgents)) return true;
+    if (key == policy_key || key.starts_with(layout::kAgents) ||
+        key.starts_with(layout::kAgentStatus)) {
+      return true;
+    }
   }
   return false;
 }
@@ -48,13 +53,19 @@ absl::StatusOr<v1::RolloutStatus> RolloutStatusService::Get(
   absl::StatusOr<std::vector<StoredRecord<record::AgentRecord>>> agents =
       ReadAllRecords<record::AgentRecord>(store_, layout::kAgents);
   if (!agents.ok()) return agents.status();
+  absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> states =
+      ReadAllAgentStates(store_);
+  if (!states.ok()) return states.status();
+  const absl::Time now = clock_.Now();
   v1::RolloutStatus status;
   status.set_policy(request.policy());
   status.set_revision(revision);
   status.set_latest_revision(latest);
-  for (const auto& stored : *agents) {
-    const v1::Agent& agent = stored.record.agent();
+  for (auto& stored : *agents) {
+    v1::Agent& agent = *stored.record.mutable_agent();
     if (agent.policy() != request.policy()) continue;
+    auto state = states->find(agent.id());
+    MergeAgentState(state == states->end() ? nullptr : &state->second, now, agent);
     status.set_agents(status.agents() + 1);
     if (agent.status() != v1::AGENT_STATUS_ONLINE) {
       status.set_offline(status.offline() + 1);

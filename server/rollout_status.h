@@ -1,5 +1,6 @@
-// How far a policy revision has rolled out: counts over the agents assigned to the policy, and
-// a watch that recomputes them whenever an agent or the policy changes in the store.
+// How far a policy revision has rolled out: counts over the agents assigned to the policy (with
+// their persisted live state), and a watch that recomputes them whenever an agent, an agent's
+// state or the policy changes in the store.
 #ifndef FLEETD_SERVER_ROLLOUT_STATUS_H_
 #define FLEETD_SERVER_ROLLOUT_STATUS_H_
 
@@ -7,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "fleet/v1/admin.pb.h"
+#include "server/clock.h"
 #include "storage/store.h"
 
 namespace fleet::server {
@@ -14,7 +16,8 @@ namespace fleet::server {
 // Thread-safe.
 class RolloutStatusService {
  public:
-  explicit RolloutStatusService(storage::Store& store) : store_(store) {}  // store not owned
+  // `store` and `clock` are not owned and outlive the service.
+  RolloutStatusService(storage::Store& store, Clock& clock) : store_(store), clock_(clock) {}
 
   // NOT_FOUND for an unknown policy or a revision it never had; INVALID_ARGUMENT for a negative
   // revision.
@@ -29,6 +32,7 @@ class RolloutStatusService {
 
  private:
   storage::Store& store_;  // not owned
+  Clock& clock_;           // not owned
 };
 
 }  // namespace fleet::server

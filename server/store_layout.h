@@ -8,6 +8,7 @@
 //   /enrollment_tokens/ID              record::EnrollmentTokenRecord
 //   /admin_tokens/ID                   record::AdminTokenRecord
 //   /agents/ID                         record::AgentRecord
+//   /agent_status/ID                   record::AgentStatusRecord
 #ifndef FLEETD_SERVER_STORE_LAYOUT_H_
 #define FLEETD_SERVER_STORE_LAYOUT_H_
 
@@ -27,6 +28,7 @@ inline constexpr char kPolicyKeys[] = "/polic";
 inline constexpr char kEnrollmentTokens[] = "/enrollment_tokens/";
 inline constexpr char kAdminTokens[] = "/admin_tokens/";
 inline constexpr char kAgents[] = "/agents/";
+inline constexpr char kAgentStatus[] = "/agent_status/";
 
 inline std::string PolicyKey(std::string_view name) {
   return absl::StrCat(kPolicies, std::string(name));
@@ -47,6 +49,9 @@ inline std::string AdminTokenKey(std::string_view id) {
   return absl::StrCat(kAdminTokens, std::string(id));
 }
 inline std::string AgentKey(std::string_view id) { return absl::StrCat(kAgents, std::string(id)); }
+inline std::string AgentStatusKey(std::string_view id) {
+  return absl::StrCat(kAgentStatus, std::string(id));
+}
 
 }  // namespace fleet::server::layout
 

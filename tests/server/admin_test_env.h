@@ -28,12 +28,17 @@ struct AdminTestEnv {
     v1::Agent& agent = *record.mutable_agent();
     agent.set_id(id);
     agent.set_policy(policy);
-    agent.set_status(status);
-    agent.set_applied_revision(applied_revision);
-    agent.set_nacked_revision(nacked_revision);
     for (const auto& [key, value] : labels) (*agent.mutable_labels())[key] = value;
+    // The live fields come from the agent's persisted state, as a connected agent's would.
+    record::AgentStatusRecord state;
+    state.set_status(status);
+    state.set_policy(policy);
+    state.set_applied_revision(applied_revision);
+    state.set_nacked_revision(nacked_revision);
+    state.set_last_seen_unix_micros(absl::ToUnixMicros(clock.Now()));
     auto result = store->Txn(
-        {.success = {storage::Op::Put(layout::AgentKey(id), record.SerializeAsString())}});
+        {.success = {storage::Op::Put(layout::AgentKey(id), record.SerializeAsString()),
+                     storage::Op::Put(layout::AgentStatusKey(id), state.SerializeAsString())}});
     if (!result.ok()) std::abort();
   }
 };

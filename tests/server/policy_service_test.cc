@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "server/agent_registry.h"
 #include "server/enrollment_token_service.h"
 #include "tests/server/admin_test_env.h"
 #include "tests/testing/status_matchers.h"
@@ -199,7 +200,9 @@ TEST_F(PolicyServiceTest, DeleteRemovesEverythingOnce) {
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(refused.message().find("1 agents"), std::string::npos) << refused;
 
-  ASSERT_OK(env_.store->Txn({.success = {storage::Op::Delete(layout::AgentKey("0123456789ab"))}}));
+  v1::UnenrollAgentRequest unenroll;
+  unenroll.set_id("0123456789ab");
+  ASSERT_OK(AgentRegistry(*env_.store, env_.clock).Unenroll(unenroll));
   ASSERT_OK_AND_ASSIGN(v1::DeletePolicyResponse deleted, policies_.Delete(request));
   EXPECT_EQ(deleted.revisions_deleted(), 2);
   EXPECT_EQ(deleted.enrollment_tokens_deleted(), 1);

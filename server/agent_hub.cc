@@ -1,0 +1,140 @@
+#include "server/agent_hub.h"
+
+#include <utility>
+#include <vector>
+
+#include "server/records.pb.h"
+#include "server/store_layout.h"
+
+namespace fleet::server {
+
+absl::StatusOr<std::unique_ptr<AgentHub>> AgentHub::Start(storage::Store& store) {
+  std::unique_ptr<AgentHub> hub(new AgentHub());
+  absl::StatusOr<std::unique_ptr<storage::Watcher>> watcher =
+      store.Watch(layout::kAgents, store.CurrentRevision());
+  if (!watcher.ok()) return watcher.status();
+  hub->watcher_ = *std::move(watcher);
+  hub->thread_ = std::thread([raw = hub.get()] { raw->Follow(); });
+  return hub;
+}
+
+AgentHub::~AgentHub() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  watcher_->Cancel();
+  thread_.join();
+}
+
+void AgentHub::Follow() {
+  while (true) {
+    absl::StatusOr<storage::WatchBatch> batch = watcher_->Next(absl::Seconds(1));
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    if (!batch.ok()) return;  // the store closed (or compacted past us: sessions stay as they are)
+    for (const storage::Event& event : batch->events) {
+      const std::string id = event.kv.key.substr(sizeof(layout::kAgents) - 1);
+      if (event.type == storage::Event::Type::kDelete) {
+        AgentChanged(id, nullptr);
+        continue;
+      }
+      record::AgentRecord record;
+      if (record.ParseFromString(event.kv.value)) AgentChanged(id, &record.agent().policy());
+    }
+  }
+}
+
+void AgentHub::AgentChanged(const std::string& agent_id, const std::string* policy) {
+  std::shared_ptr<AgentSession> session;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = by_agent_.find(agent_id);
+    if (it == by_agent_.end()) return;
+    session = it->second.session.lock();
+    if (policy != nullptr && *policy != it->second.policy) {
+      by_policy_[it->second.policy].erase(agent_id);
+      it->second.policy = *policy;
+      by_policy_[*policy].insert(agent_id);
+    }
+  }
+  if (session == nullptr) return;
+  if (policy == nullptr) {
+    session->Close(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "the agent was unenrolled"),
+                   /*go_away=*/false);
+  } else {
+    session->Reassign(*policy);
+  }
+}
+
+void AgentHub::Register(const std::shared_ptr<AgentSession>& session, const std::string& policy) {
+  std::shared_ptr<AgentSession> replaced;
+  {
+    absl::MutexLock lock(&mu_);
+    Entry& entry = by_agent_[session->agent_id()];
+    replaced = entry.session.lock();
+    if (!entry.policy.empty()) by_policy_[entry.policy].erase(session->agent_id());
+    entry = Entry{.session = session, .raw = session.get(), .policy = policy};
+    by_policy_[policy].insert(session->agent_id());
+  }
+  if (replaced != nullptr) {
+    replaced->Close(
+        grpc::Status(grpc::StatusCode::ABORTED, "a newer stream of this agent replaced this one"),
+        /*go_away=*/false);
+  }
+}
+
+void AgentHub::Unregister(const AgentSession& session) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_agent_.find(session.agent_id());
+  if (it == by_agent_.end() || it->second.raw != &session) return;
+  auto policy = by_policy_.find(it->second.policy);
+  if (policy != by_policy_.end()) {
+    policy->second.erase(session.agent_id());
+    if (policy->second.empty()) by_policy_.erase(policy);
+  }
+  by_agent_.erase(it);
+}
+
+std::vector<std::shared_ptr<AgentSession>> AgentHub::SessionsOf(const std::string& policy) {
+  std::vector<std::shared_ptr<AgentSession>> sessions;
+  auto it = by_policy_.find(policy);
+  if (it == by_policy_.end()) return sessions;
+  sessions.reserve(it->second.size());
+  for (const std::string& id : it->second) {
+    if (auto session = by_agent_[id].session.lock()) sessions.push_back(std::move(session));
+  }
+  return sessions;
+}
+
+void AgentHub::PolicyChanged(const std::string& policy) {
+  std::vector<std::shared_ptr<AgentSession>> sessions;
+  {
+    absl::MutexLock lock(&mu_);
+    sessions = SessionsOf(policy);
+  }
+  for (const std::shared_ptr<AgentSession>& session : sessions) session->Kick();
+}
+
+void AgentHub::CloseAll() {
+  std::vector<std::shared_ptr<AgentSession>> sessions;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, entry] : by_agent_) {
+      if (auto session = entry.session.lock()) sessions.push_back(std::move(session));
+    }
+  }
+  for (const std::shared_ptr<AgentSession>& session : sessions) {
+    session->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "fleetd is shutting down"),
+                   /*go_away=*/true);
+  }
+}
+
+size_t AgentHub::size() {
+  absl::MutexLock lock(&mu_);
+  return by_agent_.size();
+}
+
+}  // namespace fleet::server

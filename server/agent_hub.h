@@ -1,0 +1,64 @@
+// Every agent stream this fleetd serves, by agent and by policy. It tells the streams of a
+// policy when the policy changes (from the PolicyEngine), and follows the agents' records in the
+// store: an agent moved to another policy is moved on its open stream, an unenrolled one is
+// disconnected. A second stream of the same agent replaces the first.
+#ifndef FLEETD_SERVER_AGENT_HUB_H_
+#define FLEETD_SERVER_AGENT_HUB_H_
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "server/agent_session.h"
+#include "storage/store.h"
+
+namespace fleet::server {
+
+// Thread-safe.
+class AgentHub {
+ public:
+  // Starts following agent records in `store` (not owned; outlives the hub).
+  static absl::StatusOr<std::unique_ptr<AgentHub>> Start(storage::Store& store);
+  ~AgentHub();
+
+  // Adds a session; a previous session of the same agent is closed with ABORTED.
+  void Register(const std::shared_ptr<AgentSession>& session, const std::string& policy);
+  // Removes `session` if it is still the agent's current one.
+  void Unregister(const AgentSession& session);
+  // Kicks every session on `policy`.
+  void PolicyChanged(const std::string& policy);
+  // Closes every session: the agents are told to go away (reconnect elsewhere or later).
+  void CloseAll();
+  // How many sessions are open.
+  size_t size();
+
+ private:
+  AgentHub() = default;
+  void Follow();
+  // Moves or disconnects a session after its agent record changed (deleted: `policy` empty).
+  void AgentChanged(const std::string& agent_id, const std::string* policy);
+  // The sessions of `policy`, held so they stay alive while called outside the lock.
+  std::vector<std::shared_ptr<AgentSession>> SessionsOf(const std::string& policy)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  struct Entry {
+    std::weak_ptr<AgentSession> session;
+    const AgentSession* raw = nullptr;  // identity only; not dereferenced
+    std::string policy;
+  };
+  std::map<std::string, Entry> by_agent_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::set<std::string>> by_policy_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::unique_ptr<storage::Watcher> watcher_;  // created before the thread starts
+  std::thread thread_;
+};
+
+}  // namespace fleet::server
+
+#endif  // FLEETD_SERVER_AGENT_HUB_H_

@@ -1,0 +1,261 @@
+#include "server/agent_session.h"
+
+#include <grpcpp/impl/codegen/proto_utils.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/agent_hub.h"
+
+namespace fleet::server {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr absl::Duration kReconnectAfter = absl::Seconds(1);
+
+grpc::Status Invalid(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+}
+
+}  // namespace
+
+AgentSession::AgentSession(const AgentSessionDeps& deps, std::string agent_id, std::string policy)
+    : deps_(deps), agent_id_(std::move(agent_id)), policy_(std::move(policy)) {}
+
+AgentSession* AgentSession::Start(const AgentSessionDeps& deps, std::string agent_id,
+                                  std::string policy) {
+  std::shared_ptr<AgentSession> session(new AgentSession(deps, std::move(agent_id), policy));
+  {
+    absl::MutexLock lock(&session->mu_);
+    session->self_ = session;
+  }
+  deps.hub.Register(session, policy);
+  session->StartRead(&session->read_buffer_);
+  return session.get();
+}
+
+void AgentSession::Kick() { MaybeWrite(); }
+
+void AgentSession::Reassign(const std::string& policy) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (policy_ == policy) return;
+    policy_ = policy;
+    // Whatever was in flight belongs to the old policy: the next update is the new one's.
+    unacked_ = 0;
+    refused_ = 0;
+  }
+  MaybeWrite();
+}
+
+void AgentSession::Close(const grpc::Status& status, bool go_away) {
+  absl::MutexLock lock(&mu_);
+  if (finish_.has_value() || finished_) return;
+  if (go_away) {
+    v1::ServerMessage message;
+    message.mutable_go_away()->set_reason(status.error_message());
+    *message.mutable_go_away()->mutable_reconnect_after() =
+        TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(kReconnectAfter));
+    Queue(message);
+  }
+  finish_ = status;
+  if (!writing_) {
+    if (!control_.empty()) {
+      std::string bytes = std::move(control_.front());
+      control_.pop_front();
+      StartWriteOf(bytes);
+    } else {
+      FinishNow();
+    }
+  }
+}
+
+void AgentSession::FinishNow() {
+  if (finished_) return;
+  finished_ = true;
+  Finish(finish_.value_or(grpc::Status::OK));
+}
+
+void AgentSession::Queue(const v1::ServerMessage& message) {
+  control_.push_back(message.SerializeAsString());
+}
+
+void AgentSession::StartWriteOf(const std::string& bytes) {
+  auto owned = std::make_shared<const std::string>(bytes);
+  write_owner_ = owned;
+  grpc::Slice slice(owned->data(), owned->size(), grpc::Slice::STATIC_SLICE);
+  write_buffer_ = grpc::ByteBuffer(&slice, 1);
+  writing_ = true;
+  StartWrite(&write_buffer_);
+}
+
+void AgentSession::MaybeWrite() {
+  std::string policy;
+  AgentPosition position;
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || writing_) return;
+    if (!control_.empty()) {
+      std::string bytes = std::move(control_.front());
+      control_.pop_front();
+      StartWriteOf(bytes);
+      return;
+    }
+    if (finish_.has_value()) {
+      FinishNow();
+      return;
+    }
+    if (!hello_ || unacked_ != 0) return;
+    policy = policy_;
+    position = position_;
+  }
+  // Outside the lock: the engine may read the store. The answer is checked against the state
+  // again below, and a concurrent MaybeWrite simply finds the stream busy.
+  absl::StatusOr<PreparedUpdatePtr> update = deps_.engine.UpdateFor(policy, position);
+  if (!update.ok() || *update == nullptr) return;  // deleted policy, or nothing to send
+  absl::MutexLock lock(&mu_);
+  const v1::PolicyUpdate& next = (*update)->update;
+  if (finished_ || writing_ || finish_.has_value() || unacked_ != 0 || policy_ != policy) return;
+  if (next.target_revision() == refused_ && !position_.needs_full) return;
+  unacked_ = next.target_revision();
+  unacked_sha256_ = next.sha256();
+  write_owner_ = *update;
+  grpc::Slice slice((*update)->serialized_message.data(), (*update)->serialized_message.size(),
+                    grpc::Slice::STATIC_SLICE);
+  write_buffer_ = grpc::ByteBuffer(&slice, 1);
+  writing_ = true;
+  StartWrite(&write_buffer_);
+}
+
+void AgentSession::OnWriteDone(bool ok) {
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    write_owner_.reset();
+    if (!ok) return;  // the stream broke; the failed read ends it
+  }
+  MaybeWrite();
+}
+
+void AgentSession::OnReadDone(bool ok) {
+  grpc::Status error;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!ok) {
+      // The agent closed its side or the stream broke: end ours once the write in flight lands.
+      if (!finish_.has_value()) finish_ = grpc::Status::OK;
+      if (!writing_) FinishNow();
+      return;
+    }
+    v1::AgentMessage message;
+    grpc::Status parsed =
+        grpc::SerializationTraits<v1::AgentMessage>::Deserialize(&read_buffer_, &message);
+    error = parsed.ok() ? Handle(message) : Invalid("unreadable AgentMessage");
+    if (!error.ok() && !finish_.has_value()) {
+      finish_ = error;
+      if (!writing_) FinishNow();
+      return;
+    }
+  }
+  StartRead(&read_buffer_);
+  MaybeWrite();
+}
+
+grpc::Status AgentSession::Handle(const v1::AgentMessage& message) {
+  if (message.has_hello() != !hello_) {
+    return Invalid(hello_ ? "Hello may only open the stream" : "the stream must open with Hello");
+  }
+  switch (message.message_case()) {
+    case v1::AgentMessage::kHello: {
+      const v1::Hello& hello = message.hello();
+      hello_ = true;
+      position_ = AgentPosition{.policy = hello.policy(),
+                                .revision = hello.applied_revision(),
+                                .sha256 = hello.applied_sha256()};
+      v1::ServerMessage welcome;
+      *welcome.mutable_welcome()->mutable_heartbeat_interval() =
+          TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(deps_.heartbeat_interval));
+      welcome.mutable_welcome()->set_policy(policy_);
+      Queue(welcome);
+      const bool on_policy = hello.policy() == policy_;
+      const std::string policy = policy_;
+      deps_.state.Update(agent_id_, [&](record::AgentStatusRecord& state) {
+        state.set_status(v1::AGENT_STATUS_ONLINE);
+        state.set_policy(policy);
+        state.set_applied_revision(on_policy ? hello.applied_revision() : 0);
+        state.set_nacked_revision(0);
+        state.clear_nack_reason();
+      });
+      return grpc::Status::OK;
+    }
+    case v1::AgentMessage::kAck:
+      return HandleAnswer(message.ack().revision(), true, message.ack().sha256(), "", false);
+    case v1::AgentMessage::kNack:
+      return HandleAnswer(message.nack().revision(), false, "", message.nack().reason(),
+                          message.nack().needs_full());
+    case v1::AgentMessage::kStatus: {
+      const v1::StatusReport& report = message.status();
+      deps_.state.Update(agent_id_, [&](record::AgentStatusRecord& state) {
+        state.set_health(static_cast<v1::AgentHealth>(report.health()));
+        state.set_health_message(report.message().substr(0, 1024));
+        *state.mutable_components() = report.components();
+      });
+      return grpc::Status::OK;
+    }
+    case v1::AgentMessage::kHeartbeat:
+      deps_.state.Update(agent_id_, [](record::AgentStatusRecord&) {});
+      return grpc::Status::OK;
+    default:
+      return Invalid("empty AgentMessage");
+  }
+}
+
+grpc::Status AgentSession::HandleAnswer(int64_t revision, bool acked, const std::string& sha256,
+                                        const std::string& reason, bool needs_full) {
+  if (unacked_ == 0 || revision != unacked_) {
+    return Invalid(absl::StrCat(acked ? "Ack" : "Nack", " for revision ", revision,
+                                ", which is not the update in flight"));
+  }
+  unacked_ = 0;
+  const std::string policy = policy_;
+  if (acked && sha256 == unacked_sha256_) {
+    position_ = AgentPosition{.policy = policy, .revision = revision, .sha256 = sha256};
+    refused_ = 0;
+    deps_.state.Update(agent_id_, [&](record::AgentStatusRecord& state) {
+      state.set_policy(policy);
+      state.set_applied_revision(revision);
+      state.set_nacked_revision(0);
+      state.clear_nack_reason();
+    });
+    return grpc::Status::OK;
+  }
+  // A Nack, or an Ack of other content than sent: the agent keeps what it had.
+  position_.needs_full = needs_full || acked;
+  refused_ = revision;
+  const std::string why = acked ? "acked content with another hash" : reason.substr(0, 1024);
+  deps_.state.Update(agent_id_, [&](record::AgentStatusRecord& state) {
+    state.set_policy(policy);
+    state.set_nacked_revision(revision);
+    state.set_nack_reason(why);
+  });
+  return grpc::Status::OK;
+}
+
+void AgentSession::OnDone() {
+  deps_.hub.Unregister(*this);
+  std::shared_ptr<AgentSession> self;
+  {
+    absl::MutexLock lock(&mu_);
+    if (hello_) {
+      deps_.state.Update(agent_id_, [](record::AgentStatusRecord& state) {
+        state.set_status(v1::AGENT_STATUS_OFFLINE);
+      });
+    }
+    self = std::move(self_);
+  }
+  // `self` may be the last reference: this object ends here.
+}
+
+}  // namespace fleet::server

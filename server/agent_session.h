@@ -1,0 +1,102 @@
+// One agent's Connect stream (agent.proto): the reactor that reads the agent's messages and
+// writes the server's, following the protocol's rules: Hello first; at most one unacknowledged
+// policy update in flight, the next one always to the newest revision (changes that piled up
+// coalesce); one write in flight; a Nack keeps the agent where it is (a FULL document follows
+// when the agent asks for one). Updates come from the PolicyEngine as bytes serialized once for
+// every stream that needs them.
+//
+// Lifetime: created by AgentService::Connect, owned by itself (and briefly by whoever holds a
+// shared_ptr to kick it) until gRPC calls OnDone.
+#ifndef FLEETD_SERVER_AGENT_SESSION_H_
+#define FLEETD_SERVER_AGENT_SESSION_H_
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/support/server_callback.h>
+
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "fleet/v1/agent.pb.h"
+#include "server/agent_state.h"
+#include "server/policy_engine.h"
+
+namespace fleet::server {
+
+class AgentHub;
+
+// What every session needs; all of it outlives every session.
+struct AgentSessionDeps {
+  PolicyEngine& engine;
+  AgentHub& hub;
+  AgentStateTracker& state;
+  absl::Duration heartbeat_interval;
+};
+
+// Thread-safe: gRPC reactions and the hub's calls may come from any thread.
+class AgentSession final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
+                           public std::enable_shared_from_this<AgentSession> {
+ public:
+  // Starts serving an authenticated agent assigned to `policy`; registers with the hub. Returns
+  // the reactor for gRPC.
+  static AgentSession* Start(const AgentSessionDeps& deps, std::string agent_id,
+                             std::string policy);
+
+  const std::string& agent_id() const { return agent_id_; }
+
+  // The agent's policy has a new latest revision: send it when the stream is free.
+  void Kick();
+  // The agent was moved to `policy`: it gets that policy's document next.
+  void Reassign(const std::string& policy);
+  // Ends the stream with `status` (after the write in flight, if any), first telling the agent
+  // to go away when `go_away` is set.
+  void Close(const grpc::Status& status, bool go_away);
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnDone() override;
+
+ private:
+  AgentSession(const AgentSessionDeps& deps, std::string agent_id, std::string policy);
+
+  // Handles one message from the agent; an error ends the stream with it.
+  grpc::Status Handle(const v1::AgentMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  grpc::Status HandleAnswer(int64_t revision, bool acked, const std::string& sha256,
+                            const std::string& reason, bool needs_full)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts the next write if none is in flight: queued control messages first, then the policy
+  // update the agent needs, if any and if none is unacknowledged.
+  void MaybeWrite();
+  void StartWriteOf(const std::string& bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishNow() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Queue(const v1::ServerMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const AgentSessionDeps deps_;
+  const std::string agent_id_;
+
+  absl::Mutex mu_;
+  std::string policy_ ABSL_GUARDED_BY(mu_);
+  bool hello_ ABSL_GUARDED_BY(mu_) = false;
+  AgentPosition position_ ABSL_GUARDED_BY(mu_);
+  // The revision sent and not yet acked or nacked (0: none), and what was sent for it.
+  int64_t unacked_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string unacked_sha256_ ABSL_GUARDED_BY(mu_);
+  // The newest revision the agent refused; not sent again unless it asks for a FULL document.
+  int64_t refused_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<std::string> control_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // Keeps the bytes of the write in flight alive (they may be a shared update).
+  std::shared_ptr<const void> write_owner_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer write_buffer_ ABSL_GUARDED_BY(mu_);
+  std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);  // Close asked for this
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;               // Finish was called
+  grpc::ByteBuffer read_buffer_;                             // used by the one read in flight only
+  std::shared_ptr<AgentSession> self_ ABSL_GUARDED_BY(mu_);  // released in OnDone
+};
+
+}  // namespace fleet::server
+
+#endif  // FLEETD_SERVER_AGENT_SESSION_H_

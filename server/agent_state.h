@@ -1,0 +1,69 @@
+// The live state of connected agents (online, last seen, health, applied and rejected
+// revisions), kept in memory and written to /agent_status/ID in batches, one transaction per
+// flush interval, so that a fleet's heartbeats and acks never cost a durable write each
+// (DESIGN.md section 3). After a restart the last written state is back, to within one flush
+// interval; an agent counts as online only while its last_seen is fresh (agent_status_view.h),
+// so state left by a crashed fleetd decays to offline by itself.
+#ifndef FLEETD_SERVER_AGENT_STATE_H_
+#define FLEETD_SERVER_AGENT_STATE_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/clock.h"
+#include "server/records.pb.h"
+#include "storage/store.h"
+
+namespace fleet::server {
+
+struct AgentStateOptions {
+  absl::Duration flush_interval = absl::Milliseconds(500);
+};
+
+// Thread-safe.
+class AgentStateTracker {
+ public:
+  // Starts the flusher. `store` and `clock` are not owned and outlive the tracker.
+  AgentStateTracker(storage::Store& store, Clock& clock, AgentStateOptions options);
+  // Flushes what is pending, then stops.
+  ~AgentStateTracker();
+
+  AgentStateTracker(const AgentStateTracker&) = delete;
+  AgentStateTracker& operator=(const AgentStateTracker&) = delete;
+
+  // Changes the in-memory state of `agent_id` (a fresh record for an agent not seen before) and
+  // stamps last_seen; the change reaches the store with the next flush. Never blocks on I/O.
+  void Update(const std::string& agent_id,
+              const std::function<void(record::AgentStatusRecord&)>& change);
+
+  // Drops the agent's state (it was unenrolled): nothing more is written for it.
+  void Forget(const std::string& agent_id);
+
+  // Writes every changed state now. Errors are the store's; what failed stays pending.
+  absl::Status Flush();
+
+ private:
+  void Run();
+
+  storage::Store& store_;  // not owned
+  Clock& clock_;           // not owned
+  const AgentStateOptions options_;
+
+  absl::Mutex mu_;
+  std::map<std::string, record::AgentStatusRecord> states_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, record::AgentStatusRecord> dirty_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Mutex flush_mu_;  // one flush at a time, so that batches land in order
+  std::thread flusher_;
+};
+
+}  // namespace fleet::server
+
+#endif  // FLEETD_SERVER_AGENT_STATE_H_

@@ -1,0 +1,35 @@
+// How the admin side shows an agent: its record (what enrollment and operators set) merged with
+// its last persisted live state (agent_state.h). An agent is online only while its state says so
+// and its last heartbeat is recent, so state left behind by a crashed fleetd decays by itself.
+#ifndef FLEETD_SERVER_AGENT_STATUS_VIEW_H_
+#define FLEETD_SERVER_AGENT_STATUS_VIEW_H_
+
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "fleet/v1/admin.pb.h"
+#include "server/records.pb.h"
+#include "storage/store.h"
+
+namespace fleet::server {
+
+// Heartbeats are due every 30 s (AgentServiceOptions); three missed ones plus a flush interval
+// make an agent offline.
+inline constexpr absl::Duration kOfflineAfter = absl::Seconds(91);
+
+// Sets the live fields of `agent` from `state` (nullptr: never seen) as of `now`.
+void MergeAgentState(const record::AgentStatusRecord* state, absl::Time now, v1::Agent& agent);
+
+// The persisted state of every agent, by id. Errors are the store's.
+absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> ReadAllAgentStates(
+    storage::Store& store);
+
+// The persisted state of one agent, nullopt when it has none. Errors are the store's.
+absl::StatusOr<std::optional<record::AgentStatusRecord>> ReadAgentState(storage::Store& store,
+                                                                        const std::string& id);
+
+}  // namespace fleet::server
+
+#endif  // FLEETD_SERVER_AGENT_STATUS_VIEW_H_
