@@ -1,0 +1,266 @@
+// End-to-end: agents on real Connect streams to a real fleetd, applying updates with the agent
+// client core, while fleetctl changes policies: pushes, deltas, acks, nacks, reassignment,
+// unenrollment, replaced streams, refused credentials, and resuming after a restart.
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "agent-sim/policy_applier.h"
+#include "fleet/v1/agent.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/testing/fleetd_process.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fleet {
+namespace {
+
+using testing::CommandResult;
+using testing::FleetdProcess;
+using testing::TempDir;
+
+std::string Policy(const std::string& name, const std::string& level) {
+  return absl::StrCat("kind: Policy\nmetadata: {name: ", name, "}\nspec: {logs: {level: ", level,
+                      "}, paths: [/var/log]}\n");
+}
+
+// One agent's stream, driven step by step by the test.
+class TestAgent {
+ public:
+  TestAgent(const std::string& address, const v1::EnrollResponse& identity,
+            const std::string& secret_override = "")
+      : stub_(v1::AgentService::NewStub(
+            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {
+    context_.AddMetadata("x-fleet-agent-id", identity.agent_id());
+    context_.AddMetadata(
+        "authorization",
+        "Bearer " + (secret_override.empty() ? identity.agent_secret() : secret_override));
+    context_.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    stream_ = stub_->Connect(&context_);
+  }
+
+  bool Send(const v1::AgentMessage& message) { return stream_->Write(message); }
+  bool Hello() {
+    v1::AgentMessage message;
+    *message.mutable_hello() = applier.HelloMessage();
+    return Send(message);
+  }
+  // The next message, or nullopt when the stream ended.
+  std::optional<v1::ServerMessage> Read() {
+    v1::ServerMessage message;
+    if (!stream_->Read(&message)) return std::nullopt;
+    return message;
+  }
+  // Reads up to the next PolicyUpdate, applies it and answers; returns it.
+  std::optional<v1::PolicyUpdate> ApplyNext(bool refuse = false) {
+    while (std::optional<v1::ServerMessage> message = Read()) {
+      if (!message->has_policy_update()) continue;
+      const v1::PolicyUpdate& update = message->policy_update();
+      if (refuse) {
+        v1::AgentMessage nack;
+        nack.mutable_nack()->set_revision(update.target_revision());
+        nack.mutable_nack()->set_reason("cannot run it");
+        Send(nack);
+      } else {
+        agent::ApplyOutcome outcome = applier.Apply(update);
+        EXPECT_TRUE(outcome.applied) << outcome.nack_reason;
+        Send(outcome.Reply());
+      }
+      return update;
+    }
+    return std::nullopt;
+  }
+  grpc::Status End() {
+    stream_->WritesDone();
+    while (Read()) {
+    }
+    return stream_->Finish();
+  }
+  // After the server ended the stream.
+  grpc::Status Status() {
+    while (Read()) {
+    }
+    return stream_->Finish();
+  }
+
+  agent::PolicyApplier applier;
+
+ private:
+  std::unique_ptr<v1::AgentService::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::ServerMessage>> stream_;
+};
+
+class AgentStreamE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(StartFleetd());
+    ASSERT_EQ(Apply(Policy("linux", "info")), 0);
+    ASSERT_EQ(Apply(Policy("windows", "warn")), 0);
+    CommandResult token = Fleetctl({"token", "create", "--policy", "linux", "-o", "json"});
+    ASSERT_EQ(token.exit_code, 0) << token.err;
+    token_ = nlohmann::json::parse(token.out)["secret"];
+  }
+
+  void StartFleetd() { ASSERT_OK_AND_ASSIGN(fleetd_, FleetdProcess::Start(FLEETD_BIN, data_dir_)); }
+
+  CommandResult Fleetctl(std::vector<std::string> args,
+                         const std::optional<std::string>& input = std::nullopt) {
+    std::vector<std::string> argv = {FLEETCTL_BIN, "--address", fleetd_->admin_address(),
+                                     "--token-file", fleetd_->bootstrap_token_file()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    absl::StatusOr<CommandResult> result = testing::RunCommand(
+        argv, {"XDG_CONFIG_HOME=" + tmp_.Sub("config")}, input, absl::Seconds(60));
+    EXPECT_OK(result);
+    return result.ok() ? *result : CommandResult{};
+  }
+  int Apply(const std::string& yaml) { return Fleetctl({"apply", "-f", "-"}, yaml).exit_code; }
+
+  v1::EnrollResponse Enroll(const std::string& hostname) {
+    auto stub = v1::AgentService::NewStub(
+        grpc::CreateChannel(fleetd_->agent_address(), grpc::InsecureChannelCredentials()));
+    v1::EnrollRequest request;
+    request.set_enrollment_token(token_);
+    request.mutable_facts()->set_hostname(hostname);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::EnrollResponse response;
+    grpc::Status status = stub->Enroll(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  // Polls `rollout status POLICY -o json` until `check` holds (bounded).
+  nlohmann::json AwaitRollout(const std::string& policy,
+                              const std::function<bool(const nlohmann::json&)>& check) {
+    nlohmann::json status;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      CommandResult result = Fleetctl({"rollout", "status", policy, "-o", "json"});
+      status = nlohmann::json::parse(result.out, nullptr, false);
+      if (!status.is_discarded() && check(status)) return status;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    ADD_FAILURE() << "rollout of " << policy << " never got there: " << status.dump();
+    return status;
+  }
+
+  TempDir tmp_;
+  const std::string data_dir_ = tmp_.Sub("data");
+  std::unique_ptr<FleetdProcess> fleetd_;
+  std::string token_;
+};
+
+// A new agent gets the FULL policy, then each change as a DELTA the moment it is committed;
+// acks show in rollout status.
+TEST_F(AgentStreamE2eTest, UpdatesArePushedAndAcked) {
+  TestAgent agent(fleetd_->agent_address(), Enroll("web-1"));
+  ASSERT_TRUE(agent.Hello());
+  std::optional<v1::ServerMessage> welcome = agent.Read();
+  ASSERT_TRUE(welcome.has_value() && welcome->has_welcome());
+  EXPECT_EQ(welcome->welcome().policy(), "linux");
+  std::optional<v1::PolicyUpdate> full = agent.ApplyNext();
+  ASSERT_TRUE(full.has_value());
+  EXPECT_EQ(full->kind(), v1::PolicyUpdate::FULL);
+  EXPECT_EQ(full->target_revision(), 1);
+
+  ASSERT_EQ(Apply(Policy("linux", "debug")), 0);
+  std::optional<v1::PolicyUpdate> delta = agent.ApplyNext();
+  ASSERT_TRUE(delta.has_value());
+  EXPECT_EQ(delta->kind(), v1::PolicyUpdate::DELTA);
+  EXPECT_EQ(delta->base_revision(), 1);
+  EXPECT_EQ(agent.applier.document()["logs"]["level"], "debug");
+
+  nlohmann::json status = AwaitRollout(
+      "linux", [](const nlohmann::json& s) { return s["acked"] == 1 && s["revision"] == 2; });
+  EXPECT_EQ(status["complete"], true);
+  CommandResult watch = Fleetctl({"rollout", "status", "linux", "--watch", "--timeout", "20s"});
+  EXPECT_EQ(watch.exit_code, 0) << watch.err;
+  EXPECT_TRUE(agent.End().ok());
+}
+
+// A Nack keeps the agent where it is and shows in rollout status; --watch exits 4.
+TEST_F(AgentStreamE2eTest, NackShowsInRollout) {
+  TestAgent agent(fleetd_->agent_address(), Enroll("web-1"));
+  ASSERT_TRUE(agent.Hello());
+  ASSERT_TRUE(agent.ApplyNext().has_value());
+  ASSERT_EQ(Apply(Policy("linux", "trace")), 0);
+  ASSERT_TRUE(agent.ApplyNext(/*refuse=*/true).has_value());
+  AwaitRollout("linux", [](const nlohmann::json& s) { return s["nacked"] == 1; });
+  CommandResult watch = Fleetctl({"rollout", "status", "linux", "--watch", "--timeout", "20s"});
+  EXPECT_EQ(watch.exit_code, 4) << watch.err;
+  nlohmann::json agents = nlohmann::json::parse(Fleetctl({"get", "agents", "-o", "json"}).out);
+  EXPECT_EQ(agents[0]["appliedRevision"], 1) << agents.dump();
+}
+
+// Reassigning moves the agent on its open stream; unenrolling ends the stream, UNAUTHENTICATED.
+TEST_F(AgentStreamE2eTest, ReassignAndUnenrollActOnTheOpenStream) {
+  v1::EnrollResponse identity = Enroll("web-1");
+  TestAgent agent(fleetd_->agent_address(), identity);
+  ASSERT_TRUE(agent.Hello());
+  ASSERT_TRUE(agent.ApplyNext().has_value());
+  ASSERT_EQ(Fleetctl({"agent", "reassign", identity.agent_id(), "--policy", "windows"}).exit_code,
+            0);
+  std::optional<v1::PolicyUpdate> moved = agent.ApplyNext();
+  ASSERT_TRUE(moved.has_value());
+  EXPECT_EQ(moved->policy(), "windows");
+  EXPECT_EQ(moved->kind(), v1::PolicyUpdate::FULL);
+  ASSERT_EQ(Fleetctl({"agent", "unenroll", identity.agent_id()}).exit_code, 0);
+  EXPECT_EQ(agent.Status().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// Wrong or borrowed credentials are refused; a second stream replaces the first.
+TEST_F(AgentStreamE2eTest, CredentialsAndReplacement) {
+  v1::EnrollResponse first = Enroll("web-1");
+  v1::EnrollResponse second = Enroll("web-2");
+  TestAgent wrong(fleetd_->agent_address(), first,
+                  "fagt_" + first.agent_id() + "_" + std::string(64, '0'));
+  EXPECT_EQ(wrong.Status().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // One agent cannot speak as another: its secret names itself.
+  TestAgent borrowed(fleetd_->agent_address(), first, second.agent_secret());
+  EXPECT_EQ(borrowed.Status().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+
+  TestAgent old_stream(fleetd_->agent_address(), first);
+  ASSERT_TRUE(old_stream.Hello());
+  ASSERT_TRUE(old_stream.ApplyNext().has_value());
+  TestAgent new_stream(fleetd_->agent_address(), first);
+  ASSERT_TRUE(new_stream.Hello());
+  EXPECT_EQ(old_stream.Status().error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_TRUE(new_stream.ApplyNext().has_value());
+}
+
+// After a restart an agent resumes from its applied revision: a DELTA for what changed
+// meanwhile, nothing when nothing did.
+TEST_F(AgentStreamE2eTest, ResumeAfterRestartGetsDelta) {
+  v1::EnrollResponse identity = Enroll("web-1");
+  agent::PolicyApplier applied;
+  {
+    TestAgent agent(fleetd_->agent_address(), identity);
+    ASSERT_TRUE(agent.Hello());
+    ASSERT_TRUE(agent.ApplyNext().has_value());
+    applied = agent.applier;
+    ASSERT_EQ(fleetd_->Stop(), 0);
+    std::optional<v1::ServerMessage> last;
+    while (std::optional<v1::ServerMessage> message = agent.Read()) last = message;
+    ASSERT_TRUE(last.has_value() && last->has_go_away()) << "no GoAway before shutdown";
+  }
+  ASSERT_NO_FATAL_FAILURE(StartFleetd());
+  ASSERT_EQ(Apply(Policy("linux", "error")), 0);
+  TestAgent agent(fleetd_->agent_address(), identity);
+  agent.applier = applied;
+  ASSERT_TRUE(agent.Hello());
+  std::optional<v1::PolicyUpdate> update = agent.ApplyNext();
+  ASSERT_TRUE(update.has_value());
+  EXPECT_EQ(update->kind(), v1::PolicyUpdate::DELTA);
+  EXPECT_EQ(update->base_revision(), 1);
+  EXPECT_EQ(update->target_revision(), 2);
+}
+
+}  // namespace
+}  // namespace fleet
