@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "server/agent_status_view.h"
 #include "server/grpc_status.h"
 
 namespace fleet::server {
@@ -24,8 +25,8 @@ AdminService::AdminService(storage::Store& store, Clock& clock, AdminServiceOpti
       policies_(store, clock, options.policy),
       enrollment_tokens_(store, clock),
       admin_tokens_(store, clock),
-      agents_(store, clock),
-      rollouts_(store, clock) {}
+      agents_(store, clock, OfflineAfter(options.heartbeat_interval)),
+      rollouts_(store, clock, OfflineAfter(options.heartbeat_interval)) {}
 
 grpc::Status AdminService::Handle(grpc::ServerContext* context, v1::Role role,
                                   const std::function<absl::Status(const Principal&)>& body) {

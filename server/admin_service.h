@@ -22,6 +22,8 @@ namespace fleet::server {
 struct AdminServiceOptions {
   std::string store_backend;  // for VersionResponse: "rocksdb", "memory", ...
   PolicyOptions policy;
+  // The agents' heartbeat interval, to tell online from offline agents.
+  absl::Duration heartbeat_interval = absl::Seconds(30);
 };
 
 // Thread-safe: gRPC calls the handlers concurrently.

@@ -50,7 +50,8 @@ absl::StatusOr<v1::ListAgentsResponse> AgentRegistry::List(const v1::ListAgentsR
       if (!stored.ok()) return stored.status();
       v1::Agent& agent = *stored->record.mutable_agent();
       auto state = states->find(agent.id());
-      MergeAgentState(state == states->end() ? nullptr : &state->second, now, agent);
+      MergeAgentState(state == states->end() ? nullptr : &state->second, now, offline_after_,
+                      agent);
       if ((!request.policy().empty() && agent.policy() != request.policy()) ||
           (request.status() != v1::AGENT_STATUS_UNSPECIFIED &&
            agent.status() != request.status()) ||
@@ -81,7 +82,7 @@ absl::StatusOr<v1::Agent> AgentRegistry::WithState(v1::Agent agent) {
   absl::StatusOr<std::optional<record::AgentStatusRecord>> state =
       ReadAgentState(store_, agent.id());
   if (!state.ok()) return state.status();
-  MergeAgentState(state->has_value() ? &**state : nullptr, clock_.Now(), agent);
+  MergeAgentState(state->has_value() ? &**state : nullptr, clock_.Now(), offline_after_, agent);
   return agent;
 }
 

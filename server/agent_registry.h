@@ -14,8 +14,10 @@ namespace fleet::server {
 // Thread-safe.
 class AgentRegistry {
  public:
-  // `store` and `clock` are not owned and outlive the registry.
-  AgentRegistry(storage::Store& store, Clock& clock) : store_(store), clock_(clock) {}
+  // `offline_after`: see OfflineAfter() in agent_status_view.h. `store` and `clock` are not
+  // owned and outlive the registry.
+  AgentRegistry(storage::Store& store, Clock& clock, absl::Duration offline_after)
+      : store_(store), clock_(clock), offline_after_(offline_after) {}
 
   // Contracts as in admin.proto. NOT_FOUND for unknown agents and (Reassign) policies;
   // INVALID_ARGUMENT for bad selectors, labels, page sizes and tokens.
@@ -29,8 +31,9 @@ class AgentRegistry {
   // `agent` with its persisted live state merged in.
   absl::StatusOr<v1::Agent> WithState(v1::Agent agent);
 
-  storage::Store& store_;  // not owned
-  Clock& clock_;           // not owned
+  storage::Store& store_;               // not owned
+  Clock& clock_;                        // not owned
+  const absl::Duration offline_after_;  // see OfflineAfter()
 };
 
 }  // namespace fleet::server

@@ -9,13 +9,14 @@
 
 namespace fleet::server {
 
-void MergeAgentState(const record::AgentStatusRecord* state, absl::Time now, v1::Agent& agent) {
+void MergeAgentState(const record::AgentStatusRecord* state, absl::Time now,
+                     absl::Duration offline_after, v1::Agent& agent) {
   agent.set_status(v1::AGENT_STATUS_OFFLINE);
   if (state == nullptr) return;
   const absl::Time last_seen = absl::FromUnixMicros(state->last_seen_unix_micros());
   *agent.mutable_last_seen() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(state->last_seen_unix_micros());
-  if (state->status() == v1::AGENT_STATUS_ONLINE && now - last_seen <= kOfflineAfter) {
+  if (state->status() == v1::AGENT_STATUS_ONLINE && now - last_seen <= offline_after) {
     agent.set_status(v1::AGENT_STATUS_ONLINE);
   }
   agent.set_health(state->health());

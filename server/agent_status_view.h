@@ -15,12 +15,16 @@
 
 namespace fleet::server {
 
-// Heartbeats are due every 30 s (AgentServiceOptions); three missed ones plus a flush interval
-// make an agent offline.
-inline constexpr absl::Duration kOfflineAfter = absl::Seconds(91);
+// How long after its last heartbeat an agent still counts as online: three missed heartbeats,
+// plus a second for the state to be flushed.
+inline absl::Duration OfflineAfter(absl::Duration heartbeat_interval) {
+  return 3 * heartbeat_interval + absl::Seconds(1);
+}
 
-// Sets the live fields of `agent` from `state` (nullptr: never seen) as of `now`.
-void MergeAgentState(const record::AgentStatusRecord* state, absl::Time now, v1::Agent& agent);
+// Sets the live fields of `agent` from `state` (nullptr: never seen) as of `now`; online only if
+// its last heartbeat is at most `offline_after` old.
+void MergeAgentState(const record::AgentStatusRecord* state, absl::Time now,
+                     absl::Duration offline_after, v1::Agent& agent);
 
 // The persisted state of every agent, by id. Errors are the store's.
 absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> ReadAllAgentStates(

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -31,10 +32,29 @@ void InitGrpcOnce() {
 
 // Starts a server listening on `address` (the value of `flag`) with `service`, if any, next to
 // health and reflection. Stores the bound port in `*port`.
+// Channel arguments for one server, by name.
+using ChannelArgs = std::vector<std::pair<std::string, int>>;
+
+// What the agent server asks of its long-lived streams: server keepalive pings find dead peers
+// behind silent NATs; a maximum connection age (gRPC adds +-10% jitter) lets load balancers
+// rebalance agents, with a grace period for the stream to move.
+ChannelArgs AgentChannelArgs(const FleetdConfig& config) {
+  return {
+      {GRPC_ARG_KEEPALIVE_TIME_MS, 60'000},
+      {GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000},
+      {GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000},
+      {GRPC_ARG_MAX_CONNECTION_AGE_MS,
+       static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age))},
+      {GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 30'000},
+  };
+}
+
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(const std::string& flag,
                                                           const ListenAddress& address,
-                                                          grpc::Service* service, int* port) {
+                                                          grpc::Service* service, int* port,
+                                                          const ChannelArgs& args = {}) {
   grpc::ServerBuilder builder;
+  for (const auto& [name, value] : args) builder.AddChannelArgument(name, value);
   // gRPC sets SO_REUSEPORT by default, which would let a second fleetd share our port and steal
   // half of its connections instead of failing to start.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -67,6 +87,12 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(const FleetdCo
       storage::OpenRocksDbStore(absl::StrCat(config.data_dir, "/store"));
   if (!store.ok()) return store.status();
 
+  if (config.heartbeat_interval < absl::Seconds(1) ||
+      config.max_connection_age < absl::Minutes(1) ||
+      config.max_connection_age > absl::Hours(24 * 20)) {
+    return absl::InvalidArgumentError(
+        "--heartbeat-interval must be at least 1s and --max-connection-age 1m to 480h");
+  }
   if (config.policy_history < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("--policy-history must be at least 1 (got ", config.policy_history, ")"));
@@ -75,21 +101,22 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(const FleetdCo
   auto admin_service = std::make_unique<AdminService>(
       **store, Clock::Real(),
       AdminServiceOptions{.store_backend = kStoreBackend,
-                          .policy = {.history_limit = config.policy_history}});
+                          .policy = {.history_limit = config.policy_history},
+                          .heartbeat_interval = config.heartbeat_interval});
   int admin_port = 0;
   absl::StatusOr<std::unique_ptr<grpc::Server>> admin_server =
       StartServer("--admin-addr", *admin, admin_service.get(), &admin_port);
   if (!admin_server.ok()) return admin_server.status();
   int agent_port = 0;
-  absl::StatusOr<std::unique_ptr<AgentService>> agent_service =
-      AgentService::Create(**store, Clock::Real(), {});
+  absl::StatusOr<std::unique_ptr<AgentService>> agent_service = AgentService::Create(
+      **store, Clock::Real(), {.heartbeat_interval = config.heartbeat_interval});
   if (!agent_service.ok()) {
     (*admin_server)->Shutdown();
     (*admin_server)->Wait();
     return agent_service.status();
   }
-  absl::StatusOr<std::unique_ptr<grpc::Server>> agent_server =
-      StartServer("--agent-addr", *agent, agent_service->get(), &agent_port);
+  absl::StatusOr<std::unique_ptr<grpc::Server>> agent_server = StartServer(
+      "--agent-addr", *agent, agent_service->get(), &agent_port, AgentChannelArgs(config));
   if (!agent_server.ok()) {
     (*admin_server)->Shutdown();
     (*admin_server)->Wait();

@@ -29,6 +29,11 @@ struct FleetdConfig {
   std::string agent_addr = "127.0.0.1:8220";
   // How many revisions of each policy are kept (--policy-history).
   int64_t policy_history = 100;
+  // How often agents heartbeat (--heartbeat-interval); three missed ones make one offline.
+  absl::Duration heartbeat_interval = absl::Seconds(30);
+  // How long an agent connection may live before fleetd asks it to reconnect
+  // (--max-connection-age), so that load balancers can spread agents over replicas.
+  absl::Duration max_connection_age = absl::Minutes(30);
 };
 
 // Thread-safe.

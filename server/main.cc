@@ -60,6 +60,18 @@ int main(int argc, char** argv) {
                  "Example: --policy-history 500")
       ->type_name("N")
       ->check(CLI::PositiveNumber);
+  std::string heartbeat_interval = "30s";
+  std::string max_connection_age = "30m";
+  app.add_option("--heartbeat-interval", heartbeat_interval,
+                 "How often agents are asked to send a heartbeat; an agent that misses three "
+                 "counts as offline. Go-style duration, at least 1s. Default: 30s. Example: "
+                 "--heartbeat-interval 10s")
+      ->type_name("DURATION");
+  app.add_option("--max-connection-age", max_connection_age,
+                 "How long an agent connection may live before fleetd asks the agent to "
+                 "reconnect (with +-10% jitter), so that load balancers can rebalance agents over "
+                 "replicas. Between 1m and 480h. Default: 30m. Example: --max-connection-age 2h")
+      ->type_name("DURATION");
   app.add_option("--log-level", log_level,
                  "The least severe log messages to write to stderr: trace, debug, info, warn or "
                  "error. Default: info. Example: --log-level debug")
@@ -70,6 +82,15 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // Help and --version exit 0; CLI11's own codes for usage errors are 100 and up.
     return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+
+  // absl's duration syntax is Go's (30s, 5m, 1h30m).
+  if (!absl::ParseDuration(heartbeat_interval, &config.heartbeat_interval) ||
+      !absl::ParseDuration(max_connection_age, &config.max_connection_age)) {
+    std::fprintf(stderr,
+                 "fleetd: error: --heartbeat-interval and --max-connection-age take durations "
+                 "such as 30s, 5m or 1h30m\n");
+    return kExitUsage;
   }
 
   auto logger = spdlog::stderr_color_mt("fleetd");

@@ -65,7 +65,7 @@ absl::StatusOr<v1::RolloutStatus> RolloutStatusService::Get(
     v1::Agent& agent = *stored.record.mutable_agent();
     if (agent.policy() != request.policy()) continue;
     auto state = states->find(agent.id());
-    MergeAgentState(state == states->end() ? nullptr : &state->second, now, agent);
+    MergeAgentState(state == states->end() ? nullptr : &state->second, now, offline_after_, agent);
     status.set_agents(status.agents() + 1);
     if (agent.status() != v1::AGENT_STATUS_ONLINE) {
       status.set_offline(status.offline() + 1);

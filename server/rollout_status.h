@@ -16,8 +16,10 @@ namespace fleet::server {
 // Thread-safe.
 class RolloutStatusService {
  public:
-  // `store` and `clock` are not owned and outlive the service.
-  RolloutStatusService(storage::Store& store, Clock& clock) : store_(store), clock_(clock) {}
+  // `offline_after`: see OfflineAfter() in agent_status_view.h. `store` and `clock` are not
+  // owned and outlive the service.
+  RolloutStatusService(storage::Store& store, Clock& clock, absl::Duration offline_after)
+      : store_(store), clock_(clock), offline_after_(offline_after) {}
 
   // NOT_FOUND for an unknown policy or a revision it never had; INVALID_ARGUMENT for a negative
   // revision.
@@ -31,8 +33,9 @@ class RolloutStatusService {
                      const std::function<bool()>& stop);
 
  private:
-  storage::Store& store_;  // not owned
-  Clock& clock_;           // not owned
+  storage::Store& store_;               // not owned
+  Clock& clock_;                        // not owned
+  const absl::Duration offline_after_;  // see OfflineAfter()
 };
 
 }  // namespace fleet::server

@@ -26,8 +26,8 @@ class AgentAdminTest : public ::testing::Test {
   AdminTestEnv env_;
   PolicyService policies_{*env_.store, env_.clock, {}};
   EnrollmentTokenService tokens_{*env_.store, env_.clock};
-  AgentRegistry agents_{*env_.store, env_.clock};
-  RolloutStatusService rollouts_{*env_.store, env_.clock};
+  AgentRegistry agents_{*env_.store, env_.clock, absl::Seconds(91)};
+  RolloutStatusService rollouts_{*env_.store, env_.clock, absl::Seconds(91)};
 };
 
 // A token for an existing policy carries expiry and use limits; its secret is returned once.

@@ -47,7 +47,7 @@ class EnrollmentServiceTest : public ::testing::Test {
   AdminTestEnv env_;
   EnrollmentTokenService tokens_{*env_.store, env_.clock};
   EnrollmentService enrollment_{*env_.store, env_.clock};
-  AgentRegistry agents_{*env_.store, env_.clock};
+  AgentRegistry agents_{*env_.store, env_.clock, absl::Seconds(91)};
 };
 
 // A valid token enrolls an agent on the token's policy and counts one use.

@@ -202,7 +202,7 @@ TEST_F(PolicyServiceTest, DeleteRemovesEverythingOnce) {
 
   v1::UnenrollAgentRequest unenroll;
   unenroll.set_id("0123456789ab");
-  ASSERT_OK(AgentRegistry(*env_.store, env_.clock).Unenroll(unenroll));
+  ASSERT_OK(AgentRegistry(*env_.store, env_.clock, absl::Seconds(91)).Unenroll(unenroll));
   ASSERT_OK_AND_ASSIGN(v1::DeletePolicyResponse deleted, policies_.Delete(request));
   EXPECT_EQ(deleted.revisions_deleted(), 2);
   EXPECT_EQ(deleted.enrollment_tokens_deleted(), 1);
