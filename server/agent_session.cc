@@ -51,82 +51,98 @@ void AgentSession::Reassign(const std::string& policy) {
 }
 
 void AgentSession::Close(const grpc::Status& status, bool go_away) {
-  absl::MutexLock lock(&mu_);
-  if (finish_.has_value() || finished_) return;
-  if (go_away) {
-    v1::ServerMessage message;
-    message.mutable_go_away()->set_reason(status.error_message());
-    *message.mutable_go_away()->mutable_reconnect_after() =
-        TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(kReconnectAfter));
-    Queue(message);
-  }
-  finish_ = status;
-  if (!writing_) {
-    if (!control_.empty()) {
-      std::string bytes = std::move(control_.front());
-      control_.pop_front();
-      StartWriteOf(bytes);
-    } else {
-      FinishNow();
+  StreamOp op;
+  {
+    absl::MutexLock lock(&mu_);
+    if (finish_.has_value() || finished_) return;
+    if (go_away) {
+      v1::ServerMessage message;
+      message.mutable_go_away()->set_reason(status.error_message());
+      *message.mutable_go_away()->mutable_reconnect_after() =
+          TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(kReconnectAfter));
+      Queue(message);
     }
+    finish_ = status;
+    op = NextControl();
   }
-}
-
-void AgentSession::FinishNow() {
-  if (finished_) return;
-  finished_ = true;
-  Finish(finish_.value_or(grpc::Status::OK));
+  Perform(op);
 }
 
 void AgentSession::Queue(const v1::ServerMessage& message) {
   control_.push_back(message.SerializeAsString());
 }
 
-void AgentSession::StartWriteOf(const std::string& bytes) {
-  auto owned = std::make_shared<const std::string>(bytes);
-  write_owner_ = owned;
-  grpc::Slice slice(owned->data(), owned->size(), grpc::Slice::STATIC_SLICE);
+AgentSession::StreamOp AgentSession::NextControl() {
+  if (finished_ || writing_) return {};
+  if (!control_.empty()) {
+    auto bytes = std::make_shared<const std::string>(std::move(control_.front()));
+    control_.pop_front();
+    return PrepareWrite(bytes, *bytes);
+  }
+  if (finish_.has_value()) return PrepareFinish();
+  return {};
+}
+
+AgentSession::StreamOp AgentSession::PrepareWrite(std::shared_ptr<const void> owner,
+                                                  const std::string& bytes) {
+  write_owner_ = std::move(owner);
+  grpc::Slice slice(bytes.data(), bytes.size(), grpc::Slice::STATIC_SLICE);
   write_buffer_ = grpc::ByteBuffer(&slice, 1);
   writing_ = true;
-  StartWrite(&write_buffer_);
+  return {.kind = StreamOp::Kind::kWrite};
+}
+
+AgentSession::StreamOp AgentSession::PrepareFinish() {
+  if (finished_) return {};
+  finished_ = true;
+  return {.kind = StreamOp::Kind::kFinish, .status = finish_.value_or(grpc::Status::OK)};
+}
+
+void AgentSession::Perform(const StreamOp& op) {
+  switch (op.kind) {
+    case StreamOp::Kind::kWrite:
+      StartWrite(&write_buffer_);
+      break;
+    case StreamOp::Kind::kFinish:
+      Finish(op.status);
+      break;
+    case StreamOp::Kind::kNone:
+      break;
+  }
 }
 
 void AgentSession::MaybeWrite() {
   std::string policy;
   AgentPosition position;
+  StreamOp control;
+  bool wants_update = false;
   {
     absl::MutexLock lock(&mu_);
-    if (finished_ || writing_) return;
-    if (!control_.empty()) {
-      std::string bytes = std::move(control_.front());
-      control_.pop_front();
-      StartWriteOf(bytes);
-      return;
-    }
-    if (finish_.has_value()) {
-      FinishNow();
-      return;
-    }
-    if (!hello_ || unacked_ != 0) return;
+    control = NextControl();
+    wants_update = control.kind == StreamOp::Kind::kNone && !finished_ && !writing_ &&
+                   !finish_.has_value() && hello_ && unacked_ == 0;
     policy = policy_;
     position = position_;
+  }
+  if (!wants_update) {
+    Perform(control);
+    return;
   }
   // Outside the lock: the engine may read the store. The answer is checked against the state
   // again below, and a concurrent MaybeWrite simply finds the stream busy.
   absl::StatusOr<PreparedUpdatePtr> update = deps_.engine.UpdateFor(policy, position);
   if (!update.ok() || *update == nullptr) return;  // deleted policy, or nothing to send
-  absl::MutexLock lock(&mu_);
-  const v1::PolicyUpdate& next = (*update)->update;
-  if (finished_ || writing_ || finish_.has_value() || unacked_ != 0 || policy_ != policy) return;
-  if (next.target_revision() == refused_ && !position_.needs_full) return;
-  unacked_ = next.target_revision();
-  unacked_sha256_ = next.sha256();
-  write_owner_ = *update;
-  grpc::Slice slice((*update)->serialized_message.data(), (*update)->serialized_message.size(),
-                    grpc::Slice::STATIC_SLICE);
-  write_buffer_ = grpc::ByteBuffer(&slice, 1);
-  writing_ = true;
-  StartWrite(&write_buffer_);
+  StreamOp op;
+  {
+    absl::MutexLock lock(&mu_);
+    const v1::PolicyUpdate& next = (*update)->update;
+    if (finished_ || writing_ || finish_.has_value() || unacked_ != 0 || policy_ != policy) return;
+    if (next.target_revision() == refused_ && !position_.needs_full) return;
+    unacked_ = next.target_revision();
+    unacked_sha256_ = next.sha256();
+    op = PrepareWrite(*update, (*update)->serialized_message);
+  }
+  Perform(op);
 }
 
 void AgentSession::OnWriteDone(bool ok) {
@@ -140,24 +156,30 @@ void AgentSession::OnWriteDone(bool ok) {
 }
 
 void AgentSession::OnReadDone(bool ok) {
-  grpc::Status error;
+  StreamOp op;
   {
     absl::MutexLock lock(&mu_);
-    if (!ok) {
-      // The agent closed its side or the stream broke: end ours once the write in flight lands.
-      if (!finish_.has_value()) finish_ = grpc::Status::OK;
-      if (!writing_) FinishNow();
-      return;
+    grpc::Status error;
+    if (ok) {
+      v1::AgentMessage message;
+      grpc::Status parsed =
+          grpc::SerializationTraits<v1::AgentMessage>::Deserialize(&read_buffer_, &message);
+      error = parsed.ok() ? Handle(message) : Invalid("unreadable AgentMessage");
     }
-    v1::AgentMessage message;
-    grpc::Status parsed =
-        grpc::SerializationTraits<v1::AgentMessage>::Deserialize(&read_buffer_, &message);
-    error = parsed.ok() ? Handle(message) : Invalid("unreadable AgentMessage");
-    if (!error.ok() && !finish_.has_value()) {
-      finish_ = error;
-      if (!writing_) FinishNow();
-      return;
+    if (!ok || !error.ok()) {
+      // The agent closed its side, the stream broke, or the agent broke the protocol: end the
+      // stream once the write in flight lands.
+      if (!finish_.has_value()) finish_ = error;
+      op = NextControl();
     }
+  }
+  if (op.kind != StreamOp::Kind::kNone || !ok) {
+    Perform(op);
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (finish_.has_value()) return;
   }
   StartRead(&read_buffer_);
   MaybeWrite();

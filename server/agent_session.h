@@ -67,11 +67,24 @@ class AgentSession final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   grpc::Status HandleAnswer(int64_t revision, bool acked, const std::string& sha256,
                             const std::string& reason, bool needs_full)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What to do to the stream once mu_ is released: gRPC may run reactions inline, and they take
+  // mu_.
+  struct StreamOp {
+    enum class Kind { kNone, kWrite, kFinish };
+    Kind kind = Kind::kNone;
+    grpc::Status status;
+  };
+  void Perform(const StreamOp& op);
+
   // Starts the next write if none is in flight: queued control messages first, then the policy
   // update the agent needs, if any and if none is unacknowledged.
   void MaybeWrite();
-  void StartWriteOf(const std::string& bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FinishNow() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The queued control message, or the Finish that Close asked for, if the stream is idle.
+  StreamOp NextControl() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Claims the stream for writing `bytes`, kept alive by `owner` until the write is done.
+  StreamOp PrepareWrite(std::shared_ptr<const void> owner, const std::string& bytes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  StreamOp PrepareFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Queue(const v1::ServerMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const AgentSessionDeps deps_;
@@ -90,7 +103,8 @@ class AgentSession final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   // Keeps the bytes of the write in flight alive (they may be a shared update).
   std::shared_ptr<const void> write_owner_ ABSL_GUARDED_BY(mu_);
-  grpc::ByteBuffer write_buffer_ ABSL_GUARDED_BY(mu_);
+  // Belongs to the write in flight: set by whoever set writing_, read by gRPC until OnWriteDone.
+  grpc::ByteBuffer write_buffer_;
   std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);  // Close asked for this
   bool finished_ ABSL_GUARDED_BY(mu_) = false;               // Finish was called
   grpc::ByteBuffer read_buffer_;                             // used by the one read in flight only
