@@ -43,7 +43,9 @@ void AgentSession::Reassign(const std::string& policy) {
     absl::MutexLock lock(&mu_);
     if (policy_ == policy) return;
     policy_ = policy;
-    // Whatever was in flight belongs to the old policy: the next update is the new one's.
+    // Whatever was in flight belongs to the old policy: the next update is the new one's, and
+    // the agent's answer to the old one is dropped when it comes.
+    abandoned_ = unacked_;
     unacked_ = 0;
     refused_ = 0;
   }
@@ -236,6 +238,10 @@ grpc::Status AgentSession::Handle(const v1::AgentMessage& message) {
 
 grpc::Status AgentSession::HandleAnswer(int64_t revision, bool acked, const std::string& sha256,
                                         const std::string& reason, bool needs_full) {
+  if (abandoned_ != 0 && revision == abandoned_ && revision != unacked_) {
+    abandoned_ = 0;
+    return grpc::Status::OK;
+  }
   if (unacked_ == 0 || revision != unacked_) {
     return Invalid(absl::StrCat(acked ? "Ack" : "Nack", " for revision ", revision,
                                 ", which is not the update in flight"));
