@@ -1,0 +1,77 @@
+#include "agent-sim/sim_flags.h"
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace fleet::agent {
+
+void AddSimFlags(CLI::App& app, SimFlags& flags) {
+  app.add_option("--server", flags.server, "fleetd's agent address, HOST:PORT")->required();
+  app.add_option("--enroll-token-file", flags.enroll_token_file,
+                 "File holding the enrollment token (fenr_...) that agents without a saved "
+                 "identity enroll with")
+      ->required();
+  app.add_option("--agents", flags.agents, "How many agents to simulate (at least 1)")->required();
+  app.add_option("--connections", flags.connections,
+                 "How many gRPC connections carry the agents' streams; agent i uses connection "
+                 "i % M (default: one per agent)");
+  app.add_option("--state-dir", flags.state_dir,
+                 "Where each agent's identity is kept (sim-<i>.json), so that another run "
+                 "resumes as the same agents without enrolling again")
+      ->capture_default_str();
+  app.add_option("--duration", flags.duration,
+                 "How long to run, e.g. 30s, 5m, 1h (default: until SIGINT or SIGTERM)");
+  app.add_option("--nack-rate", flags.nack_rate,
+                 "Probability (0 to 1) that an agent refuses an update and nacks it; each agent "
+                 "draws from its own seeded generator, so runs repeat")
+      ->capture_default_str();
+  app.add_option("--seed", flags.seed, "Seed of the agents' random choices")->capture_default_str();
+  app.add_option("--report", flags.report,
+                 "Write the final JSON report to this file (default: stdout)");
+}
+
+absl::StatusOr<std::optional<absl::Duration>> ParseRunDuration(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  absl::Duration duration;
+  if (!absl::ParseDuration(text, &duration) || duration <= absl::ZeroDuration() ||
+      duration == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--duration: \"", text, "\" is not a positive duration such as 30s or 5m"));
+  }
+  return duration;
+}
+
+absl::StatusOr<SimulatorOptions> SimulatorOptionsFrom(const SimFlags& flags,
+                                                      std::string enroll_token) {
+  SimulatorOptions options{.server = flags.server,
+                           .enroll_token = std::move(enroll_token),
+                           .agents = flags.agents,
+                           .connections = flags.connections,
+                           .state_dir = flags.state_dir,
+                           .nack_rate = flags.nack_rate,
+                           .seed = flags.seed};
+  if (absl::Status valid = ValidateOptions(options); !valid.ok()) return valid;
+  return options;
+}
+
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot read token file ", path));
+  }
+  std::ostringstream content;
+  content << file.rdbuf();
+  std::string token(absl::StripAsciiWhitespace(content.str()));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("token file ", path, " is empty"));
+  }
+  return token;
+}
+
+}  // namespace fleet::agent

@@ -1,0 +1,278 @@
+#include "agent-sim/simulator.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+#ifndef FLEETD_VERSION
+#define FLEETD_VERSION "unknown"
+#endif
+
+namespace fleet::agent {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr absl::Duration kEnrollTimeout = absl::Seconds(10);
+
+std::string AgentName(int index) { return absl::StrCat("sim-", index); }
+
+std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const SimulatorOptions& options) {
+  const int count = options.connections == 0 ? options.agents : options.connections;
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  channels.reserve(count);
+  for (int i = 0; i < count; ++i) {
+    grpc::ChannelArguments args;
+    // Without this, channels to the same address share one subchannel, hence one TCP connection.
+    args.SetInt("grpc.use_local_subchannel_pool", 1);
+    channels.push_back(
+        grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args));
+  }
+  return channels;
+}
+
+// Stream endings a healthy run sees: the server's clean close or GoAway, our own Stop(), a
+// replaced stream, an unreachable server.
+bool IsExpectedEnd(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kDeadlineExceeded:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// One agent's own state, shared by its connection's hooks (all on that connection's thread).
+struct AgentState {
+  explicit AgentState(uint64_t seed) : nack_rng(seed) {}
+  std::mt19937_64 nack_rng;
+  bool connected_once = false;
+  // The open stream got its Welcome.
+  bool welcomed = false;
+};
+
+}  // namespace
+
+nlohmann::ordered_json SimulatorReport::ToJson() const {
+  return {{"agents", agents},
+          {"enrolled", enrolled},
+          {"connected", connected},
+          {"updates", {{"delta", delta_updates}, {"full", full_updates}}},
+          {"acks", acks},
+          {"nacks", nacks},
+          {"reconnects", reconnects},
+          {"errors", errors},
+          {"latency_ms",
+           {{"p50", latency_ms.p50},
+            {"p90", latency_ms.p90},
+            {"p99", latency_ms.p99},
+            {"max", latency_ms.max}}}};
+}
+
+LatencySummary Summarize(std::vector<double>& samples) {
+  if (samples.empty()) return {};
+  std::sort(samples.begin(), samples.end());
+  const auto rank = [&samples](double q) {
+    // Nearest rank: the smallest sample with at least q of all samples at or below it.
+    const size_t n = samples.size();
+    const size_t index = static_cast<size_t>(std::ceil(q * static_cast<double>(n)));
+    return samples[std::clamp<size_t>(index, 1, n) - 1];
+  };
+  return {.p50 = rank(0.50), .p90 = rank(0.90), .p99 = rank(0.99), .max = samples.back()};
+}
+
+absl::Status ValidateOptions(const SimulatorOptions& options) {
+  if (options.server.empty()) return absl::InvalidArgumentError("--server is required");
+  if (options.agents < 1) return absl::InvalidArgumentError("--agents must be at least 1");
+  if (options.connections < 0 || options.connections > options.agents) {
+    return absl::InvalidArgumentError("--connections must be between 1 and --agents");
+  }
+  if (!(options.nack_rate >= 0.0 && options.nack_rate <= 1.0)) {
+    return absl::InvalidArgumentError("--nack-rate must be between 0 and 1");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(SimulatorOptions options) {
+  if (absl::Status valid = ValidateOptions(options); !valid.ok()) return valid;
+  if (options.enroll_concurrency < 1) options.enroll_concurrency = 1;
+  absl::StatusOr<std::unique_ptr<IdentityStore>> identities =
+      IdentityStore::Open(options.state_dir);
+  if (!identities.ok()) return identities.status();
+  return std::unique_ptr<Simulator>(new Simulator(std::move(options), *std::move(identities)));
+}
+
+Simulator::Simulator(SimulatorOptions options, std::unique_ptr<IdentityStore> identities)
+    : options_(std::move(options)),
+      identities_(std::move(identities)),
+      channels_(MakeChannels(options_)),
+      enrolled_(options_.agents) {}
+
+Simulator::~Simulator() { Stop(); }
+
+absl::Status Simulator::Enroll() {
+  if (!channels_.front()->WaitForConnected(
+          absl::ToChronoTime(absl::Now() + options_.connect_timeout))) {
+    return absl::UnavailableError(absl::StrCat("cannot reach fleetd at ", options_.server,
+                                               " within ",
+                                               absl::FormatDuration(options_.connect_timeout)));
+  }
+  std::atomic<int> next{0};
+  absl::Mutex first_error_mu;
+  absl::Status first_error;
+  std::vector<std::thread> workers;
+  const int worker_count = std::min(options_.enroll_concurrency, options_.agents);
+  for (int w = 0; w < worker_count; ++w) {
+    workers.emplace_back([&] {
+      for (int index = next++; index < options_.agents; index = next++) {
+        absl::StatusOr<AgentIdentity> identity = IdentityOf(index);
+        if (identity.ok()) {
+          absl::MutexLock lock(&mu_);
+          enrolled_[index] = *std::move(identity);
+          continue;
+        }
+        ++errors_;
+        absl::MutexLock lock(&first_error_mu);
+        if (first_error.ok()) first_error = identity.status();
+      }
+    });
+  }
+  for (std::thread& worker : workers) worker.join();
+  absl::MutexLock lock(&mu_);
+  const bool any = std::any_of(enrolled_.begin(), enrolled_.end(),
+                               [](const auto& identity) { return identity.has_value(); });
+  absl::MutexLock error_lock(&first_error_mu);
+  return any ? absl::OkStatus() : first_error;
+}
+
+absl::StatusOr<AgentIdentity> Simulator::IdentityOf(int index) {
+  const std::string name = AgentName(index);
+  absl::StatusOr<std::optional<AgentIdentity>> saved = identities_->Load(name);
+  if (!saved.ok()) return saved.status();
+  if (saved->has_value()) return **saved;
+
+  v1::EnrollRequest request;
+  request.set_enrollment_token(options_.enroll_token);
+  v1::AgentFacts& facts = *request.mutable_facts();
+  facts.set_hostname(name);
+  facts.set_os("linux");
+  facts.set_arch("amd64");
+  facts.set_agent_version(FLEETD_VERSION);
+  (*facts.mutable_labels())["sim"] = "true";
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kEnrollTimeout));
+  v1::EnrollResponse response;
+  const grpc::Status status = v1::AgentService::NewStub(channels_[index % channels_.size()])
+                                  ->Enroll(&context, request, &response);
+  if (!status.ok()) {
+    return absl::Status(FromGrpcStatus(status).code(),
+                        absl::StrCat("enrolling ", name, ": ", status.error_message()));
+  }
+  AgentIdentity identity{.agent_id = response.agent_id(),
+                         .agent_secret = response.agent_secret(),
+                         .policy = response.policy()};
+  if (absl::Status saved_now = identities_->Save(name, identity); !saved_now.ok()) {
+    return saved_now;
+  }
+  return identity;
+}
+
+std::unique_ptr<AgentConnection> Simulator::NewConnection(int index,
+                                                          const AgentIdentity& identity) {
+  const uint64_t seed = options_.seed * 1'000'003 + static_cast<uint64_t>(index);
+  auto state = std::make_shared<AgentState>(seed);
+  AgentConnectionHooks hooks;
+  if (options_.nack_rate > 0) {
+    hooks.refuse = [state, rate = options_.nack_rate](const v1::PolicyUpdate&) {
+      return std::bernoulli_distribution(rate)(state->nack_rng);
+    };
+  }
+  hooks.on_update = [this](const UpdateEvent& event) {
+    ++(event.update.kind() == v1::PolicyUpdate::DELTA ? delta_updates_ : full_updates_);
+    if (!event.outcome.applied) {
+      ++nacks_;
+      return;
+    }
+    ++acks_;
+    const absl::Time committed =
+        absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(event.update.commit_time()));
+    const double latency_ms = absl::ToDoubleMilliseconds(event.applied_at - committed);
+    absl::MutexLock lock(&mu_);
+    latencies_ms_.push_back(latency_ms);
+  };
+  hooks.on_connected = [this, state](const v1::Welcome&) {
+    ++connected_now_;
+    if (!state->connected_once) ++connected_ever_;
+    state->connected_once = true;
+    state->welcomed = true;
+  };
+  hooks.on_disconnected = [this, state](const absl::Status& status) {
+    if (state->welcomed) --connected_now_;
+    state->welcomed = false;
+    if (status.code() != absl::StatusCode::kCancelled) ++reconnects_;
+    if (!IsExpectedEnd(status.code())) ++errors_;
+  };
+  v1::StatusReport healthy;
+  healthy.set_health(v1::StatusReport::HEALTHY);
+  healthy.set_message("simulated");
+  return std::make_unique<AgentConnection>(
+      channels_[index % channels_.size()], identity, PolicyApplier(), std::move(hooks),
+      AgentConnectionOptions{.status_after_connect = healthy, .seed = seed});
+}
+
+void Simulator::Start() {
+  absl::MutexLock lock(&mu_);
+  for (int index = 0; index < options_.agents; ++index) {
+    if (!enrolled_[index].has_value()) continue;
+    connections_.push_back(NewConnection(index, *enrolled_[index]));
+    connections_.back()->Start();
+  }
+}
+
+void Simulator::Stop() {
+  std::vector<std::unique_ptr<AgentConnection>> connections;
+  {
+    absl::MutexLock lock(&mu_);
+    connections.swap(connections_);
+  }
+  // All are told first, so that they wind down together rather than one after another.
+  for (auto& connection : connections) connection->Stop();
+  // A loop that ended with UNAUTHENTICATED was counted as an error when its stream ended.
+  for (auto& connection : connections) connection->Join();
+}
+
+SimulatorReport Simulator::Report() const {
+  SimulatorReport report;
+  report.agents = options_.agents;
+  report.connected = connected_ever_.load();
+  report.delta_updates = delta_updates_.load();
+  report.full_updates = full_updates_.load();
+  report.acks = acks_.load();
+  report.nacks = nacks_.load();
+  report.reconnects = reconnects_.load();
+  report.errors = errors_.load();
+  std::vector<double> latencies;
+  {
+    absl::MutexLock lock(&mu_);
+    report.enrolled = std::count_if(enrolled_.begin(), enrolled_.end(),
+                                    [](const auto& identity) { return identity.has_value(); });
+    latencies = latencies_ms_;
+  }
+  report.latency_ms = Summarize(latencies);
+  return report;
+}
+
+}  // namespace fleet::agent
