@@ -5,11 +5,12 @@
 
 #include "server/records.pb.h"
 #include "server/store_layout.h"
+#include "storage/errors.h"
 
 namespace fleet::server {
 
 absl::StatusOr<std::unique_ptr<AgentHub>> AgentHub::Start(storage::Store& store) {
-  std::unique_ptr<AgentHub> hub(new AgentHub());
+  std::unique_ptr<AgentHub> hub(new AgentHub(store));
   absl::StatusOr<std::unique_ptr<storage::Watcher>> watcher =
       store.Watch(layout::kAgents, store.CurrentRevision());
   if (!watcher.ok()) return watcher.status();
@@ -23,18 +24,39 @@ AgentHub::~AgentHub() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  watcher_->Cancel();
+  {
+    absl::MutexLock lock(&mu_);
+    watcher_->Cancel();
+  }
   thread_.join();
 }
 
 void AgentHub::Follow() {
   while (true) {
-    absl::StatusOr<storage::WatchBatch> batch = watcher_->Next(absl::Seconds(1));
+    storage::Watcher* watcher;
+    {
+      absl::MutexLock lock(&mu_);
+      watcher = watcher_.get();
+    }
+    absl::StatusOr<storage::WatchBatch> batch = watcher->Next(absl::Seconds(1));
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
     }
-    if (!batch.ok()) return;  // the store closed (or compacted past us: sessions stay as they are)
+    if (storage::IsCompacted(batch.status())) {
+      // Fell behind the log: check every session's agent again, then follow from now.
+      absl::StatusOr<std::unique_ptr<storage::Watcher>> watcher =
+          store_.Watch(layout::kAgents, store_.CurrentRevision());
+      if (!watcher.ok()) return;
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_) return;
+        watcher_ = *std::move(watcher);
+      }
+      Recheck();
+      continue;
+    }
+    if (!batch.ok()) return;  // the store closed
     for (const storage::Event& event : batch->events) {
       const std::string id = event.kv.key.substr(sizeof(layout::kAgents) - 1);
       if (event.type == storage::Event::Type::kDelete) {
@@ -43,6 +65,24 @@ void AgentHub::Follow() {
       }
       record::AgentRecord record;
       if (record.ParseFromString(event.kv.value)) AgentChanged(id, &record.agent().policy());
+    }
+  }
+}
+
+void AgentHub::Recheck() {
+  std::vector<std::string> ids;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, entry] : by_agent_) ids.push_back(id);
+  }
+  for (const std::string& id : ids) {
+    absl::StatusOr<std::optional<storage::KeyValue>> kv = store_.Get(layout::AgentKey(id));
+    if (!kv.ok()) continue;  // the next change or recheck catches up
+    record::AgentRecord record;
+    if (!kv->has_value()) {
+      AgentChanged(id, nullptr);
+    } else if (record.ParseFromString((*kv)->value)) {
+      AgentChanged(id, &record.agent().policy());
     }
   }
 }

@@ -38,14 +38,17 @@ class AgentHub {
   size_t size();
 
  private:
-  AgentHub() = default;
+  explicit AgentHub(storage::Store& store) : store_(store) {}
   void Follow();
-  // Moves or disconnects a session after its agent record changed (deleted: `policy` empty).
+  // Reads every session's agent record again (after the watch fell behind the log).
+  void Recheck();
+  // Moves or disconnects a session after its agent record changed (deleted: `policy` null).
   void AgentChanged(const std::string& agent_id, const std::string* policy);
   // The sessions of `policy`, held so they stay alive while called outside the lock.
   std::vector<std::shared_ptr<AgentSession>> SessionsOf(const std::string& policy)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  storage::Store& store_;  // not owned
   absl::Mutex mu_;
   struct Entry {
     std::weak_ptr<AgentSession> session;
@@ -55,7 +58,8 @@ class AgentHub {
   std::map<std::string, Entry> by_agent_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::set<std::string>> by_policy_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::unique_ptr<storage::Watcher> watcher_;  // created before the thread starts
+  // Replaced only by the hub's thread (after a compaction), under mu_; cancelled under mu_.
+  std::unique_ptr<storage::Watcher> watcher_;
   std::thread thread_;
 };
 

@@ -93,6 +93,10 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(const FleetdCo
     return absl::InvalidArgumentError(
         "--heartbeat-interval must be at least 1s and --max-connection-age 1m to 480h");
   }
+  if (config.revision_retention < 1000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--revision-retention must be at least 1000 (got ", config.revision_retention, ")"));
+  }
   if (config.policy_history < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("--policy-history must be at least 1 (got ", config.policy_history, ")"));
@@ -134,17 +138,17 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(const FleetdCo
     return bootstrap.status();
   }
 
-  return std::unique_ptr<FleetdServer>(
-      new FleetdServer(config.data_dir, bootstrap->value_or(""), admin->WithPort(admin_port),
-                       admin_port, agent->WithPort(agent_port), agent_port, *std::move(lock),
-                       *std::move(store), std::move(admin_service), *std::move(admin_server),
-                       *std::move(agent_service), *std::move(agent_server)));
+  return std::unique_ptr<FleetdServer>(new FleetdServer(
+      config.revision_retention, config.data_dir, bootstrap->value_or(""),
+      admin->WithPort(admin_port), admin_port, agent->WithPort(agent_port), agent_port,
+      *std::move(lock), *std::move(store), std::move(admin_service), *std::move(admin_server),
+      *std::move(agent_service), *std::move(agent_server)));
 }
 
-FleetdServer::FleetdServer(std::string data_dir, std::string bootstrap_token_file,
-                           std::string admin_address, int admin_port, std::string agent_address,
-                           int agent_port, std::unique_ptr<DataDirLock> lock,
-                           std::unique_ptr<storage::Store> store,
+FleetdServer::FleetdServer(int64_t revision_retention, std::string data_dir,
+                           std::string bootstrap_token_file, std::string admin_address,
+                           int admin_port, std::string agent_address, int agent_port,
+                           std::unique_ptr<DataDirLock> lock, std::unique_ptr<storage::Store> store,
                            std::unique_ptr<AdminService> admin_service,
                            std::unique_ptr<grpc::Server> admin_server,
                            std::unique_ptr<AgentService> agent_service,
@@ -157,6 +161,8 @@ FleetdServer::FleetdServer(std::string data_dir, std::string bootstrap_token_fil
       agent_port_(agent_port),
       lock_(std::move(lock)),
       store_(std::move(store)),
+      compactor_(std::make_unique<StoreCompactor>(
+          *store_, CompactorOptions{.retain_revisions = revision_retention})),
       admin_service_(std::move(admin_service)),
       admin_server_(std::move(admin_server)),
       agent_service_(std::move(agent_service)),
@@ -180,6 +186,7 @@ void FleetdServer::Shutdown(absl::Duration grace) {
   admin_server_->Wait();
   agent_server_->Wait();
   agent_service_.reset();  // its threads read the store
+  compactor_.reset();
   store_.reset();
   lock_.reset();
 }

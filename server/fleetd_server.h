@@ -16,6 +16,7 @@
 #include "server/admin_service.h"
 #include "server/agent_service.h"
 #include "server/data_dir_lock.h"
+#include "server/store_compactor.h"
 #include "storage/store.h"
 
 namespace fleet::server {
@@ -34,6 +35,9 @@ struct FleetdConfig {
   // How long an agent connection may live before fleetd asks it to reconnect
   // (--max-connection-age), so that load balancers can spread agents over replicas.
   absl::Duration max_connection_age = absl::Minutes(30);
+  // How many of the newest store revisions the log keeps (--revision-retention); watchers and
+  // agents resuming from older ones re-list or get FULL documents.
+  int64_t revision_retention = 100'000;
 };
 
 // Thread-safe.
@@ -68,8 +72,8 @@ class FleetdServer {
   void Shutdown(absl::Duration grace);
 
  private:
-  FleetdServer(std::string data_dir, std::string bootstrap_token_file, std::string admin_address,
-               int admin_port, std::string agent_address, int agent_port,
+  FleetdServer(int64_t revision_retention, std::string data_dir, std::string bootstrap_token_file,
+               std::string admin_address, int admin_port, std::string agent_address, int agent_port,
                std::unique_ptr<DataDirLock> lock, std::unique_ptr<storage::Store> store,
                std::unique_ptr<AdminService> admin_service,
                std::unique_ptr<grpc::Server> admin_server,
@@ -88,6 +92,7 @@ class FleetdServer {
   // Declared in the order they are acquired, so that they are destroyed in reverse.
   std::unique_ptr<DataDirLock> lock_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<storage::Store> store_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<StoreCompactor> compactor_ ABSL_GUARDED_BY(mu_);
   // Used by admin_server_'s calls, which end before Shutdown closes the store.
   const std::unique_ptr<AdminService> admin_service_;
   const std::unique_ptr<grpc::Server> admin_server_;  // grpc::Server is thread-safe

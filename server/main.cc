@@ -60,6 +60,12 @@ int main(int argc, char** argv) {
                  "Example: --policy-history 500")
       ->type_name("N")
       ->check(CLI::PositiveNumber);
+  app.add_option("--revision-retention", config.revision_retention,
+                 "How many of the newest store revisions the revision log keeps; older ones are "
+                 "compacted every minute, and a watcher that falls further behind lists again. "
+                 "Policy history is kept apart (--policy-history). At least 1000. Default: "
+                 "100000. Example: --revision-retention 1000000")
+      ->type_name("N");
   std::string heartbeat_interval = "30s";
   std::string max_connection_age = "30m";
   app.add_option("--heartbeat-interval", heartbeat_interval,
