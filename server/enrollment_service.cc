@@ -1,5 +1,6 @@
 #include "server/enrollment_service.h"
 
+#include <functional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -17,8 +18,7 @@ using google::protobuf::util::TimeUtil;
 using storage::Compare;
 using storage::Op;
 
-// Concurrent enrollments with one token race on its use count; the losers retry. Generous,
-// because a burst of agents sharing one token is the normal case.
+// Enrollments with one token through other replicas race on its use count; the losers retry.
 constexpr int kMaxAttempts = 64;
 
 absl::Status ValidateFact(std::string_view field, std::string_view value, size_t min, size_t max) {
@@ -62,6 +62,7 @@ absl::StatusOr<v1::EnrollResponse> EnrollmentService::Enroll(const v1::EnrollReq
   if (!parsed.ok()) return parsed.status();
   if (absl::Status s = ValidateFacts(request.facts()); !s.ok()) return s;
   const std::string token_key = layout::EnrollmentTokenKey(parsed->id);
+  absl::MutexLock serialized(&TokenLock(parsed->id));
 
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     absl::StatusOr<std::optional<StoredRecord<record::EnrollmentTokenRecord>>> stored =
@@ -115,6 +116,10 @@ absl::StatusOr<v1::EnrollResponse> EnrollmentService::Enroll(const v1::EnrollReq
     // Another enrollment used the token meanwhile: read it again.
   }
   return absl::AbortedError("too many agents enrolled with this token at once; try again");
+}
+
+absl::Mutex& EnrollmentService::TokenLock(const std::string& token_id) {
+  return token_locks_[std::hash<std::string>()(token_id) % token_locks_.size()];
 }
 
 }  // namespace fleet::server

@@ -5,7 +5,11 @@
 #ifndef FLEETD_SERVER_ENROLLMENT_SERVICE_H_
 #define FLEETD_SERVER_ENROLLMENT_SERVICE_H_
 
+#include <array>
+#include <string>
+
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "fleet/v1/agent.pb.h"
 #include "server/clock.h"
 #include "storage/store.h"
@@ -23,8 +27,14 @@ class EnrollmentService {
   absl::StatusOr<v1::EnrollResponse> Enroll(const v1::EnrollRequest& request);
 
  private:
+  // Serializes this process's enrollments with one token (striped by token id, so memory stays
+  // bounded whatever ids clients send): they would otherwise race on the token's use count and
+  // mostly retry. Enrollments through other replicas still race, and retry.
+  absl::Mutex& TokenLock(const std::string& token_id);
+
   storage::Store& store_;  // not owned
   Clock& clock_;           // not owned
+  std::array<absl::Mutex, 64> token_locks_;
 };
 
 }  // namespace fleet::server
