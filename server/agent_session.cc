@@ -56,15 +56,19 @@ void AgentSession::Close(const grpc::Status& status, bool go_away) {
   StreamOp op;
   {
     absl::MutexLock lock(&mu_);
-    if (finish_.has_value() || finished_) return;
+    if (finish_.has_value() || finished_ || going_away_) return;
     if (go_away) {
+      // The agent closes its side when it hears this, so acks already on their way still land;
+      // the server's shutdown deadline ends the streams of agents that do not.
       v1::ServerMessage message;
       message.mutable_go_away()->set_reason(status.error_message());
       *message.mutable_go_away()->mutable_reconnect_after() =
           TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(kReconnectAfter));
       Queue(message);
+      going_away_ = true;
+    } else {
+      finish_ = status;
     }
-    finish_ = status;
     op = NextControl();
   }
   Perform(op);
@@ -122,7 +126,7 @@ void AgentSession::MaybeWrite() {
     absl::MutexLock lock(&mu_);
     control = NextControl();
     wants_update = control.kind == StreamOp::Kind::kNone && !finished_ && !writing_ &&
-                   !finish_.has_value() && hello_ && unacked_ == 0;
+                   !finish_.has_value() && !going_away_ && hello_ && unacked_ == 0;
     policy = policy_;
     position = position_;
   }

@@ -51,8 +51,8 @@ class AgentSession final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   void Kick();
   // The agent was moved to `policy`: it gets that policy's document next.
   void Reassign(const std::string& policy);
-  // Ends the stream with `status` (after the write in flight, if any), first telling the agent
-  // to go away when `go_away` is set.
+  // Ends the stream with `status` after the write in flight, if any. With `go_away`, tells the
+  // agent to go away instead and lets it close the stream (answers in flight still land).
   void Close(const grpc::Status& status, bool go_away);
 
   void OnReadDone(bool ok) override;
@@ -108,6 +108,7 @@ class AgentSession final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   // Belongs to the write in flight: set by whoever set writing_, read by gRPC until OnWriteDone.
   grpc::ByteBuffer write_buffer_;
   std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);  // Close asked for this
+  bool going_away_ ABSL_GUARDED_BY(mu_) = false;             // GoAway queued: no more updates
   bool finished_ ABSL_GUARDED_BY(mu_) = false;               // Finish was called
   grpc::ByteBuffer read_buffer_;                             // used by the one read in flight only
   std::shared_ptr<AgentSession> self_ ABSL_GUARDED_BY(mu_);  // released in OnDone
