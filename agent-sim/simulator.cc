@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <random>
 #include <thread>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 
 #ifndef FLEETD_VERSION
@@ -23,6 +25,17 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 constexpr absl::Duration kEnrollTimeout = absl::Seconds(10);
+// fleetd refuses an enrollment with ABORTED when others with the same token keep winning the race
+// for its use count; an agent retries that (and an unreachable or slow server) a bounded number
+// of times, about 15 s in all.
+constexpr int kEnrollAttempts = 10;
+constexpr BackoffOptions kEnrollBackoff{.initial = absl::Milliseconds(100),
+                                        .max = absl::Seconds(2)};
+
+bool IsTransient(grpc::StatusCode code) {
+  return code == grpc::StatusCode::ABORTED || code == grpc::StatusCode::UNAVAILABLE ||
+         code == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
 
 std::string AgentName(int index) { return absl::StrCat("sim-", index); }
 
@@ -34,6 +47,10 @@ std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const SimulatorOptions&
     grpc::ChannelArguments args;
     // Without this, channels to the same address share one subchannel, hence one TCP connection.
     args.SetInt("grpc.use_local_subchannel_pool", 1);
+    // A channel whose connect failed comes back quickly rather than after gRPC's default
+    // backoff of up to two minutes.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
     channels.push_back(
         grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args));
   }
@@ -145,6 +162,7 @@ absl::Status Simulator::Enroll() {
           continue;
         }
         ++errors_;
+        std::cerr << "agent-sim: " << identity.status().message() << "\n";
         absl::MutexLock lock(&first_error_mu);
         if (first_error.ok()) first_error = identity.status();
       }
@@ -164,6 +182,19 @@ absl::StatusOr<AgentIdentity> Simulator::IdentityOf(int index) {
   if (!saved.ok()) return saved.status();
   if (saved->has_value()) return **saved;
 
+  absl::StatusOr<v1::EnrollResponse> response = EnrollWithRetries(name, index);
+  if (!response.ok()) return response.status();
+  AgentIdentity identity{.agent_id = response->agent_id(),
+                         .agent_secret = response->agent_secret(),
+                         .policy = response->policy()};
+  if (absl::Status saved_now = identities_->Save(name, identity); !saved_now.ok()) {
+    return saved_now;
+  }
+  return identity;
+}
+
+absl::StatusOr<v1::EnrollResponse> Simulator::EnrollWithRetries(const std::string& name,
+                                                                int index) {
   v1::EnrollRequest request;
   request.set_enrollment_token(options_.enroll_token);
   v1::AgentFacts& facts = *request.mutable_facts();
@@ -172,22 +203,23 @@ absl::StatusOr<AgentIdentity> Simulator::IdentityOf(int index) {
   facts.set_arch("amd64");
   facts.set_agent_version(FLEETD_VERSION);
   (*facts.mutable_labels())["sim"] = "true";
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + kEnrollTimeout));
-  v1::EnrollResponse response;
-  const grpc::Status status = v1::AgentService::NewStub(channels_[index % channels_.size()])
-                                  ->Enroll(&context, request, &response);
-  if (!status.ok()) {
-    return absl::Status(FromGrpcStatus(status).code(),
-                        absl::StrCat("enrolling ", name, ": ", status.error_message()));
+  const auto stub = v1::AgentService::NewStub(channels_[index % channels_.size()]);
+  absl::BitGen rng;
+  Backoff backoff(kEnrollBackoff, rng);
+  for (int attempt = 1;; ++attempt) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kEnrollTimeout));
+    // Waits (until the deadline) for a channel that is still connecting or reconnecting.
+    context.set_wait_for_ready(true);
+    v1::EnrollResponse response;
+    const grpc::Status status = stub->Enroll(&context, request, &response);
+    if (status.ok()) return response;
+    if (attempt == kEnrollAttempts || !IsTransient(status.error_code())) {
+      return absl::Status(FromGrpcStatus(status).code(),
+                          absl::StrCat("enrolling ", name, ": ", status.error_message()));
+    }
+    absl::SleepFor(backoff.Next());
   }
-  AgentIdentity identity{.agent_id = response.agent_id(),
-                         .agent_secret = response.agent_secret(),
-                         .policy = response.policy()};
-  if (absl::Status saved_now = identities_->Save(name, identity); !saved_now.ok()) {
-    return saved_now;
-  }
-  return identity;
 }
 
 std::unique_ptr<AgentConnection> Simulator::NewConnection(int index,

@@ -117,6 +117,8 @@ class Simulator {
   explicit Simulator(SimulatorOptions options, std::unique_ptr<IdentityStore> identities);
   // Enrolls agent `index`, or returns its saved identity.
   absl::StatusOr<AgentIdentity> IdentityOf(int index);
+  // Enroll for agent `index` called `name`, retrying transient refusals a bounded number of times.
+  absl::StatusOr<v1::EnrollResponse> EnrollWithRetries(const std::string& name, int index);
   std::unique_ptr<AgentConnection> NewConnection(int index, const AgentIdentity& identity);
 
   const SimulatorOptions options_;

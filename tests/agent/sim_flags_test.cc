@@ -1,0 +1,105 @@
+#include "agent-sim/sim_flags.h"
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fleet::agent {
+namespace {
+
+// Parses `args` (without the program name) as agent-sim would; the parse error's text, or "".
+std::string Parse(std::vector<std::string> args, SimFlags& flags) {
+  CLI::App app;
+  AddSimFlags(app, flags);
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Every flag lands in its field; defaults hold for the flags left out.
+TEST(SimFlagsTest, ParsesEveryFlag) {
+  SimFlags flags;
+  ASSERT_EQ(Parse({"--server", "127.0.0.1:8220", "--enroll-token-file", "t", "--agents", "200",
+                   "--connections", "10", "--duration", "30s", "--nack-rate", "0.25", "--report",
+                   "r.json"},
+                  flags),
+            "");
+  EXPECT_EQ(flags.server, "127.0.0.1:8220");
+  EXPECT_EQ(flags.enroll_token_file, "t");
+  EXPECT_EQ(flags.agents, 200);
+  EXPECT_EQ(flags.connections, 10);
+  EXPECT_EQ(flags.duration, "30s");
+  EXPECT_DOUBLE_EQ(flags.nack_rate, 0.25);
+  EXPECT_EQ(flags.report, "r.json");
+  EXPECT_EQ(flags.state_dir, "agent-sim-state");
+}
+
+// The required flags are required.
+TEST(SimFlagsTest, RequiredFlagsAreNamed) {
+  SimFlags flags;
+  EXPECT_NE(Parse({"--agents", "2", "--enroll-token-file", "t"}, flags).find("--server"),
+            std::string::npos);
+}
+
+// Go-like durations parse; anything else names --duration.
+TEST(SimFlagsTest, RunDuration) {
+  ASSERT_OK_AND_ASSIGN(std::optional<absl::Duration> none, ParseRunDuration(""));
+  EXPECT_FALSE(none.has_value());
+  ASSERT_OK_AND_ASSIGN(std::optional<absl::Duration> five_minutes, ParseRunDuration("5m"));
+  EXPECT_EQ(five_minutes, absl::Minutes(5));
+  ASSERT_OK_AND_ASSIGN(std::optional<absl::Duration> mixed, ParseRunDuration("1h30m"));
+  EXPECT_EQ(mixed, absl::Minutes(90));
+  for (const std::string bad : {"5", "5x", "-1s", "0s", "inf"}) {
+    absl::StatusOr<std::optional<absl::Duration>> parsed = ParseRunDuration(bad);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(parsed.status().message().find("--duration"), std::string::npos);
+  }
+}
+
+// Options out of range are refused naming the flag.
+TEST(SimFlagsTest, OptionsOutOfRange) {
+  SimFlags flags{.server = "127.0.0.1:1", .agents = 10};
+  EXPECT_OK(SimulatorOptionsFrom(flags, "tok"));
+  struct Case {
+    SimFlags flags;
+    std::string flag;
+  };
+  const std::vector<Case> cases = {
+      {{.server = "127.0.0.1:1", .agents = 0}, "--agents"},
+      {{.server = "127.0.0.1:1", .agents = 10, .connections = 11}, "--connections"},
+      {{.server = "127.0.0.1:1", .agents = 10, .connections = -1}, "--connections"},
+      {{.server = "127.0.0.1:1", .agents = 10, .nack_rate = 1.5}, "--nack-rate"},
+      {{.agents = 10}, "--server"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<SimulatorOptions> options = SimulatorOptionsFrom(c.flags, "tok");
+    EXPECT_EQ(options.status().code(), absl::StatusCode::kInvalidArgument) << c.flag;
+    EXPECT_NE(options.status().message().find(c.flag), std::string::npos)
+        << options.status().message();
+  }
+}
+
+// The token file is read without surrounding white space; missing or empty files are errors
+// naming the file.
+TEST(SimFlagsTest, TokenFile) {
+  testing::TempDir tmp;
+  std::ofstream(tmp.Sub("token")) << "  fenr_abc_def\n";
+  ASSERT_OK_AND_ASSIGN(std::string token, ReadTokenFile(tmp.Sub("token")));
+  EXPECT_EQ(token, "fenr_abc_def");
+  std::ofstream(tmp.Sub("empty")) << "\n";
+  EXPECT_EQ(ReadTokenFile(tmp.Sub("empty")).status().code(), absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<std::string> missing = ReadTokenFile(tmp.Sub("missing"));
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find(tmp.Sub("missing")), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fleet::agent
