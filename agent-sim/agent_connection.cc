@@ -15,15 +15,14 @@ absl::Duration ToDuration(const google::protobuf::Duration& duration) {
   return absl::Microseconds(TimeUtil::DurationToMicroseconds(duration));
 }
 
-// Writes under `write_mu`: the sync API allows one Write at a time, and heartbeats come from
-// another thread than replies.
-bool Send(grpc::ClientReaderWriter<v1::AgentMessage, v1::ServerMessage>& stream,
-          absl::Mutex& write_mu, const v1::AgentMessage& message) {
-  absl::MutexLock lock(&write_mu);
-  return stream.Write(message);
-}
-
 }  // namespace
+
+// Writes one at a time (the sync API allows no more, and heartbeats come from another thread
+// than replies), never after the half-close.
+bool AgentConnection::Send(Stream& stream, WriteSide& write_side, const v1::AgentMessage& message) {
+  absl::MutexLock lock(&write_side.mu);
+  return !write_side.closed && stream.Write(message);
+}
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
@@ -103,12 +102,12 @@ AgentConnection::StreamResult AgentConnection::RunStream() {
     stream_done_ = false;
   }
   std::unique_ptr<Stream> stream = stub_->Connect(&context);
-  absl::Mutex write_mu;
+  WriteSide write_side;
   v1::AgentMessage hello;
   *hello.mutable_hello() = applier_.HelloMessage();
   std::thread heartbeat;
-  if (Send(*stream, write_mu, hello)) {
-    ReadLoop(*stream, write_mu, result, heartbeat);
+  if (Send(*stream, write_side, hello)) {
+    ReadLoop(*stream, write_side, result, heartbeat);
   }
   {
     absl::MutexLock lock(&mu_);
@@ -124,7 +123,7 @@ AgentConnection::StreamResult AgentConnection::RunStream() {
   return result;
 }
 
-void AgentConnection::ReadLoop(Stream& stream, absl::Mutex& write_mu, StreamResult& result,
+void AgentConnection::ReadLoop(Stream& stream, WriteSide& write_side, StreamResult& result,
                                std::thread& heartbeat) {
   v1::ServerMessage message;
   while (stream.Read(&message)) {
@@ -133,24 +132,30 @@ void AgentConnection::ReadLoop(Stream& stream, absl::Mutex& write_mu, StreamResu
       case v1::ServerMessage::kWelcome: {
         const absl::Duration interval = ToDuration(message.welcome().heartbeat_interval());
         if (interval > absl::ZeroDuration() && !heartbeat.joinable()) {
-          heartbeat = std::thread(
-              [this, &stream, &write_mu, interval] { HeartbeatLoop(stream, write_mu, interval); });
+          heartbeat = std::thread([this, &stream, &write_side, interval] {
+            HeartbeatLoop(stream, write_side, interval);
+          });
         }
         if (options_.status_after_connect.has_value()) {
           v1::AgentMessage status;
           *status.mutable_status() = *options_.status_after_connect;
-          Send(stream, write_mu, status);
+          Send(stream, write_side, status);
         }
         if (hooks_.on_connected) hooks_.on_connected(message.welcome());
         break;
       }
       case v1::ServerMessage::kPolicyUpdate:
-        HandleUpdate(message.policy_update(), stream, write_mu);
+        HandleUpdate(message.policy_update(), stream, write_side);
         break;
-      case v1::ServerMessage::kGoAway:
-        // The server ends the stream after this; reading on until then.
+      case v1::ServerMessage::kGoAway: {
+        // Answers already sent still land; half-close so that the server can end the stream,
+        // and read on until it does.
         result.go_away_after = ToDuration(message.go_away().reconnect_after());
+        absl::MutexLock lock(&write_side.mu);
+        if (!write_side.closed) stream.WritesDone();
+        write_side.closed = true;
         break;
+      }
       default:
         break;
     }
@@ -158,7 +163,7 @@ void AgentConnection::ReadLoop(Stream& stream, absl::Mutex& write_mu, StreamResu
 }
 
 void AgentConnection::HandleUpdate(const v1::PolicyUpdate& update, Stream& stream,
-                                   absl::Mutex& write_mu) {
+                                   WriteSide& write_side) {
   const absl::Time received_at = absl::Now();
   const bool refused = hooks_.refuse && hooks_.refuse(update);
   ApplyOutcome outcome;
@@ -169,7 +174,7 @@ void AgentConnection::HandleUpdate(const v1::PolicyUpdate& update, Stream& strea
     outcome = applier_.Apply(update);
   }
   const absl::Time applied_at = absl::Now();
-  Send(stream, write_mu, outcome.Reply());
+  Send(stream, write_side, outcome.Reply());
   if (hooks_.on_update) {
     hooks_.on_update(UpdateEvent{.update = update,
                                  .outcome = outcome,
@@ -179,7 +184,7 @@ void AgentConnection::HandleUpdate(const v1::PolicyUpdate& update, Stream& strea
   }
 }
 
-void AgentConnection::HeartbeatLoop(Stream& stream, absl::Mutex& write_mu,
+void AgentConnection::HeartbeatLoop(Stream& stream, WriteSide& write_side,
                                     absl::Duration interval) {
   v1::AgentMessage heartbeat;
   heartbeat.mutable_heartbeat();
@@ -190,7 +195,7 @@ void AgentConnection::HeartbeatLoop(Stream& stream, absl::Mutex& write_mu,
         return;
       }
     }
-    if (!Send(stream, write_mu, heartbeat)) return;
+    if (!Send(stream, write_side, heartbeat)) return;
   }
 }
 

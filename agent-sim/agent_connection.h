@@ -112,17 +112,23 @@ class AgentConnection {
     grpc::Status status;
   };
   using Stream = grpc::ClientReaderWriter<v1::AgentMessage, v1::ServerMessage>;
+  // The writing half of one stream: writes are serialized, and none follows the half-close.
+  struct WriteSide {
+    absl::Mutex mu;
+    bool closed ABSL_GUARDED_BY(mu) = false;
+  };
 
   // One stream from open to Finish.
   StreamResult RunStream();
-  // Reads until the stream ends; writes replies under `write_mu`.
+  // Reads until the stream ends; writes replies through `write_side`.
   // Starts `heartbeat` after the Welcome.
-  void ReadLoop(Stream& stream, absl::Mutex& write_mu, StreamResult& result,
+  void ReadLoop(Stream& stream, WriteSide& write_side, StreamResult& result,
                 std::thread& heartbeat);
   // Answers one update.
-  void HandleUpdate(const v1::PolicyUpdate& update, Stream& stream, absl::Mutex& write_mu);
+  static bool Send(Stream& stream, WriteSide& write_side, const v1::AgentMessage& message);
+  void HandleUpdate(const v1::PolicyUpdate& update, Stream& stream, WriteSide& write_side);
   // Sends Heartbeat every `interval` until `done` or Stop().
-  void HeartbeatLoop(Stream& stream, absl::Mutex& write_mu, absl::Duration interval);
+  void HeartbeatLoop(Stream& stream, WriteSide& write_side, absl::Duration interval);
   bool StreamEnded() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || stream_done_; }
   // Sleeps up to `delay`; false when Stop() came first.
   bool WaitBeforeReconnect(absl::Duration delay);

@@ -58,16 +58,10 @@ class AdminE2eTest : public ::testing::Test {
 
   // Runs fleetctl against our fleetd with `token_file` (the bootstrap admin token by default),
   // its own config home, and `input` on stdin.
-  CommandResult Fleetctl(std::vector<std::string> args, const std::string& token_file = "",
+  CommandResult Fleetctl(const std::vector<std::string>& args, const std::string& token_file = "",
                          const std::optional<std::string>& input = std::nullopt) {
-    std::vector<std::string> argv = {FLEETCTL_BIN, "--address", fleetd_->admin_address(),
-                                     "--token-file",
-                                     token_file.empty() ? admin_token_ : token_file};
-    argv.insert(argv.end(), args.begin(), args.end());
-    absl::StatusOr<CommandResult> result = testing::RunCommand(
-        argv, {"XDG_CONFIG_HOME=" + tmp_.Sub("config")}, input, absl::Seconds(60));
-    EXPECT_OK(result);
-    return result.ok() ? *result : CommandResult{};
+    return testing::RunFleetctl(FLEETCTL_BIN, *fleetd_, tmp_.Sub("config"), args, token_file,
+                                input);
   }
 
   nlohmann::json Json(std::vector<std::string> args, const std::string& token_file = "") {

@@ -43,15 +43,9 @@ class AgentSimE2eTest : public ::testing::Test {
     std::ofstream(token_file_) << nlohmann::json::parse(token.out)["secret"].get<std::string>();
   }
 
-  CommandResult Fleetctl(std::vector<std::string> args,
+  CommandResult Fleetctl(const std::vector<std::string>& args,
                          const std::optional<std::string>& input = std::nullopt) {
-    std::vector<std::string> argv = {FLEETCTL_BIN, "--address", fleetd_->admin_address(),
-                                     "--token-file", fleetd_->bootstrap_token_file()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    absl::StatusOr<CommandResult> result = testing::RunCommand(
-        argv, {"XDG_CONFIG_HOME=" + tmp_.Sub("config")}, input, absl::Seconds(60));
-    EXPECT_OK(result);
-    return result.ok() ? *result : CommandResult{};
+    return testing::RunFleetctl(FLEETCTL_BIN, *fleetd_, tmp_.Sub("config"), args, "", input);
   }
 
   // Starts agent-sim in the background, bounded to 5 minutes in case the test stops early.

@@ -111,15 +111,9 @@ class AgentStreamE2eTest : public ::testing::Test {
 
   void StartFleetd() { ASSERT_OK_AND_ASSIGN(fleetd_, FleetdProcess::Start(FLEETD_BIN, data_dir_)); }
 
-  CommandResult Fleetctl(std::vector<std::string> args,
+  CommandResult Fleetctl(const std::vector<std::string>& args,
                          const std::optional<std::string>& input = std::nullopt) {
-    std::vector<std::string> argv = {FLEETCTL_BIN, "--address", fleetd_->admin_address(),
-                                     "--token-file", fleetd_->bootstrap_token_file()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    absl::StatusOr<CommandResult> result = testing::RunCommand(
-        argv, {"XDG_CONFIG_HOME=" + tmp_.Sub("config")}, input, absl::Seconds(60));
-    EXPECT_OK(result);
-    return result.ok() ? *result : CommandResult{};
+    return testing::RunFleetctl(FLEETCTL_BIN, *fleetd_, tmp_.Sub("config"), args, "", input);
   }
   int Apply(const std::string& yaml) { return Fleetctl({"apply", "-f", "-"}, yaml).exit_code; }
 

@@ -46,6 +46,15 @@ class FleetdProcess {
   std::string agent_address_;
 };
 
+// Runs `fleetctl_bin` against `fleetd` (--address, and --token-file: `token_file`, or the
+// bootstrap admin token when empty) with `args`, `input` on stdin, and `config_home` as its
+// XDG_CONFIG_HOME so that no operator's config leaks in. A failure to run it at all is a test
+// failure (and an empty result).
+CommandResult RunFleetctl(const std::string& fleetctl_bin, const FleetdProcess& fleetd,
+                          const std::string& config_home, const std::vector<std::string>& args,
+                          const std::string& token_file = "",
+                          const std::optional<std::string>& input = std::nullopt);
+
 // The exit code of a child that exited, or -1 for one killed by a signal or still running.
 int ExitCode(std::optional<int> wait_status);
 
