@@ -51,6 +51,9 @@ std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const SimulatorOptions&
     // backoff of up to two minutes.
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+    // ... and is not held to gRPC's default of 20 s between connection attempts, which after a
+    // fleetd restart would keep agents away long after it serves again.
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     channels.push_back(
         grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args));
   }
