@@ -146,6 +146,7 @@ void AgentSession::MaybeWrite() {
     if (next.target_revision() == refused_ && !position_.needs_full) return;
     unacked_ = next.target_revision();
     unacked_sha256_ = next.sha256();
+    unacked_full_ = next.kind() == v1::PolicyUpdate::FULL;
     op = PrepareWrite(*update, (*update)->serialized_message);
   }
   Perform(op);
@@ -263,8 +264,9 @@ grpc::Status AgentSession::HandleAnswer(int64_t revision, bool acked, const std:
     });
     return grpc::Status::OK;
   }
-  // A Nack, or an Ack of other content than sent: the agent keeps what it had.
-  position_.needs_full = needs_full || acked;
+  // A Nack, or an Ack of other content than sent: the agent keeps what it had. It gets the FULL
+  // document if it asks, but once only: a refused FULL is not sent again for this revision.
+  position_.needs_full = (needs_full || acked) && !unacked_full_;
   refused_ = revision;
   const std::string why = acked ? "acked content with another hash" : reason.substr(0, 1024);
   deps_.state.Update(agent_id_, [&](record::AgentStatusRecord& state) {

@@ -97,6 +97,7 @@ class AgentSession final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   // The revision sent and not yet acked or nacked (0: none), and what was sent for it.
   int64_t unacked_ ABSL_GUARDED_BY(mu_) = 0;
   std::string unacked_sha256_ ABSL_GUARDED_BY(mu_);
+  bool unacked_full_ ABSL_GUARDED_BY(mu_) = false;
   // An update of the previous policy still in flight when the agent was reassigned (0: none).
   int64_t abandoned_ ABSL_GUARDED_BY(mu_) = 0;
   // The newest revision the agent refused; not sent again unless it asks for a FULL document.

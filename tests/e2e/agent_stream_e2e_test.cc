@@ -193,6 +193,41 @@ TEST_F(AgentStreamE2eTest, NackShowsInRollout) {
   EXPECT_EQ(agents[0]["appliedRevision"], 1) << agents.dump();
 }
 
+// An agent that cannot use a delta asks for the FULL document and gets it; a refused FULL is not
+// sent again, and the next revision comes as usual.
+TEST_F(AgentStreamE2eTest, NeedsFullGetsFullOnce) {
+  TestAgent agent(fleetd_->agent_address(), Enroll("web-1"));
+  ASSERT_TRUE(agent.Hello());
+  ASSERT_TRUE(agent.ApplyNext().has_value());
+  auto nack_needing_full = [&](const v1::PolicyUpdate& update) {
+    v1::AgentMessage nack;
+    nack.mutable_nack()->set_revision(update.target_revision());
+    nack.mutable_nack()->set_reason("hash mismatch");
+    nack.mutable_nack()->set_needs_full(true);
+    ASSERT_TRUE(agent.Send(nack));
+  };
+  auto next_update = [&]() -> std::optional<v1::PolicyUpdate> {
+    while (std::optional<v1::ServerMessage> message = agent.Read()) {
+      if (message->has_policy_update()) return message->policy_update();
+    }
+    return std::nullopt;
+  };
+  ASSERT_EQ(Apply(Policy("linux", "debug")), 0);
+  std::optional<v1::PolicyUpdate> delta = next_update();
+  ASSERT_TRUE(delta.has_value());
+  EXPECT_EQ(delta->kind(), v1::PolicyUpdate::DELTA);
+  nack_needing_full(*delta);
+  std::optional<v1::PolicyUpdate> full = next_update();
+  ASSERT_TRUE(full.has_value());
+  EXPECT_EQ(full->kind(), v1::PolicyUpdate::FULL);
+  EXPECT_EQ(full->target_revision(), 2);
+  nack_needing_full(*full);
+  ASSERT_EQ(Apply(Policy("linux", "error")), 0);
+  std::optional<v1::PolicyUpdate> next = next_update();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->target_revision(), 3) << "revision 2 was sent again";
+}
+
 // Reassigning moves the agent on its open stream; unenrolling ends the stream, UNAUTHENTICATED.
 TEST_F(AgentStreamE2eTest, ReassignAndUnenrollActOnTheOpenStream) {
   v1::EnrollResponse identity = Enroll("web-1");
