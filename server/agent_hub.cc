@@ -75,15 +75,17 @@ void AgentHub::Recheck() {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, entry] : by_agent_) ids.push_back(id);
   }
-  for (const std::string& id : ids) {
-    absl::StatusOr<std::optional<storage::KeyValue>> kv = store_.Get(layout::AgentKey(id));
-    if (!kv.ok()) continue;  // the next change or recheck catches up
-    record::AgentRecord record;
-    if (!kv->has_value()) {
-      AgentChanged(id, nullptr);
-    } else if (record.ParseFromString((*kv)->value)) {
-      AgentChanged(id, &record.agent().policy());
-    }
+  for (const std::string& id : ids) RecheckAgent(id);
+}
+
+void AgentHub::RecheckAgent(const std::string& agent_id) {
+  absl::StatusOr<std::optional<storage::KeyValue>> kv = store_.Get(layout::AgentKey(agent_id));
+  if (!kv.ok()) return;  // the next change or recheck catches up
+  record::AgentRecord record;
+  if (!kv->has_value()) {
+    AgentChanged(agent_id, nullptr);
+  } else if (record.ParseFromString((*kv)->value)) {
+    AgentChanged(agent_id, &record.agent().policy());
   }
 }
 
@@ -102,8 +104,7 @@ void AgentHub::AgentChanged(const std::string& agent_id, const std::string* poli
   }
   if (session == nullptr) return;
   if (policy == nullptr) {
-    session->Close(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "the agent was unenrolled"),
-                   /*go_away=*/false);
+    session->Unenrolled();
   } else {
     session->Reassign(*policy);
   }
@@ -126,16 +127,17 @@ void AgentHub::Register(const std::shared_ptr<AgentSession>& session, const std:
   }
 }
 
-void AgentHub::Unregister(const AgentSession& session) {
+bool AgentHub::Unregister(const AgentSession& session) {
   absl::MutexLock lock(&mu_);
   auto it = by_agent_.find(session.agent_id());
-  if (it == by_agent_.end() || it->second.raw != &session) return;
+  if (it == by_agent_.end() || it->second.raw != &session) return false;
   auto policy = by_policy_.find(it->second.policy);
   if (policy != by_policy_.end()) {
     policy->second.erase(session.agent_id());
     if (policy->second.empty()) by_policy_.erase(policy);
   }
   by_agent_.erase(it);
+  return true;
 }
 
 std::vector<std::shared_ptr<AgentSession>> AgentHub::SessionsOf(const std::string& policy) {

@@ -28,8 +28,11 @@ class AgentHub {
 
   // Adds a session; a previous session of the same agent is closed with ABORTED.
   void Register(const std::shared_ptr<AgentSession>& session, const std::string& policy);
-  // Removes `session` if it is still the agent's current one.
-  void Unregister(const AgentSession& session);
+  // Removes `session` if it is still the agent's current one; returns whether it was.
+  bool Unregister(const AgentSession& session);
+  // Reads the agent's record again and moves or disconnects its session accordingly: closes the
+  // gap between a stream's authentication and its registration.
+  void RecheckAgent(const std::string& agent_id);
   // Kicks every session on `policy`.
   void PolicyChanged(const std::string& policy);
   // Closes every session: the agents are told to go away (reconnect elsewhere or later).

@@ -84,11 +84,16 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AgentService::Conne
     grpc::CallbackServerContext* context) {
   absl::StatusOr<record::AgentRecord> agent = Authenticate(store_, *context);
   if (!agent.ok()) return new RejectedStream(ToGrpcStatus(agent.status()));
-  return AgentSession::Start(AgentSessionDeps{.engine = *engine_,
-                                              .hub = *hub_,
-                                              .state = state_,
-                                              .heartbeat_interval = options_.heartbeat_interval},
-                             agent->agent().id(), agent->agent().policy());
+  AgentSession* session =
+      AgentSession::Start(AgentSessionDeps{.engine = *engine_,
+                                           .hub = *hub_,
+                                           .state = state_,
+                                           .heartbeat_interval = options_.heartbeat_interval},
+                          agent->agent().id(), agent->agent().policy());
+  // An unenrollment or reassignment between reading the record and registering the session
+  // would otherwise go unseen.
+  hub_->RecheckAgent(agent->agent().id());
+  return session;
 }
 
 void AgentService::GoAway() { hub_->CloseAll(); }

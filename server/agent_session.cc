@@ -45,11 +45,21 @@ void AgentSession::Reassign(const std::string& policy) {
     policy_ = policy;
     // Whatever was in flight belongs to the old policy: the next update is the new one's, and
     // the agent's answer to the old one is dropped when it comes.
-    abandoned_ = unacked_;
+    if (unacked_ != 0) abandoned_ = unacked_;
     unacked_ = 0;
+    ++generation_;
     refused_ = 0;
   }
   MaybeWrite();
+}
+
+void AgentSession::Unenrolled() {
+  {
+    absl::MutexLock lock(&mu_);
+    unenrolled_ = true;
+  }
+  Close(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "the agent was unenrolled"),
+        /*go_away=*/false);
 }
 
 void AgentSession::Close(const grpc::Status& status, bool go_away) {
@@ -80,6 +90,7 @@ void AgentSession::Queue(const v1::ServerMessage& message) {
 
 AgentSession::StreamOp AgentSession::NextControl() {
   if (finished_ || writing_) return {};
+  if (broken_) return finish_.has_value() ? PrepareFinish() : StreamOp{};
   if (!control_.empty()) {
     auto bytes = std::make_shared<const std::string>(std::move(control_.front()));
     control_.pop_front();
@@ -122,8 +133,10 @@ void AgentSession::MaybeWrite() {
   AgentPosition position;
   StreamOp control;
   bool wants_update = false;
+  int64_t generation = 0;
   {
     absl::MutexLock lock(&mu_);
+    generation = generation_;
     control = NextControl();
     wants_update = control.kind == StreamOp::Kind::kNone && !finished_ && !writing_ &&
                    !finish_.has_value() && !going_away_ && hello_ && unacked_ == 0;
@@ -142,22 +155,41 @@ void AgentSession::MaybeWrite() {
   {
     absl::MutexLock lock(&mu_);
     const v1::PolicyUpdate& next = (*update)->update;
-    if (finished_ || writing_ || finish_.has_value() || unacked_ != 0 || policy_ != policy) return;
+    if (finished_ || writing_ || finish_.has_value() || going_away_ || broken_ ||
+        generation != generation_) {
+      return;  // busy, ending, or the update went stale: whoever changed things writes next
+    }
     if (next.target_revision() == refused_ && !position_.needs_full) return;
     unacked_ = next.target_revision();
     unacked_sha256_ = next.sha256();
     unacked_full_ = next.kind() == v1::PolicyUpdate::FULL;
+    ++generation_;
     op = PrepareWrite(*update, (*update)->serialized_message);
   }
   Perform(op);
 }
 
 void AgentSession::OnWriteDone(bool ok) {
+  StreamOp op;
   {
     absl::MutexLock lock(&mu_);
     writing_ = false;
     write_owner_.reset();
-    if (!ok) return;  // the stream broke; the failed read ends it
+    if (ok) {
+      op = NextControl();
+    } else {
+      // The stream broke: nothing more can be written, only finished.
+      broken_ = true;
+      control_.clear();
+      if (!finish_.has_value()) {
+        finish_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream broke");
+      }
+      op = PrepareFinish();
+    }
+  }
+  if (!ok || op.kind != StreamOp::Kind::kNone) {
+    Perform(op);
+    return;
   }
   MaybeWrite();
 }
@@ -203,6 +235,7 @@ grpc::Status AgentSession::Handle(const v1::AgentMessage& message) {
       position_ = AgentPosition{.policy = hello.policy(),
                                 .revision = hello.applied_revision(),
                                 .sha256 = hello.applied_sha256()};
+      ++generation_;
       v1::ServerMessage welcome;
       *welcome.mutable_welcome()->mutable_heartbeat_interval() =
           TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(deps_.heartbeat_interval));
@@ -252,6 +285,7 @@ grpc::Status AgentSession::HandleAnswer(int64_t revision, bool acked, const std:
                                 ", which is not the update in flight"));
   }
   unacked_ = 0;
+  ++generation_;
   const std::string policy = policy_;
   if (acked && sha256 == unacked_sha256_) {
     position_ = AgentPosition{.policy = policy, .revision = revision, .sha256 = sha256};
@@ -278,11 +312,14 @@ grpc::Status AgentSession::HandleAnswer(int64_t revision, bool acked, const std:
 }
 
 void AgentSession::OnDone() {
-  deps_.hub.Unregister(*this);
+  // A replaced session must not mark offline the agent its successor serves.
+  const bool current = deps_.hub.Unregister(*this);
   std::shared_ptr<AgentSession> self;
   {
     absl::MutexLock lock(&mu_);
-    if (hello_) {
+    if (unenrolled_) {
+      deps_.state.Forget(agent_id_);
+    } else if (hello_ && current) {
       deps_.state.Update(agent_id_, [](record::AgentStatusRecord& state) {
         state.set_status(v1::AGENT_STATUS_OFFLINE);
       });

@@ -51,6 +51,8 @@ class AgentSession final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   void Kick();
   // The agent was moved to `policy`: it gets that policy's document next.
   void Reassign(const std::string& policy);
+  // The agent was unenrolled: its state is dropped and the stream ends with UNAUTHENTICATED.
+  void Unenrolled();
   // Ends the stream with `status` after the write in flight, if any. With `go_away`, tells the
   // agent to go away instead and lets it close the stream (answers in flight still land).
   void Close(const grpc::Status& status, bool go_away);
@@ -110,6 +112,11 @@ class AgentSession final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   grpc::ByteBuffer write_buffer_;
   std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);  // Close asked for this
   bool going_away_ ABSL_GUARDED_BY(mu_) = false;             // GoAway queued: no more updates
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;                 // a write failed: only Finish is left
+  bool unenrolled_ ABSL_GUARDED_BY(mu_) = false;
+  // Bumped whenever what the next update depends on changes (policy, position, update in
+  // flight), so that an update computed outside the lock is dropped if it went stale.
+  int64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;               // Finish was called
   grpc::ByteBuffer read_buffer_;                             // used by the one read in flight only
   std::shared_ptr<AgentSession> self_ ABSL_GUARDED_BY(mu_);  // released in OnDone
