@@ -262,6 +262,9 @@ TEST_F(AgentStreamE2eTest, CredentialsAndReplacement) {
   ASSERT_TRUE(new_stream.Hello());
   EXPECT_EQ(old_stream.Status().error_code(), grpc::StatusCode::ABORTED);
   EXPECT_TRUE(new_stream.ApplyNext().has_value());
+  // The replaced stream's end does not mark offline the agent its successor serves.
+  absl::SleepFor(absl::Seconds(1));  // past one state flush
+  AwaitRollout("linux", [](const nlohmann::json& s) { return s["acked"] == 1; });
 }
 
 // After a restart an agent resumes from its applied revision: a DELTA for what changed
