@@ -31,19 +31,13 @@ void MergeAgentState(const record::AgentStatusRecord* state, absl::Time now,
 
 absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> ReadAllAgentStates(
     storage::Store& store) {
+  absl::StatusOr<std::vector<StoredRecord<record::AgentStatusRecord>>> records =
+      ReadAllRecords<record::AgentStatusRecord>(store, layout::kAgentStatus);
+  if (!records.ok()) return records.status();
   std::map<std::string, record::AgentStatusRecord> states;
-  storage::RangeRequest request{.prefix = layout::kAgentStatus, .limit = 1000};
-  do {
-    absl::StatusOr<storage::RangeResult> page = store.Range(request);
-    if (!page.ok()) return page.status();
-    for (const storage::KeyValue& kv : page->kvs) {
-      absl::StatusOr<StoredRecord<record::AgentStatusRecord>> parsed =
-          ParseRecord<record::AgentStatusRecord>(kv);
-      if (!parsed.ok()) return parsed.status();
-      states[kv.key.substr(sizeof(layout::kAgentStatus) - 1)] = std::move(parsed->record);
-    }
-    request.continuation = page->continuation;
-  } while (!request.continuation.empty());
+  for (auto& stored : *records) {
+    states[stored.key.substr(sizeof(layout::kAgentStatus) - 1)] = std::move(stored.record);
+  }
   return states;
 }
 

@@ -111,22 +111,37 @@ void PolicyEngine::Apply(const storage::Event& event, std::map<std::string, int6
     changed[name] = state.latest;
   } else if (key.starts_with(layout::kPolicyRevisions) && put) {
     // Cache the content as it is committed; the head in the same transaction names it latest.
-    v1::Policy policy;
-    if (!policy.ParseFromString(event.kv.value)) return;
-    nlohmann::json spec = nlohmann::json::parse(policy.spec_json(), nullptr, false);
-    if (spec.is_discarded()) return;
-    auto revision = std::make_shared<Revision>(
-        Revision{.revision = policy.revision(),
-                 .spec = std::move(spec),
-                 .canonical = policy.spec_json(),
-                 .sha256 = policy.sha256(),
-                 .commit_time =
-                     absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(policy.created_at()))});
-    PolicyState& state = policies_[policy.name()];
-    state.revisions[policy.revision()] = std::move(revision);
-    while (state.revisions.size() > kCachedRevisions)
-      state.revisions.erase(state.revisions.begin());
+    absl::StatusOr<RevisionPtr> revision = ParseRevision(event.kv);
+    if (!revision.ok()) return;  // DATA_LOSS shows on the admin side
+    Cache(policies_[(*revision)->policy], *std::move(revision));
   }
+}
+
+absl::StatusOr<PolicyEngine::RevisionPtr> PolicyEngine::ParseRevision(const storage::KeyValue& kv) {
+  v1::Policy stored;
+  if (!stored.ParseFromString(kv.value)) {
+    return absl::DataLossError(absl::StrCat("stored revision ", kv.key, " does not parse"));
+  }
+  nlohmann::json spec = nlohmann::json::parse(stored.spec_json(), nullptr, false);
+  if (spec.is_discarded()) {
+    return absl::DataLossError(absl::StrCat("stored revision ", kv.key, " is not JSON"));
+  }
+  return std::make_shared<const Revision>(Revision{
+      .policy = stored.name(),
+      .revision = stored.revision(),
+      .spec = std::move(spec),
+      .canonical = stored.spec_json(),
+      .sha256 = stored.sha256(),
+      .commit_time = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(stored.created_at()))});
+}
+
+void PolicyEngine::Cache(PolicyState& state, RevisionPtr revision) {
+  // An old base is worth keeping only while agents still ask for it; the latest always stays.
+  if (state.revisions.size() >= kCachedRevisions) {
+    auto oldest = state.revisions.begin();
+    if (oldest->first != state.latest) state.revisions.erase(oldest);
+  }
+  state.revisions[revision->revision] = std::move(revision);
 }
 
 absl::StatusOr<PolicyEngine::RevisionPtr> PolicyEngine::FindRevision(const std::string& policy,
@@ -137,27 +152,10 @@ absl::StatusOr<PolicyEngine::RevisionPtr> PolicyEngine::FindRevision(const std::
       store_.Get(layout::PolicyRevisionKey(policy, revision));
   if (!kv.ok()) return kv.status();
   if (!kv->has_value()) return RevisionPtr();  // not retained
-  v1::Policy stored;
-  if (!stored.ParseFromString((*kv)->value)) {
-    return absl::DataLossError(absl::StrCat("stored revision ", (*kv)->key, " does not parse"));
-  }
-  nlohmann::json spec = nlohmann::json::parse(stored.spec_json(), nullptr, false);
-  if (spec.is_discarded()) {
-    return absl::DataLossError(absl::StrCat("stored revision ", (*kv)->key, " is not JSON"));
-  }
-  auto found = std::make_shared<const Revision>(Revision{
-      .revision = revision,
-      .spec = std::move(spec),
-      .canonical = stored.spec_json(),
-      .sha256 = stored.sha256(),
-      .commit_time = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(stored.created_at()))});
-  // An old base is worth keeping only while agents still ask for it; the latest always stays.
-  if (state.revisions.size() >= kCachedRevisions) {
-    auto oldest = state.revisions.begin();
-    if (oldest->first != state.latest) state.revisions.erase(oldest);
-  }
-  state.revisions[revision] = found;
-  return found;
+  absl::StatusOr<RevisionPtr> found = ParseRevision(**kv);
+  if (!found.ok()) return found.status();
+  Cache(state, *found);
+  return *found;
 }
 
 PreparedUpdatePtr PolicyEngine::Prepare(const std::string& policy, const Revision& to,

@@ -70,6 +70,7 @@ class PolicyEngine {
  private:
   // One revision's content, parsed once.
   struct Revision {
+    std::string policy;
     int64_t revision = 0;
     nlohmann::json spec;
     std::string canonical;
@@ -100,6 +101,10 @@ class PolicyEngine {
   // A revision's content, from memory or the store; nullptr when it is not retained.
   absl::StatusOr<RevisionPtr> FindRevision(const std::string& policy, PolicyState& state,
                                            int64_t revision) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The revision stored in `kv`; DATA_LOSS when it does not parse.
+  static absl::StatusOr<RevisionPtr> ParseRevision(const storage::KeyValue& kv);
+  // Keeps `revision` parsed in `state`, dropping the oldest other than the latest when full.
+  static void Cache(PolicyState& state, RevisionPtr revision);
   PreparedUpdatePtr Prepare(const std::string& policy, const Revision& to, const Revision* from);
 
   storage::Store& store_;  // not owned

@@ -15,6 +15,7 @@ namespace fleet::server {
 
 template <typename Record>
 struct StoredRecord {
+  std::string key;
   Record record;
   int64_t mod_revision = 0;  // for compares: the record is unchanged while this holds
 };
@@ -23,6 +24,7 @@ struct StoredRecord {
 template <typename Record>
 absl::StatusOr<StoredRecord<Record>> ParseRecord(const storage::KeyValue& kv) {
   StoredRecord<Record> stored;
+  stored.key = kv.key;
   if (!stored.record.ParseFromString(kv.value)) {
     return absl::DataLossError(absl::StrCat("stored record ", kv.key, " does not parse"));
   }
