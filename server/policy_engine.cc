@@ -53,6 +53,7 @@ absl::Status PolicyEngine::Resync(std::map<std::string, int64_t>& changed) {
     absl::StatusOr<StoredRecord<record::PolicyHead>> head = ParseRecord<record::PolicyHead>(kv);
     if (!head.ok()) return head.status();
     policies[head->record.name()].latest = head->record.latest_revision();
+    policies[head->record.name()].oldest = head->record.oldest_revision();
     changed[head->record.name()] = head->record.latest_revision();
   }
   for (const auto& [name, state] : policies_) {
@@ -105,6 +106,9 @@ void PolicyEngine::Apply(const storage::Event& event, std::map<std::string, int6
     record::PolicyHead head;
     if (!head.ParseFromString(event.kv.value)) return;  // DATA_LOSS shows on the admin side
     PolicyState& state = policies_[name];
+    // Pruned revisions are no base for a delta any more, even while still cached.
+    state.oldest = head.oldest_revision();
+    state.revisions.erase(state.revisions.begin(), state.revisions.lower_bound(state.oldest));
     if (head.latest_revision() == state.latest) return;
     state.latest = head.latest_revision();
     state.updates.clear();
@@ -147,6 +151,7 @@ void PolicyEngine::Cache(PolicyState& state, RevisionPtr revision) {
 absl::StatusOr<PolicyEngine::RevisionPtr> PolicyEngine::FindRevision(const std::string& policy,
                                                                      PolicyState& state,
                                                                      int64_t revision) {
+  if (revision < state.oldest) return RevisionPtr();  // pruned: not retained
   if (auto it = state.revisions.find(revision); it != state.revisions.end()) return it->second;
   absl::StatusOr<std::optional<storage::KeyValue>> kv =
       store_.Get(layout::PolicyRevisionKey(policy, revision));

@@ -81,6 +81,7 @@ class PolicyEngine {
 
   struct PolicyState {
     int64_t latest = 0;
+    int64_t oldest = 0;  // the oldest retained revision (older ones were pruned)
     // Recently used revisions, the latest always among them.
     std::map<int64_t, RevisionPtr> revisions;
     // Updates to `latest`, by base revision; 0 is the FULL one. Dropped when latest moves.

@@ -109,13 +109,26 @@ class AgentStreamE2eTest : public ::testing::Test {
     token_ = nlohmann::json::parse(token.out)["secret"];
   }
 
-  void StartFleetd() { ASSERT_OK_AND_ASSIGN(fleetd_, FleetdProcess::Start(FLEETD_BIN, data_dir_)); }
+  void StartFleetd(const std::vector<std::string>& flags = {}) {
+    ASSERT_OK_AND_ASSIGN(fleetd_, FleetdProcess::Start(FLEETD_BIN, data_dir_, flags));
+  }
 
   CommandResult Fleetctl(const std::vector<std::string>& args,
                          const std::optional<std::string>& input = std::nullopt) {
     return testing::RunFleetctl(FLEETCTL_BIN, *fleetd_, tmp_.Sub("config"), args, "", input);
   }
   int Apply(const std::string& yaml) { return Fleetctl({"apply", "-f", "-"}, yaml).exit_code; }
+
+  grpc::Status TryEnroll(const std::string& token, v1::EnrollResponse* response) {
+    auto stub = v1::AgentService::NewStub(
+        grpc::CreateChannel(fleetd_->agent_address(), grpc::InsecureChannelCredentials()));
+    v1::EnrollRequest request;
+    request.set_enrollment_token(token);
+    request.mutable_facts()->set_hostname("web");
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    return stub->Enroll(&context, request, response);
+  }
 
   v1::EnrollResponse Enroll(const std::string& hostname) {
     auto stub = v1::AgentService::NewStub(
@@ -265,6 +278,42 @@ TEST_F(AgentStreamE2eTest, CredentialsAndReplacement) {
   // The replaced stream's end does not mark offline the agent its successor serves.
   absl::SleepFor(absl::Seconds(1));  // past one state flush
   AwaitRollout("linux", [](const nlohmann::json& s) { return s["acked"] == 1; });
+}
+
+// A revoked enrollment token enrolls no one; agents it enrolled before keep working.
+TEST_F(AgentStreamE2eTest, RevokedTokenIsRefused) {
+  v1::EnrollResponse enrolled = Enroll("web-1");
+  CommandResult tokens = Fleetctl({"get", "tokens", "-o", "json"});
+  const std::string id = nlohmann::json::parse(tokens.out)[0]["id"];
+  ASSERT_EQ(Fleetctl({"token", "revoke", id}).exit_code, 0);
+  v1::EnrollResponse refused;
+  EXPECT_EQ(TryEnroll(token_, &refused).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  TestAgent agent(fleetd_->agent_address(), enrolled);
+  ASSERT_TRUE(agent.Hello());
+  EXPECT_TRUE(agent.ApplyNext().has_value());
+}
+
+// An agent whose applied revision was pruned from the history gets the FULL document.
+TEST_F(AgentStreamE2eTest, PrunedBaseGetsFull) {
+  ASSERT_EQ(fleetd_->Stop(), 0);
+  ASSERT_NO_FATAL_FAILURE(StartFleetd({"--policy-history", "2"}));
+  v1::EnrollResponse identity = Enroll("web-1");
+  agent::PolicyApplier applied;
+  {
+    TestAgent agent(fleetd_->agent_address(), identity);
+    ASSERT_TRUE(agent.Hello());
+    ASSERT_TRUE(agent.ApplyNext().has_value());
+    applied = agent.applier;
+    EXPECT_TRUE(agent.End().ok());
+  }
+  for (const char* level : {"debug", "warn", "error"}) ASSERT_EQ(Apply(Policy("linux", level)), 0);
+  TestAgent agent(fleetd_->agent_address(), identity);
+  agent.applier = applied;
+  ASSERT_TRUE(agent.Hello());
+  std::optional<v1::PolicyUpdate> update = agent.ApplyNext();
+  ASSERT_TRUE(update.has_value());
+  EXPECT_EQ(update->kind(), v1::PolicyUpdate::FULL);
+  EXPECT_EQ(update->target_revision(), 4);
 }
 
 // After a restart an agent resumes from its applied revision: a DELTA for what changed
