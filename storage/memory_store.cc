@@ -102,6 +102,26 @@ class MemoryStore final : public Store, private LogSource {
     return compact_revision_;
   }
 
+  absl::Status PutState(const std::vector<std::pair<std::string, std::string>>& puts,
+                        const std::vector<std::string>& deletes) override {
+    if (absl::Status s = ValidateStateWrite(puts, deletes); !s.ok()) return s;
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, value] : puts) state_.insert_or_assign(key, value);
+    for (const std::string& key : deletes) state_.erase(key);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RangeState(
+      std::string_view prefix) override {
+    absl::ReaderMutexLock lock(&mu_);
+    std::vector<std::pair<std::string, std::string>> found;
+    for (auto it = state_.lower_bound(prefix);
+         it != state_.end() && std::string_view(it->first).starts_with(prefix); ++it) {
+      found.emplace_back(it->first, it->second);
+    }
+    return found;
+  }
+
  private:
   // Reads the committed state; used by PlanTxn with mu_ held.
   class Reader final : public KeyReader {
@@ -149,6 +169,7 @@ class MemoryStore final : public Store, private LogSource {
   absl::Mutex mu_;
   std::map<std::string, KeyValue, std::less<>> keys_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, CommittedTxnPtr> log_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string, std::less<>> state_ ABSL_GUARDED_BY(mu_);
   int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t compact_revision_ ABSL_GUARDED_BY(mu_) = 0;
   WatchHub hub_;

@@ -1,5 +1,6 @@
 #include "storage/rocksdb_store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <filesystem>
@@ -33,6 +34,7 @@ namespace {
 constexpr char kKvFamily[] = "kv";
 constexpr char kLogFamily[] = "log";
 constexpr char kMetaFamily[] = "meta";
+constexpr char kStateFamily[] = "state";
 constexpr char kFormatKey[] = "format";
 constexpr char kFormat[] = "fleetd-store/1";
 constexpr char kRevisionKey[] = "revision";
@@ -73,6 +75,7 @@ class RocksDbStore final : public Store, private LogSource {
         kv_(families_[1]),
         log_(families_[2]),
         meta_(families_[3]),
+        state_(families_[4]),
         committed_revision_(revision),
         compact_revision_(compact_revision),
         hub_(*this, options.watch_buffer_bytes, revision) {}
@@ -174,6 +177,34 @@ class RocksDbStore final : public Store, private LogSource {
   }
 
   int64_t CurrentRevision() override { return committed_revision_.load(); }
+
+  absl::Status PutState(const std::vector<std::pair<std::string, std::string>>& puts,
+                        const std::vector<std::string>& deletes) override {
+    if (absl::Status s = ValidateStateWrite(puts, deletes); !s.ok()) return s;
+    rocksdb::WriteBatch batch;
+    rocksdb::Status status;
+    for (const auto& [key, value] : puts) {
+      if (status.ok()) status = batch.Put(state_, key, value);
+    }
+    for (const std::string& key : deletes) {
+      if (status.ok()) status = batch.Delete(state_, key);
+    }
+    // Apart from the commit queue: state takes no revision, so it needs no ordering with Txns.
+    if (status.ok()) status = db_->Write(SyncWrite(), &batch);
+    return status.ok() ? absl::OkStatus()
+                       : ToStatus(status, absl::StrCat("writing state to ", path_));
+  }
+
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RangeState(
+      std::string_view prefix) override {
+    std::vector<std::pair<std::string, std::string>> found;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), state_));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      found.emplace_back(it->key().ToString(), it->value().ToString());
+    }
+    if (!it->status().ok()) return ToStatus(it->status(), "reading state");
+    return found;
+  }
   int64_t CompactRevision() override { return compact_revision_.load(); }
 
  private:
@@ -369,10 +400,12 @@ class RocksDbStore final : public Store, private LogSource {
 
   const std::string path_;
   const std::unique_ptr<rocksdb::DB> db_;
-  const std::vector<rocksdb::ColumnFamilyHandle*> families_;  // owned; default, kv, log, meta
+  const std::vector<rocksdb::ColumnFamilyHandle*> families_;  // owned; default, kv, log, meta,
+                                                              // state
   rocksdb::ColumnFamilyHandle* const kv_;                     // not owned; in families_
   rocksdb::ColumnFamilyHandle* const log_;
   rocksdb::ColumnFamilyHandle* const meta_;
+  rocksdb::ColumnFamilyHandle* const state_;
 
   absl::Mutex queue_mu_;
   std::deque<Writer*> writers_ ABSL_GUARDED_BY(queue_mu_);
@@ -423,13 +456,17 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
   if (absl::Status status = CheckDirectory(path, fresh); !status.ok()) return status;
   rocksdb::Options options = BaseOptions();
   const std::vector<std::string> wanted = {rocksdb::kDefaultColumnFamilyName, kKvFamily, kLogFamily,
-                                           kMetaFamily};
+                                           kMetaFamily, kStateFamily};
   if (!fresh) {
     std::vector<std::string> existing;
     rocksdb::Status status = rocksdb::DB::ListColumnFamilies(options, path, &existing);
     if (!status.ok()) return ToStatus(status, absl::StrCat("opening store ", path));
-    if (std::set<std::string>(existing.begin(), existing.end()) !=
-        std::set<std::string>(wanted.begin(), wanted.end())) {
+    // Ours has kv, log and meta, and nothing we do not know; a family added by a later version
+    // of this store (state) is created when missing.
+    const std::set<std::string> known(wanted.begin(), wanted.end());
+    const std::set<std::string> found(existing.begin(), existing.end());
+    if (!std::includes(known.begin(), known.end(), found.begin(), found.end()) ||
+        !found.contains(kKvFamily) || !found.contains(kLogFamily) || !found.contains(kMetaFamily)) {
       return absl::FailedPreconditionError(
           absl::StrCat(path, " holds a RocksDB database that is not a fleetd store"));
     }

@@ -16,6 +16,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -90,6 +92,17 @@ class Store {
 
   // The newest compacted revision (0 when never compacted).
   virtual int64_t CompactRevision() = 0;
+
+  // Unlogged state: a keyspace apart from the revisioned keys, for high-frequency state (agent
+  // status) that must survive restarts but must not flood the revision log. Writes take no
+  // revision, make no watch events and are not seen by Get/Range; they are durable when
+  // PutState returns OK, and atomic per call. INVALID_ARGUMENT for empty or oversized keys and
+  // values, as for Txn.
+  virtual absl::Status PutState(const std::vector<std::pair<std::string, std::string>>& puts,
+                                const std::vector<std::string>& deletes) = 0;
+  // Every state key under `prefix` with its value, in key order.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RangeState(
+      std::string_view prefix) = 0;
 };
 
 }  // namespace fleet::storage

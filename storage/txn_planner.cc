@@ -132,6 +132,31 @@ absl::Status ValidateTxn(const TxnRequest& request) {
   return ValidateBranch(request.failure, "failure");
 }
 
+absl::Status ValidateStateWrite(const std::vector<std::pair<std::string, std::string>>& puts,
+                                const std::vector<std::string>& deletes) {
+  if (puts.size() + deletes.size() > kMaxOpsPerTxn) {
+    return absl::InvalidArgumentError(absl::StrCat("state write has ", puts.size() + deletes.size(),
+                                                   " ops; the limit is ", kMaxOpsPerTxn));
+  }
+  auto check_key = [](const std::string& key) {
+    return key.empty() || key.size() > kMaxKeyBytes
+               ? absl::InvalidArgumentError(
+                     absl::StrCat("state keys must be 1 to ", kMaxKeyBytes, " bytes"))
+               : absl::OkStatus();
+  };
+  for (const auto& [key, value] : puts) {
+    if (absl::Status s = check_key(key); !s.ok()) return s;
+    if (value.size() > kMaxValueBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("state value is ", value.size(), " bytes; the limit is ", kMaxValueBytes));
+    }
+  }
+  for (const std::string& key : deletes) {
+    if (absl::Status s = check_key(key); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<TxnPlan> PlanTxn(const TxnRequest& request, int64_t revision, KeyReader& reader) {
   TxnPlan plan;
   plan.succeeded = true;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -29,6 +30,10 @@ class KeyReader {
 // OK when `request` is within the Store's limits (store.h) and neither branch touches a key
 // twice; INVALID_ARGUMENT naming the offending op otherwise.
 absl::Status ValidateTxn(const TxnRequest& request);
+
+// The same limits for a PutState call (store.h).
+absl::Status ValidateStateWrite(const std::vector<std::pair<std::string, std::string>>& puts,
+                                const std::vector<std::string>& deletes);
 
 struct TxnPlan {
   bool succeeded = false;

@@ -43,6 +43,7 @@ TYPED_TEST(DurableStoreContractTest, StateSurvivesReopen) {
     ASSERT_OK(store->Txn({.success = {Op::Delete("b")}}));
     ASSERT_OK(Put(*store, "c", "4"));
     ASSERT_OK(store->Compact(1));
+    ASSERT_OK(store->PutState({{"state/x", "kept"}}, {}));
   }
   std::unique_ptr<Store> store = this->Open();
   ASSERT_NE(store, nullptr);
@@ -60,6 +61,9 @@ TYPED_TEST(DurableStoreContractTest, StateSurvivesReopen) {
   std::vector<Event> events = Flatten(batches);
   ASSERT_EQ(events.size(), 4u);  // rev 2: a, b; rev 3: delete b; rev 4: c
   EXPECT_EQ(events[2].type, Event::Type::kDelete);
+  ASSERT_OK_AND_ASSIGN(auto state, store->RangeState("state/"));
+  ASSERT_EQ(state.size(), 1u);
+  EXPECT_EQ(state[0].second, "kept");
   ASSERT_OK_AND_ASSIGN(int64_t next, Put(*store, "d", "5"));
   EXPECT_EQ(next, 5);
 }

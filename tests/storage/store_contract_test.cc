@@ -464,5 +464,23 @@ TYPED_TEST(StoreContractTest, CancelAndCloseEndWatches) {
   EXPECT_EQ(orphaned->Next(absl::Seconds(5)).status().code(), absl::StatusCode::kCancelled);
 }
 
+// Unlogged state is written, ranged and deleted apart from the revisioned keys: it takes no
+// revision, makes no watch event and is invisible to Get and Range.
+TYPED_TEST(StoreContractTest, StateStaysOffTheLog) {
+  Store& store = this->store();
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Watcher> watcher, store.Watch("", 0));
+  ASSERT_OK(store.PutState({{"s/a", "1"}, {"s/b", "2"}, {"t/c", "3"}}, {}));
+  ASSERT_OK(store.PutState({{"s/a", "10"}}, {"s/b"}));
+  ASSERT_OK_AND_ASSIGN(auto state, store.RangeState("s/"));
+  ASSERT_EQ(state.size(), 1u);
+  EXPECT_EQ(state[0], (std::pair<std::string, std::string>{"s/a", "10"}));
+  EXPECT_EQ(store.CurrentRevision(), 0);
+  ASSERT_OK_AND_ASSIGN(std::optional<KeyValue> kv, store.Get("s/a"));
+  EXPECT_FALSE(kv.has_value());
+  ASSERT_OK_AND_ASSIGN(WatchBatch batch, watcher->Next(absl::Milliseconds(20)));
+  EXPECT_TRUE(batch.events.empty());
+  EXPECT_EQ(store.PutState({{"", "x"}}, {}).code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace fleet::storage
