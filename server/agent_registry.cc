@@ -89,12 +89,13 @@ absl::StatusOr<v1::Agent> AgentRegistry::WithState(v1::Agent agent) {
 absl::Status AgentRegistry::Unenroll(const v1::UnenrollAgentRequest& request) {
   if (absl::Status s = ValidateAgentId(request.id()); !s.ok()) return s;
   const std::string key = layout::AgentKey(request.id());
-  absl::StatusOr<storage::TxnResult> result =
-      store_.Txn({.compares = {storage::Compare::Exists(key)},
-                  .success = {storage::Op::Delete(key),
-                              storage::Op::Delete(layout::AgentStatusKey(request.id()))}});
+  absl::StatusOr<storage::TxnResult> result = store_.Txn(
+      {.compares = {storage::Compare::Exists(key)}, .success = {storage::Op::Delete(key)}});
   if (!result.ok()) return result.status();
   if (!result->succeeded) return absl::NotFoundError(AgentName(request.id()) + " not found");
+  // The agent is gone; its last state is only clutter now, and views ignore state without an
+  // agent, so a failure here loses nothing.
+  store_.PutState({}, {layout::AgentStatusKey(request.id())}).IgnoreError();
   return absl::OkStatus();
 }
 

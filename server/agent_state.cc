@@ -49,15 +49,15 @@ absl::Status AgentStateTracker::Flush() {
     batch.swap(dirty_);
   }
   absl::Status status;
-  storage::TxnRequest txn;
+  std::vector<std::pair<std::string, std::string>> puts;
   auto commit = [&] {
-    if (txn.success.empty() || !status.ok()) return;
-    status = store_.Txn(txn).status();
-    txn.success.clear();
+    if (puts.empty() || !status.ok()) return;
+    status = store_.PutState(puts, {});
+    puts.clear();
   };
   for (const auto& [id, state] : batch) {
-    txn.success.push_back(storage::Op::Put(layout::AgentStatusKey(id), state.SerializeAsString()));
-    if (txn.success.size() >= kBatchSize) commit();
+    puts.emplace_back(layout::AgentStatusKey(id), state.SerializeAsString());
+    if (puts.size() >= kBatchSize) commit();
   }
   commit();
   if (!status.ok()) {

@@ -1,9 +1,9 @@
 // The live state of connected agents (online, last seen, health, applied and rejected
-// revisions), kept in memory and written to /agent_status/ID in batches, one transaction per
-// flush interval, so that a fleet's heartbeats and acks never cost a durable write each
-// (DESIGN.md section 3). After a restart the last written state is back, to within one flush
-// interval; an agent counts as online only while its last_seen is fresh (agent_status_view.h),
-// so state left by a crashed fleetd decays to offline by itself.
+// revisions), kept in memory and written to /agent_status/ID in the store's unlogged state, one
+// batch per flush interval, so that a fleet's heartbeats and acks never cost a durable write
+// each nor touch the revision log (DESIGN.md section 3). After a restart the last written state is
+// back, to within one flush interval; an agent counts as online only while its last_seen is fresh
+// (agent_status_view.h), so state left by a crashed fleetd decays to offline by itself.
 #ifndef FLEETD_SERVER_AGENT_STATE_H_
 #define FLEETD_SERVER_AGENT_STATE_H_
 

@@ -3,8 +3,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
-#include "server/record_io.h"
 #include "server/store_layout.h"
 
 namespace fleet::server {
@@ -29,25 +29,39 @@ void MergeAgentState(const record::AgentStatusRecord* state, absl::Time now,
   }
 }
 
-absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> ReadAllAgentStates(
-    storage::Store& store) {
-  absl::StatusOr<std::vector<StoredRecord<record::AgentStatusRecord>>> records =
-      ReadAllRecords<record::AgentStatusRecord>(store, layout::kAgentStatus);
-  if (!records.ok()) return records.status();
+namespace {
+
+// Every state under `prefix`, by agent id.
+absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> ReadStates(
+    storage::Store& store, const std::string& prefix) {
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> found = store.RangeState(prefix);
+  if (!found.ok()) return found.status();
   std::map<std::string, record::AgentStatusRecord> states;
-  for (auto& stored : *records) {
-    states[stored.key.substr(sizeof(layout::kAgentStatus) - 1)] = std::move(stored.record);
+  for (const auto& [key, value] : *found) {
+    record::AgentStatusRecord state;
+    if (!state.ParseFromString(value)) {
+      return absl::DataLossError(absl::StrCat("stored state ", key, " does not parse"));
+    }
+    states[key.substr(sizeof(layout::kAgentStatus) - 1)] = std::move(state);
   }
   return states;
 }
 
+}  // namespace
+
+absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> ReadAllAgentStates(
+    storage::Store& store) {
+  return ReadStates(store, layout::kAgentStatus);
+}
+
 absl::StatusOr<std::optional<record::AgentStatusRecord>> ReadAgentState(storage::Store& store,
                                                                         const std::string& id) {
-  absl::StatusOr<std::optional<StoredRecord<record::AgentStatusRecord>>> stored =
-      ReadRecord<record::AgentStatusRecord>(store, layout::AgentStatusKey(id));
-  if (!stored.ok()) return stored.status();
-  if (!stored->has_value()) return std::nullopt;
-  return std::move((*stored)->record);
+  absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> states =
+      ReadStates(store, layout::AgentStatusKey(id));
+  if (!states.ok()) return states.status();
+  auto it = states->find(id);
+  if (it == states->end()) return std::nullopt;
+  return std::move(it->second);
 }
 
 }  // namespace fleet::server

@@ -17,15 +17,13 @@ namespace fleet::server {
 namespace {
 
 constexpr absl::Duration kStopPollInterval = absl::Milliseconds(200);
+constexpr absl::Duration kStateLookInterval = absl::Milliseconds(500);
 
 // Whether `batch` may change the status of `policy`'s rollout.
 bool Affects(const storage::WatchBatch& batch, const std::string& policy_key) {
   for (const storage::Event& event : batch.events) {
     const std::string& key = event.kv.key;
-    if (key == policy_key || key.starts_with(layout::kAgents) ||
-        key.starts_with(layout::kAgentStatus)) {
-      return true;
-    }
+    if (key == policy_key || key.starts_with(layout::kAgents)) return true;
   }
   return false;
 }
@@ -88,6 +86,7 @@ absl::Status RolloutStatusService::Watch(const v1::GetRolloutStatusRequest& requ
   std::unique_ptr<storage::Watcher> watcher;
   v1::RolloutStatus last;
   bool changed = true;
+  absl::Time next_look = clock_.Now() + kStateLookInterval;
   while (!stop()) {
     if (watcher == nullptr) {
       // Watch from before computing, so that no change after the computation is missed.
@@ -111,7 +110,11 @@ absl::Status RolloutStatusService::Watch(const v1::GetRolloutStatusRequest& requ
       continue;
     }
     if (!batch.ok()) return batch.status();
-    changed = Affects(*batch, policy_key);
+    // Agents' acks and health live in unlogged state, which makes no watch events: look again
+    // at least as often as the state is flushed.
+    const absl::Time now = clock_.Now();
+    changed = Affects(*batch, policy_key) || now >= next_look;
+    if (changed) next_look = now + kStateLookInterval;
   }
   return absl::OkStatus();
 }

@@ -1,6 +1,6 @@
 // How far a policy revision has rolled out: counts over the agents assigned to the policy (with
-// their persisted live state), and a watch that recomputes them whenever an agent, an agent's
-// state or the policy changes in the store.
+// their persisted live state), and a watch that recomputes them whenever an agent or the policy
+// changes in the store, and every half second for the agents' unlogged state.
 #ifndef FLEETD_SERVER_ROLLOUT_STATUS_H_
 #define FLEETD_SERVER_ROLLOUT_STATUS_H_
 

@@ -8,7 +8,8 @@
 //   /enrollment_tokens/ID              record::EnrollmentTokenRecord
 //   /admin_tokens/ID                   record::AdminTokenRecord
 //   /agents/ID                         record::AgentRecord
-//   /agent_status/ID                   record::AgentStatusRecord
+//   /agent_status/ID                   record::AgentStatusRecord, in the unlogged state
+//                                      (Store::PutState), not among the revisioned keys
 #ifndef FLEETD_SERVER_STORE_LAYOUT_H_
 #define FLEETD_SERVER_STORE_LAYOUT_H_
 

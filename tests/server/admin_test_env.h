@@ -37,9 +37,11 @@ struct AdminTestEnv {
     state.set_nacked_revision(nacked_revision);
     state.set_last_seen_unix_micros(absl::ToUnixMicros(clock.Now()));
     auto result = store->Txn(
-        {.success = {storage::Op::Put(layout::AgentKey(id), record.SerializeAsString()),
-                     storage::Op::Put(layout::AgentStatusKey(id), state.SerializeAsString())}});
+        {.success = {storage::Op::Put(layout::AgentKey(id), record.SerializeAsString())}});
     if (!result.ok()) std::abort();
+    if (!store->PutState({{layout::AgentStatusKey(id), state.SerializeAsString()}}, {}).ok()) {
+      std::abort();
+    }
   }
 };
 
