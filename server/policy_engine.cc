@@ -117,7 +117,8 @@ void PolicyEngine::Apply(const storage::Event& event, std::map<std::string, int6
     // Cache the content as it is committed; the head in the same transaction names it latest.
     absl::StatusOr<RevisionPtr> revision = ParseRevision(event.kv);
     if (!revision.ok()) return;  // DATA_LOSS shows on the admin side
-    Cache(policies_[(*revision)->policy], *std::move(revision));
+    PolicyState& state = policies_[(*revision)->policy];
+    Cache(state, *std::move(revision));
   }
 }
 
