@@ -183,7 +183,7 @@ TEST(PolicyApplierTest, PatchToANonObjectIsRefused) {
 TEST(PolicyApplierTest, FullThatIsNotAnObjectIsRefused) {
   PolicyApplier applier;
   ExpectAck(applier.Apply(Full("laptops", 1, std::string(kRev1))), 1, kRev1);
-  for (const std::string& document : {"[1, 2]", "\"text\"", "42", "{\"a\": ", ""}) {
+  for (const char* document : {"[1, 2]", "\"text\"", "42", "{\"a\": ", ""}) {
     SCOPED_TRACE(document);
     v1::PolicyUpdate update = Full("laptops", 2, std::string(kRev2));
     update.set_document_json(document);

@@ -333,7 +333,9 @@ TYPED_TEST(StoreContractTest, WatchHasNoGapsUnderConcurrentWriters) {
         ++expected;
         int writer = 0, index = 0;
         ASSERT_EQ(std::sscanf(x.kv.key.c_str(), "w/%d/%d/x", &writer, &index), 2) << x.kv.key;
-        if (after == 0) EXPECT_EQ(index, next_index_per_writer[writer]++);
+        if (after == 0) {
+          EXPECT_EQ(index, next_index_per_writer[writer]++);
+        }
       }
     }
     EXPECT_EQ(expected, last + 1) << "watch from " << after;
