@@ -3,14 +3,14 @@
 // reconnect with jittered exponential backoff when the stream ends, until asked to stop or until
 // the server refuses the credentials.
 //
-// Threads: the loop runs on one thread (Start() makes it, or the caller's thread in Run()), and
-// each open stream has one more thread that sends heartbeats, because the sync gRPC API blocks
-// in Read. So N agents cost about 2N threads: fine for a few thousand agents on one machine (the
-// simulator's 2,000 agents are 4,000 mostly sleeping threads); a later step moves to the callback
-// API, where streams need no threads of their own.
+// Threads: none of its own. The stream is a gRPC callback reactor, and heartbeats and reconnect
+// waits are gRPC alarms, so everything runs on gRPC's callback threads and 100,000 connections in
+// one process cost memory, not threads. One stream has at most one read and one write in flight;
+// replies and heartbeats queue behind the write in flight.
 #ifndef FLEETD_AGENT_SIM_AGENT_CONNECTION_H_
 #define FLEETD_AGENT_SIM_AGENT_CONNECTION_H_
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 
@@ -19,7 +19,6 @@
 #include <memory>
 #include <optional>
 #include <random>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -44,8 +43,8 @@ struct UpdateEvent {
   absl::Time applied_at;
 };
 
-// Hooks into one connection; each may be empty. All run on the connection's loop thread, one at
-// a time, so they must not block for long (they delay the stream).
+// Hooks into one connection; each may be empty. They run on gRPC's callback threads, one at a time
+// for one connection, so they must not block (they hold up a gRPC thread).
 struct AgentConnectionHooks {
   // Says whether to refuse an update without applying it (a simulated agent that cannot run the
   // policy): the agent then nacks it, keeping its last good policy.
@@ -68,7 +67,7 @@ struct AgentConnectionOptions {
 };
 
 // Stop() is thread-safe; Start() and Join() belong to the owner. The applier and the hooks belong
-// to the loop while it runs.
+// to the connection while it runs.
 class AgentConnection {
  public:
   // `channel` is shared with other connections (gRPC multiplexes their streams over it); the
@@ -82,28 +81,32 @@ class AgentConnection {
   AgentConnection(const AgentConnection&) = delete;
   AgentConnection& operator=(const AgentConnection&) = delete;
 
-  // Runs the loop on the caller's thread until Stop() (returns OK) or until the server refuses
-  // the credentials (returns UNAUTHENTICATED with the server's message: the agent must enroll
-  // again). Call it at most once, and not together with Start().
+  // Start(), then Join(); returns final_status(). Call it at most once, and not with Start().
   absl::Status Run();
 
-  // Runs the loop on a new thread; its result is final_status() after Join(). At most once.
+  // Opens the first stream and returns; the connection then lives on gRPC's callback threads
+  // until Stop(), or until the server refuses the credentials. At most once.
   void Start();
 
-  // Asks the loop to end: cancels the open stream and wakes every wait. Returns at once; the
-  // loop ends within about a second (the heartbeat thread's join is the longest wait).
+  // Asks the connection to end: cancels the open stream or the pending reconnect. Returns at
+  // once; Join() waits for the end.
   void Stop();
 
-  // Waits for the thread Start() made; no-op without one.
+  // Waits until the connection has ended (after Stop(), or after the server refused the
+  // credentials); returns at once when it never started.
   void Join();
 
-  // What Run() returned, once the thread Start() made has ended; OK before.
+  // How the connection ended: OK after Stop(), UNAUTHENTICATED with the server's message when it
+  // refused the credentials (the agent must enroll again). OK while it runs.
   absl::Status final_status() const;
 
-  // The applied policy; only meaningful when the loop is not running.
+  // The applied policy; only meaningful when the connection is not running.
   const PolicyApplier& applier() const { return applier_; }
 
  private:
+  // One Connect stream, from open to OnDone; deletes itself through StreamEnded().
+  class Stream;
+  // What one stream left behind.
   struct StreamResult {
     // The stream delivered a message (the connection worked, the backoff starts over).
     bool delivered = false;
@@ -111,27 +114,16 @@ class AgentConnection {
     std::optional<absl::Duration> go_away_after;
     grpc::Status status;
   };
-  using Stream = grpc::ClientReaderWriter<v1::AgentMessage, v1::ServerMessage>;
-  // The writing half of one stream: writes are serialized, and none follows the half-close.
-  struct WriteSide {
-    absl::Mutex mu;
-    bool closed ABSL_GUARDED_BY(mu) = false;
-  };
 
-  // One stream from open to Finish.
-  StreamResult RunStream();
-  // Reads until the stream ends; writes replies through `write_side`.
-  // Starts `heartbeat` after the Welcome.
-  void ReadLoop(Stream& stream, WriteSide& write_side, StreamResult& result,
-                std::thread& heartbeat);
-  // Answers one update.
-  static bool Send(Stream& stream, WriteSide& write_side, const v1::AgentMessage& message);
-  void HandleUpdate(const v1::PolicyUpdate& update, Stream& stream, WriteSide& write_side);
-  // Sends Heartbeat every `interval` until `done` or Stop().
-  void HeartbeatLoop(Stream& stream, WriteSide& write_side, absl::Duration interval);
-  bool StreamEnded() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || stream_done_; }
-  // Sleeps up to `delay`; false when Stop() came first.
-  bool WaitBeforeReconnect(absl::Duration delay);
+  // Opens a new stream unless Stop() came first (then the connection ends).
+  void OpenStream();
+  // Called by the stream's OnDone: runs on_disconnected, frees the stream, and ends the
+  // connection or schedules the next stream.
+  void StreamEnded(Stream* stream, const StreamResult& result);
+  // Marks the connection ended with `status` and wakes Join().
+  void Finish(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Answers one update (on the stream's read callback).
+  v1::AgentMessage HandleUpdate(const v1::PolicyUpdate& update);
 
   const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::AgentService::Stub> stub_;
@@ -139,19 +131,21 @@ class AgentConnection {
   const AgentConnectionHooks hooks_;
   const AgentConnectionOptions options_;
 
-  // Owned by the loop thread.
+  // Used by one stream at a time, on its callbacks, and between streams by StreamEnded().
   PolicyApplier applier_;
   std::mt19937_64 rng_;
   Backoff backoff_;
 
   mutable absl::Mutex mu_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // The open stream's context, so that Stop() can cancel it; null between streams.
-  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;  // not owned: RunStream's
-  // The open stream ended: its heartbeat thread returns.
-  bool stream_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  // The open stream, so that Stop() can cancel it; null between streams.
+  Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // The wait before the next stream; armed between streams.
+  std::unique_ptr<grpc::Alarm> reconnect_alarm_ ABSL_GUARDED_BY(mu_);
+  bool reconnect_pending_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status final_status_ ABSL_GUARDED_BY(mu_);
-  std::thread thread_;
 };
 
 // The absl::Status for a gRPC status (same code and message).
