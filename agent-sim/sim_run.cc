@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "server/fd_limit.h"
 
 namespace fleet::agent {
 namespace {
@@ -51,6 +52,11 @@ absl::Status RunAgentSim(const RunOptions& options) {
   if (int error = pthread_sigmask(SIG_BLOCK, &signals, nullptr); error != 0) {
     return absl::ErrnoToStatus(error, "cannot block SIGINT and SIGTERM");
   }
+  // One descriptor per connection: run with as many as the hard limit allows, and say so.
+  absl::StatusOr<server::FdLimit> limit = server::RaiseFdLimit();
+  if (!limit.ok()) return limit.status();
+  std::cerr << absl::StrCat("agent-sim: open-file limit ", limit->soft, " (hard ", limit->hard,
+                            ")\n");
   absl::StatusOr<std::unique_ptr<Simulator>> simulator = Simulator::Create(options.simulator);
   if (!simulator.ok()) return simulator.status();
   if (absl::Status enrolled = (*simulator)->Enroll(); !enrolled.ok()) return enrolled;

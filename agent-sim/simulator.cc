@@ -37,6 +37,12 @@ bool IsTransient(grpc::StatusCode code) {
          code == grpc::StatusCode::DEADLINE_EXCEEDED;
 }
 
+void StoreMax(std::atomic<int64_t>& target, int64_t value) {
+  int64_t seen = target.load();
+  while (seen < value && !target.compare_exchange_weak(seen, value)) {
+  }
+}
+
 std::string AgentName(int index) { return absl::StrCat("sim-", index); }
 
 std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const SimulatorOptions& options) {
@@ -236,6 +242,10 @@ std::unique_ptr<AgentConnection> Simulator::NewConnection(int index,
     };
   }
   hooks.on_update = [this](const UpdateEvent& event) {
+    // The times first, then the counts: whoever sees a count sees a time at least as late.
+    const int64_t received_us = absl::ToUnixMicros(event.received_at);
+    StoreMax(last_received_us_, received_us);
+    if (event.outcome.applied) StoreMax(last_acked_us_, absl::ToUnixMicros(event.applied_at));
     ++(event.update.kind() == v1::PolicyUpdate::DELTA ? delta_updates_ : full_updates_);
     if (!event.outcome.applied) {
       ++nacks_;

@@ -107,9 +107,16 @@ class Simulator {
   // Ends every agent's loop and waits for them (promptly: streams are cancelled).
   void Stop();
 
-  // Agents with a stream open now, and updates applied so far.
+  // Agents with a stream open now, updates read off streams, and updates applied (acked) so far.
   int64_t connected_now() const { return connected_now_.load(); }
+  int64_t received() const { return delta_updates_.load() + full_updates_.load(); }
   int64_t applied() const { return acks_.load(); }
+  int64_t full_updates() const { return full_updates_.load(); }
+  // When the latest update was read off a stream, and when the latest Ack was queued to send;
+  // InfinitePast() before the first. With received() and applied(), a benchmark learns when the
+  // last of N agents got (or acked) a change without watching each agent.
+  absl::Time last_received_at() const { return absl::FromUnixMicros(last_received_us_.load()); }
+  absl::Time last_acked_at() const { return absl::FromUnixMicros(last_acked_us_.load()); }
 
   SimulatorReport Report() const;
 
@@ -139,6 +146,8 @@ class Simulator {
   std::atomic<int64_t> nacks_{0};
   std::atomic<int64_t> reconnects_{0};
   std::atomic<int64_t> errors_{0};
+  std::atomic<int64_t> last_received_us_{absl::ToUnixMicros(absl::InfinitePast())};
+  std::atomic<int64_t> last_acked_us_{absl::ToUnixMicros(absl::InfinitePast())};
 };
 
 }  // namespace fleet::agent

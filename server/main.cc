@@ -9,6 +9,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/fd_limit.h"
 #include "server/fleetd_server.h"
 #include "server/grpc_logging.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
@@ -116,6 +117,12 @@ int main(int argc, char** argv) {
   }
 
   spdlog::info("fleetd {} starting", FLEETD_VERSION);
+  // Each agent connection holds a descriptor: run with as many as the hard limit allows.
+  if (absl::StatusOr<fleet::server::FdLimit> limit = fleet::server::RaiseFdLimit(); limit.ok()) {
+    spdlog::info("open-file limit: {} (hard {})", limit->soft, limit->hard);
+  } else {
+    spdlog::warn("{}", std::string(limit.status().message()));
+  }
   absl::StatusOr<std::unique_ptr<fleet::server::FleetdServer>> server =
       fleet::server::FleetdServer::Start(config);
   if (!server.ok()) return Fail(std::string(server.status().message()));

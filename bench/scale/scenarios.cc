@@ -1,0 +1,13 @@
+#include "bench/scale/scenarios.h"
+
+namespace fleet::bench {
+
+const std::vector<Scenario>& AllScenarios() {
+  static const std::vector<Scenario>* const kScenarios = new std::vector<Scenario>{
+      {"enroll", RunEnroll}, {"admin-write", RunAdminWrite}, {"fanout", RunFanout},
+      {"memory", RunMemory}, {"reconnect", RunReconnect},    {"vs-etcd", RunVsEtcd},
+  };
+  return *kScenarios;
+}
+
+}  // namespace fleet::bench

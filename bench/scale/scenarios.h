@@ -1,0 +1,43 @@
+// The scale scenarios of `scripts/bench`. Each runs its cases against env's fleetd (and, for
+// vs-etcd, a real etcd it starts), records a failed case's error and goes on, and returns the
+// result that becomes bench/results/SCENARIO.json. Every wait is bounded.
+#ifndef FLEETD_BENCH_SCALE_SCENARIOS_H_
+#define FLEETD_BENCH_SCALE_SCENARIOS_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bench/scale/bench_env.h"
+#include "bench/scale/results.h"
+
+namespace fleet::bench {
+
+// Policy commit to acked by every agent: 1k, 10k and 100k agents multiplexed, 10k agents with one
+// connection each.
+ScenarioResult RunFanout(BenchEnv& env);
+// fleetd's RSS per connected agent, multiplexed and one connection each (fleetd is restarted
+// first so that the baseline is a fresh process on the same store).
+ScenarioResult RunMemory(BenchEnv& env);
+// 10k agents, one connection each, resyncing after fleetd restarts: time until all have the newest
+// revision, and how many FULL documents that took.
+ScenarioResult RunReconnect(BenchEnv& env);
+// Durable enrollments per second with 64 concurrent enrollers.
+ScenarioResult RunEnroll(BenchEnv& env);
+// Durable policy apply latency one at a time, and applies per second with concurrent writers.
+ScenarioResult RunAdminWrite(BenchEnv& env);
+// The same number of watch streams on a real etcd and agent streams on fleetd, one change of the
+// same payload, time until every stream has it, and the ratio.
+ScenarioResult RunVsEtcd(BenchEnv& env);
+
+struct Scenario {
+  std::string name;
+  std::function<ScenarioResult(BenchEnv&)> run;
+};
+
+// Every scenario, in the order `scripts/bench` runs them.
+const std::vector<Scenario>& AllScenarios();
+
+}  // namespace fleet::bench
+
+#endif  // FLEETD_BENCH_SCALE_SCENARIOS_H_
