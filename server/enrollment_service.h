@@ -2,39 +2,52 @@
 // known, unrevoked, unexpired and not used up; the agent record and the token's use count are
 // written in one store transaction, so a token's max_uses is never exceeded, even by agents
 // enrolling at once through several fleetd replicas.
+//
+// Enrollments with one token arriving together are committed together (EnrollmentBatcher): one
+// read of the token and one durable transaction for up to kMaxEnrollmentBatch of them, so a burst
+// of agents sharing a token is not bounded by one fsync per agent.
 #ifndef FLEETD_SERVER_ENROLLMENT_SERVICE_H_
 #define FLEETD_SERVER_ENROLLMENT_SERVICE_H_
 
-#include <array>
-#include <string>
+#include <cstddef>
+#include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "fleet/v1/agent.pb.h"
 #include "server/clock.h"
+#include "server/enrollment_batcher.h"
 #include "storage/store.h"
 
 namespace fleet::server {
+
+// At most this many enrollments share one transaction (two more ops go with them: the token and
+// the policy's refs key), and at most about this many bytes of agent records.
+inline constexpr size_t kMaxEnrollmentBatch = 256;
+inline constexpr size_t kMaxEnrollmentBatchBytes = 4 * 1024 * 1024;
+static_assert(kMaxEnrollmentBatch + 2 <= storage::kMaxOpsPerTxn);
 
 // Thread-safe.
 class EnrollmentService {
  public:
   // `store` and `clock` are not owned and outlive the service.
-  EnrollmentService(storage::Store& store, Clock& clock) : store_(store), clock_(clock) {}
+  EnrollmentService(storage::Store& store, Clock& clock);
 
-  // See AgentService.Enroll in agent.proto for the errors. On success the agent exists, durably,
-  // assigned to the token's policy, and the token counts one more use.
+  // See AgentService.Enroll in agent.proto for the errors; ABORTED when the token kept changing
+  // through other replicas. On success the agent exists, durably, assigned to the token's
+  // policy, and the token counts one more use. A malformed request (token or facts) fails alone,
+  // before it can join a batch; so does a wrong secret for a good token id.
   absl::StatusOr<v1::EnrollResponse> Enroll(const v1::EnrollRequest& request);
 
  private:
-  // Serializes this process's enrollments with one token (striped by token id, so memory stays
-  // bounded whatever ids clients send): they would otherwise race on the token's use count and
-  // mostly retry. Enrollments through other replicas still race, and retry.
-  absl::Mutex& TokenLock(const std::string& token_id);
+  // The batcher's commit: decides every enrollment of `batch` (one token, in arrival order).
+  // Grants uses in order while the token has any left, and commits the granted ones in one
+  // transaction that holds only if the token is unchanged since it was read; when another
+  // replica changed it meanwhile, reads it again and decides the whole batch again.
+  void CommitBatch(const std::vector<PendingEnrollment*>& batch);
 
   storage::Store& store_;  // not owned
   Clock& clock_;           // not owned
-  std::array<absl::Mutex, 64> token_locks_;
+  EnrollmentBatcher batcher_;
 };
 
 }  // namespace fleet::server

@@ -1,22 +1,86 @@
-// Enrollment on a MemoryStore: tokens are honored (revocation, expiry, use limits, also under
-// concurrency), facts are validated, and the agent's secret is stored only as a hash.
+// Enrollment on a MemoryStore and on a RocksDB store: tokens are honored (revocation, expiry,
+// use limits, also under concurrency and across replicas), facts are validated, concurrent
+// enrollments with one token are decided each on its own, and the agent's secret is stored only
+// as a hash.
 #include "server/enrollment_service.h"
 
 #include <atomic>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "server/agent_registry.h"
 #include "server/enrollment_token_service.h"
 #include "server/policy_service.h"
+#include "storage/memory_store.h"
+#include "storage/rocksdb_store.h"
 #include "tests/server/admin_test_env.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fleet::server {
 namespace {
 
-class EnrollmentServiceTest : public ::testing::Test {
+enum class Backend { kMemory, kRocksDb };
+
+std::unique_ptr<storage::Store> OpenStore(Backend backend, const fleet::testing::TempDir& dir) {
+  if (backend == Backend::kMemory) return storage::NewMemoryStore();
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenRocksDbStore(dir.Sub("store"));
+  if (!store.ok()) std::abort();
+  return *std::move(store);
+}
+
+// Forwards to another store; before each of the first `interfere` Txns it runs `before_txn`,
+// which plays another replica committing in between a read and the Txn that depends on it.
+class InterferingStore final : public storage::Store {
+ public:
+  InterferingStore(storage::Store& base, int interfere, std::function<void()> before_txn)
+      : base_(base), interfere_(interfere), before_txn_(std::move(before_txn)) {}
+
+  absl::StatusOr<std::optional<storage::KeyValue>> Get(std::string_view key) override {
+    return base_.Get(key);
+  }
+  absl::StatusOr<storage::RangeResult> Range(const storage::RangeRequest& request) override {
+    return base_.Range(request);
+  }
+  absl::StatusOr<storage::TxnResult> Txn(const storage::TxnRequest& request) override {
+    if (interfere_.fetch_sub(1) > 0) before_txn_();
+    return base_.Txn(request);
+  }
+  absl::StatusOr<std::unique_ptr<storage::Watcher>> Watch(std::string_view prefix,
+                                                          int64_t after_revision) override {
+    return base_.Watch(prefix, after_revision);
+  }
+  absl::Status Compact(int64_t revision) override { return base_.Compact(revision); }
+  int64_t CurrentRevision() override { return base_.CurrentRevision(); }
+  int64_t CompactRevision() override { return base_.CompactRevision(); }
+  absl::Status PutState(const std::vector<std::pair<std::string, std::string>>& puts,
+                        const std::vector<std::string>& deletes) override {
+    return base_.PutState(puts, deletes);
+  }
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RangeState(
+      std::string_view prefix) override {
+    return base_.RangeState(prefix);
+  }
+
+ private:
+  storage::Store& base_;  // not owned
+  std::atomic<int> interfere_;
+  const std::function<void()> before_txn_;
+};
+
+class EnrollmentServiceTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     v1::ApplyPolicyRequest policy;
@@ -44,14 +108,54 @@ class EnrollmentServiceTest : public ::testing::Test {
     return request;
   }
 
-  AdminTestEnv env_;
+  // Runs `enroll(i)` for i in [0, n) on n threads at once, released together.
+  template <typename Enroll>
+  static void AllAtOnce(int n, Enroll enroll) {
+    absl::Mutex mu;
+    bool go = false;
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i) {
+      threads.emplace_back([&, i] {
+        {
+          absl::MutexLock lock(&mu);
+          mu.Await(absl::Condition(&go));
+        }
+        enroll(i);
+      });
+    }
+    {
+      absl::MutexLock lock(&mu);
+      go = true;
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+
+  int64_t TokenUses(const std::string& token) {
+    absl::StatusOr<v1::ListEnrollmentTokensResponse> listed = tokens_.List({});
+    EXPECT_OK(listed);
+    if (!listed.ok()) return -1;
+    for (const v1::EnrollmentToken& listed_token : listed->tokens()) {
+      if (listed_token.id() == token.substr(5, 12)) return listed_token.uses();
+    }
+    ADD_FAILURE() << "no token " << token.substr(5, 12);
+    return -1;
+  }
+
+  int AgentCount() {
+    absl::StatusOr<v1::ListAgentsResponse> agents = agents_.List({});
+    EXPECT_OK(agents);
+    return agents.ok() ? agents->agents_size() : -1;
+  }
+
+  fleet::testing::TempDir dir_;
+  AdminTestEnv env_{OpenStore(GetParam(), dir_)};
   EnrollmentTokenService tokens_{*env_.store, env_.clock};
   EnrollmentService enrollment_{*env_.store, env_.clock};
   AgentRegistry agents_{*env_.store, env_.clock, absl::Seconds(91)};
 };
 
 // A valid token enrolls an agent on the token's policy and counts one use.
-TEST_F(EnrollmentServiceTest, EnrollsAnAgent) {
+TEST_P(EnrollmentServiceTest, EnrollsAnAgent) {
   std::string token = CreateToken();
   ASSERT_OK_AND_ASSIGN(v1::EnrollResponse enrolled, enrollment_.Enroll(Request(token)));
   EXPECT_EQ(enrolled.policy(), "linux");
@@ -74,7 +178,7 @@ TEST_F(EnrollmentServiceTest, EnrollsAnAgent) {
 }
 
 // Malformed, unknown, wrong-secret, revoked and expired tokens are refused; nothing is written.
-TEST_F(EnrollmentServiceTest, RefusesBadTokens) {
+TEST_P(EnrollmentServiceTest, RefusesBadTokens) {
   std::string token = CreateToken(0, 60);
   std::string wrong = token;
   wrong.back() = wrong.back() == '0' ? '1' : '0';
@@ -100,7 +204,7 @@ TEST_F(EnrollmentServiceTest, RefusesBadTokens) {
 }
 
 // Bad facts are refused with the field named.
-TEST_F(EnrollmentServiceTest, RefusesBadFacts) {
+TEST_P(EnrollmentServiceTest, RefusesBadFacts) {
   std::string token = CreateToken();
   v1::EnrollRequest no_host = Request(token, "");
   absl::Status status = enrollment_.Enroll(no_host).status();
@@ -112,7 +216,7 @@ TEST_F(EnrollmentServiceTest, RefusesBadFacts) {
 }
 
 // Agents enrolling at once never exceed a token's max_uses: exactly that many get in.
-TEST_F(EnrollmentServiceTest, MaxUsesHoldsUnderConcurrency) {
+TEST_P(EnrollmentServiceTest, MaxUsesHoldsUnderConcurrency) {
   std::string token = CreateToken(/*max_uses=*/20);
   std::atomic<int> enrolled{0}, exhausted{0}, other{0};
   std::vector<std::thread> threads;
@@ -137,6 +241,152 @@ TEST_F(EnrollmentServiceTest, MaxUsesHoldsUnderConcurrency) {
   ASSERT_OK_AND_ASSIGN(v1::ListAgentsResponse agents, agents_.List({}));
   EXPECT_EQ(agents.agents_size(), 20);
 }
+
+// Many agents enrolling at once with one token all get in, each with its own id, and the token
+// counts every one of them.
+TEST_P(EnrollmentServiceTest, ConcurrentEnrollmentsWithOneTokenAllSucceed) {
+  constexpr int kThreads = 64, kEach = 4;
+  std::string token = CreateToken();
+  absl::Mutex mu;
+  std::set<std::string> ids;
+  std::vector<absl::Status> failures;
+  AllAtOnce(kThreads, [&](int t) {
+    for (int i = 0; i < kEach; ++i) {
+      absl::StatusOr<v1::EnrollResponse> enrolled =
+          enrollment_.Enroll(Request(token, absl::StrCat("h", t)));
+      absl::MutexLock lock(&mu);
+      if (enrolled.ok()) {
+        ids.insert(enrolled->agent_id());
+      } else {
+        failures.push_back(enrolled.status());
+      }
+    }
+  });
+  EXPECT_TRUE(failures.empty()) << failures.front();
+  EXPECT_EQ(ids.size(), size_t{kThreads * kEach});
+  EXPECT_EQ(TokenUses(token), kThreads * kEach);
+  EXPECT_EQ(AgentCount(), kThreads * kEach);
+}
+
+// With more agents enrolling at once than the token has uses, exactly max_uses get in and every
+// other one is told the uses are spent.
+TEST_P(EnrollmentServiceTest, MaxUsesHoldsWhenAllArriveTogether) {
+  constexpr int kMaxUses = 10, kAgents = 64;
+  std::string token = CreateToken(kMaxUses);
+  std::atomic<int> enrolled{0}, exhausted{0};
+  absl::Mutex mu;
+  std::vector<absl::Status> other;
+  AllAtOnce(kAgents, [&](int) {
+    absl::Status status = enrollment_.Enroll(Request(token)).status();
+    if (status.ok()) {
+      ++enrolled;
+    } else if (status.code() == absl::StatusCode::kResourceExhausted &&
+               status.message() == "the enrollment token's 10 uses are spent") {
+      ++exhausted;
+    } else {
+      absl::MutexLock lock(&mu);
+      other.push_back(status);
+    }
+  });
+  EXPECT_EQ(enrolled.load(), kMaxUses);
+  EXPECT_EQ(exhausted.load(), kAgents - kMaxUses);
+  EXPECT_TRUE(other.empty()) << other.front();
+  EXPECT_EQ(TokenUses(token), kMaxUses);
+  EXPECT_EQ(AgentCount(), kMaxUses);
+}
+
+// A revoked token fails every one of many agents enrolling with it at once; nothing is written.
+TEST_P(EnrollmentServiceTest, RevokedTokenFailsEveryConcurrentEnrollment) {
+  std::string token = CreateToken();
+  v1::RevokeEnrollmentTokenRequest revoke;
+  revoke.set_id(token.substr(5, 12));
+  ASSERT_OK(tokens_.Revoke(revoke));
+  const int64_t before = env_.store->CurrentRevision();
+  std::atomic<int> revoked{0};
+  AllAtOnce(32, [&](int) {
+    absl::Status status = enrollment_.Enroll(Request(token)).status();
+    if (status.code() == absl::StatusCode::kUnauthenticated &&
+        status.message() == "the enrollment token was revoked") {
+      ++revoked;
+    }
+  });
+  EXPECT_EQ(revoked.load(), 32);
+  EXPECT_EQ(env_.store->CurrentRevision(), before);
+  EXPECT_EQ(AgentCount(), 0);
+}
+
+// Bad facts and a wrong secret fail only their own enrollment; the agents enrolling with the
+// same token at the same moment get in.
+TEST_P(EnrollmentServiceTest, BadRequestsFailAloneAmongConcurrentOnes) {
+  constexpr int kAgents = 48;
+  std::string token = CreateToken();
+  std::string wrong = token;
+  wrong.back() = wrong.back() == '0' ? '1' : '0';
+  std::atomic<int> enrolled{0}, bad_facts{0}, bad_secret{0}, unexpected{0};
+  AllAtOnce(kAgents, [&](int i) {
+    if (i % 6 == 1) {
+      absl::Status status = enrollment_.Enroll(Request(token, "")).status();
+      (status.code() == absl::StatusCode::kInvalidArgument &&
+               status.message().find("facts.hostname") != std::string::npos
+           ? bad_facts
+           : unexpected)++;
+    } else if (i % 6 == 2) {
+      absl::Status status = enrollment_.Enroll(Request(wrong)).status();
+      (status.code() == absl::StatusCode::kUnauthenticated &&
+               status.message() == "unknown enrollment token"
+           ? bad_secret
+           : unexpected)++;
+    } else {
+      (enrollment_.Enroll(Request(token)).ok() ? enrolled : unexpected)++;
+    }
+  });
+  EXPECT_EQ(bad_facts.load(), kAgents / 6);
+  EXPECT_EQ(bad_secret.load(), kAgents / 6);
+  EXPECT_EQ(enrolled.load(), kAgents - 2 * kAgents / 6);
+  EXPECT_EQ(unexpected.load(), 0);
+  EXPECT_EQ(TokenUses(token), kAgents - 2 * kAgents / 6);
+  EXPECT_EQ(AgentCount(), kAgents - 2 * kAgents / 6);
+}
+
+// When another replica uses the token between this one's read and its commit, this one reads it
+// again and still honors max_uses: the replica took one of two uses, this one gets the other,
+// and the next is refused.
+TEST_P(EnrollmentServiceTest, RereadsTheTokenAfterAnotherReplicaUsedIt) {
+  std::string token = CreateToken(/*max_uses=*/2);
+  EnrollmentService other_replica(*env_.store, env_.clock);
+  absl::Status other_status = absl::UnknownError("did not run");
+  InterferingStore racing(*env_.store, /*interfere=*/1,
+                          [&] { other_status = other_replica.Enroll(Request(token)).status(); });
+  EnrollmentService replica(racing, env_.clock);
+  ASSERT_OK(replica.Enroll(Request(token)));
+  EXPECT_OK(other_status);
+  EXPECT_EQ(replica.Enroll(Request(token)).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(TokenUses(token), 2);
+  EXPECT_EQ(AgentCount(), 2);
+}
+
+// A token that another replica changes before every commit makes the enrollment give up with
+// ABORTED rather than retry forever; nothing of it is written.
+TEST_P(EnrollmentServiceTest, GivesUpWhenTheTokenKeepsChanging) {
+  std::string token = CreateToken();
+  EnrollmentService other_replica(*env_.store, env_.clock);
+  std::atomic<int> other_enrolled{0};
+  InterferingStore racing(*env_.store, /*interfere=*/1'000'000, [&] {
+    if (other_replica.Enroll(Request(token)).ok()) ++other_enrolled;
+  });
+  EnrollmentService replica(racing, env_.clock);
+  absl::Status status = replica.Enroll(Request(token)).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted) << status;
+  EXPECT_EQ(TokenUses(token), other_enrolled.load());
+  EXPECT_EQ(AgentCount(), other_enrolled.load());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, EnrollmentServiceTest,
+                         ::testing::Values(Backend::kMemory, Backend::kRocksDb),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return info.param == Backend::kMemory ? "Memory" : "RocksDb";
+                         });
 
 }  // namespace
 }  // namespace fleet::server
