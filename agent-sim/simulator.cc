@@ -57,9 +57,12 @@ std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const SimulatorOptions&
     // backoff of up to two minutes.
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
-    // ... and is not held to gRPC's default of 20 s between connection attempts, which after a
-    // fleetd restart would keep agents away long after it serves again.
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    // gRPC reads this as the minimum connect timeout too: each attempt gets at least this long to
+    // finish its handshake, and the next attempt does not start before it ends. gRPC's 20 s would
+    // keep agents away long after a restarted fleetd serves again; much less than a few seconds
+    // makes a busy server's slow handshakes time out, and every retry piles another half-open
+    // connection onto it (a reconnect storm feeding itself).
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 3000);
     channels.push_back(
         grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args));
   }

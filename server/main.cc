@@ -7,6 +7,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/synchronization/mutex.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/fd_limit.h"
@@ -31,6 +32,10 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian's abseil is built with mutex deadlock detection on, which keeps a global lock graph
+  // and takes a global lock on every Mutex operation: correctness tooling that tests keep, and
+  // that a server (or a benchmark) pays for on every lock.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   fleet::server::FleetdConfig config;
   std::string log_level = "info";
 
