@@ -1,7 +1,6 @@
 #include "agent-sim/agent_connection.h"
 
 #include <google/protobuf/util/time_util.h>
-#include <grpcpp/support/client_callback.h>
 
 #include <deque>
 #include <utility>
@@ -23,35 +22,93 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
-// The stream's own threads of control are gRPC's reactions (reads, writes, OnDone) and the
-// heartbeat alarm. gRPC may run a reaction inline inside Start*(), so Start* is never called with
-// mu_ held. The heartbeat flow runs outside the reactions, so it holds the stream open (AddHold)
-// until it has seen the reads end; OnDone therefore comes after the last heartbeat callback.
-class AgentConnection::Stream final
-    : public grpc::ClientBidiReactor<v1::AgentMessage, v1::ServerMessage> {
+// A process-wide pool for connections that bring no queue of their own.
+grpc::CompletionQueue* DefaultQueue() {
+  static server::CqPool* const pool = server::CqPool::ForClients(4).release();
+  return pool->Next();
+}
+
+// One Connect stream on the async API. Every operation (start, reads, writes, the half-close,
+// the heartbeat alarm, Finish) is a tag on the connection's queue, counted while outstanding;
+// once the reads have ended, Finish collects the status, and when nothing is outstanding the
+// stream reports to its owner, which deletes it.
+class AgentConnection::Stream final {
  public:
   explicit Stream(AgentConnection& owner) : owner_(owner) {
     context_.AddMetadata("x-fleet-agent-id", owner_.identity_.agent_id);
     context_.AddMetadata("authorization", "Bearer " + owner_.identity_.agent_secret);
   }
 
-  // Starts the call with Hello as the first write.
   void Start() {
-    owner_.stub_->async()->Connect(&context_, this);
-    v1::AgentMessage hello;
-    *hello.mutable_hello() = owner_.applier_.HelloMessage();
-    AddHold();  // the heartbeat flow's
-    Send(std::move(hello));
-    StartRead(&incoming_);
-    StartCall();
+    call_ = owner_.stub_->PrepareAsyncConnect(&context_, owner_.queue_);
+    Begin();
+    call_->StartCall(&start_op_);
   }
 
-  // Thread-safe; OnDone follows.
+  // Thread-safe; the stream ends soon after.
   void Cancel() { context_.TryCancel(); }
 
-  void OnReadDone(bool ok) override {
+ private:
+  enum class OpKind { kStart, kRead, kWrite, kWritesDone, kHeartbeat, kFinish };
+  class Op final : public server::CqTag {
+   public:
+    Op(Stream& stream, OpKind kind) : stream_(stream), kind_(kind) {}
+    void Done(bool ok) override { stream_.Complete(kind_, ok); }
+
+   private:
+    Stream& stream_;
+    const OpKind kind_;
+  };
+
+  void Begin() {
+    absl::MutexLock lock(&mu_);
+    ++outstanding_;
+  }
+
+  void Complete(OpKind kind, bool ok) {
+    switch (kind) {
+      case OpKind::kStart:
+        OnStarted(ok);
+        break;
+      case OpKind::kRead:
+        OnReadDone(ok);
+        break;
+      case OpKind::kWrite:
+        OnWriteDone(ok);
+        break;
+      case OpKind::kWritesDone:
+        break;
+      case OpKind::kHeartbeat:
+        OnHeartbeat(ok);
+        break;
+      case OpKind::kFinish:
+        result_.status = status_;
+        break;
+    }
+    bool done = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (kind == OpKind::kFinish) finished_ = true;
+      done = --outstanding_ == 0 && finished_;
+    }
+    if (done) owner_.StreamEnded(this, result_);  // deletes this
+  }
+
+  void OnStarted(bool ok) {
     if (!ok) {
-      EndHeartbeats();
+      ReadsEnded();
+      return;
+    }
+    v1::AgentMessage hello;
+    *hello.mutable_hello() = owner_.applier_.HelloMessage();
+    Send(std::move(hello));
+    Begin();
+    call_->Read(&incoming_, &read_op_);
+  }
+
+  void OnReadDone(bool ok) {
+    if (!ok) {
+      ReadsEnded();
       return;
     }
     result_.delivered = true;
@@ -71,17 +128,30 @@ class AgentConnection::Stream final
       default:
         break;
     }
-    StartRead(&incoming_);
+    Begin();
+    call_->Read(&incoming_, &read_op_);
   }
 
-  void OnWriteDone(bool ok) override {
+  // No more reads: stop the heartbeats and collect the status.
+  void ReadsEnded() {
+    {
+      absl::MutexLock lock(&mu_);
+      reads_ended_ = true;
+      // The alarm's tag then completes with ok = false.
+      if (heartbeat_armed_) heartbeat_alarm_.Cancel();
+      ++outstanding_;
+    }
+    call_->Finish(&status_, &finish_op_);
+  }
+
+  void OnWriteDone(bool ok) {
     const v1::AgentMessage* next = nullptr;
     bool writes_done = false;
     {
       absl::MutexLock lock(&mu_);
       outgoing_.pop_front();
       if (!ok) {
-        // The stream is broken; its reads end too, and OnDone follows.
+        // The stream is broken; its reads end too.
         write_side_closed_ = true;
         outgoing_.clear();
       } else if (!outgoing_.empty()) {
@@ -91,23 +161,18 @@ class AgentConnection::Stream final
         writes_done = true;
       }
       writing_ = next != nullptr || writes_done;
+      if (writing_) ++outstanding_;
     }
-    if (next != nullptr) StartWrite(next);
-    if (writes_done) StartWritesDone();
+    if (next != nullptr) call_->Write(*next, &write_op_);
+    if (writes_done) call_->WritesDone(&writes_done_op_);
   }
 
-  void OnDone(const grpc::Status& status) override {
-    result_.status = status;
-    owner_.StreamEnded(this, result_);  // deletes this
-  }
-
- private:
   void OnWelcome(const v1::Welcome& welcome) {
     const absl::Duration interval = ToDuration(welcome.heartbeat_interval());
     if (interval > absl::ZeroDuration()) {
       absl::MutexLock lock(&mu_);
       heartbeat_interval_ = interval;
-      if (!heartbeat_armed_ && heartbeat_hold_) ArmHeartbeat();
+      if (!heartbeat_armed_ && !reads_ended_) ArmHeartbeat();
     }
     if (owner_.options_.status_after_connect.has_value()) {
       v1::AgentMessage status;
@@ -148,10 +213,11 @@ class AgentConnection::Stream final
       outgoing_.push_back(std::move(message));
       if (!writing_) {
         writing_ = true;
+        ++outstanding_;
         start = &outgoing_.front();
       }
     }
-    if (start != nullptr) StartWrite(start);
+    if (start != nullptr) call_->Write(*start, &write_op_);
   }
 
   // Half-closes once the queued writes are out.
@@ -163,67 +229,52 @@ class AgentConnection::Stream final
       if (!writing_ && !write_side_closed_) {
         writing_ = true;
         write_side_closed_ = true;
+        ++outstanding_;
         now = true;
       }
     }
-    if (now) StartWritesDone();
+    if (now) call_->WritesDone(&writes_done_op_);
   }
 
   void ArmHeartbeat() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     heartbeat_armed_ = true;
-    // The alarm's callback runs on gRPC's executor, never inside Set() or Cancel().
-    heartbeat_alarm_.Set(absl::ToChronoTime(absl::Now() + heartbeat_interval_),
-                         [this](bool ok) { OnHeartbeat(ok); });
+    ++outstanding_;
+    heartbeat_alarm_.Set(owner_.queue_, absl::ToChronoTime(absl::Now() + heartbeat_interval_),
+                         &heartbeat_op_);
   }
 
   void OnHeartbeat(bool fired) {
     bool live = false;
     {
       absl::MutexLock lock(&mu_);
+      heartbeat_armed_ = false;
       live = fired && !reads_ended_;
     }
-    if (live) {
-      v1::AgentMessage heartbeat;
-      heartbeat.mutable_heartbeat();
-      Send(std::move(heartbeat));
-    }
-    bool release = false;
-    {
-      absl::MutexLock lock(&mu_);
-      heartbeat_armed_ = false;
-      if (fired && !reads_ended_) {
-        ArmHeartbeat();
-      } else {
-        heartbeat_hold_ = false;
-        release = true;
-      }
-    }
-    if (release) RemoveHold();  // may run OnDone, which deletes this: nothing after it
-  }
-
-  // The reads ended: stop the heartbeat flow and let OnDone come.
-  void EndHeartbeats() {
-    bool release = false;
-    {
-      absl::MutexLock lock(&mu_);
-      reads_ended_ = true;
-      if (heartbeat_armed_) {
-        heartbeat_alarm_.Cancel();  // OnHeartbeat(false) releases the hold
-      } else if (heartbeat_hold_) {
-        heartbeat_hold_ = false;
-        release = true;
-      }
-    }
-    if (release) RemoveHold();
+    if (!live) return;
+    v1::AgentMessage heartbeat;
+    heartbeat.mutable_heartbeat();
+    Send(std::move(heartbeat));
+    absl::MutexLock lock(&mu_);
+    if (!reads_ended_ && !heartbeat_armed_) ArmHeartbeat();
   }
 
   AgentConnection& owner_;
   grpc::ClientContext context_;
-  // Read callbacks only (one at a time), then OnDone.
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<v1::AgentMessage, v1::ServerMessage>> call_;
+  Op start_op_{*this, OpKind::kStart};
+  Op read_op_{*this, OpKind::kRead};
+  Op write_op_{*this, OpKind::kWrite};
+  Op writes_done_op_{*this, OpKind::kWritesDone};
+  Op heartbeat_op_{*this, OpKind::kHeartbeat};
+  Op finish_op_{*this, OpKind::kFinish};
+  // The read callbacks' (one at a time), then Finish's.
   v1::ServerMessage incoming_;
+  grpc::Status status_;
   StreamResult result_;
 
   absl::Mutex mu_;
+  int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
   // Queued writes; the front one is in flight while writing_.
   std::deque<v1::AgentMessage> outgoing_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -235,8 +286,6 @@ class AgentConnection::Stream final
   absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_);
   grpc::Alarm heartbeat_alarm_ ABSL_GUARDED_BY(mu_);
   bool heartbeat_armed_ ABSL_GUARDED_BY(mu_) = false;
-  // The heartbeat flow's hold on the stream is still held.
-  bool heartbeat_hold_ ABSL_GUARDED_BY(mu_) = true;
 };
 
 AgentConnection::AgentConnection(std::shared_ptr<grpc::Channel> channel, AgentIdentity identity,
@@ -247,6 +296,7 @@ AgentConnection::AgentConnection(std::shared_ptr<grpc::Channel> channel, AgentId
       identity_(std::move(identity)),
       hooks_(std::move(hooks)),
       options_(std::move(options)),
+      queue_(options_.queue != nullptr ? options_.queue : DefaultQueue()),
       applier_(std::move(applier)),
       rng_(options_.seed),
       backoff_(options_.backoff, rng_) {}
@@ -277,7 +327,7 @@ void AgentConnection::Stop() {
   if (stream_ != nullptr) {
     stream_->Cancel();
   } else if (reconnect_pending_) {
-    reconnect_alarm_->Cancel();  // its callback ends the connection
+    reconnect_alarm_.Cancel();  // its tag then ends the connection
   }
 }
 
@@ -338,18 +388,19 @@ void AgentConnection::StreamEnded(Stream* stream, const StreamResult& ended) {
           ? *result.go_away_after * absl::Uniform(rng_, 1.0, 1.0 + options_.backoff.jitter)
           : backoff_.Next();
   reconnect_pending_ = true;
-  reconnect_alarm_ = std::make_unique<grpc::Alarm>();
-  reconnect_alarm_->Set(absl::ToChronoTime(absl::Now() + delay), [this](bool fired) {
-    {
-      absl::MutexLock lock(&mu_);
-      reconnect_pending_ = false;
-      if (!fired || stopping_) {
-        Finish(absl::OkStatus());
-        return;
-      }
+  reconnect_alarm_.Set(queue_, absl::ToChronoTime(absl::Now() + delay), &reconnect_tag_);
+}
+
+void AgentConnection::OnReconnectAlarm(bool fired) {
+  {
+    absl::MutexLock lock(&mu_);
+    reconnect_pending_ = false;
+    if (!fired || stopping_) {
+      Finish(absl::OkStatus());
+      return;
     }
-    OpenStream();
-  });
+  }
+  OpenStream();
 }
 
 }  // namespace fleet::agent

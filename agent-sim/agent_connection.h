@@ -3,8 +3,9 @@
 // reconnect with jittered exponential backoff when the stream ends, until asked to stop or until
 // the server refuses the credentials.
 //
-// Threads: none of its own. The stream is a gRPC callback reactor, and heartbeats and reconnect
-// waits are gRPC alarms, so everything runs on gRPC's callback threads and 100,000 connections in
+// Threads: none of its own. The stream runs on gRPC's async API on a completion queue of a
+// CqPool (server/cq_pool.h says why not the callback API), and heartbeats and reconnect waits are
+// gRPC alarms on that queue, so everything runs on the pool's threads and 100,000 connections in
 // one process cost memory, not threads. One stream has at most one read and one write in flight;
 // replies and heartbeats queue behind the write in flight.
 #ifndef FLEETD_AGENT_SIM_AGENT_CONNECTION_H_
@@ -27,6 +28,7 @@
 #include "agent-sim/backoff.h"
 #include "agent-sim/identity_store.h"
 #include "agent-sim/policy_applier.h"
+#include "server/cq_pool.h"
 #include "fleet/v1/agent.grpc.pb.h"
 
 namespace fleet::agent {
@@ -43,8 +45,8 @@ struct UpdateEvent {
   absl::Time applied_at;
 };
 
-// Hooks into one connection; each may be empty. They run on gRPC's callback threads, one at a time
-// for one connection, so they must not block (they hold up a gRPC thread).
+// Hooks into one connection; each may be empty. They run on the completion queue's thread, one at
+// a time for one connection, so they must not block (they hold up every stream of that queue).
 struct AgentConnectionHooks {
   // Says whether to refuse an update without applying it (a simulated agent that cannot run the
   // policy): the agent then nacks it, keeping its last good policy.
@@ -64,6 +66,9 @@ struct AgentConnectionOptions {
   std::optional<v1::StatusReport> status_after_connect;
   // Seeds the jitter of the backoff and of GoAway delays.
   uint64_t seed = 1;
+  // The completion queue the connection runs on (it must outlive the connection and be drained
+  // by a thread, as CqPool's are); null for a small pool shared by the process.
+  grpc::CompletionQueue* queue = nullptr;
 };
 
 // Stop() is thread-safe; Start() and Join() belong to the owner. The applier and the hooks belong
@@ -115,21 +120,31 @@ class AgentConnection {
     grpc::Status status;
   };
 
+  // The reconnect alarm's tag.
+  class ReconnectTag final : public server::CqTag {
+   public:
+    explicit ReconnectTag(AgentConnection& connection) : connection_(connection) {}
+    void Done(bool fired) override { connection_.OnReconnectAlarm(fired); }
+
+   private:
+    AgentConnection& connection_;
+  };
+
   // Opens a new stream unless Stop() came first (then the connection ends).
   void OpenStream();
+  void OnReconnectAlarm(bool fired);
   // Called by the stream's OnDone: runs on_disconnected, frees the stream, and ends the
   // connection or schedules the next stream.
   void StreamEnded(Stream* stream, const StreamResult& result);
   // Marks the connection ended with `status` and wakes Join().
   void Finish(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Answers one update (on the stream's read callback).
-  v1::AgentMessage HandleUpdate(const v1::PolicyUpdate& update);
 
   const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::AgentService::Stub> stub_;
   const AgentIdentity identity_;
   const AgentConnectionHooks hooks_;
   const AgentConnectionOptions options_;
+  grpc::CompletionQueue* const queue_;
 
   // Used by one stream at a time, on its callbacks, and between streams by StreamEnded().
   PolicyApplier applier_;
@@ -143,7 +158,8 @@ class AgentConnection {
   // The open stream, so that Stop() can cancel it; null between streams.
   Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
   // The wait before the next stream; armed between streams.
-  std::unique_ptr<grpc::Alarm> reconnect_alarm_ ABSL_GUARDED_BY(mu_);
+  grpc::Alarm reconnect_alarm_ ABSL_GUARDED_BY(mu_);
+  ReconnectTag reconnect_tag_{*this};
   bool reconnect_pending_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status final_status_ ABSL_GUARDED_BY(mu_);
 };

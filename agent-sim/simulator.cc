@@ -25,6 +25,9 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 constexpr absl::Duration kEnrollTimeout = absl::Seconds(10);
+// Completion queues (a thread each) the agents' streams are spread over: a queue's cost per
+// operation grows with the operations outstanding on it (server/cq_pool.h).
+constexpr int kQueues = 32;
 // fleetd refuses an enrollment with ABORTED when others with the same token keep winning the race
 // for its use count; an agent retries that (and an unreachable or slow server) a bounded number
 // of times, about 15 s in all.
@@ -148,6 +151,7 @@ Simulator::Simulator(SimulatorOptions options, std::unique_ptr<IdentityStore> id
     : options_(std::move(options)),
       identities_(std::move(identities)),
       channels_(MakeChannels(options_)),
+      queues_(server::CqPool::ForClients(kQueues)),
       enrolled_(options_.agents) {}
 
 Simulator::~Simulator() { Stop(); }
@@ -278,7 +282,8 @@ std::unique_ptr<AgentConnection> Simulator::NewConnection(int index,
   healthy.set_message("simulated");
   return std::make_unique<AgentConnection>(
       channels_[index % channels_.size()], identity, PolicyApplier(), std::move(hooks),
-      AgentConnectionOptions{.status_after_connect = healthy, .seed = seed});
+      AgentConnectionOptions{
+          .status_after_connect = healthy, .seed = seed, .queue = queues_->queue(index)});
 }
 
 void Simulator::Start() {

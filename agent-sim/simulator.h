@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "agent-sim/agent_connection.h"
 #include "agent-sim/identity_store.h"
+#include "server/cq_pool.h"
 #include "nlohmann/json.hpp"
 
 namespace fleet::agent {
@@ -131,6 +132,8 @@ class Simulator {
   const SimulatorOptions options_;
   const std::unique_ptr<IdentityStore> identities_;
   const std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  // The queues the connections run on; outlives them.
+  const std::unique_ptr<server::CqPool> queues_;
 
   mutable absl::Mutex mu_;
   // Agent index -> its identity, for enrolled agents.

@@ -13,13 +13,26 @@ namespace fleet::server {
 namespace {
 
 // A stream refused before it started.
-class RejectedStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+// How many completion queues (each with a thread) serve Connect streams: enough that each queue's
+// outstanding operations stay a few thousand with 100,000 agents.
+constexpr int kConnectQueues = 32;
+
+// A Connect call refused before its session starts: finished at once, deleted when done.
+class RejectedStream final : public AsyncServerStream {
  public:
-  explicit RejectedStream(const grpc::Status& status) { Finish(status); }
+  static void Start(std::unique_ptr<AcceptedCall> call, const grpc::Status& status) {
+    (new RejectedStream(std::move(call)))->Finish(status);
+  }
+
+ private:
+  explicit RejectedStream(std::unique_ptr<AcceptedCall> call)
+      : AsyncServerStream(std::move(call)) {}
+  void OnReadDone(bool) override {}
+  void OnWriteDone(bool) override {}
   void OnDone() override { delete this; }
 };
 
-std::string Metadata(const grpc::CallbackServerContext& context, const std::string& key) {
+std::string Metadata(const grpc::ServerContext& context, const std::string& key) {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find(key);
   return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
@@ -27,7 +40,7 @@ std::string Metadata(const grpc::CallbackServerContext& context, const std::stri
 
 // The agent the call's metadata authenticates, or UNAUTHENTICATED.
 absl::StatusOr<record::AgentRecord> Authenticate(storage::Store& store,
-                                                 const grpc::CallbackServerContext& context) {
+                                                 const grpc::ServerContext& context) {
   const std::string id = Metadata(context, "x-fleet-agent-id");
   std::string authorization = Metadata(context, "authorization");
   constexpr std::string_view kScheme = "Bearer ";
@@ -80,20 +93,68 @@ grpc::Status AgentService::Enroll(grpc::ServerContext*, const v1::EnrollRequest*
   return grpc::Status::OK;
 }
 
-grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AgentService::Connect(
-    grpc::CallbackServerContext* context) {
-  absl::StatusOr<record::AgentRecord> agent = Authenticate(store_, *context);
-  if (!agent.ok()) return new RejectedStream(ToGrpcStatus(agent.status()));
-  AgentSession* session =
-      AgentSession::Start(AgentSessionDeps{.engine = *engine_,
-                                           .hub = *hub_,
-                                           .state = state_,
-                                           .heartbeat_interval = options_.heartbeat_interval},
-                          agent->agent().id(), agent->agent().policy());
+// One pending request for a Connect call on one queue; when it completes, the next is requested
+// before the call is served.
+class AgentService::ConnectRequest final : public CqTag {
+ public:
+  ConnectRequest(AgentService& service, grpc::ServerCompletionQueue* queue)
+      : service_(service), queue_(queue), call_(std::make_unique<AcceptedCall>()) {
+    service_.RequestConnect(&call_->context, &call_->stream, queue_, queue_, this);
+  }
+
+  void Done(bool ok) override {
+    // Not ok: the server is shutting down and accepts no more calls.
+    if (ok) {
+      service_.RequestNextConnect(queue_);
+      service_.Accept(std::move(call_));
+    }
+    delete this;
+  }
+
+ private:
+  AgentService& service_;
+  grpc::ServerCompletionQueue* const queue_;
+  std::unique_ptr<AcceptedCall> call_;
+};
+
+void AgentService::AddQueuesTo(grpc::ServerBuilder& builder) {
+  for (int i = 0; i < kConnectQueues; ++i) {
+    new_queues_.push_back(builder.AddCompletionQueue());
+    queues_.push_back(new_queues_.back().get());
+  }
+}
+
+void AgentService::StartServing() {
+  std::vector<std::unique_ptr<grpc::CompletionQueue>> queues;
+  for (auto& queue : new_queues_) queues.push_back(std::move(queue));
+  new_queues_.clear();
+  pool_ = std::make_unique<CqPool>(std::move(queues));
+  for (grpc::ServerCompletionQueue* queue : queues_) RequestNextConnect(queue);
+}
+
+void AgentService::StopServing() {
+  if (pool_ != nullptr) pool_->Shutdown();
+}
+
+void AgentService::RequestNextConnect(grpc::ServerCompletionQueue* queue) {
+  new ConnectRequest(*this, queue);
+}
+
+void AgentService::Accept(std::unique_ptr<AcceptedCall> call) {
+  absl::StatusOr<record::AgentRecord> agent = Authenticate(store_, call->context);
+  if (!agent.ok()) {
+    RejectedStream::Start(std::move(call), ToGrpcStatus(agent.status()));
+    return;
+  }
+  const std::string agent_id = agent->agent().id();
+  AgentSession::Start(AgentSessionDeps{.engine = *engine_,
+                                       .hub = *hub_,
+                                       .state = state_,
+                                       .heartbeat_interval = options_.heartbeat_interval},
+                      std::move(call), agent_id, agent->agent().policy());
   // An unenrollment or reassignment between reading the record and registering the session
   // would otherwise go unseen.
-  hub_->RecheckAgent(agent->agent().id());
-  return session;
+  hub_->RecheckAgent(agent_id);
 }
 
 void AgentService::GoAway() { hub_->CloseAll(); }

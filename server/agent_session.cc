@@ -21,19 +21,23 @@ grpc::Status Invalid(const std::string& message) {
 
 }  // namespace
 
-AgentSession::AgentSession(const AgentSessionDeps& deps, std::string agent_id, std::string policy)
-    : deps_(deps), agent_id_(std::move(agent_id)), policy_(std::move(policy)) {}
+AgentSession::AgentSession(const AgentSessionDeps& deps, std::unique_ptr<AcceptedCall> call,
+                           std::string agent_id, std::string policy)
+    : AsyncServerStream(std::move(call)),
+      deps_(deps),
+      agent_id_(std::move(agent_id)),
+      policy_(std::move(policy)) {}
 
-AgentSession* AgentSession::Start(const AgentSessionDeps& deps, std::string agent_id,
-                                  std::string policy) {
-  std::shared_ptr<AgentSession> session(new AgentSession(deps, std::move(agent_id), policy));
+void AgentSession::Start(const AgentSessionDeps& deps, std::unique_ptr<AcceptedCall> call,
+                         std::string agent_id, std::string policy) {
+  std::shared_ptr<AgentSession> session(
+      new AgentSession(deps, std::move(call), std::move(agent_id), policy));
   {
     absl::MutexLock lock(&session->mu_);
     session->self_ = session;
   }
   deps.hub.Register(session, policy);
   session->StartRead(&session->read_buffer_);
-  return session.get();
 }
 
 void AgentSession::Kick() { MaybeWrite(); }

@@ -5,13 +5,13 @@
 // when the agent asks for one). Updates come from the PolicyEngine as bytes serialized once for
 // every stream that needs them.
 //
-// Lifetime: created by AgentService::Connect, owned by itself (and briefly by whoever holds a
-// shared_ptr to kick it) until gRPC calls OnDone.
+// Lifetime: created by AgentService for an accepted Connect call, owned by itself (and briefly by
+// whoever holds a shared_ptr to kick it) until OnDone.
 #ifndef FLEETD_SERVER_AGENT_SESSION_H_
 #define FLEETD_SERVER_AGENT_SESSION_H_
 
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/support/server_callback.h>
+#include <grpcpp/support/byte_buffer.h>
 
 #include <deque>
 #include <memory>
@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "fleet/v1/agent.pb.h"
 #include "server/agent_state.h"
+#include "server/async_server_stream.h"
 #include "server/policy_engine.h"
 
 namespace fleet::server {
@@ -37,13 +38,13 @@ struct AgentSessionDeps {
 };
 
 // Thread-safe: gRPC reactions and the hub's calls may come from any thread.
-class AgentSession final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
+class AgentSession final : public AsyncServerStream,
                            public std::enable_shared_from_this<AgentSession> {
  public:
-  // Starts serving an authenticated agent assigned to `policy`; registers with the hub. Returns
-  // the reactor for gRPC.
-  static AgentSession* Start(const AgentSessionDeps& deps, std::string agent_id,
-                             std::string policy);
+  // Starts serving `call`, from an authenticated agent assigned to `policy`; registers with the
+  // hub. The session owns itself until OnDone.
+  static void Start(const AgentSessionDeps& deps, std::unique_ptr<AcceptedCall> call,
+                    std::string agent_id, std::string policy);
 
   const std::string& agent_id() const { return agent_id_; }
 
@@ -62,7 +63,8 @@ class AgentSession final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   void OnDone() override;
 
  private:
-  AgentSession(const AgentSessionDeps& deps, std::string agent_id, std::string policy);
+  AgentSession(const AgentSessionDeps& deps, std::unique_ptr<AcceptedCall> call,
+               std::string agent_id, std::string policy);
 
   // Handles one message from the agent; an error ends the stream with it.
   grpc::Status Handle(const v1::AgentMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -52,7 +52,8 @@ ChannelArgs AgentChannelArgs(const FleetdConfig& config) {
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(const std::string& flag,
                                                           const ListenAddress& address,
                                                           grpc::Service* service, int* port,
-                                                          const ChannelArgs& args = {}) {
+                                                          const ChannelArgs& args = {},
+                                                          AgentService* agent_service = nullptr) {
   grpc::ServerBuilder builder;
   for (const auto& [name, value] : args) builder.AddChannelArgument(name, value);
   // gRPC sets SO_REUSEPORT by default, which would let a second fleetd share our port and steal
@@ -60,11 +61,14 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(const std::string& fla
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(address.ToString(), grpc::InsecureServerCredentials(), port);
   if (service != nullptr) builder.RegisterService(service);
+  // Connect streams run on the agent service's own completion queues.
+  if (agent_service != nullptr) agent_service->AddQueuesTo(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || *port == 0) {
     if (server != nullptr) server->Shutdown();
     return ExplainListenFailure(flag, address);
   }
+  if (agent_service != nullptr) agent_service->StartServing();
   return server;
 }
 
@@ -120,7 +124,8 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(const FleetdCo
     return agent_service.status();
   }
   absl::StatusOr<std::unique_ptr<grpc::Server>> agent_server = StartServer(
-      "--agent-addr", *agent, agent_service->get(), &agent_port, AgentChannelArgs(config));
+      "--agent-addr", *agent, agent_service->get(), &agent_port, AgentChannelArgs(config),
+      agent_service->get());
   if (!agent_server.ok()) {
     (*admin_server)->Shutdown();
     (*admin_server)->Wait();
@@ -185,6 +190,8 @@ void FleetdServer::Shutdown(absl::Duration grace) {
   agent_shutdown.join();
   admin_server_->Wait();
   agent_server_->Wait();
+  // Drains the Connect streams' queues: every session has ended when it returns.
+  agent_service_->StopServing();
   agent_service_.reset();  // its threads read the store
   compactor_.reset();
   store_.reset();
