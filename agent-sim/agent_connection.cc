@@ -191,7 +191,7 @@ class AgentConnection::Stream final {
       outcome.revision = update.target_revision();
       outcome.nack_reason = "refused by the simulated agent";
     } else {
-      outcome = owner_.applier_.Apply(update);
+      outcome = owner_.applier_.Apply(update, owner_.options_.apply_cache);
     }
     const absl::Time applied_at = absl::Now();
     Send(outcome.Reply());

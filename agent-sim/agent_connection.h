@@ -66,6 +66,9 @@ struct AgentConnectionOptions {
   std::optional<v1::StatusReport> status_after_connect;
   // Seeds the jitter of the backoff and of GoAway delays.
   uint64_t seed = 1;
+  // Shared by the agents of one simulator: each change is applied once per distinct state (see
+  // PolicyApplier::Apply); null to apply every update afresh.
+  ApplyCache* apply_cache = nullptr;
   // The completion queue the connection runs on (it must outlive the connection and be drained
   // by a thread, as CqPool's are); null for a small pool shared by the process.
   grpc::CompletionQueue* queue = nullptr;

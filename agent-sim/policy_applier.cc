@@ -93,14 +93,28 @@ absl::StatusOr<PolicyApplier> PolicyApplier::Restore(std::string policy, int64_t
   PolicyApplier applier;
   applier.policy_ = std::move(policy);
   applier.revision_ = revision;
-  applier.canonical_json_ = v1::CanonicalJson(*document);  // parsed, so valid UTF-8: no throw
-  applier.sha256_ = v1::Sha256Hex(applier.canonical_json_);
-  applier.document_ = *std::move(document);
+  auto content = std::make_shared<PolicyContent>();
+  content->canonical_json = v1::CanonicalJson(*document);  // parsed, so valid UTF-8: no throw
+  content->sha256 = v1::Sha256Hex(content->canonical_json);
+  content->document = *std::move(document);
+  applier.content_ = std::move(content);
   return applier;
 }
 
-ApplyOutcome PolicyApplier::Apply(const v1::PolicyUpdate& update) {
+ApplyOutcome PolicyApplier::Apply(const v1::PolicyUpdate& update, ApplyCache* cache) {
   const int64_t target_revision = update.target_revision();
+  // Policy and base revision must still match for a DELTA (Target checks them), so a cached
+  // content is used only where computing it would have succeeded.
+  const bool base_matches = update.kind() != v1::PolicyUpdate::DELTA ||
+                            (update.policy() == policy_ && update.base_revision() == revision_);
+  if (cache != nullptr && base_matches) {
+    if (std::shared_ptr<const PolicyContent> known = cache->Find(sha256(), update)) {
+      policy_ = update.policy();
+      revision_ = target_revision;
+      content_ = std::move(known);
+      return ApplyOutcome{.applied = true, .revision = revision_, .sha256 = sha256()};
+    }
+  }
   absl::StatusOr<nlohmann::json> target;
   std::string canonical;
   try {
@@ -118,12 +132,37 @@ ApplyOutcome PolicyApplier::Apply(const v1::PolicyUpdate& update) {
                                         "content hash ", sha256, " of revision ", target_revision,
                                         " does not match the update's \"", update.sha256(), "\"")));
   }
+  auto content = std::make_shared<PolicyContent>(
+      PolicyContent{.document = *std::move(target),
+                    .canonical_json = std::move(canonical),
+                    .sha256 = std::move(sha256)});
+  if (cache != nullptr) cache->Record(this->sha256(), update, content);
   policy_ = update.policy();
   revision_ = target_revision;
-  document_ = *std::move(target);
-  canonical_json_ = std::move(canonical);
-  sha256_ = std::move(sha256);
-  return ApplyOutcome{.applied = true, .revision = revision_, .sha256 = sha256_};
+  content_ = std::move(content);
+  return ApplyOutcome{.applied = true, .revision = revision_, .sha256 = this->sha256()};
+}
+
+std::string ApplyCache::Key(const std::string& before_sha256, const v1::PolicyUpdate& update) {
+  // The update's identity: what it is from and to, and the content it promises.
+  return absl::StrCat(before_sha256, "|", update.kind(), "|", update.policy(), "|",
+                      update.base_revision(), "|", update.target_revision(), "|", update.sha256());
+}
+
+std::shared_ptr<const PolicyContent> ApplyCache::Find(const std::string& before_sha256,
+                                                      const v1::PolicyUpdate& update) {
+  const std::string key = Key(before_sha256, update);
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : it->second;
+}
+
+void ApplyCache::Record(const std::string& before_sha256, const v1::PolicyUpdate& update,
+                        std::shared_ptr<const PolicyContent> after) {
+  std::string key = Key(before_sha256, update);
+  absl::MutexLock lock(&mu_);
+  if (entries_.size() >= kMaxEntries) entries_.clear();
+  entries_.insert_or_assign(std::move(key), std::move(after));
 }
 
 absl::StatusOr<nlohmann::json> PolicyApplier::Target(const v1::PolicyUpdate& update) const {
@@ -158,7 +197,7 @@ absl::StatusOr<nlohmann::json> PolicyApplier::PatchedDocument(
   if (!patch.ok()) return patch.status();
   nlohmann::json patched;
   try {
-    patched = document_.patch(*patch);
+    patched = document().patch(*patch);
   } catch (const nlohmann::json::exception& e) {
     // How json::patch reports a patch that does not apply: a missing path, a failed "test".
     return BaseUnusable(absl::StrCat("patch does not apply: ", e.what()));
@@ -175,7 +214,7 @@ v1::Hello PolicyApplier::HelloMessage() const {
   v1::Hello hello;
   hello.set_policy(policy_);
   hello.set_applied_revision(revision_);
-  hello.set_applied_sha256(sha256_);
+  hello.set_applied_sha256(sha256());
   return hello;
 }
 

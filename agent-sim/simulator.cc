@@ -283,7 +283,10 @@ std::unique_ptr<AgentConnection> Simulator::NewConnection(int index,
   return std::make_unique<AgentConnection>(
       channels_[index % channels_.size()], identity, PolicyApplier(), std::move(hooks),
       AgentConnectionOptions{
-          .status_after_connect = healthy, .seed = seed, .queue = queues_->queue(index)});
+          .status_after_connect = healthy,
+          .seed = seed,
+          .apply_cache = &apply_cache_,
+          .queue = queues_->queue(index)});
 }
 
 void Simulator::Start() {

@@ -134,6 +134,10 @@ class Simulator {
   const std::vector<std::shared_ptr<grpc::Channel>> channels_;
   // The queues the connections run on; outlives them.
   const std::unique_ptr<server::CqPool> queues_;
+  // Agents in the same state given the same update reach the same content: it is computed and
+  // checked once, then shared (the simulator's CPU goes to the protocol, not to N identical
+  // JSON patches).
+  ApplyCache apply_cache_;
 
   mutable absl::Mutex mu_;
   // Agent index -> its identity, for enrolled agents.

@@ -272,6 +272,31 @@ TEST(PolicyApplierTest, LongNackReasonIsTruncatedOnACharacterBoundary) {
 }
 
 // State restored from disk says so in Hello, and a DELTA from that revision applies to it.
+TEST(PolicyApplierTest, CacheSharesContentBetweenAppliersInTheSameState) {
+  ApplyCache cache;
+  PolicyApplier first;
+  PolicyApplier second;
+  for (PolicyApplier* applier : {&first, &second}) {
+    ExpectAck(applier->Apply(Full("base", 1, std::string(kRev1)), &cache), 1, kRev1);
+    ExpectAck(applier->Apply(Delta("base", 1, 2, kRev1, kRev2), &cache), 2, kRev2);
+  }
+  // The second applier got the content the first made, not a copy.
+  EXPECT_EQ(&first.document(), &second.document());
+  EXPECT_EQ(second.canonical_json(), v1::CanonicalJson(Parse(kRev2)));
+}
+
+TEST(PolicyApplierTest, CacheIsNotUsedWhereTheUpdateWouldBeRefused) {
+  ApplyCache cache;
+  PolicyApplier ahead;
+  ExpectAck(ahead.Apply(Full("base", 1, std::string(kRev1)), &cache), 1, kRev1);
+  ExpectAck(ahead.Apply(Delta("base", 1, 2, kRev1, kRev2), &cache), 2, kRev2);
+  // Same content as `ahead` had at revision 1, but restored as revision 3: the DELTA's base is
+  // wrong for it, so the cached result must not apply.
+  PolicyApplier elsewhere = PolicyApplier::Restore("base", 3, kRev1).value();
+  ExpectNack(elsewhere.Apply(Delta("base", 1, 2, kRev1, kRev2), &cache), 2, /*needs_full=*/true);
+  EXPECT_EQ(elsewhere.revision(), 3);
+}
+
 TEST(PolicyApplierTest, RestoreResumesFromPersistedState) {
   ASSERT_OK_AND_ASSIGN(PolicyApplier applier,
                        PolicyApplier::Restore("laptops", 4, std::string(kRev2)));
