@@ -1,5 +1,9 @@
 #include "server/agent_hub.h"
 
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
 #include <utility>
 #include <vector>
 
@@ -157,7 +161,29 @@ void AgentHub::PolicyChanged(const std::string& policy) {
     absl::MutexLock lock(&mu_);
     sessions = SessionsOf(policy);
   }
-  for (const std::shared_ptr<AgentSession>& session : sessions) session->Kick();
+  KickAll(sessions);
+}
+
+void AgentHub::KickAll(const std::vector<std::shared_ptr<AgentSession>>& sessions) {
+  // A kick prepares the shared bytes for one stream and starts its write: about ten microseconds
+  // of gRPC work, so one thread takes a second per 100,000 agents. A few threads share the list,
+  // in slices, so that the last agent does not wait for everyone else's write to start.
+  constexpr size_t kSessionsPerThread = 2000;
+  constexpr size_t kMaxThreads = 4;
+  constexpr size_t kSlice = 64;
+  const size_t count = sessions.size();
+  const size_t threads = std::min(kMaxThreads, (count + kSessionsPerThread - 1) / kSessionsPerThread);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t begin = next.fetch_add(kSlice); begin < count; begin = next.fetch_add(kSlice)) {
+      const size_t end = std::min(count, begin + kSlice);
+      for (size_t i = begin; i < end; ++i) sessions[i]->Kick();
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& helper : helpers) helper.join();
 }
 
 void AgentHub::CloseAll() {

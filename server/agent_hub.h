@@ -48,6 +48,8 @@ class AgentHub {
   // Moves or disconnects a session after its agent record changed (deleted: `policy` null).
   void AgentChanged(const std::string& agent_id, const std::string* policy);
   // The sessions of `policy`, held so they stay alive while called outside the lock.
+  // Kicks every session in `sessions`, from a few threads when there are many.
+  static void KickAll(const std::vector<std::shared_ptr<AgentSession>>& sessions);
   std::vector<std::shared_ptr<AgentSession>> SessionsOf(const std::string& policy)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

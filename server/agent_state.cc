@@ -25,45 +25,60 @@ AgentStateTracker::~AgentStateTracker() {
   Flush().IgnoreError();  // best effort at shutdown: the state is bounded-stale by design
 }
 
+AgentStateTracker::Shard& AgentStateTracker::ShardOf(const std::string& agent_id) {
+  return shards_[absl::Hash<std::string>{}(agent_id) % kShards];
+}
+
 void AgentStateTracker::Update(const std::string& agent_id,
                                const std::function<void(record::AgentStatusRecord&)>& change) {
   const int64_t now = absl::ToUnixMicros(clock_.Now());
-  absl::MutexLock lock(&mu_);
-  record::AgentStatusRecord& state = states_[agent_id];
+  Shard& shard = ShardOf(agent_id);
+  absl::MutexLock lock(&shard.mu);
+  record::AgentStatusRecord& state = shard.states[agent_id];
   change(state);
   state.set_last_seen_unix_micros(now);
-  dirty_[agent_id] = state;
+  shard.dirty.insert(agent_id);
 }
 
 void AgentStateTracker::Forget(const std::string& agent_id) {
-  absl::MutexLock lock(&mu_);
-  states_.erase(agent_id);
-  dirty_.erase(agent_id);
+  Shard& shard = ShardOf(agent_id);
+  absl::MutexLock lock(&shard.mu);
+  shard.states.erase(agent_id);
+  shard.dirty.erase(agent_id);
 }
 
 absl::Status AgentStateTracker::Flush() {
   absl::MutexLock flush_lock(&flush_mu_);
-  std::map<std::string, record::AgentStatusRecord> batch;
-  {
-    absl::MutexLock lock(&mu_);
-    batch.swap(dirty_);
-  }
   absl::Status status;
   std::vector<std::pair<std::string, std::string>> puts;
+  // Ids taken from the shards' dirty sets; put back if their write fails.
+  std::vector<std::string> taken;
   auto commit = [&] {
     if (puts.empty() || !status.ok()) return;
     status = store_.PutState(puts, {});
     puts.clear();
   };
-  for (const auto& [id, state] : batch) {
-    puts.emplace_back(layout::AgentStatusKey(id), state.SerializeAsString());
+  for (Shard& shard : shards_) {
+    {
+      absl::MutexLock lock(&shard.mu);
+      for (const std::string& id : shard.dirty) {
+        auto it = shard.states.find(id);
+        if (it == shard.states.end()) continue;
+        puts.emplace_back(layout::AgentStatusKey(id), it->second.SerializeAsString());
+        taken.push_back(id);
+      }
+      shard.dirty.clear();
+    }
     if (puts.size() >= kBatchSize) commit();
   }
   commit();
   if (!status.ok()) {
-    // Keep what did not land, unless a newer state replaced it meanwhile.
-    absl::MutexLock lock(&mu_);
-    for (auto& [id, state] : batch) dirty_.try_emplace(id, std::move(state));
+    // Written again with the next flush (from the newest state, whatever landed meanwhile).
+    for (const std::string& id : taken) {
+      Shard& shard = ShardOf(id);
+      absl::MutexLock lock(&shard.mu);
+      if (shard.states.contains(id)) shard.dirty.insert(id);
+    }
   }
   return status;
 }

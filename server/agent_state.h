@@ -7,6 +7,7 @@
 #ifndef FLEETD_SERVER_AGENT_STATE_H_
 #define FLEETD_SERVER_AGENT_STATE_H_
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,6 +15,9 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -56,9 +60,19 @@ class AgentStateTracker {
   Clock& clock_;           // not owned
   const AgentStateOptions options_;
 
+  // Agents are spread over shards by id, so that the acks and heartbeats that thousands of
+  // streams report at once do not all queue on one lock.
+  struct Shard {
+    absl::Mutex mu;
+    absl::flat_hash_map<std::string, record::AgentStatusRecord> states ABSL_GUARDED_BY(mu);
+    // Ids whose state changed since the last flush.
+    absl::flat_hash_set<std::string> dirty ABSL_GUARDED_BY(mu);
+  };
+  static constexpr size_t kShards = 64;
+  Shard& ShardOf(const std::string& agent_id);
+
+  std::array<Shard, kShards> shards_;
   absl::Mutex mu_;
-  std::map<std::string, record::AgentStatusRecord> states_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, record::AgentStatusRecord> dirty_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex flush_mu_;  // one flush at a time, so that batches land in order
   std::thread flusher_;
