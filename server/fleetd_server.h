@@ -1,6 +1,9 @@
 // The running fleetd: owns the data directory lock, the store and the two gRPC servers, the admin
-// server (AdminService, for fleetctl and automation) and the agent server (AgentService, later).
-// Both also serve the standard grpc.health.v1.Health service and server reflection.
+// server (AdminService, for fleetctl and automation) and the agent server (AgentService). Both
+// also serve the standard grpc.health.v1.Health service and server reflection. fleetd accepts
+// their connections itself (connection_acceptor.h), against one descriptor budget: agents may
+// use the open-file limit but for a reserve that keeps the store and the admin API working, and
+// admin connections but for the store's reserve.
 #ifndef FLEETD_SERVER_FLEETD_SERVER_H_
 #define FLEETD_SERVER_FLEETD_SERVER_H_
 
@@ -15,7 +18,9 @@
 #include "absl/time/time.h"
 #include "server/admin_service.h"
 #include "server/agent_service.h"
+#include "server/connection_acceptor.h"
 #include "server/data_dir_lock.h"
+#include "server/fd_budget.h"
 #include "server/store_compactor.h"
 #include "storage/store.h"
 
@@ -66,18 +71,20 @@ class FleetdServer {
   // The bootstrap admin token file this start wrote (on a store without admin tokens), or empty.
   const std::string& bootstrap_token_file() const { return bootstrap_token_file_; }
 
-  // Stops accepting calls on both servers, lets calls in flight finish for up to `grace` and
-  // cancels the rest, then closes the store and releases the data dir lock. Idempotent; a
-  // concurrent second call waits for the first.
+  // Stops accepting connections and calls on both servers, lets calls in flight finish for up to
+  // `grace` and cancels the rest, then closes the store and releases the data dir lock. Idempotent;
+  // a concurrent second call waits for the first.
   void Shutdown(absl::Duration grace);
 
  private:
   FleetdServer(int64_t revision_retention, std::string data_dir, std::string bootstrap_token_file,
                std::string admin_address, int admin_port, std::string agent_address, int agent_port,
                std::unique_ptr<DataDirLock> lock, std::unique_ptr<storage::Store> store,
-               std::unique_ptr<AdminService> admin_service,
+               std::unique_ptr<FdBudget> fd_budget, std::unique_ptr<AdminService> admin_service,
+               std::unique_ptr<ConnectionAcceptor> admin_acceptor,
                std::unique_ptr<grpc::Server> admin_server,
                std::unique_ptr<AgentService> agent_service,
+               std::unique_ptr<ConnectionAcceptor> agent_acceptor,
                std::unique_ptr<grpc::Server> agent_server);
 
   const std::string data_dir_;
@@ -93,11 +100,16 @@ class FleetdServer {
   std::unique_ptr<DataDirLock> lock_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<storage::Store> store_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<StoreCompactor> compactor_ ABSL_GUARDED_BY(mu_);
+  // Shared by both acceptors, which it outlives.
+  const std::unique_ptr<FdBudget> fd_budget_;
   // Used by admin_server_'s calls, which end before Shutdown closes the store.
   const std::unique_ptr<AdminService> admin_service_;
-  const std::unique_ptr<grpc::Server> admin_server_;  // grpc::Server is thread-safe
+  // Feeds admin_server_ its connections until Shutdown stops it, before the server.
+  const std::unique_ptr<ConnectionAcceptor> admin_acceptor_;  // thread-safe
+  const std::unique_ptr<grpc::Server> admin_server_;          // grpc::Server is thread-safe
   // Used by agent_server_'s calls, which end before Shutdown destroys it, before the store.
   std::unique_ptr<AgentService> agent_service_ ABSL_GUARDED_BY(mu_);
+  const std::unique_ptr<ConnectionAcceptor> agent_acceptor_;
   const std::unique_ptr<grpc::Server> agent_server_;
 };
 
