@@ -37,6 +37,10 @@ class AgentConnection::Stream final {
   explicit Stream(AgentConnection& owner) : owner_(owner) {
     context_.AddMetadata("x-fleet-agent-id", owner_.identity_.agent_id);
     context_.AddMetadata("authorization", "Bearer " + owner_.identity_.agent_secret);
+    // While fleetd is away the stream waits for the channel, which reconnects with its own
+    // backoff, instead of failing at once and growing the connection's backoff with each try:
+    // after a restart, agents are back as soon as their channel is.
+    context_.set_wait_for_ready(true);
   }
 
   void Start() {
