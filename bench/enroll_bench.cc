@@ -85,5 +85,3 @@ BENCHMARK(BM_EnrollOneToken)
 
 }  // namespace
 }  // namespace fleet::server
-
-BENCHMARK_MAIN();

@@ -14,7 +14,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
 #include "bench/policy_bench_env.h"
 #include "benchmark/benchmark.h"
 #include "nlohmann/json.hpp"
@@ -80,13 +79,3 @@ BENCHMARK(BM_ChangeToAgents)
 
 }  // namespace
 }  // namespace fleet::bench
-
-int main(int argc, char** argv) {
-  // Debian's abseil checks every lock order; fleetd runs without that, so measure without it.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}

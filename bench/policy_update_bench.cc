@@ -8,7 +8,6 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "agent-sim/policy_applier.h"
 #include "bench/policy_bench_env.h"
 #include "benchmark/benchmark.h"
@@ -212,13 +211,3 @@ BENCHMARK(BM_AgentApplyFull)->MinTime(0.2);
 
 }  // namespace
 }  // namespace fleet::bench
-
-int main(int argc, char** argv) {
-  // Debian's abseil checks every lock order; fleetd runs without that, so measure without it.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}

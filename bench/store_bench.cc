@@ -165,5 +165,3 @@ BENCHMARK(BM_WatchLive)->Setup(OpenFresh)->Teardown(Close)->UseRealTime();
 
 }  // namespace
 }  // namespace fleet::storage
-
-BENCHMARK_MAIN();

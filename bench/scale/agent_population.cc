@@ -76,22 +76,26 @@ AgentPopulation::~AgentPopulation() { simulator_->Stop(); }
 
 absl::StatusOr<Arrival> AgentPopulation::WaitAcked(int64_t count, absl::Duration timeout) {
   agent::Simulator& sim = *simulator_;
-  if (!WaitForCount([&sim] { return sim.applied(); }, count, timeout, "acked")) {
-    return absl::DeadlineExceededError(absl::StrCat("only ", sim.applied(), " of ", count,
-                                                    " updates acked within ",
-                                                    absl::FormatDuration(timeout)));
-  }
-  return Arrival{.last = sim.last_acked_at()};
+  return WaitFor([&sim] { return sim.applied(); }, [&sim] { return sim.last_acked_at(); }, count,
+                 timeout, "acked");
 }
 
 absl::StatusOr<Arrival> AgentPopulation::WaitReceived(int64_t count, absl::Duration timeout) {
   agent::Simulator& sim = *simulator_;
-  if (!WaitForCount([&sim] { return sim.received(); }, count, timeout, "received")) {
-    return absl::DeadlineExceededError(absl::StrCat("only ", sim.received(), " of ", count,
-                                                    " updates received within ",
+  return WaitFor([&sim] { return sim.received(); }, [&sim] { return sim.last_received_at(); },
+                 count, timeout, "received");
+}
+
+absl::StatusOr<Arrival> AgentPopulation::WaitFor(const std::function<int64_t()>& count,
+                                                 const std::function<absl::Time()>& last,
+                                                 int64_t target, absl::Duration timeout,
+                                                 const std::string& what) {
+  if (!WaitForCount(count, target, timeout, what)) {
+    return absl::DeadlineExceededError(absl::StrCat("only ", count(), " of ", target, " updates ",
+                                                    what, " within ",
                                                     absl::FormatDuration(timeout)));
   }
-  return Arrival{.last = sim.last_received_at()};
+  return Arrival{.last = last()};
 }
 
 }  // namespace fleet::bench

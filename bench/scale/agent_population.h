@@ -5,6 +5,7 @@
 #define FLEETD_BENCH_SCALE_AGENT_POPULATION_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -53,6 +54,11 @@ class AgentPopulation {
   [[nodiscard]] absl::StatusOr<Arrival> WaitReceived(int64_t count, absl::Duration timeout);
 
  private:
+  // Polls `count` until `target`; then `last` is the arrival.
+  static absl::StatusOr<Arrival> WaitFor(const std::function<int64_t()>& count,
+                                         const std::function<absl::Time()>& last, int64_t target,
+                                         absl::Duration timeout, const std::string& what);
+
   AgentPopulation(std::unique_ptr<agent::Simulator> simulator, int agents)
       : simulator_(std::move(simulator)), agents_(agents) {}
 
