@@ -338,9 +338,8 @@ void AgentConnection::Stop() {
 void AgentConnection::Join() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
-      +[](AgentConnection* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
-        return self->finished_ || !self->started_;
-      },
+      +[](AgentConnection* self)
+           ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) { return self->finished_ || !self->started_; },
       this));
 }
 

@@ -28,8 +28,8 @@
 #include "agent-sim/backoff.h"
 #include "agent-sim/identity_store.h"
 #include "agent-sim/policy_applier.h"
-#include "server/cq_pool.h"
 #include "fleet/v1/agent.grpc.pb.h"
+#include "server/cq_pool.h"
 
 namespace fleet::agent {
 

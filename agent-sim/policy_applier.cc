@@ -132,10 +132,10 @@ ApplyOutcome PolicyApplier::Apply(const v1::PolicyUpdate& update, ApplyCache* ca
                                         "content hash ", sha256, " of revision ", target_revision,
                                         " does not match the update's \"", update.sha256(), "\"")));
   }
-  auto content = std::make_shared<PolicyContent>(
-      PolicyContent{.document = *std::move(target),
-                    .canonical_json = std::move(canonical),
-                    .sha256 = std::move(sha256)});
+  auto content =
+      std::make_shared<PolicyContent>(PolicyContent{.document = *std::move(target),
+                                                    .canonical_json = std::move(canonical),
+                                                    .sha256 = std::move(sha256)});
   if (cache != nullptr) cache->Record(this->sha256(), update, content);
   policy_ = update.policy();
   revision_ = target_revision;

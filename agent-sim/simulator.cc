@@ -280,13 +280,12 @@ std::unique_ptr<AgentConnection> Simulator::NewConnection(int index,
   v1::StatusReport healthy;
   healthy.set_health(v1::StatusReport::HEALTHY);
   healthy.set_message("simulated");
-  return std::make_unique<AgentConnection>(
-      channels_[index % channels_.size()], identity, PolicyApplier(), std::move(hooks),
-      AgentConnectionOptions{
-          .status_after_connect = healthy,
-          .seed = seed,
-          .apply_cache = &apply_cache_,
-          .queue = queues_->queue(index)});
+  return std::make_unique<AgentConnection>(channels_[index % channels_.size()], identity,
+                                           PolicyApplier(), std::move(hooks),
+                                           AgentConnectionOptions{.status_after_connect = healthy,
+                                                                  .seed = seed,
+                                                                  .apply_cache = &apply_cache_,
+                                                                  .queue = queues_->queue(index)});
 }
 
 void Simulator::Start() {

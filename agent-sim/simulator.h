@@ -20,8 +20,8 @@
 #include "absl/time/time.h"
 #include "agent-sim/agent_connection.h"
 #include "agent-sim/identity_store.h"
-#include "server/cq_pool.h"
 #include "nlohmann/json.hpp"
+#include "server/cq_pool.h"
 
 namespace fleet::agent {
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <thread>
-
 #include <utility>
 #include <vector>
 
@@ -172,7 +171,8 @@ void AgentHub::KickAll(const std::vector<std::shared_ptr<AgentSession>>& session
   constexpr size_t kMaxThreads = 4;
   constexpr size_t kSlice = 64;
   const size_t count = sessions.size();
-  const size_t threads = std::min(kMaxThreads, (count + kSessionsPerThread - 1) / kSessionsPerThread);
+  const size_t threads =
+      std::min(kMaxThreads, (count + kSessionsPerThread - 1) / kSessionsPerThread);
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t begin = next.fetch_add(kSlice); begin < count; begin = next.fetch_add(kSlice)) {

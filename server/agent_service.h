@@ -17,8 +17,8 @@
 #include "server/agent_hub.h"
 #include "server/agent_state.h"
 #include "server/async_server_stream.h"
-#include "server/cq_pool.h"
 #include "server/clock.h"
+#include "server/cq_pool.h"
 #include "server/enrollment_service.h"
 #include "server/policy_engine.h"
 

@@ -4,8 +4,7 @@
 
 namespace fleet::server {
 
-AsyncServerStream::AsyncServerStream(std::unique_ptr<AcceptedCall> call)
-    : call_(std::move(call)) {}
+AsyncServerStream::AsyncServerStream(std::unique_ptr<AcceptedCall> call) : call_(std::move(call)) {}
 
 void AsyncServerStream::Begin() {
   absl::MutexLock lock(&mu_);

@@ -5,7 +5,9 @@
 namespace fleet::server {
 
 EnrollmentBatcher::EnrollmentBatcher(size_t max_batch, size_t max_bytes, CommitFn commit)
-    : max_batch_(max_batch > 0 ? max_batch : 1), max_bytes_(max_bytes), commit_(std::move(commit)) {}
+    : max_batch_(max_batch > 0 ? max_batch : 1),
+      max_bytes_(max_bytes),
+      commit_(std::move(commit)) {}
 
 void EnrollmentBatcher::Enroll(PendingEnrollment& enrollment) {
   Waiter me{.enrollment = &enrollment};

@@ -165,9 +165,9 @@ void EnrollmentService::CommitBatch(const std::vector<PendingEnrollment*>& batch
     absl::StatusOr<std::optional<storage::KeyValue>> policy_kv = store_.Get(policy_key);
     if (!policy_kv.ok()) return SetResults(granted, policy_kv.status());
     if (!policy_kv->has_value()) {
-      return SetResults(granted, absl::FailedPreconditionError(absl::StrCat(
-                                     "the enrollment token's policy \"", policy,
-                                     "\" no longer exists")));
+      return SetResults(
+          granted, absl::FailedPreconditionError(absl::StrCat("the enrollment token's policy \"",
+                                                              policy, "\" no longer exists")));
     }
     // Another replica used or changed the token meanwhile: read it again and decide the whole
     // batch again.

@@ -17,10 +17,9 @@ struct FanoutCase {
 CaseResult RunCase(BenchEnv& env, const FanoutCase& spec) {
   const int agents = Scaled(env, spec.agents);
   const int connections = std::min(agents, Scaled(env, spec.connections));
-  CaseResult result =
-      NewCase(PopulationName(agents, connections),
-              {{"agents", agents}, {"connections", connections}}, "commit_to_all_acked", "s",
-              spec.target);
+  CaseResult result = NewCase(PopulationName(agents, connections),
+                              {{"agents", agents}, {"connections", connections}},
+                              "commit_to_all_acked", "s", spec.target);
   absl::StatusOr<std::unique_ptr<AgentPopulation>> population =
       StartPopulation(env, agents, connections);
   if (!population.ok()) {

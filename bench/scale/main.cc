@@ -11,10 +11,10 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "bench/scale/scenarios.h"
 #include "server/fd_limit.h"
 #include "tests/testing/subprocess.h"

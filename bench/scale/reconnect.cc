@@ -14,12 +14,11 @@ ScenarioResult RunReconnect(BenchEnv& env) {
   const int agents = Scaled(env, 10'000);
   const nlohmann::ordered_json params = {{"agents", agents}, {"connections", agents}};
   CaseResult resync =
-      NewCase(absl::StrCat(agents, " agents, one connection each: restart to all resynced"),
-              params, "restart_to_all_resynced", "s",
-              Target{.stat = "p99", .op = "<", .value = 10});
-  CaseResult full = NewCase(absl::StrCat(agents, " agents: FULL documents sent while resyncing"),
-                            params, "full_documents", "count",
-                            Target{.stat = "p99", .op = "<", .value = 1});
+      NewCase(absl::StrCat(agents, " agents, one connection each: restart to all resynced"), params,
+              "restart_to_all_resynced", "s", Target{.stat = "p99", .op = "<", .value = 10});
+  CaseResult full =
+      NewCase(absl::StrCat(agents, " agents: FULL documents sent while resyncing"), params,
+              "full_documents", "count", Target{.stat = "p99", .op = "<", .value = 1});
 
   absl::StatusOr<std::unique_ptr<AgentPopulation>> population =
       StartPopulation(env, agents, agents);

@@ -79,7 +79,8 @@ ScenarioResult RunVsEtcd(BenchEnv& env) {
   absl::StatusOr<std::unique_ptr<testing::EtcdProcess>> etcd =
       testing::EtcdProcess::Start({.etcd_bin = env.etcd_binary});
   if (!etcd.ok()) {
-    CaseResult failed = NewCase("etcd", nlohmann::ordered_json::object(), "write_to_all_received", "s");
+    CaseResult failed =
+        NewCase("etcd", nlohmann::ordered_json::object(), "write_to_all_received", "s");
     failed.error = absl::StrCat("cannot start etcd: ", etcd.status().message());
     scenario.cases.push_back(std::move(failed));
     scenario.duration = absl::Now() - scenario.started_at;

@@ -108,8 +108,7 @@ TEST_F(EnrollmentBatcherTest, QueuedCallsShareTheNextBatch) {
   commit_.Release();
   JoinAll();
   using Batch = std::vector<std::string>;
-  EXPECT_EQ(commit_.Batches(),
-            (std::vector<Batch>{{"leader"}, {"f0", "f1", "f2", "f3", "f4"}}));
+  EXPECT_EQ(commit_.Batches(), (std::vector<Batch>{{"leader"}, {"f0", "f1", "f2", "f3", "f4"}}));
   absl::MutexLock lock(&mu_);
   ASSERT_EQ(answers_.size(), 6u);
   for (const auto& [secret, agent_id] : answers_) EXPECT_EQ(agent_id, secret);
@@ -144,8 +143,7 @@ TEST_F(EnrollmentBatcherTest, BatchesAreCappedInBytes) {
   commit_.Release();
   JoinAll();
   using Batch = std::vector<std::string>;
-  EXPECT_EQ(commit_.Batches(),
-            (std::vector<Batch>{{"leader"}, {"f0", "f1"}, {"f2"}, {"big"}}));
+  EXPECT_EQ(commit_.Batches(), (std::vector<Batch>{{"leader"}, {"f0", "f1"}, {"f2"}, {"big"}}));
 }
 
 // A call with another token does not wait behind a commit in progress for the first token.

@@ -360,8 +360,7 @@ TEST_P(EnrollmentServiceTest, RereadsTheTokenAfterAnotherReplicaUsedIt) {
   EnrollmentService replica(racing, env_.clock);
   ASSERT_OK(replica.Enroll(Request(token)));
   EXPECT_OK(other_status);
-  EXPECT_EQ(replica.Enroll(Request(token)).status().code(),
-            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(replica.Enroll(Request(token)).status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(TokenUses(token), 2);
   EXPECT_EQ(AgentCount(), 2);
 }
