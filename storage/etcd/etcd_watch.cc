@@ -86,11 +86,10 @@ class EtcdWatchStream::Reactor
       return;
     }
     if (response_.created()) {
-      {
-        absl::MutexLock lock(&mu_);
-        created_ = true;
-      }
+      // The callback first, so that whoever WaitCreated() releases sees what it did.
       if (callbacks_.on_created) callbacks_.on_created(response_);
+      absl::MutexLock lock(&mu_);
+      created_ = true;
     } else if (callbacks_.on_events) {
       callbacks_.on_events(response_);
     }
