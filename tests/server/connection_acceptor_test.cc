@@ -120,11 +120,15 @@ bool Eventually(Condition condition) {
 
 class ConnectionAcceptorTest : public ::testing::Test {
  protected:
-  // A budget whose descriptor count the test sets; limit 1000.
+  // A budget whose descriptor count the test sets; limit 1000. It counts again for every
+  // connection (however long the last count took), so a change of in_use_ is seen at once.
   FdBudget& Budget(uint64_t in_use) {
     in_use_ = in_use;
     budget_ = std::make_unique<FdBudget>(
-        FdBudgetOptions{.limit = 1000, .max_count_age = absl::ZeroDuration()},
+        FdBudgetOptions{.limit = 1000,
+                        .max_count_age = absl::ZeroDuration(),
+                        .min_recount_interval = absl::ZeroDuration(),
+                        .count_cost_factor = 0},
         [this]() -> absl::StatusOr<uint64_t> { return in_use_.load(); }, Clock::Real());
     return *budget_;
   }
