@@ -65,8 +65,8 @@ class EtcdWatchStream {
   EtcdWatchStream& operator=(const EtcdWatchStream&) = delete;
 
   // Waits up to `timeout` for etcd to confirm the watch. OK once it has and on_created has
-  // returned (also after the stream ended); the stream's final status when it ended unconfirmed; DEADLINE_EXCEEDED, naming the
-  // key, after `timeout`.
+  // returned (also after the stream ended); the stream's final status when it ended unconfirmed;
+  // DEADLINE_EXCEEDED, naming the key, after `timeout`.
   absl::Status WaitCreated(absl::Duration timeout);
 
   // Ends the stream, and with it the watch (etcd drops the watches of a closed stream). Returns
