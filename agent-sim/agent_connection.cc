@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/random/distributions.h"
+#include "server/op_counter.h"
 
 namespace fleet::agent {
 namespace {
@@ -45,7 +46,7 @@ class AgentConnection::Stream final {
 
   void Start() {
     call_ = owner_.stub_->PrepareAsyncConnect(&context_, owner_.queue_);
-    Begin();
+    ops_.Begin();
     call_->StartCall(&start_op_);
   }
 
@@ -63,11 +64,6 @@ class AgentConnection::Stream final {
     Stream& stream_;
     const OpKind kind_;
   };
-
-  void Begin() {
-    absl::MutexLock lock(&mu_);
-    ++outstanding_;
-  }
 
   void Complete(OpKind kind, bool ok) {
     switch (kind) {
@@ -89,13 +85,7 @@ class AgentConnection::Stream final {
         result_.status = status_;
         break;
     }
-    bool done = false;
-    {
-      absl::MutexLock lock(&mu_);
-      if (kind == OpKind::kFinish) finished_ = true;
-      done = --outstanding_ == 0 && finished_;
-    }
-    if (done) owner_.StreamEnded(this, result_);  // deletes this
+    if (ops_.End(kind == OpKind::kFinish)) owner_.StreamEnded(this, result_);  // deletes this
   }
 
   void OnStarted(bool ok) {
@@ -106,7 +96,7 @@ class AgentConnection::Stream final {
     v1::AgentMessage hello;
     *hello.mutable_hello() = owner_.applier_.HelloMessage();
     Send(std::move(hello));
-    Begin();
+    ops_.Begin();
     call_->Read(&incoming_, &read_op_);
   }
 
@@ -132,7 +122,7 @@ class AgentConnection::Stream final {
       default:
         break;
     }
-    Begin();
+    ops_.Begin();
     call_->Read(&incoming_, &read_op_);
   }
 
@@ -143,7 +133,7 @@ class AgentConnection::Stream final {
       reads_ended_ = true;
       // The alarm's tag then completes with ok = false.
       if (heartbeat_armed_) heartbeat_alarm_.Cancel();
-      ++outstanding_;
+      ops_.Begin();
     }
     call_->Finish(&status_, &finish_op_);
   }
@@ -165,7 +155,7 @@ class AgentConnection::Stream final {
         writes_done = true;
       }
       writing_ = next != nullptr || writes_done;
-      if (writing_) ++outstanding_;
+      if (writing_) ops_.Begin();
     }
     if (next != nullptr) call_->Write(*next, &write_op_);
     if (writes_done) call_->WritesDone(&writes_done_op_);
@@ -217,7 +207,7 @@ class AgentConnection::Stream final {
       outgoing_.push_back(std::move(message));
       if (!writing_) {
         writing_ = true;
-        ++outstanding_;
+        ops_.Begin();
         start = &outgoing_.front();
       }
     }
@@ -233,7 +223,7 @@ class AgentConnection::Stream final {
       if (!writing_ && !write_side_closed_) {
         writing_ = true;
         write_side_closed_ = true;
-        ++outstanding_;
+        ops_.Begin();
         now = true;
       }
     }
@@ -242,7 +232,7 @@ class AgentConnection::Stream final {
 
   void ArmHeartbeat() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     heartbeat_armed_ = true;
-    ++outstanding_;
+    ops_.Begin();
     heartbeat_alarm_.Set(owner_.queue_, absl::ToChronoTime(absl::Now() + heartbeat_interval_),
                          &heartbeat_op_);
   }
@@ -276,9 +266,8 @@ class AgentConnection::Stream final {
   grpc::Status status_;
   StreamResult result_;
 
+  server::OpCounter ops_;
   absl::Mutex mu_;
-  int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
   // Queued writes; the front one is in flight while writing_.
   std::deque<v1::AgentMessage> outgoing_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;

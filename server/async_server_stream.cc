@@ -6,18 +6,13 @@ namespace fleet::server {
 
 AsyncServerStream::AsyncServerStream(std::unique_ptr<AcceptedCall> call) : call_(std::move(call)) {}
 
-void AsyncServerStream::Begin() {
-  absl::MutexLock lock(&mu_);
-  ++outstanding_;
-}
-
 void AsyncServerStream::StartRead(grpc::ByteBuffer* buffer) {
-  Begin();
+  ops_.Begin();
   call_->stream.Read(buffer, &read_op_);
 }
 
 void AsyncServerStream::StartWrite(const grpc::ByteBuffer* buffer) {
-  Begin();
+  ops_.Begin();
   call_->stream.Write(*buffer, &write_op_);
 }
 
@@ -26,8 +21,8 @@ void AsyncServerStream::Finish(const grpc::Status& status) {
     absl::MutexLock lock(&mu_);
     if (finishing_) return;
     finishing_ = true;
-    ++outstanding_;
   }
+  ops_.Begin();
   call_->stream.Finish(status, &finish_op_);
 }
 
@@ -42,13 +37,7 @@ void AsyncServerStream::Complete(OpKind kind, bool ok) {
     case OpKind::kFinish:
       break;
   }
-  bool done = false;
-  {
-    absl::MutexLock lock(&mu_);
-    if (kind == OpKind::kFinish) finish_done_ = true;
-    done = --outstanding_ == 0 && finish_done_;
-  }
-  if (done) OnDone();  // may destroy this: nothing after it
+  if (ops_.End(kind == OpKind::kFinish)) OnDone();  // may destroy this: nothing after it
 }
 
 }  // namespace fleet::server

@@ -14,6 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "server/cq_pool.h"
+#include "server/op_counter.h"
 
 namespace fleet::server {
 
@@ -59,8 +60,6 @@ class AsyncServerStream {
     const OpKind kind_;
   };
 
-  // Counts an operation about to start.
-  void Begin();
   // Runs the operation's callback, then OnDone if it was the last thing outstanding.
   void Complete(OpKind kind, bool ok);
 
@@ -69,10 +68,9 @@ class AsyncServerStream {
   Op write_op_{*this, OpKind::kWrite};
   Op finish_op_{*this, OpKind::kFinish};
 
+  OpCounter ops_;
   absl::Mutex mu_;
-  int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finish_done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace fleet::server
