@@ -10,7 +10,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
-#include "server/fd_limit.h"
+#include "common/fd_limit.h"
 
 namespace fleet::agent {
 namespace {
@@ -53,7 +53,7 @@ absl::Status RunAgentSim(const RunOptions& options) {
     return absl::ErrnoToStatus(error, "cannot block SIGINT and SIGTERM");
   }
   // One descriptor per connection: run with as many as the hard limit allows, and say so.
-  absl::StatusOr<server::FdLimit> limit = server::RaiseFdLimit();
+  absl::StatusOr<fleet::FdLimit> limit = fleet::RaiseFdLimit();
   if (!limit.ok()) return limit.status();
   std::cerr << absl::StrCat("agent-sim: open-file limit ", limit->soft, " (hard ", limit->hard,
                             ")\n");

@@ -26,7 +26,7 @@ using google::protobuf::util::TimeUtil;
 
 constexpr absl::Duration kEnrollTimeout = absl::Seconds(10);
 // Completion queues (a thread each) the agents' streams are spread over: a queue's cost per
-// operation grows with the operations outstanding on it (server/cq_pool.h).
+// operation grows with the operations outstanding on it (rpc/cq_pool.h).
 constexpr int kQueues = 32;
 // fleetd refuses an enrollment with ABORTED when others with the same token keep winning the race
 // for its use count; an agent retries that (and an unreachable or slow server) a bounded number
@@ -151,7 +151,7 @@ Simulator::Simulator(SimulatorOptions options, std::unique_ptr<IdentityStore> id
     : options_(std::move(options)),
       identities_(std::move(identities)),
       channels_(MakeChannels(options_)),
-      queues_(server::CqPool::ForClients(kQueues)),
+      queues_(rpc::CqPool::ForClients(kQueues)),
       enrolled_(options_.agents) {}
 
 Simulator::~Simulator() { Stop(); }

@@ -18,10 +18,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "agent-sim/agent_connection.h"
-#include "agent-sim/identity_store.h"
+#include "agent/agent_connection.h"
+#include "agent/identity_store.h"
 #include "nlohmann/json.hpp"
-#include "server/cq_pool.h"
+#include "rpc/cq_pool.h"
 
 namespace fleet::agent {
 
@@ -133,7 +133,7 @@ class Simulator {
   const std::unique_ptr<IdentityStore> identities_;
   const std::vector<std::shared_ptr<grpc::Channel>> channels_;
   // The queues the connections run on; outlives them.
-  const std::unique_ptr<server::CqPool> queues_;
+  const std::unique_ptr<rpc::CqPool> queues_;
   // Agents in the same state given the same update reach the same content: it is computed and
   // checked once, then shared (the simulator's CPU goes to the protocol, not to N identical
   // JSON patches).

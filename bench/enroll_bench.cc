@@ -10,13 +10,13 @@
 
 #include "absl/status/statusor.h"
 #include "benchmark/benchmark.h"
+#include "common/clock.h"
 #include "fleet/v1/admin.pb.h"
 #include "fleet/v1/agent.pb.h"
-#include "server/clock.h"
-#include "server/enrollment_service.h"
-#include "server/enrollment_token_service.h"
-#include "server/policy_service.h"
-#include "storage/rocksdb_store.h"
+#include "server/admin/enrollment_token_service.h"
+#include "server/admin/policy_service.h"
+#include "server/agent/enrollment_service.h"
+#include "storage/rocksdb/rocksdb_store.h"
 
 namespace fleet::server {
 namespace {

@@ -17,7 +17,7 @@
 #include "bench/policy_bench_env.h"
 #include "benchmark/benchmark.h"
 #include "nlohmann/json.hpp"
-#include "server/policy_engine.h"
+#include "server/control/policy_engine.h"
 
 namespace fleet::bench {
 namespace {

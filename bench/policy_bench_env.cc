@@ -5,9 +5,9 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "common/clock.h"
 #include "fleet/v1/admin.pb.h"
 #include "fleet/v1/canonical_json.h"
-#include "server/clock.h"
 #include "storage/memory_store.h"
 
 namespace fleet::bench {
@@ -82,7 +82,7 @@ nlohmann::json SamplePolicy(size_t bytes, int64_t serial) {
 
 PolicyBenchEnv::PolicyBenchEnv(const nlohmann::json& first_spec)
     : store_(storage::NewMemoryStore()),
-      policies_(*store_, server::Clock::Real(), {.history_limit = 10}) {
+      policies_(*store_, fleet::Clock::Real(), {.history_limit = 10}) {
   Apply(first_spec);
   absl::StatusOr<std::unique_ptr<server::PolicyEngine>> engine =
       server::PolicyEngine::Start(*store_, [this](const std::string& policy, int64_t latest) {

@@ -10,8 +10,8 @@
 
 #include "absl/synchronization/mutex.h"
 #include "nlohmann/json.hpp"
-#include "server/policy_engine.h"
-#include "server/policy_service.h"
+#include "server/admin/policy_service.h"
+#include "server/control/policy_engine.h"
 #include "storage/store.h"
 
 namespace fleet::bench {

@@ -8,14 +8,14 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
-#include "agent-sim/policy_applier.h"
+#include "agent/policy_applier.h"
 #include "bench/policy_bench_env.h"
 #include "benchmark/benchmark.h"
 #include "fleet/v1/agent.pb.h"
 #include "fleet/v1/canonical_json.h"
 #include "google/protobuf/util/time_util.h"
 #include "nlohmann/json.hpp"
-#include "server/policy_engine.h"
+#include "server/control/policy_engine.h"
 
 namespace fleet::bench {
 namespace {

@@ -10,9 +10,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "server/fd_limit.h"
-#include "server/fleetd_server.h"
-#include "server/grpc_logging.h"
+#include "common/fd_limit.h"
+#include "rpc/grpc_logging.h"
+#include "server/app/fleetd_server.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(log_level));
-  fleet::server::RouteGrpcLogToSpdlog();
+  fleet::rpc::RouteGrpcLogToSpdlog();
 
   // Blocked before any thread starts, so that every thread inherits the mask and the signals
   // reach only the sigwait below.
@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
 
   spdlog::info("fleetd {} starting", FLEETD_VERSION);
   // Each agent connection holds a descriptor: run with as many as the hard limit allows.
-  if (absl::StatusOr<fleet::server::FdLimit> limit = fleet::server::RaiseFdLimit(); limit.ok()) {
+  if (absl::StatusOr<fleet::FdLimit> limit = fleet::RaiseFdLimit(); limit.ok()) {
     spdlog::info("open-file limit: {} (hard {})", limit->soft, limit->hard);
   } else {
     spdlog::warn("{}", std::string(limit.status().message()));

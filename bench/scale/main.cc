@@ -16,7 +16,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/scale/scenarios.h"
-#include "server/fd_limit.h"
+#include "common/fd_limit.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
@@ -43,7 +43,7 @@ std::string FirstLineOf(const std::vector<std::string>& argv) {
   return result->out.substr(0, result->out.find('\n'));
 }
 
-nlohmann::ordered_json Conditions(const Flags& flags, const server::FdLimit& limit,
+nlohmann::ordered_json Conditions(const Flags& flags, const fleet::FdLimit& limit,
                                   const FleetdInstance& fleetd) {
   utsname name{};
   uname(&name);
@@ -83,7 +83,7 @@ int Run(const Flags& flags) {
     for (const Scenario& s : AllScenarios()) chosen.push_back(&s);
   }
   // The agents' connections are this process's descriptors.
-  absl::StatusOr<server::FdLimit> limit = server::RaiseFdLimit();
+  absl::StatusOr<fleet::FdLimit> limit = fleet::RaiseFdLimit();
   if (!limit.ok()) {
     std::cerr << "fleet-bench: error: " << limit.status().message() << "\n";
     return kExitFailed;

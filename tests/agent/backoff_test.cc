@@ -1,4 +1,4 @@
-#include "agent-sim/backoff.h"
+#include "agent/backoff.h"
 
 #include <algorithm>
 #include <random>

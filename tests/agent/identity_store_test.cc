@@ -1,4 +1,4 @@
-#include "agent-sim/identity_store.h"
+#include "agent/identity_store.h"
 
 #include <sys/stat.h>
 

@@ -1,4 +1,4 @@
-#include "agent-sim/policy_applier.h"
+#include "agent/policy_applier.h"
 
 #include <string>
 #include <string_view>

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "agent-sim/policy_applier.h"
+#include "agent/policy_applier.h"
 #include "fleet/v1/agent.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"

@@ -6,10 +6,10 @@
 #include <memory>
 #include <string>
 
+#include "common/clock.h"
 #include "fleet/v1/admin.pb.h"
-#include "server/clock.h"
-#include "server/records.pb.h"
-#include "server/store_layout.h"
+#include "server/model/records.pb.h"
+#include "server/model/store_layout.h"
 #include "storage/memory_store.h"
 #include "storage/store.h"
 

@@ -1,5 +1,5 @@
 // RocksDB backend specifics: what it does with directories that are not its own.
-#include "storage/rocksdb_store.h"
+#include "storage/rocksdb/rocksdb_store.h"
 
 #include <filesystem>
 #include <fstream>

@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "storage/memory_store.h"
-#include "storage/rocksdb_store.h"
+#include "storage/rocksdb/rocksdb_store.h"
 #include "storage/store.h"
 #include "tests/testing/temp_dir.h"
 

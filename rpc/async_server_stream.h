@@ -1,0 +1,78 @@
+// A server-side bidi stream of raw messages on gRPC's async API (see cq_pool.h for why not the
+// callback API), shaped like grpc::ServerBidiReactor so that a session reads as one: StartRead,
+// StartWrite and Finish start operations; OnReadDone, OnWriteDone and finally OnDone report them,
+// on the thread of the stream's completion queue. Operations never complete inline.
+#ifndef FLEETD_RPC_ASYNC_SERVER_STREAM_H_
+#define FLEETD_RPC_ASYNC_SERVER_STREAM_H_
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/async_stream.h>
+#include <grpcpp/support/byte_buffer.h>
+
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "rpc/cq_pool.h"
+#include "rpc/op_counter.h"
+
+namespace fleet::rpc {
+
+// A call that gRPC has accepted (the RequestConnect of an async service completed): its context
+// and stream, which live as long as the call.
+struct AcceptedCall {
+  grpc::ServerContext context;
+  grpc::ServerAsyncReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer> stream{&context};
+};
+
+// Rules, as for the reactor: at most one read and one write in flight; Finish once, with no
+// write in flight (a read may still be pending: it then ends with ok = false). OnDone comes last,
+// once Finish and every operation have completed and their callbacks returned; the object may be
+// destroyed in it.
+class AsyncServerStream {
+ public:
+  virtual ~AsyncServerStream() = default;
+  AsyncServerStream(const AsyncServerStream&) = delete;
+  AsyncServerStream& operator=(const AsyncServerStream&) = delete;
+
+  const grpc::ServerContext& context() const { return call_->context; }
+
+ protected:
+  explicit AsyncServerStream(std::unique_ptr<AcceptedCall> call);
+
+  void StartRead(grpc::ByteBuffer* buffer);
+  void StartWrite(const grpc::ByteBuffer* buffer);
+  void Finish(const grpc::Status& status);
+
+  virtual void OnReadDone(bool ok) = 0;
+  virtual void OnWriteDone(bool ok) = 0;
+  virtual void OnDone() = 0;
+
+ private:
+  enum class OpKind { kRead, kWrite, kFinish };
+  class Op final : public CqTag {
+   public:
+    Op(AsyncServerStream& stream, OpKind kind) : stream_(stream), kind_(kind) {}
+    void Done(bool ok) override { stream_.Complete(kind_, ok); }
+
+   private:
+    AsyncServerStream& stream_;
+    const OpKind kind_;
+  };
+
+  // Runs the operation's callback, then OnDone if it was the last thing outstanding.
+  void Complete(OpKind kind, bool ok);
+
+  const std::unique_ptr<AcceptedCall> call_;
+  Op read_op_{*this, OpKind::kRead};
+  Op write_op_{*this, OpKind::kWrite};
+  Op finish_op_{*this, OpKind::kFinish};
+
+  OpCounter ops_;
+  absl::Mutex mu_;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace fleet::rpc
+
+#endif  // FLEETD_RPC_ASYNC_SERVER_STREAM_H_

@@ -1,0 +1,212 @@
+#include "server/admin/admin_service.h"
+
+#include <utility>
+
+#include "rpc/grpc_status.h"
+#include "server/model/agent_status_view.h"
+
+namespace fleet::server {
+namespace {
+
+// Moves a successful result into the response, or passes the error on.
+template <typename T>
+absl::Status Assign(absl::StatusOr<T> result, T* response) {
+  if (!result.ok()) return result.status();
+  *response = *std::move(result);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+AdminService::AdminService(storage::Store& store, Clock& clock, AdminServiceOptions options)
+    : store_(store),
+      store_backend_(std::move(options.store_backend)),
+      auth_(store),
+      policies_(store, clock, options.policy),
+      enrollment_tokens_(store, clock),
+      admin_tokens_(store, clock),
+      agents_(store, clock, OfflineAfter(options.heartbeat_interval)),
+      rollouts_(store, clock, OfflineAfter(options.heartbeat_interval)) {}
+
+grpc::Status AdminService::Handle(grpc::ServerContext* context, v1::Role role,
+                                  const std::function<absl::Status(const Principal&)>& body) {
+  std::string authorization;
+  const auto& metadata = context->client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    authorization.assign(it->second.data(), it->second.size());
+  }
+  absl::StatusOr<Principal> principal = auth_.Authenticate(authorization);
+  if (!principal.ok()) return rpc::ToGrpcStatus(principal.status());
+  if (absl::Status allowed = AdminAuthenticator::Require(*principal, role); !allowed.ok()) {
+    return rpc::ToGrpcStatus(allowed);
+  }
+  return rpc::ToGrpcStatus(body(*principal));
+}
+
+grpc::Status AdminService::Version(grpc::ServerContext* context, const v1::VersionRequest*,
+                                   v1::VersionResponse* response) {
+  return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
+    response->set_server_version(FLEETD_VERSION);
+    response->set_store_revision(store_.CurrentRevision());
+    response->set_store_backend(store_backend_);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status AdminService::WhoAmI(grpc::ServerContext* context, const v1::WhoAmIRequest*,
+                                  v1::WhoAmIResponse* response) {
+  return Handle(context, v1::ROLE_VIEWER, [&](const Principal& principal) {
+    response->set_token_id(principal.token_id);
+    response->set_role(principal.role);
+    response->set_description(principal.description);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status AdminService::ApplyPolicy(grpc::ServerContext* context,
+                                       const v1::ApplyPolicyRequest* request,
+                                       v1::ApplyPolicyResponse* response) {
+  return Handle(context, v1::ROLE_OPERATOR, [&](const Principal& principal) {
+    return Assign(policies_.Apply(*request, principal.Author()), response);
+  });
+}
+
+grpc::Status AdminService::GetPolicy(grpc::ServerContext* context,
+                                     const v1::GetPolicyRequest* request, v1::Policy* response) {
+  return Handle(context, v1::ROLE_VIEWER,
+                [&](const Principal&) { return Assign(policies_.Get(*request), response); });
+}
+
+grpc::Status AdminService::ListPolicies(grpc::ServerContext* context,
+                                        const v1::ListPoliciesRequest* request,
+                                        v1::ListPoliciesResponse* response) {
+  return Handle(context, v1::ROLE_VIEWER,
+                [&](const Principal&) { return Assign(policies_.List(*request), response); });
+}
+
+grpc::Status AdminService::DeletePolicy(grpc::ServerContext* context,
+                                        const v1::DeletePolicyRequest* request,
+                                        v1::DeletePolicyResponse* response) {
+  return Handle(context, v1::ROLE_OPERATOR,
+                [&](const Principal&) { return Assign(policies_.Delete(*request), response); });
+}
+
+grpc::Status AdminService::GetPolicyHistory(grpc::ServerContext* context,
+                                            const v1::GetPolicyHistoryRequest* request,
+                                            v1::GetPolicyHistoryResponse* response) {
+  return Handle(context, v1::ROLE_VIEWER,
+                [&](const Principal&) { return Assign(policies_.History(*request), response); });
+}
+
+grpc::Status AdminService::DiffPolicy(grpc::ServerContext* context,
+                                      const v1::DiffPolicyRequest* request,
+                                      v1::DiffPolicyResponse* response) {
+  return Handle(context, v1::ROLE_VIEWER,
+                [&](const Principal&) { return Assign(policies_.Diff(*request), response); });
+}
+
+grpc::Status AdminService::RollbackPolicy(grpc::ServerContext* context,
+                                          const v1::RollbackPolicyRequest* request,
+                                          v1::ApplyPolicyResponse* response) {
+  return Handle(context, v1::ROLE_OPERATOR, [&](const Principal& principal) {
+    return Assign(policies_.Rollback(*request, principal.Author()), response);
+  });
+}
+
+grpc::Status AdminService::CreateEnrollmentToken(grpc::ServerContext* context,
+                                                 const v1::CreateEnrollmentTokenRequest* request,
+                                                 v1::CreateEnrollmentTokenResponse* response) {
+  return Handle(context, v1::ROLE_OPERATOR, [&](const Principal& principal) {
+    return Assign(enrollment_tokens_.Create(*request, principal.Author()), response);
+  });
+}
+
+grpc::Status AdminService::ListEnrollmentTokens(grpc::ServerContext* context,
+                                                const v1::ListEnrollmentTokensRequest* request,
+                                                v1::ListEnrollmentTokensResponse* response) {
+  return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
+    return Assign(enrollment_tokens_.List(*request), response);
+  });
+}
+
+grpc::Status AdminService::RevokeEnrollmentToken(grpc::ServerContext* context,
+                                                 const v1::RevokeEnrollmentTokenRequest* request,
+                                                 v1::RevokeEnrollmentTokenResponse*) {
+  return Handle(context, v1::ROLE_OPERATOR,
+                [&](const Principal&) { return enrollment_tokens_.Revoke(*request); });
+}
+
+grpc::Status AdminService::ListAgents(grpc::ServerContext* context,
+                                      const v1::ListAgentsRequest* request,
+                                      v1::ListAgentsResponse* response) {
+  return Handle(context, v1::ROLE_VIEWER,
+                [&](const Principal&) { return Assign(agents_.List(*request), response); });
+}
+
+grpc::Status AdminService::GetAgent(grpc::ServerContext* context,
+                                    const v1::GetAgentRequest* request, v1::Agent* response) {
+  return Handle(context, v1::ROLE_VIEWER,
+                [&](const Principal&) { return Assign(agents_.Get(*request), response); });
+}
+
+grpc::Status AdminService::UnenrollAgent(grpc::ServerContext* context,
+                                         const v1::UnenrollAgentRequest* request,
+                                         v1::UnenrollAgentResponse*) {
+  return Handle(context, v1::ROLE_OPERATOR,
+                [&](const Principal&) { return agents_.Unenroll(*request); });
+}
+
+grpc::Status AdminService::ReassignAgent(grpc::ServerContext* context,
+                                         const v1::ReassignAgentRequest* request,
+                                         v1::Agent* response) {
+  return Handle(context, v1::ROLE_OPERATOR,
+                [&](const Principal&) { return Assign(agents_.Reassign(*request), response); });
+}
+
+grpc::Status AdminService::SetAgentLabels(grpc::ServerContext* context,
+                                          const v1::SetAgentLabelsRequest* request,
+                                          v1::Agent* response) {
+  return Handle(context, v1::ROLE_OPERATOR,
+                [&](const Principal&) { return Assign(agents_.SetLabels(*request), response); });
+}
+
+grpc::Status AdminService::CreateAdminToken(grpc::ServerContext* context,
+                                            const v1::CreateAdminTokenRequest* request,
+                                            v1::CreateAdminTokenResponse* response) {
+  return Handle(context, v1::ROLE_ADMIN, [&](const Principal& principal) {
+    return Assign(admin_tokens_.Create(*request, principal.Author()), response);
+  });
+}
+
+grpc::Status AdminService::ListAdminTokens(grpc::ServerContext* context,
+                                           const v1::ListAdminTokensRequest*,
+                                           v1::ListAdminTokensResponse* response) {
+  return Handle(context, v1::ROLE_ADMIN,
+                [&](const Principal&) { return Assign(admin_tokens_.List(), response); });
+}
+
+grpc::Status AdminService::RevokeAdminToken(grpc::ServerContext* context,
+                                            const v1::RevokeAdminTokenRequest* request,
+                                            v1::RevokeAdminTokenResponse*) {
+  return Handle(context, v1::ROLE_ADMIN,
+                [&](const Principal&) { return admin_tokens_.Revoke(*request); });
+}
+
+grpc::Status AdminService::GetRolloutStatus(grpc::ServerContext* context,
+                                            const v1::GetRolloutStatusRequest* request,
+                                            v1::RolloutStatus* response) {
+  return Handle(context, v1::ROLE_VIEWER,
+                [&](const Principal&) { return Assign(rollouts_.Get(*request), response); });
+}
+
+grpc::Status AdminService::WatchRolloutStatus(grpc::ServerContext* context,
+                                              const v1::GetRolloutStatusRequest* request,
+                                              grpc::ServerWriter<v1::RolloutStatus>* writer) {
+  return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
+    return rollouts_.Watch(
+        *request, [&](const v1::RolloutStatus& status) { return writer->Write(status); },
+        [&] { return context->IsCancelled(); });
+  });
+}
+
+}  // namespace fleet::server

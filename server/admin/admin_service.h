@@ -1,0 +1,111 @@
+// fleet.v1.AdminService (proto/fleet/v1/admin.proto): authenticates each call's bearer token,
+// checks the role the RPC needs, and hands the request to the service that owns it. The sync
+// gRPC API on purpose: admin calls are few and each may wait on a durable store write, which is
+// what the sync server's thread pool is for (the agent API, with its many streams, is different).
+#ifndef FLEETD_SERVER_ADMIN_ADMIN_SERVICE_H_
+#define FLEETD_SERVER_ADMIN_ADMIN_SERVICE_H_
+
+#include <functional>
+#include <string>
+
+#include "fleet/v1/admin.grpc.pb.h"
+#include "server/admin/admin_auth.h"
+#include "server/admin/admin_token_service.h"
+#include "server/admin/agent_registry.h"
+#include "server/admin/enrollment_token_service.h"
+#include "server/admin/policy_service.h"
+#include "server/admin/rollout_status.h"
+#include "storage/store.h"
+
+namespace fleet::server {
+
+struct AdminServiceOptions {
+  std::string store_backend;  // for VersionResponse: "rocksdb", "memory", ...
+  PolicyOptions policy;
+  // The agents' heartbeat interval, to tell online from offline agents.
+  absl::Duration heartbeat_interval = absl::Seconds(30);
+};
+
+// Thread-safe: gRPC calls the handlers concurrently.
+class AdminService final : public v1::AdminService::Service {
+ public:
+  // `store` and `clock` must outlive every call: shut the grpc::Server down first.
+  AdminService(storage::Store& store, Clock& clock, AdminServiceOptions options);
+
+  grpc::Status Version(grpc::ServerContext* context, const v1::VersionRequest* request,
+                       v1::VersionResponse* response) override;
+  grpc::Status WhoAmI(grpc::ServerContext* context, const v1::WhoAmIRequest* request,
+                      v1::WhoAmIResponse* response) override;
+  grpc::Status ApplyPolicy(grpc::ServerContext* context, const v1::ApplyPolicyRequest* request,
+                           v1::ApplyPolicyResponse* response) override;
+  grpc::Status GetPolicy(grpc::ServerContext* context, const v1::GetPolicyRequest* request,
+                         v1::Policy* response) override;
+  grpc::Status ListPolicies(grpc::ServerContext* context, const v1::ListPoliciesRequest* request,
+                            v1::ListPoliciesResponse* response) override;
+  grpc::Status DeletePolicy(grpc::ServerContext* context, const v1::DeletePolicyRequest* request,
+                            v1::DeletePolicyResponse* response) override;
+  grpc::Status GetPolicyHistory(grpc::ServerContext* context,
+                                const v1::GetPolicyHistoryRequest* request,
+                                v1::GetPolicyHistoryResponse* response) override;
+  grpc::Status DiffPolicy(grpc::ServerContext* context, const v1::DiffPolicyRequest* request,
+                          v1::DiffPolicyResponse* response) override;
+  grpc::Status RollbackPolicy(grpc::ServerContext* context,
+                              const v1::RollbackPolicyRequest* request,
+                              v1::ApplyPolicyResponse* response) override;
+  grpc::Status CreateEnrollmentToken(grpc::ServerContext* context,
+                                     const v1::CreateEnrollmentTokenRequest* request,
+                                     v1::CreateEnrollmentTokenResponse* response) override;
+  grpc::Status ListEnrollmentTokens(grpc::ServerContext* context,
+                                    const v1::ListEnrollmentTokensRequest* request,
+                                    v1::ListEnrollmentTokensResponse* response) override;
+  grpc::Status RevokeEnrollmentToken(grpc::ServerContext* context,
+                                     const v1::RevokeEnrollmentTokenRequest* request,
+                                     v1::RevokeEnrollmentTokenResponse* response) override;
+  grpc::Status ListAgents(grpc::ServerContext* context, const v1::ListAgentsRequest* request,
+                          v1::ListAgentsResponse* response) override;
+  grpc::Status GetAgent(grpc::ServerContext* context, const v1::GetAgentRequest* request,
+                        v1::Agent* response) override;
+  grpc::Status UnenrollAgent(grpc::ServerContext* context, const v1::UnenrollAgentRequest* request,
+                             v1::UnenrollAgentResponse* response) override;
+  grpc::Status ReassignAgent(grpc::ServerContext* context, const v1::ReassignAgentRequest* request,
+                             v1::Agent* response) override;
+  grpc::Status SetAgentLabels(grpc::ServerContext* context,
+                              const v1::SetAgentLabelsRequest* request,
+                              v1::Agent* response) override;
+  grpc::Status CreateAdminToken(grpc::ServerContext* context,
+                                const v1::CreateAdminTokenRequest* request,
+                                v1::CreateAdminTokenResponse* response) override;
+  grpc::Status ListAdminTokens(grpc::ServerContext* context,
+                               const v1::ListAdminTokensRequest* request,
+                               v1::ListAdminTokensResponse* response) override;
+  grpc::Status RevokeAdminToken(grpc::ServerContext* context,
+                                const v1::RevokeAdminTokenRequest* request,
+                                v1::RevokeAdminTokenResponse* response) override;
+  grpc::Status GetRolloutStatus(grpc::ServerContext* context,
+                                const v1::GetRolloutStatusRequest* request,
+                                v1::RolloutStatus* response) override;
+  grpc::Status WatchRolloutStatus(grpc::ServerContext* context,
+                                  const v1::GetRolloutStatusRequest* request,
+                                  grpc::ServerWriter<v1::RolloutStatus>* writer) override;
+
+  AdminTokenService& admin_tokens() { return admin_tokens_; }
+
+ private:
+  // Authenticates the call, checks `role`, runs `body` with the caller, and turns its status into
+  // the call's.
+  grpc::Status Handle(grpc::ServerContext* context, v1::Role role,
+                      const std::function<absl::Status(const Principal&)>& body);
+
+  storage::Store& store_;  // not owned
+  const std::string store_backend_;
+  AdminAuthenticator auth_;
+  PolicyService policies_;
+  EnrollmentTokenService enrollment_tokens_;
+  AdminTokenService admin_tokens_;
+  AgentRegistry agents_;
+  RolloutStatusService rollouts_;
+};
+
+}  // namespace fleet::server
+
+#endif  // FLEETD_SERVER_ADMIN_ADMIN_SERVICE_H_

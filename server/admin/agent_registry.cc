@@ -1,0 +1,156 @@
+#include "server/admin/agent_registry.h"
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/model/agent_status_view.h"
+#include "server/model/label_selector.h"
+#include "server/model/page_token.h"
+#include "server/model/record_io.h"
+#include "server/model/records.pb.h"
+#include "server/model/store_layout.h"
+#include "server/model/validation.h"
+
+namespace fleet::server {
+namespace {
+
+std::string AgentName(const std::string& id) { return absl::StrCat("agent ", id); }
+
+absl::Status ValidateAgentId(const std::string& id) { return ValidateId("id", id); }
+
+}  // namespace
+
+absl::StatusOr<v1::ListAgentsResponse> AgentRegistry::List(const v1::ListAgentsRequest& request) {
+  absl::StatusOr<int32_t> page_size = EffectivePageSize(request.page_size());
+  if (!page_size.ok()) return page_size.status();
+  absl::StatusOr<LabelSelector> selector = LabelSelector::Parse(request.selector());
+  if (!selector.ok()) return selector.status();
+  if (!request.policy().empty()) {
+    if (absl::Status s = ValidateName("policy", request.policy()); !s.ok()) return s;
+  }
+  absl::StatusOr<std::string> continuation = DecodePageToken(request.page_token(), layout::kAgents);
+  if (!continuation.ok()) return continuation.status();
+
+  absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> states =
+      ReadAllAgentStates(store_);
+  if (!states.ok()) return states.status();
+  const absl::Time now = clock_.Now();
+  // Filters apply after reading, so keep reading until the page is full or the agents end.
+  v1::ListAgentsResponse response;
+  storage::RangeRequest range{
+      .prefix = layout::kAgents, .continuation = *continuation, .limit = *page_size};
+  while (true) {
+    absl::StatusOr<storage::RangeResult> page = store_.Range(range);
+    if (!page.ok()) return page.status();
+    for (const storage::KeyValue& kv : page->kvs) {
+      absl::StatusOr<StoredRecord<record::AgentRecord>> stored =
+          ParseRecord<record::AgentRecord>(kv);
+      if (!stored.ok()) return stored.status();
+      v1::Agent& agent = *stored->record.mutable_agent();
+      auto state = states->find(agent.id());
+      MergeAgentState(state == states->end() ? nullptr : &state->second, now, offline_after_,
+                      agent);
+      if ((!request.policy().empty() && agent.policy() != request.policy()) ||
+          (request.status() != v1::AGENT_STATUS_UNSPECIFIED &&
+           agent.status() != request.status()) ||
+          !selector->Matches(agent.labels())) {
+        continue;
+      }
+      *response.add_agents() = agent;
+      if (response.agents_size() == *page_size) {
+        response.set_next_page_token(EncodePageToken(kv.key));
+        return response;
+      }
+    }
+    if (page->continuation.empty()) return response;
+    range.continuation = page->continuation;
+  }
+}
+
+absl::StatusOr<v1::Agent> AgentRegistry::Get(const v1::GetAgentRequest& request) {
+  if (absl::Status s = ValidateAgentId(request.id()); !s.ok()) return s;
+  absl::StatusOr<std::optional<StoredRecord<record::AgentRecord>>> stored =
+      ReadRecord<record::AgentRecord>(store_, layout::AgentKey(request.id()));
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return absl::NotFoundError(AgentName(request.id()) + " not found");
+  return WithState(std::move(*(*stored)->record.mutable_agent()));
+}
+
+absl::StatusOr<v1::Agent> AgentRegistry::WithState(v1::Agent agent) {
+  absl::StatusOr<std::optional<record::AgentStatusRecord>> state =
+      ReadAgentState(store_, agent.id());
+  if (!state.ok()) return state.status();
+  MergeAgentState(state->has_value() ? &**state : nullptr, clock_.Now(), offline_after_, agent);
+  return agent;
+}
+
+absl::Status AgentRegistry::Unenroll(const v1::UnenrollAgentRequest& request) {
+  if (absl::Status s = ValidateAgentId(request.id()); !s.ok()) return s;
+  const std::string key = layout::AgentKey(request.id());
+  absl::StatusOr<storage::TxnResult> result = store_.Txn(
+      {.compares = {storage::Compare::Exists(key)}, .success = {storage::Op::Delete(key)}});
+  if (!result.ok()) return result.status();
+  if (!result->succeeded) return absl::NotFoundError(AgentName(request.id()) + " not found");
+  // The agent is gone; its last state is only clutter now, and views ignore state without an
+  // agent, so a failure here loses nothing.
+  store_.PutState({}, {layout::AgentStatusKey(request.id())}).IgnoreError();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Agent> AgentRegistry::Reassign(const v1::ReassignAgentRequest& request) {
+  if (absl::Status s = ValidateAgentId(request.id()); !s.ok()) return s;
+  if (absl::Status s = ValidateName("policy", request.policy()); !s.ok()) return s;
+  const std::string policy_key = layout::PolicyKey(request.policy());
+  absl::StatusOr<record::AgentRecord> updated = UpdateRecord<record::AgentRecord>(
+      store_, layout::AgentKey(request.id()), AgentName(request.id()),
+      [&](record::AgentRecord& record) -> absl::Status {
+        absl::StatusOr<std::optional<storage::KeyValue>> policy = store_.Get(policy_key);
+        if (!policy.ok()) return policy.status();
+        if (!policy->has_value()) {
+          return absl::NotFoundError(absl::StrCat("policy \"", request.policy(), "\" not found"));
+        }
+        v1::Agent& agent = *record.mutable_agent();
+        if (agent.policy() == request.policy()) return absl::OkStatus();
+        agent.set_policy(request.policy());
+        // Revisions are per policy: what the agent applied of the old one means nothing here.
+        agent.set_applied_revision(0);
+        agent.set_nacked_revision(0);
+        agent.clear_nack_reason();
+        return absl::OkStatus();
+      },
+      {storage::Compare::Exists(policy_key)},
+      {storage::Op::Put(layout::PolicyRefsKey(request.policy()), "")});
+  if (!updated.ok()) return updated.status();
+  return WithState(std::move(*updated->mutable_agent()));
+}
+
+absl::StatusOr<v1::Agent> AgentRegistry::SetLabels(const v1::SetAgentLabelsRequest& request) {
+  if (absl::Status s = ValidateAgentId(request.id()); !s.ok()) return s;
+  for (const auto& [key, value] : request.set()) {
+    if (absl::Status s = ValidateLabelKey("label key", key); !s.ok()) return s;
+    if (absl::Status s = ValidateLabelValue("label value", value); !s.ok()) return s;
+  }
+  for (const std::string& key : request.remove()) {
+    if (absl::Status s = ValidateLabelKey("label key", key); !s.ok()) return s;
+    if (request.set().contains(key)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("label \"", key, "\" is both set and removed"));
+    }
+  }
+  absl::StatusOr<record::AgentRecord> updated =
+      UpdateRecord<record::AgentRecord>(store_, layout::AgentKey(request.id()),
+                                        AgentName(request.id()), [&](record::AgentRecord& record) {
+                                          auto& labels = *record.mutable_agent()->mutable_labels();
+                                          for (const auto& [key, value] : request.set())
+                                            labels[key] = value;
+                                          for (const std::string& key : request.remove())
+                                            labels.erase(key);
+                                          return absl::OkStatus();
+                                        });
+  if (!updated.ok()) return updated.status();
+  return WithState(std::move(*updated->mutable_agent()));
+}
+
+}  // namespace fleet::server

@@ -1,0 +1,325 @@
+#include "server/admin/policy_service.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "fleet/v1/canonical_json.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/model/page_token.h"
+#include "server/model/record_io.h"
+#include "server/model/store_layout.h"
+#include "server/model/validation.h"
+
+namespace fleet::server {
+namespace {
+
+using storage::Compare;
+using storage::Op;
+
+// How often a change is retried when a concurrent change to the same policy wins.
+constexpr int kMaxAttempts = 5;
+constexpr int64_t kMaxPrunePerCommit = 1000;
+
+absl::Status CheckExpected(const std::string& name, std::optional<int64_t> expected,
+                           int64_t latest) {
+  if (!expected.has_value() || *expected == latest) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      latest == 0
+          ? absl::StrCat("policy \"", name, "\" does not exist; expected revision ", *expected)
+          : absl::StrCat("policy \"", name, "\" is at revision ", latest, ", not the expected ",
+                         *expected));
+}
+
+absl::Status NotFound(const std::string& name) {
+  return absl::NotFoundError(absl::StrCat("policy \"", name, "\" not found"));
+}
+
+std::optional<int64_t> Expected(bool has, int64_t value) {
+  return has ? std::optional<int64_t>(value) : std::nullopt;
+}
+
+// The revision as stored, with the store revision it was committed at.
+absl::StatusOr<v1::Policy> ToPolicy(const storage::KeyValue& kv) {
+  absl::StatusOr<StoredRecord<v1::Policy>> stored = ParseRecord<v1::Policy>(kv);
+  if (!stored.ok()) return stored.status();
+  stored->record.set_store_revision(kv.mod_revision);
+  return std::move(stored->record);
+}
+
+v1::Policy WithoutSpec(v1::Policy policy) {
+  policy.clear_spec_json();
+  return policy;
+}
+
+}  // namespace
+
+PolicyService::PolicyService(storage::Store& store, Clock& clock, PolicyOptions options)
+    : store_(store), clock_(clock), options_(options) {}
+
+absl::StatusOr<record::PolicyHead> PolicyService::ReadHead(const std::string& name,
+                                                           int64_t* mod_revision) {
+  absl::StatusOr<std::optional<StoredRecord<record::PolicyHead>>> head =
+      ReadRecord<record::PolicyHead>(store_, layout::PolicyKey(name));
+  if (!head.ok()) return head.status();
+  if (!head->has_value()) return NotFound(name);
+  if (mod_revision != nullptr) *mod_revision = (*head)->mod_revision;
+  return std::move((*head)->record);
+}
+
+absl::StatusOr<v1::Policy> PolicyService::ReadRevision(const std::string& name, int64_t revision,
+                                                       const record::PolicyHead& head) {
+  if (revision < head.oldest_revision() || revision > head.latest_revision()) {
+    return absl::NotFoundError(
+        absl::StrCat("revision ", revision, " of policy \"", name, "\" is not retained; revisions ",
+                     head.oldest_revision(), " to ", head.latest_revision(), " are"));
+  }
+  absl::StatusOr<std::optional<storage::KeyValue>> kv =
+      store_.Get(layout::PolicyRevisionKey(name, revision));
+  if (!kv.ok()) return kv.status();
+  if (!kv->has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat("revision ", revision, " of policy \"", name, "\" not found"));
+  }
+  return ToPolicy(**kv);
+}
+
+absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Apply(const v1::ApplyPolicyRequest& request,
+                                                             const std::string& author) {
+  if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
+  if (absl::Status s = ValidateDescription("description", request.description()); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<nlohmann::json> spec = v1::ParseJsonObject(request.spec_json(), "spec_json");
+  if (!spec.ok()) return spec.status();
+  return Commit(
+      request.name(),
+      Content{.description = request.description(), .spec_json = v1::CanonicalJson(*spec)},
+      Expected(request.has_expected_revision(), request.expected_revision()), request.dry_run(),
+      author);
+}
+
+absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Rollback(
+    const v1::RollbackPolicyRequest& request, const std::string& author) {
+  if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
+  absl::StatusOr<record::PolicyHead> head = ReadHead(request.name(), nullptr);
+  if (!head.ok()) return head.status();
+  absl::StatusOr<v1::Policy> target = ReadRevision(request.name(), request.to_revision(), *head);
+  if (!target.ok()) return target.status();
+  return Commit(request.name(),
+                Content{.description = target->description(),
+                        .spec_json = target->spec_json(),
+                        .rolled_back_from = target->revision()},
+                Expected(request.has_expected_revision(), request.expected_revision()),
+                /*dry_run=*/false, author);
+}
+
+absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Commit(
+    const std::string& name, const Content& content, std::optional<int64_t> expected_revision,
+    bool dry_run, const std::string& author) {
+  const std::string head_key = layout::PolicyKey(name);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    absl::StatusOr<std::optional<StoredRecord<record::PolicyHead>>> stored =
+        ReadRecord<record::PolicyHead>(store_, head_key);
+    if (!stored.ok()) return stored.status();
+    const bool exists = stored->has_value();
+    record::PolicyHead head = exists ? (*stored)->record : record::PolicyHead();
+    if (absl::Status s = CheckExpected(name, expected_revision, head.latest_revision()); !s.ok()) {
+      return s;
+    }
+    v1::ApplyPolicyResponse response;
+    if (exists) {
+      absl::StatusOr<v1::Policy> latest = ReadRevision(name, head.latest_revision(), head);
+      // Concurrent changes may have pruned what the head named: read both again.
+      if (absl::IsNotFound(latest.status())) continue;
+      if (!latest.ok()) return latest.status();
+      if (latest->spec_json() == content.spec_json &&
+          latest->description() == content.description) {
+        *response.mutable_policy() = *std::move(latest);
+        return response;  // unchanged: no new revision
+      }
+    }
+    const int64_t revision = head.latest_revision() + 1;
+    v1::Policy& policy = *response.mutable_policy();
+    policy.set_name(name);
+    policy.set_description(content.description);
+    policy.set_revision(revision);
+    policy.set_spec_json(content.spec_json);
+    policy.set_sha256(v1::Sha256Hex(content.spec_json));
+    *policy.mutable_created_at() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(clock_.Now()));
+    policy.set_author(author);
+    policy.set_rolled_back_from(content.rolled_back_from);
+    response.set_changed(true);
+    response.set_created(!exists);
+    if (dry_run) return response;
+
+    // Prune at most kMaxPrunePerCommit revisions per commit, so that lowering the history limit
+    // a lot never makes a transaction too big; later commits prune the rest.
+    const int64_t previous_oldest = exists ? head.oldest_revision() : 1;
+    const int64_t oldest =
+        std::min(std::max(previous_oldest, revision - options_.history_limit + 1),
+                 previous_oldest + kMaxPrunePerCommit);
+    storage::TxnRequest txn;
+    txn.compares.push_back(exists ? Compare::ModRevisionIs(head_key, (*stored)->mod_revision)
+                                  : Compare::Missing(head_key));
+    head.set_name(name);
+    head.set_latest_revision(revision);
+    head.set_oldest_revision(oldest);
+    txn.success.push_back(Op::Put(head_key, head.SerializeAsString()));
+    txn.success.push_back(
+        Op::Put(layout::PolicyRevisionKey(name, revision), policy.SerializeAsString()));
+    for (int64_t pruned = previous_oldest; pruned < oldest; ++pruned) {
+      txn.success.push_back(Op::Delete(layout::PolicyRevisionKey(name, pruned)));
+    }
+    absl::StatusOr<storage::TxnResult> result = store_.Txn(txn);
+    if (!result.ok()) return result.status();
+    if (result->succeeded) {
+      policy.set_store_revision(result->revision);
+      return response;
+    }
+  }
+  return absl::AbortedError(absl::StrCat("policy \"", name, "\" kept changing concurrently (",
+                                         kMaxAttempts, " attempts); try again"));
+}
+
+absl::StatusOr<v1::Policy> PolicyService::Get(const v1::GetPolicyRequest& request) {
+  if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
+  if (request.revision() < 0) {
+    return absl::InvalidArgumentError("revision must not be negative (0 means the latest)");
+  }
+  if (request.revision() == 0) return ReadLatest(request.name());
+  absl::StatusOr<record::PolicyHead> head = ReadHead(request.name(), nullptr);
+  if (!head.ok()) return head.status();
+  return ReadRevision(request.name(), request.revision(), *head);
+}
+
+absl::StatusOr<v1::Policy> PolicyService::ReadLatest(const std::string& name) {
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    absl::StatusOr<record::PolicyHead> head = ReadHead(name, nullptr);
+    if (!head.ok()) return head.status();
+    absl::StatusOr<v1::Policy> latest = ReadRevision(name, head->latest_revision(), *head);
+    // Concurrent changes may have pruned what the head named: read both again.
+    if (!absl::IsNotFound(latest.status())) return latest;
+  }
+  return absl::AbortedError(absl::StrCat("policy \"", name, "\" kept changing concurrently (",
+                                         kMaxAttempts, " attempts); try again"));
+}
+
+absl::StatusOr<v1::ListPoliciesResponse> PolicyService::List(
+    const v1::ListPoliciesRequest& request) {
+  absl::StatusOr<int32_t> page_size = EffectivePageSize(request.page_size());
+  if (!page_size.ok()) return page_size.status();
+  absl::StatusOr<std::string> continuation =
+      DecodePageToken(request.page_token(), layout::kPolicies);
+  if (!continuation.ok()) return continuation.status();
+  absl::StatusOr<storage::RangeResult> page = store_.Range(
+      {.prefix = layout::kPolicies, .continuation = *continuation, .limit = *page_size});
+  if (!page.ok()) return page.status();
+  v1::ListPoliciesResponse response;
+  for (const storage::KeyValue& kv : page->kvs) {
+    absl::StatusOr<StoredRecord<record::PolicyHead>> head = ParseRecord<record::PolicyHead>(kv);
+    if (!head.ok()) return head.status();
+    absl::StatusOr<v1::Policy> latest = ReadLatest(head->record.name());
+    if (absl::IsNotFound(latest.status())) continue;  // deleted since the listing was read
+    if (!latest.ok()) return latest.status();
+    *response.add_policies() = WithoutSpec(*std::move(latest));
+  }
+  response.set_next_page_token(EncodePageToken(page->continuation));
+  return response;
+}
+
+absl::StatusOr<v1::DeletePolicyResponse> PolicyService::Delete(
+    const v1::DeletePolicyRequest& request) {
+  const std::string& name = request.name();
+  if (absl::Status s = ValidateName("name", name); !s.ok()) return s;
+  int64_t head_mod_revision = 0;
+  absl::StatusOr<record::PolicyHead> head = ReadHead(name, &head_mod_revision);
+  if (!head.ok()) return head.status();
+  if (absl::Status s = CheckExpected(
+          name, Expected(request.has_expected_revision(), request.expected_revision()),
+          head->latest_revision());
+      !s.ok()) {
+    return s;
+  }
+  // Whatever starts referring to the policy after this read rewrites the refs key, and the
+  // compare below then fails instead of leaving it dangling.
+  const std::string refs_key = layout::PolicyRefsKey(name);
+  absl::StatusOr<std::optional<storage::KeyValue>> refs = store_.Get(refs_key);
+  if (!refs.ok()) return refs.status();
+  absl::StatusOr<std::vector<StoredRecord<record::AgentRecord>>> agents =
+      ReadAllRecords<record::AgentRecord>(store_, layout::kAgents);
+  if (!agents.ok()) return agents.status();
+  int64_t assigned = std::count_if(agents->begin(), agents->end(), [&](const auto& agent) {
+    return agent.record.agent().policy() == name;
+  });
+  if (assigned > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("policy \"", name, "\" has ", assigned,
+                     " agents assigned; reassign or unenroll them first"));
+  }
+  absl::StatusOr<std::vector<StoredRecord<record::EnrollmentTokenRecord>>> tokens =
+      ReadAllRecords<record::EnrollmentTokenRecord>(store_, layout::kEnrollmentTokens);
+  if (!tokens.ok()) return tokens.status();
+
+  storage::TxnRequest txn;
+  txn.compares.push_back(Compare::ModRevisionIs(layout::PolicyKey(name), head_mod_revision));
+  txn.compares.push_back(refs->has_value() ? Compare::ModRevisionIs(refs_key, (*refs)->mod_revision)
+                                           : Compare::Missing(refs_key));
+  txn.success.push_back(Op::Delete(layout::PolicyKey(name)));
+  txn.success.push_back(Op::Delete(refs_key));
+  txn.success.push_back(Op::DeletePrefix(layout::PolicyRevisionPrefix(name)));
+  v1::DeletePolicyResponse response;
+  for (const auto& token : *tokens) {
+    if (token.record.token().policy() != name) continue;
+    txn.success.push_back(Op::Delete(layout::EnrollmentTokenKey(token.record.token().id())));
+    response.set_enrollment_tokens_deleted(response.enrollment_tokens_deleted() + 1);
+  }
+  absl::StatusOr<storage::TxnResult> result = store_.Txn(txn);
+  if (!result.ok()) return result.status();
+  if (!result->succeeded) {
+    return absl::AbortedError(
+        absl::StrCat("policy \"", name, "\" changed while it was being deleted; try again"));
+  }
+  response.set_revisions_deleted(head->latest_revision() - head->oldest_revision() + 1);
+  return response;
+}
+
+absl::StatusOr<v1::GetPolicyHistoryResponse> PolicyService::History(
+    const v1::GetPolicyHistoryRequest& request) {
+  if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
+  absl::StatusOr<record::PolicyHead> head = ReadHead(request.name(), nullptr);
+  if (!head.ok()) return head.status();
+  absl::StatusOr<storage::RangeResult> revisions =
+      store_.Range({.prefix = layout::PolicyRevisionPrefix(request.name())});
+  if (!revisions.ok()) return revisions.status();
+  v1::GetPolicyHistoryResponse response;
+  for (auto it = revisions->kvs.rbegin(); it != revisions->kvs.rend(); ++it) {
+    absl::StatusOr<v1::Policy> policy = ToPolicy(*it);
+    if (!policy.ok()) return policy.status();
+    *response.add_revisions() = WithoutSpec(*std::move(policy));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::DiffPolicyResponse> PolicyService::Diff(const v1::DiffPolicyRequest& request) {
+  if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
+  absl::StatusOr<record::PolicyHead> head = ReadHead(request.name(), nullptr);
+  if (!head.ok()) return head.status();
+  absl::StatusOr<v1::Policy> from = ReadRevision(request.name(), request.from_revision(), *head);
+  if (!from.ok()) return from.status();
+  absl::StatusOr<v1::Policy> to = ReadRevision(request.name(), request.to_revision(), *head);
+  if (!to.ok()) return to.status();
+  absl::StatusOr<nlohmann::json> from_spec = v1::ParseJsonObject(from->spec_json(), "stored spec");
+  if (!from_spec.ok()) return absl::DataLossError(std::string(from_spec.status().message()));
+  absl::StatusOr<nlohmann::json> to_spec = v1::ParseJsonObject(to->spec_json(), "stored spec");
+  if (!to_spec.ok()) return absl::DataLossError(std::string(to_spec.status().message()));
+  v1::DiffPolicyResponse response;
+  response.set_patch_json(nlohmann::json::diff(*from_spec, *to_spec).dump());
+  *response.mutable_from() = WithoutSpec(*std::move(from));
+  *response.mutable_to() = WithoutSpec(*std::move(to));
+  return response;
+}
+
+}  // namespace fleet::server

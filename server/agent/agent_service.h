@@ -1,0 +1,77 @@
+// fleet.v1.AgentService (proto/fleet/v1/agent.proto), the API agents call. Enroll is served on
+// the sync API: each call waits on one durable store write, which the sync server's thread pool
+// is for. Connect is a raw async stream (AgentSession) on a pool of completion queues (see
+// cq_pool.h for why not the callback API): never a thread per agent, and policy updates go out as
+// bytes serialized once for every stream.
+#ifndef FLEETD_SERVER_AGENT_AGENT_SERVICE_H_
+#define FLEETD_SERVER_AGENT_AGENT_SERVICE_H_
+
+#include <grpcpp/server_builder.h>
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "fleet/v1/agent.grpc.pb.h"
+#include "rpc/async_server_stream.h"
+#include "rpc/cq_pool.h"
+#include "server/agent/agent_hub.h"
+#include "server/agent/enrollment_service.h"
+#include "server/control/agent_state.h"
+#include "server/control/policy_engine.h"
+
+namespace fleet::server {
+
+struct AgentServiceOptions {
+  // Sent to agents in Welcome; an agent counts as offline after three missed heartbeats.
+  absl::Duration heartbeat_interval = absl::Seconds(30);
+  AgentStateOptions state;
+};
+
+// Thread-safe.
+class AgentService final
+    : public v1::AgentService::WithRawMethod_Connect<v1::AgentService::Service> {
+ public:
+  // Starts following the store's policies and agents. `store` and `clock` must outlive the
+  // service, which must outlive the grpc::Server it is registered with.
+  static absl::StatusOr<std::unique_ptr<AgentService>> Create(storage::Store& store, Clock& clock,
+                                                              AgentServiceOptions options);
+
+  grpc::Status Enroll(grpc::ServerContext* context, const v1::EnrollRequest* request,
+                      v1::EnrollResponse* response) override;
+  // Serving Connect streams, in this order: AddQueuesTo(builder) before the server is built,
+  // StartServing() once it runs, and StopServing() after it has shut down (it drains the queues,
+  // so that every session has ended when it returns).
+  void AddQueuesTo(grpc::ServerBuilder& builder);
+  void StartServing();
+  void StopServing();
+
+  // Tells every connected agent to go away; call before shutting the server down.
+  void GoAway();
+
+ private:
+  AgentService(storage::Store& store, Clock& clock, AgentServiceOptions options);
+  class ConnectRequest;
+  // Asks gRPC for the next Connect call on `queue`.
+  void RequestNextConnect(grpc::ServerCompletionQueue* queue);
+  // Authenticates an accepted call and starts its session (or ends it, refused).
+  void Accept(std::unique_ptr<rpc::AcceptedCall> call);
+
+  storage::Store& store_;  // not owned
+  const AgentServiceOptions options_;
+  EnrollmentService enrollment_;
+  AgentStateTracker state_;
+  std::unique_ptr<AgentHub> hub_;
+  // Last: stopped first, so that it never calls into a destroyed hub.
+  std::unique_ptr<PolicyEngine> engine_;
+  // Between AddQueuesTo and StartServing.
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> new_queues_;
+  std::vector<grpc::ServerCompletionQueue*> queues_;
+  std::unique_ptr<rpc::CqPool> pool_;
+};
+
+}  // namespace fleet::server
+
+#endif  // FLEETD_SERVER_AGENT_AGENT_SERVICE_H_

@@ -1,0 +1,253 @@
+#include "server/app/fleetd_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <chrono>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/fd_limit.h"
+#include "server/app/listen_address.h"
+#include "spdlog/spdlog.h"
+#include "storage/rocksdb/rocksdb_store.h"
+
+namespace fleet::server {
+namespace {
+
+constexpr char kStoreBackend[] = "rocksdb";
+
+// Process-wide gRPC switches that every server built afterwards picks up.
+void InitGrpcOnce() {
+  static const bool initialized = [] {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    return true;
+  }();
+  (void)initialized;
+}
+
+// Channel arguments for one server, by name.
+using ChannelArgs = std::vector<std::pair<std::string, int>>;
+
+// What the agent server asks of its long-lived streams: server keepalive pings find dead peers
+// behind silent NATs; a maximum connection age (gRPC adds +-10% jitter) lets load balancers
+// rebalance agents, with a grace period for the stream to move.
+ChannelArgs AgentChannelArgs(const FleetdConfig& config) {
+  return {
+      {GRPC_ARG_KEEPALIVE_TIME_MS, 60'000},
+      {GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000},
+      {GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000},
+      {GRPC_ARG_MAX_CONNECTION_AGE_MS,
+       static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age))},
+      {GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 30'000},
+  };
+}
+
+// Descriptors the rest of fleetd may need at any time: RocksDB keeps up to 512 table files open
+// (max_open_files, storage/rocksdb/rocksdb_store.cc), plus its WAL, MANIFEST, LOCK, LOG and
+// directories, and gRPC its epoll and wakeup descriptors. Admin connections may not use these.
+constexpr uint64_t kStoreReserve = 512 + 32;
+// Room for admin connections (fleetctl, automation, rollout watches) above what agents may use.
+// Agent connections may not use these nor the store's.
+constexpr uint64_t kAgentReserve = kStoreReserve + 128;
+// Under a small limit the reserves shrink to these fractions of it, so that agents still get
+// half the descriptors and admin connections an eighth more.
+constexpr double kAgentReserveMaxFraction = 0.5;
+constexpr double kStoreReserveMaxFraction = 0.375;
+
+std::unique_ptr<FdBudget> MakeFdBudget() {
+  absl::StatusOr<FdLimit> limit = CurrentFdLimit();
+  if (!limit.ok()) {
+    spdlog::warn("{}; admitting connections without a descriptor budget",
+                 std::string(limit.status().message()));
+  }
+  return std::make_unique<FdBudget>(FdBudgetOptions{.limit = limit.ok() ? limit->soft : UINT64_MAX},
+                                    CountOpenDescriptors, Clock::Real());
+}
+
+// A gRPC server on connections from a ConnectionAcceptor.
+struct Endpoint {
+  std::unique_ptr<ConnectionAcceptor> acceptor;
+  std::unique_ptr<grpc::Server> server;
+
+  // Refuses new connections, then shuts the server down (see FleetdServer::Shutdown).
+  void Stop() {
+    acceptor->Stop();
+    server->Shutdown();
+    server->Wait();
+  }
+};
+
+// Listens on `address` (the value of `flag`) and starts a server there with `service`, if any,
+// next to health and reflection. Errors as ConnectionAcceptor::Listen.
+absl::StatusOr<Endpoint> StartEndpoint(const std::string& flag, const ListenAddress& address,
+                                       FdBudget& budget, ConnectionAcceptorOptions options,
+                                       grpc::Service* service, const ChannelArgs& args = {},
+                                       AgentService* agent_service = nullptr) {
+  absl::StatusOr<std::unique_ptr<ConnectionAcceptor>> acceptor =
+      ConnectionAcceptor::Listen(flag, address, budget, std::move(options));
+  if (!acceptor.ok()) return acceptor.status();
+  grpc::ServerBuilder builder;
+  for (const auto& [name, value] : args) builder.AddChannelArgument(name, value);
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> sink =
+      builder.experimental().AddExternalConnectionAcceptor(
+          grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
+          grpc::InsecureServerCredentials());
+  if (service != nullptr) builder.RegisterService(service);
+  // Connect streams run on the agent service's own completion queues.
+  if (agent_service != nullptr) agent_service->AddQueuesTo(builder);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr) {
+    return absl::UnavailableError(absl::StrCat("cannot serve on ", flag, " ", address.ToString(),
+                                               " (gRPC's log above may say why)"));
+  }
+  if (agent_service != nullptr) agent_service->StartServing();
+  (*acceptor)->Start(std::move(sink));
+  return Endpoint{.acceptor = *std::move(acceptor), .server = std::move(server)};
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(const FleetdConfig& config) {
+  absl::StatusOr<ListenAddress> admin = ParseListenAddress("--admin-addr", config.admin_addr);
+  if (!admin.ok()) return admin.status();
+  absl::StatusOr<ListenAddress> agent = ParseListenAddress("--agent-addr", config.agent_addr);
+  if (!agent.ok()) return agent.status();
+  if (admin->port != 0 && admin->host == agent->host && admin->port == agent->port) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--admin-addr and --agent-addr are both ", admin->ToString(),
+                     "; the admin and agent APIs need different ports"));
+  }
+
+  absl::StatusOr<std::unique_ptr<DataDirLock>> lock = DataDirLock::Acquire(config.data_dir);
+  if (!lock.ok()) return lock.status();
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenRocksDbStore(absl::StrCat(config.data_dir, "/store"));
+  if (!store.ok()) return store.status();
+
+  if (config.heartbeat_interval < absl::Seconds(1) ||
+      config.max_connection_age < absl::Minutes(1) ||
+      config.max_connection_age > absl::Hours(24 * 20)) {
+    return absl::InvalidArgumentError(
+        "--heartbeat-interval must be at least 1s and --max-connection-age 1m to 480h");
+  }
+  if (config.revision_retention < 1000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--revision-retention must be at least 1000 (got ", config.revision_retention, ")"));
+  }
+  if (config.policy_history < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--policy-history must be at least 1 (got ", config.policy_history, ")"));
+  }
+  InitGrpcOnce();
+  std::unique_ptr<FdBudget> fd_budget = MakeFdBudget();
+  const uint64_t limit = fd_budget->limit();
+  auto admin_service = std::make_unique<AdminService>(
+      **store, Clock::Real(),
+      AdminServiceOptions{.store_backend = kStoreBackend,
+                          .policy = {.history_limit = config.policy_history},
+                          .heartbeat_interval = config.heartbeat_interval});
+  absl::StatusOr<Endpoint> admin_endpoint = StartEndpoint(
+      "--admin-addr", *admin, *fd_budget,
+      {.name = "admin",
+       .reserve = FdBudget::ScaledReserve(limit, kStoreReserve, kStoreReserveMaxFraction)},
+      admin_service.get());
+  if (!admin_endpoint.ok()) return admin_endpoint.status();
+  absl::StatusOr<std::unique_ptr<AgentService>> agent_service = AgentService::Create(
+      **store, Clock::Real(), {.heartbeat_interval = config.heartbeat_interval});
+  if (!agent_service.ok()) {
+    admin_endpoint->Stop();
+    return agent_service.status();
+  }
+  absl::StatusOr<Endpoint> agent_endpoint = StartEndpoint(
+      "--agent-addr", *agent, *fd_budget,
+      {.name = "agent",
+       .reserve = FdBudget::ScaledReserve(limit, kAgentReserve, kAgentReserveMaxFraction)},
+      agent_service->get(), AgentChannelArgs(config), agent_service->get());
+  if (!agent_endpoint.ok()) {
+    admin_endpoint->Stop();
+    return agent_endpoint.status();
+  }
+  // Only once both addresses are bound, so that a start that fails there mints nothing that a
+  // later start would not announce.
+  absl::StatusOr<std::optional<std::string>> bootstrap =
+      admin_service->admin_tokens().EnsureBootstrapToken(config.data_dir);
+  if (!bootstrap.ok()) {
+    agent_endpoint->Stop();
+    admin_endpoint->Stop();
+    return bootstrap.status();
+  }
+
+  const int admin_port = admin_endpoint->acceptor->port();
+  const int agent_port = agent_endpoint->acceptor->port();
+  return std::unique_ptr<FleetdServer>(
+      new FleetdServer(config.revision_retention, config.data_dir, bootstrap->value_or(""),
+                       admin->WithPort(admin_port), admin_port, agent->WithPort(agent_port),
+                       agent_port, *std::move(lock), *std::move(store), std::move(fd_budget),
+                       std::move(admin_service), std::move(admin_endpoint->acceptor),
+                       std::move(admin_endpoint->server), *std::move(agent_service),
+                       std::move(agent_endpoint->acceptor), std::move(agent_endpoint->server)));
+}
+
+FleetdServer::FleetdServer(
+    int64_t revision_retention, std::string data_dir, std::string bootstrap_token_file,
+    std::string admin_address, int admin_port, std::string agent_address, int agent_port,
+    std::unique_ptr<DataDirLock> lock, std::unique_ptr<storage::Store> store,
+    std::unique_ptr<FdBudget> fd_budget, std::unique_ptr<AdminService> admin_service,
+    std::unique_ptr<ConnectionAcceptor> admin_acceptor, std::unique_ptr<grpc::Server> admin_server,
+    std::unique_ptr<AgentService> agent_service, std::unique_ptr<ConnectionAcceptor> agent_acceptor,
+    std::unique_ptr<grpc::Server> agent_server)
+    : data_dir_(std::move(data_dir)),
+      bootstrap_token_file_(std::move(bootstrap_token_file)),
+      admin_address_(std::move(admin_address)),
+      agent_address_(std::move(agent_address)),
+      admin_port_(admin_port),
+      agent_port_(agent_port),
+      lock_(std::move(lock)),
+      store_(std::move(store)),
+      compactor_(std::make_unique<StoreCompactor>(
+          *store_, CompactorOptions{.retain_revisions = revision_retention})),
+      fd_budget_(std::move(fd_budget)),
+      admin_service_(std::move(admin_service)),
+      admin_acceptor_(std::move(admin_acceptor)),
+      admin_server_(std::move(admin_server)),
+      agent_service_(std::move(agent_service)),
+      agent_acceptor_(std::move(agent_acceptor)),
+      agent_server_(std::move(agent_server)) {}
+
+FleetdServer::~FleetdServer() { Shutdown(absl::ZeroDuration()); }
+
+void FleetdServer::Shutdown(absl::Duration grace) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  const std::chrono::system_clock::time_point deadline = absl::ToChronoTime(absl::Now() + grace);
+  // From here on the kernel refuses new connections, and none reaches a server that is shutting
+  // down (gRPC would leak it).
+  agent_acceptor_->Stop();
+  admin_acceptor_->Stop();
+  // Agents hear GoAway first and reconnect with backoff, to this fleetd once it is back or to
+  // another one.
+  agent_service_->GoAway();
+  // grpc::Server::Shutdown blocks for the grace period; shutting both down side by side makes
+  // both stop accepting at once and bounds the whole by one `grace`.
+  std::thread agent_shutdown([this, deadline] { agent_server_->Shutdown(deadline); });
+  admin_server_->Shutdown(deadline);
+  agent_shutdown.join();
+  admin_server_->Wait();
+  agent_server_->Wait();
+  // Drains the Connect streams' queues: every session has ended when it returns.
+  agent_service_->StopServing();
+  agent_service_.reset();  // its threads read the store
+  compactor_.reset();
+  store_.reset();
+  lock_.reset();
+}
+
+}  // namespace fleet::server

@@ -1,0 +1,101 @@
+#include "server/control/agent_state.h"
+
+#include <utility>
+#include <vector>
+
+#include "server/model/store_layout.h"
+
+namespace fleet::server {
+namespace {
+
+// Writes per transaction: well under the store's op limit.
+constexpr size_t kBatchSize = 5000;
+
+}  // namespace
+
+AgentStateTracker::AgentStateTracker(storage::Store& store, Clock& clock, AgentStateOptions options)
+    : store_(store), clock_(clock), options_(options), flusher_([this] { Run(); }) {}
+
+AgentStateTracker::~AgentStateTracker() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  flusher_.join();
+  Flush().IgnoreError();  // best effort at shutdown: the state is bounded-stale by design
+}
+
+AgentStateTracker::Shard& AgentStateTracker::ShardOf(const std::string& agent_id) {
+  return shards_[absl::Hash<std::string>{}(agent_id) % kShards];
+}
+
+void AgentStateTracker::Update(const std::string& agent_id,
+                               const std::function<void(record::AgentStatusRecord&)>& change) {
+  const int64_t now = absl::ToUnixMicros(clock_.Now());
+  Shard& shard = ShardOf(agent_id);
+  absl::MutexLock lock(&shard.mu);
+  record::AgentStatusRecord& state = shard.states[agent_id];
+  change(state);
+  state.set_last_seen_unix_micros(now);
+  shard.dirty.insert(agent_id);
+}
+
+void AgentStateTracker::Forget(const std::string& agent_id) {
+  Shard& shard = ShardOf(agent_id);
+  absl::MutexLock lock(&shard.mu);
+  shard.states.erase(agent_id);
+  shard.dirty.erase(agent_id);
+}
+
+absl::Status AgentStateTracker::Flush() {
+  absl::MutexLock flush_lock(&flush_mu_);
+  absl::Status status;
+  std::vector<std::pair<std::string, std::string>> puts;
+  // Ids taken from the shards' dirty sets; put back if their write fails.
+  std::vector<std::string> taken;
+  auto commit = [&] {
+    if (puts.empty() || !status.ok()) return;
+    status = store_.PutState(puts, {});
+    puts.clear();
+  };
+  for (Shard& shard : shards_) {
+    {
+      absl::MutexLock lock(&shard.mu);
+      for (const std::string& id : shard.dirty) {
+        auto it = shard.states.find(id);
+        if (it == shard.states.end()) continue;
+        puts.emplace_back(layout::AgentStatusKey(id), it->second.SerializeAsString());
+        taken.push_back(id);
+      }
+      shard.dirty.clear();
+    }
+    if (puts.size() >= kBatchSize) commit();
+  }
+  commit();
+  if (!status.ok()) {
+    // Written again with the next flush (from the newest state, whatever landed meanwhile).
+    for (const std::string& id : taken) {
+      Shard& shard = ShardOf(id);
+      absl::MutexLock lock(&shard.mu);
+      if (shard.states.contains(id)) shard.dirty.insert(id);
+    }
+  }
+  return status;
+}
+
+void AgentStateTracker::Run() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    auto stopping = [this] {
+      mu_.AssertHeld();
+      return stopping_;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.flush_interval);
+    if (stopping_) break;
+    mu_.Unlock();
+    Flush().IgnoreError();  // retried with the next interval
+    mu_.Lock();
+  }
+}
+
+}  // namespace fleet::server

@@ -1,0 +1,83 @@
+// The live state of connected agents (online, last seen, health, applied and rejected
+// revisions), kept in memory and written to /agent_status/ID in the store's unlogged state, one
+// batch per flush interval, so that a fleet's heartbeats and acks never cost a durable write
+// each nor touch the revision log (DESIGN.md section 3). After a restart the last written state is
+// back, to within one flush interval; an agent counts as online only while its last_seen is fresh
+// (agent_status_view.h), so state left by a crashed fleetd decays to offline by itself.
+#ifndef FLEETD_SERVER_CONTROL_AGENT_STATE_H_
+#define FLEETD_SERVER_CONTROL_AGENT_STATE_H_
+
+#include <array>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "server/model/records.pb.h"
+#include "storage/store.h"
+
+namespace fleet::server {
+
+struct AgentStateOptions {
+  absl::Duration flush_interval = absl::Milliseconds(500);
+};
+
+// Thread-safe.
+class AgentStateTracker {
+ public:
+  // Starts the flusher. `store` and `clock` are not owned and outlive the tracker.
+  AgentStateTracker(storage::Store& store, Clock& clock, AgentStateOptions options);
+  // Flushes what is pending, then stops.
+  ~AgentStateTracker();
+
+  AgentStateTracker(const AgentStateTracker&) = delete;
+  AgentStateTracker& operator=(const AgentStateTracker&) = delete;
+
+  // Changes the in-memory state of `agent_id` (a fresh record for an agent not seen before) and
+  // stamps last_seen; the change reaches the store with the next flush. Never blocks on I/O.
+  void Update(const std::string& agent_id,
+              const std::function<void(record::AgentStatusRecord&)>& change);
+
+  // Drops the agent's state (it was unenrolled): nothing more is written for it.
+  void Forget(const std::string& agent_id);
+
+  // Writes every changed state now. Errors are the store's; what failed stays pending.
+  absl::Status Flush();
+
+ private:
+  void Run();
+
+  storage::Store& store_;  // not owned
+  Clock& clock_;           // not owned
+  const AgentStateOptions options_;
+
+  // Agents are spread over shards by id, so that the acks and heartbeats that thousands of
+  // streams report at once do not all queue on one lock.
+  struct Shard {
+    absl::Mutex mu;
+    absl::flat_hash_map<std::string, record::AgentStatusRecord> states ABSL_GUARDED_BY(mu);
+    // Ids whose state changed since the last flush.
+    absl::flat_hash_set<std::string> dirty ABSL_GUARDED_BY(mu);
+  };
+  static constexpr size_t kShards = 64;
+  Shard& ShardOf(const std::string& agent_id);
+
+  std::array<Shard, kShards> shards_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Mutex flush_mu_;  // one flush at a time, so that batches land in order
+  std::thread flusher_;
+};
+
+}  // namespace fleet::server
+
+#endif  // FLEETD_SERVER_CONTROL_AGENT_STATE_H_

@@ -1,0 +1,67 @@
+#include "server/model/agent_status_view.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/model/store_layout.h"
+
+namespace fleet::server {
+
+void MergeAgentState(const record::AgentStatusRecord* state, absl::Time now,
+                     absl::Duration offline_after, v1::Agent& agent) {
+  agent.set_status(v1::AGENT_STATUS_OFFLINE);
+  if (state == nullptr) return;
+  const absl::Time last_seen = absl::FromUnixMicros(state->last_seen_unix_micros());
+  *agent.mutable_last_seen() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(state->last_seen_unix_micros());
+  if (state->status() == v1::AGENT_STATUS_ONLINE && now - last_seen <= offline_after) {
+    agent.set_status(v1::AGENT_STATUS_ONLINE);
+  }
+  agent.set_health(state->health());
+  agent.set_health_message(state->health_message());
+  // Revisions count only for the policy the agent is on now (a reassignment starts over).
+  if (state->policy() == agent.policy()) {
+    agent.set_applied_revision(state->applied_revision());
+    agent.set_nacked_revision(state->nacked_revision());
+    agent.set_nack_reason(state->nack_reason());
+  }
+}
+
+namespace {
+
+// Every state under `prefix`, by agent id.
+absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> ReadStates(
+    storage::Store& store, const std::string& prefix) {
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> found = store.RangeState(prefix);
+  if (!found.ok()) return found.status();
+  std::map<std::string, record::AgentStatusRecord> states;
+  for (const auto& [key, value] : *found) {
+    record::AgentStatusRecord state;
+    if (!state.ParseFromString(value)) {
+      return absl::DataLossError(absl::StrCat("stored state ", key, " does not parse"));
+    }
+    states[key.substr(sizeof(layout::kAgentStatus) - 1)] = std::move(state);
+  }
+  return states;
+}
+
+}  // namespace
+
+absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> ReadAllAgentStates(
+    storage::Store& store) {
+  return ReadStates(store, layout::kAgentStatus);
+}
+
+absl::StatusOr<std::optional<record::AgentStatusRecord>> ReadAgentState(storage::Store& store,
+                                                                        const std::string& id) {
+  absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> states =
+      ReadStates(store, layout::AgentStatusKey(id));
+  if (!states.ok()) return states.status();
+  auto it = states->find(id);
+  if (it == states->end()) return std::nullopt;
+  return std::move(it->second);
+}
+
+}  // namespace fleet::server

@@ -1,0 +1,59 @@
+// Where the admin side keeps its records in the Store: every key is built here and nowhere else.
+//
+//   /policies/NAME                     record::PolicyHead
+//   /policy_revisions/NAME/REVISION    v1::Policy (REVISION zero-padded to 20 digits)
+//   /policy_refs/NAME                  empty; rewritten by every transaction that makes an agent
+//                                      or token refer to the policy, so that deleting the policy
+//                                      can compare on it and never leave a dangling reference
+//   /enrollment_tokens/ID              record::EnrollmentTokenRecord
+//   /admin_tokens/ID                   record::AdminTokenRecord
+//   /agents/ID                         record::AgentRecord
+//   /agent_status/ID                   record::AgentStatusRecord, in the unlogged state
+//                                      (Store::PutState), not among the revisioned keys
+#ifndef FLEETD_SERVER_MODEL_STORE_LAYOUT_H_
+#define FLEETD_SERVER_MODEL_STORE_LAYOUT_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace fleet::server::layout {
+
+inline constexpr char kPolicies[] = "/policies/";
+inline constexpr char kPolicyRevisions[] = "/policy_revisions/";
+// What every policy key above starts with: one watch on it follows all of them.
+inline constexpr char kPolicyKeys[] = "/polic";
+inline constexpr char kEnrollmentTokens[] = "/enrollment_tokens/";
+inline constexpr char kAdminTokens[] = "/admin_tokens/";
+inline constexpr char kAgents[] = "/agents/";
+inline constexpr char kAgentStatus[] = "/agent_status/";
+
+inline std::string PolicyKey(std::string_view name) {
+  return absl::StrCat(kPolicies, std::string(name));
+}
+inline std::string PolicyRevisionPrefix(std::string_view name) {
+  return absl::StrCat(kPolicyRevisions, std::string(name), "/");
+}
+inline std::string PolicyRevisionKey(std::string_view name, int64_t revision) {
+  return absl::StrCat(PolicyRevisionPrefix(name), absl::StrFormat("%020d", revision));
+}
+inline std::string PolicyRefsKey(std::string_view name) {
+  return absl::StrCat("/policy_refs/", std::string(name));
+}
+inline std::string EnrollmentTokenKey(std::string_view id) {
+  return absl::StrCat(kEnrollmentTokens, std::string(id));
+}
+inline std::string AdminTokenKey(std::string_view id) {
+  return absl::StrCat(kAdminTokens, std::string(id));
+}
+inline std::string AgentKey(std::string_view id) { return absl::StrCat(kAgents, std::string(id)); }
+inline std::string AgentStatusKey(std::string_view id) {
+  return absl::StrCat(kAgentStatus, std::string(id));
+}
+
+}  // namespace fleet::server::layout
+
+#endif  // FLEETD_SERVER_MODEL_STORE_LAYOUT_H_

@@ -1,0 +1,181 @@
+// Enrollment tokens, the agent registry and rollout status on a MemoryStore.
+#include <limits>
+
+#include "gtest/gtest.h"
+#include "server/admin/agent_registry.h"
+#include "server/admin/enrollment_token_service.h"
+#include "server/admin/policy_service.h"
+#include "server/admin/rollout_status.h"
+#include "tests/server/admin_test_env.h"
+#include "tests/testing/status_matchers.h"
+
+namespace fleet::server {
+namespace {
+
+class AgentAdminTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* name : {"linux", "windows"}) {
+      v1::ApplyPolicyRequest request;
+      request.set_name(name);
+      request.set_spec_json("{}");
+      ASSERT_OK(policies_.Apply(request, "t"));
+    }
+  }
+
+  AdminTestEnv env_;
+  PolicyService policies_{*env_.store, env_.clock, {}};
+  EnrollmentTokenService tokens_{*env_.store, env_.clock};
+  AgentRegistry agents_{*env_.store, env_.clock, absl::Seconds(91)};
+  RolloutStatusService rollouts_{*env_.store, env_.clock, absl::Seconds(91)};
+};
+
+// A token for an existing policy carries expiry and use limits; its secret is returned once.
+TEST_F(AgentAdminTest, EnrollmentTokenCreateListRevoke) {
+  v1::CreateEnrollmentTokenRequest request;
+  request.set_policy("linux");
+  request.mutable_ttl()->set_seconds(3600);
+  request.set_max_uses(10);
+  ASSERT_OK_AND_ASSIGN(v1::CreateEnrollmentTokenResponse created, tokens_.Create(request, "ops"));
+  EXPECT_EQ(created.secret().substr(0, 5), "fenr_");
+  EXPECT_EQ(created.token().expires_at().seconds(), 1'800'000'000 + 3600);
+  EXPECT_EQ(created.token().max_uses(), 10);
+  v1::ListEnrollmentTokensRequest list;
+  list.set_policy("windows");
+  ASSERT_OK_AND_ASSIGN(v1::ListEnrollmentTokensResponse none, tokens_.List(list));
+  EXPECT_EQ(none.tokens_size(), 0);
+  list.set_policy("linux");
+  ASSERT_OK_AND_ASSIGN(v1::ListEnrollmentTokensResponse one, tokens_.List(list));
+  ASSERT_EQ(one.tokens_size(), 1);
+  v1::RevokeEnrollmentTokenRequest revoke;
+  revoke.set_id(created.token().id());
+  ASSERT_OK(tokens_.Revoke(revoke));
+  ASSERT_OK(tokens_.Revoke(revoke));  // idempotent
+  ASSERT_OK_AND_ASSIGN(v1::ListEnrollmentTokensResponse revoked, tokens_.List(list));
+  EXPECT_TRUE(revoked.tokens(0).revoked());
+}
+
+// Tokens for unknown policies, with non-positive ttls or negative use limits are refused.
+TEST_F(AgentAdminTest, EnrollmentTokenBadInput) {
+  v1::CreateEnrollmentTokenRequest request;
+  request.set_policy("nope");
+  EXPECT_EQ(tokens_.Create(request, "a").status().code(), absl::StatusCode::kNotFound);
+  request.set_policy("linux");
+  request.mutable_ttl()->set_seconds(-5);
+  EXPECT_EQ(tokens_.Create(request, "a").status().code(), absl::StatusCode::kInvalidArgument);
+  request.mutable_ttl()->set_seconds(std::numeric_limits<int64_t>::max() / 2);
+  EXPECT_EQ(tokens_.Create(request, "a").status().code(), absl::StatusCode::kInvalidArgument);
+  request.clear_ttl();
+  request.set_max_uses(-1);
+  EXPECT_EQ(tokens_.Create(request, "a").status().code(), absl::StatusCode::kInvalidArgument);
+  v1::RevokeEnrollmentTokenRequest revoke;
+  revoke.set_id("0123456789ab");
+  EXPECT_EQ(tokens_.Revoke(revoke).code(), absl::StatusCode::kNotFound);
+}
+
+// Listing filters by policy, status and label selector, page by page.
+TEST_F(AgentAdminTest, ListAgentsFilters) {
+  env_.PutAgent("00000000000a", "linux", v1::AGENT_STATUS_ONLINE, 1, {{"env", "prod"}});
+  env_.PutAgent("00000000000b", "linux", v1::AGENT_STATUS_OFFLINE, 1, {{"env", "dev"}});
+  env_.PutAgent("00000000000c", "windows", v1::AGENT_STATUS_ONLINE, 1, {{"env", "prod"}});
+  env_.PutAgent("00000000000d", "linux", v1::AGENT_STATUS_ONLINE, 1, {});
+  v1::ListAgentsRequest request;
+  request.set_policy("linux");
+  ASSERT_OK_AND_ASSIGN(v1::ListAgentsResponse linux, agents_.List(request));
+  EXPECT_EQ(linux.agents_size(), 3);
+  request.set_status(v1::AGENT_STATUS_ONLINE);
+  request.set_selector("env!=prod");
+  ASSERT_OK_AND_ASSIGN(v1::ListAgentsResponse selected, agents_.List(request));
+  ASSERT_EQ(selected.agents_size(), 1);
+  EXPECT_EQ(selected.agents(0).id(), "00000000000d");
+
+  v1::ListAgentsRequest paged;
+  paged.set_page_size(2);
+  ASSERT_OK_AND_ASSIGN(v1::ListAgentsResponse first, agents_.List(paged));
+  EXPECT_EQ(first.agents_size(), 2);
+  paged.set_page_token(first.next_page_token());
+  ASSERT_OK_AND_ASSIGN(v1::ListAgentsResponse second, agents_.List(paged));
+  EXPECT_EQ(second.agents_size(), 2);
+  EXPECT_EQ(second.agents(1).id(), "00000000000d");
+
+  v1::ListAgentsRequest bad;
+  bad.set_selector("env");
+  EXPECT_EQ(agents_.List(bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Reassign moves an agent to an existing policy only, restarting its revision there.
+TEST_F(AgentAdminTest, ReassignAndLabelsAndUnenroll) {
+  env_.PutAgent("00000000000a", "linux", v1::AGENT_STATUS_ONLINE, 1, {{"env", "prod"}});
+  v1::ReassignAgentRequest reassign;
+  reassign.set_id("00000000000a");
+  reassign.set_policy("nope");
+  EXPECT_EQ(agents_.Reassign(reassign).status().code(), absl::StatusCode::kNotFound);
+  reassign.set_policy("windows");
+  ASSERT_OK_AND_ASSIGN(v1::Agent moved, agents_.Reassign(reassign));
+  EXPECT_EQ(moved.policy(), "windows");
+  EXPECT_EQ(moved.applied_revision(), 0);
+
+  v1::SetAgentLabelsRequest labels;
+  labels.set_id("00000000000a");
+  (*labels.mutable_set())["tier"] = "web";
+  labels.add_remove("env");
+  ASSERT_OK_AND_ASSIGN(v1::Agent labelled, agents_.SetLabels(labels));
+  EXPECT_EQ(labelled.labels().size(), 1u);
+  EXPECT_EQ(labelled.labels().at("tier"), "web");
+  (*labels.mutable_set())["bad key!"] = "x";
+  EXPECT_EQ(agents_.SetLabels(labels).status().code(), absl::StatusCode::kInvalidArgument);
+
+  v1::UnenrollAgentRequest unenroll;
+  unenroll.set_id("00000000000a");
+  ASSERT_OK(agents_.Unenroll(unenroll));
+  EXPECT_EQ(agents_.Unenroll(unenroll).code(), absl::StatusCode::kNotFound);
+}
+
+// Rollout status counts acked, nacked, pending and offline agents of the policy only.
+TEST_F(AgentAdminTest, RolloutStatusCounts) {
+  v1::GetRolloutStatusRequest request;
+  request.set_policy("linux");
+  ASSERT_OK_AND_ASSIGN(v1::RolloutStatus empty, rollouts_.Get(request));
+  EXPECT_EQ(empty.agents(), 0);
+  EXPECT_TRUE(empty.complete());
+
+  env_.PutAgent("00000000000a", "linux", v1::AGENT_STATUS_ONLINE, 1);
+  env_.PutAgent("00000000000b", "linux", v1::AGENT_STATUS_ONLINE, 0, {}, 1);
+  env_.PutAgent("00000000000c", "linux", v1::AGENT_STATUS_ONLINE, 0);
+  env_.PutAgent("00000000000d", "linux", v1::AGENT_STATUS_OFFLINE, 0);
+  env_.PutAgent("00000000000e", "windows", v1::AGENT_STATUS_ONLINE, 0);
+  ASSERT_OK_AND_ASSIGN(v1::RolloutStatus status, rollouts_.Get(request));
+  EXPECT_EQ(status.revision(), 1);
+  EXPECT_EQ(status.agents(), 4);
+  EXPECT_EQ(status.acked(), 1);
+  EXPECT_EQ(status.nacked(), 1);
+  EXPECT_EQ(status.pending(), 1);
+  EXPECT_EQ(status.offline(), 1);
+  EXPECT_FALSE(status.complete());
+  request.set_revision(5);
+  EXPECT_EQ(rollouts_.Get(request).status().code(), absl::StatusCode::kNotFound);
+}
+
+// The watch sends the status now and again when an agent acks, until told to stop.
+TEST_F(AgentAdminTest, RolloutWatchFollowsChanges) {
+  env_.PutAgent("00000000000a", "linux", v1::AGENT_STATUS_ONLINE, 0);
+  v1::GetRolloutStatusRequest request;
+  request.set_policy("linux");
+  std::vector<v1::RolloutStatus> seen;
+  absl::Status status = rollouts_.Watch(
+      request,
+      [&](const v1::RolloutStatus& update) {
+        seen.push_back(update);
+        if (seen.size() == 1) env_.PutAgent("00000000000a", "linux", v1::AGENT_STATUS_ONLINE, 1);
+        return !update.complete();
+      },
+      [] { return false; });
+  ASSERT_OK(status);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].pending(), 1);
+  EXPECT_EQ(seen[1].acked(), 1);
+  EXPECT_TRUE(seen[1].complete());
+}
+
+}  // namespace
+}  // namespace fleet::server

@@ -1,0 +1,267 @@
+// PolicyService on a MemoryStore: revisions, idempotence, history, diff, rollback, deletion and
+// every kind of bad input (which must write nothing).
+#include "server/admin/policy_service.h"
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "server/admin/agent_registry.h"
+#include "server/admin/enrollment_token_service.h"
+#include "tests/server/admin_test_env.h"
+#include "tests/testing/status_matchers.h"
+
+namespace fleet::server {
+namespace {
+
+class PolicyServiceTest : public ::testing::Test {
+ protected:
+  absl::StatusOr<v1::ApplyPolicyResponse> Apply(const std::string& name, const std::string& spec,
+                                                const std::string& description = "") {
+    v1::ApplyPolicyRequest request;
+    request.set_name(name);
+    request.set_spec_json(spec);
+    request.set_description(description);
+    return policies_.Apply(request, "tester");
+  }
+
+  AdminTestEnv env_;
+  PolicyService policies_{*env_.store, env_.clock, {.history_limit = 3}};
+};
+
+// The first apply creates revision 1 with the canonical spec, its SHA-256, time and author.
+TEST_F(PolicyServiceTest, ApplyCreatesFirstRevision) {
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse created,
+                       Apply("linux", R"({ "b": 1, "a": {"y": true, "x": [1, 2]} })", "servers"));
+  EXPECT_TRUE(created.changed());
+  EXPECT_TRUE(created.created());
+  const v1::Policy& policy = created.policy();
+  EXPECT_EQ(policy.revision(), 1);
+  EXPECT_EQ(policy.spec_json(), R"({"a":{"x":[1,2],"y":true},"b":1})");
+  EXPECT_EQ(policy.sha256().size(), 64u);
+  EXPECT_EQ(policy.author(), "tester");
+  EXPECT_EQ(policy.description(), "servers");
+  EXPECT_EQ(policy.created_at().seconds(), 1'800'000'000);
+  EXPECT_GT(policy.store_revision(), 0);
+}
+
+// Applying the same content, however formatted, makes no new revision; a change makes the next.
+TEST_F(PolicyServiceTest, ApplyIsIdempotent) {
+  ASSERT_OK(Apply("linux", R"({"a":1,"b":2})"));
+  const int64_t store_revision = env_.store->CurrentRevision();
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse same, Apply("linux", "{ \"b\" : 2,\n \"a\": 1 }"));
+  EXPECT_FALSE(same.changed());
+  EXPECT_EQ(same.policy().revision(), 1);
+  EXPECT_EQ(env_.store->CurrentRevision(), store_revision);
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse changed, Apply("linux", R"({"a":1,"b":3})"));
+  EXPECT_TRUE(changed.changed());
+  EXPECT_FALSE(changed.created());
+  EXPECT_EQ(changed.policy().revision(), 2);
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse described,
+                       Apply("linux", R"({"a":1,"b":3})", "now described"));
+  EXPECT_EQ(described.policy().revision(), 3);
+}
+
+// A stale expected revision is refused with FAILED_PRECONDITION and changes nothing.
+TEST_F(PolicyServiceTest, ExpectedRevisionGuardsConcurrentEdits) {
+  v1::ApplyPolicyRequest request;
+  request.set_name("linux");
+  request.set_spec_json("{}");
+  request.set_expected_revision(0);  // must not exist yet
+  ASSERT_OK(policies_.Apply(request, "a"));
+  request.set_spec_json(R"({"v":2})");
+  const int64_t before = env_.store->CurrentRevision();
+  EXPECT_EQ(policies_.Apply(request, "a").status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(env_.store->CurrentRevision(), before);
+  request.set_expected_revision(1);
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse applied, policies_.Apply(request, "a"));
+  EXPECT_EQ(applied.policy().revision(), 2);
+}
+
+// Every kind of bad input gets a clear error naming the field, and nothing is written.
+TEST_F(PolicyServiceTest, BadInputWritesNothing) {
+  struct Case {
+    std::string name, spec, description;
+    absl::StatusCode code;
+    std::string mentions;
+  };
+  const Case cases[] = {
+      {"", "{}", "", absl::StatusCode::kInvalidArgument, "name is required"},
+      {"Linux", "{}", "", absl::StatusCode::kInvalidArgument, "name \"Linux\""},
+      {"-linux", "{}", "", absl::StatusCode::kInvalidArgument, "name"},
+      {"linux-", "{}", "", absl::StatusCode::kInvalidArgument, "name"},
+      {"a_b", "{}", "", absl::StatusCode::kInvalidArgument, "name"},
+      {std::string(64, 'a'), "{}", "", absl::StatusCode::kInvalidArgument, "name"},
+      {"linux", "[1,2]", "", absl::StatusCode::kInvalidArgument, "must be a JSON object"},
+      {"linux", "\"text\"", "", absl::StatusCode::kInvalidArgument, "must be a JSON object"},
+      {"linux", "{\"a\":", "", absl::StatusCode::kInvalidArgument, "not valid JSON"},
+      {"linux", "", "", absl::StatusCode::kInvalidArgument, "not valid JSON"},
+      {"linux", absl::StrCat("{\"a\":\"", std::string(1024 * 1024, 'x'), "\"}"), "",
+       absl::StatusCode::kResourceExhausted, "limit"},
+      {"linux", "{}", std::string(2000, 'd'), absl::StatusCode::kInvalidArgument, "description"},
+      // Deep nesting would make serialization recurse without bound.
+      {"linux", absl::StrCat("{\"a\":", std::string(100000, '['), std::string(100000, ']'), "}"),
+       "", absl::StatusCode::kInvalidArgument, "levels deep"},
+  };
+  for (const Case& c : cases) {
+    absl::Status status = Apply(c.name, c.spec, c.description).status();
+    EXPECT_EQ(status.code(), c.code) << c.name << " " << c.spec.substr(0, 20) << ": " << status;
+    EXPECT_NE(status.message().find(c.mentions), std::string::npos) << status;
+  }
+  EXPECT_EQ(env_.store->CurrentRevision(), 0);
+}
+
+// A dry run reports the would-be revision and writes nothing.
+TEST_F(PolicyServiceTest, DryRunWritesNothing) {
+  v1::ApplyPolicyRequest request;
+  request.set_name("linux");
+  request.set_spec_json(R"({"a":1})");
+  request.set_dry_run(true);
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse response, policies_.Apply(request, "a"));
+  EXPECT_TRUE(response.created());
+  EXPECT_EQ(response.policy().revision(), 1);
+  EXPECT_EQ(env_.store->CurrentRevision(), 0);
+}
+
+// History keeps the newest `history_limit` revisions, newest first; older ones are gone.
+TEST_F(PolicyServiceTest, HistoryKeepsTheNewestRevisions) {
+  for (int i = 1; i <= 5; ++i) ASSERT_OK(Apply("linux", absl::StrCat(R"({"v":)", i, "}")));
+  v1::GetPolicyHistoryRequest request;
+  request.set_name("linux");
+  ASSERT_OK_AND_ASSIGN(v1::GetPolicyHistoryResponse history, policies_.History(request));
+  ASSERT_EQ(history.revisions_size(), 3);
+  EXPECT_EQ(history.revisions(0).revision(), 5);
+  EXPECT_EQ(history.revisions(2).revision(), 3);
+  EXPECT_TRUE(history.revisions(0).spec_json().empty());
+  v1::GetPolicyRequest old;
+  old.set_name("linux");
+  old.set_revision(2);
+  absl::Status status = policies_.Get(old).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(status.message().find("revisions 3 to 5"), std::string::npos) << status;
+  old.set_revision(4);
+  ASSERT_OK_AND_ASSIGN(v1::Policy four, policies_.Get(old));
+  EXPECT_EQ(four.spec_json(), R"({"v":4})");
+}
+
+// Diff returns an RFC 6902 patch that turns one revision's spec into the other's.
+TEST_F(PolicyServiceTest, DiffIsAJsonPatch) {
+  ASSERT_OK(Apply("linux", R"({"keep":1,"drop":2,"change":"a"})"));
+  ASSERT_OK(Apply("linux", R"({"keep":1,"change":"b","add":[1]})"));
+  v1::DiffPolicyRequest request;
+  request.set_name("linux");
+  request.set_from_revision(1);
+  request.set_to_revision(2);
+  ASSERT_OK_AND_ASSIGN(v1::DiffPolicyResponse diff, policies_.Diff(request));
+  nlohmann::json patch = nlohmann::json::parse(diff.patch_json());
+  ASSERT_TRUE(patch.is_array());
+  EXPECT_EQ(patch.size(), 3u);
+  nlohmann::json from = nlohmann::json::parse(R"({"keep":1,"drop":2,"change":"a"})");
+  EXPECT_EQ(from.patch(patch), nlohmann::json::parse(R"({"keep":1,"change":"b","add":[1]})"));
+  request.set_to_revision(1);
+  ASSERT_OK_AND_ASSIGN(v1::DiffPolicyResponse none, policies_.Diff(request));
+  EXPECT_EQ(none.patch_json(), "[]");
+  request.set_to_revision(9);
+  EXPECT_EQ(policies_.Diff(request).status().code(), absl::StatusCode::kNotFound);
+}
+
+// Rollback makes a new revision equal to the old one, and says where it came from.
+TEST_F(PolicyServiceTest, RollbackMakesANewRevision) {
+  ASSERT_OK(Apply("linux", R"({"v":1})", "first"));
+  ASSERT_OK(Apply("linux", R"({"v":2})", "second"));
+  v1::RollbackPolicyRequest request;
+  request.set_name("linux");
+  request.set_to_revision(1);
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse rolled, policies_.Rollback(request, "ops"));
+  EXPECT_EQ(rolled.policy().revision(), 3);
+  EXPECT_EQ(rolled.policy().spec_json(), R"({"v":1})");
+  EXPECT_EQ(rolled.policy().description(), "first");
+  EXPECT_EQ(rolled.policy().rolled_back_from(), 1);
+  request.set_to_revision(7);
+  EXPECT_EQ(policies_.Rollback(request, "ops").status().code(), absl::StatusCode::kNotFound);
+}
+
+// Delete refuses while agents are assigned, then removes the policy, its history and tokens.
+TEST_F(PolicyServiceTest, DeleteRemovesEverythingOnce) {
+  ASSERT_OK(Apply("linux", "{}"));
+  ASSERT_OK(Apply("linux", R"({"a":1})"));
+  EnrollmentTokenService tokens(*env_.store, env_.clock);
+  v1::CreateEnrollmentTokenRequest token;
+  token.set_policy("linux");
+  ASSERT_OK(tokens.Create(token, "a"));
+  env_.PutAgent("0123456789ab", "linux");
+  v1::DeletePolicyRequest request;
+  request.set_name("linux");
+  absl::Status refused = policies_.Delete(request).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.message().find("1 agents"), std::string::npos) << refused;
+
+  v1::UnenrollAgentRequest unenroll;
+  unenroll.set_id("0123456789ab");
+  ASSERT_OK(AgentRegistry(*env_.store, env_.clock, absl::Seconds(91)).Unenroll(unenroll));
+  ASSERT_OK_AND_ASSIGN(v1::DeletePolicyResponse deleted, policies_.Delete(request));
+  EXPECT_EQ(deleted.revisions_deleted(), 2);
+  EXPECT_EQ(deleted.enrollment_tokens_deleted(), 1);
+  ASSERT_OK_AND_ASSIGN(storage::RangeResult left, env_.store->Range({}));
+  EXPECT_TRUE(left.kvs.empty());
+  EXPECT_EQ(policies_.Delete(request).status().code(), absl::StatusCode::kNotFound);
+}
+
+// List pages through policies in name order, latest revision each, without specs.
+TEST_F(PolicyServiceTest, ListPaginates) {
+  for (const char* name : {"c", "a", "b"}) ASSERT_OK(Apply(name, "{}"));
+  ASSERT_OK(Apply("b", R"({"x":1})"));
+  v1::ListPoliciesRequest request;
+  request.set_page_size(2);
+  ASSERT_OK_AND_ASSIGN(v1::ListPoliciesResponse first, policies_.List(request));
+  ASSERT_EQ(first.policies_size(), 2);
+  EXPECT_EQ(first.policies(0).name(), "a");
+  EXPECT_EQ(first.policies(1).revision(), 2);
+  EXPECT_TRUE(first.policies(1).spec_json().empty());
+  request.set_page_token(first.next_page_token());
+  ASSERT_OK_AND_ASSIGN(v1::ListPoliciesResponse second, policies_.List(request));
+  ASSERT_EQ(second.policies_size(), 1);
+  EXPECT_EQ(second.policies(0).name(), "c");
+  request.set_page_token("garbage!");
+  EXPECT_EQ(policies_.List(request).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Concurrent applies to one policy: each success gets its own revision, none is lost, and a
+// loser of too many races gets ABORTED (retryable), never a half-applied change.
+TEST_F(PolicyServiceTest, ConcurrentAppliesLoseNothing) {
+  ASSERT_OK(Apply("linux", "{}"));
+  std::atomic<int> successes{0};
+  std::atomic<int> other_errors{0};
+  absl::Mutex mu;
+  std::string first_error;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        absl::Status status =
+            Apply("linux", absl::StrCat(R"({"t":)", t, R"(,"i":)", i, "}")).status();
+        if (status.ok()) {
+          ++successes;
+        } else if (status.code() != absl::StatusCode::kAborted) {
+          ++other_errors;
+          absl::MutexLock lock(&mu);
+          if (first_error.empty()) first_error = status.ToString();
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(other_errors.load(), 0) << first_error;
+  EXPECT_GT(successes.load(), 0);
+  v1::GetPolicyRequest request;
+  request.set_name("linux");
+  ASSERT_OK_AND_ASSIGN(v1::Policy latest, policies_.Get(request));
+  EXPECT_EQ(latest.revision(), 1 + successes.load());
+}
+
+}  // namespace
+}  // namespace fleet::server

@@ -1,0 +1,158 @@
+// PolicyEngine on a MemoryStore: FULL and DELTA updates that reproduce the server's content and
+// hash, computed once per (policy, from, to), and change notifications in commit order.
+#include "server/control/policy_engine.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "fleet/v1/canonical_json.h"
+#include "gtest/gtest.h"
+#include "server/admin/policy_service.h"
+#include "tests/server/admin_test_env.h"
+#include "tests/testing/status_matchers.h"
+
+namespace fleet::server {
+namespace {
+
+class PolicyEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_OK(Apply("linux", R"({"level":"info","paths":["/a"]})")); }
+
+  absl::Status Apply(const std::string& name, const std::string& spec) {
+    v1::ApplyPolicyRequest request;
+    request.set_name(name);
+    request.set_spec_json(spec);
+    return policies_.Apply(request, "t").status();
+  }
+
+  void StartEngine() {
+    ASSERT_OK_AND_ASSIGN(
+        engine_, PolicyEngine::Start(*env_.store, [this](const std::string& p, int64_t latest) {
+          absl::MutexLock lock(&mu_);
+          notified_.emplace_back(p, latest);
+        }));
+  }
+
+  // Waits until the listener heard that `policy` is at `revision`.
+  void AwaitNotified(const std::string& policy, int64_t revision) {
+    absl::MutexLock lock(&mu_);
+    auto heard = [&] {
+      mu_.AssertHeld();
+      for (const auto& [p, r] : notified_) {
+        if (p == policy && r == revision) return true;
+      }
+      return false;
+    };
+    EXPECT_TRUE(mu_.AwaitWithTimeout(absl::Condition(&heard), absl::Seconds(10)))
+        << policy << " at " << revision << " never announced";
+  }
+
+  static AgentPosition At(const PreparedUpdate& update) {
+    return {.policy = update.update.policy(),
+            .revision = update.update.target_revision(),
+            .sha256 = update.update.sha256()};
+  }
+
+  AdminTestEnv env_;
+  PolicyService policies_{*env_.store, env_.clock, {.history_limit = 20}};
+  absl::Mutex mu_;
+  std::vector<std::pair<std::string, int64_t>> notified_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<PolicyEngine> engine_;
+};
+
+// A new agent gets the FULL document: the canonical spec and its hash.
+TEST_F(PolicyEngineTest, NewAgentGetsFullDocument) {
+  StartEngine();
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr update, engine_->UpdateFor("linux", {}));
+  ASSERT_NE(update, nullptr);
+  EXPECT_EQ(update->update.kind(), v1::PolicyUpdate::FULL);
+  EXPECT_EQ(update->update.target_revision(), 1);
+  EXPECT_EQ(update->update.document_json(), R"({"level":"info","paths":["/a"]})");
+  EXPECT_EQ(update->update.sha256(), v1::Sha256Hex(update->update.document_json()));
+  v1::ServerMessage parsed;
+  ASSERT_TRUE(parsed.ParseFromString(update->serialized_message));
+  EXPECT_EQ(parsed.policy_update().target_revision(), 1);
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr none, engine_->UpdateFor("linux", At(*update)));
+  EXPECT_EQ(none, nullptr);
+}
+
+// A commit is announced; an agent on the previous revision gets a DELTA that reproduces it.
+TEST_F(PolicyEngineTest, CommitIsAnnouncedAndServedAsDelta) {
+  StartEngine();
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
+  ASSERT_OK(Apply("linux", R"({"level":"debug","paths":["/a","/b"]})"));
+  AwaitNotified("linux", 2);
+  EXPECT_EQ(engine_->LatestRevision("linux"), 2);
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr delta, engine_->UpdateFor("linux", At(*first)));
+  ASSERT_NE(delta, nullptr);
+  EXPECT_EQ(delta->update.kind(), v1::PolicyUpdate::DELTA);
+  EXPECT_EQ(delta->update.base_revision(), 1);
+  nlohmann::json patched = nlohmann::json::parse(first->update.document_json())
+                               .patch(nlohmann::json::parse(delta->update.patch_json()));
+  EXPECT_EQ(v1::Sha256Hex(v1::CanonicalJson(patched)), delta->update.sha256());
+}
+
+// Many agents at the same place share one computed, serialized update.
+TEST_F(PolicyEngineTest, UpdatesAreComputedOncePerFromAndTo) {
+  StartEngine();
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
+  ASSERT_OK(Apply("linux", R"({"level":"warn"})"));
+  AwaitNotified("linux", 2);
+  const int64_t before = engine_->updates_computed();
+  PreparedUpdatePtr shared;
+  for (int agent = 0; agent < 1000; ++agent) {
+    ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr update, engine_->UpdateFor("linux", At(*first)));
+    if (agent == 0) shared = update;
+    ASSERT_EQ(update.get(), shared.get());
+  }
+  EXPECT_EQ(engine_->updates_computed(), before + 1);
+}
+
+// A base the agent does not really have (wrong hash), a request for FULL, or another policy
+// gets the FULL document.
+TEST_F(PolicyEngineTest, UnusableBasesGetFull) {
+  ASSERT_OK(Apply("windows", R"({"x":1})"));
+  StartEngine();
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
+  ASSERT_OK(Apply("linux", R"({"level":"warn"})"));
+  AwaitNotified("linux", 2);
+  AgentPosition wrong_hash = At(*first);
+  wrong_hash.sha256 = std::string(64, '0');
+  AgentPosition wants_full = At(*first);
+  wants_full.needs_full = true;
+  AgentPosition other_policy = {
+      .policy = "windows", .revision = 1, .sha256 = first->update.sha256()};
+  for (const AgentPosition& from : {wrong_hash, wants_full, other_policy}) {
+    ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr update, engine_->UpdateFor("linux", from));
+    ASSERT_NE(update, nullptr);
+    EXPECT_EQ(update->update.kind(), v1::PolicyUpdate::FULL);
+  }
+}
+
+// An old base beyond the in-memory window is read from the store; a pruned one gets FULL.
+TEST_F(PolicyEngineTest, OldBasesComeFromTheStoreUntilPruned) {
+  StartEngine();
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
+  for (int i = 2; i <= 15; ++i) ASSERT_OK(Apply("linux", absl::StrCat(R"({"level":)", i, "}")));
+  AwaitNotified("linux", 15);
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr old, engine_->UpdateFor("linux", At(*first)));
+  EXPECT_EQ(old->update.kind(), v1::PolicyUpdate::DELTA);
+  for (int i = 16; i <= 25; ++i) ASSERT_OK(Apply("linux", absl::StrCat(R"({"level":)", i, "}")));
+  AwaitNotified("linux", 25);
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr pruned, engine_->UpdateFor("linux", At(*first)));
+  EXPECT_EQ(pruned->update.kind(), v1::PolicyUpdate::FULL);
+}
+
+// A deleted policy is announced with revision 0 and then unknown.
+TEST_F(PolicyEngineTest, DeletionIsAnnounced) {
+  StartEngine();
+  v1::DeletePolicyRequest request;
+  request.set_name("linux");
+  ASSERT_OK(policies_.Delete(request));
+  AwaitNotified("linux", 0);
+  EXPECT_EQ(engine_->UpdateFor("linux", {}).status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace fleet::server
