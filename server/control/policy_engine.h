@@ -20,28 +20,13 @@
 #include "absl/synchronization/mutex.h"
 #include "fleet/v1/agent.pb.h"
 #include "nlohmann/json.hpp"
+#include "server/control/update_source.h"
 #include "storage/store.h"
 
 namespace fleet::server {
 
-// An update ready to go down any number of streams.
-struct PreparedUpdate {
-  v1::PolicyUpdate update;
-  // A ServerMessage holding `update`, serialized once.
-  std::string serialized_message;
-};
-using PreparedUpdatePtr = std::shared_ptr<const PreparedUpdate>;
-
-// Where an agent stands, as its Hello (and later acks) say.
-struct AgentPosition {
-  std::string policy;       // empty before its first update
-  int64_t revision = 0;     // 0 before its first update
-  std::string sha256;       // of the applied content
-  bool needs_full = false;  // the agent asked for a FULL document (it could not use a delta)
-};
-
 // Thread-safe.
-class PolicyEngine {
+class PolicyEngine final : public UpdateSource {
  public:
   // Called on the engine's thread, in commit order, each time `policy` gets a new latest
   // revision (0 when the policy was deleted). Must not block.
@@ -62,7 +47,8 @@ class PolicyEngine {
 
   // The update that brings an agent at `from` to the latest revision of `policy`; nullptr when it
   // is there already. NOT_FOUND when the policy does not exist; the store's errors.
-  absl::StatusOr<PreparedUpdatePtr> UpdateFor(const std::string& policy, const AgentPosition& from);
+  absl::StatusOr<PreparedUpdatePtr> UpdateFor(const std::string& policy,
+                                              const AgentPosition& from) override;
 
   // How many updates were computed (not served from the cache) so far; for tests and metrics.
   int64_t updates_computed();
