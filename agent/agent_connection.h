@@ -25,7 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "agent/backoff.h"
+#include "common/backoff.h"
 #include "agent/identity_store.h"
 #include "agent/policy_applier.h"
 #include "fleet/v1/agent.grpc.pb.h"

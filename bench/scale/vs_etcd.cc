@@ -1,8 +1,8 @@
 // The vs-etcd scenario: fleetd's fan-out next to etcd's watch fan-out, same streams, same
 // payload, same machine, one run.
 #include "absl/strings/str_cat.h"
-#include "bench/scale/etcd_fanout.h"
 #include "bench/scale/scenarios.h"
+#include "tests/testing/etcd_fanout.h"
 #include "tests/testing/etcd_process.h"
 
 namespace fleet::bench {
@@ -32,12 +32,13 @@ Pair RunSize(BenchEnv& env, const testing::EtcdProcess& etcd, int streams, int r
   // The same bytes etcd's watchers get: a whole policy document as fleetd stores it.
   const std::string payload = NextPolicySpec(env);
   Progress(absl::StrCat("  etcd: ", streams, " watch streams over ", connections, " connections"));
-  absl::StatusOr<EtcdFanoutResult> measured = MeasureEtcdFanout({.endpoint = etcd.endpoint(),
-                                                                 .streams = streams,
-                                                                 .connections = connections,
-                                                                 .payload = payload,
-                                                                 .rounds = rounds,
-                                                                 .round_timeout = kRoundTimeout});
+  absl::StatusOr<testing::EtcdFanoutResult> measured =
+      testing::MeasureEtcdFanout({.endpoint = etcd.endpoint(),
+                                  .streams = streams,
+                                  .connections = connections,
+                                  .payload = payload,
+                                  .rounds = rounds,
+                                  .round_timeout = kRoundTimeout});
   if (measured.ok()) {
     pair.etcd.samples = measured->round_seconds;
     pair.etcd.figures = {{"open_s", measured->open_seconds}, {"errors", measured->error_count}};

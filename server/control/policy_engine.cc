@@ -1,23 +1,24 @@
 #include "server/control/policy_engine.h"
 
 #include <utility>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "fleet/v1/admin.pb.h"
-#include "google/protobuf/util/time_util.h"
 #include "server/model/record_io.h"
 #include "server/model/records.pb.h"
 #include "server/model/store_layout.h"
-#include "storage/errors.h"
 
 namespace fleet::server {
 namespace {
 
-using google::protobuf::util::TimeUtil;
-
-// Revisions kept parsed per policy besides the latest; older bases are read from the store.
+// Revisions kept parsed per policy besides the latest; older bases are loaded on demand.
 constexpr size_t kCachedRevisions = 8;
+// How long the worker waits before trying again a job the store failed.
+constexpr absl::Duration kRetryAfter = absl::Milliseconds(200);
+
+absl::Status NotReady(const std::string& policy) {
+  return absl::UnavailableError(
+      absl::StrCat("the update of policy \"", policy, "\" is being prepared; ask again"));
+}
 
 }  // namespace
 
@@ -25,75 +26,84 @@ PolicyEngine::PolicyEngine(storage::Store& store, Listener listener)
     : store_(store), listener_(std::move(listener)) {}
 
 absl::StatusOr<std::unique_ptr<PolicyEngine>> PolicyEngine::Start(storage::Store& store,
-                                                                  Listener listener) {
+                                                                  Listener listener,
+                                                                  absl::Duration sync_timeout) {
   std::unique_ptr<PolicyEngine> engine(new PolicyEngine(store, std::move(listener)));
-  {
-    absl::MutexLock lock(&engine->mu_);
-    std::map<std::string, int64_t> found;
-    if (absl::Status status = engine->Resync(found); !status.ok()) return status;
+  engine->worker_ = std::thread([raw = engine.get()] { raw->Work(); });
+  engine->reflector_ = std::make_unique<storage::Reflector>(
+      store, static_cast<storage::ReflectorHandler&>(*engine),
+      storage::ReflectorOptions{.name = "policy engine",
+                                .prefix = layout::kPolicyKeys,
+                                .list_prefix = layout::kPolicies});
+  if (!engine->reflector_->WaitSynced(sync_timeout)) {
+    return absl::UnavailableError("the policy engine could not list the store's policies");
   }
-  engine->thread_ = std::thread([raw = engine.get()] { raw->Follow(); });
   return engine;
 }
 
 PolicyEngine::~PolicyEngine() {
+  reflector_.reset();
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
-    if (watcher_ != nullptr) watcher_->Cancel();
   }
-  if (thread_.joinable()) thread_.join();
+  worker_.join();
 }
 
-absl::Status PolicyEngine::Resync(std::map<std::string, int64_t>& changed) {
-  absl::StatusOr<storage::RangeResult> heads = store_.Range({.prefix = layout::kPolicies});
-  if (!heads.ok()) return heads.status();
-  std::map<std::string, PolicyState> policies;
-  for (const storage::KeyValue& kv : heads->kvs) {
-    absl::StatusOr<StoredRecord<record::PolicyHead>> head = ParseRecord<record::PolicyHead>(kv);
-    if (!head.ok()) return head.status();
-    policies[head->record.name()].latest = head->record.latest_revision();
-    policies[head->record.name()].oldest = head->record.oldest_revision();
-    changed[head->record.name()] = head->record.latest_revision();
-  }
-  for (const auto& [name, state] : policies_) {
-    if (!policies.contains(name)) changed[name] = 0;
-  }
-  policies_ = std::move(policies);
-  absl::StatusOr<std::unique_ptr<storage::Watcher>> watcher =
-      store_.Watch(layout::kPolicyKeys, heads->revision);
-  if (!watcher.ok()) return watcher.status();
-  watcher_ = *std::move(watcher);
-  return absl::OkStatus();
-}
-
-void PolicyEngine::Follow() {
-  while (true) {
-    storage::Watcher* watcher;
-    {
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return;
-      watcher = watcher_.get();
-    }
-    absl::StatusOr<storage::WatchBatch> batch = watcher->Next(absl::Seconds(1));
-    std::map<std::string, int64_t> changed;
-    {
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return;
-      if (storage::IsCompacted(batch.status())) {
-        // Too far behind for the log: list everything again.
-        if (!Resync(changed).ok()) return;
-      } else if (!batch.ok()) {
-        return;  // the store closed
-      } else {
-        for (const storage::Event& event : batch->events) Apply(event, changed);
+void PolicyEngine::Replace(const std::vector<storage::KeyValue>& heads, int64_t) {
+  std::map<std::string, int64_t> changed;
+  std::map<std::string, int64_t> previous;
+  {
+    absl::MutexLock lock(&mu_);
+    std::map<std::string, PolicyState> policies;
+    for (const storage::KeyValue& kv : heads) {
+      absl::StatusOr<StoredRecord<record::PolicyHead>> head = ParseRecord<record::PolicyHead>(kv);
+      if (!head.ok()) continue;  // DATA_LOSS shows on the admin side
+      const std::string& name = head->record.name();
+      PolicyState& state = policies[name];
+      if (auto old = policies_.find(name); old != policies_.end()) {
+        state = std::move(old->second);
+        previous[name] = state.latest;
       }
+      state.oldest = head->record.oldest_revision();
+      state.revisions.erase(state.revisions.begin(), state.revisions.lower_bound(state.oldest));
+      state.missing.erase(state.missing.begin(), state.missing.lower_bound(state.oldest));
+      if (state.latest != head->record.latest_revision()) {
+        state.latest = head->record.latest_revision();
+        state.updates.clear();
+      }
+      // Announced whether or not it moved: while the engine could not see the store, agents may
+      // have been left waiting for an answer.
+      changed[name] = state.latest;
     }
-    for (const auto& [policy, latest] : changed) listener_(policy, latest);
+    for (const auto& [name, state] : policies_) {
+      if (!policies.contains(name)) changed[name] = 0;
+    }
+    policies_ = std::move(policies);
   }
+  PrepareAndAnnounce(changed, previous);
 }
 
-void PolicyEngine::Apply(const storage::Event& event, std::map<std::string, int64_t>& changed) {
+void PolicyEngine::Apply(const storage::WatchBatch& batch) {
+  std::map<std::string, int64_t> changed;
+  std::map<std::string, int64_t> previous;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const storage::Event& event : batch.events) {
+      const std::string& key = event.kv.key;
+      if (key.starts_with(layout::kPolicies)) {
+        const std::string name = key.substr(sizeof(layout::kPolicies) - 1);
+        auto it = policies_.find(name);
+        if (it != policies_.end() && !previous.contains(name)) previous[name] = it->second.latest;
+      }
+      ApplyEvent(event, changed);
+    }
+  }
+  PrepareAndAnnounce(changed, previous);
+}
+
+void PolicyEngine::ApplyEvent(const storage::Event& event,
+                              std::map<std::string, int64_t>& changed) {
   const std::string& key = event.kv.key;
   const bool put = event.type == storage::Event::Type::kPut;
   if (key.starts_with(layout::kPolicies)) {
@@ -109,82 +119,180 @@ void PolicyEngine::Apply(const storage::Event& event, std::map<std::string, int6
     // Pruned revisions are no base for a delta any more, even while still cached.
     state.oldest = head.oldest_revision();
     state.revisions.erase(state.revisions.begin(), state.revisions.lower_bound(state.oldest));
+    state.missing.erase(state.missing.begin(), state.missing.lower_bound(state.oldest));
     if (head.latest_revision() == state.latest) return;
     state.latest = head.latest_revision();
     state.updates.clear();
     changed[name] = state.latest;
   } else if (key.starts_with(layout::kPolicyRevisions) && put) {
     // Cache the content as it is committed; the head in the same transaction names it latest.
-    absl::StatusOr<RevisionPtr> revision = ParseRevision(event.kv);
-    if (!revision.ok()) return;  // DATA_LOSS shows on the admin side
-    PolicyState& state = policies_[(*revision)->policy];
-    Cache(state, *std::move(revision));
+    absl::StatusOr<PolicyContentPtr> content = ParsePolicyContent(event.kv);
+    if (!content.ok()) return;  // DATA_LOSS shows on the admin side
+    PolicyState& state = policies_[(*content)->policy];
+    Cache(state, *std::move(content));
   }
 }
 
-absl::StatusOr<PolicyEngine::RevisionPtr> PolicyEngine::ParseRevision(const storage::KeyValue& kv) {
-  v1::Policy stored;
-  if (!stored.ParseFromString(kv.value)) {
-    return absl::DataLossError(absl::StrCat("stored revision ", kv.key, " does not parse"));
+void PolicyEngine::PrepareAndAnnounce(const std::map<std::string, int64_t>& changed,
+                                      const std::map<std::string, int64_t>& previous) {
+  for (const auto& [policy, latest] : changed) {
+    if (latest == 0) continue;
+    PolicyContentPtr to;
+    PolicyContentPtr from;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = policies_.find(policy);
+      if (it == policies_.end() || it->second.latest != latest) continue;  // moved on already
+      PolicyState& state = it->second;
+      if (state.updates.contains(0)) continue;  // prepared already
+      if (auto found = state.revisions.find(latest); found != state.revisions.end()) {
+        to = found->second;
+      }
+      auto before = previous.find(policy);
+      if (before != previous.end() && before->second != latest) {
+        if (auto found = state.revisions.find(before->second); found != state.revisions.end()) {
+          from = found->second;
+        }
+      }
+    }
+    if (to == nullptr) {
+      // After a listing: the content is read here, on the reflector's thread, which may block.
+      absl::StatusOr<PolicyContentPtr> loaded = Load(policy, latest);
+      if (!loaded.ok() || *loaded == nullptr) {
+        absl::MutexLock lock(&mu_);
+        Request(policy, 0);  // the worker keeps trying
+        continue;
+      }
+      to = *std::move(loaded);
+    }
+    PreparedUpdatePtr full = PrepareUpdate(*to, nullptr);
+    PreparedUpdatePtr delta = from == nullptr ? nullptr : PrepareUpdate(*to, from.get());
+    absl::MutexLock lock(&mu_);
+    auto it = policies_.find(policy);
+    if (it == policies_.end()) continue;
+    Cache(it->second, to);
+    Keep(policy, latest, 0, std::move(full));
+    if (delta != nullptr) Keep(policy, latest, from->revision, std::move(delta));
   }
-  nlohmann::json spec = nlohmann::json::parse(stored.spec_json(), nullptr, false);
-  if (spec.is_discarded()) {
-    return absl::DataLossError(absl::StrCat("stored revision ", kv.key, " is not JSON"));
-  }
-  return std::make_shared<const Revision>(Revision{
-      .policy = stored.name(),
-      .revision = stored.revision(),
-      .spec = std::move(spec),
-      .canonical = stored.spec_json(),
-      .sha256 = stored.sha256(),
-      .commit_time = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(stored.created_at()))});
+  for (const auto& [policy, latest] : changed) listener_(policy, latest);
 }
 
-void PolicyEngine::Cache(PolicyState& state, RevisionPtr revision) {
+void PolicyEngine::Cache(PolicyState& state, PolicyContentPtr content) {
+  if (content->revision < state.oldest) return;
   // An old base is worth keeping only while agents still ask for it; the latest always stays.
   if (state.revisions.size() >= kCachedRevisions) {
     auto oldest = state.revisions.begin();
-    if (oldest->first != state.latest) state.revisions.erase(oldest);
+    if (oldest->first == state.latest) ++oldest;
+    if (oldest != state.revisions.end() && oldest->first != content->revision) {
+      state.revisions.erase(oldest);
+    }
   }
-  state.revisions[revision->revision] = std::move(revision);
+  state.revisions[content->revision] = std::move(content);
 }
 
-absl::StatusOr<PolicyEngine::RevisionPtr> PolicyEngine::FindRevision(const std::string& policy,
-                                                                     PolicyState& state,
-                                                                     int64_t revision) {
-  if (revision < state.oldest) return RevisionPtr();  // pruned: not retained
-  if (auto it = state.revisions.find(revision); it != state.revisions.end()) return it->second;
+void PolicyEngine::Keep(const std::string& policy, int64_t latest, int64_t base,
+                        PreparedUpdatePtr update) {
+  auto it = policies_.find(policy);
+  if (it == policies_.end() || it->second.latest != latest) return;
+  it->second.updates[base] = std::move(update);
+  ++updates_computed_;
+}
+
+void PolicyEngine::Request(const std::string& policy, int64_t base) {
+  Job job(policy, base);
+  if (!queued_.insert(job).second) return;
+  jobs_.push_back(std::move(job));
+}
+
+absl::StatusOr<PolicyContentPtr> PolicyEngine::Load(const std::string& policy, int64_t revision) {
   absl::StatusOr<std::optional<storage::KeyValue>> kv =
       store_.Get(layout::PolicyRevisionKey(policy, revision));
   if (!kv.ok()) return kv.status();
-  if (!kv->has_value()) return RevisionPtr();  // not retained
-  absl::StatusOr<RevisionPtr> found = ParseRevision(**kv);
-  if (!found.ok()) return found.status();
-  Cache(state, *found);
-  return *found;
+  if (!kv->has_value()) return PolicyContentPtr();
+  return ParsePolicyContent(**kv);
 }
 
-PreparedUpdatePtr PolicyEngine::Prepare(const std::string& policy, const Revision& to,
-                                        const Revision* from) {
-  auto prepared = std::make_shared<PreparedUpdate>();
-  v1::PolicyUpdate& update = prepared->update;
-  update.set_policy(policy);
-  update.set_target_revision(to.revision);
-  update.set_sha256(to.sha256);
-  *update.mutable_commit_time() =
-      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(to.commit_time));
-  if (from != nullptr) {
-    update.set_kind(v1::PolicyUpdate::DELTA);
-    update.set_base_revision(from->revision);
-    update.set_patch_json(nlohmann::json::diff(from->spec, to.spec).dump());
-  } else {
-    update.set_kind(v1::PolicyUpdate::FULL);
-    update.set_document_json(to.canonical);
+bool PolicyEngine::Do(const Job& job) {
+  const auto& [policy, base] = job;
+  int64_t latest = 0;
+  PolicyContentPtr to;
+  PolicyContentPtr from;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = policies_.find(policy);
+    if (it == policies_.end() || it->second.latest == 0) return true;  // deleted: nothing to do
+    PolicyState& state = it->second;
+    latest = state.latest;
+    if (state.updates.contains(base)) return true;
+    if (base != 0 && (base < state.oldest || state.missing.contains(base))) return true;
+    if (auto found = state.revisions.find(latest); found != state.revisions.end())
+      to = found->second;
+    if (auto found = state.revisions.find(base); found != state.revisions.end())
+      from = found->second;
   }
-  v1::ServerMessage message;
-  *message.mutable_policy_update() = update;
-  prepared->serialized_message = message.SerializeAsString();
-  return prepared;
+  for (auto [revision, content] : {std::pair{latest, &to}, std::pair{base, &from}}) {
+    if (revision == 0 || *content != nullptr) continue;
+    absl::StatusOr<PolicyContentPtr> loaded = Load(policy, revision);
+    if (!loaded.ok()) return false;
+    *content = *std::move(loaded);
+    absl::MutexLock lock(&mu_);
+    auto it = policies_.find(policy);
+    if (it == policies_.end()) return true;
+    if (*content == nullptr) {
+      // Pruned meanwhile, or never there: agents on it get the FULL document.
+      if (revision == latest) return true;  // the head moved on; its own announcement follows
+      it->second.missing.insert(revision);
+    } else {
+      Cache(it->second, *content);
+    }
+  }
+  if (to == nullptr) return true;
+  PreparedUpdatePtr update = PrepareUpdate(*to, from.get());
+  absl::MutexLock lock(&mu_);
+  Keep(policy, latest, from == nullptr ? 0 : base, std::move(update));
+  return true;
+}
+
+void PolicyEngine::Work() {
+  absl::MutexLock lock(&mu_);
+  while (true) {
+    auto ready = [this] {
+      mu_.AssertHeld();
+      return stopping_ || !jobs_.empty();
+    };
+    mu_.Await(absl::Condition(&ready));
+    if (stopping_) return;
+    std::deque<Job> jobs = std::move(jobs_);
+    jobs_.clear();
+    std::vector<Job> failed;
+    std::map<std::string, int64_t> done;
+    mu_.Unlock();
+    for (const Job& job : jobs) {
+      if (Do(job)) {
+        done[job.first] = 0;
+      } else {
+        failed.push_back(job);
+      }
+    }
+    mu_.Lock();
+    for (auto& [policy, latest] : done) {
+      auto it = policies_.find(policy);
+      latest = it == policies_.end() ? 0 : it->second.latest;
+    }
+    for (const Job& job : jobs) queued_.erase(job);
+    for (const Job& job : failed) Request(job.first, job.second);
+    mu_.Unlock();
+    // The streams that were told to ask again do so now.
+    for (const auto& [policy, latest] : done) listener_(policy, latest);
+    mu_.Lock();
+    if (!failed.empty()) {
+      auto stopping = [this] {
+        mu_.AssertHeld();
+        return stopping_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&stopping), kRetryAfter);
+    }
+  }
 }
 
 int64_t PolicyEngine::LatestRevision(const std::string& policy) {
@@ -206,28 +314,29 @@ absl::StatusOr<PreparedUpdatePtr> PolicyEngine::UpdateFor(const std::string& pol
     return absl::NotFoundError(absl::StrCat("policy \"", policy, "\" not found"));
   }
   PolicyState& state = it->second;
-  absl::StatusOr<RevisionPtr> latest = FindRevision(policy, state, state.latest);
-  if (!latest.ok()) return latest.status();
-  if (*latest == nullptr) {
-    return absl::UnavailableError(absl::StrCat("policy \"", policy, "\" is changing; retry"));
+  auto latest = state.revisions.find(state.latest);
+  if (latest == state.revisions.end()) {
+    Request(policy, 0);
+    return NotReady(policy);
   }
   const bool same_policy = from.policy == policy && !from.needs_full;
-  if (same_policy && from.revision == state.latest && from.sha256 == (*latest)->sha256) {
+  if (same_policy && from.revision == state.latest && from.sha256 == latest->second->sha256) {
     return PreparedUpdatePtr();  // up to date
   }
-  RevisionPtr base;
-  if (same_policy && from.revision > 0 && from.revision < state.latest) {
-    absl::StatusOr<RevisionPtr> found = FindRevision(policy, state, from.revision);
-    if (!found.ok()) return found.status();
+  int64_t key = 0;
+  if (same_policy && from.revision >= state.oldest && from.revision > 0 &&
+      from.revision < state.latest && !state.missing.contains(from.revision)) {
+    auto base = state.revisions.find(from.revision);
+    if (base == state.revisions.end()) {
+      Request(policy, from.revision);
+      return NotReady(policy);
+    }
     // Only a base whose content the agent really has: a hash mismatch gets the whole document.
-    if (*found != nullptr && (*found)->sha256 == from.sha256) base = *found;
+    if (base->second->sha256 == from.sha256) key = from.revision;
   }
-  const int64_t key = base == nullptr ? 0 : base->revision;
   if (auto cached = state.updates.find(key); cached != state.updates.end()) return cached->second;
-  PreparedUpdatePtr prepared = Prepare(policy, **latest, base.get());
-  ++updates_computed_;
-  state.updates[key] = prepared;
-  return prepared;
+  Request(policy, key);
+  return NotReady(policy);
 }
 
 }  // namespace fleet::server

@@ -1,43 +1,56 @@
-// Turns committed policy revisions into the updates agents need (DESIGN.md sections 4-5). The
-// engine follows the store's policy keys, whoever committed them (this fleetd or, later, another
-// replica through etcd), and tells a listener when a policy has a new latest revision. For an
-// agent at (policy, revision, hash) it hands out the update to the latest revision: a DELTA (an
-// RFC 6902 patch) when the agent's revision is still retained and its hash matches, else a FULL
-// document. Each update is computed and serialized once per (policy, from, to) and shared by
-// every agent that needs it: the fan-out path does no per-agent JSON work.
+// Turns committed policy revisions into the updates agents need. The engine follows the store's
+// policy keys with a Reflector (storage/reflector.h), whoever committed them (this fleetd or,
+// later, another replica through etcd), and tells a listener when a policy has a new latest
+// revision. For an agent at (policy, revision, hash) it hands out the update to the latest
+// revision: a DELTA (an RFC 6902 patch) when the agent's revision is still retained and its hash
+// matches, else a FULL document. Each update is computed and serialized once per (policy, from,
+// to) and shared by every agent that needs it: the fan-out path does no per-agent JSON work.
+//
+// UpdateFor runs on completion-queue threads, so it never blocks: it answers from memory. The
+// FULL update and the DELTA from the previous latest revision are prepared on the engine's
+// thread before the listener hears of a change, so that a fan-out finds them ready. Any other
+// base (an agent coming back from further behind) is loaded and diffed on the engine's worker
+// thread, and the listener hears of the policy again once it is ready.
 #ifndef FLEETD_SERVER_CONTROL_POLICY_ENGINE_H_
 #define FLEETD_SERVER_CONTROL_POLICY_ENGINE_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "fleet/v1/agent.pb.h"
-#include "nlohmann/json.hpp"
+#include "absl/time/time.h"
+#include "server/control/policy_content.h"
 #include "server/control/update_source.h"
+#include "storage/reflector.h"
 #include "storage/store.h"
 
 namespace fleet::server {
 
 // Thread-safe.
-class PolicyEngine final : public UpdateSource {
+class PolicyEngine final : public UpdateSource, private storage::ReflectorHandler {
  public:
-  // Called on the engine's thread, in commit order, each time `policy` gets a new latest
-  // revision (0 when the policy was deleted). Must not block.
+  // Called each time `policy` gets a new latest revision (0 when the policy was deleted), in
+  // commit order, and again when an update UpdateFor answered UNAVAILABLE for is ready. Called
+  // from the engine's threads, never under its lock. Must not block for long.
   using Listener = std::function<void(const std::string& policy, int64_t latest_revision)>;
 
-  // Lists the policies in `store` and starts following them. `store` is not owned and outlives
-  // the engine. Errors are the store's.
-  static absl::StatusOr<std::unique_ptr<PolicyEngine>> Start(storage::Store& store,
-                                                             Listener listener);
+  // Starts following the policies in `store` and waits up to `sync_timeout` for the first
+  // listing. `store` is not owned and outlives the engine. UNAVAILABLE, with the store's error,
+  // when the listing did not succeed in time.
+  static absl::StatusOr<std::unique_ptr<PolicyEngine>> Start(
+      storage::Store& store, Listener listener, absl::Duration sync_timeout = absl::Seconds(30));
   // Stops following the store.
-  ~PolicyEngine();
+  ~PolicyEngine() override;
 
   PolicyEngine(const PolicyEngine&) = delete;
   PolicyEngine& operator=(const PolicyEngine&) = delete;
@@ -45,54 +58,59 @@ class PolicyEngine final : public UpdateSource {
   // The latest revision of `policy`, 0 when there is no such policy.
   int64_t LatestRevision(const std::string& policy);
 
-  // The update that brings an agent at `from` to the latest revision of `policy`; nullptr when it
-  // is there already. NOT_FOUND when the policy does not exist; the store's errors.
+  // See UpdateSource. Never blocks.
   absl::StatusOr<PreparedUpdatePtr> UpdateFor(const std::string& policy,
                                               const AgentPosition& from) override;
+
+  // Whether the engine's view of the policies is current (for readiness), and how often its
+  // watch started over.
+  bool synced() { return reflector_->synced(); }
+  int64_t restarts() { return reflector_->restarts(); }
 
   // How many updates were computed (not served from the cache) so far; for tests and metrics.
   int64_t updates_computed();
 
  private:
-  // One revision's content, parsed once.
-  struct Revision {
-    std::string policy;
-    int64_t revision = 0;
-    nlohmann::json spec;
-    std::string canonical;
-    std::string sha256;
-    absl::Time commit_time;
-  };
-  using RevisionPtr = std::shared_ptr<const Revision>;
-
   struct PolicyState {
     int64_t latest = 0;
     int64_t oldest = 0;  // the oldest retained revision (older ones were pruned)
-    // Recently used revisions, the latest always among them.
-    std::map<int64_t, RevisionPtr> revisions;
+    // Recently used revisions, the latest always among them once loaded.
+    std::map<int64_t, PolicyContentPtr> revisions;
+    // Retained revisions the store did not have after all: their agents get FULL.
+    std::set<int64_t> missing;
     // Updates to `latest`, by base revision; 0 is the FULL one. Dropped when latest moves.
     std::map<int64_t, PreparedUpdatePtr> updates;
   };
+  // Work for the worker: the update of `policy` from `base` (0: the latest content itself).
+  using Job = std::pair<std::string, int64_t>;
 
   PolicyEngine(storage::Store& store, Listener listener);
 
-  // Lists every policy and starts watching after the listing. Reports the policies found in
-  // `changed`.
-  absl::Status Resync(std::map<std::string, int64_t>& changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The engine's thread: applies watched changes and tells the listener.
-  void Follow();
+  // storage::ReflectorHandler, on the reflector's thread.
+  void Replace(const std::vector<storage::KeyValue>& heads, int64_t revision) override;
+  void Apply(const storage::WatchBatch& batch) override;
+
   // Applies one committed change of a policy key, noting in `changed` a policy whose latest
   // revision moved.
-  void Apply(const storage::Event& event, std::map<std::string, int64_t>& changed)
+  void ApplyEvent(const storage::Event& event, std::map<std::string, int64_t>& changed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A revision's content, from memory or the store; nullptr when it is not retained.
-  absl::StatusOr<RevisionPtr> FindRevision(const std::string& policy, PolicyState& state,
-                                           int64_t revision) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The revision stored in `kv`; DATA_LOSS when it does not parse.
-  static absl::StatusOr<RevisionPtr> ParseRevision(const storage::KeyValue& kv);
-  // Keeps `revision` parsed in `state`, dropping the oldest other than the latest when full.
-  static void Cache(PolicyState& state, RevisionPtr revision);
-  PreparedUpdatePtr Prepare(const std::string& policy, const Revision& to, const Revision* from);
+  // Prepares the FULL update of each policy in `changed` and the DELTA from its previous latest
+  // revision, outside the lock, then tells the listener.
+  void PrepareAndAnnounce(const std::map<std::string, int64_t>& changed,
+                          const std::map<std::string, int64_t>& previous);
+  // Keeps `content` in `state`, dropping the oldest other than the latest when full.
+  static void Cache(PolicyState& state, PolicyContentPtr content);
+  // Queues a job for the worker unless it is queued already.
+  void Request(const std::string& policy, int64_t base) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The worker's loop: loads and prepares what UpdateFor could not answer from memory.
+  void Work();
+  // Does one job; false when the store failed (it is tried again later).
+  bool Do(const Job& job);
+  // Reads a revision's content from the store: nullptr when it is not there.
+  absl::StatusOr<PolicyContentPtr> Load(const std::string& policy, int64_t revision);
+  // Stores `update` for `base` if `latest` is still the policy's latest revision.
+  void Keep(const std::string& policy, int64_t latest, int64_t base, PreparedUpdatePtr update)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   storage::Store& store_;  // not owned
   const Listener listener_;
@@ -100,11 +118,12 @@ class PolicyEngine final : public UpdateSource {
   absl::Mutex mu_;
   std::map<std::string, PolicyState> policies_ ABSL_GUARDED_BY(mu_);
   int64_t updates_computed_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<Job> jobs_ ABSL_GUARDED_BY(mu_);
+  std::set<Job> queued_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // Replaced only by the engine's thread, under mu_ (after a compaction); the destructor cancels
-  // it under mu_.
-  std::unique_ptr<storage::Watcher> watcher_;
-  std::thread thread_;
+  std::thread worker_;
+  // Last: destroyed first, so that no handler call runs once the rest goes.
+  std::unique_ptr<storage::Reflector> reflector_;
 };
 
 }  // namespace fleet::server

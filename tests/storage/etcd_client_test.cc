@@ -15,9 +15,9 @@
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "bench/scale/etcd_fanout.h"
 #include "gtest/gtest.h"
 #include "storage/etcd/etcd_watch.h"
+#include "tests/testing/etcd_fanout.h"
 #include "tests/testing/etcd_process.h"
 #include "tests/testing/status_matchers.h"
 
@@ -274,15 +274,15 @@ TEST_F(EtcdClientTest, StoppedEtcdEndsStreamsAndRefusesCalls) {
 
 // A small fan-out run: every watcher sees every round, one positive sample per round.
 TEST_F(EtcdClientTest, FanoutMeasuresEveryRound) {
-  ASSERT_OK_AND_ASSIGN(bench::EtcdFanoutResult result,
-                       bench::MeasureEtcdFanout({.endpoint = etcd_->endpoint(),
-                                                 .streams = 20,
-                                                 .connections = 4,
-                                                 .payload = "payload",
-                                                 .rounds = 3,
-                                                 .round_timeout = kWait,
-                                                 .open_timeout = kWait,
-                                                 .key = Key()}));
+  ASSERT_OK_AND_ASSIGN(testing::EtcdFanoutResult result,
+                       testing::MeasureEtcdFanout({.endpoint = etcd_->endpoint(),
+                                                   .streams = 20,
+                                                   .connections = 4,
+                                                   .payload = "payload",
+                                                   .rounds = 3,
+                                                   .round_timeout = kWait,
+                                                   .open_timeout = kWait,
+                                                   .key = Key()}));
   ASSERT_EQ(result.round_seconds.size(), 3u);
   for (double seconds : result.round_seconds) EXPECT_GT(seconds, 0.0);
   EXPECT_GT(result.open_seconds, 0.0);
@@ -293,8 +293,8 @@ TEST_F(EtcdClientTest, FanoutMeasuresEveryRound) {
 
 // The fan-out refuses counts it cannot run with.
 TEST(EtcdFanoutTest, RejectsNonPositiveCounts) {
-  absl::StatusOr<bench::EtcdFanoutResult> result =
-      bench::MeasureEtcdFanout({.endpoint = "127.0.0.1:1", .streams = 0});
+  absl::StatusOr<testing::EtcdFanoutResult> result =
+      testing::MeasureEtcdFanout({.endpoint = "127.0.0.1:1", .streams = 0});
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument) << result.status();
 }
 

@@ -9,7 +9,9 @@
 #include "fleet/v1/canonical_json.h"
 #include "gtest/gtest.h"
 #include "server/admin/policy_service.h"
+#include "storage/errors.h"
 #include "tests/server/admin_test_env.h"
+#include "tests/testing/fault_injecting_store.h"
 #include "tests/testing/status_matchers.h"
 
 namespace fleet::server {
@@ -26,12 +28,37 @@ class PolicyEngineTest : public ::testing::Test {
     return policies_.Apply(request, "t").status();
   }
 
-  void StartEngine() {
-    ASSERT_OK_AND_ASSIGN(
-        engine_, PolicyEngine::Start(*env_.store, [this](const std::string& p, int64_t latest) {
-          absl::MutexLock lock(&mu_);
-          notified_.emplace_back(p, latest);
-        }));
+  // Starts the engine on the test's store, or on `store` (a fault-injecting wrapper of it).
+  void StartEngine(storage::Store* store = nullptr) {
+    ASSERT_OK_AND_ASSIGN(engine_, PolicyEngine::Start(store != nullptr ? *store : *env_.store,
+                                                      [this](const std::string& p, int64_t latest) {
+                                                        absl::MutexLock lock(&mu_);
+                                                        notified_.emplace_back(p, latest);
+                                                      }));
+  }
+
+  // How many announcements the listener heard so far.
+  size_t Announcements() {
+    absl::MutexLock lock(&mu_);
+    return notified_.size();
+  }
+
+  // UpdateFor, asked again after each announcement while the engine prepares the answer, as a
+  // stream kicked by the hub would.
+  absl::StatusOr<PreparedUpdatePtr> UpdateForWhenReady(const std::string& policy,
+                                                       const AgentPosition& from) {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      const size_t heard = Announcements();
+      absl::StatusOr<PreparedUpdatePtr> update = engine_->UpdateFor(policy, from);
+      if (update.status().code() != absl::StatusCode::kUnavailable) return update;
+      absl::MutexLock lock(&mu_);
+      auto announced = [&] {
+        mu_.AssertHeld();
+        return notified_.size() > heard;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&announced), absl::Seconds(10));
+    }
+    return absl::DeadlineExceededError("the engine never prepared the update");
   }
 
   // Waits until the listener heard that `policy` is at `revision`.
@@ -93,20 +120,23 @@ TEST_F(PolicyEngineTest, CommitIsAnnouncedAndServedAsDelta) {
   EXPECT_EQ(v1::Sha256Hex(v1::CanonicalJson(patched)), delta->update.sha256());
 }
 
-// Many agents at the same place share one computed, serialized update.
+// Many agents at the same place share one update, computed and serialized before the change was
+// announced: the fan-out that follows computes nothing.
 TEST_F(PolicyEngineTest, UpdatesAreComputedOncePerFromAndTo) {
   StartEngine();
   ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
+  const int64_t before_change = engine_->updates_computed();
   ASSERT_OK(Apply("linux", R"({"level":"warn"})"));
   AwaitNotified("linux", 2);
   const int64_t before = engine_->updates_computed();
+  EXPECT_EQ(before, before_change + 2);  // the FULL document and the DELTA from revision 1
   PreparedUpdatePtr shared;
   for (int agent = 0; agent < 1000; ++agent) {
     ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr update, engine_->UpdateFor("linux", At(*first)));
     if (agent == 0) shared = update;
     ASSERT_EQ(update.get(), shared.get());
   }
-  EXPECT_EQ(engine_->updates_computed(), before + 1);
+  EXPECT_EQ(engine_->updates_computed(), before);
 }
 
 // A base the agent does not really have (wrong hash), a request for FULL, or another policy
@@ -130,17 +160,22 @@ TEST_F(PolicyEngineTest, UnusableBasesGetFull) {
   }
 }
 
-// An old base beyond the in-memory window is read from the store; a pruned one gets FULL.
+// An old base beyond the in-memory window is not read on the caller's thread: the caller is told
+// to ask again, the engine loads and diffs it and announces the policy, and then it is a DELTA.
+// A pruned base gets FULL.
 TEST_F(PolicyEngineTest, OldBasesComeFromTheStoreUntilPruned) {
   StartEngine();
   ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
   for (int i = 2; i <= 15; ++i) ASSERT_OK(Apply("linux", absl::StrCat(R"({"level":)", i, "}")));
   AwaitNotified("linux", 15);
-  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr old, engine_->UpdateFor("linux", At(*first)));
+  EXPECT_EQ(engine_->UpdateFor("linux", At(*first)).status().code(),
+            absl::StatusCode::kUnavailable);
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr old, UpdateForWhenReady("linux", At(*first)));
   EXPECT_EQ(old->update.kind(), v1::PolicyUpdate::DELTA);
+  EXPECT_EQ(old->update.base_revision(), 1);
   for (int i = 16; i <= 25; ++i) ASSERT_OK(Apply("linux", absl::StrCat(R"({"level":)", i, "}")));
   AwaitNotified("linux", 25);
-  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr pruned, engine_->UpdateFor("linux", At(*first)));
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr pruned, UpdateForWhenReady("linux", At(*first)));
   EXPECT_EQ(pruned->update.kind(), v1::PolicyUpdate::FULL);
 }
 
@@ -153,6 +188,54 @@ TEST_F(PolicyEngineTest, DeletionIsAnnounced) {
   AwaitNotified("linux", 0);
   EXPECT_EQ(engine_->UpdateFor("linux", {}).status().code(), absl::StatusCode::kNotFound);
 }
+
+// Store failures of every kind under the engine's watch: each time it lists again and keeps
+// serving, so a change committed after (or during) the failure still reaches the agents: it is
+// announced, and an agent on the previous revision gets it as a DELTA.
+class PolicyEngineFaultTest : public PolicyEngineTest,
+                              public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(PolicyEngineFaultTest, ChangesStillReachAgentsAfterTheFailure) {
+  fleet::testing::FaultInjectingStore faulty(*env_.store);
+  StartEngine(&faulty);
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
+  const std::string fault = GetParam();
+  if (fault == "broken-watch") {
+    faulty.BreakWatches(absl::InternalError("injected: connection reset"));
+  } else if (fault == "compacted") {
+    ASSERT_OK(env_.store->Compact(env_.store->CurrentRevision()));
+    faulty.BreakWatches(storage::CompactedError(0, env_.store->CurrentRevision()));
+  } else {
+    faulty.SetUnavailable(true);
+    faulty.BreakWatches(absl::UnavailableError("injected: store down"));
+  }
+  // Committed while the engine's watch is broken (through the store underneath).
+  ASSERT_OK(Apply("linux", R"({"level":"during"})"));
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  // While unavailable it keeps trying; otherwise one fresh listing heals it.
+  const int64_t restarts = fault == "unavailable" ? 3 : 1;
+  while (engine_->restarts() < restarts && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_GE(engine_->restarts(), restarts);
+  faulty.SetUnavailable(false);
+  AwaitNotified("linux", 2);
+  ASSERT_OK(Apply("linux", R"({"level":"after"})"));
+  AwaitNotified("linux", 3);
+  EXPECT_TRUE(engine_->synced());
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr second, UpdateForWhenReady("linux", At(*first)));
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(second->update.target_revision(), 3);
+  EXPECT_EQ(second->update.kind(), v1::PolicyUpdate::DELTA);
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, PolicyEngineFaultTest,
+                         ::testing::Values("broken-watch", "compacted", "unavailable"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::erase(name, '-');
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace fleet::server

@@ -1,8 +1,8 @@
 // The etcd half of the watch fan-out benchmark: how long one write to a key takes to reach every
 // one of N watchers of it, each on its own etcd Watch stream, the streams spread over a chosen
 // number of TCP connections.
-#ifndef FLEETD_BENCH_SCALE_ETCD_FANOUT_H_
-#define FLEETD_BENCH_SCALE_ETCD_FANOUT_H_
+#ifndef FLEETD_TESTS_TESTING_ETCD_FANOUT_H_
+#define FLEETD_TESTS_TESTING_ETCD_FANOUT_H_
 
 #include <cstdint>
 #include <string>
@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
-namespace fleet::bench {
+namespace fleet::testing {
 
 struct EtcdFanoutOptions {
   // etcd's client address, "host:port".
@@ -52,6 +52,6 @@ struct EtcdFanoutResult {
 // before the run did; the Put's error when a write failed.
 [[nodiscard]] absl::StatusOr<EtcdFanoutResult> MeasureEtcdFanout(const EtcdFanoutOptions& options);
 
-}  // namespace fleet::bench
+}  // namespace fleet::testing
 
-#endif  // FLEETD_BENCH_SCALE_ETCD_FANOUT_H_
+#endif  // FLEETD_TESTS_TESTING_ETCD_FANOUT_H_

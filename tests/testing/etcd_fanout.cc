@@ -1,4 +1,4 @@
-#include "bench/scale/etcd_fanout.h"
+#include "tests/testing/etcd_fanout.h"
 
 #include <grpcpp/channel.h>
 
@@ -17,7 +17,7 @@
 #include "storage/etcd/etcd_client.h"
 #include "storage/etcd/etcd_watch.h"
 
-namespace fleet::bench {
+namespace fleet::testing {
 namespace {
 
 using storage::etcd::EtcdClient;
@@ -238,4 +238,4 @@ absl::StatusOr<EtcdFanoutResult> MeasureEtcdFanout(const EtcdFanoutOptions& opti
   return result;
 }
 
-}  // namespace fleet::bench
+}  // namespace fleet::testing

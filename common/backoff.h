@@ -1,12 +1,12 @@
 // How long an agent waits before reconnecting (agent.proto, "Life of an agent", step 5): jittered
 // exponential backoff, so that agents cut off together do not come back together.
-#ifndef FLEETD_AGENT_BACKOFF_H_
-#define FLEETD_AGENT_BACKOFF_H_
+#ifndef FLEETD_COMMON_BACKOFF_H_
+#define FLEETD_COMMON_BACKOFF_H_
 
 #include "absl/random/bit_gen_ref.h"
 #include "absl/time/time.h"
 
-namespace fleet::agent {
+namespace fleet {
 
 struct BackoffOptions {
   // The base delay of the first attempt; must be positive.
@@ -48,6 +48,6 @@ class Backoff {
   absl::Duration base_;
 };
 
-}  // namespace fleet::agent
+}  // namespace fleet
 
-#endif  // FLEETD_AGENT_BACKOFF_H_
+#endif  // FLEETD_COMMON_BACKOFF_H_

@@ -1,4 +1,4 @@
-#include "agent/backoff.h"
+#include "common/backoff.h"
 
 #include <algorithm>
 #include <random>
@@ -10,7 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace fleet::agent {
+namespace fleet {
 namespace {
 
 using ::testing::Return;
@@ -102,4 +102,4 @@ TEST(BackoffTest, OutOfRangeOptionsAreNormalized) {
 }
 
 }  // namespace
-}  // namespace fleet::agent
+}  // namespace fleet

@@ -1,10 +1,10 @@
-#include "agent/backoff.h"
+#include "common/backoff.h"
 
 #include <algorithm>
 
 #include "absl/random/distributions.h"
 
-namespace fleet::agent {
+namespace fleet {
 namespace {
 
 BackoffOptions Normalized(BackoffOptions options) {
@@ -30,4 +30,4 @@ absl::Duration Backoff::Next() {
   return base * absl::Uniform(rng_, 1.0 - options_.jitter, 1.0 + options_.jitter);
 }
 
-}  // namespace fleet::agent
+}  // namespace fleet
