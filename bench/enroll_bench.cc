@@ -41,7 +41,10 @@ void OpenFresh(const benchmark::State&) {
   v1::ApplyPolicyRequest policy;
   policy.set_name("linux");
   policy.set_spec_json("{}");
-  if (!PolicyService(*g_store, Clock::Real(), {}).Apply(policy, "bench").ok()) std::abort();
+  AgentDirectory unused(*g_store);  // only deleting a policy counts agents
+  if (!PolicyService(*g_store, Clock::Real(), {}, unused).Apply(policy, "bench").ok()) {
+    std::abort();
+  }
   v1::CreateEnrollmentTokenRequest token;
   token.set_policy("linux");
   absl::StatusOr<v1::CreateEnrollmentTokenResponse> created =

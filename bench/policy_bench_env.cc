@@ -82,7 +82,8 @@ nlohmann::json SamplePolicy(size_t bytes, int64_t serial) {
 
 PolicyBenchEnv::PolicyBenchEnv(const nlohmann::json& first_spec)
     : store_(storage::NewMemoryStore()),
-      policies_(*store_, fleet::Clock::Real(), {.history_limit = 10}) {
+      directory_(*store_),
+      policies_(*store_, fleet::Clock::Real(), {.history_limit = 10}, directory_) {
   Apply(first_spec);
   absl::StatusOr<std::unique_ptr<server::PolicyEngine>> engine =
       server::PolicyEngine::Start(*store_, [this](const std::string& policy, int64_t latest) {

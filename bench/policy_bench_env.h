@@ -52,6 +52,8 @@ class PolicyBenchEnv {
   int64_t Apply(const nlohmann::json& spec);
 
   const std::unique_ptr<storage::Store> store_;
+  // Never started: the bench deletes no policy, and only deletes count agents.
+  server::AgentDirectory directory_;
   server::PolicyService policies_;
   absl::Mutex mu_;
   int64_t announced_ ABSL_GUARDED_BY(mu_) = 0;

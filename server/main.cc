@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/fd_limit.h"
 #include "rpc/grpc_logging.h"
+#include "server/app/fleetd_config.h"
 #include "server/app/fleetd_server.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
@@ -50,6 +51,11 @@ int main(int argc, char** argv) {
                  "mode 0700 if missing, and only one fleetd may use it at a time. Default: "
                  "\"fleetd-data\" in the working directory. Example: --data-dir /var/lib/fleetd")
       ->type_name("DIR");
+  app.add_option("--store", config.store,
+                 "Where fleetd keeps its state: rocksdb:DIR (durable, embedded) or memory: (gone "
+                 "when fleetd stops; for tests and demos). Default: rocksdb:DATA_DIR/store. "
+                 "Example: --store rocksdb:/var/lib/fleetd/store")
+      ->type_name("SPEC");
   app.add_option("--admin-addr", config.admin_addr,
                  "The HOST:PORT the admin API (used by fleetctl and automation) listens on. "
                  "Port 0 picks a free port, which the \"fleetd listening\" log line reports. "
@@ -102,6 +108,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "fleetd: error: --heartbeat-interval and --max-connection-age take durations "
                  "such as 30s, 5m or 1h30m\n");
+    return kExitUsage;
+  }
+  // Everything is checked before anything is acquired: a bad value creates no data dir, takes
+  // no lock and opens no store.
+  if (absl::StatusOr<fleet::server::ValidConfig> valid = fleet::server::ValidateConfig(config);
+      !valid.ok()) {
+    std::fprintf(stderr, "fleetd: error: %s\n", std::string(valid.status().message()).c_str());
     return kExitUsage;
   }
 

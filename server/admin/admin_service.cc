@@ -18,15 +18,16 @@ absl::Status Assign(absl::StatusOr<T> result, T* response) {
 
 }  // namespace
 
-AdminService::AdminService(storage::Store& store, Clock& clock, AdminServiceOptions options)
+AdminService::AdminService(storage::Store& store, Clock& clock, const AdminControl& control,
+                           AdminServiceOptions options)
     : store_(store),
       store_backend_(std::move(options.store_backend)),
       auth_(store),
-      policies_(store, clock, options.policy),
+      policies_(store, clock, options.policy, control.directory),
       enrollment_tokens_(store, clock),
       admin_tokens_(store, clock),
-      agents_(store, clock, OfflineAfter(options.heartbeat_interval)),
-      rollouts_(store, clock, OfflineAfter(options.heartbeat_interval)) {}
+      agents_(store, clock, control.state, OfflineAfter(options.heartbeat_interval)),
+      rollouts_(store, control.rollouts) {}
 
 grpc::Status AdminService::Handle(grpc::ServerContext* context, v1::Role role,
                                   const std::function<absl::Status(const Principal&)>& body) {

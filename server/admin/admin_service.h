@@ -15,6 +15,9 @@
 #include "server/admin/enrollment_token_service.h"
 #include "server/admin/policy_service.h"
 #include "server/admin/rollout_status.h"
+#include "server/control/agent_directory.h"
+#include "server/control/agent_state.h"
+#include "server/control/rollout_tracker.h"
 #include "storage/store.h"
 
 namespace fleet::server {
@@ -26,11 +29,20 @@ struct AdminServiceOptions {
   absl::Duration heartbeat_interval = absl::Seconds(30);
 };
 
+// What the admin API reads from the control layer: the agents' assignments and live state, and
+// the rollouts' counts. All of it outlives the service.
+struct AdminControl {
+  AgentDirectory& directory;
+  AgentStateTracker& state;
+  RolloutTracker& rollouts;
+};
+
 // Thread-safe: gRPC calls the handlers concurrently.
 class AdminService final : public v1::AdminService::Service {
  public:
-  // `store` and `clock` must outlive every call: shut the grpc::Server down first.
-  AdminService(storage::Store& store, Clock& clock, AdminServiceOptions options);
+  // `store`, `clock` and `control` must outlive every call: shut the grpc::Server down first.
+  AdminService(storage::Store& store, Clock& clock, const AdminControl& control,
+               AdminServiceOptions options);
 
   grpc::Status Version(grpc::ServerContext* context, const v1::VersionRequest* request,
                        v1::VersionResponse* response) override;

@@ -33,9 +33,6 @@ absl::StatusOr<v1::ListAgentsResponse> AgentRegistry::List(const v1::ListAgentsR
   absl::StatusOr<std::string> continuation = DecodePageToken(request.page_token(), layout::kAgents);
   if (!continuation.ok()) return continuation.status();
 
-  absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> states =
-      ReadAllAgentStates(store_);
-  if (!states.ok()) return states.status();
   const absl::Time now = clock_.Now();
   // Filters apply after reading, so keep reading until the page is full or the agents end.
   v1::ListAgentsResponse response;
@@ -49,9 +46,8 @@ absl::StatusOr<v1::ListAgentsResponse> AgentRegistry::List(const v1::ListAgentsR
           ParseRecord<record::AgentRecord>(kv);
       if (!stored.ok()) return stored.status();
       v1::Agent& agent = *stored->record.mutable_agent();
-      auto state = states->find(agent.id());
-      MergeAgentState(state == states->end() ? nullptr : &state->second, now, offline_after_,
-                      agent);
+      const std::optional<record::AgentStatusRecord> state = state_.Get(agent.id());
+      MergeAgentState(state.has_value() ? &*state : nullptr, now, offline_after_, agent);
       if ((!request.policy().empty() && agent.policy() != request.policy()) ||
           (request.status() != v1::AGENT_STATUS_UNSPECIFIED &&
            agent.status() != request.status()) ||
@@ -78,11 +74,9 @@ absl::StatusOr<v1::Agent> AgentRegistry::Get(const v1::GetAgentRequest& request)
   return WithState(std::move(*(*stored)->record.mutable_agent()));
 }
 
-absl::StatusOr<v1::Agent> AgentRegistry::WithState(v1::Agent agent) {
-  absl::StatusOr<std::optional<record::AgentStatusRecord>> state =
-      ReadAgentState(store_, agent.id());
-  if (!state.ok()) return state.status();
-  MergeAgentState(state->has_value() ? &**state : nullptr, clock_.Now(), offline_after_, agent);
+v1::Agent AgentRegistry::WithState(v1::Agent agent) {
+  const std::optional<record::AgentStatusRecord> state = state_.Get(agent.id());
+  MergeAgentState(state.has_value() ? &*state : nullptr, clock_.Now(), offline_after_, agent);
   return agent;
 }
 

@@ -1,12 +1,14 @@
 // The admin side of agents: listing, inspecting, unenrolling, reassigning and labelling the
-// agents in the store, shown with their last persisted live state (agent_status_view.h). Agents
-// themselves enroll and report through the agent API.
+// agents in the store, shown with their live state from memory (server/control/agent_state.h,
+// merged as server/model/agent_status_view.h says). Agents themselves enroll and report through
+// the agent API.
 #ifndef FLEETD_SERVER_ADMIN_AGENT_REGISTRY_H_
 #define FLEETD_SERVER_ADMIN_AGENT_REGISTRY_H_
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "fleet/v1/admin.pb.h"
+#include "server/control/agent_state.h"
 #include "storage/store.h"
 
 namespace fleet::server {
@@ -14,10 +16,11 @@ namespace fleet::server {
 // Thread-safe.
 class AgentRegistry {
  public:
-  // `offline_after`: see OfflineAfter() in agent_status_view.h. `store` and `clock` are not
-  // owned and outlive the registry.
-  AgentRegistry(storage::Store& store, Clock& clock, absl::Duration offline_after)
-      : store_(store), clock_(clock), offline_after_(offline_after) {}
+  // `offline_after`: see OfflineAfter() in agent_status_view.h. `store`, `clock` and `state` are
+  // not owned and outlive the registry.
+  AgentRegistry(storage::Store& store, Clock& clock, AgentStateTracker& state,
+                absl::Duration offline_after)
+      : store_(store), clock_(clock), state_(state), offline_after_(offline_after) {}
 
   // Contracts as in admin.proto. NOT_FOUND for unknown agents and (Reassign) policies;
   // INVALID_ARGUMENT for bad selectors, labels, page sizes and tokens.
@@ -28,11 +31,12 @@ class AgentRegistry {
   absl::StatusOr<v1::Agent> SetLabels(const v1::SetAgentLabelsRequest& request);
 
  private:
-  // `agent` with its persisted live state merged in.
-  absl::StatusOr<v1::Agent> WithState(v1::Agent agent);
+  // `agent` with its live state merged in.
+  v1::Agent WithState(v1::Agent agent);
 
   storage::Store& store_;               // not owned
   Clock& clock_;                        // not owned
+  AgentStateTracker& state_;            // not owned
   const absl::Duration offline_after_;  // see OfflineAfter()
 };
 

@@ -55,8 +55,9 @@ v1::Policy WithoutSpec(v1::Policy policy) {
 
 }  // namespace
 
-PolicyService::PolicyService(storage::Store& store, Clock& clock, PolicyOptions options)
-    : store_(store), clock_(clock), options_(options) {}
+PolicyService::PolicyService(storage::Store& store, Clock& clock, PolicyOptions options,
+                             AgentDirectory& agents)
+    : store_(store), clock_(clock), options_(options), agents_(agents) {}
 
 absl::StatusOr<record::PolicyHead> PolicyService::ReadHead(const std::string& name,
                                                            int64_t* mod_revision) {
@@ -248,15 +249,12 @@ absl::StatusOr<v1::DeletePolicyResponse> PolicyService::Delete(
   const std::string refs_key = layout::PolicyRefsKey(name);
   absl::StatusOr<std::optional<storage::KeyValue>> refs = store_.Get(refs_key);
   if (!refs.ok()) return refs.status();
-  absl::StatusOr<std::vector<StoredRecord<record::AgentRecord>>> agents =
-      ReadAllRecords<record::AgentRecord>(store_, layout::kAgents);
-  if (!agents.ok()) return agents.status();
-  int64_t assigned = std::count_if(agents->begin(), agents->end(), [&](const auto& agent) {
-    return agent.record.agent().policy() == name;
-  });
-  if (assigned > 0) {
+  // Counted in memory, once the directory has seen everything committed up to now.
+  absl::StatusOr<int64_t> assigned = agents_.AgentsOn(name, store_.CurrentRevision());
+  if (!assigned.ok()) return assigned.status();
+  if (*assigned > 0) {
     return absl::FailedPreconditionError(
-        absl::StrCat("policy \"", name, "\" has ", assigned,
+        absl::StrCat("policy \"", name, "\" has ", *assigned,
                      " agents assigned; reassign or unenroll them first"));
   }
   absl::StatusOr<std::vector<StoredRecord<record::EnrollmentTokenRecord>>> tokens =

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "fleet/v1/admin.pb.h"
+#include "server/control/agent_directory.h"
 #include "server/model/records.pb.h"
 #include "storage/store.h"
 
@@ -26,8 +27,9 @@ struct PolicyOptions {
 // loser retries, and gets ABORTED if it keeps losing).
 class PolicyService {
  public:
-  // `store` and `clock` are not owned and outlive the service.
-  PolicyService(storage::Store& store, Clock& clock, PolicyOptions options);
+  // `store`, `clock` and `agents` are not owned and outlive the service. `agents` counts the
+  // agents of a policy to be deleted (it need not be started for anything else).
+  PolicyService(storage::Store& store, Clock& clock, PolicyOptions options, AgentDirectory& agents);
 
   // See AdminService in admin.proto for each call's contract. Errors: INVALID_ARGUMENT (naming
   // the field), RESOURCE_EXHAUSTED (spec too big), NOT_FOUND, FAILED_PRECONDITION (stale
@@ -65,6 +67,7 @@ class PolicyService {
   storage::Store& store_;  // not owned
   Clock& clock_;           // not owned
   const PolicyOptions options_;
+  AgentDirectory& agents_;  // not owned
 };
 
 }  // namespace fleet::server

@@ -1,14 +1,14 @@
-// How far a policy revision has rolled out: counts over the agents assigned to the policy (with
-// their persisted live state), and a watch that recomputes them whenever an agent or the policy
-// changes in the store, and every half second for the agents' unlogged state.
+// How far a policy revision has rolled out: the counts of the in-memory rollout tracker
+// (server/control/rollout_tracker.h), and a watch that sends them again whenever they change.
 #ifndef FLEETD_SERVER_ADMIN_ROLLOUT_STATUS_H_
 #define FLEETD_SERVER_ADMIN_ROLLOUT_STATUS_H_
 
 #include <functional>
+#include <utility>
 
 #include "absl/status/statusor.h"
-#include "common/clock.h"
 #include "fleet/v1/admin.pb.h"
+#include "server/control/rollout_tracker.h"
 #include "storage/store.h"
 
 namespace fleet::server {
@@ -16,26 +16,28 @@ namespace fleet::server {
 // Thread-safe.
 class RolloutStatusService {
  public:
-  // `offline_after`: see OfflineAfter() in agent_status_view.h. `store` and `clock` are not
-  // owned and outlive the service.
-  RolloutStatusService(storage::Store& store, Clock& clock, absl::Duration offline_after)
-      : store_(store), clock_(clock), offline_after_(offline_after) {}
+  // `store` (for the policies' heads) and `tracker` are not owned and outlive the service.
+  RolloutStatusService(storage::Store& store, RolloutTracker& tracker)
+      : store_(store), tracker_(tracker) {}
 
   // NOT_FOUND for an unknown policy or a revision it never had; INVALID_ARGUMENT for a negative
   // revision.
   absl::StatusOr<v1::RolloutStatus> Get(const v1::GetRolloutStatusRequest& request);
 
-  // Calls send(status) with the status now and again each time it changes, until send returns
-  // false or stop() returns true (polled at least every 200 ms); then OK. Errors as Get's, and
-  // the store's.
+  // Calls send(status) with the status now and again each time it changes (at most every 20 ms,
+  // the last change always sent), until send returns false or stop() returns true (looked at
+  // least every 200 ms); then OK. Errors as Get's.
   absl::Status Watch(const v1::GetRolloutStatusRequest& request,
                      const std::function<bool(const v1::RolloutStatus&)>& send,
                      const std::function<bool()>& stop);
 
  private:
-  storage::Store& store_;               // not owned
-  Clock& clock_;                        // not owned
-  const absl::Duration offline_after_;  // see OfflineAfter()
+  // The status, and the tracker's version of the policy's counts it reflects.
+  absl::StatusOr<std::pair<v1::RolloutStatus, int64_t>> Compute(
+      const v1::GetRolloutStatusRequest& request);
+
+  storage::Store& store_;    // not owned
+  RolloutTracker& tracker_;  // not owned
 };
 
 }  // namespace fleet::server

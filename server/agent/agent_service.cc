@@ -4,10 +4,7 @@
 #include <utility>
 
 #include "rpc/grpc_status.h"
-#include "server/model/record_io.h"
-#include "server/model/records.pb.h"
 #include "server/model/secret_token.h"
-#include "server/model/store_layout.h"
 
 namespace fleet::server {
 namespace {
@@ -16,6 +13,8 @@ namespace {
 // How many completion queues (each with a thread) serve Connect streams: enough that each queue's
 // outstanding operations stay a few thousand with 100,000 agents.
 constexpr int kConnectQueues = 32;
+// How long Enroll waits for the agent directory to see the new agent.
+constexpr absl::Duration kDirectoryCatchUp = absl::Seconds(5);
 
 // A Connect call refused before its session starts: finished at once, deleted when done.
 class RejectedStream final : public rpc::AsyncServerStream {
@@ -38,9 +37,11 @@ std::string Metadata(const grpc::ServerContext& context, const std::string& key)
   return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
 }
 
-// The agent the call's metadata authenticates, or UNAUTHENTICATED.
-absl::StatusOr<record::AgentRecord> Authenticate(storage::Store& store,
-                                                 const grpc::ServerContext& context) {
+// The agent the call's metadata authenticates and its policy, from the directory (no store
+// read: this runs on a completion-queue thread). UNAUTHENTICATED, or UNAVAILABLE while the
+// directory is not synced.
+absl::StatusOr<std::pair<std::string, std::string>> Authenticate(
+    AgentDirectory& directory, const grpc::ServerContext& context) {
   const std::string id = Metadata(context, "x-fleet-agent-id");
   std::string authorization = Metadata(context, "authorization");
   constexpr std::string_view kScheme = "Bearer ";
@@ -52,43 +53,27 @@ absl::StatusOr<record::AgentRecord> Authenticate(storage::Store& store,
       ParseToken(std::string_view(authorization).substr(kScheme.size()), kAgentSecretKind);
   if (!secret.ok()) return secret.status();
   if (secret->id != id) return absl::UnauthenticatedError("the secret is another agent's");
-  absl::StatusOr<std::optional<StoredRecord<record::AgentRecord>>> stored =
-      ReadRecord<record::AgentRecord>(store, layout::AgentKey(id));
-  if (!stored.ok()) return absl::UnavailableError(std::string(stored.status().message()));
-  if (!stored->has_value() || !SecretMatches(secret->secret, (*stored)->record.secret_sha256())) {
-    return absl::UnauthenticatedError("unknown or unenrolled agent, or a wrong secret");
-  }
-  return std::move((*stored)->record);
+  absl::StatusOr<std::string> policy = directory.Authenticate(id, secret->secret);
+  if (!policy.ok()) return policy.status();
+  return std::pair(id, *std::move(policy));
 }
 
 }  // namespace
 
-AgentService::AgentService(storage::Store& store, Clock& clock, AgentServiceOptions options)
-    : store_(store),
-      options_(options),
-      enrollment_(store, clock),
-      state_(store, clock, options.state) {}
-
-absl::StatusOr<std::unique_ptr<AgentService>> AgentService::Create(storage::Store& store,
-                                                                   Clock& clock,
-                                                                   AgentServiceOptions options) {
-  std::unique_ptr<AgentService> service(new AgentService(store, clock, options));
-  absl::StatusOr<std::unique_ptr<AgentHub>> hub = AgentHub::Start(store);
-  if (!hub.ok()) return hub.status();
-  service->hub_ = *std::move(hub);
-  absl::StatusOr<std::unique_ptr<PolicyEngine>> engine =
-      PolicyEngine::Start(store, [hub = service->hub_.get()](const std::string& policy, int64_t) {
-        hub->PolicyChanged(policy);
-      });
-  if (!engine.ok()) return engine.status();
-  service->engine_ = *std::move(engine);
-  return service;
-}
+AgentService::AgentService(storage::Store& store, Clock& clock, const AgentControl& control,
+                           AgentServiceOptions options)
+    : control_(control), options_(options), enrollment_(store, clock) {}
 
 grpc::Status AgentService::Enroll(grpc::ServerContext*, const v1::EnrollRequest* request,
                                   v1::EnrollResponse* response) {
   absl::StatusOr<v1::EnrollResponse> enrolled = enrollment_.Enroll(*request);
   if (!enrolled.ok()) return rpc::ToGrpcStatus(enrolled.status());
+  // The agent connects next, and Connect authenticates against the directory: wait until it
+  // knows the agent (it follows the store within milliseconds).
+  if (!control_.directory.WaitForAgent(enrolled->agent_id(), kDirectoryCatchUp)) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "enrolled, but fleetd is catching up with its store; retry");
+  }
   *response = *std::move(enrolled);
   return grpc::Status::OK;
 }
@@ -141,22 +126,23 @@ void AgentService::RequestNextConnect(grpc::ServerCompletionQueue* queue) {
 }
 
 void AgentService::Accept(std::unique_ptr<rpc::AcceptedCall> call) {
-  absl::StatusOr<record::AgentRecord> agent = Authenticate(store_, call->context);
+  absl::StatusOr<std::pair<std::string, std::string>> agent =
+      Authenticate(control_.directory, call->context);
   if (!agent.ok()) {
     RejectedStream::Start(std::move(call), rpc::ToGrpcStatus(agent.status()));
     return;
   }
-  const std::string agent_id = agent->agent().id();
-  AgentSession::Start(AgentSessionDeps{.engine = *engine_,
-                                       .hub = *hub_,
-                                       .state = state_,
+  const auto& [agent_id, policy] = *agent;
+  AgentSession::Start(AgentSessionDeps{.engine = control_.engine,
+                                       .hub = control_.hub,
+                                       .state = control_.state,
                                        .heartbeat_interval = options_.heartbeat_interval},
-                      std::move(call), agent_id, agent->agent().policy());
-  // An unenrollment or reassignment between reading the record and registering the session
-  // would otherwise go unseen.
-  hub_->RecheckAgent(agent_id);
+                      std::move(call), agent_id, policy);
+  // An unenrollment or reassignment between the lookup and registering the session would
+  // otherwise go unseen.
+  control_.hub.RecheckAgent(agent_id);
 }
 
-void AgentService::GoAway() { hub_->CloseAll(); }
+void AgentService::GoAway() { control_.hub.CloseAll(); }
 
 }  // namespace fleet::server

@@ -19,6 +19,7 @@
 #include "rpc/cq_pool.h"
 #include "server/agent/agent_hub.h"
 #include "server/agent/enrollment_service.h"
+#include "server/control/agent_directory.h"
 #include "server/control/agent_state.h"
 #include "server/control/policy_engine.h"
 
@@ -27,17 +28,25 @@ namespace fleet::server {
 struct AgentServiceOptions {
   // Sent to agents in Welcome; an agent counts as offline after three missed heartbeats.
   absl::Duration heartbeat_interval = absl::Seconds(30);
-  AgentStateOptions state;
+};
+
+// What the agent API works with from the control layer and the hub; all of it outlives the
+// service.
+struct AgentControl {
+  PolicyEngine& engine;
+  AgentDirectory& directory;
+  AgentStateTracker& state;
+  AgentHub& hub;
 };
 
 // Thread-safe.
 class AgentService final
     : public v1::AgentService::WithRawMethod_Connect<v1::AgentService::Service> {
  public:
-  // Starts following the store's policies and agents. `store` and `clock` must outlive the
-  // service, which must outlive the grpc::Server it is registered with.
-  static absl::StatusOr<std::unique_ptr<AgentService>> Create(storage::Store& store, Clock& clock,
-                                                              AgentServiceOptions options);
+  // `store`, `clock` and `control` must outlive the service, which must outlive the
+  // grpc::Server it is registered with.
+  AgentService(storage::Store& store, Clock& clock, const AgentControl& control,
+               AgentServiceOptions options);
 
   grpc::Status Enroll(grpc::ServerContext* context, const v1::EnrollRequest* request,
                       v1::EnrollResponse* response) override;
@@ -52,20 +61,15 @@ class AgentService final
   void GoAway();
 
  private:
-  AgentService(storage::Store& store, Clock& clock, AgentServiceOptions options);
   class ConnectRequest;
   // Asks gRPC for the next Connect call on `queue`.
   void RequestNextConnect(grpc::ServerCompletionQueue* queue);
   // Authenticates an accepted call and starts its session (or ends it, refused).
   void Accept(std::unique_ptr<rpc::AcceptedCall> call);
 
-  storage::Store& store_;  // not owned
+  const AgentControl control_;
   const AgentServiceOptions options_;
   EnrollmentService enrollment_;
-  AgentStateTracker state_;
-  std::unique_ptr<AgentHub> hub_;
-  // Last: stopped first, so that it never calls into a destroyed hub.
-  std::unique_ptr<PolicyEngine> engine_;
   // Between AddQueuesTo and StartServing.
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> new_queues_;
   std::vector<grpc::ServerCompletionQueue*> queues_;

@@ -15,12 +15,10 @@
 #include "common/fd_limit.h"
 #include "server/app/listen_address.h"
 #include "spdlog/spdlog.h"
-#include "storage/rocksdb/rocksdb_store.h"
+#include "storage/open_store.h"
 
 namespace fleet::server {
 namespace {
-
-constexpr char kStoreBackend[] = "rocksdb";
 
 // Process-wide gRPC switches that every server built afterwards picks up.
 void InitGrpcOnce() {
@@ -115,42 +113,35 @@ absl::StatusOr<Endpoint> StartEndpoint(const std::string& flag, const ListenAddr
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(const FleetdConfig& config) {
-  absl::StatusOr<ListenAddress> admin = ParseListenAddress("--admin-addr", config.admin_addr);
-  if (!admin.ok()) return admin.status();
-  absl::StatusOr<ListenAddress> agent = ParseListenAddress("--agent-addr", config.agent_addr);
-  if (!agent.ok()) return agent.status();
-  if (admin->port != 0 && admin->host == agent->host && admin->port == agent->port) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--admin-addr and --agent-addr are both ", admin->ToString(),
-                     "; the admin and agent APIs need different ports"));
-  }
+  return Start(config, nullptr);
+}
+
+absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
+    const FleetdConfig& unchecked, std::unique_ptr<storage::Store> given_store) {
+  absl::StatusOr<ValidConfig> valid = ValidateConfig(unchecked);
+  if (!valid.ok()) return valid.status();
+  const FleetdConfig& config = valid->config;
+  const ListenAddress* const admin = &valid->admin;
+  const ListenAddress* const agent = &valid->agent;
 
   absl::StatusOr<std::unique_ptr<DataDirLock>> lock = DataDirLock::Acquire(config.data_dir);
   if (!lock.ok()) return lock.status();
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      storage::OpenRocksDbStore(absl::StrCat(config.data_dir, "/store"));
+      given_store != nullptr ? std::move(given_store) : storage::OpenStore(valid->store);
   if (!store.ok()) return store.status();
+  absl::StatusOr<std::unique_ptr<ControlPlane>> control =
+      ControlPlane::Start(**store, Clock::Real(), AgentStateOptions{});
+  if (!control.ok()) return control.status();
 
-  if (config.heartbeat_interval < absl::Seconds(1) ||
-      config.max_connection_age < absl::Minutes(1) ||
-      config.max_connection_age > absl::Hours(24 * 20)) {
-    return absl::InvalidArgumentError(
-        "--heartbeat-interval must be at least 1s and --max-connection-age 1m to 480h");
-  }
-  if (config.revision_retention < 1000) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--revision-retention must be at least 1000 (got ", config.revision_retention, ")"));
-  }
-  if (config.policy_history < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--policy-history must be at least 1 (got ", config.policy_history, ")"));
-  }
   InitGrpcOnce();
   std::unique_ptr<FdBudget> fd_budget = MakeFdBudget();
   const uint64_t limit = fd_budget->limit();
   auto admin_service = std::make_unique<AdminService>(
       **store, Clock::Real(),
-      AdminServiceOptions{.store_backend = kStoreBackend,
+      AdminControl{.directory = (*control)->directory(),
+                   .state = (*control)->state(),
+                   .rollouts = (*control)->rollouts()},
+      AdminServiceOptions{.store_backend = valid->store.BackendName(),
                           .policy = {.history_limit = config.policy_history},
                           .heartbeat_interval = config.heartbeat_interval});
   absl::StatusOr<Endpoint> admin_endpoint = StartEndpoint(
@@ -159,17 +150,18 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(const FleetdCo
        .reserve = FdBudget::ScaledReserve(limit, kStoreReserve, kStoreReserveMaxFraction)},
       admin_service.get());
   if (!admin_endpoint.ok()) return admin_endpoint.status();
-  absl::StatusOr<std::unique_ptr<AgentService>> agent_service = AgentService::Create(
-      **store, Clock::Real(), {.heartbeat_interval = config.heartbeat_interval});
-  if (!agent_service.ok()) {
-    admin_endpoint->Stop();
-    return agent_service.status();
-  }
+  auto agent_service = std::make_unique<AgentService>(
+      **store, Clock::Real(),
+      AgentControl{.engine = (*control)->engine(),
+                   .directory = (*control)->directory(),
+                   .state = (*control)->state(),
+                   .hub = (*control)->hub()},
+      AgentServiceOptions{.heartbeat_interval = config.heartbeat_interval});
   absl::StatusOr<Endpoint> agent_endpoint = StartEndpoint(
       "--agent-addr", *agent, *fd_budget,
       {.name = "agent",
        .reserve = FdBudget::ScaledReserve(limit, kAgentReserve, kAgentReserveMaxFraction)},
-      agent_service->get(), AgentChannelArgs(config), agent_service->get());
+      agent_service.get(), AgentChannelArgs(config), agent_service.get());
   if (!agent_endpoint.ok()) {
     admin_endpoint->Stop();
     return agent_endpoint.status();
@@ -186,23 +178,23 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(const FleetdCo
 
   const int admin_port = admin_endpoint->acceptor->port();
   const int agent_port = agent_endpoint->acceptor->port();
-  return std::unique_ptr<FleetdServer>(
-      new FleetdServer(config.revision_retention, config.data_dir, bootstrap->value_or(""),
-                       admin->WithPort(admin_port), admin_port, agent->WithPort(agent_port),
-                       agent_port, *std::move(lock), *std::move(store), std::move(fd_budget),
-                       std::move(admin_service), std::move(admin_endpoint->acceptor),
-                       std::move(admin_endpoint->server), *std::move(agent_service),
-                       std::move(agent_endpoint->acceptor), std::move(agent_endpoint->server)));
+  return std::unique_ptr<FleetdServer>(new FleetdServer(
+      config.revision_retention, config.data_dir, bootstrap->value_or(""),
+      admin->WithPort(admin_port), admin_port, agent->WithPort(agent_port), agent_port,
+      *std::move(lock), *std::move(store), *std::move(control), std::move(fd_budget),
+      std::move(admin_service), std::move(admin_endpoint->acceptor),
+      std::move(admin_endpoint->server), std::move(agent_service),
+      std::move(agent_endpoint->acceptor), std::move(agent_endpoint->server)));
 }
 
 FleetdServer::FleetdServer(
     int64_t revision_retention, std::string data_dir, std::string bootstrap_token_file,
     std::string admin_address, int admin_port, std::string agent_address, int agent_port,
     std::unique_ptr<DataDirLock> lock, std::unique_ptr<storage::Store> store,
-    std::unique_ptr<FdBudget> fd_budget, std::unique_ptr<AdminService> admin_service,
-    std::unique_ptr<ConnectionAcceptor> admin_acceptor, std::unique_ptr<grpc::Server> admin_server,
-    std::unique_ptr<AgentService> agent_service, std::unique_ptr<ConnectionAcceptor> agent_acceptor,
-    std::unique_ptr<grpc::Server> agent_server)
+    std::unique_ptr<ControlPlane> control, std::unique_ptr<FdBudget> fd_budget,
+    std::unique_ptr<AdminService> admin_service, std::unique_ptr<ConnectionAcceptor> admin_acceptor,
+    std::unique_ptr<grpc::Server> admin_server, std::unique_ptr<AgentService> agent_service,
+    std::unique_ptr<ConnectionAcceptor> agent_acceptor, std::unique_ptr<grpc::Server> agent_server)
     : data_dir_(std::move(data_dir)),
       bootstrap_token_file_(std::move(bootstrap_token_file)),
       admin_address_(std::move(admin_address)),
@@ -213,6 +205,7 @@ FleetdServer::FleetdServer(
       store_(std::move(store)),
       compactor_(std::make_unique<StoreCompactor>(
           *store_, CompactorOptions{.retain_revisions = revision_retention})),
+      control_(std::move(control)),
       fd_budget_(std::move(fd_budget)),
       admin_service_(std::move(admin_service)),
       admin_acceptor_(std::move(admin_acceptor)),
@@ -244,7 +237,8 @@ void FleetdServer::Shutdown(absl::Duration grace) {
   agent_server_->Wait();
   // Drains the Connect streams' queues: every session has ended when it returns.
   agent_service_->StopServing();
-  agent_service_.reset();  // its threads read the store
+  agent_service_.reset();
+  control_.reset();  // its threads read the store
   compactor_.reset();
   store_.reset();
   lock_.reset();

@@ -19,42 +19,29 @@
 #include "server/admin/admin_service.h"
 #include "server/agent/agent_service.h"
 #include "server/app/connection_acceptor.h"
+#include "server/app/control_plane.h"
 #include "server/app/data_dir_lock.h"
 #include "server/app/fd_budget.h"
+#include "server/app/fleetd_config.h"
 #include "server/app/store_compactor.h"
 #include "storage/store.h"
 
 namespace fleet::server {
 
-struct FleetdConfig {
-  // Holds the store (DATA_DIR/store) and the lock file; created with mode 0700 when missing.
-  std::string data_dir = "fleetd-data";
-  // HOST:PORT for the admin API (--admin-addr); port 0 picks a free port.
-  std::string admin_addr = "127.0.0.1:8221";
-  // HOST:PORT for agents (--agent-addr); port 0 picks a free port.
-  std::string agent_addr = "127.0.0.1:8220";
-  // How many revisions of each policy are kept (--policy-history).
-  int64_t policy_history = 100;
-  // How often agents heartbeat (--heartbeat-interval); three missed ones make one offline.
-  absl::Duration heartbeat_interval = absl::Seconds(30);
-  // How long an agent connection may live before fleetd asks it to reconnect
-  // (--max-connection-age), so that load balancers can spread agents over replicas.
-  absl::Duration max_connection_age = absl::Minutes(30);
-  // How many of the newest store revisions the log keeps (--revision-retention); watchers and
-  // agents resuming from older ones re-list or get FULL documents.
-  int64_t revision_retention = 100'000;
-};
-
 // Thread-safe.
 class FleetdServer {
  public:
-  // Locks the data directory, opens (or creates) its RocksDB store and starts both servers;
-  // on success they serve until Shutdown. Errors, with a message fit for the operator:
-  // INVALID_ARGUMENT for a malformed address or the same address twice (naming the flag);
+  // Locks the data directory, opens (or creates) the store, starts the control plane and both
+  // servers; on success they serve until Shutdown. Errors, with a message fit for the operator:
+  // INVALID_ARGUMENT for a configuration ValidateConfig refuses (naming the flag);
   // FAILED_PRECONDITION when another fleetd holds the data dir, or the store's errors
-  // (storage/rocksdb/rocksdb_store.h); UNAVAILABLE / INVALID_ARGUMENT / PERMISSION_DENIED when an
-  // address cannot be bound (listen_address.h). Everything acquired so far is released on failure.
+  // (storage/open_store.h); UNAVAILABLE / INVALID_ARGUMENT / PERMISSION_DENIED when an address
+  // cannot be bound (listen_address.h). Everything acquired so far is released on failure.
   static absl::StatusOr<std::unique_ptr<FleetdServer>> Start(const FleetdConfig& config);
+  // The same on `store` instead of the one the configuration names (tests: a fault-injecting
+  // store).
+  static absl::StatusOr<std::unique_ptr<FleetdServer>> Start(const FleetdConfig& config,
+                                                             std::unique_ptr<storage::Store> store);
 
   // Shuts down with no grace period unless Shutdown ran already.
   ~FleetdServer();
@@ -80,7 +67,8 @@ class FleetdServer {
   FleetdServer(int64_t revision_retention, std::string data_dir, std::string bootstrap_token_file,
                std::string admin_address, int admin_port, std::string agent_address, int agent_port,
                std::unique_ptr<DataDirLock> lock, std::unique_ptr<storage::Store> store,
-               std::unique_ptr<FdBudget> fd_budget, std::unique_ptr<AdminService> admin_service,
+               std::unique_ptr<ControlPlane> control, std::unique_ptr<FdBudget> fd_budget,
+               std::unique_ptr<AdminService> admin_service,
                std::unique_ptr<ConnectionAcceptor> admin_acceptor,
                std::unique_ptr<grpc::Server> admin_server,
                std::unique_ptr<AgentService> agent_service,
@@ -100,6 +88,8 @@ class FleetdServer {
   std::unique_ptr<DataDirLock> lock_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<storage::Store> store_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<StoreCompactor> compactor_ ABSL_GUARDED_BY(mu_);
+  // Used by both services; stopped after the agent service, before the store.
+  std::unique_ptr<ControlPlane> control_ ABSL_GUARDED_BY(mu_);
   // Shared by both acceptors, which it outlives.
   const std::unique_ptr<FdBudget> fd_budget_;
   // Used by admin_server_'s calls, which end before Shutdown closes the store.

@@ -11,10 +11,28 @@ namespace {
 // Writes per transaction: well under the store's op limit.
 constexpr size_t kBatchSize = 5000;
 
+// The part of a state a rollout counts.
+record::AgentStatusRecord RolloutFields(const record::AgentStatusRecord& state) {
+  record::AgentStatusRecord fields;
+  fields.set_status(state.status());
+  fields.set_policy(state.policy());
+  fields.set_applied_revision(state.applied_revision());
+  fields.set_nacked_revision(state.nacked_revision());
+  return fields;
+}
+
+bool SameRolloutFields(const record::AgentStatusRecord& a, const record::AgentStatusRecord& b) {
+  return a.status() == b.status() && a.policy() == b.policy() &&
+         a.applied_revision() == b.applied_revision() && a.nacked_revision() == b.nacked_revision();
+}
+
 }  // namespace
 
-AgentStateTracker::AgentStateTracker(storage::Store& store, Clock& clock, AgentStateOptions options)
-    : store_(store), clock_(clock), options_(options), flusher_([this] { Run(); }) {}
+AgentStateTracker::AgentStateTracker(storage::Store& store, Clock& clock, AgentStateOptions options,
+                                     AgentStateObserver* observer)
+    : store_(store), clock_(clock), options_(options), observer_(observer), flusher_([this] {
+        Run();
+      }) {}
 
 AgentStateTracker::~AgentStateTracker() {
   {
@@ -35,9 +53,39 @@ void AgentStateTracker::Update(const std::string& agent_id,
   Shard& shard = ShardOf(agent_id);
   absl::MutexLock lock(&shard.mu);
   record::AgentStatusRecord& state = shard.states[agent_id];
+  const record::AgentStatusRecord before = RolloutFields(state);
   change(state);
   state.set_last_seen_unix_micros(now);
   shard.dirty.insert(agent_id);
+  if (observer_ != nullptr && !SameRolloutFields(before, state)) {
+    observer_->StateChanged(agent_id, state);
+  }
+}
+
+std::optional<record::AgentStatusRecord> AgentStateTracker::Get(const std::string& agent_id) {
+  Shard& shard = ShardOf(agent_id);
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.states.find(agent_id);
+  if (it == shard.states.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::Status AgentStateTracker::Load() {
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> stored =
+      store_.RangeState(layout::kAgentStatus);
+  if (!stored.ok()) return stored.status();
+  for (const auto& [key, value] : *stored) {
+    record::AgentStatusRecord state;
+    // A state that does not parse is dropped: the agent reports again when it connects.
+    if (!state.ParseFromString(value)) continue;
+    const std::string id = key.substr(sizeof(layout::kAgentStatus) - 1);
+    Shard& shard = ShardOf(id);
+    absl::MutexLock lock(&shard.mu);
+    if (shard.states.contains(id)) continue;
+    state.set_status(v1::AGENT_STATUS_OFFLINE);
+    shard.states[id] = std::move(state);
+  }
+  return absl::OkStatus();
 }
 
 void AgentStateTracker::Forget(const std::string& agent_id) {

@@ -1,9 +1,10 @@
-// The live state of connected agents (online, last seen, health, applied and rejected
-// revisions), kept in memory and written to /agent_status/ID in the store's unlogged state, one
-// batch per flush interval, so that a fleet's heartbeats and acks never cost a durable write
-// each nor touch the revision log (DESIGN.md section 3). After a restart the last written state is
-// back, to within one flush interval; an agent counts as online only while its last_seen is fresh
-// (agent_status_view.h), so state left by a crashed fleetd decays to offline by itself.
+// The live state of agents (online, last seen, health, applied and rejected revisions), kept in
+// memory, where the admin views read it, and written to /agent_status/ID in the store's unlogged
+// state, one batch per flush interval, so that a fleet's heartbeats and acks never cost a durable
+// write each nor touch the revision log. After a restart the last written state is loaded back
+// (to within one flush interval), every agent offline until it connects again. Changes that
+// matter to a rollout (online, policy, applied and refused revisions, but not heartbeats) are
+// told to an observer as they happen, so that rollout status never waits for a flush.
 #ifndef FLEETD_SERVER_CONTROL_AGENT_STATE_H_
 #define FLEETD_SERVER_CONTROL_AGENT_STATE_H_
 
@@ -11,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -31,11 +33,24 @@ struct AgentStateOptions {
   absl::Duration flush_interval = absl::Milliseconds(500);
 };
 
+// Told of each agent whose rollout-relevant state changed. Called on the thread that changed it,
+// in order per agent, with no lock of the caller's held but the agent's shard; must be quick and
+// must not call back into the tracker.
+class AgentStateObserver {
+ public:
+  virtual ~AgentStateObserver() = default;
+  // The agent's new state (status, policy, applied_revision, nacked_revision moved).
+  virtual void StateChanged(const std::string& agent_id,
+                            const record::AgentStatusRecord& state) = 0;
+};
+
 // Thread-safe.
 class AgentStateTracker {
  public:
-  // Starts the flusher. `store` and `clock` are not owned and outlive the tracker.
-  AgentStateTracker(storage::Store& store, Clock& clock, AgentStateOptions options);
+  // Starts the flusher. `store`, `clock` and `observer` (may be null) are not owned and outlive
+  // the tracker.
+  AgentStateTracker(storage::Store& store, Clock& clock, AgentStateOptions options,
+                    AgentStateObserver* observer = nullptr);
   // Flushes what is pending, then stops.
   ~AgentStateTracker();
 
@@ -50,6 +65,13 @@ class AgentStateTracker {
   // Drops the agent's state (it was unenrolled): nothing more is written for it.
   void Forget(const std::string& agent_id);
 
+  // The agent's state, nullopt when none is known.
+  std::optional<record::AgentStatusRecord> Get(const std::string& agent_id);
+
+  // Loads the persisted state of every agent not seen yet, as offline (no stream of theirs is
+  // open here yet). Errors are the store's.
+  absl::Status Load();
+
   // Writes every changed state now. Errors are the store's; what failed stays pending.
   absl::Status Flush();
 
@@ -59,6 +81,7 @@ class AgentStateTracker {
   storage::Store& store_;  // not owned
   Clock& clock_;           // not owned
   const AgentStateOptions options_;
+  AgentStateObserver* const observer_;  // not owned; may be null
 
   // Agents are spread over shards by id, so that the acks and heartbeats that thousands of
   // streams report at once do not all queue on one lock.

@@ -29,39 +29,4 @@ void MergeAgentState(const record::AgentStatusRecord* state, absl::Time now,
   }
 }
 
-namespace {
-
-// Every state under `prefix`, by agent id.
-absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> ReadStates(
-    storage::Store& store, const std::string& prefix) {
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> found = store.RangeState(prefix);
-  if (!found.ok()) return found.status();
-  std::map<std::string, record::AgentStatusRecord> states;
-  for (const auto& [key, value] : *found) {
-    record::AgentStatusRecord state;
-    if (!state.ParseFromString(value)) {
-      return absl::DataLossError(absl::StrCat("stored state ", key, " does not parse"));
-    }
-    states[key.substr(sizeof(layout::kAgentStatus) - 1)] = std::move(state);
-  }
-  return states;
-}
-
-}  // namespace
-
-absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> ReadAllAgentStates(
-    storage::Store& store) {
-  return ReadStates(store, layout::kAgentStatus);
-}
-
-absl::StatusOr<std::optional<record::AgentStatusRecord>> ReadAgentState(storage::Store& store,
-                                                                        const std::string& id) {
-  absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> states =
-      ReadStates(store, layout::AgentStatusKey(id));
-  if (!states.ok()) return states.status();
-  auto it = states->find(id);
-  if (it == states->end()) return std::nullopt;
-  return std::move(it->second);
-}
-
 }  // namespace fleet::server

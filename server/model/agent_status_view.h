@@ -1,5 +1,5 @@
 // How the admin side shows an agent: its record (what enrollment and operators set) merged with
-// its last persisted live state (agent_state.h). An agent is online only while its state says so
+// its live state (server/control/agent_state.h). An agent is online only while its state says so
 // and its last heartbeat is recent, so state left behind by a crashed fleetd decays by itself.
 #ifndef FLEETD_SERVER_MODEL_AGENT_STATUS_VIEW_H_
 #define FLEETD_SERVER_MODEL_AGENT_STATUS_VIEW_H_
@@ -25,14 +25,6 @@ inline absl::Duration OfflineAfter(absl::Duration heartbeat_interval) {
 // its last heartbeat is at most `offline_after` old.
 void MergeAgentState(const record::AgentStatusRecord* state, absl::Time now,
                      absl::Duration offline_after, v1::Agent& agent);
-
-// The persisted state of every agent, by id. Errors are the store's.
-absl::StatusOr<std::map<std::string, record::AgentStatusRecord>> ReadAllAgentStates(
-    storage::Store& store);
-
-// The persisted state of one agent, nullopt when it has none. Errors are the store's.
-absl::StatusOr<std::optional<record::AgentStatusRecord>> ReadAgentState(storage::Store& store,
-                                                                        const std::string& id);
 
 }  // namespace fleet::server
 

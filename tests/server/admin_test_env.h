@@ -1,4 +1,5 @@
-// A MemoryStore, a manual clock and helpers to seed records, for the admin-side unit tests.
+// A MemoryStore, a manual clock, the control layer the admin side reads (agent directory, live
+// agent state, rollout tracker) and helpers to seed agents, for the server's unit tests.
 #ifndef FLEETD_TESTS_SERVER_ADMIN_TEST_ENV_H_
 #define FLEETD_TESTS_SERVER_ADMIN_TEST_ENV_H_
 
@@ -8,6 +9,10 @@
 
 #include "common/clock.h"
 #include "fleet/v1/admin.pb.h"
+#include "server/admin/admin_service.h"
+#include "server/control/agent_directory.h"
+#include "server/control/agent_state.h"
+#include "server/control/rollout_tracker.h"
 #include "server/model/records.pb.h"
 #include "server/model/store_layout.h"
 #include "storage/memory_store.h"
@@ -16,8 +21,20 @@
 namespace fleet::server {
 
 struct AdminTestEnv {
-  std::unique_ptr<storage::Store> store = storage::NewMemoryStore();
+  explicit AdminTestEnv(std::unique_ptr<storage::Store> given = storage::NewMemoryStore())
+      : store(std::move(given)) {
+    directory.AddObserver(rollouts);
+    if (!directory.Start().ok()) std::abort();
+  }
+
+  AdminControl control() { return {.directory = directory, .state = state, .rollouts = rollouts}; }
+
+  std::unique_ptr<storage::Store> store;
   ManualClock clock{absl::FromUnixSeconds(1'800'000'000)};
+  RolloutTracker rollouts;
+  // Flushes only when asked.
+  AgentStateTracker state{*store, clock, {.flush_interval = absl::Hours(1)}, &rollouts};
+  AgentDirectory directory{*store};
 
   // Writes an agent record directly, as the agent API will.
   void PutAgent(const std::string& id, const std::string& policy,
@@ -29,19 +46,18 @@ struct AdminTestEnv {
     agent.set_id(id);
     agent.set_policy(policy);
     for (const auto& [key, value] : labels) (*agent.mutable_labels())[key] = value;
-    // The live fields come from the agent's persisted state, as a connected agent's would.
-    record::AgentStatusRecord state;
-    state.set_status(status);
-    state.set_policy(policy);
-    state.set_applied_revision(applied_revision);
-    state.set_nacked_revision(nacked_revision);
-    state.set_last_seen_unix_micros(absl::ToUnixMicros(clock.Now()));
     auto result = store->Txn(
         {.success = {storage::Op::Put(layout::AgentKey(id), record.SerializeAsString())}});
-    if (!result.ok()) std::abort();
-    if (!store->PutState({{layout::AgentStatusKey(id), state.SerializeAsString()}}, {}).ok()) {
+    if (!result.ok() || !directory.WaitForRevision(result->revision, absl::Seconds(10))) {
       std::abort();
     }
+    // The live fields come from the agent's state, as a connected agent's would.
+    this->state.Update(id, [&](record::AgentStatusRecord& state) {
+      state.set_status(status);
+      state.set_policy(policy);
+      state.set_applied_revision(applied_revision);
+      state.set_nacked_revision(nacked_revision);
+    });
   }
 };
 

@@ -63,6 +63,14 @@ class ReflectorTest : public ::testing::Test {
     EXPECT_OK(result);
     return result.ok() ? result->revision : 0;
   }
+  // Waits (bounded) until `reflector` started over at least `restarts` times.
+  static void AwaitRestarts(Reflector& reflector, int64_t restarts) {
+    const absl::Time deadline = absl::Now() + kWait;
+    while (reflector.restarts() < restarts && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+  }
+
   std::unique_ptr<Reflector> Start() {
     return std::make_unique<Reflector>(
         store_, handler_,
@@ -99,6 +107,7 @@ TEST_F(ReflectorTest, WatchBrokenMidStreamIsListedAgain) {
   ASSERT_TRUE(reflector->WaitSynced(kWait));
   store_.BreakWatches(absl::InternalError("injected: connection reset"));
   Put("/k/during", "1");
+  AwaitRestarts(*reflector, 1);
   const int64_t after = Put("/k/after", "2");
   ASSERT_TRUE(reflector->WaitForRevision(after, kWait));
   ASSERT_TRUE(reflector->WaitSynced(kWait));
@@ -116,6 +125,7 @@ TEST_F(ReflectorTest, CompactedIsListedAgain) {
   const int64_t revision = Put("/k/a", "1");
   ASSERT_OK(memory_->Compact(revision));
   store_.BreakWatches(CompactedError(0, revision));
+  AwaitRestarts(*reflector, 1);
   const int64_t later = Put("/k/b", "2");
   ASSERT_TRUE(reflector->WaitForRevision(later, kWait));
   EXPECT_GE(reflector->restarts(), 1);
@@ -129,8 +139,7 @@ TEST_F(ReflectorTest, UnavailableStoreIsRetriedUntilItIsBack) {
   ASSERT_TRUE(reflector->WaitSynced(kWait));
   store_.SetUnavailable(true);
   store_.BreakWatches(absl::UnavailableError("injected: store down"));
-  const absl::Time deadline = absl::Now() + kWait;
-  while (reflector->restarts() < 3 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  AwaitRestarts(*reflector, 3);
   EXPECT_GE(reflector->restarts(), 3);
   EXPECT_FALSE(reflector->synced());
   Put("/k/missed", "1");  // through the inner store: committed while the reflector is cut off

@@ -24,10 +24,10 @@ class AgentAdminTest : public ::testing::Test {
   }
 
   AdminTestEnv env_;
-  PolicyService policies_{*env_.store, env_.clock, {}};
+  PolicyService policies_{*env_.store, env_.clock, {}, env_.directory};
   EnrollmentTokenService tokens_{*env_.store, env_.clock};
-  AgentRegistry agents_{*env_.store, env_.clock, absl::Seconds(91)};
-  RolloutStatusService rollouts_{*env_.store, env_.clock, absl::Seconds(91)};
+  AgentRegistry agents_{*env_.store, env_.clock, env_.state, absl::Seconds(91)};
+  RolloutStatusService rollouts_{*env_.store, env_.rollouts};
 };
 
 // A token for an existing policy carries expiry and use limits; its secret is returned once.

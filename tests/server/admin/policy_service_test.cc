@@ -30,7 +30,7 @@ class PolicyServiceTest : public ::testing::Test {
   }
 
   AdminTestEnv env_;
-  PolicyService policies_{*env_.store, env_.clock, {.history_limit = 3}};
+  PolicyService policies_{*env_.store, env_.clock, {.history_limit = 3}, env_.directory};
 };
 
 // The first apply creates revision 1 with the canonical spec, its SHA-256, time and author.
@@ -202,7 +202,8 @@ TEST_F(PolicyServiceTest, DeleteRemovesEverythingOnce) {
 
   v1::UnenrollAgentRequest unenroll;
   unenroll.set_id("0123456789ab");
-  ASSERT_OK(AgentRegistry(*env_.store, env_.clock, absl::Seconds(91)).Unenroll(unenroll));
+  ASSERT_OK(
+      AgentRegistry(*env_.store, env_.clock, env_.state, absl::Seconds(91)).Unenroll(unenroll));
   ASSERT_OK_AND_ASSIGN(v1::DeletePolicyResponse deleted, policies_.Delete(request));
   EXPECT_EQ(deleted.revisions_deleted(), 2);
   EXPECT_EQ(deleted.enrollment_tokens_deleted(), 1);

@@ -86,7 +86,7 @@ class EnrollmentServiceTest : public ::testing::TestWithParam<Backend> {
     v1::ApplyPolicyRequest policy;
     policy.set_name("linux");
     policy.set_spec_json("{}");
-    ASSERT_OK(PolicyService(*env_.store, env_.clock, {}).Apply(policy, "t"));
+    ASSERT_OK(PolicyService(*env_.store, env_.clock, {}, env_.directory).Apply(policy, "t"));
   }
 
   std::string CreateToken(int64_t max_uses = 0, int64_t ttl_seconds = 0) {
@@ -151,7 +151,7 @@ class EnrollmentServiceTest : public ::testing::TestWithParam<Backend> {
   AdminTestEnv env_{OpenStore(GetParam(), dir_)};
   EnrollmentTokenService tokens_{*env_.store, env_.clock};
   EnrollmentService enrollment_{*env_.store, env_.clock};
-  AgentRegistry agents_{*env_.store, env_.clock, absl::Seconds(91)};
+  AgentRegistry agents_{*env_.store, env_.clock, env_.state, absl::Seconds(91)};
 };
 
 // A valid token enrolls an agent on the token's policy and counts one use.

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -243,11 +244,34 @@ TEST(FleetdFlagsTest, MalformedAddressIsAnError) {
   TempDir tmp;
   ASSERT_OK_AND_ASSIGN(CommandResult result, RunCommand({FLEETD_BIN, "--data-dir", tmp.Sub("data"),
                                                          "--agent-addr", "localhost"}));
-  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.exit_code, 2);  // a bad flag: usage
   EXPECT_TRUE(absl::StrContains(result.err,
                                 "fleetd: error: --agent-addr \"localhost\" is not a "
                                 "valid HOST:PORT"))
       << result.err;
+  // Checked before anything is acquired: no data dir was made.
+  EXPECT_FALSE(std::filesystem::exists(tmp.Sub("data")));
+}
+
+// Every flag is validated before the data dir, the lock or the store: a bad store spec or an
+// out-of-range number exits 2, naming the flag, and leaves nothing behind.
+TEST(FleetdFlagsTest, BadValuesExitTwoAndCreateNothing) {
+  TempDir tmp;
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--store", "postgres://db"}, "--store must be rocksdb:DIR or memory:"},
+      {{"--store", "rocksdb:"}, "--store must be rocksdb:DIR or memory:"},
+      {{"--revision-retention", "10"}, "--revision-retention must be at least 1000"},
+      {{"--heartbeat-interval", "10ms"}, "--heartbeat-interval must be at least 1s"},
+      {{"--admin-addr", "127.0.0.1:9", "--agent-addr", "127.0.0.1:9"}, "need different ports"},
+  };
+  for (const auto& [flags, message] : cases) {
+    std::vector<std::string> argv = {FLEETD_BIN, "--data-dir", tmp.Sub("data")};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    ASSERT_OK_AND_ASSIGN(CommandResult result, RunCommand(argv));
+    EXPECT_EQ(result.exit_code, 2) << flags[0];
+    EXPECT_TRUE(absl::StrContains(result.err, message)) << result.err;
+    EXPECT_FALSE(std::filesystem::exists(tmp.Sub("data"))) << flags[0];
+  }
 }
 
 }  // namespace

@@ -82,7 +82,7 @@ class PolicyEngineTest : public ::testing::Test {
   }
 
   AdminTestEnv env_;
-  PolicyService policies_{*env_.store, env_.clock, {.history_limit = 20}};
+  PolicyService policies_{*env_.store, env_.clock, {.history_limit = 20}, env_.directory};
   absl::Mutex mu_;
   std::vector<std::pair<std::string, int64_t>> notified_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<PolicyEngine> engine_;

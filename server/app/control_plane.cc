@@ -1,0 +1,33 @@
+#include "server/app/control_plane.h"
+
+#include <string>
+#include <utility>
+
+namespace fleet::server {
+
+ControlPlane::ControlPlane(storage::Store& store, Clock& clock, AgentStateOptions state_options)
+    : state_(store, clock, state_options, &rollouts_), hub_(directory_), directory_(store) {
+  directory_.AddObserver(hub_);
+  directory_.AddObserver(rollouts_);
+}
+
+absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(storage::Store& store,
+                                                                  Clock& clock,
+                                                                  AgentStateOptions state_options,
+                                                                  absl::Duration sync_timeout) {
+  std::unique_ptr<ControlPlane> plane(new ControlPlane(store, clock, state_options));
+  if (absl::Status s = plane->state_.Load(); !s.ok()) return s;
+  if (absl::Status s = plane->directory_.Start(sync_timeout); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<PolicyEngine>> engine = PolicyEngine::Start(
+      store,
+      [raw = plane.get()](const std::string& policy, int64_t) {
+        raw->rollouts_.PolicyChanged(policy);
+        raw->hub_.PolicyChanged(policy);
+      },
+      sync_timeout);
+  if (!engine.ok()) return engine.status();
+  plane->engine_ = *std::move(engine);
+  return plane;
+}
+
+}  // namespace fleet::server

@@ -1,0 +1,57 @@
+// The control layer of one fleetd, built in the order its parts depend on each other and
+// stopped in the reverse: the rollout tracker, the agents' live state, the hub of agent streams,
+// the agent directory (which tells the hub and the rollout tracker of assignments) and the policy
+// engine (which tells the hub and the rollout tracker of changes). Part of the composition root:
+// FleetdServer (fleetd_server.h) owns one.
+#ifndef FLEETD_SERVER_APP_CONTROL_PLANE_H_
+#define FLEETD_SERVER_APP_CONTROL_PLANE_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "server/agent/agent_hub.h"
+#include "server/control/agent_directory.h"
+#include "server/control/agent_state.h"
+#include "server/control/policy_engine.h"
+#include "server/control/rollout_tracker.h"
+#include "storage/store.h"
+
+namespace fleet::server {
+
+// Thread-safe, as its parts are.
+class ControlPlane {
+ public:
+  // Loads the agents' last state, lists the agents and policies and starts following the
+  // store. `store` and `clock` are not owned and outlive the control plane. Errors: the store's,
+  // or UNAVAILABLE when a first listing did not succeed within `sync_timeout`.
+  static absl::StatusOr<std::unique_ptr<ControlPlane>> Start(
+      storage::Store& store, Clock& clock, AgentStateOptions state_options,
+      absl::Duration sync_timeout = absl::Seconds(30));
+
+  ControlPlane(const ControlPlane&) = delete;
+  ControlPlane& operator=(const ControlPlane&) = delete;
+
+  RolloutTracker& rollouts() { return rollouts_; }
+  AgentStateTracker& state() { return state_; }
+  AgentHub& hub() { return hub_; }
+  AgentDirectory& directory() { return directory_; }
+  PolicyEngine& engine() { return *engine_; }
+
+  // Whether every follower of the store is synced with it (for readiness).
+  bool synced() { return directory_.synced() && engine_->synced(); }
+
+ private:
+  ControlPlane(storage::Store& store, Clock& clock, AgentStateOptions state_options);
+
+  // In construction order; destroyed in reverse, each before what it calls into.
+  RolloutTracker rollouts_;
+  AgentStateTracker state_;
+  AgentHub hub_;
+  AgentDirectory directory_;
+  std::unique_ptr<PolicyEngine> engine_;
+};
+
+}  // namespace fleet::server
+
+#endif  // FLEETD_SERVER_APP_CONTROL_PLANE_H_

@@ -1,0 +1,54 @@
+// fleetd's configuration, as its flags give it, and its validation: everything is checked
+// before anything is acquired, so that a bad value creates no data dir, takes no lock and opens
+// no store.
+#ifndef FLEETD_SERVER_APP_FLEETD_CONFIG_H_
+#define FLEETD_SERVER_APP_FLEETD_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/app/listen_address.h"
+#include "storage/open_store.h"
+
+namespace fleet::server {
+
+struct FleetdConfig {
+  // Holds the lock file, the bootstrap admin token and (by default) the store; created with
+  // mode 0700 when missing.
+  std::string data_dir = "fleetd-data";
+  // The store (--store): rocksdb:DIR or memory:; empty means rocksdb:DATA_DIR/store.
+  std::string store;
+  // HOST:PORT for the admin API (--admin-addr); port 0 picks a free port.
+  std::string admin_addr = "127.0.0.1:8221";
+  // HOST:PORT for agents (--agent-addr); port 0 picks a free port.
+  std::string agent_addr = "127.0.0.1:8220";
+  // How many revisions of each policy are kept (--policy-history).
+  int64_t policy_history = 100;
+  // How often agents heartbeat (--heartbeat-interval); three missed ones make one offline.
+  absl::Duration heartbeat_interval = absl::Seconds(30);
+  // How long an agent connection may live before fleetd asks it to reconnect
+  // (--max-connection-age), so that load balancers can spread agents over replicas.
+  absl::Duration max_connection_age = absl::Minutes(30);
+  // How many of the newest store revisions the log keeps (--revision-retention); watchers and
+  // agents resuming from older ones re-list or get FULL documents.
+  int64_t revision_retention = 100'000;
+};
+
+// A configuration that passed ValidateConfig, with its parsed parts.
+struct ValidConfig {
+  FleetdConfig config;
+  ListenAddress admin;
+  ListenAddress agent;
+  storage::StoreSpec store;
+};
+
+// Checks every field. INVALID_ARGUMENT naming the flag and the accepted values: a malformed
+// address, the same address twice, a store spec that does not parse, or a number or duration
+// out of range.
+absl::StatusOr<ValidConfig> ValidateConfig(const FleetdConfig& config);
+
+}  // namespace fleet::server
+
+#endif  // FLEETD_SERVER_APP_FLEETD_CONFIG_H_

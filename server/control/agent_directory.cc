@@ -1,0 +1,135 @@
+#include "server/control/agent_directory.h"
+
+#include <utility>
+
+#include "server/model/records.pb.h"
+#include "server/model/secret_token.h"
+#include "server/model/store_layout.h"
+
+namespace fleet::server {
+namespace {
+
+// How long an admin call waits for the directory to catch up with a revision it has read.
+constexpr absl::Duration kCatchUpTimeout = absl::Seconds(5);
+
+std::string IdOf(const std::string& key) { return key.substr(sizeof(layout::kAgents) - 1); }
+
+}  // namespace
+
+AgentDirectory::~AgentDirectory() { reflector_.reset(); }
+
+absl::Status AgentDirectory::Start(absl::Duration sync_timeout) {
+  reflector_ = std::make_unique<storage::Reflector>(
+      store_, static_cast<storage::ReflectorHandler&>(*this),
+      storage::ReflectorOptions{.name = "agent directory", .prefix = layout::kAgents});
+  if (!reflector_->WaitSynced(sync_timeout)) {
+    return absl::UnavailableError("the agent directory could not list the store's agents");
+  }
+  return absl::OkStatus();
+}
+
+void AgentDirectory::Set(const std::string& agent_id, const Entry* entry,
+                         std::map<std::string, std::string>& changed) {
+  auto it = agents_.find(agent_id);
+  const std::string old_policy = it == agents_.end() ? "" : it->second.policy;
+  const std::string new_policy = entry == nullptr ? "" : entry->policy;
+  if (old_policy != new_policy) {
+    if (!old_policy.empty() && --per_policy_[old_policy] == 0) per_policy_.erase(old_policy);
+    if (!new_policy.empty()) ++per_policy_[new_policy];
+    changed[agent_id] = new_policy;
+  }
+  if (entry == nullptr) {
+    if (it != agents_.end()) agents_.erase(it);
+  } else {
+    agents_[agent_id] = *entry;
+  }
+}
+
+void AgentDirectory::Replace(const std::vector<storage::KeyValue>& kvs, int64_t) {
+  std::map<std::string, std::string> changed;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::flat_hash_map<std::string, Entry> listed;
+    for (const storage::KeyValue& kv : kvs) {
+      record::AgentRecord record;
+      if (!record.ParseFromString(kv.value)) continue;  // DATA_LOSS shows on the admin side
+      listed[IdOf(kv.key)] =
+          Entry{.policy = record.agent().policy(), .secret_sha256 = record.secret_sha256()};
+    }
+    std::vector<std::string> gone;
+    for (const auto& [id, entry] : agents_) {
+      if (!listed.contains(id)) gone.push_back(id);
+    }
+    for (const std::string& id : gone) Set(id, nullptr, changed);
+    for (const auto& [id, entry] : listed) Set(id, &entry, changed);
+  }
+  Notify(changed);
+}
+
+void AgentDirectory::Apply(const storage::WatchBatch& batch) {
+  std::map<std::string, std::string> changed;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const storage::Event& event : batch.events) {
+      const std::string id = IdOf(event.kv.key);
+      if (event.type == storage::Event::Type::kDelete) {
+        Set(id, nullptr, changed);
+        continue;
+      }
+      record::AgentRecord record;
+      if (!record.ParseFromString(event.kv.value)) continue;
+      const Entry entry{.policy = record.agent().policy(), .secret_sha256 = record.secret_sha256()};
+      Set(id, &entry, changed);
+    }
+  }
+  Notify(changed);
+}
+
+void AgentDirectory::Notify(const std::map<std::string, std::string>& changed) {
+  for (const auto& [id, policy] : changed) {
+    for (AgentDirectoryObserver* observer : observers_) observer->AgentAssigned(id, policy);
+  }
+}
+
+absl::StatusOr<std::string> AgentDirectory::Authenticate(const std::string& agent_id,
+                                                         const std::string& secret) {
+  if (!synced()) {
+    return absl::UnavailableError("fleetd is catching up with its store; retry shortly");
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = agents_.find(agent_id);
+  if (it == agents_.end() || !SecretMatches(secret, it->second.secret_sha256)) {
+    return absl::UnauthenticatedError("unknown or unenrolled agent, or a wrong secret");
+  }
+  return it->second.policy;
+}
+
+std::string AgentDirectory::PolicyOf(const std::string& agent_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = agents_.find(agent_id);
+  return it == agents_.end() ? "" : it->second.policy;
+}
+
+bool AgentDirectory::WaitForAgent(const std::string& agent_id, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto known = [this, &agent_id] {
+    mu_.AssertHeld();
+    return agents_.contains(agent_id);
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&known), timeout);
+}
+
+bool AgentDirectory::WaitForRevision(int64_t revision, absl::Duration timeout) {
+  return reflector_ != nullptr && reflector_->WaitForRevision(revision, timeout);
+}
+
+absl::StatusOr<int64_t> AgentDirectory::AgentsOn(const std::string& policy, int64_t revision) {
+  if (!WaitForRevision(revision, kCatchUpTimeout)) {
+    return absl::UnavailableError("fleetd's agent directory is behind its store; retry shortly");
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = per_policy_.find(policy);
+  return it == per_policy_.end() ? 0 : it->second;
+}
+
+}  // namespace fleet::server

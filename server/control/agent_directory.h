@@ -1,0 +1,97 @@
+// Every enrolled agent this fleetd knows of, in memory: its policy and the hash of its secret,
+// kept current by a Reflector on the store's /agents/ keys (storage/reflector.h), whoever wrote
+// them (enrollment, an operator's reassign or unenroll, later another replica). Connect
+// authenticates against it without a store read, the hub follows its changes to move or close
+// open streams, and the rollout tracker learns from it which agents each policy has.
+#ifndef FLEETD_SERVER_CONTROL_AGENT_DIRECTORY_H_
+#define FLEETD_SERVER_CONTROL_AGENT_DIRECTORY_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "storage/reflector.h"
+#include "storage/store.h"
+
+namespace fleet::server {
+
+// Told of each agent whose assignment changed. Called on the directory's thread, in commit
+// order, outside its lock; must not block for long.
+class AgentDirectoryObserver {
+ public:
+  virtual ~AgentDirectoryObserver() = default;
+  // `agent_id` is now on `policy`; an empty policy means it was unenrolled.
+  virtual void AgentAssigned(const std::string& agent_id, const std::string& policy) = 0;
+};
+
+// Thread-safe.
+class AgentDirectory final : private storage::ReflectorHandler {
+ public:
+  // `store` is not owned and outlives the directory. Nothing is read until Start.
+  explicit AgentDirectory(storage::Store& store) : store_(store) {}
+  ~AgentDirectory() override;
+
+  AgentDirectory(const AgentDirectory&) = delete;
+  AgentDirectory& operator=(const AgentDirectory&) = delete;
+
+  // Adds an observer (not owned; outlives the directory). Only before Start.
+  void AddObserver(AgentDirectoryObserver& observer) { observers_.push_back(&observer); }
+
+  // Starts following the store and waits up to `sync_timeout` for the first listing, which
+  // observers hear of agent by agent. UNAVAILABLE when it did not succeed in time.
+  absl::Status Start(absl::Duration sync_timeout = absl::Seconds(30));
+
+  // The policy of the agent whose id and secret these are. UNAUTHENTICATED for an unknown agent
+  // or a wrong secret; UNAVAILABLE while the directory is not synced with the store.
+  absl::StatusOr<std::string> Authenticate(const std::string& agent_id, const std::string& secret);
+
+  // The agent's policy; empty when it is not enrolled.
+  std::string PolicyOf(const std::string& agent_id);
+
+  // How many agents are on `policy`, once the directory has seen the store up to `revision`.
+  // UNAVAILABLE when it has not within a few seconds.
+  absl::StatusOr<int64_t> AgentsOn(const std::string& policy, int64_t revision);
+
+  // Waits up to `timeout` until the directory knows `agent_id`; returns whether it does.
+  bool WaitForAgent(const std::string& agent_id, absl::Duration timeout);
+
+  // Waits up to `timeout` until the directory has seen the store up to `revision`.
+  bool WaitForRevision(int64_t revision, absl::Duration timeout);
+
+  bool synced() { return reflector_ != nullptr && reflector_->synced(); }
+  int64_t restarts() { return reflector_ == nullptr ? 0 : reflector_->restarts(); }
+
+ private:
+  struct Entry {
+    std::string policy;
+    std::string secret_sha256;
+  };
+
+  void Replace(const std::vector<storage::KeyValue>& kvs, int64_t revision) override;
+  void Apply(const storage::WatchBatch& batch) override;
+  // Sets (or, for nullptr, removes) the entry of `agent_id`; notes in `changed` the new policy
+  // when the assignment moved.
+  void Set(const std::string& agent_id, const Entry* entry,
+           std::map<std::string, std::string>& changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Notify(const std::map<std::string, std::string>& changed);
+
+  storage::Store& store_;                           // not owned
+  std::vector<AgentDirectoryObserver*> observers_;  // not owned; fixed once started
+
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Entry> agents_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int64_t> per_policy_ ABSL_GUARDED_BY(mu_);
+  // Last: stopped first, so that no handler call runs once the rest goes.
+  std::unique_ptr<storage::Reflector> reflector_;
+};
+
+}  // namespace fleet::server
+
+#endif  // FLEETD_SERVER_CONTROL_AGENT_DIRECTORY_H_
