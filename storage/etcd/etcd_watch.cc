@@ -30,9 +30,7 @@ class EtcdWatchStream::Reactor
     create.set_progress_notify(options.progress_notify);
   }
 
-  // Starts the call; `self` keeps the reactor alive until OnDone.
-  void Start(std::shared_ptr<Reactor> self) {
-    self_ = std::move(self);
+  void Start() {
     etcdserverpb::Watch::NewStub(channel_)->async()->Watch(&context_, this);
     StartWrite(&create_request_);
     StartRead(&response_);
@@ -96,9 +94,9 @@ class EtcdWatchStream::Reactor
     StartRead(&response_);
   }
 
+  // Setting done_ is the last thing it does with the reactor: the handle's destructor may delete
+  // the reactor as soon as it sees done_.
   void OnDone(const grpc::Status& status) override {
-    // Holds the reactor until this method returns, even once the handle is gone.
-    std::shared_ptr<Reactor> keep = std::move(self_);
     absl::Status final_status;
     {
       absl::MutexLock lock(&mu_);
@@ -142,7 +140,6 @@ class EtcdWatchStream::Reactor
   grpc::ClientContext context_;
   etcdserverpb::WatchRequest create_request_;
   etcdserverpb::WatchResponse response_;
-  std::shared_ptr<Reactor> self_;
 
   absl::Mutex mu_;
   bool created_ ABSL_GUARDED_BY(mu_) = false;
@@ -159,15 +156,19 @@ absl::StatusOr<std::unique_ptr<EtcdWatchStream>> EtcdWatchStream::Open(
     return absl::InvalidArgumentError(
         absl::StrCat("etcd at ", endpoint, ": Watch: the key must not be empty"));
   }
-  auto reactor = std::make_shared<Reactor>(std::move(channel), std::move(endpoint), options,
+  auto reactor = std::make_unique<Reactor>(std::move(channel), std::move(endpoint), options,
                                            std::move(callbacks));
-  reactor->Start(reactor);
+  reactor->Start();
   return std::unique_ptr<EtcdWatchStream>(new EtcdWatchStream(std::move(reactor)));
 }
+
+EtcdWatchStream::EtcdWatchStream(std::unique_ptr<Reactor> reactor) : reactor_(std::move(reactor)) {}
 
 EtcdWatchStream::~EtcdWatchStream() {
   reactor_->Cancel();
   reactor_->WaitDone();
+  // reactor_ goes now, on this thread, and with it the channel references that it and its
+  // ClientContext hold; see the header for why never on a gRPC thread.
 }
 
 absl::Status EtcdWatchStream::WaitCreated(absl::Duration timeout) {

@@ -36,8 +36,9 @@ struct EtcdWatchOptions {
 };
 
 // Each hook may be empty. They run on gRPC's callback threads, one at a time for one stream and
-// in the order etcd sent the responses; they must not block (they hold up a gRPC thread) and must
-// not destroy or Wait on their own stream. Cancel() is fine.
+// in the order etcd sent the responses; they must not block (they hold up a gRPC thread), must
+// not Wait on their own stream, and must not destroy any stream (see ~EtcdWatchStream) nor drop
+// what may be the last reference to its channel. Cancel() is fine.
 struct EtcdWatchCallbacks {
   // etcd's confirmation that the watch exists; events for it follow. Once per stream.
   std::function<void(const etcdserverpb::WatchResponse&)> on_created;
@@ -59,7 +60,11 @@ class EtcdWatchStream {
       EtcdWatchCallbacks callbacks);
 
   // Cancels the stream and waits until gRPC is done with it, so no hook runs afterwards. gRPC
-  // ends a cancelled stream promptly, so this wait has no bound of its own.
+  // ends a cancelled stream promptly, so this wait has no bound of its own. Releases the stream's
+  // channel references before it returns, on the calling thread, which must therefore not be one
+  // of gRPC's: gRPC 1.51 runs callbacks on a thread pool that the last callback-using channel
+  // shuts down when it goes, and a pool thread doing that frees the pool's completion queue under
+  // its own feet (a double free at exit; grpc/grpc#32584).
   ~EtcdWatchStream();
   EtcdWatchStream(const EtcdWatchStream&) = delete;
   EtcdWatchStream& operator=(const EtcdWatchStream&) = delete;
@@ -81,11 +86,12 @@ class EtcdWatchStream {
   std::optional<absl::Status> Wait(absl::Duration timeout);
 
  private:
-  // The callback reactor; it lives until both OnDone has run and this handle is gone.
+  // The callback reactor. This handle alone owns it and deletes it once OnDone has finished, so
+  // that it is never deleted, and the channel never released, on a gRPC thread.
   class Reactor;
-  explicit EtcdWatchStream(std::shared_ptr<Reactor> reactor) : reactor_(std::move(reactor)) {}
+  explicit EtcdWatchStream(std::unique_ptr<Reactor> reactor);
 
-  const std::shared_ptr<Reactor> reactor_;
+  const std::unique_ptr<Reactor> reactor_;
 };
 
 }  // namespace fleet::storage::etcd

@@ -1,6 +1,7 @@
 // The etcd client, watch stream and fan-out measurement against a real etcd child process.
 #include "storage/etcd/etcd_client.h"
 
+#include <grpcpp/channel.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -218,6 +219,25 @@ TEST_F(EtcdClientTest, CancelEndsTheStream) {
   stream->Cancel();  // harmless once ended
   ASSERT_OK(client_->Put(Key(), "unseen"));
   EXPECT_TRUE(recorder.WaitForEvents(0).empty());
+}
+
+// A destroyed stream has let go of its channel, even when it held the only reference: the channel
+// is never left for gRPC's callback thread to release. Repeated, because a stream that left it
+// there would still pass whenever that thread happened to be done first.
+TEST_F(EtcdClientTest, DestroyedStreamHasReleasedItsChannel) {
+  constexpr int kStreams = 20;
+  for (int i = 0; i < kStreams; ++i) {
+    std::shared_ptr<grpc::Channel> channel = NewEtcdChannel(etcd_->endpoint());
+    const std::weak_ptr<grpc::Channel> watched = channel;
+    WatchRecorder recorder;
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<EtcdWatchStream> stream,
+                         EtcdWatchStream::Open(std::move(channel), etcd_->endpoint(),
+                                               {.key = Key()}, recorder.Callbacks()));
+    ASSERT_OK(stream->WaitCreated(kWait));
+    stream.reset();
+    EXPECT_EQ(recorder.done(), 1) << "stream " << i;
+    EXPECT_TRUE(watched.expired()) << "stream " << i;
+  }
 }
 
 // A watch on an empty key is refused before anything is sent.
