@@ -147,11 +147,12 @@ void AgentService::Accept(std::unique_ptr<rpc::AcceptedCall> call) {
     return;
   }
   const std::string agent_id = agent->agent().id();
-  AgentSession::Start(AgentSessionDeps{.engine = *engine_,
-                                       .hub = *hub_,
-                                       .state = state_,
-                                       .heartbeat_interval = options_.heartbeat_interval},
-                      std::move(call), agent_id, agent->agent().policy());
+  AgentSession::Start(
+      AgentSessionDeps{.protocol = {.updates = *engine_,
+                                    .state = state_,
+                                    .heartbeat_interval = options_.heartbeat_interval},
+                       .hub = *hub_},
+      std::move(call), agent_id, agent->agent().policy());
   // An unenrollment or reassignment between reading the record and registering the session
   // would otherwise go unseen.
   hub_->RecheckAgent(agent_id);
