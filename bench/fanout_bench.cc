@@ -3,8 +3,8 @@
 // (its stream is a grpc::ServerAsyncReaderWriter on an accepted call), so this measures the
 // pure part of each session's write: after a change, every agent at the previous revision asks
 // the PolicyEngine for its update and wraps the shared bytes in its own grpc::ByteBuffer, as
-// AgentSession::MaybeWrite and PrepareWrite do. Not included: the hub's walk over its sessions,
-// each session's lock, and gRPC's StartWrite.
+// AgentProtocol and AgentSession::Perform do. Not included: the hub's walk over its sessions,
+// each protocol's lock, and gRPC's StartWrite.
 // Run with: build/bin/fanout_bench (see bench/README.md for the recorded figures).
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/slice.h>

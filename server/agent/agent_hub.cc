@@ -42,11 +42,7 @@ void AgentHub::Register(const std::shared_ptr<AgentSession>& session, const std:
     entry = Entry{.session = session, .raw = session.get(), .policy = policy};
     by_policy_[policy].insert(session->agent_id());
   }
-  if (replaced != nullptr) {
-    replaced->Close(
-        grpc::Status(grpc::StatusCode::ABORTED, "a newer stream of this agent replaced this one"),
-        /*go_away=*/false);
-  }
+  if (replaced != nullptr) replaced->Replaced();
 }
 
 bool AgentHub::Unregister(const AgentSession& session) {
@@ -96,10 +92,7 @@ void AgentHub::CloseAll() {
       if (auto session = entry.session.lock()) sessions.push_back(std::move(session));
     }
   }
-  for (const std::shared_ptr<AgentSession>& session : sessions) {
-    session->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "fleetd is shutting down"),
-                   /*go_away=*/true);
-  }
+  for (const std::shared_ptr<AgentSession>& session : sessions) session->GoAway();
 }
 
 size_t AgentHub::size() {

@@ -133,11 +133,12 @@ void AgentService::Accept(std::unique_ptr<rpc::AcceptedCall> call) {
     return;
   }
   const auto& [agent_id, policy] = *agent;
-  AgentSession::Start(AgentSessionDeps{.engine = control_.engine,
-                                       .hub = control_.hub,
-                                       .state = control_.state,
-                                       .heartbeat_interval = options_.heartbeat_interval},
-                      std::move(call), agent_id, policy);
+  AgentSession::Start(
+      AgentSessionDeps{.protocol = {.updates = control_.updates,
+                                    .state = control_.state,
+                                    .heartbeat_interval = options_.heartbeat_interval},
+                       .hub = control_.hub},
+      std::move(call), agent_id, policy);
   // An unenrollment or reassignment between the lookup and registering the session would
   // otherwise go unseen.
   control_.hub.RecheckAgent(agent_id);

@@ -21,7 +21,7 @@
 #include "server/agent/enrollment_service.h"
 #include "server/control/agent_directory.h"
 #include "server/control/agent_state.h"
-#include "server/control/policy_engine.h"
+#include "server/control/update_source.h"
 
 namespace fleet::server {
 
@@ -33,7 +33,7 @@ struct AgentServiceOptions {
 // What the agent API works with from the control layer and the hub; all of it outlives the
 // service.
 struct AgentControl {
-  PolicyEngine& engine;
+  UpdateSource& updates;
   AgentDirectory& directory;
   AgentStateTracker& state;
   AgentHub& hub;

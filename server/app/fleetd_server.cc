@@ -152,7 +152,7 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
   if (!admin_endpoint.ok()) return admin_endpoint.status();
   auto agent_service = std::make_unique<AgentService>(
       **store, Clock::Real(),
-      AgentControl{.engine = (*control)->engine(),
+      AgentControl{.updates = (*control)->engine(),
                    .directory = (*control)->directory(),
                    .state = (*control)->state(),
                    .hub = (*control)->hub()},

@@ -1,0 +1,286 @@
+#include "server/agent/agent_protocol.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace fleet::server {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr absl::Duration kReconnectAfter = absl::Seconds(1);
+// agent.proto's bound on what an agent reports for people to read.
+constexpr size_t kMaxReason = 1024;
+
+google::protobuf::Duration ToProto(absl::Duration duration) {
+  return TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(duration));
+}
+
+}  // namespace
+
+AgentProtocol::AgentProtocol(const AgentProtocolDeps& deps, std::string agent_id,
+                             std::string policy)
+    : deps_(deps), agent_id_(std::move(agent_id)), policy_(std::move(policy)) {}
+
+AgentProtocol::ReadOutcome AgentProtocol::OnMessage(const v1::AgentMessage& message) {
+  bool read_next = false;
+  {
+    absl::MutexLock lock(&mu_);
+    read_next = AfterMessage(Handle(message));
+  }
+  return {.read_next = read_next, .action = Advance()};
+}
+
+AgentProtocol::ReadOutcome AgentProtocol::OnUnreadableMessage() {
+  bool read_next = false;
+  {
+    absl::MutexLock lock(&mu_);
+    read_next = AfterMessage(absl::InvalidArgumentError("unreadable AgentMessage"));
+  }
+  return {.read_next = read_next, .action = Advance()};
+}
+
+bool AgentProtocol::AfterMessage(const absl::Status& error) {
+  // The agent broke the protocol: the stream ends once the write in flight lands.
+  if (!error.ok()) EndWith(error);
+  return !finish_.has_value();
+}
+
+AgentProtocol::Action AgentProtocol::OnAgentClosed() {
+  {
+    absl::MutexLock lock(&mu_);
+    EndWith(absl::OkStatus());
+  }
+  return Advance();
+}
+
+AgentProtocol::Action AgentProtocol::OnPolicyChanged() { return Advance(); }
+
+AgentProtocol::Action AgentProtocol::OnReassigned(const std::string& policy) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (policy_ == policy) return {};
+    policy_ = policy;
+    // Whatever was in flight belongs to the old policy: the next update is the new one's, and
+    // the agent's answer to the old one is dropped when it comes.
+    if (unacked_ != 0) abandoned_ = unacked_;
+    unacked_ = 0;
+    refused_ = 0;
+    ++generation_;
+  }
+  return Advance();
+}
+
+AgentProtocol::Action AgentProtocol::OnUnenrolled() {
+  {
+    absl::MutexLock lock(&mu_);
+    unenrolled_ = true;
+    Close(absl::UnauthenticatedError("the agent was unenrolled"));
+  }
+  return Advance();
+}
+
+AgentProtocol::Action AgentProtocol::OnReplaced() {
+  {
+    absl::MutexLock lock(&mu_);
+    Close(absl::AbortedError("a newer stream of this agent replaced this one"));
+  }
+  return Advance();
+}
+
+AgentProtocol::Action AgentProtocol::OnShutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (Ending()) return {};
+    // The agent closes its side when it hears this, so answers already on their way still land;
+    // the server's shutdown deadline ends the streams of agents that do not.
+    v1::ServerMessage message;
+    message.mutable_go_away()->set_reason("fleetd is shutting down");
+    *message.mutable_go_away()->mutable_reconnect_after() = ToProto(kReconnectAfter);
+    Queue(message);
+    going_away_ = true;
+  }
+  return Advance();
+}
+
+AgentProtocol::Action AgentProtocol::OnWriteDone(bool ok) {
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      // The stream broke: nothing more can be written, only finished (at once: no write is in
+      // flight, so nothing queued goes first).
+      control_.clear();
+      EndWith(absl::UnavailableError("the stream broke"));
+    }
+  }
+  return Advance();
+}
+
+void AgentProtocol::OnEnded(bool current) {
+  absl::MutexLock lock(&mu_);
+  if (unenrolled_) {
+    deps_.state.Forget(agent_id_);
+  } else if (hello_ && current) {
+    deps_.state.Update(agent_id_, [](record::AgentStatusRecord& state) {
+      state.set_status(v1::AGENT_STATUS_OFFLINE);
+    });
+  }
+}
+
+bool AgentProtocol::Ending() const { return finish_.has_value() || going_away_; }
+
+void AgentProtocol::EndWith(const absl::Status& status) {
+  if (!finish_.has_value()) finish_ = status;
+}
+
+void AgentProtocol::Close(const absl::Status& status) {
+  if (!Ending()) finish_ = status;
+}
+
+void AgentProtocol::Queue(const v1::ServerMessage& message) {
+  control_.push_back(std::make_shared<const std::string>(message.SerializeAsString()));
+}
+
+AgentProtocol::Action AgentProtocol::Advance() {
+  std::string policy;
+  AgentPosition position;
+  int64_t generation = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    Action control = NextControl();
+    if (control.kind != Action::Kind::kNone || !WantsUpdate()) return control;
+    policy = policy_;
+    position = position_;
+    generation = generation_;
+  }
+  absl::StatusOr<PreparedUpdatePtr> update = deps_.updates.UpdateFor(policy, position);
+  // Up to date, a deleted policy, or content not ready yet: the next kick asks again.
+  if (!update.ok() || *update == nullptr) return {};
+  absl::MutexLock lock(&mu_);
+  // Busy, ending, or the update went stale: whoever changed things asked again.
+  if (!WantsUpdate() || generation != generation_) return {};
+  const v1::PolicyUpdate& next = (*update)->update;
+  if (next.target_revision() == refused_ && !position_.needs_full) return {};
+  unacked_ = next.target_revision();
+  unacked_sha256_ = next.sha256();
+  unacked_full_ = next.kind() == v1::PolicyUpdate::FULL;
+  ++generation_;
+  // The bytes every stream shares, kept alive by the update that holds them.
+  const std::string* bytes = &(*update)->serialized_message;
+  return Write(std::shared_ptr<const std::string>(*std::move(update), bytes));
+}
+
+AgentProtocol::Action AgentProtocol::NextControl() {
+  if (finished_ || writing_) return {};
+  if (!control_.empty()) {
+    std::shared_ptr<const std::string> bytes = std::move(control_.front());
+    control_.pop_front();
+    return Write(std::move(bytes));
+  }
+  if (!finish_.has_value()) return {};
+  finished_ = true;
+  return {.kind = Action::Kind::kFinish, .status = *finish_};
+}
+
+bool AgentProtocol::WantsUpdate() const {
+  return hello_ && unacked_ == 0 && !writing_ && !finished_ && !Ending();
+}
+
+AgentProtocol::Action AgentProtocol::Write(std::shared_ptr<const std::string> bytes) {
+  writing_ = true;
+  return {.kind = Action::Kind::kWrite, .bytes = std::move(bytes)};
+}
+
+absl::Status AgentProtocol::Handle(const v1::AgentMessage& message) {
+  if (message.has_hello() == hello_) {
+    return absl::InvalidArgumentError(hello_ ? "Hello may only open the stream"
+                                             : "the stream must open with Hello");
+  }
+  switch (message.message_case()) {
+    case v1::AgentMessage::kHello:
+      HandleHello(message.hello());
+      return absl::OkStatus();
+    case v1::AgentMessage::kAck:
+      return HandleAnswer(message.ack().revision(), true, message.ack().sha256(), "", false);
+    case v1::AgentMessage::kNack:
+      return HandleAnswer(message.nack().revision(), false, "", message.nack().reason(),
+                          message.nack().needs_full());
+    case v1::AgentMessage::kStatus: {
+      const v1::StatusReport& report = message.status();
+      deps_.state.Update(agent_id_, [&](record::AgentStatusRecord& state) {
+        state.set_health(static_cast<v1::AgentHealth>(report.health()));
+        state.set_health_message(report.message().substr(0, kMaxReason));
+        *state.mutable_components() = report.components();
+      });
+      return absl::OkStatus();
+    }
+    case v1::AgentMessage::kHeartbeat:
+      deps_.state.Update(agent_id_, [](record::AgentStatusRecord&) {});
+      return absl::OkStatus();
+    default:
+      return absl::InvalidArgumentError("empty AgentMessage");
+  }
+}
+
+void AgentProtocol::HandleHello(const v1::Hello& hello) {
+  hello_ = true;
+  position_ = AgentPosition{.policy = hello.policy(),
+                            .revision = hello.applied_revision(),
+                            .sha256 = hello.applied_sha256()};
+  ++generation_;
+  v1::ServerMessage welcome;
+  *welcome.mutable_welcome()->mutable_heartbeat_interval() = ToProto(deps_.heartbeat_interval);
+  welcome.mutable_welcome()->set_policy(policy_);
+  Queue(welcome);
+  const bool on_policy = hello.policy() == policy_;
+  const std::string policy = policy_;
+  deps_.state.Update(agent_id_, [&](record::AgentStatusRecord& state) {
+    state.set_status(v1::AGENT_STATUS_ONLINE);
+    state.set_policy(policy);
+    state.set_applied_revision(on_policy ? hello.applied_revision() : 0);
+    state.set_nacked_revision(0);
+    state.clear_nack_reason();
+  });
+}
+
+absl::Status AgentProtocol::HandleAnswer(int64_t revision, bool acked, const std::string& sha256,
+                                         const std::string& reason, bool needs_full) {
+  if (abandoned_ != 0 && revision == abandoned_ && revision != unacked_) {
+    abandoned_ = 0;
+    return absl::OkStatus();
+  }
+  if (unacked_ == 0 || revision != unacked_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        acked ? "Ack" : "Nack", " for revision ", revision, ", which is not the update in flight"));
+  }
+  unacked_ = 0;
+  ++generation_;
+  const std::string policy = policy_;
+  if (acked && sha256 == unacked_sha256_) {
+    position_ = AgentPosition{.policy = policy, .revision = revision, .sha256 = sha256};
+    refused_ = 0;
+    deps_.state.Update(agent_id_, [&](record::AgentStatusRecord& state) {
+      state.set_policy(policy);
+      state.set_applied_revision(revision);
+      state.set_nacked_revision(0);
+      state.clear_nack_reason();
+    });
+    return absl::OkStatus();
+  }
+  // A Nack, or an Ack of other content than sent: the agent keeps what it had. It gets the FULL
+  // document if it asks, but once only: a refused FULL is not sent again for this revision.
+  position_.needs_full = (needs_full || acked) && !unacked_full_;
+  refused_ = revision;
+  const std::string why = acked ? "acked content with another hash" : reason.substr(0, kMaxReason);
+  deps_.state.Update(agent_id_, [&](record::AgentStatusRecord& state) {
+    state.set_policy(policy);
+    state.set_nacked_revision(revision);
+    state.set_nack_reason(why);
+  });
+  return absl::OkStatus();
+}
+
+}  // namespace fleet::server

@@ -1,0 +1,179 @@
+// The server's side of one agent's Connect stream (proto/fleet/v1/agent.proto) as a state
+// machine apart from its transport: events in (the agent's messages, the server's changes, the
+// transport's completions), decisions out (write these bytes, finish with this status, or
+// nothing). AgentSession (agent_session.h) carries the bytes over gRPC; the tests drive the
+// protocol without a network.
+//
+// The rules:
+//  - The stream opens with Hello, and only then: anything else first, or a second Hello, ends
+//    it with INVALID_ARGUMENT (so does an unreadable or empty message). The answer is Welcome
+//    (heartbeat interval, the agent's policy), then the update the agent needs, if any.
+//  - At most one policy update is unacknowledged; changes meanwhile coalesce: the next update
+//    is always to the newest revision.
+//  - An Ack with the sent hash moves the agent to that revision. A Nack keeps it where it was,
+//    and the refused revision is not sent again unless the agent asks for FULL (needs_full):
+//    FULL is sent once, and a refused FULL is not sent again. An Ack with another hash counts as
+//    a refusal that asks for FULL.
+//  - An Ack or Nack for a revision not in flight ends the stream with INVALID_ARGUMENT, except
+//    the answer to an update abandoned when the agent was reassigned, which is dropped.
+//  - Reassigned with an update in flight: the next update is the new policy's.
+//  - Unenrolled: the agent's state is forgotten, the stream ends with UNAUTHENTICATED.
+//    Replaced by a newer stream of the agent: ends with ABORTED. Shutting down: GoAway is
+//    queued, no updates follow, and the agent closes its side (its answers in flight still
+//    land). A failed write: nothing more is written, the stream ends with UNAVAILABLE. The
+//    agent closed its side: the stream ends with OK.
+//  - One write in flight; a Finish only once no write is in flight, and only once.
+//  Updates are the UpdateSource's shared bytes (PreparedUpdate::serialized_message), written as
+//  they are: nothing is serialized per agent but Welcome and GoAway.
+//
+// Threads: every method may be called from any thread, concurrently (gRPC reactions on the
+// stream's completion queue, the hub's kicks and moves on its threads). The protocol holds its
+// own lock, taken before AgentStateTracker's and no other; it never holds it while asking the
+// UpdateSource (which takes its own lock and may read the store), nor when a method returns. The
+// caller performs the returned Action itself, with no lock held that a reaction of its transport
+// could need (gRPC may run them inline). The transport reports OnWriteDone once for every
+// kWrite, reads the next message only when a ReadOutcome says so, and calls OnEnded last.
+#ifndef FLEETD_SERVER_AGENT_AGENT_PROTOCOL_H_
+#define FLEETD_SERVER_AGENT_AGENT_PROTOCOL_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "fleet/v1/agent.pb.h"
+#include "server/control/agent_state.h"
+#include "server/control/update_source.h"
+
+namespace fleet::server {
+
+// What every protocol needs; all of it outlives every protocol.
+struct AgentProtocolDeps {
+  UpdateSource& updates;
+  AgentStateTracker& state;
+  absl::Duration heartbeat_interval;
+};
+
+// Thread-safe (see the file comment for who calls what).
+class AgentProtocol {
+ public:
+  // What the transport does next.
+  struct Action {
+    enum class Kind {
+      kNone,
+      // Write `bytes`, a serialized ServerMessage, and report OnWriteDone. The pointer keeps
+      // the bytes alive: hold it until the write is done. No other kWrite comes before that.
+      kWrite,
+      // Finish the stream with `status`. Comes once, never while a write is in flight.
+      kFinish,
+    };
+    Kind kind = Kind::kNone;
+    std::shared_ptr<const std::string> bytes;
+    absl::Status status;
+  };
+
+  // What the transport does after the agent's message.
+  struct ReadOutcome {
+    // Whether to read the agent's next message: false once the stream is ending.
+    bool read_next = false;
+    Action action;
+  };
+
+  // The stream of `agent_id`, authenticated and assigned to `policy`, before its first read.
+  AgentProtocol(const AgentProtocolDeps& deps, std::string agent_id, std::string policy);
+
+  AgentProtocol(const AgentProtocol&) = delete;
+  AgentProtocol& operator=(const AgentProtocol&) = delete;
+
+  // The agent's messages. An unreadable one is a protocol error like an empty one.
+  [[nodiscard]] ReadOutcome OnMessage(const v1::AgentMessage& message);
+  [[nodiscard]] ReadOutcome OnUnreadableMessage();
+  // The agent closed its side, or the stream broke (a read failed): no more messages come.
+  [[nodiscard]] Action OnAgentClosed();
+
+  // The agent's policy has a new latest revision (or its content is ready: see UpdateSource).
+  [[nodiscard]] Action OnPolicyChanged();
+  // The agent was moved to `policy`: it gets that policy's update next.
+  [[nodiscard]] Action OnReassigned(const std::string& policy);
+  // The agent was unenrolled: the stream ends with UNAUTHENTICATED, and OnEnded forgets its
+  // state.
+  [[nodiscard]] Action OnUnenrolled();
+  // A newer stream of the agent took over: this one ends with ABORTED.
+  [[nodiscard]] Action OnReplaced();
+  // The server is shutting down: the agent is told to go away, and closes its side.
+  [[nodiscard]] Action OnShutdown();
+
+  // The write of the last kWrite completed; `ok` false when it failed (the stream broke).
+  [[nodiscard]] Action OnWriteDone(bool ok);
+
+  // The stream is over (its Finish completed): the last event. `current` says whether it was
+  // still the agent's current stream; a replaced one leaves the agent's state to its successor.
+  void OnEnded(bool current);
+
+ private:
+  // Handles one message; an error ends the stream with it.
+  absl::Status Handle(const v1::AgentMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandleHello(const v1::Hello& hello) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status HandleAnswer(int64_t revision, bool acked, const std::string& sha256,
+                            const std::string& reason, bool needs_full)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A message was handled with `error`: the stream ends with it unless it is OK. Returns
+  // whether to read on.
+  bool AfterMessage(const absl::Status& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Whether the stream ends: a Finish is due, or the agent was told to go away.
+  bool Ending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The stream ends with `status` (unless a Finish is due already) once the write in flight
+  // lands.
+  void EndWith(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The server ends the stream with `status`; ignored while it is ending already (an agent told
+  // to go away is still answering).
+  void Close(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Queue(const v1::ServerMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // What to do next: queued control messages first, then the Finish due, then the policy update
+  // the agent needs, if any and if none is unacknowledged. Takes mu_ itself, and asks the
+  // UpdateSource without it.
+  Action Advance() ABSL_LOCKS_EXCLUDED(mu_);
+  // The queued control message, or the Finish due, if the stream is idle.
+  Action NextControl() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the stream is idle and not ending, and the agent has said Hello and holds no update.
+  bool WantsUpdate() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Action Write(std::shared_ptr<const std::string> bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const AgentProtocolDeps deps_;
+  const std::string agent_id_;
+
+  absl::Mutex mu_;
+  std::string policy_ ABSL_GUARDED_BY(mu_);
+  bool hello_ ABSL_GUARDED_BY(mu_) = false;
+  AgentPosition position_ ABSL_GUARDED_BY(mu_);
+  // The revision sent and not yet acked or nacked (0: none), and what was sent for it.
+  int64_t unacked_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string unacked_sha256_ ABSL_GUARDED_BY(mu_);
+  bool unacked_full_ ABSL_GUARDED_BY(mu_) = false;
+  // An update of the previous policy still in flight when the agent was reassigned (0: none).
+  int64_t abandoned_ ABSL_GUARDED_BY(mu_) = 0;
+  // The newest revision the agent refused; not sent again unless it asks for a FULL document.
+  int64_t refused_ ABSL_GUARDED_BY(mu_) = 0;
+  // Serialized control messages (Welcome, GoAway), written before any update.
+  std::deque<std::shared_ptr<const std::string>> control_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;                // a kWrite awaits OnWriteDone
+  std::optional<absl::Status> finish_ ABSL_GUARDED_BY(mu_);  // a Finish with this is due
+  bool going_away_ ABSL_GUARDED_BY(mu_) = false;             // GoAway queued: no more updates
+  bool unenrolled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;  // kFinish was handed out
+  // Bumped whenever what the next update depends on changes (policy, position, update in
+  // flight), so that an update asked for outside the lock is dropped if it went stale; whoever
+  // bumped it asks again.
+  int64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace fleet::server
+
+#endif  // FLEETD_SERVER_AGENT_AGENT_PROTOCOL_H_
