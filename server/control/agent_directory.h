@@ -22,8 +22,9 @@
 
 namespace fleet::server {
 
-// Told of each agent whose assignment changed. Called on the directory's thread, in commit
-// order, outside its lock; must not block for long.
+// Told of each agent whose assignment changed: once per batch of commits the directory takes in,
+// with the newest assignment (a batch may hold several commits). Called on the directory's
+// thread, outside its lock; must not block for long.
 class AgentDirectoryObserver {
  public:
   virtual ~AgentDirectoryObserver() = default;

@@ -1,0 +1,106 @@
+// AgentDirectory on a MemoryStore: authenticates from memory, tells observers of every
+// assignment (enrolled, reassigned, unenrolled) in order, counts a policy's agents, and heals
+// after its watch breaks.
+#include "server/control/agent_directory.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "server/model/records.pb.h"
+#include "server/model/secret_token.h"
+#include "server/model/store_layout.h"
+#include "storage/memory_store.h"
+#include "tests/testing/fault_injecting_store.h"
+#include "tests/testing/status_matchers.h"
+
+namespace fleet::server {
+namespace {
+
+class Recorder final : public AgentDirectoryObserver {
+ public:
+  void AgentAssigned(const std::string& agent_id, const std::string& policy) override {
+    absl::MutexLock lock(&mu_);
+    seen_.emplace_back(agent_id, policy);
+  }
+  std::vector<std::pair<std::string, std::string>> seen() {
+    absl::MutexLock lock(&mu_);
+    return seen_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::pair<std::string, std::string>> seen_ ABSL_GUARDED_BY(mu_);
+};
+
+class AgentDirectoryTest : public ::testing::Test {
+ protected:
+  // Writes the agent's record (policy empty: deletes it) and returns the revision.
+  int64_t Put(const std::string& id, const std::string& policy, const std::string& secret = "s") {
+    storage::Op op = storage::Op::Delete(layout::AgentKey(id));
+    if (!policy.empty()) {
+      record::AgentRecord record;
+      record.mutable_agent()->set_id(id);
+      record.mutable_agent()->set_policy(policy);
+      record.set_secret_sha256(Sha256(secret));
+      op = storage::Op::Put(layout::AgentKey(id), record.SerializeAsString());
+    }
+    absl::StatusOr<storage::TxnResult> result = memory_->Txn({.success = {op}});
+    EXPECT_OK(result);
+    return result.ok() ? result->revision : 0;
+  }
+
+  std::unique_ptr<storage::Store> memory_ = storage::NewMemoryStore();
+  fleet::testing::FaultInjectingStore store_{*memory_};
+  Recorder recorder_;
+};
+
+// The listing and every later change reach the observer; Authenticate answers from memory.
+TEST_F(AgentDirectoryTest, FollowsAssignmentsAndAuthenticates) {
+  Put("a", "linux", "secret-a");
+  AgentDirectory directory(store_);
+  directory.AddObserver(recorder_);
+  ASSERT_OK(directory.Start());
+  // One at a time: changes that arrive in one batch are told once, with the newest assignment.
+  int64_t last = 0;
+  for (const auto& [id, policy] : std::vector<std::pair<std::string, std::string>>{
+           {"b", "linux"}, {"a", "windows"}, {"b", ""}}) {
+    last = Put(id, policy, id == "a" ? "secret-a" : "s");
+    ASSERT_TRUE(directory.WaitForRevision(last, absl::Seconds(10)));
+  }
+  EXPECT_EQ(recorder_.seen(), (std::vector<std::pair<std::string, std::string>>{
+                                  {"a", "linux"}, {"b", "linux"}, {"a", "windows"}, {"b", ""}}));
+  ASSERT_OK_AND_ASSIGN(std::string policy, directory.Authenticate("a", "secret-a"));
+  EXPECT_EQ(policy, "windows");
+  EXPECT_EQ(directory.Authenticate("a", "wrong").status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(directory.Authenticate("b", "s").status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(*directory.AgentsOn("windows", last), 1);
+  EXPECT_EQ(*directory.AgentsOn("linux", last), 0);
+}
+
+// After its watch breaks, the directory lists again: an unenrollment committed meanwhile is
+// still told to the observer (once), and Authenticate refuses the agent.
+TEST_F(AgentDirectoryTest, HealsAfterTheWatchBreaks) {
+  Put("a", "linux");
+  AgentDirectory directory(store_);
+  directory.AddObserver(recorder_);
+  ASSERT_OK(directory.Start());
+  store_.SetUnavailable(true);
+  store_.BreakWatches(absl::UnavailableError("injected"));
+  const int64_t gone = Put("a", "");
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (directory.restarts() < 2 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(directory.Authenticate("a", "s").status().code(), absl::StatusCode::kUnavailable);
+  store_.SetUnavailable(false);
+  ASSERT_TRUE(directory.WaitForRevision(gone, absl::Seconds(20)));
+  while (!directory.synced() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(recorder_.seen(),
+            (std::vector<std::pair<std::string, std::string>>{{"a", "linux"}, {"a", ""}}));
+  EXPECT_EQ(directory.Authenticate("a", "s").status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+}  // namespace
+}  // namespace fleet::server
