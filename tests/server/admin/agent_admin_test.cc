@@ -1,6 +1,7 @@
 // Enrollment tokens, the agent registry and rollout status on a MemoryStore.
 #include <limits>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "server/admin/agent_registry.h"
 #include "server/admin/enrollment_token_service.h"
@@ -156,7 +157,9 @@ TEST_F(AgentAdminTest, RolloutStatusCounts) {
   EXPECT_EQ(rollouts_.Get(request).status().code(), absl::StatusCode::kNotFound);
 }
 
-// The watch sends the status now and again when an agent acks, until told to stop.
+// The watch sends the status now and again when an agent acks, until told to stop. The ack is
+// seen at once: the env's state tracker never flushes, and the watch never reads the store's
+// agent state.
 TEST_F(AgentAdminTest, RolloutWatchFollowsChanges) {
   env_.PutAgent("00000000000a", "linux", v1::AGENT_STATUS_ONLINE, 0);
   v1::GetRolloutStatusRequest request;
@@ -175,6 +178,27 @@ TEST_F(AgentAdminTest, RolloutWatchFollowsChanges) {
   EXPECT_EQ(seen[0].pending(), 1);
   EXPECT_EQ(seen[1].acked(), 1);
   EXPECT_TRUE(seen[1].complete());
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> flushed =
+      env_.store->RangeState(layout::kAgentStatus);
+  ASSERT_OK(flushed);
+  EXPECT_TRUE(flushed->empty());
+}
+
+// Deleting a policy counts its agents in the directory: refused while one is assigned, allowed
+// once it is reassigned away.
+TEST_F(AgentAdminTest, DeletePolicyCountsAgentsWithoutAScan) {
+  env_.PutAgent("00000000000a", "windows");
+  v1::DeletePolicyRequest request;
+  request.set_name("windows");
+  absl::StatusOr<v1::DeletePolicyResponse> refused = policies_.Delete(request);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "has 1 agents assigned"))
+      << refused.status();
+  v1::ReassignAgentRequest reassign;
+  reassign.set_id("00000000000a");
+  reassign.set_policy("linux");
+  ASSERT_OK(agents_.Reassign(reassign));
+  EXPECT_OK(policies_.Delete(request));
 }
 
 }  // namespace
