@@ -11,15 +11,15 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "bench/scale/agent_population.h"
-#include "bench/scale/fleetd_instance.h"
 #include "bench/scale/results.h"
 #include "cli/admin_client.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/fleetd_process.h"
 
 namespace fleet::bench {
 
 struct BenchEnv {
-  FleetdInstance* fleetd = nullptr;  // not owned
+  testing::FleetdProcess* fleetd = nullptr;  // not owned
   std::unique_ptr<cli::AdminClient> admin;
   // The policy every agent is enrolled into, and its enrollment token.
   std::string policy;

@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "bench/scale/scenarios.h"
 #include "common/fd_limit.h"
+#include "tests/testing/fleetd_process.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
@@ -44,7 +45,7 @@ std::string FirstLineOf(const std::vector<std::string>& argv) {
 }
 
 nlohmann::ordered_json Conditions(const Flags& flags, const fleet::FdLimit& limit,
-                                  const FleetdInstance& fleetd) {
+                                  const testing::FleetdProcess& fleetd) {
   utsname name{};
   uname(&name);
   absl::StatusOr<std::string> fleetd_limit = fleetd.FdLimit();
@@ -109,16 +110,16 @@ int Run(const Flags& flags) {
     }
   } remove_state{state_dir};
 
-  absl::StatusOr<std::unique_ptr<FleetdInstance>> fleetd =
-      FleetdInstance::Start({.binary = flags.fleetd,
-                             .data_dir = work.path() + "/fleetd-data",
-                             .log_path = work.path() + "/fleetd.log"});
+  absl::StatusOr<std::unique_ptr<testing::FleetdProcess>> fleetd =
+      testing::FleetdProcess::Start({.binary = flags.fleetd,
+                                     .data_dir = work.path() + "/fleetd-data",
+                                     .log_path = work.path() + "/fleetd.log"});
   if (!fleetd.ok()) {
     std::cerr << "fleet-bench: error: " << fleetd.status().message() << "\n";
     return kExitFailed;
   }
   Progress(absl::StrCat("fleetd serving: admin ", (*fleetd)->admin_address(), ", agents ",
-                        (*fleetd)->agent_address(), ", log ", work.path(), "/fleetd.log"));
+                        (*fleetd)->agent_address(), ", log ", (*fleetd)->log_path()));
   BenchEnv env;
   env.fleetd = fleetd->get();
   env.policy = "bench";

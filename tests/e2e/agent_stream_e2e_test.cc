@@ -14,6 +14,7 @@
 #include "fleet/v1/agent.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/fleetctl_runner.h"
 #include "tests/testing/fleetd_process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
@@ -295,7 +296,7 @@ TEST_F(AgentStreamE2eTest, RevokedTokenIsRefused) {
 
 // An agent whose applied revision was pruned from the history gets the FULL document.
 TEST_F(AgentStreamE2eTest, PrunedBaseGetsFull) {
-  ASSERT_EQ(fleetd_->Stop(), 0);
+  ASSERT_OK(fleetd_->Stop());
   ASSERT_NO_FATAL_FAILURE(StartFleetd({"--policy-history", "2"}));
   v1::EnrollResponse identity = Enroll("web-1");
   agent::PolicyApplier applied;
@@ -326,7 +327,7 @@ TEST_F(AgentStreamE2eTest, ResumeAfterRestartGetsDelta) {
     ASSERT_TRUE(agent.Hello());
     ASSERT_TRUE(agent.ApplyNext().has_value());
     applied = agent.applier;
-    ASSERT_EQ(fleetd_->Stop(), 0);
+    ASSERT_OK(fleetd_->Stop());
     std::optional<v1::ServerMessage> last;
     while (std::optional<v1::ServerMessage> message = agent.Read()) last = message;
     ASSERT_TRUE(last.has_value() && last->has_go_away()) << "no GoAway before shutdown";
