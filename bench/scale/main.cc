@@ -137,9 +137,9 @@ int Run(const Flags& flags) {
               << (*fleetd)->bootstrap_token_file() << "\n";
     return kExitFailed;
   }
+  env.admin_token = std::string(absl::StripAsciiWhitespace(token));
   env.admin =
-      cli::AdminClient::Create((*fleetd)->admin_address(),
-                               std::string(absl::StripAsciiWhitespace(token)), absl::Seconds(30));
+      cli::AdminClient::Create((*fleetd)->admin_address(), env.admin_token, absl::Seconds(30));
   if (absl::Status applied = ApplyNextPolicy(env); !applied.ok()) {
     std::cerr << "fleet-bench: error: applying the bench policy: " << applied.message() << "\n";
     return kExitFailed;
@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
       "fleet-bench"};
   app.add_option("scenarios", flags.scenarios,
                  "Scenarios to run, in order (default: all): fanout, memory, reconnect, enroll, "
-                 "admin-write, vs-etcd");
+                 "admin-write, rollout-watch, vs-etcd");
   app.add_option("--fleetd", flags.fleetd, "The fleetd binary (default: build/bin/fleetd)");
   app.add_option("--etcd", flags.etcd, "The etcd binary for vs-etcd (default: etcd on PATH)");
   app.add_option("--out", flags.out, "Where the JSON files go (default: bench/results)");
