@@ -41,12 +41,19 @@ std::string NextPolicySpec(BenchEnv& env) {
 
 absl::StatusOr<std::unique_ptr<AgentPopulation>> StartPopulation(BenchEnv& env, int agents,
                                                                  int connections) {
+  return StartPopulation(env, agents, connections, env.enroll_token, env.state_dir);
+}
+
+absl::StatusOr<std::unique_ptr<AgentPopulation>> StartPopulation(BenchEnv& env, int agents,
+                                                                 int connections,
+                                                                 const std::string& enroll_token,
+                                                                 const std::string& state_dir) {
   Progress(absl::StrCat("starting ", agents, " agents over ", connections, " connections"));
   const absl::Time start = absl::Now();
   absl::StatusOr<std::unique_ptr<AgentPopulation>> population =
       AgentPopulation::Start({.server = env.fleetd->agent_address(),
-                              .enroll_token = env.enroll_token,
-                              .state_dir = env.state_dir,
+                              .enroll_token = enroll_token,
+                              .state_dir = state_dir,
                               .agents = agents,
                               .connections = connections});
   if (population.ok()) {
@@ -62,12 +69,15 @@ std::string PopulationName(int agents, int connections) {
   return absl::StrCat(agents, " agents over ", connections, " connections");
 }
 
-absl::Status ApplyNextPolicy(BenchEnv& env) {
+absl::Status ApplyNextPolicy(BenchEnv& env) { return ApplyNextRevision(env, env.policy).status(); }
+
+absl::StatusOr<int64_t> ApplyNextRevision(BenchEnv& env, const std::string& policy) {
   v1::ApplyPolicyRequest request;
-  request.set_name(env.policy);
+  request.set_name(policy);
   request.set_spec_json(NextPolicySpec(env));
   absl::StatusOr<v1::ApplyPolicyResponse> response = env.admin->ApplyPolicy(request);
-  return response.status();
+  if (!response.ok()) return response.status();
+  return response->policy().revision();
 }
 
 absl::StatusOr<absl::Duration> TimeRollout(BenchEnv& env, AgentPopulation& population, Until until,

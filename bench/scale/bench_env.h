@@ -11,16 +11,18 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "bench/scale/agent_population.h"
-#include "bench/scale/fleetd_instance.h"
 #include "bench/scale/results.h"
 #include "cli/admin_client.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/fleetd_process.h"
 
 namespace fleet::bench {
 
 struct BenchEnv {
-  FleetdInstance* fleetd = nullptr;  // not owned
+  testing::FleetdProcess* fleetd = nullptr;  // not owned
   std::unique_ptr<cli::AdminClient> admin;
+  // The admin token `admin` sends, for scenarios that call the admin API with a stub of their own.
+  std::string admin_token;
   // The policy every agent is enrolled into, and its enrollment token.
   std::string policy;
   std::string enroll_token;
@@ -51,9 +53,15 @@ std::string NextPolicySpec(BenchEnv& env);
 // go to etcd in vs-etcd.
 std::string PayloadFor(int64_t counter, int payload_bytes);
 
-// Starts `agents` agents over `connections` connections on env's fleetd (see AgentPopulation).
+// Starts `agents` agents over `connections` connections on env's fleetd (see AgentPopulation),
+// enrolled with env.enroll_token, their identities in env.state_dir.
 absl::StatusOr<std::unique_ptr<AgentPopulation>> StartPopulation(BenchEnv& env, int agents,
                                                                  int connections);
+// The same with another enrollment token (of another policy) and identity directory.
+absl::StatusOr<std::unique_ptr<AgentPopulation>> StartPopulation(BenchEnv& env, int agents,
+                                                                 int connections,
+                                                                 const std::string& enroll_token,
+                                                                 const std::string& state_dir);
 
 // "10000 agents, one connection each" or "100000 agents over 1000 connections".
 std::string PopulationName(int agents, int connections);
@@ -67,6 +75,9 @@ absl::StatusOr<absl::Duration> TimeRollout(BenchEnv& env, AgentPopulation& popul
 
 // Commits a new revision of env.policy; returns when fleetd answered.
 absl::Status ApplyNextPolicy(BenchEnv& env);
+// Commits a new revision of `policy` (creating it if need be) with NextPolicySpec; returns the
+// revision fleetd committed.
+absl::StatusOr<int64_t> ApplyNextRevision(BenchEnv& env, const std::string& policy);
 
 // Fills `result.samples` with `rounds` values of `round(i)`, printing each; the first error ends
 // the case and is recorded in result.error.

@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "bench/scale/scenarios.h"
 #include "common/fd_limit.h"
+#include "tests/testing/fleetd_process.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
@@ -44,7 +45,7 @@ std::string FirstLineOf(const std::vector<std::string>& argv) {
 }
 
 nlohmann::ordered_json Conditions(const Flags& flags, const fleet::FdLimit& limit,
-                                  const FleetdInstance& fleetd) {
+                                  const testing::FleetdProcess& fleetd) {
   utsname name{};
   uname(&name);
   absl::StatusOr<std::string> fleetd_limit = fleetd.FdLimit();
@@ -109,16 +110,16 @@ int Run(const Flags& flags) {
     }
   } remove_state{state_dir};
 
-  absl::StatusOr<std::unique_ptr<FleetdInstance>> fleetd =
-      FleetdInstance::Start({.binary = flags.fleetd,
-                             .data_dir = work.path() + "/fleetd-data",
-                             .log_path = work.path() + "/fleetd.log"});
+  absl::StatusOr<std::unique_ptr<testing::FleetdProcess>> fleetd =
+      testing::FleetdProcess::Start({.binary = flags.fleetd,
+                                     .data_dir = work.path() + "/fleetd-data",
+                                     .log_path = work.path() + "/fleetd.log"});
   if (!fleetd.ok()) {
     std::cerr << "fleet-bench: error: " << fleetd.status().message() << "\n";
     return kExitFailed;
   }
   Progress(absl::StrCat("fleetd serving: admin ", (*fleetd)->admin_address(), ", agents ",
-                        (*fleetd)->agent_address(), ", log ", work.path(), "/fleetd.log"));
+                        (*fleetd)->agent_address(), ", log ", (*fleetd)->log_path()));
   BenchEnv env;
   env.fleetd = fleetd->get();
   env.policy = "bench";
@@ -136,9 +137,9 @@ int Run(const Flags& flags) {
               << (*fleetd)->bootstrap_token_file() << "\n";
     return kExitFailed;
   }
+  env.admin_token = std::string(absl::StripAsciiWhitespace(token));
   env.admin =
-      cli::AdminClient::Create((*fleetd)->admin_address(),
-                               std::string(absl::StripAsciiWhitespace(token)), absl::Seconds(30));
+      cli::AdminClient::Create((*fleetd)->admin_address(), env.admin_token, absl::Seconds(30));
   if (absl::Status applied = ApplyNextPolicy(env); !applied.ok()) {
     std::cerr << "fleet-bench: error: applying the bench policy: " << applied.message() << "\n";
     return kExitFailed;
@@ -195,7 +196,7 @@ int main(int argc, char** argv) {
       "fleet-bench"};
   app.add_option("scenarios", flags.scenarios,
                  "Scenarios to run, in order (default: all): fanout, memory, reconnect, enroll, "
-                 "admin-write, vs-etcd");
+                 "admin-write, rollout-watch, vs-etcd");
   app.add_option("--fleetd", flags.fleetd, "The fleetd binary (default: build/bin/fleetd)");
   app.add_option("--etcd", flags.etcd, "The etcd binary for vs-etcd (default: etcd on PATH)");
   app.add_option("--out", flags.out, "Where the JSON files go (default: bench/results)");

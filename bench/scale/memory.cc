@@ -14,7 +14,7 @@ struct MemoryCase {
 };
 
 // The median of kSamples RSS readings `every` apart.
-absl::StatusOr<double> MedianRss(FleetdInstance& fleetd, absl::Duration every) {
+absl::StatusOr<double> MedianRss(testing::FleetdProcess& fleetd, absl::Duration every) {
   std::vector<double> readings;
   for (int i = 0; i < kSamples; ++i) {
     absl::StatusOr<int64_t> rss = fleetd.RssBytes();

@@ -24,7 +24,7 @@ struct CaseResult {
   std::string name;
   nlohmann::ordered_json params = nlohmann::ordered_json::object();
   std::string metric;
-  // "s", "ms", "KB", "per_s", "count" or "ratio".
+  // "s", "ms", "KB", "per_s", "count", "ratio" or "cpu_s" (CPU seconds, user plus system).
   std::string unit;
   // One per round (or per operation, for latencies).
   std::vector<double> samples;

@@ -4,8 +4,9 @@ namespace fleet::bench {
 
 const std::vector<Scenario>& AllScenarios() {
   static const std::vector<Scenario>* const kScenarios = new std::vector<Scenario>{
-      {"enroll", RunEnroll}, {"admin-write", RunAdminWrite}, {"fanout", RunFanout},
-      {"memory", RunMemory}, {"reconnect", RunReconnect},    {"vs-etcd", RunVsEtcd},
+      {"enroll", RunEnroll},  {"admin-write", RunAdminWrite}, {"fanout", RunFanout},
+      {"memory", RunMemory},  {"reconnect", RunReconnect},    {"rollout-watch", RunRolloutWatch},
+      {"vs-etcd", RunVsEtcd},
   };
   return *kScenarios;
 }

@@ -26,6 +26,9 @@ ScenarioResult RunReconnect(BenchEnv& env);
 ScenarioResult RunEnroll(BenchEnv& env);
 // Durable policy apply latency one at a time, and applies per second with concurrent writers.
 ScenarioResult RunAdminWrite(BenchEnv& env);
+// Operators watching a rollout: W WatchRolloutStatus streams opened as each revision is applied,
+// the time until every one saw it complete, and fleetd's CPU then and over an idle hold after.
+ScenarioResult RunRolloutWatch(BenchEnv& env);
 // The same number of watch streams on a real etcd and agent streams on fleetd, one change of the
 // same payload, time until every stream has it, and the ratio.
 ScenarioResult RunVsEtcd(BenchEnv& env);

@@ -6,9 +6,14 @@
 namespace fleet::server {
 
 ControlPlane::ControlPlane(storage::Store& store, Clock& clock, AgentStateOptions state_options)
-    : state_(store, clock, state_options, &rollouts_), hub_(directory_), directory_(store) {
+    : state_(store, clock, state_options, &rollouts_), directory_(store), hub_(directory_) {
   directory_.AddObserver(hub_);
   directory_.AddObserver(rollouts_);
+}
+
+ControlPlane::~ControlPlane() {
+  engine_.reset();
+  directory_.Stop();
 }
 
 absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(storage::Store& store,

@@ -29,6 +29,10 @@ class ControlPlane {
       storage::Store& store, Clock& clock, AgentStateOptions state_options,
       absl::Duration sync_timeout = absl::Seconds(30));
 
+  // Stops the engine and the directory first, so that nothing calls into the hub or the
+  // trackers while they go.
+  ~ControlPlane();
+
   ControlPlane(const ControlPlane&) = delete;
   ControlPlane& operator=(const ControlPlane&) = delete;
 
@@ -44,11 +48,11 @@ class ControlPlane {
  private:
   ControlPlane(storage::Store& store, Clock& clock, AgentStateOptions state_options);
 
-  // In construction order; destroyed in reverse, each before what it calls into.
+  // In construction order, each after what it refers to.
   RolloutTracker rollouts_;
   AgentStateTracker state_;
-  AgentHub hub_;
   AgentDirectory directory_;
+  AgentHub hub_;
   std::unique_ptr<PolicyEngine> engine_;
 };
 

@@ -16,7 +16,9 @@ std::string IdOf(const std::string& key) { return key.substr(sizeof(layout::kAge
 
 }  // namespace
 
-AgentDirectory::~AgentDirectory() { reflector_.reset(); }
+AgentDirectory::~AgentDirectory() { Stop(); }
+
+void AgentDirectory::Stop() { reflector_.reset(); }
 
 absl::Status AgentDirectory::Start(absl::Duration sync_timeout) {
   reflector_ = std::make_unique<storage::Reflector>(

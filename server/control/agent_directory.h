@@ -39,6 +39,10 @@ class AgentDirectory final : private storage::ReflectorHandler {
   explicit AgentDirectory(storage::Store& store) : store_(store) {}
   ~AgentDirectory() override;
 
+  // Stops following the store: no observer is called once it returns. Idempotent; call it once
+  // nothing else calls the directory any more.
+  void Stop();
+
   AgentDirectory(const AgentDirectory&) = delete;
   AgentDirectory& operator=(const AgentDirectory&) = delete;
 

@@ -19,6 +19,7 @@
 #include "fleet/v1/agent.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/fleetctl_runner.h"
 #include "tests/testing/fleetd_process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
@@ -234,7 +235,7 @@ TEST_F(AdminE2eTest, StateSurvivesRestart) {
   ASSERT_EQ(Fleetctl({"token", "create", "--policy", "linux-servers"}).exit_code, 0);
   std::ifstream bootstrap(admin_token_);
   std::string token_before((std::istreambuf_iterator<char>(bootstrap)), {});
-  ASSERT_EQ(fleetd_->Stop(), 0);
+  ASSERT_OK(fleetd_->Stop());
   ASSERT_NO_FATAL_FAILURE(StartFleetd());
   std::ifstream again(admin_token_);
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(again)), {}), token_before);

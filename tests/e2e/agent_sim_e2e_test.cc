@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/fleetctl_runner.h"
 #include "tests/testing/fleetd_process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"

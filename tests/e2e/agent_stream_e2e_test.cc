@@ -14,10 +14,12 @@
 #include "fleet/v1/agent.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/fleetctl_runner.h"
 #include "tests/testing/fleetd_process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_agent.h"
 
 namespace fleet {
 namespace {
@@ -25,78 +27,12 @@ namespace {
 using testing::CommandResult;
 using testing::FleetdProcess;
 using testing::TempDir;
+using testing::TestAgent;
 
 std::string Policy(const std::string& name, const std::string& level) {
   return absl::StrCat("kind: Policy\nmetadata: {name: ", name, "}\nspec: {logs: {level: ", level,
                       "}, paths: [/var/log]}\n");
 }
-
-// One agent's stream, driven step by step by the test.
-class TestAgent {
- public:
-  TestAgent(const std::string& address, const v1::EnrollResponse& identity,
-            const std::string& secret_override = "")
-      : stub_(v1::AgentService::NewStub(
-            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {
-    context_.AddMetadata("x-fleet-agent-id", identity.agent_id());
-    context_.AddMetadata(
-        "authorization",
-        "Bearer " + (secret_override.empty() ? identity.agent_secret() : secret_override));
-    context_.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
-    stream_ = stub_->Connect(&context_);
-  }
-
-  bool Send(const v1::AgentMessage& message) { return stream_->Write(message); }
-  bool Hello() {
-    v1::AgentMessage message;
-    *message.mutable_hello() = applier.HelloMessage();
-    return Send(message);
-  }
-  // The next message, or nullopt when the stream ended.
-  std::optional<v1::ServerMessage> Read() {
-    v1::ServerMessage message;
-    if (!stream_->Read(&message)) return std::nullopt;
-    return message;
-  }
-  // Reads up to the next PolicyUpdate, applies it and answers; returns it.
-  std::optional<v1::PolicyUpdate> ApplyNext(bool refuse = false) {
-    while (std::optional<v1::ServerMessage> message = Read()) {
-      if (!message->has_policy_update()) continue;
-      const v1::PolicyUpdate& update = message->policy_update();
-      if (refuse) {
-        v1::AgentMessage nack;
-        nack.mutable_nack()->set_revision(update.target_revision());
-        nack.mutable_nack()->set_reason("cannot run it");
-        Send(nack);
-      } else {
-        agent::ApplyOutcome outcome = applier.Apply(update);
-        EXPECT_TRUE(outcome.applied) << outcome.nack_reason;
-        Send(outcome.Reply());
-      }
-      return update;
-    }
-    return std::nullopt;
-  }
-  grpc::Status End() {
-    stream_->WritesDone();
-    while (Read()) {
-    }
-    return stream_->Finish();
-  }
-  // After the server ended the stream.
-  grpc::Status Status() {
-    while (Read()) {
-    }
-    return stream_->Finish();
-  }
-
-  agent::PolicyApplier applier;
-
- private:
-  std::unique_ptr<v1::AgentService::Stub> stub_;
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::ServerMessage>> stream_;
-};
 
 class AgentStreamE2eTest : public ::testing::Test {
  protected:
@@ -120,26 +56,13 @@ class AgentStreamE2eTest : public ::testing::Test {
   int Apply(const std::string& yaml) { return Fleetctl({"apply", "-f", "-"}, yaml).exit_code; }
 
   grpc::Status TryEnroll(const std::string& token, v1::EnrollResponse* response) {
-    auto stub = v1::AgentService::NewStub(
-        grpc::CreateChannel(fleetd_->agent_address(), grpc::InsecureChannelCredentials()));
-    v1::EnrollRequest request;
-    request.set_enrollment_token(token);
-    request.mutable_facts()->set_hostname("web");
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-    return stub->Enroll(&context, request, response);
+    return testing::EnrollAgent(fleetd_->agent_address(), token, "web", response);
   }
 
   v1::EnrollResponse Enroll(const std::string& hostname) {
-    auto stub = v1::AgentService::NewStub(
-        grpc::CreateChannel(fleetd_->agent_address(), grpc::InsecureChannelCredentials()));
-    v1::EnrollRequest request;
-    request.set_enrollment_token(token_);
-    request.mutable_facts()->set_hostname(hostname);
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
     v1::EnrollResponse response;
-    grpc::Status status = stub->Enroll(&context, request, &response);
+    grpc::Status status =
+        testing::EnrollAgent(fleetd_->agent_address(), token_, hostname, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return response;
   }
@@ -295,7 +218,7 @@ TEST_F(AgentStreamE2eTest, RevokedTokenIsRefused) {
 
 // An agent whose applied revision was pruned from the history gets the FULL document.
 TEST_F(AgentStreamE2eTest, PrunedBaseGetsFull) {
-  ASSERT_EQ(fleetd_->Stop(), 0);
+  ASSERT_OK(fleetd_->Stop());
   ASSERT_NO_FATAL_FAILURE(StartFleetd({"--policy-history", "2"}));
   v1::EnrollResponse identity = Enroll("web-1");
   agent::PolicyApplier applied;
@@ -326,7 +249,7 @@ TEST_F(AgentStreamE2eTest, ResumeAfterRestartGetsDelta) {
     ASSERT_TRUE(agent.Hello());
     ASSERT_TRUE(agent.ApplyNext().has_value());
     applied = agent.applier;
-    ASSERT_EQ(fleetd_->Stop(), 0);
+    ASSERT_OK(fleetd_->Stop());
     std::optional<v1::ServerMessage> last;
     while (std::optional<v1::ServerMessage> message = agent.Read()) last = message;
     ASSERT_TRUE(last.has_value() && last->has_go_away()) << "no GoAway before shutdown";

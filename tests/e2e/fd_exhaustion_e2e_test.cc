@@ -7,7 +7,6 @@
 #include <grpcpp/security/credentials.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,19 +25,16 @@
 #include "fleet/v1/agent.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/fleetctl_runner.h"
 #include "tests/testing/fleetd_process.h"
 #include "tests/testing/status_matchers.h"
-#include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fleet {
 namespace {
 
 using testing::CommandResult;
-using testing::ExitCode;
-using testing::ListeningField;
-using testing::RunCommand;
-using testing::Subprocess;
+using testing::FleetdProcess;
 using testing::TempDir;
 
 constexpr int kFleetdFdLimit = 300;
@@ -112,52 +108,29 @@ class FdExhaustionE2eTest : public ::testing::Test {
     limit.rlim_cur = limit.rlim_max;
     ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &limit), 0);
 
-    // dash and bash both set the soft and the hard limit with `ulimit -n`, so fleetd cannot
-    // raise it again.
-    ASSERT_OK_AND_ASSIGN(
-        fleetd_, Subprocess::Start({"/bin/sh", "-c",
-                                    absl::StrCat("ulimit -n ", kFleetdFdLimit, " && exec \"$@\""),
-                                    "sh", FLEETD_BIN, "--data-dir", tmp_.Sub("data"),
-                                    "--admin-addr", "127.0.0.1:0", "--agent-addr", "127.0.0.1:0"}));
-    std::optional<std::string> limit_line =
-        fleetd_->WaitForStderr("open-file limit", absl::Seconds(30));
-    ASSERT_TRUE(limit_line.has_value()) << fleetd_->DrainStderr(absl::Seconds(1));
-    ASSERT_TRUE(absl::StrContains(*limit_line, absl::StrCat("open-file limit: ", kFleetdFdLimit)))
-        << *limit_line;
-    std::optional<std::string> line = fleetd_->WaitForStderr("fleetd listening", absl::Seconds(30));
-    ASSERT_TRUE(line.has_value()) << fleetd_->DrainStderr(absl::Seconds(1));
-    admin_address_ = ListeningField(*line, "admin");
-    agent_address_ = ListeningField(*line, "agent");
-    ASSERT_TRUE(
-        absl::SimpleAtoi(agent_address_.substr(agent_address_.rfind(':') + 1), &agent_port_))
-        << *line;
+    ASSERT_OK_AND_ASSIGN(fleetd_, FleetdProcess::Start({.binary = FLEETD_BIN,
+                                                        .data_dir = tmp_.Sub("data"),
+                                                        .open_file_limit = kFleetdFdLimit}));
+    ASSERT_TRUE(absl::StrContains(fleetd_->startup_log(),
+                                  absl::StrCat("open-file limit: ", kFleetdFdLimit)))
+        << fleetd_->startup_log();
+    const std::string& agent = fleetd_->agent_address();
+    ASSERT_TRUE(absl::SimpleAtoi(agent.substr(agent.rfind(':') + 1), &agent_port_)) << agent;
   }
 
   void TearDown() override {
-    if (fleetd_ == nullptr) return;
-    fleetd_->Signal(SIGTERM);
-    std::string out, err;
-    fleetd_->DrainBoth(absl::Seconds(30), out, err);
-    EXPECT_EQ(ExitCode(fleetd_->Wait(absl::Seconds(30))), 0) << err;
+    if (fleetd_ != nullptr) ASSERT_OK(fleetd_->Stop());
   }
 
   CommandResult Fleetctl(const std::vector<std::string>& args,
                          const std::optional<std::string>& input = std::nullopt) {
-    std::vector<std::string> argv = {FLEETCTL_BIN, "--address", admin_address_, "--token-file",
-                                     tmp_.Sub("data/bootstrap-admin.token")};
-    argv.insert(argv.end(), args.begin(), args.end());
-    absl::StatusOr<CommandResult> result =
-        RunCommand(argv, {"XDG_CONFIG_HOME=" + tmp_.Sub("config")}, input, absl::Seconds(60));
-    EXPECT_OK(result);
-    return result.ok() ? *result : CommandResult{};
+    return testing::RunFleetctl(FLEETCTL_BIN, *fleetd_, tmp_.Sub("config"), args, "", input);
   }
 
-  bool Running() { return !fleetd_->Wait(absl::ZeroDuration()).has_value(); }
+  bool Running() { return !fleetd_->process().Wait(absl::ZeroDuration()).has_value(); }
 
   TempDir tmp_;
-  std::unique_ptr<Subprocess> fleetd_;
-  std::string admin_address_;
-  std::string agent_address_;
+  std::unique_ptr<FleetdProcess> fleetd_;
   int agent_port_ = 0;
 };
 
@@ -180,7 +153,7 @@ TEST_F(FdExhaustionE2eTest, RefusesTheExcessAndServesAgentsAfterwards) {
     const int must_end = kStormConnections - kFleetdFdLimit;
     EXPECT_GE(storm.CountEnded(must_end, absl::Seconds(60)), must_end);
     std::optional<std::string> refusing =
-        fleetd_->WaitForStderr("refusing agent connections", absl::Seconds(30));
+        fleetd_->process().WaitForStderr("refusing agent connections", absl::Seconds(30));
     ASSERT_TRUE(refusing.has_value());
     EXPECT_TRUE(absl::StrContains(*refusing, absl::StrCat("of limit ", kFleetdFdLimit)))
         << *refusing;
@@ -194,7 +167,7 @@ TEST_F(FdExhaustionE2eTest, RefusesTheExcessAndServesAgentsAfterwards) {
 
   // The storm is over: a new agent enrolls and connects.
   auto stub = v1::AgentService::NewStub(
-      grpc::CreateChannel(agent_address_, grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(fleetd_->agent_address(), grpc::InsecureChannelCredentials()));
   v1::EnrollRequest enroll;
   enroll.set_enrollment_token(secret);
   enroll.mutable_facts()->set_hostname("after-the-storm");

@@ -61,11 +61,37 @@ cat >"$tmp/results/admin-write.json" <<'EOF'
   ]
 }
 EOF
+# Wall-clock seconds and CPU seconds in one scenario: two panels.
+cat >"$tmp/results/rollout-watch.json" <<'EOF'
+{
+  "scenario": "rollout-watch",
+  "title": "Rollout watchers: apply to every watcher complete, and fleetd's CPU for them",
+  "started_at": "2026-11-22T04:40:00Z",
+  "duration_s": 45.2,
+  "conditions": {"cores": 2, "scale": 1},
+  "cases": [
+    {"name": "10000 agents over 100 connections, 100 watchers: apply to every watcher complete",
+     "params": {"agents": 10000, "connections": 100, "watchers": 100, "idle_hold_s": 2},
+     "metric": "apply_to_watchers_complete", "unit": "s", "samples": [0.82, 0.77, 0.91],
+     "median": 0.82, "p99": 0.91, "target": null, "met": null,
+     "figures": {"last_agent_ack_s_median": 0.31, "errors": 0}, "error": null},
+    {"name": "10000 agents over 100 connections, 100 watchers: fleetd CPU during the rollout",
+     "params": {"agents": 10000, "watchers": 100}, "metric": "fleetd_cpu_rollout",
+     "unit": "cpu_s", "samples": [1.41, 1.32, 1.55], "median": 1.41, "p99": 1.55,
+     "target": null, "met": null, "figures": {}, "error": null},
+    {"name": "10000 agents over 100 connections, 100 watchers: fleetd CPU over a 2s idle hold",
+     "params": {"agents": 10000, "watchers": 100}, "metric": "fleetd_cpu_idle_hold",
+     "unit": "cpu_s", "samples": [3.9, 3.8, 3.95], "median": 3.9, "p99": 3.95,
+     "target": null, "met": null, "figures": {"fleetd_cpu_idle_without_watchers": 0.02},
+     "error": null}
+  ]
+}
+EOF
 
 status=0
 "$report" "$tmp/results" >"$tmp/out" 2>"$tmp/err" || status=$?
 [ "$status" -eq 0 ] || fail "bench-report exited $status on good input: $(cat "$tmp/err")"
-for s in fanout admin-write; do
+for s in fanout admin-write rollout-watch; do
   png="$tmp/results/$s.png"
   if [ ! -s "$png" ]; then
     fail "$s.png not written"
@@ -86,6 +112,10 @@ else
     fail "SUMMARY.md does not say \"no\" for the missed target"
   grep -qE '^\| fanout \| 10k agents, one connection each \|.*\| yes \|' "$summary" ||
     fail "SUMMARY.md does not say \"yes\" for the met target"
+  grep -qE '^\| rollout-watch \| [^|]*fleetd CPU over a 2s idle hold \| 3\.9 \| 3\.95 \| cpu_s \|' \
+    "$summary" || fail "SUMMARY.md lacks the CPU seconds row of rollout-watch"
+  grep -qF "fleetd_cpu_idle_without_watchers=0.02" "$summary" ||
+    fail "SUMMARY.md lacks the figures of rollout-watch"
   # Reproducible: a second run writes the same files.
   cp "$summary" "$tmp/summary.first"
   cp "$tmp/results/fanout.png" "$tmp/fanout.first"

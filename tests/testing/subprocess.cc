@@ -200,6 +200,11 @@ std::optional<int> Subprocess::Wait(absl::Duration timeout) {
   return status_;
 }
 
+int ExitCode(std::optional<int> wait_status) {
+  if (!wait_status.has_value() || !WIFEXITED(*wait_status)) return -1;
+  return WEXITSTATUS(*wait_status);
+}
+
 absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                          const std::vector<std::string>& env,
                                          const std::optional<std::string>& stdin_data,

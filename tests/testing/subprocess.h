@@ -75,6 +75,10 @@ struct CommandResult {
   std::string err;
 };
 
+// The exit code of a child that exited, from its raw wait status; -1 for one killed by a signal,
+// or for nullopt (still running).
+int ExitCode(std::optional<int> wait_status);
+
 // Runs a command to completion (killing it after `timeout`) and returns what it printed.
 absl::StatusOr<CommandResult> RunCommand(
     const std::vector<std::string>& argv, const std::vector<std::string>& env = {},

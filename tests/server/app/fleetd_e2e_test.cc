@@ -174,7 +174,7 @@ TEST_F(FleetdE2eTest, SigtermStopsCleanlyAndReleasesDataDir) {
   StopWith(SIGTERM);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<FleetdProcess> again,
                        FleetdProcess::Start(FLEETD_BIN, data_dir_));
-  EXPECT_EQ(again->Stop(), 0);
+  ASSERT_OK(again->Stop());
 }
 
 // SIGINT (Ctrl-C) stops fleetd cleanly too.
