@@ -1,7 +1,7 @@
 // Durable enrollments per second: 64 agents enrolling at once with one enrollment token, through
 // EnrollmentService on a RocksDB store in a fresh directory under $TMPDIR (or /tmp). Every
 // enrollment is an fsync'd commit, so the disk matters: run from the disk you want measured.
-// Run with: build/bin/enroll_bench (the target is in DESIGN.md section 8: over 2,000/s).
+// Run with: build/bin/enroll_bench (the budget in docs/architecture.md: over 2,000/s).
 #include <stdlib.h>
 
 #include <filesystem>

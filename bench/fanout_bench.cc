@@ -1,7 +1,5 @@
-// Micro benchmark of a policy change reaching N agents, without gRPC (DESIGN.md section 5: one
-// serialization per change, not per agent). AgentSession cannot be driven without a gRPC call
-// (its stream is a grpc::ServerAsyncReaderWriter on an accepted call), so this measures the
-// pure part of each session's write: after a change, every agent at the previous revision asks
+// Micro benchmark of a policy change reaching N agents, without gRPC (one serialization per
+// change, not per agent). This measures the pure part of each session's write: after a change, every agent at the previous revision asks
 // the PolicyEngine for its update and wraps the shared bytes in its own grpc::ByteBuffer, as
 // AgentProtocol and AgentSession::Perform do. Not included: the hub's walk over its sessions,
 // each protocol's lock, and gRPC's StartWrite.

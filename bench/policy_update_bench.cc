@@ -1,4 +1,4 @@
-// Micro benchmarks of one policy change's work (DESIGN.md section 5): what the PolicyEngine pays
+// Micro benchmarks of one policy change's work (one serialization per change, not per agent): what the PolicyEngine pays
 // once per (policy, from, to) -- the RFC 6902 diff, the canonical JSON and SHA-256 the revision
 // carries, the ServerMessage serialized once -- against what a cache hit costs, and what each
 // agent pays to apply the delta. Documents come from SamplePolicy (policy_bench_env.h).
