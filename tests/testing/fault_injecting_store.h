@@ -14,6 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "storage/errors.h"
 #include "storage/store_wrapper.h"
 
 namespace fleet::testing {
@@ -35,6 +36,30 @@ class FaultInjectingStore final : public storage::StoreWrapper {
   void SetUnavailable(bool unavailable) {
     absl::MutexLock lock(&mu_);
     unavailable_ = unavailable;
+  }
+
+  // The watch failures every follower of a store must survive, by name, for parameterized tests.
+  static std::vector<std::string> WatchFaults() {
+    return {"brokenwatch", "compacted", "unavailable"};
+  }
+
+  // Breaks every open watch as `fault` (one of WatchFaults()) says: with a connection error; with
+  // Compacted after compacting the store underneath; or with UNAVAILABLE, the store then staying
+  // unavailable until SetUnavailable(false).
+  absl::Status InjectWatchFault(const std::string& fault) {
+    if (fault == "brokenwatch") {
+      BreakWatches(absl::InternalError("injected: connection reset"));
+    } else if (fault == "compacted") {
+      const int64_t revision = target().CurrentRevision();
+      if (absl::Status s = target().Compact(revision); !s.ok()) return s;
+      BreakWatches(storage::CompactedError(0, revision));
+    } else if (fault == "unavailable") {
+      SetUnavailable(true);
+      BreakWatches(absl::UnavailableError("injected: store down"));
+    } else {
+      return absl::InvalidArgumentError("unknown watch fault " + fault);
+    }
+    return absl::OkStatus();
   }
 
   // How many watches were started successfully.

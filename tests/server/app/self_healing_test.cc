@@ -12,7 +12,6 @@
 #include "server/admin/policy_service.h"
 #include "server/app/fleetd_server.h"
 #include "server/control/agent_directory.h"
-#include "storage/errors.h"
 #include "storage/memory_store.h"
 #include "tests/testing/fault_injecting_store.h"
 #include "tests/testing/status_matchers.h"
@@ -68,15 +67,7 @@ class SelfHealingTest : public ::testing::TestWithParam<std::string> {
 
 TEST_P(SelfHealingTest, PolicyPushesReachConnectedAgentsAfterStoreFailures) {
   const std::string fault = GetParam();
-  if (fault == "broken-watch") {
-    faulty_->BreakWatches(absl::InternalError("injected: connection reset"));
-  } else if (fault == "compacted") {
-    ASSERT_OK(memory_->Compact(memory_->CurrentRevision()));
-    faulty_->BreakWatches(storage::CompactedError(0, memory_->CurrentRevision()));
-  } else {
-    faulty_->SetUnavailable(true);
-    faulty_->BreakWatches(absl::UnavailableError("injected: store down"));
-  }
+  ASSERT_OK(faulty_->InjectWatchFault(fault));
   ASSERT_OK(Apply("during"));
   if (fault == "unavailable") {
     absl::SleepFor(absl::Milliseconds(300));  // a while: several failed listings
@@ -95,12 +86,8 @@ TEST_P(SelfHealingTest, PolicyPushesReachConnectedAgentsAfterStoreFailures) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Faults, SelfHealingTest,
-                         ::testing::Values("broken-watch", "compacted", "unavailable"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::erase(name, '-');
-                           return name;
-                         });
+                         ::testing::ValuesIn(fleet::testing::FaultInjectingStore::WatchFaults()),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace fleet::server

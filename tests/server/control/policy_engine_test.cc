@@ -9,7 +9,6 @@
 #include "fleet/v1/canonical_json.h"
 #include "gtest/gtest.h"
 #include "server/admin/policy_service.h"
-#include "storage/errors.h"
 #include "tests/server/admin_test_env.h"
 #include "tests/testing/fault_injecting_store.h"
 #include "tests/testing/status_matchers.h"
@@ -200,15 +199,7 @@ TEST_P(PolicyEngineFaultTest, ChangesStillReachAgentsAfterTheFailure) {
   StartEngine(&faulty);
   ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
   const std::string fault = GetParam();
-  if (fault == "broken-watch") {
-    faulty.BreakWatches(absl::InternalError("injected: connection reset"));
-  } else if (fault == "compacted") {
-    ASSERT_OK(env_.store->Compact(env_.store->CurrentRevision()));
-    faulty.BreakWatches(storage::CompactedError(0, env_.store->CurrentRevision()));
-  } else {
-    faulty.SetUnavailable(true);
-    faulty.BreakWatches(absl::UnavailableError("injected: store down"));
-  }
+  ASSERT_OK(faulty.InjectWatchFault(fault));
   // Committed while the engine's watch is broken (through the store underneath).
   ASSERT_OK(Apply("linux", R"({"level":"during"})"));
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
@@ -230,12 +221,8 @@ TEST_P(PolicyEngineFaultTest, ChangesStillReachAgentsAfterTheFailure) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Faults, PolicyEngineFaultTest,
-                         ::testing::Values("broken-watch", "compacted", "unavailable"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::erase(name, '-');
-                           return name;
-                         });
+                         ::testing::ValuesIn(fleet::testing::FaultInjectingStore::WatchFaults()),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace fleet::server
