@@ -1,7 +1,7 @@
 // The operations a stream has in flight on a completion queue (cq_pool.h), and the moment the
 // stream is over: its Finish has completed and every other operation has completed and had its
-// callback return. fleetd's async server streams and agent-sim's async client streams end this
-// way.
+// callback return. AsyncStream (async_stream.h), under both the server's and the client's async
+// streams, ends this way.
 #ifndef FLEETD_RPC_OP_COUNTER_H_
 #define FLEETD_RPC_OP_COUNTER_H_
 
