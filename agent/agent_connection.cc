@@ -14,6 +14,13 @@
 namespace fleet::agent {
 namespace {
 
+// A process-wide pool for connections that bring no queue of their own.
+grpc::CompletionQueue* DefaultQueue() {
+  static rpc::CqPool* const pool = rpc::CqPool::ForClients(4).release();
+  return pool->Next();
+}
+
+// The generic stub names the method itself: "/fleet.v1.AgentService/Connect".
 const std::string& ConnectMethod() {
   static const std::string* const method =
       new std::string(absl::StrCat("/", v1::AgentService::service_full_name(), "/Connect"));
@@ -45,12 +52,6 @@ bool ParseFrom(grpc::ByteBuffer& buffer, v1::ServerMessage& message) {
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
-
-// A process-wide pool for connections that bring no queue of their own.
-grpc::CompletionQueue* DefaultQueue() {
-  static rpc::CqPool* const pool = rpc::CqPool::ForClients(4).release();
-  return pool->Next();
 }
 
 // One Connect stream: the credentials in its metadata, and its callbacks handed to the
