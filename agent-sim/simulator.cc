@@ -14,6 +14,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "fleet/v1/agent.grpc.pb.h"
 
 #ifndef FLEETD_VERSION
 #define FLEETD_VERSION "unknown"
@@ -262,7 +263,7 @@ std::unique_ptr<AgentConnection> Simulator::NewConnection(int index,
     const absl::Time committed =
         absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(event.update.commit_time()));
     const double latency_ms = absl::ToDoubleMilliseconds(event.applied_at - committed);
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&latencies_mu_);
     latencies_ms_.push_back(latency_ms);
   };
   hooks.on_connected = [this, state](const v1::Welcome&) {
@@ -280,12 +281,12 @@ std::unique_ptr<AgentConnection> Simulator::NewConnection(int index,
   v1::StatusReport healthy;
   healthy.set_health(v1::StatusReport::HEALTHY);
   healthy.set_message("simulated");
-  return std::make_unique<AgentConnection>(channels_[index % channels_.size()], identity,
-                                           PolicyApplier(), std::move(hooks),
-                                           AgentConnectionOptions{.status_after_connect = healthy,
-                                                                  .seed = seed,
-                                                                  .apply_cache = &apply_cache_,
-                                                                  .queue = queues_->queue(index)});
+  return std::make_unique<AgentConnection>(
+      channels_[index % channels_.size()], identity, PolicyApplier(), std::move(hooks),
+      AgentConnectionOptions{
+          .protocol = {.status_after_connect = healthy, .apply_cache = &apply_cache_},
+          .seed = seed,
+          .queue = queues_->queue(index)});
 }
 
 void Simulator::Start() {
@@ -324,6 +325,9 @@ SimulatorReport Simulator::Report() const {
     absl::MutexLock lock(&mu_);
     report.enrolled = std::count_if(enrolled_.begin(), enrolled_.end(),
                                     [](const auto& identity) { return identity.has_value(); });
+  }
+  {
+    absl::MutexLock lock(&latencies_mu_);
     latencies = latencies_ms_;
   }
   report.latency_ms = Summarize(latencies);

@@ -142,8 +142,11 @@ class Simulator {
   mutable absl::Mutex mu_;
   // Agent index -> its identity, for enrolled agents.
   std::vector<std::optional<AgentIdentity>> enrolled_ ABSL_GUARDED_BY(mu_);
-  std::vector<double> latencies_ms_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<AgentConnection>> connections_ ABSL_GUARDED_BY(mu_);
+  // A leaf lock of its own: the connections' hooks take it with their connection's lock held, and
+  // Start() holds mu_ while it starts connections.
+  mutable absl::Mutex latencies_mu_;
+  std::vector<double> latencies_ms_ ABSL_GUARDED_BY(latencies_mu_);
 
   std::atomic<int64_t> connected_ever_{0};
   std::atomic<int64_t> connected_now_{0};

@@ -7,13 +7,11 @@ namespace fleet::rpc {
 AsyncServerStream::AsyncServerStream(std::unique_ptr<AcceptedCall> call) : call_(std::move(call)) {}
 
 void AsyncServerStream::StartRead(grpc::ByteBuffer* buffer) {
-  ops_.Begin();
-  call_->stream.Read(buffer, &read_op_);
+  call_->stream.Read(buffer, BeginOp(OpKind::kRead));
 }
 
 void AsyncServerStream::StartWrite(const grpc::ByteBuffer* buffer) {
-  ops_.Begin();
-  call_->stream.Write(*buffer, &write_op_);
+  call_->stream.Write(*buffer, BeginOp(OpKind::kWrite));
 }
 
 void AsyncServerStream::Finish(const grpc::Status& status) {
@@ -22,11 +20,10 @@ void AsyncServerStream::Finish(const grpc::Status& status) {
     if (finishing_) return;
     finishing_ = true;
   }
-  ops_.Begin();
-  call_->stream.Finish(status, &finish_op_);
+  call_->stream.Finish(status, BeginOp(OpKind::kFinish));
 }
 
-void AsyncServerStream::Complete(OpKind kind, bool ok) {
+void AsyncServerStream::OnOpDone(OpKind kind, bool ok) {
   switch (kind) {
     case OpKind::kRead:
       OnReadDone(ok);
@@ -34,10 +31,11 @@ void AsyncServerStream::Complete(OpKind kind, bool ok) {
     case OpKind::kWrite:
       OnWriteDone(ok);
       break;
+    case OpKind::kStart:
+    case OpKind::kWritesDone:
     case OpKind::kFinish:
       break;
   }
-  if (ops_.End(kind == OpKind::kFinish)) OnDone();  // may destroy this: nothing after it
 }
 
 }  // namespace fleet::rpc

@@ -13,8 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "rpc/cq_pool.h"
-#include "rpc/op_counter.h"
+#include "rpc/async_stream.h"
 
 namespace fleet::rpc {
 
@@ -29,12 +28,8 @@ struct AcceptedCall {
 // write in flight (a read may still be pending: it then ends with ok = false). OnDone comes last,
 // once Finish and every operation have completed and their callbacks returned; the object may be
 // destroyed in it.
-class AsyncServerStream {
+class AsyncServerStream : public AsyncStream {
  public:
-  virtual ~AsyncServerStream() = default;
-  AsyncServerStream(const AsyncServerStream&) = delete;
-  AsyncServerStream& operator=(const AsyncServerStream&) = delete;
-
   const grpc::ServerContext& context() const { return call_->context; }
 
  protected:
@@ -49,26 +44,10 @@ class AsyncServerStream {
   virtual void OnDone() = 0;
 
  private:
-  enum class OpKind { kRead, kWrite, kFinish };
-  class Op final : public CqTag {
-   public:
-    Op(AsyncServerStream& stream, OpKind kind) : stream_(stream), kind_(kind) {}
-    void Done(bool ok) override { stream_.Complete(kind_, ok); }
-
-   private:
-    AsyncServerStream& stream_;
-    const OpKind kind_;
-  };
-
-  // Runs the operation's callback, then OnDone if it was the last thing outstanding.
-  void Complete(OpKind kind, bool ok);
+  void OnOpDone(OpKind kind, bool ok) final;
+  void OnStreamDone() final { OnDone(); }
 
   const std::unique_ptr<AcceptedCall> call_;
-  Op read_op_{*this, OpKind::kRead};
-  Op write_op_{*this, OpKind::kWrite};
-  Op finish_op_{*this, OpKind::kFinish};
-
-  OpCounter ops_;
   absl::Mutex mu_;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
 };
