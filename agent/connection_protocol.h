@@ -28,8 +28,8 @@
 #include "absl/random/bit_gen_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "common/backoff.h"
 #include "agent/policy_applier.h"
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "fleet/v1/agent.pb.h"
 
