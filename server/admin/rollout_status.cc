@@ -74,7 +74,11 @@ absl::Status RolloutStatusService::Watch(const v1::GetRolloutStatusRequest& requ
       // Changes meanwhile are seen by the next look, which the version tells apart.
       absl::SleepFor(kMinSendInterval);
     }
-    tracker_.AwaitChange(request.policy(), version, kStopPollInterval);
+    // Nothing is read again until the counts or the policy change; the timeout only bounds how
+    // long a cancelled watch takes to notice.
+    while (!stop() &&
+           tracker_.AwaitChange(request.policy(), version, kStopPollInterval) == version) {
+    }
   }
   return absl::OkStatus();
 }
