@@ -88,7 +88,9 @@ absl::Status AgentRegistry::Unenroll(const v1::UnenrollAgentRequest& request) {
   if (!result.ok()) return result.status();
   if (!result->succeeded) return absl::NotFoundError(AgentName(request.id()) + " not found");
   // The agent is gone; its last state is only clutter now, and views ignore state without an
-  // agent, so a failure here loses nothing.
+  // agent, so a failure here loses nothing. Forgotten in memory too, or the next flush would
+  // write it back.
+  state_.Forget(request.id());
   store_.PutState({}, {layout::AgentStatusKey(request.id())}).IgnoreError();
   return absl::OkStatus();
 }

@@ -25,6 +25,9 @@ absl::StatusOr<std::pair<v1::RolloutStatus, int64_t>> RolloutStatusService::Comp
   if (request.revision() < 0) {
     return absl::InvalidArgumentError("revision must not be negative (0 means the latest)");
   }
+  // Before the head: a revision committed after this read moves the version, so a watcher
+  // waiting on it looks again.
+  const int64_t version = tracker_.Version(request.policy());
   absl::StatusOr<std::optional<StoredRecord<record::PolicyHead>>> head =
       ReadRecord<record::PolicyHead>(store_, layout::PolicyKey(request.policy()));
   if (!head.ok()) return head.status();
@@ -37,7 +40,7 @@ absl::StatusOr<std::pair<v1::RolloutStatus, int64_t>> RolloutStatusService::Comp
     return absl::NotFoundError(absl::StrCat("policy \"", request.policy(), "\" has no revision ",
                                             revision, " (latest is ", latest, ")"));
   }
-  const auto [counts, version] = tracker_.Count(request.policy(), revision);
+  const RolloutCounts counts = tracker_.Count(request.policy(), revision).first;
   v1::RolloutStatus status;
   status.set_policy(request.policy());
   status.set_revision(revision);

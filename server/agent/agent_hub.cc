@@ -8,10 +8,16 @@ namespace fleet::server {
 AgentHub::AgentHub(AgentDirectory& directory) : directory_(directory) {}
 
 void AgentHub::RecheckAgent(const std::string& agent_id) {
-  AgentAssigned(agent_id, directory_.PolicyOf(agent_id));
+  absl::MutexLock assign(&assign_mu_);
+  MoveSession(agent_id, directory_.PolicyOf(agent_id));
 }
 
 void AgentHub::AgentAssigned(const std::string& agent_id, const std::string& policy) {
+  absl::MutexLock assign(&assign_mu_);
+  MoveSession(agent_id, policy);
+}
+
+void AgentHub::MoveSession(const std::string& agent_id, const std::string& policy) {
   std::shared_ptr<AgentSession> session;
   {
     absl::MutexLock lock(&mu_);

@@ -43,6 +43,9 @@ class AgentHub final : public AgentDirectoryObserver {
   size_t size();
 
  private:
+  // Moves the agent's session to `policy` (empty: disconnects it as unenrolled), if it has one.
+  void MoveSession(const std::string& agent_id, const std::string& policy)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(assign_mu_);
   // Kicks every session in `sessions`, sharing them out with the kick pool when there are many.
   void KickAll(const std::vector<std::shared_ptr<AgentSession>>& sessions);
   // The sessions of `policy`, held so they stay alive while called outside the lock.
@@ -50,6 +53,9 @@ class AgentHub final : public AgentDirectoryObserver {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   AgentDirectory& directory_;  // not owned
+  // Held from reading an agent's assignment to telling its session, so that a recheck's older
+  // read can never overtake the directory's newer news of the same agent.
+  absl::Mutex assign_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   // Kicks prepare the shared bytes for one stream and start its write: about ten microseconds of
   // gRPC work each, so one thread would take a second per 100,000 agents.
   ThreadPool kick_pool_{3};

@@ -123,7 +123,8 @@ void AgentProtocol::OnEnded(bool current) {
   absl::MutexLock lock(&mu_);
   if (unenrolled_) {
     deps_.state.Forget(agent_id_);
-  } else if (hello_ && current) {
+  } else if (current) {
+    // Even without a Hello: the stream this one replaced left the agent online.
     deps_.state.Update(agent_id_, [](record::AgentStatusRecord& state) {
       state.set_status(v1::AGENT_STATUS_OFFLINE);
     });

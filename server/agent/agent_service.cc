@@ -9,7 +9,6 @@
 namespace fleet::server {
 namespace {
 
-// A stream refused before it started.
 // How many completion queues (each with a thread) serve Connect streams: enough that each queue's
 // outstanding operations stay a few thousand with 100,000 agents.
 constexpr int kConnectQueues = 32;
@@ -69,11 +68,10 @@ grpc::Status AgentService::Enroll(grpc::ServerContext*, const v1::EnrollRequest*
   absl::StatusOr<v1::EnrollResponse> enrolled = enrollment_.Enroll(*request);
   if (!enrolled.ok()) return rpc::ToGrpcStatus(enrolled.status());
   // The agent connects next, and Connect authenticates against the directory: wait until it
-  // knows the agent (it follows the store within milliseconds).
-  if (!control_.directory.WaitForAgent(enrolled->agent_id(), kDirectoryCatchUp)) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "enrolled, but fleetd is catching up with its store; retry");
-  }
+  // knows the agent (it follows the store within milliseconds). The enrollment is committed
+  // whatever happens here, so the credentials go back even if the wait times out: withholding
+  // them would spend a token use on an agent nobody can ever connect as.
+  control_.directory.WaitForAgent(enrolled->agent_id(), kDirectoryCatchUp);
   *response = *std::move(enrolled);
   return grpc::Status::OK;
 }

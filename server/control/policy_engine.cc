@@ -65,13 +65,7 @@ void PolicyEngine::Replace(const std::vector<storage::KeyValue>& heads, int64_t)
         state = std::move(old->second);
         previous[name] = state.latest;
       }
-      state.oldest = head->record.oldest_revision();
-      state.revisions.erase(state.revisions.begin(), state.revisions.lower_bound(state.oldest));
-      state.missing.erase(state.missing.begin(), state.missing.lower_bound(state.oldest));
-      if (state.latest != head->record.latest_revision()) {
-        state.latest = head->record.latest_revision();
-        state.updates.clear();
-      }
+      ApplyHead(head->record, kv.create_revision, state);
       // Announced whether or not it moved: while the engine could not see the store, agents may
       // have been left waiting for an answer.
       changed[name] = state.latest;
@@ -84,25 +78,53 @@ void PolicyEngine::Replace(const std::vector<storage::KeyValue>& heads, int64_t)
   PrepareAndAnnounce(changed, previous);
 }
 
+bool PolicyEngine::ApplyHead(const record::PolicyHead& head, int64_t created, PolicyState& state) {
+  if (state.created != 0 && state.created != created) {
+    // Deleted and made again meanwhile: nothing of the old one holds.
+    state = PolicyState{};
+  }
+  state.created = created;
+  // Pruned revisions are no base for a delta any more, even while still cached.
+  state.oldest = head.oldest_revision();
+  state.revisions.erase(state.revisions.begin(), state.revisions.lower_bound(state.oldest));
+  state.missing.erase(state.missing.begin(), state.missing.lower_bound(state.oldest));
+  if (head.latest_revision() == state.latest) return false;
+  state.latest = head.latest_revision();
+  state.updates.clear();
+  return true;
+}
+
 void PolicyEngine::Apply(const storage::WatchBatch& batch) {
+  // Revisions are parsed before taking the lock: they may be megabytes of JSON, and streams
+  // wait for the lock.
+  std::vector<PolicyContentPtr> contents(batch.events.size());
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    const storage::Event& event = batch.events[i];
+    if (event.type != storage::Event::Type::kPut ||
+        !event.kv.key.starts_with(layout::kPolicyRevisions)) {
+      continue;
+    }
+    absl::StatusOr<PolicyContentPtr> content = ParsePolicyContent(event.kv);
+    if (content.ok()) contents[i] = *std::move(content);  // else DATA_LOSS shows on the admin side
+  }
   std::map<std::string, int64_t> changed;
   std::map<std::string, int64_t> previous;
   {
     absl::MutexLock lock(&mu_);
-    for (const storage::Event& event : batch.events) {
-      const std::string& key = event.kv.key;
+    for (size_t i = 0; i < batch.events.size(); ++i) {
+      const std::string& key = batch.events[i].kv.key;
       if (key.starts_with(layout::kPolicies)) {
         const std::string name = key.substr(sizeof(layout::kPolicies) - 1);
         auto it = policies_.find(name);
         if (it != policies_.end() && !previous.contains(name)) previous[name] = it->second.latest;
       }
-      ApplyEvent(event, changed);
+      ApplyEvent(batch.events[i], std::move(contents[i]), changed);
     }
   }
   PrepareAndAnnounce(changed, previous);
 }
 
-void PolicyEngine::ApplyEvent(const storage::Event& event,
+void PolicyEngine::ApplyEvent(const storage::Event& event, PolicyContentPtr content,
                               std::map<std::string, int64_t>& changed) {
   const std::string& key = event.kv.key;
   const bool put = event.type == storage::Event::Type::kPut;
@@ -116,20 +138,11 @@ void PolicyEngine::ApplyEvent(const storage::Event& event,
     record::PolicyHead head;
     if (!head.ParseFromString(event.kv.value)) return;  // DATA_LOSS shows on the admin side
     PolicyState& state = policies_[name];
-    // Pruned revisions are no base for a delta any more, even while still cached.
-    state.oldest = head.oldest_revision();
-    state.revisions.erase(state.revisions.begin(), state.revisions.lower_bound(state.oldest));
-    state.missing.erase(state.missing.begin(), state.missing.lower_bound(state.oldest));
-    if (head.latest_revision() == state.latest) return;
-    state.latest = head.latest_revision();
-    state.updates.clear();
-    changed[name] = state.latest;
-  } else if (key.starts_with(layout::kPolicyRevisions) && put) {
+    if (ApplyHead(head, event.kv.create_revision, state)) changed[name] = state.latest;
+  } else if (content != nullptr) {
     // Cache the content as it is committed; the head in the same transaction names it latest.
-    absl::StatusOr<PolicyContentPtr> content = ParsePolicyContent(event.kv);
-    if (!content.ok()) return;  // DATA_LOSS shows on the admin side
-    PolicyState& state = policies_[(*content)->policy];
-    Cache(state, *std::move(content));
+    PolicyState& state = policies_[content->policy];
+    Cache(state, std::move(content));
   }
 }
 
@@ -171,8 +184,8 @@ void PolicyEngine::PrepareAndAnnounce(const std::map<std::string, int64_t>& chan
     auto it = policies_.find(policy);
     if (it == policies_.end()) continue;
     Cache(it->second, to);
-    Keep(policy, latest, 0, std::move(full));
-    if (delta != nullptr) Keep(policy, latest, from->revision, std::move(delta));
+    Keep(policy, latest, nullptr, std::move(full));
+    if (delta != nullptr) Keep(policy, latest, from.get(), std::move(delta));
   }
   for (const auto& [policy, latest] : changed) listener_(policy, latest);
 }
@@ -180,7 +193,7 @@ void PolicyEngine::PrepareAndAnnounce(const std::map<std::string, int64_t>& chan
 void PolicyEngine::Cache(PolicyState& state, PolicyContentPtr content) {
   if (content->revision < state.oldest) return;
   // An old base is worth keeping only while agents still ask for it; the latest always stays.
-  if (state.revisions.size() >= kCachedRevisions) {
+  if (state.revisions.size() >= kCachedRevisions && !state.revisions.contains(content->revision)) {
     auto oldest = state.revisions.begin();
     if (oldest->first == state.latest) ++oldest;
     if (oldest != state.revisions.end() && oldest->first != content->revision) {
@@ -190,11 +203,12 @@ void PolicyEngine::Cache(PolicyState& state, PolicyContentPtr content) {
   state.revisions[content->revision] = std::move(content);
 }
 
-void PolicyEngine::Keep(const std::string& policy, int64_t latest, int64_t base,
+void PolicyEngine::Keep(const std::string& policy, int64_t latest, const PolicyContent* base,
                         PreparedUpdatePtr update) {
   auto it = policies_.find(policy);
   if (it == policies_.end() || it->second.latest != latest) return;
-  it->second.updates[base] = std::move(update);
+  it->second.updates[base == nullptr ? 0 : base->revision] =
+      Prepared{.base_sha256 = base == nullptr ? "" : base->sha256, .update = std::move(update)};
   ++updates_computed_;
 }
 
@@ -233,8 +247,10 @@ bool PolicyEngine::Do(const Job& job) {
   for (auto [revision, content] : {std::pair{latest, &to}, std::pair{base, &from}}) {
     if (revision == 0 || *content != nullptr) continue;
     absl::StatusOr<PolicyContentPtr> loaded = Load(policy, revision);
-    if (!loaded.ok()) return false;
-    *content = *std::move(loaded);
+    // A revision that does not parse is as good as missing (DATA_LOSS shows on the admin side);
+    // any other error is the store's, and the job is tried again.
+    if (!loaded.ok() && loaded.status().code() != absl::StatusCode::kDataLoss) return false;
+    *content = loaded.ok() ? *std::move(loaded) : nullptr;
     absl::MutexLock lock(&mu_);
     auto it = policies_.find(policy);
     if (it == policies_.end()) return true;
@@ -249,7 +265,7 @@ bool PolicyEngine::Do(const Job& job) {
   if (to == nullptr) return true;
   PreparedUpdatePtr update = PrepareUpdate(*to, from.get());
   absl::MutexLock lock(&mu_);
-  Keep(policy, latest, from == nullptr ? 0 : base, std::move(update));
+  Keep(policy, latest, from.get(), std::move(update));
   return true;
 }
 
@@ -326,15 +342,19 @@ absl::StatusOr<PreparedUpdatePtr> PolicyEngine::UpdateFor(const std::string& pol
   int64_t key = 0;
   if (same_policy && from.revision >= state.oldest && from.revision > 0 &&
       from.revision < state.latest && !state.missing.contains(from.revision)) {
-    auto base = state.revisions.find(from.revision);
-    if (base == state.revisions.end()) {
+    // Only a base whose content the agent really has: a hash mismatch gets the whole document.
+    if (auto prepared = state.updates.find(from.revision); prepared != state.updates.end()) {
+      if (prepared->second.base_sha256 == from.sha256) return prepared->second.update;
+    } else if (auto base = state.revisions.find(from.revision); base == state.revisions.end()) {
       Request(policy, from.revision);
       return NotReady(policy);
+    } else if (base->second->sha256 == from.sha256) {
+      key = from.revision;
     }
-    // Only a base whose content the agent really has: a hash mismatch gets the whole document.
-    if (base->second->sha256 == from.sha256) key = from.revision;
   }
-  if (auto cached = state.updates.find(key); cached != state.updates.end()) return cached->second;
+  if (auto cached = state.updates.find(key); cached != state.updates.end()) {
+    return cached->second.update;
+  }
   Request(policy, key);
   return NotReady(policy);
 }

@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "server/control/policy_content.h"
 #include "server/control/update_source.h"
+#include "server/model/records.pb.h"
 #include "storage/reflector.h"
 #include "storage/store.h"
 
@@ -39,9 +40,10 @@ namespace fleet::server {
 // Thread-safe.
 class PolicyEngine final : public UpdateSource, private storage::ReflectorHandler {
  public:
-  // Called each time `policy` gets a new latest revision (0 when the policy was deleted), in
-  // commit order, and again when an update UpdateFor answered UNAVAILABLE for is ready. Called
-  // from the engine's threads, never under its lock. Must not block for long.
+  // Called each time `policy` gets a new latest revision (0 when the policy was deleted), after
+  // every listing of the store, and again when an update UpdateFor answered UNAVAILABLE for is
+  // ready. Called from the engine's two threads, never under its lock; `latest_revision` is the
+  // latest as the engine saw it just before the call. Must not block for long.
   using Listener = std::function<void(const std::string& policy, int64_t latest_revision)>;
 
   // Starts following the policies in `store` and waits up to `sync_timeout` for the first
@@ -65,21 +67,31 @@ class PolicyEngine final : public UpdateSource, private storage::ReflectorHandle
   // Whether the engine's view of the policies is current (for readiness), and how often its
   // watch started over.
   bool synced() { return reflector_->synced(); }
+  bool WaitSynced(absl::Duration timeout) { return reflector_->WaitSynced(timeout); }
   int64_t restarts() { return reflector_->restarts(); }
 
   // How many updates were computed (not served from the cache) so far; for tests and metrics.
   int64_t updates_computed();
 
  private:
+  // An update prepared from a base, and the hash of the content it was diffed from: an agent gets
+  // it only if it holds that content.
+  struct Prepared {
+    std::string base_sha256;  // empty for the FULL update
+    PreparedUpdatePtr update;
+  };
   struct PolicyState {
+    // The create_revision of the head key: a policy deleted and made again starts over at
+    // revision 1 with other content, and nothing of its former life may be served.
+    int64_t created = 0;
     int64_t latest = 0;
     int64_t oldest = 0;  // the oldest retained revision (older ones were pruned)
     // Recently used revisions, the latest always among them once loaded.
     std::map<int64_t, PolicyContentPtr> revisions;
-    // Retained revisions the store did not have after all: their agents get FULL.
+    // Retained revisions the store did not have (or could not parse): their agents get FULL.
     std::set<int64_t> missing;
     // Updates to `latest`, by base revision; 0 is the FULL one. Dropped when latest moves.
-    std::map<int64_t, PreparedUpdatePtr> updates;
+    std::map<int64_t, Prepared> updates;
   };
   // Work for the worker: the update of `policy` from `base` (0: the latest content itself).
   using Job = std::pair<std::string, int64_t>;
@@ -90,10 +102,13 @@ class PolicyEngine final : public UpdateSource, private storage::ReflectorHandle
   void Replace(const std::vector<storage::KeyValue>& heads, int64_t revision) override;
   void Apply(const storage::WatchBatch& batch) override;
 
-  // Applies one committed change of a policy key, noting in `changed` a policy whose latest
+  // Applies one committed change of a policy key (`content`: the revision it holds, parsed
+  // outside the lock), noting in `changed` a policy whose latest revision moved.
+  void ApplyEvent(const storage::Event& event, PolicyContentPtr content,
+                  std::map<std::string, int64_t>& changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies a head (at key create_revision `created`) to `state`; returns whether the latest
   // revision moved.
-  void ApplyEvent(const storage::Event& event, std::map<std::string, int64_t>& changed)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static bool ApplyHead(const record::PolicyHead& head, int64_t created, PolicyState& state);
   // Prepares the FULL update of each policy in `changed` and the DELTA from its previous latest
   // revision, outside the lock, then tells the listener.
   void PrepareAndAnnounce(const std::map<std::string, int64_t>& changed,
@@ -108,9 +123,10 @@ class PolicyEngine final : public UpdateSource, private storage::ReflectorHandle
   bool Do(const Job& job);
   // Reads a revision's content from the store: nullptr when it is not there.
   absl::StatusOr<PolicyContentPtr> Load(const std::string& policy, int64_t revision);
-  // Stores `update` for `base` if `latest` is still the policy's latest revision.
-  void Keep(const std::string& policy, int64_t latest, int64_t base, PreparedUpdatePtr update)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores `update`, made from `base` (nullptr: FULL), if `latest` is still the policy's latest
+  // revision.
+  void Keep(const std::string& policy, int64_t latest, const PolicyContent* base,
+            PreparedUpdatePtr update) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   storage::Store& store_;  // not owned
   const Listener listener_;

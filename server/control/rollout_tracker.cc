@@ -77,6 +77,12 @@ std::pair<RolloutCounts, int64_t> RolloutTracker::Count(const std::string& polic
   return {result, counts.version};
 }
 
+int64_t RolloutTracker::Version(const std::string& policy) {
+  absl::MutexLock lock(&mu_);
+  auto it = policies_.find(policy);
+  return it == policies_.end() ? 0 : it->second.version;
+}
+
 int64_t RolloutTracker::AwaitChange(const std::string& policy, int64_t version,
                                     absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;

@@ -45,6 +45,9 @@ class RolloutTracker final : public AgentDirectoryObserver, public AgentStateObs
   // The counts of `policy` for `revision`, and the policy's version (see AwaitChange).
   std::pair<RolloutCounts, int64_t> Count(const std::string& policy, int64_t revision);
 
+  // The version of `policy`'s counts: it moves whenever they (or the policy) change.
+  int64_t Version(const std::string& policy);
+
   // Waits up to `timeout` until the version of `policy` differs from `version` (its counts or
   // its revisions changed); returns the version then.
   int64_t AwaitChange(const std::string& policy, int64_t version, absl::Duration timeout);

@@ -1,11 +1,6 @@
 #include "server/model/agent_status_view.h"
 
-#include <utility>
-#include <vector>
-
-#include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
-#include "server/model/store_layout.h"
 
 namespace fleet::server {
 

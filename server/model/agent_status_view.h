@@ -4,14 +4,9 @@
 #ifndef FLEETD_SERVER_MODEL_AGENT_STATUS_VIEW_H_
 #define FLEETD_SERVER_MODEL_AGENT_STATUS_VIEW_H_
 
-#include <map>
-#include <string>
-
-#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "fleet/v1/admin.pb.h"
 #include "server/model/records.pb.h"
-#include "storage/store.h"
 
 namespace fleet::server {
 

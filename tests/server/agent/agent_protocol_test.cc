@@ -411,6 +411,16 @@ TEST_F(AgentProtocolTest, AgentClosedEndsWithOkAndMarksOffline) {
   EXPECT_EQ(Stored()->status(), v1::AGENT_STATUS_OFFLINE);
 }
 
+// A current stream that ends before its Hello still marks the agent offline: the stream it
+// replaced left the agent online, and would otherwise count it online for good.
+TEST_F(AgentProtocolTest, CurrentStreamEndingBeforeHelloMarksOffline) {
+  state_.Update(
+      kAgent, [](record::AgentStatusRecord& state) { state.set_status(v1::AGENT_STATUS_ONLINE); });
+  ExpectFinish(protocol_.OnAgentClosed(), absl::StatusCode::kOk);
+  protocol_.OnEnded(/*current=*/true);
+  EXPECT_EQ(Stored()->status(), v1::AGENT_STATUS_OFFLINE);
+}
+
 // Shutting down: GoAway goes after the write in flight, no update follows, the agent's answers
 // still land, and the stream ends when the agent closes its side.
 TEST_F(AgentProtocolTest, GoAway) {

@@ -178,6 +178,53 @@ TEST_F(PolicyEngineTest, OldBasesComeFromTheStoreUntilPruned) {
   EXPECT_EQ(pruned->update.kind(), v1::PolicyUpdate::FULL);
 }
 
+// Agents coming back from several old bases, one after the other, each get their DELTA: a base
+// evicted from memory by a later one is served from the update prepared for it, never answered
+// "not ready" again (which would kick the policy's streams in a loop).
+TEST_F(PolicyEngineTest, SeveralOldBasesAreServedOneAfterTheOther) {
+  StartEngine();
+  std::vector<AgentPosition> positions;
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
+  positions.push_back(At(*first));
+  for (int i = 2; i <= 12; ++i) {
+    ASSERT_OK(Apply("linux", absl::StrCat(R"({"level":)", i, "}")));
+    AwaitNotified("linux", i);
+    ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr update, UpdateForWhenReady("linux", positions.back()));
+    positions.push_back(At(*update));
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (int base = 0; base < 4; ++base) {
+      ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr update, UpdateForWhenReady("linux", positions[base]));
+      EXPECT_EQ(update->update.kind(), v1::PolicyUpdate::DELTA) << "base " << base + 1;
+      EXPECT_EQ(update->update.base_revision(), base + 1);
+    }
+  }
+  // The second round found everything prepared.
+  for (int base = 0; base < 4; ++base) {
+    EXPECT_OK(engine_->UpdateFor("linux", positions[base]));
+  }
+}
+
+// A policy deleted and made again while the engine could not see the store starts over: its
+// revision numbers repeat with other content, and the engine serves the new content.
+TEST_F(PolicyEngineTest, PolicyMadeAgainDuringAnOutageServesTheNewContent) {
+  fleet::testing::FaultInjectingStore faulty(*env_.store);
+  StartEngine(&faulty);
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr old, engine_->UpdateFor("linux", {}));
+  faulty.SetUnavailable(true);
+  faulty.BreakWatches(absl::UnavailableError("injected: store down"));
+  v1::DeletePolicyRequest remove;
+  remove.set_name("linux");
+  ASSERT_OK(policies_.Delete(remove));
+  ASSERT_OK(Apply("linux", R"({"level":"reborn"})"));
+  faulty.SetUnavailable(false);
+  ASSERT_TRUE(engine_->WaitSynced(absl::Seconds(20)));
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr now, UpdateForWhenReady("linux", {}));
+  EXPECT_EQ(now->update.target_revision(), 1);
+  EXPECT_EQ(now->update.document_json(), R"({"level":"reborn"})");
+  EXPECT_NE(now->update.sha256(), old->update.sha256());
+}
+
 // A deleted policy is announced with revision 0 and then unknown.
 TEST_F(PolicyEngineTest, DeletionIsAnnounced) {
   StartEngine();
@@ -213,7 +260,7 @@ TEST_P(PolicyEngineFaultTest, ChangesStillReachAgentsAfterTheFailure) {
   AwaitNotified("linux", 2);
   ASSERT_OK(Apply("linux", R"({"level":"after"})"));
   AwaitNotified("linux", 3);
-  EXPECT_TRUE(engine_->synced());
+  EXPECT_TRUE(engine_->WaitSynced(absl::Seconds(20)));
   ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr second, UpdateForWhenReady("linux", At(*first)));
   ASSERT_NE(second, nullptr);
   EXPECT_EQ(second->update.target_revision(), 3);
