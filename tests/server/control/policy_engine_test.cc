@@ -217,6 +217,8 @@ TEST_F(PolicyEngineTest, PolicyMadeAgainDuringAnOutageServesTheNewContent) {
   remove.set_name("linux");
   ASSERT_OK(policies_.Delete(remove));
   ASSERT_OK(Apply("linux", R"({"level":"reborn"})"));
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (engine_->restarts() < 1 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
   faulty.SetUnavailable(false);
   ASSERT_TRUE(engine_->WaitSynced(absl::Seconds(20)));
   ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr now, UpdateForWhenReady("linux", {}));
