@@ -1,9 +1,9 @@
 // Micro benchmark of a policy change reaching N agents, without gRPC (one serialization per
-// change, not per agent). This measures the pure part of each session's write: after a change, every agent at the previous revision asks
-// the PolicyEngine for its update and wraps the shared bytes in its own grpc::ByteBuffer, as
-// AgentProtocol and AgentSession::Perform do. Not included: the hub's walk over its sessions,
-// each protocol's lock, and gRPC's StartWrite.
-// Run with: build/bin/fanout_bench (see bench/README.md for the recorded figures).
+// change, not per agent). This measures the pure part of each session's write: after a change,
+// every agent at the previous revision asks the PolicyEngine for its update and wraps the shared
+// bytes in its own grpc::ByteBuffer, as AgentProtocol and AgentSession::Perform do. Not included:
+// the hub's walk over its sessions, each protocol's lock, and gRPC's StartWrite. Run with:
+// build/bin/fanout_bench (see bench/README.md for the recorded figures).
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/slice.h>
 

@@ -1,8 +1,9 @@
-// Micro benchmarks of one policy change's work (one serialization per change, not per agent): what the PolicyEngine pays
-// once per (policy, from, to) -- the RFC 6902 diff, the canonical JSON and SHA-256 the revision
-// carries, the ServerMessage serialized once -- against what a cache hit costs, and what each
-// agent pays to apply the delta. Documents come from SamplePolicy (policy_bench_env.h).
-// Run with: build/bin/policy_update_bench (see bench/README.md for the recorded figures).
+// Micro benchmarks of one policy change's work (one serialization per change, not per agent): what
+// the PolicyEngine pays once per (policy, from, to) -- the RFC 6902 diff, the canonical JSON and
+// SHA-256 the revision carries, the ServerMessage serialized once -- against what a cache hit
+// costs, and what each agent pays to apply the delta. Documents come from SamplePolicy
+// (policy_bench_env.h). Run with: build/bin/policy_update_bench (see bench/README.md for the
+// recorded figures).
 #include <cstdint>
 #include <string>
 #include <utility>

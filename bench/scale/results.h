@@ -13,7 +13,8 @@
 
 namespace fleet::bench {
 
-// A budget from docs/architecture.md (Performance budget): `stat` ("median" or "p99") `op` ("<" or ">") `value`.
+// A budget from docs/architecture.md (Performance budget): `stat` ("median" or "p99") `op` ("<" or
+// ">") `value`.
 struct Target {
   std::string stat;
   std::string op;
