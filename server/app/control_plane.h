@@ -42,9 +42,6 @@ class ControlPlane {
   AgentDirectory& directory() { return directory_; }
   PolicyEngine& engine() { return *engine_; }
 
-  // Whether every follower of the store is synced with it (for readiness).
-  bool synced() { return directory_.synced() && engine_->synced(); }
-
  private:
   ControlPlane(storage::Store& store, Clock& clock, AgentStateOptions state_options);
 

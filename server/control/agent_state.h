@@ -34,8 +34,9 @@ struct AgentStateOptions {
 };
 
 // Told of each agent whose rollout-relevant state changed. Called on the thread that changed it,
-// in order per agent, with no lock of the caller's held but the agent's shard; must be quick and
-// must not call back into the tracker.
+// in order per agent, with the agent's shard lock held (and whatever lock that caller holds: an
+// agent stream's protocol lock); must be quick, take no lock but its own, and not call back into
+// the tracker.
 class AgentStateObserver {
  public:
   virtual ~AgentStateObserver() = default;

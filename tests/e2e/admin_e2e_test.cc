@@ -24,6 +24,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_agent.h"
 
 namespace fleet {
 namespace {
@@ -283,15 +284,9 @@ TEST_F(AdminE2eTest, EnrolledAgentsAreManagedThroughFleetctl) {
   ASSERT_EQ(Apply(PolicyYaml("info")).exit_code, 0);
   ASSERT_EQ(Apply("kind: Policy\nmetadata: {name: windows}\nspec: {}\n").exit_code, 0);
   nlohmann::json token = Json({"token", "create", "--policy", "linux-servers", "--max-uses", "1"});
-  auto stub = v1::AgentService::NewStub(
-      grpc::CreateChannel(fleetd_->agent_address(), grpc::InsecureChannelCredentials()));
   auto enroll = [&](const std::string& hostname, v1::EnrollResponse* response) {
-    v1::EnrollRequest request;
-    request.set_enrollment_token(token["secret"].get<std::string>());
-    request.mutable_facts()->set_hostname(hostname);
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-    return stub->Enroll(&context, request, response);
+    return testing::EnrollAgent(fleetd_->agent_address(), token["secret"].get<std::string>(),
+                                hostname, response);
   };
   v1::EnrollResponse enrolled;
   grpc::Status status = enroll("web-1", &enrolled);
