@@ -192,15 +192,16 @@ TEST(PolicyApplierTest, FullThatIsNotAnObjectIsRefused) {
   }
 }
 
-// Numbers and non-ASCII strings hash as fleetd hashes them, however the document was written,
-// and whether it arrives as FULL (as written or canonical) or as a DELTA.
+// Numbers and non-ASCII strings hash as fleetd hashes them (RFC 8785: -0.0 is 0, 1.50 is 1.5),
+// however the document was written, and whether it arrives as FULL (as written or canonical) or
+// as a DELTA.
 TEST(PolicyApplierTest, NumbersAndUnicodeHashLikeTheServer) {
   const std::string written =
       R"({"s": "h\u00e9llo", "f": 1.50, "i": 100, "z": -0.0, "nz": -0, "big": 1e300,
           "neg": -12.25, "u": "héllo ✓", "esc": "tab\tquote\"", "k\u00e9y": true})";
   const std::string canonical =
       "{\"big\":1e+300,\"esc\":\"tab\\tquote\\\"\",\"f\":1.5,\"i\":100,\"kéy\":true,"
-      "\"neg\":-12.25,\"nz\":0,\"s\":\"héllo\",\"u\":\"héllo ✓\",\"z\":-0.0}";
+      "\"neg\":-12.25,\"nz\":0,\"s\":\"héllo\",\"u\":\"héllo ✓\",\"z\":0}";
   ASSERT_EQ(v1::CanonicalJson(Parse(written)), canonical);
 
   PolicyApplier as_written;
