@@ -168,6 +168,29 @@ TEST(PolicyApplierTest, InvalidPatchKeepsLastGoodAndAsksForFull) {
   }
 }
 
+// A DELTA that brings in a subtree as deep as a spec may be (64 levels with the document) nests
+// two levels more in the patch (its array and the operation): the agent applies it.
+TEST(PolicyApplierTest, DeltaWithTheDeepestSubtreeApplies) {
+  std::string deepest = "{\"a\":";
+  for (int level = 2; level < v1::kMaxSpecDepth; ++level) deepest += "{\"b\":";
+  deepest += "[]" + std::string(v1::kMaxSpecDepth - 1, '}');
+  ASSERT_OK(v1::ParseJsonObject(deepest, "spec"));
+  PolicyApplier applier;
+  ExpectAck(applier.Apply(Full("p", 1, R"({"a":1})")), 1, R"({"a":1})");
+  ExpectAck(applier.Apply(Delta("p", 1, 2, R"({"a":1})", deepest)), 2, deepest);
+  // A patch whose result nests deeper than a spec may is refused, though the hash matches.
+  PolicyApplier deeper;
+  ExpectAck(deeper.Apply(Full("p", 1, deepest)), 1, deepest);
+  std::string innermost = "/a";
+  for (int level = 2; level < v1::kMaxSpecDepth; ++level) innermost += "/b";
+  const json patch = json::array({{{"op", "add"}, {"path", innermost + "/0"}, {"value", {1}}}});
+  v1::PolicyUpdate update = WithPatch(Delta("p", 1, 2, deepest, deepest), patch.dump());
+  update.set_sha256(v1::Sha256Hex(v1::CanonicalJson(Parse(deepest).patch(patch))));
+  const ApplyOutcome outcome = deeper.Apply(update);
+  ExpectNack(outcome, 2, /*needs_full=*/true);
+  EXPECT_NE(outcome.nack_reason.find("levels deep"), std::string::npos) << outcome.nack_reason;
+}
+
 // A patch that turns the document into a non-object is refused even when the hash matches it.
 TEST(PolicyApplierTest, PatchToANonObjectIsRefused) {
   PolicyApplier applier;

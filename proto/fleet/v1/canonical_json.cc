@@ -271,15 +271,19 @@ uint32_t FirstUtf16Unit(uint32_t cp) {
 // pair in UTF-16, D800 to DFFF) meets one of U+E000 to U+FFFF.
 bool Utf16Less(std::string_view a, std::string_view b) {
   const size_t common = std::min(a.size(), b.size());
-  size_t i = std::mismatch(a.begin(), a.begin() + common, b.begin()).first - a.begin();
-  if (i == common) return a.size() < b.size();
+  const size_t differ = std::mismatch(a.begin(), a.begin() + common, b.begin()).first - a.begin();
+  if (differ == common) return a.size() < b.size();
+  size_t i = differ;
   while (i > 0 && (static_cast<unsigned char>(a[i]) & 0xC0) == 0x80) --i;  // to the character
   const uint32_t ca = DecodeAt(a, i).first;
   const uint32_t cb = DecodeAt(b, i).first;
   const uint32_t ua = FirstUtf16Unit(ca);
   const uint32_t ub = FirstUtf16Unit(cb);
   if (ua != ub) return ua < ub;
-  return ca < cb;  // both above U+FFFF with the same high surrogate: the low one decides
+  // Both above U+FFFF with the same high surrogate: the low one decides. Equal only for
+  // ill-formed bytes (no parsed name has them): then the bytes, so the order stays strict.
+  if (ca != cb) return ca < cb;
+  return static_cast<unsigned char>(a[differ]) < static_cast<unsigned char>(b[differ]);
 }
 
 void WriteString(std::string_view s, std::string& out) {
