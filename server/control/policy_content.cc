@@ -5,16 +5,16 @@
 #include "absl/strings/str_cat.h"
 #include "fleet/v1/admin.pb.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/model/record_io.h"
 
 namespace fleet::server {
 
 using google::protobuf::util::TimeUtil;
 
 absl::StatusOr<PolicyContentPtr> ParsePolicyContent(const storage::KeyValue& kv) {
-  v1::Policy stored;
-  if (!stored.ParseFromString(kv.value)) {
-    return absl::DataLossError(absl::StrCat("stored revision ", kv.key, " does not parse"));
-  }
+  absl::StatusOr<StoredRecord<v1::Policy>> parsed = ParseRecord<v1::Policy>(kv);
+  if (!parsed.ok()) return parsed.status();
+  const v1::Policy& stored = parsed->record;
   nlohmann::json spec = nlohmann::json::parse(stored.spec_json(), nullptr, false);
   if (spec.is_discarded()) {
     return absl::DataLossError(absl::StrCat("stored revision ", kv.key, " is not JSON"));

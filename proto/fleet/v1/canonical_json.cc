@@ -30,6 +30,10 @@ absl::StatusOr<nlohmann::json> ParseJsonObject(std::string_view text, std::strin
   } catch (const nlohmann::json::parse_error& e) {
     // The parser's message names the line and column.
     return absl::InvalidArgumentError(absl::StrCat(name, " is not valid JSON: ", e.what()));
+  } catch (const nlohmann::json::out_of_range&) {
+    // A number too big for a double (1e400): the parser's message would quote all its digits.
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " holds a number outside the range of a double (IEEE 754)"));
   }
   if (too_deep) {
     return absl::InvalidArgumentError(

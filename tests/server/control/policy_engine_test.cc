@@ -103,6 +103,29 @@ TEST_F(PolicyEngineTest, NewAgentGetsFullDocument) {
   EXPECT_EQ(none, nullptr);
 }
 
+// A change of the description alone is no update: the engine announces nothing, stays on the
+// revision, and an agent on it is offered nothing.
+TEST_F(PolicyEngineTest, DescriptionAloneOffersNothing) {
+  StartEngine();
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
+  ASSERT_NE(first, nullptr);
+  const size_t before = Announcements();
+  v1::ApplyPolicyRequest request;
+  request.set_name("linux");
+  request.set_spec_json(R"({"paths":["/a"],"level":"info"})");
+  request.set_description("described");
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse described, policies_.Apply(request, "t"));
+  ASSERT_TRUE(described.description_updated());
+  // A commit of another policy after it: once that is announced, the engine has seen the
+  // description's write too (watch events arrive in commit order).
+  ASSERT_OK(Apply("windows", "{}"));
+  AwaitNotified("windows", 1);
+  EXPECT_EQ(Announcements(), before + 1);
+  EXPECT_EQ(engine_->LatestRevision("linux"), 1);
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr none, engine_->UpdateFor("linux", At(*first)));
+  EXPECT_EQ(none, nullptr);
+}
+
 // A commit is announced; an agent on the previous revision gets a DELTA that reproduces it.
 TEST_F(PolicyEngineTest, CommitIsAnnouncedAndServedAsDelta) {
   StartEngine();
