@@ -20,6 +20,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "fleet/v1/admin.grpc.pb.h"
+#include "fleet/v1/agent.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fleetd_process.h"
@@ -107,6 +109,37 @@ class FleetdE2eTest : public ::testing::Test {
   const std::string data_dir_ = tmp_.Sub("data");
   std::unique_ptr<FleetdProcess> fleetd_;
 };
+
+// A request whose string is not UTF-8 is INVALID_ARGUMENT naming the request type on both ports
+// (ApplyPolicy, Enroll), not gRPC's INTERNAL with an empty message.
+TEST_F(FleetdE2eTest, RequestsThatDoNotParseAreInvalidArgument) {
+  const auto deadline = absl::ToChronoTime(absl::Now() + absl::Seconds(30));
+  auto admin = v1::AdminService::NewStub(
+      grpc::CreateChannel(fleetd_->admin_address(), grpc::InsecureChannelCredentials()));
+  v1::ApplyPolicyRequest apply;
+  apply.set_name("web\xff");
+  apply.set_spec_json("{}");
+  grpc::ClientContext apply_context;
+  apply_context.set_deadline(deadline);
+  v1::ApplyPolicyResponse applied;
+  const grpc::Status refused = admin->ApplyPolicy(&apply_context, apply, &applied);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << refused.error_message();
+  EXPECT_TRUE(absl::StrContains(refused.error_message(), "fleet.v1.ApplyPolicyRequest"))
+      << refused.error_message();
+
+  auto agent = v1::AgentService::NewStub(
+      grpc::CreateChannel(fleetd_->agent_address(), grpc::InsecureChannelCredentials()));
+  v1::EnrollRequest enroll;
+  enroll.set_enrollment_token("fenr_\xc3");
+  grpc::ClientContext enroll_context;
+  enroll_context.set_deadline(deadline);
+  v1::EnrollResponse enrolled;
+  const grpc::Status not_enrolled = agent->Enroll(&enroll_context, enroll, &enrolled);
+  EXPECT_EQ(not_enrolled.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << not_enrolled.error_message();
+  EXPECT_TRUE(absl::StrContains(not_enrolled.error_message(), "fleet.v1.EnrollRequest"))
+      << not_enrolled.error_message();
+}
 
 // Both the admin and the agent server answer the standard health check with SERVING.
 TEST_F(FleetdE2eTest, HealthServiceServesOnBothPorts) {
