@@ -329,7 +329,9 @@ void ConnectionAcceptor::Admit(int listen_fd, int fd) {
   if (!decision.admit) {
     CloseQuietly(fd);
     last_open_ = open;
-    NoteRefused(1, decision.in_use, /*accept_error=*/0);
+    // Refused for its own budget, the budget was not asked: the last count still stands.
+    NoteRefused(1, open < options_.max_connections ? decision.in_use : last_in_use_,
+                /*accept_error=*/0);
     return;
   }
   if (own_budget) open_.Add(fd);

@@ -45,19 +45,21 @@ ChannelArgs CommonChannelArgs() {
   return {{GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, kHandshakeTimeoutMs}};
 }
 
-// What the agent server asks of its long-lived streams: server keepalive pings find dead peers
-// behind silent NATs; a maximum connection age (gRPC adds +-10% jitter) lets load balancers
-// rebalance agents, with a grace period for the stream to move.
+// What the agent server asks of its long-lived streams, besides what every connection is asked:
+// server keepalive pings find dead peers behind silent NATs; a maximum connection age (gRPC adds
+// +-10% jitter) lets load balancers rebalance agents, with a grace period for the stream to move.
 ChannelArgs AgentChannelArgs(const FleetdConfig& config) {
-  return {
-      {GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, kHandshakeTimeoutMs},
-      {GRPC_ARG_KEEPALIVE_TIME_MS, 60'000},
-      {GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000},
-      {GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000},
-      {GRPC_ARG_MAX_CONNECTION_AGE_MS,
-       static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age))},
-      {GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 30'000},
-  };
+  ChannelArgs args = CommonChannelArgs();
+  args.insert(args.end(),
+              {
+                  {GRPC_ARG_KEEPALIVE_TIME_MS, 60'000},
+                  {GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000},
+                  {GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000},
+                  {GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                   static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age))},
+                  {GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 30'000},
+              });
+  return args;
 }
 
 // The descriptor budgets. The limit is split three ways, and no listener can take another's

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "fleet/v1/canonical_json.h"
@@ -232,6 +233,8 @@ TEST_F(PolicyEngineTest, SeveralOldBasesAreServedOneAfterTheOther) {
 // revision numbers repeat with other content, and the engine serves the new content.
 TEST_F(PolicyEngineTest, PolicyMadeAgainDuringAnOutageServesTheNewContent) {
   fleet::testing::FaultInjectingStore faulty(*env_.store);
+  // The engine reads `faulty` from its own threads: it stops before `faulty` goes.
+  absl::Cleanup stop_engine = [this] { engine_.reset(); };
   StartEngine(&faulty);
   ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr old, engine_->UpdateFor("linux", {}));
   faulty.SetUnavailable(true);
@@ -268,6 +271,8 @@ class PolicyEngineFaultTest : public PolicyEngineTest,
 
 TEST_P(PolicyEngineFaultTest, ChangesStillReachAgentsAfterTheFailure) {
   fleet::testing::FaultInjectingStore faulty(*env_.store);
+  // The engine reads `faulty` from its own threads: it stops before `faulty` goes.
+  absl::Cleanup stop_engine = [this] { engine_.reset(); };
   StartEngine(&faulty);
   ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
   const std::string fault = GetParam();
