@@ -141,6 +141,34 @@ TEST_F(FleetdE2eTest, RequestsThatDoNotParseAreInvalidArgument) {
       << not_enrolled.error_message();
 }
 
+// A number beyond a double's range in a spec is INVALID_ARGUMENT naming spec_json, not the
+// UNKNOWN of an exception that escaped the handler; an 8 KB name is refused quoting at most 64
+// bytes of it.
+TEST_F(FleetdE2eTest, BadSpecsAndNamesAreInvalidArgument) {
+  std::ifstream file(fleetd_->bootstrap_token_file());
+  std::string token;
+  std::getline(file, token);
+  auto admin = v1::AdminService::NewStub(
+      grpc::CreateChannel(fleetd_->admin_address(), grpc::InsecureChannelCredentials()));
+  auto apply = [&](const std::string& name, const std::string& spec) {
+    v1::ApplyPolicyRequest request;
+    request.set_name(name);
+    request.set_spec_json(spec);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    context.AddMetadata("authorization", "Bearer " + token);
+    v1::ApplyPolicyResponse response;
+    return admin->ApplyPolicy(&context, request, &response);
+  };
+  const grpc::Status huge = apply("linux", R"({"max":1e400})");
+  EXPECT_EQ(huge.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << huge.error_message();
+  EXPECT_TRUE(absl::StrContains(huge.error_message(), "spec_json")) << huge.error_message();
+  const grpc::Status long_name = apply(std::string(8192, 'N'), "{}");
+  EXPECT_EQ(long_name.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(long_name.error_message().size(), 400u) << long_name.error_message();
+  EXPECT_TRUE(absl::StartsWith(long_name.error_message(), "name ")) << long_name.error_message();
+}
+
 // Both the admin and the agent server answer the standard health check with SERVING.
 TEST_F(FleetdE2eTest, HealthServiceServesOnBothPorts) {
   EXPECT_EQ(CheckHealth(fleetd_->admin_address()), grpc::health::v1::HealthCheckResponse::SERVING);
