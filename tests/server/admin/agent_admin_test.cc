@@ -263,6 +263,34 @@ TEST_F(AgentAdminTest, IllFormedAgentStateIsShownAsValidUtf8) {
   EXPECT_EQ(listed.agents(0).nack_reason().substr(0, 1023), std::string(1023, 'x'));
 }
 
+// A data dir holding an agent state whose nack reason was cut inside a character (by an older
+// fleetd) works: once loaded, the agent list, the agent and rollout status all answer.
+TEST_F(AgentAdminTest, DataDirWithAnIllFormedStateServes) {
+  env_.PutAgent("00000000000a", "linux", v1::AGENT_STATUS_OFFLINE, 0);
+  env_.state.Forget("00000000000a");
+  record::AgentStatusRecord cut;
+  cut.set_status(v1::AGENT_STATUS_ONLINE);
+  cut.set_policy("linux");
+  cut.set_nacked_revision(1);
+  cut.set_nack_reason(std::string(1023, 'x') + "\xe2\x82");
+  ASSERT_OK(env_.store->PutState(
+      {{layout::AgentStatusKey("00000000000a"), cut.SerializeAsString()}}, {}));
+  ASSERT_OK(env_.state.Load());
+
+  ASSERT_OK_AND_ASSIGN(v1::ListAgentsResponse listed, agents_.List({}));
+  ASSERT_EQ(listed.agents_size(), 1);
+  EXPECT_TRUE(IsValidUtf8(listed.agents(0).nack_reason()));
+  EXPECT_EQ(listed.agents(0).nacked_revision(), 1);
+  v1::GetAgentRequest get;
+  get.set_id("00000000000a");
+  EXPECT_OK(agents_.Get(get));
+  v1::GetRolloutStatusRequest rollout;
+  rollout.set_policy("linux");
+  ASSERT_OK_AND_ASSIGN(v1::RolloutStatus status, rollouts_.Get(rollout));
+  EXPECT_EQ(status.nacked(), 1);
+  EXPECT_FALSE(status.complete());
+}
+
 // Enrollment tokens that do not parse are left out of the token list.
 TEST_F(AgentAdminTest, UnreadableTokenIsLeftOutOfTheList) {
   v1::CreateEnrollmentTokenRequest create;
