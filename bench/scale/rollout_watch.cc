@@ -43,8 +43,9 @@ struct RolloutWatchCase {
 
 std::string Describe(const v1::RolloutStatus& status) {
   return absl::StrCat("revision ", status.revision(), ": ", status.agents(), " agents, ",
-                      status.acked(), " acked, ", status.pending(), " pending, ", status.nacked(),
-                      " nacked, ", status.offline(), " offline, complete=", status.complete());
+                      status.acked(), " acked, ", status.pending(), " pending, ",
+                      status.pending_offline(), " pending offline, ", status.nacked(), " nacked, ",
+                      status.offline(), " offline, complete=", status.complete());
 }
 
 // `count` WatchRolloutStatus streams on one revision of a policy, opened at construction, each

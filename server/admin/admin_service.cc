@@ -2,8 +2,12 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "common/utf8.h"
+#include "nlohmann/json.hpp"
 #include "rpc/grpc_status.h"
 #include "server/model/agent_status_view.h"
+#include "spdlog/spdlog.h"
 
 namespace fleet::server {
 namespace {
@@ -41,7 +45,18 @@ grpc::Status AdminService::Handle(grpc::ServerContext* context, v1::Role role,
   if (absl::Status allowed = AdminAuthenticator::Require(*principal, role); !allowed.ok()) {
     return rpc::ToGrpcStatus(allowed);
   }
-  return rpc::ToGrpcStatus(body(*principal));
+  // No exception may leave a handler: gRPC would answer UNKNOWN, which tells the client nothing.
+  // JSON is only ever parsed and printed here from what the request carries.
+  try {
+    return rpc::ToGrpcStatus(body(*principal));
+  } catch (const nlohmann::json::exception& e) {
+    return rpc::ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("the request's JSON cannot be handled: ", QuoteForError(e.what()))));
+  } catch (const std::exception& e) {
+    spdlog::error("an admin call failed with an exception: {}", e.what());
+    return rpc::ToGrpcStatus(absl::InternalError(
+        absl::StrCat("fleetd failed on this request: ", QuoteForError(e.what()))));
+  }
 }
 
 grpc::Status AdminService::Version(grpc::ServerContext* context, const v1::VersionRequest*,

@@ -44,7 +44,7 @@ absl::StatusOr<v1::ListAgentsResponse> AgentRegistry::List(const v1::ListAgentsR
     for (const storage::KeyValue& kv : page->kvs) {
       absl::StatusOr<StoredRecord<record::AgentRecord>> stored =
           ParseRecord<record::AgentRecord>(kv);
-      if (!stored.ok()) return stored.status();
+      if (!stored.ok()) continue;  // logged once; the others are still worth showing
       v1::Agent& agent = *stored->record.mutable_agent();
       const std::optional<record::AgentStatusRecord> state = state_.Get(agent.id());
       MergeAgentState(state.has_value() ? &*state : nullptr, now, offline_after_, agent);

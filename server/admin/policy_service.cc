@@ -146,10 +146,20 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Commit(
       // Concurrent changes may have pruned what the head named: read both again.
       if (absl::IsNotFound(latest.status())) continue;
       if (!latest.ok()) return latest.status();
-      if (latest->spec_json() == content.spec_json &&
-          latest->description() == content.description) {
+      if (latest->spec_json() == content.spec_json) {
+        // Agents see the spec only: a revision that changes nothing there would be an empty
+        // update every agent must receive and ack.
+        if (latest->description() == content.description) {
+          *response.mutable_policy() = *std::move(latest);
+          return response;  // unchanged: no new revision
+        }
+        absl::StatusOr<bool> updated =
+            UpdateDescription(name, **stored, content.description, dry_run, *latest);
+        if (!updated.ok()) return updated.status();
+        if (!*updated) continue;  // the head moved meanwhile: look again
+        response.set_description_updated(true);
         *response.mutable_policy() = *std::move(latest);
-        return response;  // unchanged: no new revision
+        return response;
       }
     }
     const int64_t revision = head.latest_revision() + 1;
@@ -196,6 +206,27 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Commit(
                                          kMaxAttempts, " attempts); try again"));
 }
 
+absl::StatusOr<bool> PolicyService::UpdateDescription(const std::string& name,
+                                                      const StoredRecord<record::PolicyHead>& head,
+                                                      const std::string& description, bool dry_run,
+                                                      v1::Policy& latest) {
+  latest.set_description(description);
+  if (dry_run) return true;
+  v1::Policy stored = latest;
+  stored.clear_store_revision();  // derived from the key's revision when read
+  // The head is written again, unchanged, so that a concurrent commit that read it before
+  // compares false and reads the new description; its latest revision does not move, so the
+  // policy engine announces nothing.
+  absl::StatusOr<storage::TxnResult> result =
+      store_.Txn({.compares = {Compare::ModRevisionIs(head.key, head.mod_revision)},
+                  .success = {Op::Put(head.key, head.record.SerializeAsString()),
+                              Op::Put(layout::PolicyRevisionKey(name, latest.revision()),
+                                      stored.SerializeAsString())}});
+  if (!result.ok()) return result.status();
+  if (result->succeeded) latest.set_store_revision(result->revision);
+  return result->succeeded;
+}
+
 absl::StatusOr<v1::Policy> PolicyService::Get(const v1::GetPolicyRequest& request) {
   if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
   if (request.revision() < 0) {
@@ -232,9 +263,10 @@ absl::StatusOr<v1::ListPoliciesResponse> PolicyService::List(
   v1::ListPoliciesResponse response;
   for (const storage::KeyValue& kv : page->kvs) {
     absl::StatusOr<StoredRecord<record::PolicyHead>> head = ParseRecord<record::PolicyHead>(kv);
-    if (!head.ok()) return head.status();
+    if (!head.ok()) continue;  // logged once; the others are still worth showing
     absl::StatusOr<v1::Policy> latest = ReadLatest(head->record.name());
-    if (absl::IsNotFound(latest.status())) continue;  // deleted since the listing was read
+    // Deleted since the listing was read, or its latest revision unreadable (logged once).
+    if (absl::IsNotFound(latest.status()) || absl::IsDataLoss(latest.status())) continue;
     if (!latest.ok()) return latest.status();
     *response.add_policies() = WithoutSpec(*std::move(latest));
   }
@@ -306,7 +338,7 @@ absl::StatusOr<v1::GetPolicyHistoryResponse> PolicyService::History(
   v1::GetPolicyHistoryResponse response;
   for (auto it = revisions->kvs.rbegin(); it != revisions->kvs.rend(); ++it) {
     absl::StatusOr<v1::Policy> policy = ToPolicy(*it);
-    if (!policy.ok()) return policy.status();
+    if (!policy.ok()) continue;  // logged once; the other revisions are still worth showing
     *response.add_revisions() = WithoutSpec(*std::move(policy));
   }
   return response;

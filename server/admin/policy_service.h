@@ -1,7 +1,9 @@
-// Policies with history: every change is one Store transaction that writes the next per-policy
-// revision (canonical spec, SHA-256, time, author) and moves the policy's head, pruning revisions
-// beyond the history limit, so no update is ever half applied. No gRPC here: AdminService
-// authenticates and calls in.
+// Policies with history: every change of a spec is one Store transaction that writes the next
+// per-policy revision (canonical spec, SHA-256, time, author) and moves the policy's head, pruning
+// revisions beyond the history limit, so no update is ever half applied. A change of the
+// description alone is written in place on the latest revision: agents never see descriptions,
+// so it makes no revision for them to receive. No gRPC here: AdminService authenticates and
+// calls in.
 #ifndef FLEETD_SERVER_ADMIN_POLICY_SERVICE_H_
 #define FLEETD_SERVER_ADMIN_POLICY_SERVICE_H_
 
@@ -13,6 +15,7 @@
 #include "common/clock.h"
 #include "fleet/v1/admin.pb.h"
 #include "server/control/agent_directory.h"
+#include "server/model/record_io.h"
 #include "server/model/records.pb.h"
 #include "storage/store.h"
 
@@ -55,6 +58,13 @@ class PolicyService {
   absl::StatusOr<v1::ApplyPolicyResponse> Commit(const std::string& name, const Content& content,
                                                  std::optional<int64_t> expected_revision,
                                                  bool dry_run, const std::string& author);
+  // Sets the description of `latest`, the revision `head` names latest, in place (unless
+  // `dry_run`): no new revision, nothing for agents. True when written (or dry_run), false when
+  // the head changed since it was read; errors are the store's.
+  absl::StatusOr<bool> UpdateDescription(const std::string& name,
+                                         const StoredRecord<record::PolicyHead>& head,
+                                         const std::string& description, bool dry_run,
+                                         v1::Policy& latest);
   // One revision; NOT_FOUND naming what is retained when it is not.
   absl::StatusOr<v1::Policy> ReadRevision(const std::string& name, int64_t revision,
                                           const record::PolicyHead& head);

@@ -49,8 +49,9 @@ absl::StatusOr<std::pair<v1::RolloutStatus, int64_t>> RolloutStatusService::Comp
   status.set_acked(counts.acked);
   status.set_nacked(counts.nacked);
   status.set_pending(counts.pending);
+  status.set_pending_offline(counts.pending_offline);
   status.set_offline(counts.offline);
-  status.set_complete(counts.nacked == 0 && counts.pending == 0);
+  status.set_complete(counts.acked == counts.agents);
   return std::pair(std::move(status), version);
 }
 

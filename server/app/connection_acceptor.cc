@@ -315,13 +315,26 @@ ConnectionAcceptor::Next ConnectionAcceptor::AcceptSome(int listen_fd) {
   return Next::kPoll;
 }
 
+uint64_t ConnectionAcceptor::open_connections() {
+  return options_.max_connections == UINT64_MAX ? 0 : open_.Count();
+}
+
 void ConnectionAcceptor::Admit(int listen_fd, int fd) {
-  const FdBudget::Decision decision = budget_.Admit(fd, options_.reserve);
+  const bool own_budget = options_.max_connections != UINT64_MAX;
+  const uint64_t open = own_budget ? open_.Count() : 0;
+  const uint64_t set_aside = options_.set_aside ? options_.set_aside() : 0;
+  const FdBudget::Decision decision = open < options_.max_connections
+                                          ? budget_.Admit(fd, options_.reserve, set_aside)
+                                          : FdBudget::Decision{.admit = false};
   if (!decision.admit) {
     CloseQuietly(fd);
-    NoteRefused(1, decision.in_use, /*accept_error=*/0);
+    last_open_ = open;
+    // Refused for its own budget, the budget was not asked: the last count still stands.
+    NoteRefused(1, open < options_.max_connections ? decision.in_use : last_in_use_,
+                /*accept_error=*/0);
     return;
   }
+  if (own_budget) open_.Add(fd);
   const int one = 1;
   // Inherited from the listening socket on Linux; set again in case it was not. Latency only.
   (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -380,6 +393,10 @@ absl::Duration ConnectionAcceptor::MaybeReport(bool force) {
   if (unreported_failures_ > 0) {
     absl::StrAppend(&details, "; accept failed ", unreported_failures_, " times (",
                     std::strerror(last_failure_), ")");
+  }
+  if (options_.max_connections != UINT64_MAX) {
+    absl::StrAppend(&details, "; ", last_open_, " of at most ", options_.max_connections, " ",
+                    options_.name, " connections open");
   }
   spdlog::warn(
       "refusing {} connections: {} descriptors in use of limit {} (reserve {}); {} refused since "

@@ -2,9 +2,10 @@
 // after one accept4() failure with EMFILE, so a storm of agent connections that exhausted the
 // open-file limit would leave fleetd deaf to agents until restarted. A ConnectionAcceptor owns
 // the listening socket instead: it admits a connection only while an FdBudget reserve stays
-// free and hands it to the gRPC server (ServerBuilder's external connection acceptor); it
-// refuses the others by closing them at once, so that clients see the connection end and retry
-// with their backoff; and it survives running out of descriptors.
+// free (and, for a listener with a budget of its own, while fewer than its maximum of
+// connections are open) and hands it to the gRPC server (ServerBuilder's external connection
+// acceptor); it refuses the others by closing them at once, so that clients see the connection
+// end and retry with their backoff; and it survives running out of descriptors.
 #ifndef FLEETD_SERVER_APP_CONNECTION_ACCEPTOR_H_
 #define FLEETD_SERVER_APP_CONNECTION_ACCEPTOR_H_
 
@@ -12,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -23,6 +25,7 @@
 #include "absl/time/time.h"
 #include "server/app/fd_budget.h"
 #include "server/app/listen_address.h"
+#include "server/app/open_connections.h"
 
 namespace fleet::server {
 
@@ -31,6 +34,15 @@ struct ConnectionAcceptorOptions {
   std::string name;
   // Descriptors of the limit that must stay free after admitting a connection (FdBudget::Admit).
   uint64_t reserve = 0;
+  // This listener's own budget: at most this many of its connections open at once (counted by
+  // OpenConnections); UINT64_MAX for none. A connection over it is refused like one over the
+  // reserve.
+  uint64_t max_connections = UINT64_MAX;
+  // Descriptors in use by connections that have a budget of their own, which `reserve` already
+  // leaves room for, and which therefore do not count against this listener (FdBudget::Admit's
+  // set_aside); e.g. the agent listener sets aside the admin listener's open_connections(). Called
+  // on the accept thread; null for none.
+  std::function<uint64_t()> set_aside;
   // How long to wait before accepting again after the process or the system ran out of
   // descriptors or socket buffers.
   absl::Duration backoff = absl::Milliseconds(20);
@@ -70,6 +82,10 @@ class ConnectionAcceptor {
   // kernel; returns once the accept thread has ended, after which `sink` is never called again.
   // Idempotent.
   void Stop();
+
+  // How many connections handed to the sink are still open, when max_connections is set; else 0
+  // (they are not followed). Thread-safe.
+  uint64_t open_connections();
 
   // Connections handed to the sink, and connections refused, so far.
   uint64_t admitted() const { return admitted_.load(std::memory_order_relaxed); }
@@ -116,6 +132,10 @@ class ConnectionAcceptor {
   uint64_t last_in_use_ = 0;    // descriptors in use at the last refusal
   int last_refusal_error_ = 0;  // what accept4 said before the last refusal, or 0
   absl::Time last_report_ = absl::InfinitePast();
+  uint64_t last_open_ = 0;  // own connections open at the last refusal
+
+  // This listener's connections, followed only when it has a budget of its own.
+  OpenConnections open_;
 
   std::atomic<uint64_t> admitted_{0};
   std::atomic<uint64_t> refused_{0};

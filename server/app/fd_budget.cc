@@ -55,10 +55,16 @@ uint64_t FdBudget::Estimate(int fd, bool counted_fd) const {
   return std::max(counted, static_cast<uint64_t>(fd) + 1);
 }
 
-FdBudget::Decision FdBudget::Admit(int fd, uint64_t reserve) {
+FdBudget::Decision FdBudget::Admit(int fd, uint64_t reserve, uint64_t set_aside) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
-  const uint64_t ceiling = options_.limit > reserve ? options_.limit - reserve : 0;
+  const uint64_t free_of_reserve = options_.limit > reserve ? options_.limit - reserve : 0;
+  // The set-aside descriptors are somewhere in use; lifting the ceiling by them is the same as
+  // not counting them, and keeps the descriptor-number floor of the estimate meaningful. Never
+  // up to the limit itself: a process that is full stays full.
+  const uint64_t lifted =
+      set_aside > UINT64_MAX - free_of_reserve ? UINT64_MAX : free_of_reserve + set_aside;
+  const uint64_t ceiling = std::min(lifted, options_.limit > 0 ? options_.limit - 1 : 0);
   // Whether the count was taken with `fd` already open, i.e. includes it.
   bool counted_fd = false;
   const absl::Duration slow_count = count_cost_ * options_.count_cost_factor;
@@ -75,7 +81,7 @@ FdBudget::Decision FdBudget::Admit(int fd, uint64_t reserve) {
   }
   const bool admit = in_use <= ceiling;
   if (admit && !counted_fd) ++admitted_since_count_;
-  return Decision{.admit = admit, .in_use = in_use};
+  return Decision{.admit = admit, .in_use = in_use > set_aside ? in_use - set_aside : 0};
 }
 
 }  // namespace fleet::server

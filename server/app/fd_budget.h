@@ -57,16 +57,19 @@ class FdBudget {
 
   struct Decision {
     bool admit = false;
-    // The descriptors in use as estimated for the decision, the new connection's included.
+    // The descriptors in use as estimated for the decision, the new connection's included and
+    // the set-aside ones not.
     uint64_t in_use = 0;
   };
 
   // For a connection just accepted on descriptor `fd` (still open, so in use): admits it when,
-  // with it, at least `reserve` descriptors of the limit stay free. An admitted connection counts
-  // as in use until the next count; a refused one must be closed by the caller. When the count
-  // fails for want of descriptors, the process counts as full; when it fails otherwise (no
-  // procfs), only the descriptor numbers are used.
-  Decision Admit(int fd, uint64_t reserve);
+  // with it, at least `reserve` descriptors of the limit stay free, not counting `set_aside`
+  // descriptors in use that have a budget of their own which `reserve` already leaves room for
+  // (another listener's connections). An admitted connection counts as in use until the next
+  // count; a refused one must be closed by the caller. When the count fails for want of
+  // descriptors, the process counts as full; when it fails otherwise (no procfs), only the
+  // descriptor numbers are used.
+  Decision Admit(int fd, uint64_t reserve, uint64_t set_aside = 0);
 
   uint64_t limit() const { return options_.limit; }
 

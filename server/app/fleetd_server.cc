@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/fd_limit.h"
+#include "rpc/unparsed_request_interceptor.h"
 #include "server/app/listen_address.h"
 #include "spdlog/spdlog.h"
 #include "storage/open_store.h"
@@ -33,31 +34,54 @@ void InitGrpcOnce() {
 // Channel arguments for one server, by name.
 using ChannelArgs = std::vector<std::pair<std::string, int>>;
 
-// What the agent server asks of its long-lived streams: server keepalive pings find dead peers
-// behind silent NATs; a maximum connection age (gRPC adds +-10% jitter) lets load balancers
-// rebalance agents, with a grace period for the stream to move.
-ChannelArgs AgentChannelArgs(const FleetdConfig& config) {
-  return {
-      {GRPC_ARG_KEEPALIVE_TIME_MS, 60'000},
-      {GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000},
-      {GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000},
-      {GRPC_ARG_MAX_CONNECTION_AGE_MS,
-       static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age))},
-      {GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 30'000},
-  };
+// A connection that has not finished its HTTP/2 handshake (the client's preface and SETTINGS)
+// within this long is closed. gRPC's default is 120 s, for which an idle connection that never
+// sends a byte holds a descriptor of its listener's budget; legitimate clients finish in
+// milliseconds.
+constexpr int kHandshakeTimeoutMs = 10'000;
+
+// What both servers ask of every connection.
+ChannelArgs CommonChannelArgs() {
+  return {{GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, kHandshakeTimeoutMs}};
 }
 
-// Descriptors the rest of fleetd may need at any time: RocksDB keeps up to 512 table files open
-// (max_open_files, storage/rocksdb/rocksdb_store.cc), plus its WAL, MANIFEST, LOCK, LOG and
-// directories, and gRPC its epoll and wakeup descriptors. Admin connections may not use these.
+// What the agent server asks of its long-lived streams, besides what every connection is asked:
+// server keepalive pings find dead peers behind silent NATs; a maximum connection age (gRPC adds
+// +-10% jitter) lets load balancers rebalance agents, with a grace period for the stream to move.
+ChannelArgs AgentChannelArgs(const FleetdConfig& config) {
+  ChannelArgs args = CommonChannelArgs();
+  args.insert(args.end(),
+              {
+                  {GRPC_ARG_KEEPALIVE_TIME_MS, 60'000},
+                  {GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000},
+                  {GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000},
+                  {GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                   static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age))},
+                  {GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 30'000},
+              });
+  return args;
+}
+
+// The descriptor budgets. The limit is split three ways, and no listener can take another's
+// share:
+// - the store's reserve: descriptors the rest of fleetd may need at any time: RocksDB keeps up
+//   to 512 table files open (max_open_files, storage/rocksdb/rocksdb_store.cc), plus its WAL,
+//   MANIFEST, LOCK, LOG and directories, and gRPC its epoll and wakeup descriptors. No
+//   connection may use these.
+// - the admin budget: at most this many admin connections (fleetctl, automation, rollout
+//   watches) open at once, counted by the admin listener itself (open_connections.h).
+// - the agents: everything else. Agent connections may use neither the store's reserve nor the
+//   admin budget, whether or not the admin connections use it now; admin connections do not
+//   count against the agents.
+// So a flood of connections to one port is refused there once its share is used, while the
+// other port serves on; with the handshake timeout above, idle connections give their
+// descriptors back within seconds.
 constexpr uint64_t kStoreReserve = 512 + 32;
-// Room for admin connections (fleetctl, automation, rollout watches) above what agents may use.
-// Agent connections may not use these nor the store's.
-constexpr uint64_t kAgentReserve = kStoreReserve + 128;
-// Under a small limit the reserves shrink to these fractions of it, so that agents still get
-// half the descriptors and admin connections an eighth more.
-constexpr double kAgentReserveMaxFraction = 0.5;
+constexpr uint64_t kAdminConnections = 128;
+// Under a small limit the shares shrink to these fractions of it, so that agents still get
+// half the descriptors and admin connections an eighth.
 constexpr double kStoreReserveMaxFraction = 0.375;
+constexpr double kAdminConnectionsMaxFraction = 0.125;
 
 std::unique_ptr<FdBudget> MakeFdBudget() {
   absl::StatusOr<FdLimit> limit = CurrentFdLimit();
@@ -98,6 +122,9 @@ absl::StatusOr<Endpoint> StartEndpoint(const std::string& flag, const ListenAddr
           grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
           grpc::InsecureServerCredentials());
   if (service != nullptr) builder.RegisterService(service);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(rpc::NewUnparsedRequestInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // Connect streams run on the agent service's own completion queues.
   if (agent_service != nullptr) agent_service->AddQueuesTo(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -144,11 +171,14 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
       AdminServiceOptions{.store_backend = valid->store.BackendName(),
                           .policy = {.history_limit = config.policy_history},
                           .heartbeat_interval = config.heartbeat_interval});
+  const uint64_t store_reserve =
+      FdBudget::ScaledReserve(limit, kStoreReserve, kStoreReserveMaxFraction);
+  const uint64_t admin_connections =
+      FdBudget::ScaledReserve(limit, kAdminConnections, kAdminConnectionsMaxFraction);
   absl::StatusOr<Endpoint> admin_endpoint = StartEndpoint(
       "--admin-addr", *admin, *fd_budget,
-      {.name = "admin",
-       .reserve = FdBudget::ScaledReserve(limit, kStoreReserve, kStoreReserveMaxFraction)},
-      admin_service.get());
+      {.name = "admin", .reserve = store_reserve, .max_connections = admin_connections},
+      admin_service.get(), CommonChannelArgs());
   if (!admin_endpoint.ok()) return admin_endpoint.status();
   auto agent_service = std::make_unique<AgentService>(
       **store, Clock::Real(),
@@ -160,7 +190,8 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
   absl::StatusOr<Endpoint> agent_endpoint = StartEndpoint(
       "--agent-addr", *agent, *fd_budget,
       {.name = "agent",
-       .reserve = FdBudget::ScaledReserve(limit, kAgentReserve, kAgentReserveMaxFraction)},
+       .reserve = store_reserve + admin_connections,
+       .set_aside = [admin = admin_endpoint->acceptor.get()] { return admin->open_connections(); }},
       agent_service.get(), AgentChannelArgs(config), agent_service.get());
   if (!agent_endpoint.ok()) {
     admin_endpoint->Stop();

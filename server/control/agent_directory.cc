@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "server/model/record_io.h"
 #include "server/model/records.pb.h"
 #include "server/model/secret_token.h"
 #include "server/model/store_layout.h"
@@ -53,8 +54,11 @@ void AgentDirectory::Replace(const std::vector<storage::KeyValue>& kvs, int64_t)
     absl::MutexLock lock(&mu_);
     absl::flat_hash_map<std::string, Entry> listed;
     for (const storage::KeyValue& kv : kvs) {
-      record::AgentRecord record;
-      if (!record.ParseFromString(kv.value)) continue;  // DATA_LOSS shows on the admin side
+      // Read as the admin side reads it: ill-formed UTF-8 repaired, what does not parse logged.
+      absl::StatusOr<StoredRecord<record::AgentRecord>> stored =
+          ParseRecord<record::AgentRecord>(kv);
+      if (!stored.ok()) continue;
+      const record::AgentRecord& record = stored->record;
       listed[IdOf(kv.key)] =
           Entry{.policy = record.agent().policy(), .secret_sha256 = record.secret_sha256()};
     }
@@ -78,8 +82,10 @@ void AgentDirectory::Apply(const storage::WatchBatch& batch) {
         Set(id, nullptr, changed);
         continue;
       }
-      record::AgentRecord record;
-      if (!record.ParseFromString(event.kv.value)) continue;
+      absl::StatusOr<StoredRecord<record::AgentRecord>> stored =
+          ParseRecord<record::AgentRecord>(event.kv);
+      if (!stored.ok()) continue;
+      const record::AgentRecord& record = stored->record;
       const Entry entry{.policy = record.agent().policy(), .secret_sha256 = record.secret_sha256()};
       Set(id, &entry, changed);
     }

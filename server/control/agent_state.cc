@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "server/model/record_repair.h"
 #include "server/model/store_layout.h"
 
 namespace fleet::server {
@@ -82,13 +83,22 @@ absl::Status AgentStateTracker::Load() {
   if (!stored.ok()) return stored.status();
   for (const auto& [key, value] : *stored) {
     record::AgentStatusRecord state;
-    // A state that does not parse is dropped: the agent reports again when it connects.
-    if (!state.ParseFromString(value)) continue;
+    // A state with ill-formed UTF-8 (cut mid-character by an older fleetd) is read repaired, so
+    // that what the agent acked still counts; one that does not parse even so is dropped: the
+    // agent reports again when it connects.
+    bool repaired = false;
+    if (!ParseRecordRepairingUtf8(value, state, &repaired)) {
+      LogRecordProblemOnce(key, "does not parse; the agent's state starts afresh");
+      continue;
+    }
+    if (repaired) LogRecordProblemOnce(key, "holds ill-formed UTF-8; read as U+FFFD");
     const std::string id = key.substr(sizeof(layout::kAgentStatus) - 1);
     Shard& shard = ShardOf(id);
     absl::MutexLock lock(&shard.mu);
     if (shard.states.contains(id)) continue;
     state.set_status(v1::AGENT_STATUS_OFFLINE);
+    // What the agent acked before the restart still counts for its rollouts.
+    if (observer_ != nullptr) observer_->StateChanged(id, state);
     shard.states[id] = std::move(state);
   }
   return absl::OkStatus();

@@ -70,7 +70,7 @@ class AgentStateTracker {
   std::optional<record::AgentStatusRecord> Get(const std::string& agent_id);
 
   // Loads the persisted state of every agent not seen yet, as offline (no stream of theirs is
-  // open here yet). Errors are the store's.
+  // open here yet), and tells the observer of each. Errors are the store's.
   absl::Status Load();
 
   // Writes every changed state now. Errors are the store's; what failed stays pending.

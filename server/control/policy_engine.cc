@@ -135,10 +135,11 @@ void PolicyEngine::ApplyEvent(const storage::Event& event, PolicyContentPtr cont
       changed[name] = 0;
       return;
     }
-    record::PolicyHead head;
-    if (!head.ParseFromString(event.kv.value)) return;  // DATA_LOSS shows on the admin side
+    absl::StatusOr<StoredRecord<record::PolicyHead>> head =
+        ParseRecord<record::PolicyHead>(event.kv);
+    if (!head.ok()) return;  // logged once; DATA_LOSS shows on the admin side
     PolicyState& state = policies_[name];
-    if (ApplyHead(head, event.kv.create_revision, state)) changed[name] = state.latest;
+    if (ApplyHead(head->record, event.kv.create_revision, state)) changed[name] = state.latest;
   } else if (content != nullptr) {
     // Cache the content as it is committed; the head in the same transaction names it latest.
     PolicyState& state = policies_[content->policy];

@@ -8,15 +8,13 @@ void RolloutTracker::Count(const Agent& agent, int delta) {
   if (agent.policy.empty()) return;
   PolicyCounts& counts = policies_[agent.policy];
   counts.agents += delta;
-  if (!agent.online) {
-    counts.offline += delta;
-  } else {
-    const bool same = agent.state_policy == agent.policy;
-    const std::pair<int64_t, int64_t> at(same ? agent.applied : 0, same ? agent.nacked : 0);
-    auto it = counts.online.try_emplace(at, 0).first;
-    it->second += delta;
-    if (it->second == 0) counts.online.erase(it);
-  }
+  if (!agent.online) counts.offline += delta;
+  const bool same = agent.state_policy == agent.policy;
+  const std::tuple<bool, int64_t, int64_t> at(agent.online, same ? agent.applied : 0,
+                                              same ? agent.nacked : 0);
+  auto it = counts.by_state.try_emplace(at, 0).first;
+  it->second += delta;
+  if (it->second == 0) counts.by_state.erase(it);
   Bump(agent.policy);
 }
 
@@ -64,14 +62,16 @@ std::pair<RolloutCounts, int64_t> RolloutTracker::Count(const std::string& polic
   const PolicyCounts& counts = it->second;
   result.agents = counts.agents;
   result.offline = counts.offline;
-  for (const auto& [at, agents] : counts.online) {
-    const auto& [applied, nacked] = at;
+  for (const auto& [at, agents] : counts.by_state) {
+    const auto& [online, applied, nacked] = at;
     if (applied >= revision) {
       result.acked += agents;
     } else if (nacked >= revision) {
       result.nacked += agents;
-    } else {
+    } else if (online) {
       result.pending += agents;
+    } else {
+      result.pending_offline += agents;
     }
   }
   return {result, counts.version};

@@ -1,12 +1,14 @@
 // How far each policy's revisions have rolled out, kept in memory and updated as agents change:
 // assignments from the agent directory (enrolled, reassigned, unenrolled) and live state from
-// the agent state tracker (online, offline, acked, refused). Counting a revision costs a walk
-// over the distinct (applied, refused) pairs of the policy's online agents, which a rollout keeps
-// to a handful, never a scan of agents; watchers wait for a policy's counts to change instead of
-// polling.
+// the agent state tracker (online, offline, acked, refused, and the state loaded at start).
+// Counting a revision costs a walk over the distinct (online, applied, refused) triples of the
+// policy's agents, which a rollout keeps to a handful, never a scan of agents; watchers wait for a
+// policy's counts to change instead of polling.
 //
 // An agent counts as online while a stream of it is open on this fleetd (its state says online);
-// revisions count only for the policy the agent is on now.
+// revisions count only for the policy the agent is on now. What an agent acked or refused counts
+// whether it is online or not: an agent that applied a revision and disconnected still applied
+// it.
 #ifndef FLEETD_SERVER_CONTROL_ROLLOUT_TRACKER_H_
 #define FLEETD_SERVER_CONTROL_ROLLOUT_TRACKER_H_
 
@@ -14,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -25,13 +28,15 @@
 
 namespace fleet::server {
 
-// The agents of one policy, by how far they got with one revision.
+// The agents of one policy, by how far they got with one revision. Every agent is in exactly one
+// of acked, nacked, pending and pending_offline, so they add up to `agents`.
 struct RolloutCounts {
-  int64_t agents = 0;   // assigned to the policy
-  int64_t acked = 0;    // online, applied the revision or a later one
-  int64_t nacked = 0;   // online, refused it (or a later one) and applied neither
-  int64_t pending = 0;  // online, neither yet
-  int64_t offline = 0;  // not connected
+  int64_t agents = 0;           // assigned to the policy
+  int64_t acked = 0;            // applied the revision or a later one, online or not
+  int64_t nacked = 0;           // refused it (or a later one) and applied neither, online or not
+  int64_t pending = 0;          // online, neither yet
+  int64_t pending_offline = 0;  // not connected, neither yet
+  int64_t offline = 0;          // not connected, whatever it did
 };
 
 // Thread-safe.
@@ -71,8 +76,8 @@ class RolloutTracker final : public AgentDirectoryObserver, public AgentStateObs
   struct PolicyCounts {
     int64_t agents = 0;
     int64_t offline = 0;
-    // Online agents by (applied, refused) revision of this policy.
-    std::map<std::pair<int64_t, int64_t>, int64_t> online;
+    // Agents by (online, applied, refused) revision of this policy.
+    std::map<std::tuple<bool, int64_t, int64_t>, int64_t> by_state;
     int64_t version = 0;
   };
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/utf8.h"
 #include "server/model/validation.h"
 
 namespace fleet::server {
@@ -23,7 +24,7 @@ absl::StatusOr<LabelSelector> LabelSelector::Parse(std::string_view text) {
       parsed.value = term.substr(equal + 1);
     } else {
       return absl::InvalidArgumentError(
-          absl::StrCat("selector term \"", term, "\" must be key=value or key!=value"));
+          absl::StrCat("selector term ", QuoteForError(term), " must be key=value or key!=value"));
     }
     if (absl::Status s = ValidateLabelKey("selector key", parsed.key); !s.ok()) return s;
     if (absl::Status s = ValidateLabelValue("selector value", parsed.value); !s.ok()) return s;

@@ -9,6 +9,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
+#include "server/model/record_repair.h"
 #include "storage/store.h"
 
 namespace fleet::server {
@@ -20,14 +22,21 @@ struct StoredRecord {
   int64_t mod_revision = 0;  // for compares: the record is unchanged while this holds
 };
 
-// Parses the record stored in `kv`. DATA_LOSS naming the key when it does not parse.
+// Parses the record stored in `kv`; ill-formed UTF-8 in its strings is read as U+FFFD
+// (record_repair.h). DATA_LOSS naming the key when it does not parse even so. Either problem is
+// logged once per key. A list view skips a record that fails here and answers with the rest.
 template <typename Record>
 absl::StatusOr<StoredRecord<Record>> ParseRecord(const storage::KeyValue& kv) {
   StoredRecord<Record> stored;
   stored.key = kv.key;
-  if (!stored.record.ParseFromString(kv.value)) {
-    return absl::DataLossError(absl::StrCat("stored record ", kv.key, " does not parse"));
+  bool repaired = false;
+  if (!ParseRecordRepairingUtf8(kv.value, stored.record, &repaired,
+                                /*try_plain_first=*/!RecordProblemLogged(kv.key))) {
+    LogRecordProblemOnce(kv.key, "does not parse; views skip it");
+    return absl::DataLossError(
+        absl::StrCat("stored record ", QuoteForError(kv.key), " does not parse"));
   }
+  if (repaired) LogRecordProblemOnce(kv.key, "holds ill-formed UTF-8; read as U+FFFD");
   stored.mod_revision = kv.mod_revision;
   return stored;
 }
@@ -44,7 +53,8 @@ absl::StatusOr<std::optional<StoredRecord<Record>>> ReadRecord(storage::Store& s
   return *std::move(parsed);
 }
 
-// Every record under `prefix`, in key order, read page by page.
+// Every readable record under `prefix`, in key order, read page by page; records that do not
+// parse are left out (ParseRecord logs them).
 template <typename Record>
 absl::StatusOr<std::vector<StoredRecord<Record>>> ReadAllRecords(storage::Store& store,
                                                                  const std::string& prefix) {
@@ -55,8 +65,7 @@ absl::StatusOr<std::vector<StoredRecord<Record>>> ReadAllRecords(storage::Store&
     if (!page.ok()) return page.status();
     for (const storage::KeyValue& kv : page->kvs) {
       absl::StatusOr<StoredRecord<Record>> parsed = ParseRecord<Record>(kv);
-      if (!parsed.ok()) return parsed.status();
-      records.push_back(*std::move(parsed));
+      if (parsed.ok()) records.push_back(*std::move(parsed));
     }
     request.continuation = page->continuation;
   } while (!request.continuation.empty());

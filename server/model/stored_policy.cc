@@ -5,14 +5,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "fleet/v1/canonical_json.h"
+#include "server/model/record_io.h"
 
 namespace fleet::server {
 
 absl::StatusOr<StoredPolicy> ParseStoredPolicy(const storage::KeyValue& kv) {
+  absl::StatusOr<StoredRecord<v1::Policy>> parsed = ParseRecord<v1::Policy>(kv);
+  if (!parsed.ok()) return parsed.status();
   StoredPolicy stored;
-  if (!stored.policy.ParseFromString(kv.value)) {
-    return absl::DataLossError(absl::StrCat("stored revision ", kv.key, " does not parse"));
-  }
+  stored.policy = std::move(parsed->record);
   absl::StatusOr<nlohmann::json> spec =
       v1::ParseStoredJsonObject(stored.policy.spec_json(), "spec_json");
   if (!spec.ok()) {

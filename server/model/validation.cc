@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 
 namespace fleet::server {
 namespace {
@@ -12,9 +13,11 @@ bool IsLabelChar(char c) {
   return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z') || c == '-' || c == '_' || c == '.';
 }
 
+// Quotes at most 64 bytes of `value`, escaped: an error echoes the input back, and an 8 KB name
+// quoted in full would overflow the response's metadata.
 absl::Status Invalid(std::string_view field, std::string_view value, std::string_view rule) {
-  return absl::InvalidArgumentError(absl::StrCat(std::string(field), " \"", std::string(value),
-                                                 "\" is invalid: ", std::string(rule)));
+  return absl::InvalidArgumentError(absl::StrCat(std::string(field), " ", QuoteForError(value),
+                                                 " is invalid: ", std::string(rule)));
 }
 
 }  // namespace

@@ -2,11 +2,13 @@
 #include <limits>
 
 #include "absl/strings/match.h"
+#include "common/utf8.h"
 #include "gtest/gtest.h"
 #include "server/admin/agent_registry.h"
 #include "server/admin/enrollment_token_service.h"
 #include "server/admin/policy_service.h"
 #include "server/admin/rollout_status.h"
+#include "server/model/record_repair.h"
 #include "tests/server/admin_test_env.h"
 #include "tests/testing/status_matchers.h"
 
@@ -151,10 +153,33 @@ TEST_F(AgentAdminTest, RolloutStatusCounts) {
   EXPECT_EQ(status.acked(), 1);
   EXPECT_EQ(status.nacked(), 1);
   EXPECT_EQ(status.pending(), 1);
+  EXPECT_EQ(status.pending_offline(), 1);
   EXPECT_EQ(status.offline(), 1);
   EXPECT_FALSE(status.complete());
   request.set_revision(5);
   EXPECT_EQ(rollouts_.Get(request).status().code(), absl::StatusCode::kNotFound);
+}
+
+// With every assigned agent offline and none acked, the rollout is not complete: the agents are
+// pending offline; once each has acked (and gone offline again) it is.
+TEST_F(AgentAdminTest, RolloutStatusCountsOfflineAgents) {
+  env_.PutAgent("00000000000a", "linux", v1::AGENT_STATUS_OFFLINE, 0);
+  env_.PutAgent("00000000000b", "linux", v1::AGENT_STATUS_OFFLINE, 0);
+  v1::GetRolloutStatusRequest request;
+  request.set_policy("linux");
+  ASSERT_OK_AND_ASSIGN(v1::RolloutStatus none, rollouts_.Get(request));
+  EXPECT_EQ(none.agents(), 2);
+  EXPECT_EQ(none.acked(), 0);
+  EXPECT_EQ(none.pending_offline(), 2);
+  EXPECT_EQ(none.offline(), 2);
+  EXPECT_FALSE(none.complete());
+
+  env_.PutAgent("00000000000a", "linux", v1::AGENT_STATUS_OFFLINE, 1);
+  env_.PutAgent("00000000000b", "linux", v1::AGENT_STATUS_OFFLINE, 1);
+  ASSERT_OK_AND_ASSIGN(v1::RolloutStatus all, rollouts_.Get(request));
+  EXPECT_EQ(all.acked(), 2);
+  EXPECT_EQ(all.offline(), 2);
+  EXPECT_TRUE(all.complete());
 }
 
 // The watch sends the status now and again when an agent acks, until told to stop. The ack is
@@ -182,6 +207,98 @@ TEST_F(AgentAdminTest, RolloutWatchFollowsChanges) {
       env_.store->RangeState(layout::kAgentStatus);
   ASSERT_OK(flushed);
   EXPECT_TRUE(flushed->empty());
+}
+
+// Writes `value` at `key` directly, as a data dir from before (or a broken disk) holds it.
+void PutRaw(storage::Store& store, const std::string& key, const std::string& value) {
+  ASSERT_OK(store.Txn({.success = {storage::Op::Put(key, value)}}));
+}
+
+// An agent record whose hostname is ill-formed UTF-8 is shown with U+FFFD in its place, in the
+// list and by GetAgent; a record that does not parse at all is left out of the list, which
+// answers with the others, and GetAgent of that one agent alone is DATA_LOSS. Each problem is
+// logged once per key.
+TEST_F(AgentAdminTest, UnreadableAgentRecordsDoNotBreakTheViews) {
+  env_.PutAgent("00000000000a", "linux");
+  record::AgentRecord broken;
+  broken.mutable_agent()->set_id("00000000000b");
+  broken.mutable_agent()->set_policy("linux");
+  broken.mutable_agent()->set_hostname("web\xe2\x82");  // cut inside a character
+  PutRaw(*env_.store, layout::AgentKey("00000000000b"), broken.SerializeAsString());
+  PutRaw(*env_.store, layout::AgentKey("00000000000c"), "\xff\xff\xff not a record");
+
+  for (int request = 0; request < 2; ++request) {
+    ASSERT_OK_AND_ASSIGN(v1::ListAgentsResponse listed, agents_.List({}));
+    ASSERT_EQ(listed.agents_size(), 2);
+    EXPECT_EQ(listed.agents(0).id(), "00000000000a");
+    EXPECT_EQ(listed.agents(1).id(), "00000000000b");
+    EXPECT_EQ(listed.agents(1).hostname(), "web\xef\xbf\xbd\xef\xbf\xbd");
+  }
+  EXPECT_TRUE(RecordProblemLogged(layout::AgentKey("00000000000b")));
+  EXPECT_TRUE(RecordProblemLogged(layout::AgentKey("00000000000c")));
+  EXPECT_FALSE(RecordProblemLogged(layout::AgentKey("00000000000a")));
+
+  v1::GetAgentRequest get;
+  get.set_id("00000000000b");
+  ASSERT_OK_AND_ASSIGN(v1::Agent repaired, agents_.Get(get));
+  EXPECT_EQ(repaired.hostname(), "web\xef\xbf\xbd\xef\xbf\xbd");
+  get.set_id("00000000000c");
+  EXPECT_EQ(agents_.Get(get).status().code(), absl::StatusCode::kDataLoss);
+  get.set_id("00000000000a");
+  EXPECT_OK(agents_.Get(get));
+}
+
+// An agent state of ill-formed UTF-8 in memory (reported before agents' strings were checked)
+// is shown as valid UTF-8, so that the list can be sent.
+TEST_F(AgentAdminTest, IllFormedAgentStateIsShownAsValidUtf8) {
+  env_.PutAgent("00000000000a", "linux", v1::AGENT_STATUS_ONLINE, 0, {}, 1);
+  env_.state.Update("00000000000a", [](record::AgentStatusRecord& state) {
+    state.set_nack_reason(std::string(1023, 'x') + "\xc3");
+    state.set_health_message("\xff");
+  });
+  ASSERT_OK_AND_ASSIGN(v1::ListAgentsResponse listed, agents_.List({}));
+  ASSERT_EQ(listed.agents_size(), 1);
+  EXPECT_TRUE(IsValidUtf8(listed.agents(0).nack_reason()));
+  EXPECT_TRUE(IsValidUtf8(listed.agents(0).health_message()));
+  EXPECT_EQ(listed.agents(0).nack_reason().substr(0, 1023), std::string(1023, 'x'));
+}
+
+// A data dir holding an agent state whose nack reason was cut inside a character (by an older
+// fleetd) works: once loaded, the agent list, the agent and rollout status all answer.
+TEST_F(AgentAdminTest, DataDirWithAnIllFormedStateServes) {
+  env_.PutAgent("00000000000a", "linux", v1::AGENT_STATUS_OFFLINE, 0);
+  env_.state.Forget("00000000000a");
+  record::AgentStatusRecord cut;
+  cut.set_status(v1::AGENT_STATUS_ONLINE);
+  cut.set_policy("linux");
+  cut.set_nacked_revision(1);
+  cut.set_nack_reason(std::string(1023, 'x') + "\xe2\x82");
+  ASSERT_OK(env_.store->PutState(
+      {{layout::AgentStatusKey("00000000000a"), cut.SerializeAsString()}}, {}));
+  ASSERT_OK(env_.state.Load());
+
+  ASSERT_OK_AND_ASSIGN(v1::ListAgentsResponse listed, agents_.List({}));
+  ASSERT_EQ(listed.agents_size(), 1);
+  EXPECT_TRUE(IsValidUtf8(listed.agents(0).nack_reason()));
+  EXPECT_EQ(listed.agents(0).nacked_revision(), 1);
+  v1::GetAgentRequest get;
+  get.set_id("00000000000a");
+  EXPECT_OK(agents_.Get(get));
+  v1::GetRolloutStatusRequest rollout;
+  rollout.set_policy("linux");
+  ASSERT_OK_AND_ASSIGN(v1::RolloutStatus status, rollouts_.Get(rollout));
+  EXPECT_EQ(status.nacked(), 1);
+  EXPECT_FALSE(status.complete());
+}
+
+// Enrollment tokens that do not parse are left out of the token list.
+TEST_F(AgentAdminTest, UnreadableTokenIsLeftOutOfTheList) {
+  v1::CreateEnrollmentTokenRequest create;
+  create.set_policy("linux");
+  ASSERT_OK(tokens_.Create(create, "ops"));
+  PutRaw(*env_.store, layout::EnrollmentTokenKey("000000000000"), "\xff\xff");
+  ASSERT_OK_AND_ASSIGN(v1::ListEnrollmentTokensResponse listed, tokens_.List({}));
+  EXPECT_EQ(listed.tokens_size(), 1);
 }
 
 // Deleting a policy counts its agents in the directory: refused while one is assigned, allowed

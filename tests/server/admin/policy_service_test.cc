@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
@@ -61,9 +62,59 @@ TEST_F(PolicyServiceTest, ApplyIsIdempotent) {
   EXPECT_TRUE(changed.changed());
   EXPECT_FALSE(changed.created());
   EXPECT_EQ(changed.policy().revision(), 2);
+}
+
+// A change of the description alone makes no revision: the latest one's description changes in
+// place (GetPolicy and the history show it), and the response says so.
+TEST_F(PolicyServiceTest, DescriptionAloneIsUpdatedInPlace) {
+  ASSERT_OK(Apply("linux", R"({"a":1})", "first"));
   ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse described,
-                       Apply("linux", R"({"a":1,"b":3})", "now described"));
-  EXPECT_EQ(described.policy().revision(), 3);
+                       Apply("linux", R"({ "a": 1 })", "now described"));
+  EXPECT_FALSE(described.changed());
+  EXPECT_TRUE(described.description_updated());
+  EXPECT_EQ(described.policy().revision(), 1);
+  EXPECT_EQ(described.policy().description(), "now described");
+  v1::GetPolicyRequest get;
+  get.set_name("linux");
+  ASSERT_OK_AND_ASSIGN(v1::Policy latest, policies_.Get(get));
+  EXPECT_EQ(latest.revision(), 1);
+  EXPECT_EQ(latest.description(), "now described");
+  EXPECT_EQ(latest.sha256(), described.policy().sha256());
+  v1::GetPolicyHistoryRequest history;
+  history.set_name("linux");
+  ASSERT_OK_AND_ASSIGN(v1::GetPolicyHistoryResponse revisions, policies_.History(history));
+  ASSERT_EQ(revisions.revisions_size(), 1);
+  EXPECT_EQ(revisions.revisions(0).description(), "now described");
+  // Applied again: nothing to update.
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse same, Apply("linux", R"({"a":1})", "now described"));
+  EXPECT_FALSE(same.changed());
+  EXPECT_FALSE(same.description_updated());
+  // A dry run says what it would do and writes nothing.
+  v1::ApplyPolicyRequest dry;
+  dry.set_name("linux");
+  dry.set_spec_json(R"({"a":1})");
+  dry.set_description("dry");
+  dry.set_dry_run(true);
+  const int64_t store_revision = env_.store->CurrentRevision();
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse would, policies_.Apply(dry, "tester"));
+  EXPECT_TRUE(would.description_updated());
+  EXPECT_EQ(env_.store->CurrentRevision(), store_revision);
+}
+
+// A rollback to a revision whose spec is the latest's makes no revision either; only the
+// description is taken over.
+TEST_F(PolicyServiceTest, RollbackToTheSameSpecMakesNoRevision) {
+  ASSERT_OK(Apply("linux", R"({"v":1})", "first"));
+  ASSERT_OK(Apply("linux", R"({"v":2})", "second"));
+  ASSERT_OK(Apply("linux", R"({"v":1})", "third"));
+  v1::RollbackPolicyRequest request;
+  request.set_name("linux");
+  request.set_to_revision(1);
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse rolled, policies_.Rollback(request, "ops"));
+  EXPECT_FALSE(rolled.changed());
+  EXPECT_TRUE(rolled.description_updated());
+  EXPECT_EQ(rolled.policy().revision(), 3);
+  EXPECT_EQ(rolled.policy().description(), "first");
 }
 
 // A stale expected revision is refused with FAILED_PRECONDITION and changes nothing.
@@ -167,6 +218,50 @@ TEST_F(PolicyServiceTest, DiffIsAJsonPatch) {
   EXPECT_EQ(none.patch_json(), "[]");
   request.set_to_revision(9);
   EXPECT_EQ(policies_.Diff(request).status().code(), absl::StatusCode::kNotFound);
+}
+
+// A policy head or revision that does not parse is left out of ListPolicies and the history,
+// which answer with the rest.
+TEST_F(PolicyServiceTest, UnreadablePolicyRecordsAreSkipped) {
+  ASSERT_OK(Apply("linux", R"({"v":1})"));
+  ASSERT_OK(Apply("linux", R"({"v":2})"));
+  ASSERT_OK(Apply("windows", "{}"));
+  ASSERT_OK(env_.store->Txn(
+      {.success = {storage::Op::Put(layout::PolicyKey("broken"), "\xff\xff"),
+                   storage::Op::Put(layout::PolicyRevisionKey("linux", 1), "\xff\xff")}}));
+  ASSERT_OK_AND_ASSIGN(v1::ListPoliciesResponse listed, policies_.List({}));
+  ASSERT_EQ(listed.policies_size(), 2);
+  EXPECT_EQ(listed.policies(0).name(), "linux");
+  EXPECT_EQ(listed.policies(1).name(), "windows");
+  v1::GetPolicyHistoryRequest history;
+  history.set_name("linux");
+  ASSERT_OK_AND_ASSIGN(v1::GetPolicyHistoryResponse revisions, policies_.History(history));
+  ASSERT_EQ(revisions.revisions_size(), 1);
+  EXPECT_EQ(revisions.revisions(0).revision(), 2);
+}
+
+// Every bad input is INVALID_ARGUMENT naming the field, and quotes at most 64 bytes of it: an
+// 8 KB name, a selector term of 8 KB, a number beyond a double's range.
+TEST_F(PolicyServiceTest, BadInputIsInvalidArgumentAndQuotedShort) {
+  absl::StatusOr<v1::ApplyPolicyResponse> long_name = Apply(std::string(8192, 'A'), "{}");
+  EXPECT_EQ(long_name.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(long_name.status().message(), "name ")) << long_name.status();
+  EXPECT_LT(long_name.status().message().size(), 400u) << long_name.status();
+
+  AgentRegistry agents(*env_.store, env_.clock, env_.state, absl::Seconds(91));
+  v1::ListAgentsRequest list;
+  list.set_selector(std::string(8192, 'x'));
+  absl::Status selector = agents.List(list).status();
+  EXPECT_EQ(selector.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LT(selector.message().size(), 400u) << selector;
+  list.set_selector("env=" + std::string(8192, 'x'));
+  selector = agents.List(list).status();
+  EXPECT_EQ(selector.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LT(selector.message().size(), 400u) << selector;
+
+  absl::StatusOr<v1::ApplyPolicyResponse> huge = Apply("linux", R"({"max":1e400})");
+  EXPECT_EQ(huge.status().code(), absl::StatusCode::kInvalidArgument) << huge.status();
+  EXPECT_TRUE(absl::StrContains(huge.status().message(), "spec_json")) << huge.status();
 }
 
 // Rollback makes a new revision equal to the old one, and says where it came from.

@@ -223,6 +223,50 @@ TEST_F(ConnectionAcceptorTest, RefusesByClosingWhenTheReserveWouldBeUsed) {
   EXPECT_FALSE(late.Ended(absl::Milliseconds(50)));
 }
 
+// A listener with a budget of its own admits at most max_connections open at once, whatever the
+// descriptors: more are refused, and once the server closes some, as many are admitted again.
+TEST_F(ConnectionAcceptorTest, OwnBudgetBoundsOpenConnections) {
+  Budget(/*in_use=*/10);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ConnectionAcceptor> acceptor,
+                       ConnectionAcceptor::Listen(
+                           "--admin-addr", ListenAddress{.host = "127.0.0.1", .port = 0}, *budget_,
+                           {.name = "admin", .reserve = 100, .max_connections = 3}));
+  acceptor->Start(sink_.Acceptor());
+  std::vector<Client> clients(5);
+  for (Client& client : clients) ASSERT_EQ(client.Connect(acceptor->port()), 0);
+  ASSERT_TRUE(Eventually([&] { return acceptor->admitted() + acceptor->refused() == 5; }));
+  EXPECT_EQ(acceptor->admitted(), 3u);
+  EXPECT_EQ(acceptor->open_connections(), 3u);
+  EXPECT_EQ(sink_.size(), 3u);
+
+  sink_.CloseAll();  // the server ended them
+  EXPECT_EQ(acceptor->open_connections(), 0u);
+  std::vector<Client> more(3);
+  for (Client& client : more) ASSERT_EQ(client.Connect(acceptor->port()), 0);
+  EXPECT_TRUE(Eventually([&] { return sink_.size() == 3; })) << sink_.size();
+}
+
+// Descriptors set aside (another listener's connections, which have their own budget) do not
+// count against this listener: with them the count is over the ceiling, without them it is not.
+TEST_F(ConnectionAcceptorTest, SetAsideDescriptorsDoNotCount) {
+  Budget(/*in_use=*/950);
+  std::atomic<uint64_t> set_aside = 100;
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<ConnectionAcceptor> acceptor,
+      ConnectionAcceptor::Listen(
+          "--agent-addr", ListenAddress{.host = "127.0.0.1", .port = 0}, *budget_,
+          {.name = "agent", .reserve = 100, .set_aside = [&] { return set_aside.load(); }}));
+  acceptor->Start(sink_.Acceptor());
+  Client admitted;
+  ASSERT_EQ(admitted.Connect(acceptor->port()), 0);
+  EXPECT_TRUE(Eventually([&] { return sink_.size() == 1; }));
+  set_aside = 0;
+  Client refused;
+  ASSERT_EQ(refused.Connect(acceptor->port()), 0);
+  EXPECT_TRUE(refused.Ended(absl::Seconds(10)));
+  EXPECT_EQ(sink_.size(), 1u);
+}
+
 // Out of descriptors (accept4 fails with EMFILE), pending connections are refused instead of
 // left hanging, the acceptor keeps going, and admits connections again once descriptors are
 // free.

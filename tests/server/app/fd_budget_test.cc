@@ -60,6 +60,22 @@ TEST_F(FdBudgetTest, AdmitsUpToTheReserve) {
   EXPECT_EQ(decision.in_use, 801u);
 }
 
+// Set-aside descriptors (connections with a budget of their own) are not counted: the same count
+// that refuses without them admits with them, and the decision reports what counted.
+TEST_F(FdBudgetTest, SetAsideDescriptorsAreNotCounted) {
+  FdBudget budget = MakeBudget();
+  count_.value = 850;
+  FdBudget::Decision decision = budget.Admit(/*fd=*/5, kReserve, /*set_aside=*/50);
+  EXPECT_TRUE(decision.admit);
+  EXPECT_EQ(decision.in_use, 800u);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_FALSE(budget.Admit(/*fd=*/5, kReserve, /*set_aside=*/49).admit);
+  // Never up to the limit itself, whatever is set aside.
+  clock_.Advance(absl::Seconds(1));
+  count_.value = 1000;
+  EXPECT_FALSE(budget.Admit(/*fd=*/5, kReserve, /*set_aside=*/500).admit);
+}
+
 // Between counts, each admitted connection counts as one more descriptor in use, so a burst is
 // cut off at the ceiling with a single count of the descriptors.
 TEST_F(FdBudgetTest, BurstBetweenCountsAddsUpAdmittedConnections) {

@@ -20,6 +20,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "fleet/v1/admin.grpc.pb.h"
+#include "fleet/v1/agent.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fleetd_process.h"
@@ -107,6 +109,65 @@ class FleetdE2eTest : public ::testing::Test {
   const std::string data_dir_ = tmp_.Sub("data");
   std::unique_ptr<FleetdProcess> fleetd_;
 };
+
+// A request whose string is not UTF-8 is INVALID_ARGUMENT naming the request type on both ports
+// (ApplyPolicy, Enroll), not gRPC's INTERNAL with an empty message.
+TEST_F(FleetdE2eTest, RequestsThatDoNotParseAreInvalidArgument) {
+  const auto deadline = absl::ToChronoTime(absl::Now() + absl::Seconds(30));
+  auto admin = v1::AdminService::NewStub(
+      grpc::CreateChannel(fleetd_->admin_address(), grpc::InsecureChannelCredentials()));
+  v1::ApplyPolicyRequest apply;
+  apply.set_name("web\xff");
+  apply.set_spec_json("{}");
+  grpc::ClientContext apply_context;
+  apply_context.set_deadline(deadline);
+  v1::ApplyPolicyResponse applied;
+  const grpc::Status refused = admin->ApplyPolicy(&apply_context, apply, &applied);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << refused.error_message();
+  EXPECT_TRUE(absl::StrContains(refused.error_message(), "fleet.v1.ApplyPolicyRequest"))
+      << refused.error_message();
+
+  auto agent = v1::AgentService::NewStub(
+      grpc::CreateChannel(fleetd_->agent_address(), grpc::InsecureChannelCredentials()));
+  v1::EnrollRequest enroll;
+  enroll.set_enrollment_token("fenr_\xc3");
+  grpc::ClientContext enroll_context;
+  enroll_context.set_deadline(deadline);
+  v1::EnrollResponse enrolled;
+  const grpc::Status not_enrolled = agent->Enroll(&enroll_context, enroll, &enrolled);
+  EXPECT_EQ(not_enrolled.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << not_enrolled.error_message();
+  EXPECT_TRUE(absl::StrContains(not_enrolled.error_message(), "fleet.v1.EnrollRequest"))
+      << not_enrolled.error_message();
+}
+
+// A number beyond a double's range in a spec is INVALID_ARGUMENT naming spec_json, not the
+// UNKNOWN of an exception that escaped the handler; an 8 KB name is refused quoting at most 64
+// bytes of it.
+TEST_F(FleetdE2eTest, BadSpecsAndNamesAreInvalidArgument) {
+  std::ifstream file(fleetd_->bootstrap_token_file());
+  std::string token;
+  std::getline(file, token);
+  auto admin = v1::AdminService::NewStub(
+      grpc::CreateChannel(fleetd_->admin_address(), grpc::InsecureChannelCredentials()));
+  auto apply = [&](const std::string& name, const std::string& spec) {
+    v1::ApplyPolicyRequest request;
+    request.set_name(name);
+    request.set_spec_json(spec);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    context.AddMetadata("authorization", "Bearer " + token);
+    v1::ApplyPolicyResponse response;
+    return admin->ApplyPolicy(&context, request, &response);
+  };
+  const grpc::Status huge = apply("linux", R"({"max":1e400})");
+  EXPECT_EQ(huge.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << huge.error_message();
+  EXPECT_TRUE(absl::StrContains(huge.error_message(), "spec_json")) << huge.error_message();
+  const grpc::Status long_name = apply(std::string(8192, 'N'), "{}");
+  EXPECT_EQ(long_name.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(long_name.error_message().size(), 400u) << long_name.error_message();
+  EXPECT_TRUE(absl::StartsWith(long_name.error_message(), "name ")) << long_name.error_message();
+}
 
 // Both the admin and the agent server answer the standard health check with SERVING.
 TEST_F(FleetdE2eTest, HealthServiceServesOnBothPorts) {

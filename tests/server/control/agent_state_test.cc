@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "server/control/rollout_tracker.h"
 #include "server/model/store_layout.h"
 #include "storage/memory_store.h"
 #include "tests/testing/status_matchers.h"
@@ -88,6 +89,56 @@ TEST(AgentStateTrackerTest, ForgottenAgentIsNotWritten) {
   const auto stored = Stored(*store);
   EXPECT_TRUE(stored.contains("kept"));
   EXPECT_FALSE(stored.contains("gone"));
+}
+
+// After a restart the loaded states reach the rollout tracker: an agent that acked before it
+// counts as acked while offline, so rollout status right after a restart is not "complete with
+// nothing acked".
+TEST(AgentStateTrackerTest, LoadedStatesReachTheObserver) {
+  std::unique_ptr<storage::Store> store = storage::NewMemoryStore();
+  ManualClock clock(absl::FromUnixSeconds(1'000'000));
+  {
+    AgentStateTracker before(*store, clock, kManualFlush);
+    for (const char* id : {"a", "b"}) {
+      before.Update(id, [&](record::AgentStatusRecord& state) {
+        state.set_status(v1::AGENT_STATUS_ONLINE);
+        state.set_policy("linux");
+        state.set_applied_revision(id == std::string("a") ? 2 : 1);
+      });
+    }
+    ASSERT_OK(before.Flush());
+  }
+  RolloutTracker rollouts;
+  rollouts.AgentAssigned("a", "linux");
+  rollouts.AgentAssigned("b", "linux");
+  AgentStateTracker after(*store, clock, kManualFlush, &rollouts);
+  ASSERT_OK(after.Load());
+  const RolloutCounts counts = rollouts.Count("linux", 2).first;
+  EXPECT_EQ(counts.agents, 2);
+  EXPECT_EQ(counts.acked, 1);
+  EXPECT_EQ(counts.pending_offline, 1);
+  EXPECT_EQ(counts.offline, 2);
+}
+
+// A stored state whose nack reason was cut inside a character (by an older fleetd) is loaded
+// with U+FFFD in its place, its revisions kept, instead of being dropped.
+TEST(AgentStateTrackerTest, LoadRepairsIllFormedUtf8) {
+  std::unique_ptr<storage::Store> store = storage::NewMemoryStore();
+  ManualClock clock(absl::FromUnixSeconds(1'000'000));
+  record::AgentStatusRecord cut;
+  cut.set_policy("linux");
+  cut.set_applied_revision(4);
+  cut.set_nack_reason(std::string(1023, 'x') + "\xe2\x82");
+  ASSERT_OK(store->PutState({{layout::AgentStatusKey("a"), cut.SerializeAsString()},
+                             {layout::AgentStatusKey("b"), "\xff\xff\xff"}},
+                            {}));
+  AgentStateTracker tracker(*store, clock, kManualFlush);
+  ASSERT_OK(tracker.Load());
+  std::optional<record::AgentStatusRecord> loaded = tracker.Get("a");
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->applied_revision(), 4);
+  EXPECT_EQ(loaded->nack_reason(), std::string(1023, 'x') + "\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_FALSE(tracker.Get("b").has_value());
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "fleet/v1/canonical_json.h"
@@ -117,6 +118,29 @@ TEST_F(PolicyEngineTest, NewAgentGetsFullDocument) {
   EXPECT_EQ(none, nullptr);
 }
 
+// A change of the description alone is no update: the engine announces nothing, stays on the
+// revision, and an agent on it is offered nothing.
+TEST_F(PolicyEngineTest, DescriptionAloneOffersNothing) {
+  StartEngine();
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
+  ASSERT_NE(first, nullptr);
+  const size_t before = Announcements();
+  v1::ApplyPolicyRequest request;
+  request.set_name("linux");
+  request.set_spec_json(R"({"paths":["/a"],"level":"info"})");
+  request.set_description("described");
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse described, policies_.Apply(request, "t"));
+  ASSERT_TRUE(described.description_updated());
+  // A commit of another policy after it: once that is announced, the engine has seen the
+  // description's write too (watch events arrive in commit order).
+  ASSERT_OK(Apply("windows", "{}"));
+  AwaitNotified("windows", 1);
+  EXPECT_EQ(Announcements(), before + 1);
+  EXPECT_EQ(engine_->LatestRevision("linux"), 1);
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr none, engine_->UpdateFor("linux", At(*first)));
+  EXPECT_EQ(none, nullptr);
+}
+
 // A commit is announced; an agent on the previous revision gets a DELTA that reproduces it.
 TEST_F(PolicyEngineTest, CommitIsAnnouncedAndServedAsDelta) {
   StartEngine();
@@ -223,6 +247,8 @@ TEST_F(PolicyEngineTest, SeveralOldBasesAreServedOneAfterTheOther) {
 // revision numbers repeat with other content, and the engine serves the new content.
 TEST_F(PolicyEngineTest, PolicyMadeAgainDuringAnOutageServesTheNewContent) {
   fleet::testing::FaultInjectingStore faulty(*env_.store);
+  // The engine reads `faulty` from its own threads: it stops before `faulty` goes.
+  absl::Cleanup stop_engine = [this] { engine_.reset(); };
   StartEngine(&faulty);
   ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr old, engine_->UpdateFor("linux", {}));
   faulty.SetUnavailable(true);
@@ -259,6 +285,8 @@ class PolicyEngineFaultTest : public PolicyEngineTest,
 
 TEST_P(PolicyEngineFaultTest, ChangesStillReachAgentsAfterTheFailure) {
   fleet::testing::FaultInjectingStore faulty(*env_.store);
+  // The engine reads `faulty` from its own threads: it stops before `faulty` goes.
+  absl::Cleanup stop_engine = [this] { engine_.reset(); };
   StartEngine(&faulty);
   ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
   const std::string fault = GetParam();

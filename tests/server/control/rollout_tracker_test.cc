@@ -28,7 +28,10 @@ void ExpectCounts(RolloutTracker& tracker, const std::string& policy, int64_t re
   EXPECT_EQ(got.acked, want.acked) << policy << "@" << revision;
   EXPECT_EQ(got.nacked, want.nacked) << policy << "@" << revision;
   EXPECT_EQ(got.pending, want.pending) << policy << "@" << revision;
+  EXPECT_EQ(got.pending_offline, want.pending_offline) << policy << "@" << revision;
   EXPECT_EQ(got.offline, want.offline) << policy << "@" << revision;
+  EXPECT_EQ(got.acked + got.nacked + got.pending + got.pending_offline, got.agents)
+      << policy << "@" << revision;
 }
 
 // Acked, refused, pending and offline agents are told apart per revision; a later revision
@@ -40,12 +43,12 @@ TEST(RolloutTrackerTest, CountsAckedNackedPendingOffline) {
   tracker.StateChanged("a", State(true, "linux", 3));
   tracker.StateChanged("b", State(true, "linux", 1, 2));
   tracker.StateChanged("c", State(true, "linux", 1));
-  // d never connected: offline.
-  ExpectCounts(tracker, "linux", 2,
-               {.agents = 4, .acked = 1, .nacked = 1, .pending = 1, .offline = 1});
-  ExpectCounts(tracker, "linux", 1,
-               {.agents = 4, .acked = 3, .nacked = 0, .pending = 0, .offline = 1});
-  ExpectCounts(tracker, "windows", 1, {.agents = 1, .offline = 1});
+  // d never connected: offline and pending.
+  ExpectCounts(
+      tracker, "linux", 2,
+      {.agents = 4, .acked = 1, .nacked = 1, .pending = 1, .pending_offline = 1, .offline = 1});
+  ExpectCounts(tracker, "linux", 1, {.agents = 4, .acked = 3, .pending_offline = 1, .offline = 1});
+  ExpectCounts(tracker, "windows", 1, {.agents = 1, .pending_offline = 1, .offline = 1});
 }
 
 // Going offline, being reassigned and being unenrolled move an agent's share at once; revisions
@@ -56,7 +59,8 @@ TEST(RolloutTrackerTest, OfflineReassignAndUnenrollMoveTheCounts) {
   tracker.StateChanged("a", State(true, "linux", 5));
   ExpectCounts(tracker, "linux", 5, {.agents = 1, .acked = 1});
   tracker.StateChanged("a", State(false, "linux", 5));
-  ExpectCounts(tracker, "linux", 5, {.agents = 1, .offline = 1});
+  ExpectCounts(tracker, "linux", 5, {.agents = 1, .acked = 1, .offline = 1});
+  ExpectCounts(tracker, "linux", 6, {.agents = 1, .pending_offline = 1, .offline = 1});
   tracker.StateChanged("a", State(true, "linux", 5));
   tracker.AgentAssigned("a", "windows");
   ExpectCounts(tracker, "linux", 5, {});
@@ -65,6 +69,24 @@ TEST(RolloutTrackerTest, OfflineReassignAndUnenrollMoveTheCounts) {
   ExpectCounts(tracker, "windows", 1, {.agents = 1, .acked = 1});
   tracker.AgentAssigned("a", "");
   ExpectCounts(tracker, "windows", 1, {});
+}
+
+// An agent that acked and then disconnected still counts as acked, one that refused and
+// disconnected as nacked, and an agent that never connected is pending offline: none is left
+// out, so a rollout to agents that are all offline is not complete.
+TEST(RolloutTrackerTest, OfflineAgentsKeepWhatTheyDid) {
+  RolloutTracker tracker;
+  for (const char* id : {"a", "b", "c"}) tracker.AgentAssigned(id, "linux");
+  ExpectCounts(tracker, "linux", 1, {.agents = 3, .pending_offline = 3, .offline = 3});
+  tracker.StateChanged("a", State(true, "linux", 2));
+  tracker.StateChanged("a", State(false, "linux", 2));
+  tracker.StateChanged("b", State(true, "linux", 1, 2));
+  tracker.StateChanged("b", State(false, "linux", 1, 2));
+  ExpectCounts(tracker, "linux", 2,
+               {.agents = 3, .acked = 1, .nacked = 1, .pending_offline = 1, .offline = 3});
+  // A later ack takes an agent out of nacked.
+  tracker.StateChanged("b", State(true, "linux", 3, 2));
+  ExpectCounts(tracker, "linux", 2, {.agents = 3, .acked = 2, .pending_offline = 1, .offline = 2});
 }
 
 // A state change reported before the directory knows the agent counts once it is assigned.
