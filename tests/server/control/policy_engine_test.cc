@@ -127,7 +127,7 @@ TEST_F(PolicyEngineTest, DescriptionAloneOffersNothing) {
   const size_t before = Announcements();
   v1::ApplyPolicyRequest request;
   request.set_name("linux");
-  request.set_spec_json(R"({"paths":["/a"],"level":"info"})");
+  request.set_spec_json(WithNotes(R"({"paths":["/a"],"level":"info"})").dump());
   request.set_description("described");
   ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse described, policies_.Apply(request, "t"));
   ASSERT_TRUE(described.description_updated());
