@@ -38,6 +38,11 @@ class UpdateSource {
   // it is there already. NOT_FOUND when the policy does not exist. UNAVAILABLE when the answer
   // is not ready (the content it needs is being loaded): the source then tells its listener that
   // `policy` changed once it is, and the caller asks again.
+  //
+  // The answer doubles as the check of what the agent claims to hold (the protocol records an
+  // applied revision from a Hello on nothing else): nullptr only when `from` names the latest
+  // revision with its hash; a DELTA only from `from.revision`, a retained revision whose hash
+  // is `from.sha256`. Anything else (a revision never made or pruned, another hash) gets FULL.
   virtual absl::StatusOr<PreparedUpdatePtr> UpdateFor(const std::string& policy,
                                                       const AgentPosition& from) = 0;
 };
