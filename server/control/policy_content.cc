@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "fleet/v1/admin.pb.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/control/json_footprint.h"
 
 namespace fleet::server {
 
@@ -19,13 +20,17 @@ absl::StatusOr<PolicyContentPtr> ParsePolicyContent(const storage::KeyValue& kv)
   if (spec.is_discarded()) {
     return absl::DataLossError(absl::StrCat("stored revision ", kv.key, " is not JSON"));
   }
-  return std::make_shared<const PolicyContent>(PolicyContent{
+  auto content = std::make_shared<PolicyContent>(PolicyContent{
       .policy = stored.name(),
       .revision = stored.revision(),
       .spec = std::move(spec),
       .canonical = stored.spec_json(),
       .sha256 = stored.sha256(),
       .commit_time = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(stored.created_at()))});
+  content->memory_bytes = static_cast<int64_t>(
+      sizeof(PolicyContent) + JsonFootprint(content->spec) - sizeof(nlohmann::json) +
+      content->policy.capacity() + content->canonical.capacity() + content->sha256.capacity());
+  return content;
 }
 
 PreparedUpdatePtr PrepareUpdate(const PolicyContent& to, const PolicyContent* from) {
