@@ -45,7 +45,9 @@ AgentProtocol::ReadOutcome AgentProtocol::OnUnreadableMessage() {
   bool read_next = false;
   {
     absl::MutexLock lock(&mu_);
-    read_next = AfterMessage(absl::InvalidArgumentError("unreadable AgentMessage"));
+    read_next = AfterMessage(absl::InvalidArgumentError(
+        "the AgentMessage does not parse: it is not a serialized fleet.v1.AgentMessage, or a "
+        "string in it is not valid UTF-8 (proto3 strings must be)"));
   }
   return {.read_next = read_next, .action = Advance()};
 }

@@ -112,7 +112,8 @@ class AgentProtocol {
   AgentProtocol(const AgentProtocol&) = delete;
   AgentProtocol& operator=(const AgentProtocol&) = delete;
 
-  // The agent's messages. An unreadable one is a protocol error like an empty one.
+  // The agent's messages. An unreadable one (it does not parse: protobuf also refuses a string
+  // that is not UTF-8) is a protocol error like an empty one, and says so.
   [[nodiscard]] ReadOutcome OnMessage(const v1::AgentMessage& message);
   [[nodiscard]] ReadOutcome OnUnreadableMessage();
   // The agent closed its side, or the stream broke (a read failed): no more messages come.

@@ -207,6 +207,8 @@ TEST_F(AgentProtocolTest, UnreadableOrEmptyMessageRefused) {
   AgentProtocol::ReadOutcome unreadable = protocol_.OnUnreadableMessage();
   EXPECT_FALSE(unreadable.read_next);
   ExpectFinish(unreadable.action, absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(unreadable.action.status.message(), "not valid UTF-8"))
+      << unreadable.action.status;
 
   AgentProtocol other(Deps(), "other", "p");
   ASSERT_EQ(other.OnMessage(Hello("p", 0)).action.kind, Kind::kWrite);
