@@ -193,8 +193,7 @@ AgentProtocol::Action AgentProtocol::Advance() {
   if (!WantsUpdate() || generation != generation_) return {};
   if (claim_pending_) {
     // See update_source.h: only these answers prove the agent holds what it said.
-    SettleClaim(*update == nullptr || ((*update)->update.kind() == v1::PolicyUpdate::DELTA &&
-                                       (*update)->update.base_revision() == position_.revision));
+    SettleClaim(*update == nullptr || (*update)->from_revision == position_.revision);
   }
   if (*update == nullptr) return {};  // up to date
   const v1::PolicyUpdate& next = (*update)->update;

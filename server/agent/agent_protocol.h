@@ -10,10 +10,10 @@
 //    of agent_message_check.h). The answer is Welcome (heartbeat interval, the agent's policy),
 //    then the update the agent needs, if any.
 //  - What Hello claims is applied counts only once the UpdateSource's answer confirms it (see
-//    update_source.h): nothing to send (the agent holds the latest revision and its hash), or a
-//    DELTA from the claimed revision. Any other answer means the agent holds nothing usable: it
-//    gets that answer (FULL) and counts as having applied nothing until it acks. Until the
-//    answer comes, the state keeps the applied revision only if the server recorded that same
+//    update_source.h): nothing to send (the agent holds the latest revision and its hash), or an
+//    update prepared from the claimed revision. Any other answer means the agent holds nothing
+//    usable: it gets that answer (FULL) and counts as having applied nothing until it acks. Until
+//    the answer comes, the state keeps the applied revision only if the server recorded that same
 //    one before.
 //  - At most one policy update is unacknowledged; changes meanwhile coalesce: the next update
 //    is always to the newest revision.

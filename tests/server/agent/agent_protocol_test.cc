@@ -66,6 +66,7 @@ class FakeUpdateSource final : public UpdateSource {
  private:
   static PreparedUpdatePtr Prepare(const std::string& policy, int64_t base, int64_t target) {
     auto prepared = std::make_shared<PreparedUpdate>();
+    prepared->from_revision = base;
     v1::PolicyUpdate& update = prepared->update;
     update.set_kind(base == 0 ? v1::PolicyUpdate::FULL : v1::PolicyUpdate::DELTA);
     update.set_policy(policy);
