@@ -350,5 +350,54 @@ TEST_F(AgentStreamE2eTest, TooManyComponentsEndTheStream) {
       << status.error_message();
 }
 
+// An agent whose stream ends with the same update unanswered, three times in a row, is not sent
+// it again at once: rollout status counts it as refused, `get agents` says why, and its next
+// stream gets the next new revision, not the held one.
+TEST_F(AgentStreamE2eTest, UpdateThatKeepsFailingIsHeldBack) {
+  v1::EnrollResponse identity = Enroll("web-1");
+  {
+    TestAgent agent(fleetd_->agent_address(), identity);
+    ASSERT_TRUE(agent.Hello());
+    ASSERT_TRUE(agent.ApplyNext().has_value());
+    EXPECT_TRUE(agent.End().ok());
+  }
+  ASSERT_EQ(Apply(Policy("linux", "debug")), 0);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    TestAgent agent(fleetd_->agent_address(), identity);
+    ASSERT_TRUE(agent.Hello());
+    std::optional<v1::PolicyUpdate> update;
+    while (std::optional<v1::ServerMessage> message = agent.Read()) {
+      if (message->has_policy_update()) {
+        update = message->policy_update();
+        break;
+      }
+    }
+    ASSERT_TRUE(update.has_value()) << "attempt " << attempt;
+    EXPECT_EQ(update->target_revision(), 2);
+    EXPECT_TRUE(agent.End().ok());  // gone without an answer
+  }
+  // The server counts the third failure as the stream's end completes, just after the agent
+  // sees it end.
+  nlohmann::json agents;
+  for (int poll = 0; poll < 100; ++poll) {
+    agents = nlohmann::json::parse(Fleetctl({"get", "agents", "-o", "json"}).out);
+    if (agents[0].value("nackedRevision", 0) == 2) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(agents[0]["nackedRevision"], 2) << agents.dump();
+  EXPECT_EQ(agents[0]["nackReason"],
+            "delivery failed 3 times in a row: the stream ended with the update unanswered");
+  TestAgent agent(fleetd_->agent_address(), identity);
+  ASSERT_TRUE(agent.Hello());
+  std::optional<v1::ServerMessage> welcome = agent.Read();
+  ASSERT_TRUE(welcome.has_value() && welcome->has_welcome());
+  AwaitRollout("linux", [](const nlohmann::json& s) { return s["nacked"] == 1; });
+  ASSERT_EQ(Apply(Policy("linux", "trace")), 0);
+  std::optional<v1::ServerMessage> next = agent.Read();
+  ASSERT_TRUE(next.has_value() && next->has_policy_update());
+  EXPECT_EQ(next->policy_update().target_revision(), 3);
+  EXPECT_TRUE(agent.End().ok());
+}
+
 }  // namespace
 }  // namespace fleet
