@@ -54,6 +54,12 @@ class PolicyEngineTest : public ::testing::Test {
                                       absl::Seconds(30), cache_bytes));
   }
 
+  // A fault-injecting wrapper of the test's store, which outlives the engine.
+  fleet::testing::FaultInjectingStore& Faulty() {
+    faulty_ = std::make_unique<fleet::testing::FaultInjectingStore>(*env_.store);
+    return *faulty_;
+  }
+
   // How many announcements the listener heard so far.
   size_t Announcements() {
     absl::MutexLock lock(&mu_);
@@ -102,6 +108,8 @@ class PolicyEngineTest : public ::testing::Test {
   PolicyService policies_{*env_.store, env_.clock, {.history_limit = 20}, env_.directory};
   absl::Mutex mu_;
   std::vector<std::pair<std::string, int64_t>> notified_ ABSL_GUARDED_BY(mu_);
+  // Before engine_, so that the engine stops before the store it reads goes.
+  std::unique_ptr<fleet::testing::FaultInjectingStore> faulty_;
   std::unique_ptr<PolicyEngine> engine_;
 };
 
@@ -226,7 +234,7 @@ TEST_F(PolicyEngineTest, SeveralOldBasesAreServedOneAfterTheOther) {
 // A policy deleted and made again while the engine could not see the store starts over: its
 // revision numbers repeat with other content, and the engine serves the new content.
 TEST_F(PolicyEngineTest, PolicyMadeAgainDuringAnOutageServesTheNewContent) {
-  fleet::testing::FaultInjectingStore faulty(*env_.store);
+  fleet::testing::FaultInjectingStore& faulty = Faulty();
   StartEngine(&faulty);
   ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr old, engine_->UpdateFor("linux", {}));
   faulty.SetUnavailable(true);
@@ -367,7 +375,7 @@ class PolicyEngineFaultTest : public PolicyEngineTest,
                               public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(PolicyEngineFaultTest, ChangesStillReachAgentsAfterTheFailure) {
-  fleet::testing::FaultInjectingStore faulty(*env_.store);
+  fleet::testing::FaultInjectingStore& faulty = Faulty();
   StartEngine(&faulty);
   ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
   const std::string fault = GetParam();
