@@ -78,6 +78,12 @@ int main(int argc, char** argv) {
                  "Policy history is kept apart (--policy-history). At least 1000. Default: "
                  "100000. Example: --revision-retention 1000000")
       ->type_name("N");
+  app.add_option("--revision-cache-bytes", config.revision_cache_bytes,
+                 "How much memory the parsed policy revisions fleetd keeps for computing deltas "
+                 "may take, in bytes; the least recently used old revisions go first, and each "
+                 "policy's latest revision always stays. Default: 268435456 (256 MiB). Example: "
+                 "--revision-cache-bytes 1073741824")
+      ->type_name("BYTES");
   std::string heartbeat_interval = "30s";
   std::string max_connection_age = "30m";
   app.add_option("--heartbeat-interval", heartbeat_interval,

@@ -3,7 +3,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/agent/agent_message_check.h"
 
 namespace fleet::server {
 namespace {
@@ -11,14 +13,20 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 constexpr absl::Duration kReconnectAfter = absl::Seconds(1);
-// agent.proto's bound on what an agent reports for people to read.
-constexpr size_t kMaxReason = 1024;
+constexpr absl::Duration kFirstHold = absl::Minutes(1);
+constexpr absl::Duration kLongestHold = absl::Hours(1);
 
 google::protobuf::Duration ToProto(absl::Duration duration) {
   return TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(duration));
 }
 
 }  // namespace
+
+absl::Duration HoldAfterFailures(int32_t failures) {
+  absl::Duration hold = kFirstHold;
+  for (int32_t i = kHoldAfterFailures; i < failures && hold < kLongestHold; ++i) hold *= 2;
+  return std::min(hold, kLongestHold);
+}
 
 AgentProtocol::AgentProtocol(const AgentProtocolDeps& deps, std::string agent_id,
                              std::string policy)
@@ -37,7 +45,9 @@ AgentProtocol::ReadOutcome AgentProtocol::OnUnreadableMessage() {
   bool read_next = false;
   {
     absl::MutexLock lock(&mu_);
-    read_next = AfterMessage(absl::InvalidArgumentError("unreadable AgentMessage"));
+    read_next = AfterMessage(absl::InvalidArgumentError(
+        "the AgentMessage does not parse: it is not a serialized fleet.v1.AgentMessage, or a "
+        "string in it is not valid UTF-8 (proto3 strings must be)"));
   }
   return {.read_next = read_next, .action = Advance()};
 }
@@ -68,6 +78,10 @@ AgentProtocol::Action AgentProtocol::OnReassigned(const std::string& policy) {
     if (unacked_ != 0) abandoned_ = unacked_;
     unacked_ = 0;
     refused_ = 0;
+    // The claim and the failures were of the old policy.
+    claim_pending_ = false;
+    failed_revision_ = 0;
+    failures_ = 0;
     ++generation_;
   }
   return Advance();
@@ -123,12 +137,26 @@ void AgentProtocol::OnEnded(bool current) {
   absl::MutexLock lock(&mu_);
   if (unenrolled_) {
     deps_.state.Forget(agent_id_);
-  } else if (current) {
-    // Even without a Hello: the stream this one replaced left the agent online.
-    deps_.state.Update(agent_id_, [](record::AgentStatusRecord& state) {
-      state.set_status(v1::AGENT_STATUS_OFFLINE);
-    });
+    return;
   }
+  // An update the agent never answered failed, unless the server ended the stream by going away.
+  const bool failed = unacked_ != 0 && !going_away_;
+  if (!current && !failed) return;
+  deps_.state.Update(agent_id_, [&](record::AgentStatusRecord& state) {
+    mu_.AssertHeld();  // run by Update on this thread, under mu_
+    // Even without a Hello: the stream this one replaced left the agent online.
+    if (current) state.set_status(v1::AGENT_STATUS_OFFLINE);
+    // A replaced stream counts its failure only while the state is still of its policy.
+    if (!failed || (!current && state.policy() != policy_)) return;
+    CountFailure(state, unacked_);
+    // The agent never said no, but cannot take it either: it counts as refused.
+    if (state.failures() >= kHoldAfterFailures && state.nacked_revision() <= unacked_) {
+      state.set_nacked_revision(unacked_);
+      state.set_nack_reason(absl::StrCat("delivery failed ", state.failures(),
+                                         " times in a row: the stream ended with the update "
+                                         "unanswered"));
+    }
+  });
 }
 
 bool AgentProtocol::Ending() const { return finish_.has_value() || going_away_; }
@@ -158,13 +186,20 @@ AgentProtocol::Action AgentProtocol::Advance() {
     generation = generation_;
   }
   absl::StatusOr<PreparedUpdatePtr> update = deps_.updates.UpdateFor(policy, position);
-  // Up to date, a deleted policy, or content not ready yet: the next kick asks again.
-  if (!update.ok() || *update == nullptr) return {};
+  // A deleted policy, or content not ready yet: the next kick asks again.
+  if (!update.ok()) return {};
   absl::MutexLock lock(&mu_);
   // Busy, ending, or the update went stale: whoever changed things asked again.
   if (!WantsUpdate() || generation != generation_) return {};
+  if (claim_pending_) {
+    // See update_source.h: only these answers prove the agent holds what it said.
+    SettleClaim(*update == nullptr || (*update)->from_revision == position_.revision);
+  }
+  if (*update == nullptr) return {};  // up to date
   const v1::PolicyUpdate& next = (*update)->update;
   if (next.target_revision() == refused_ && !position_.needs_full) return {};
+  // A FULL document asked for after a failed DELTA is other bytes: it goes once, as ever.
+  if (!position_.needs_full && Held(next.target_revision())) return {};
   unacked_ = next.target_revision();
   unacked_sha256_ = next.sha256();
   unacked_full_ = next.kind() == v1::PolicyUpdate::FULL;
@@ -200,6 +235,7 @@ absl::Status AgentProtocol::Handle(const v1::AgentMessage& message) {
     return absl::InvalidArgumentError(hello_ ? "Hello may only open the stream"
                                              : "the stream must open with Hello");
   }
+  if (absl::Status checked = CheckAgentMessage(message); !checked.ok()) return checked;
   switch (message.message_case()) {
     case v1::AgentMessage::kHello:
       HandleHello(message.hello());
@@ -211,11 +247,8 @@ absl::Status AgentProtocol::Handle(const v1::AgentMessage& message) {
                           message.nack().needs_full());
     case v1::AgentMessage::kStatus: {
       const v1::StatusReport& report = message.status();
-      deps_.state.Update(agent_id_, [&](record::AgentStatusRecord& state) {
-        state.set_health(static_cast<v1::AgentHealth>(report.health()));
-        state.set_health_message(report.message().substr(0, kMaxReason));
-        *state.mutable_components() = report.components();
-      });
+      deps_.state.Update(
+          agent_id_, [&](record::AgentStatusRecord& state) { KeepStatusReport(report, state); });
       return absl::OkStatus();
     }
     case v1::AgentMessage::kHeartbeat:
@@ -231,20 +264,84 @@ void AgentProtocol::HandleHello(const v1::Hello& hello) {
   position_ = AgentPosition{.policy = hello.policy(),
                             .revision = hello.applied_revision(),
                             .sha256 = hello.applied_sha256()};
+  const bool on_policy = hello.policy() == policy_;
+  claim_pending_ = on_policy && hello.applied_revision() != 0;
   ++generation_;
   v1::ServerMessage welcome;
   *welcome.mutable_welcome()->mutable_heartbeat_interval() = ToProto(deps_.heartbeat_interval);
   welcome.mutable_welcome()->set_policy(policy_);
   Queue(welcome);
-  const bool on_policy = hello.policy() == policy_;
-  const std::string policy = policy_;
   deps_.state.Update(agent_id_, [&](record::AgentStatusRecord& state) {
+    mu_.AssertHeld();  // run by Update on this thread, under mu_
     state.set_status(v1::AGENT_STATUS_ONLINE);
-    state.set_policy(policy);
-    state.set_applied_revision(on_policy ? hello.applied_revision() : 0);
-    state.set_nacked_revision(0);
-    state.clear_nack_reason();
+    OnPolicy(state);
+    // Until the claim is confirmed, only what the server recorded itself counts. A refusal
+    // stays: only an Ack clears it.
+    if (!claim_pending_ || state.applied_revision() != hello.applied_revision()) {
+      state.set_applied_revision(0);
+    }
+    MirrorFailures(state);
   });
+}
+
+void AgentProtocol::SettleClaim(bool confirmed) {
+  claim_pending_ = false;
+  const int64_t revision = position_.revision;
+  if (!confirmed) {
+    // Nothing usable: what follows is computed as for an agent that holds nothing. The update
+    // just asked for stays good (FULL is what a position of nothing gets).
+    position_ = AgentPosition{};
+  }
+  deps_.state.Update(agent_id_, [&](record::AgentStatusRecord& state) {
+    mu_.AssertHeld();  // run by Update on this thread, under mu_
+    OnPolicy(state);
+    state.set_applied_revision(confirmed ? revision : 0);
+    if (!confirmed) return;
+    // As good as an Ack of that revision.
+    if (state.nacked_revision() <= revision) {
+      state.set_nacked_revision(0);
+      state.clear_nack_reason();
+    }
+    if (state.failed_revision() <= revision) {
+      state.set_failed_revision(0);
+      state.set_failures(0);
+      state.set_last_failure_unix_micros(0);
+    }
+    MirrorFailures(state);
+  });
+}
+
+void AgentProtocol::OnPolicy(record::AgentStatusRecord& state) const {
+  if (state.policy() == policy_) return;
+  state.set_policy(policy_);
+  state.set_applied_revision(0);
+  state.set_nacked_revision(0);
+  state.clear_nack_reason();
+  state.set_failed_revision(0);
+  state.set_failures(0);
+  state.set_last_failure_unix_micros(0);
+}
+
+void AgentProtocol::CountFailure(record::AgentStatusRecord& state, int64_t revision) {
+  OnPolicy(state);
+  if (state.failed_revision() != revision) {
+    state.set_failed_revision(revision);
+    state.set_failures(0);
+  }
+  state.set_failures(state.failures() + 1);
+  state.set_last_failure_unix_micros(absl::ToUnixMicros(deps_.clock.Now()));
+  MirrorFailures(state);
+}
+
+void AgentProtocol::MirrorFailures(const record::AgentStatusRecord& state) {
+  failed_revision_ = state.failed_revision();
+  failures_ = state.failures();
+  last_failure_ = absl::FromUnixMicros(state.last_failure_unix_micros());
+}
+
+bool AgentProtocol::Held(int64_t revision) {
+  return revision == failed_revision_ && failures_ >= kHoldAfterFailures &&
+         deps_.clock.Now() < last_failure_ + HoldAfterFailures(failures_);
 }
 
 absl::Status AgentProtocol::HandleAnswer(int64_t revision, bool acked, const std::string& sha256,
@@ -259,15 +356,20 @@ absl::Status AgentProtocol::HandleAnswer(int64_t revision, bool acked, const std
   }
   unacked_ = 0;
   ++generation_;
-  const std::string policy = policy_;
   if (acked && sha256 == unacked_sha256_) {
-    position_ = AgentPosition{.policy = policy, .revision = revision, .sha256 = sha256};
+    position_ = AgentPosition{.policy = policy_, .revision = revision, .sha256 = sha256};
+    claim_pending_ = false;
     refused_ = 0;
     deps_.state.Update(agent_id_, [&](record::AgentStatusRecord& state) {
-      state.set_policy(policy);
+      mu_.AssertHeld();  // run by Update on this thread, under mu_
+      OnPolicy(state);
       state.set_applied_revision(revision);
       state.set_nacked_revision(0);
       state.clear_nack_reason();
+      state.set_failed_revision(0);
+      state.set_failures(0);
+      state.set_last_failure_unix_micros(0);
+      MirrorFailures(state);
     });
     return absl::OkStatus();
   }
@@ -275,9 +377,11 @@ absl::Status AgentProtocol::HandleAnswer(int64_t revision, bool acked, const std
   // document if it asks, but once only: a refused FULL is not sent again for this revision.
   position_.needs_full = (needs_full || acked) && !unacked_full_;
   refused_ = revision;
-  const std::string why = acked ? "acked content with another hash" : reason.substr(0, kMaxReason);
+  const std::string why =
+      acked ? "acked content with another hash" : SanitizeUtf8(reason, kMaxAgentTextBytes);
   deps_.state.Update(agent_id_, [&](record::AgentStatusRecord& state) {
-    state.set_policy(policy);
+    mu_.AssertHeld();  // run by Update on this thread, under mu_
+    CountFailure(state, revision);
     state.set_nacked_revision(revision);
     state.set_nack_reason(why);
   });

@@ -6,14 +6,29 @@
 //
 // The rules:
 //  - The stream opens with Hello, and only then: anything else first, or a second Hello, ends
-//    it with INVALID_ARGUMENT (so does an unreadable or empty message). The answer is Welcome
-//    (heartbeat interval, the agent's policy), then the update the agent needs, if any.
+//    it with INVALID_ARGUMENT (so does an unreadable or empty message, or one out of the bounds
+//    of agent_message_check.h). The answer is Welcome (heartbeat interval, the agent's policy),
+//    then the update the agent needs, if any.
+//  - What Hello claims is applied counts only once the UpdateSource's answer confirms it (see
+//    update_source.h): nothing to send (the agent holds the latest revision and its hash), or an
+//    update prepared from the claimed revision. Any other answer means the agent holds nothing
+//    usable: it gets that answer (FULL) and counts as having applied nothing until it acks. Until
+//    the answer comes, the state keeps the applied revision only if the server recorded that same
+//    one before.
 //  - At most one policy update is unacknowledged; changes meanwhile coalesce: the next update
 //    is always to the newest revision.
 //  - An Ack with the sent hash moves the agent to that revision. A Nack keeps it where it was,
 //    and the refused revision is not sent again unless the agent asks for FULL (needs_full):
 //    FULL is sent once, and a refused FULL is not sent again. An Ack with another hash counts as
 //    a refusal that asks for FULL.
+//  - Failures of one update are counted in the agent's state, across streams: a Nack of it (or
+//    an Ack with another hash), or a stream that ended with it in flight unanswered (not one
+//    the server ended by shutting down). After kHoldAfterFailures in a row it counts as refused
+//    (nacked_revision) and is held back: not sent for HoldAfterFailures(n), a minute doubling
+//    with each further failure up to an hour, decided with the Clock whenever the update would
+//    be sent (on a kick, a Hello, any message of the agent), so that an agent that cannot take
+//    it is not sent the same bytes in a tight loop. A newer revision goes out at once; an Ack
+//    (or a Hello confirmed at or past it) starts the count over.
 //  - An Ack or Nack for a revision not in flight ends the stream with INVALID_ARGUMENT, except
 //    the answer to an update abandoned when the agent was reassigned, which is dropped.
 //  - Reassigned with an update in flight: the next update is the new policy's.
@@ -28,11 +43,12 @@
 //
 // Threads: every method may be called from any thread, concurrently (gRPC reactions on the
 // stream's completion queue, the hub's kicks and moves on its threads). The protocol holds its
-// own lock, taken before AgentStateTracker's and no other; it never holds it while asking the
-// UpdateSource (which takes its own lock and may read the store), nor when a method returns. The
-// caller performs the returned Action itself, with no lock held that a reaction of its transport
-// could need (gRPC may run them inline). The transport reports OnWriteDone once for every
-// kWrite, reads the next message only when a ReadOutcome says so, and calls OnEnded last.
+// own lock, taken before AgentStateTracker's (and a Clock's) and no other; it never holds it
+// while asking the UpdateSource (which takes its own lock and may read the store), nor when a
+// method returns. The caller performs the returned Action itself, with no lock held that a
+// reaction of its transport could need (gRPC may run them inline). The transport reports
+// OnWriteDone once for every kWrite, reads the next message only when a ReadOutcome says so, and
+// calls OnEnded last.
 #ifndef FLEETD_SERVER_AGENT_AGENT_PROTOCOL_H_
 #define FLEETD_SERVER_AGENT_AGENT_PROTOCOL_H_
 
@@ -46,6 +62,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "fleet/v1/agent.pb.h"
 #include "server/control/agent_state.h"
 #include "server/control/update_source.h"
@@ -56,8 +73,14 @@ namespace fleet::server {
 struct AgentProtocolDeps {
   UpdateSource& updates;
   AgentStateTracker& state;
+  Clock& clock;
   absl::Duration heartbeat_interval;
 };
+
+// How many failures of one update in a row make it held back, and for how long after the last
+// of `failures` (kHoldAfterFailures or more) it is held: 1 minute, doubling, at most 1 hour.
+inline constexpr int32_t kHoldAfterFailures = 3;
+absl::Duration HoldAfterFailures(int32_t failures);
 
 // Thread-safe (see the file comment for who calls what).
 class AgentProtocol {
@@ -90,7 +113,8 @@ class AgentProtocol {
   AgentProtocol(const AgentProtocol&) = delete;
   AgentProtocol& operator=(const AgentProtocol&) = delete;
 
-  // The agent's messages. An unreadable one is a protocol error like an empty one.
+  // The agent's messages. An unreadable one (it does not parse: protobuf also refuses a string
+  // that is not UTF-8) is a protocol error like an empty one, and says so.
   [[nodiscard]] ReadOutcome OnMessage(const v1::AgentMessage& message);
   [[nodiscard]] ReadOutcome OnUnreadableMessage();
   // The agent closed its side, or the stream broke (a read failed): no more messages come.
@@ -119,6 +143,18 @@ class AgentProtocol {
   // Handles one message; an error ends the stream with it.
   absl::Status Handle(const v1::AgentMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleHello(const v1::Hello& hello) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The UpdateSource answered for the Hello's position: `confirmed` when the answer proves the
+  // agent holds what it claimed.
+  void SettleClaim(bool confirmed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes `state` speak of policy_: the revisions of another policy mean nothing here.
+  void OnPolicy(record::AgentStatusRecord& state) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts in `state` a failure of `revision` of policy_, and keeps the count here too.
+  void CountFailure(record::AgentStatusRecord& state, int64_t revision)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Copies the failure count of `state` (on policy_) here.
+  void MirrorFailures(const record::AgentStatusRecord& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `revision` failed too often lately to be sent now.
+  bool Held(int64_t revision) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status HandleAnswer(int64_t revision, bool acked, const std::string& sha256,
                             const std::string& reason, bool needs_full)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -153,6 +189,12 @@ class AgentProtocol {
   std::string policy_ ABSL_GUARDED_BY(mu_);
   bool hello_ ABSL_GUARDED_BY(mu_) = false;
   AgentPosition position_ ABSL_GUARDED_BY(mu_);
+  // position_ is the Hello's claim, not confirmed yet by the UpdateSource.
+  bool claim_pending_ ABSL_GUARDED_BY(mu_) = false;
+  // The agent's failures of one update in a row, as its state holds them.
+  int64_t failed_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  int32_t failures_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_failure_ ABSL_GUARDED_BY(mu_);
   // The revision sent and not yet acked or nacked (0: none), and what was sent for it.
   int64_t unacked_ ABSL_GUARDED_BY(mu_) = 0;
   std::string unacked_sha256_ ABSL_GUARDED_BY(mu_);

@@ -61,7 +61,7 @@ absl::StatusOr<std::pair<std::string, std::string>> Authenticate(
 
 AgentService::AgentService(storage::Store& store, Clock& clock, const AgentControl& control,
                            AgentServiceOptions options)
-    : control_(control), options_(options), enrollment_(store, clock) {}
+    : clock_(clock), control_(control), options_(options), enrollment_(store, clock) {}
 
 grpc::Status AgentService::Enroll(grpc::ServerContext*, const v1::EnrollRequest* request,
                                   v1::EnrollResponse* response) {
@@ -134,6 +134,7 @@ void AgentService::Accept(std::unique_ptr<rpc::AcceptedCall> call) {
   AgentSession::Start(
       AgentSessionDeps{.protocol = {.updates = control_.updates,
                                     .state = control_.state,
+                                    .clock = clock_,
                                     .heartbeat_interval = options_.heartbeat_interval},
                        .hub = control_.hub},
       std::move(call), agent_id, policy);

@@ -67,6 +67,7 @@ class AgentService final
   // Authenticates an accepted call and starts its session (or ends it, refused).
   void Accept(std::unique_ptr<rpc::AcceptedCall> call);
 
+  Clock& clock_;  // not owned
   const AgentControl control_;
   const AgentServiceOptions options_;
   EnrollmentService enrollment_;

@@ -19,7 +19,8 @@ ControlPlane::~ControlPlane() {
 absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(storage::Store& store,
                                                                   Clock& clock,
                                                                   AgentStateOptions state_options,
-                                                                  absl::Duration sync_timeout) {
+                                                                  absl::Duration sync_timeout,
+                                                                  int64_t revision_cache_bytes) {
   std::unique_ptr<ControlPlane> plane(new ControlPlane(store, clock, state_options));
   if (absl::Status s = plane->state_.Load(); !s.ok()) return s;
   if (absl::Status s = plane->directory_.Start(sync_timeout); !s.ok()) return s;
@@ -29,7 +30,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(storage::Store
         raw->rollouts_.PolicyChanged(policy);
         raw->hub_.PolicyChanged(policy);
       },
-      sync_timeout);
+      sync_timeout, revision_cache_bytes);
   if (!engine.ok()) return engine.status();
   plane->engine_ = *std::move(engine);
   return plane;

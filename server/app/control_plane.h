@@ -23,11 +23,13 @@ namespace fleet::server {
 class ControlPlane {
  public:
   // Loads the agents' last state, lists the agents and policies and starts following the
-  // store. `store` and `clock` are not owned and outlive the control plane. Errors: the store's,
-  // or UNAVAILABLE when a first listing did not succeed within `sync_timeout`.
+  // store; the engine caches parsed revisions up to `revision_cache_bytes`. `store` and `clock`
+  // are not owned and outlive the control plane. Errors: the store's, or UNAVAILABLE when a
+  // first listing did not succeed within `sync_timeout`.
   static absl::StatusOr<std::unique_ptr<ControlPlane>> Start(
       storage::Store& store, Clock& clock, AgentStateOptions state_options,
-      absl::Duration sync_timeout = absl::Seconds(30));
+      absl::Duration sync_timeout = absl::Seconds(30),
+      int64_t revision_cache_bytes = kDefaultRevisionCacheBytes);
 
   // Stops the engine and the directory first, so that nothing calls into the hub or the
   // trackers while they go.

@@ -34,6 +34,10 @@ absl::StatusOr<ValidConfig> ValidateConfig(const FleetdConfig& config) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--revision-retention must be at least 1000 (got ", config.revision_retention, ")"));
   }
+  if (config.revision_cache_bytes < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--revision-cache-bytes must be 0 or more (got ",
+                                                   config.revision_cache_bytes, ")"));
+  }
   if (config.policy_history < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("--policy-history must be at least 1 (got ", config.policy_history, ")"));

@@ -34,6 +34,9 @@ struct FleetdConfig {
   // How many of the newest store revisions the log keeps (--revision-retention); watchers and
   // agents resuming from older ones re-list or get FULL documents.
   int64_t revision_retention = 100'000;
+  // The most memory the policy engine's parsed revisions may take (--revision-cache-bytes);
+  // each policy's latest revision stays cached whatever the bound.
+  int64_t revision_cache_bytes = int64_t{256} << 20;
 };
 
 // A configuration that passed ValidateConfig, with its parsed parts.

@@ -156,8 +156,8 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
       given_store != nullptr ? std::move(given_store) : storage::OpenStore(valid->store);
   if (!store.ok()) return store.status();
-  absl::StatusOr<std::unique_ptr<ControlPlane>> control =
-      ControlPlane::Start(**store, Clock::Real(), AgentStateOptions{});
+  absl::StatusOr<std::unique_ptr<ControlPlane>> control = ControlPlane::Start(
+      **store, Clock::Real(), AgentStateOptions{}, absl::Seconds(30), config.revision_cache_bytes);
   if (!control.ok()) return control.status();
 
   InitGrpcOnce();

@@ -6,6 +6,7 @@
 #include "fleet/v1/admin.pb.h"
 #include "fleet/v1/canonical_json.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/control/json_footprint.h"
 #include "server/model/stored_policy.h"
 
 namespace fleet::server {
@@ -24,17 +25,22 @@ absl::StatusOr<PolicyContentPtr> ParsePolicyContent(const storage::KeyValue& kv)
                                             " bytes in canonical form (RFC 8785); the limit is ",
                                             v1::kMaxSpecBytes, ": apply a smaller spec"));
   }
-  return std::make_shared<const PolicyContent>(PolicyContent{
+  auto content = std::make_shared<PolicyContent>(PolicyContent{
       .policy = policy.name(),
       .revision = policy.revision(),
       .spec = std::move(stored->spec),
       .canonical = std::move(*policy.mutable_spec_json()),
       .sha256 = policy.sha256(),
       .commit_time = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(policy.created_at()))});
+  content->memory_bytes = static_cast<int64_t>(
+      sizeof(PolicyContent) + JsonFootprint(content->spec) - sizeof(nlohmann::json) +
+      content->policy.capacity() + content->canonical.capacity() + content->sha256.capacity());
+  return content;
 }
 
 PreparedUpdatePtr PrepareUpdate(const PolicyContent& to, const PolicyContent* from) {
   auto prepared = std::make_shared<PreparedUpdate>();
+  prepared->from_revision = from == nullptr ? 0 : from->revision;
   v1::PolicyUpdate& update = prepared->update;
   update.set_policy(to.policy);
   update.set_target_revision(to.revision);

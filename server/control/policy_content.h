@@ -24,6 +24,9 @@ struct PolicyContent {
   std::string canonical;  // the canonical JSON the hash is taken over (agent.proto)
   std::string sha256;
   absl::Time commit_time;
+  // What all of this takes in memory (the parsed spec by JsonFootprint, and the text), for the
+  // engine's byte-bounded cache.
+  int64_t memory_bytes = 0;
 };
 using PolicyContentPtr = std::shared_ptr<const PolicyContent>;
 

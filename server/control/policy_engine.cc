@@ -22,13 +22,14 @@ absl::Status NotReady(const std::string& policy) {
 
 }  // namespace
 
-PolicyEngine::PolicyEngine(storage::Store& store, Listener listener)
-    : store_(store), listener_(std::move(listener)) {}
+PolicyEngine::PolicyEngine(storage::Store& store, Listener listener, int64_t cache_bytes)
+    : store_(store), listener_(std::move(listener)), cache_bytes_(cache_bytes) {}
 
 absl::StatusOr<std::unique_ptr<PolicyEngine>> PolicyEngine::Start(storage::Store& store,
                                                                   Listener listener,
-                                                                  absl::Duration sync_timeout) {
-  std::unique_ptr<PolicyEngine> engine(new PolicyEngine(store, std::move(listener)));
+                                                                  absl::Duration sync_timeout,
+                                                                  int64_t cache_bytes) {
+  std::unique_ptr<PolicyEngine> engine(new PolicyEngine(store, std::move(listener), cache_bytes));
   engine->worker_ = std::thread([raw = engine.get()] { raw->Work(); });
   engine->reflector_ = std::make_unique<storage::Reflector>(
       store, static_cast<storage::ReflectorHandler&>(*engine),
@@ -70,8 +71,10 @@ void PolicyEngine::Replace(const std::vector<storage::KeyValue>& heads, int64_t)
       // have been left waiting for an answer.
       changed[name] = state.latest;
     }
-    for (const auto& [name, state] : policies_) {
-      if (!policies.contains(name)) changed[name] = 0;
+    for (auto& [name, state] : policies_) {
+      if (policies.contains(name)) continue;
+      changed[name] = 0;
+      Forget(state);
     }
     policies_ = std::move(policies);
   }
@@ -81,12 +84,15 @@ void PolicyEngine::Replace(const std::vector<storage::KeyValue>& heads, int64_t)
 bool PolicyEngine::ApplyHead(const record::PolicyHead& head, int64_t created, PolicyState& state) {
   if (state.created != 0 && state.created != created) {
     // Deleted and made again meanwhile: nothing of the old one holds.
+    Forget(state);
     state = PolicyState{};
   }
   state.created = created;
   // Pruned revisions are no base for a delta any more, even while still cached.
   state.oldest = head.oldest_revision();
-  state.revisions.erase(state.revisions.begin(), state.revisions.lower_bound(state.oldest));
+  while (!state.revisions.empty() && state.revisions.begin()->first < state.oldest) {
+    Uncache(state, state.revisions.begin());
+  }
   state.missing.erase(state.missing.begin(), state.missing.lower_bound(state.oldest));
   if (head.latest_revision() == state.latest) return false;
   state.latest = head.latest_revision();
@@ -131,6 +137,7 @@ void PolicyEngine::ApplyEvent(const storage::Event& event, PolicyContentPtr cont
   if (key.starts_with(layout::kPolicies)) {
     const std::string name = key.substr(sizeof(layout::kPolicies) - 1);
     if (!put) {
+      if (auto it = policies_.find(name); it != policies_.end()) Forget(it->second);
       policies_.erase(name);
       changed[name] = 0;
       return;
@@ -159,15 +166,9 @@ void PolicyEngine::PrepareAndAnnounce(const std::map<std::string, int64_t>& chan
       if (it == policies_.end() || it->second.latest != latest) continue;  // moved on already
       PolicyState& state = it->second;
       if (state.updates.contains(0)) continue;  // prepared already
-      if (auto found = state.revisions.find(latest); found != state.revisions.end()) {
-        to = found->second;
-      }
+      to = Find(state, latest);
       auto before = previous.find(policy);
-      if (before != previous.end() && before->second != latest) {
-        if (auto found = state.revisions.find(before->second); found != state.revisions.end()) {
-          from = found->second;
-        }
-      }
+      if (before != previous.end() && before->second != latest) from = Find(state, before->second);
     }
     if (to == nullptr) {
       // After a listing: the content is read here, on the reflector's thread, which may block.
@@ -193,15 +194,60 @@ void PolicyEngine::PrepareAndAnnounce(const std::map<std::string, int64_t>& chan
 
 void PolicyEngine::Cache(PolicyState& state, PolicyContentPtr content) {
   if (content->revision < state.oldest) return;
+  auto [it, added] = state.revisions.try_emplace(content->revision);
+  it->second.used = ++uses_;
+  if (!added) return;  // the same revision is the same content
+  it->second.bytes = content->memory_bytes;
+  it->second.content = std::move(content);
+  cached_bytes_ += it->second.bytes;
   // An old base is worth keeping only while agents still ask for it; the latest always stays.
-  if (state.revisions.size() >= kCachedRevisions && !state.revisions.contains(content->revision)) {
-    auto oldest = state.revisions.begin();
-    if (oldest->first == state.latest) ++oldest;
-    if (oldest != state.revisions.end() && oldest->first != content->revision) {
-      state.revisions.erase(oldest);
-    }
+  while (state.revisions.size() > kCachedRevisions) {
+    auto [owner, victim] = LeastRecentlyUsed(&state);
+    if (owner == nullptr) break;
+    Uncache(*owner, victim);
   }
-  state.revisions[content->revision] = std::move(content);
+  while (cached_bytes_ > cache_bytes_) {
+    auto [owner, victim] = LeastRecentlyUsed(nullptr);
+    if (owner == nullptr) break;
+    Uncache(*owner, victim);
+  }
+}
+
+PolicyContentPtr PolicyEngine::Find(PolicyState& state, int64_t revision) {
+  auto it = state.revisions.find(revision);
+  if (it == state.revisions.end()) return nullptr;
+  it->second.used = ++uses_;
+  return it->second.content;
+}
+
+void PolicyEngine::Uncache(PolicyState& state, std::map<int64_t, Cached>::iterator it) {
+  cached_bytes_ -= it->second.bytes;
+  state.revisions.erase(it);
+}
+
+void PolicyEngine::Forget(PolicyState& state) {
+  while (!state.revisions.empty()) Uncache(state, state.revisions.begin());
+}
+
+std::pair<PolicyEngine::PolicyState*, std::map<int64_t, PolicyEngine::Cached>::iterator>
+PolicyEngine::LeastRecentlyUsed(PolicyState* only) {
+  std::pair<PolicyState*, std::map<int64_t, Cached>::iterator> least{nullptr, {}};
+  auto consider = [&](PolicyState& state) {
+    // Revisions from the latest on stay: the latest is every fan-out's, and a newer one is
+    // cached as it is committed, just before its head names it the latest.
+    for (auto it = state.revisions.begin(); it != state.revisions.end() && it->first < state.latest;
+         ++it) {
+      if (least.first == nullptr || it->second.used < least.second->second.used) {
+        least = {&state, it};
+      }
+    }
+  };
+  if (only != nullptr) {
+    consider(*only);
+  } else {
+    for (auto& [name, state] : policies_) consider(state);
+  }
+  return least;
 }
 
 void PolicyEngine::Keep(const std::string& policy, int64_t latest, const PolicyContent* base,
@@ -240,10 +286,8 @@ bool PolicyEngine::Do(const Job& job) {
     latest = state.latest;
     if (state.updates.contains(base)) return true;
     if (base != 0 && (base < state.oldest || state.missing.contains(base))) return true;
-    if (auto found = state.revisions.find(latest); found != state.revisions.end())
-      to = found->second;
-    if (auto found = state.revisions.find(base); found != state.revisions.end())
-      from = found->second;
+    to = Find(state, latest);
+    if (base != 0) from = Find(state, base);
   }
   for (auto [revision, content] : {std::pair{latest, &to}, std::pair{base, &from}}) {
     if (revision == 0 || *content != nullptr) continue;
@@ -323,6 +367,18 @@ int64_t PolicyEngine::updates_computed() {
   return updates_computed_;
 }
 
+PolicyEngine::CacheSize PolicyEngine::cache_size() {
+  absl::MutexLock lock(&mu_);
+  CacheSize size{.bytes = cached_bytes_};
+  for (const auto& [name, state] : policies_) {
+    for (const auto& [revision, cached] : state.revisions) {
+      ++size.revisions;
+      if (revision != state.latest) size.old_bytes += cached.bytes;
+    }
+  }
+  return size;
+}
+
 absl::StatusOr<PreparedUpdatePtr> PolicyEngine::UpdateFor(const std::string& policy,
                                                           const AgentPosition& from) {
   absl::MutexLock lock(&mu_);
@@ -337,7 +393,8 @@ absl::StatusOr<PreparedUpdatePtr> PolicyEngine::UpdateFor(const std::string& pol
     return NotReady(policy);
   }
   const bool same_policy = from.policy == policy && !from.needs_full;
-  if (same_policy && from.revision == state.latest && from.sha256 == latest->second->sha256) {
+  if (same_policy && from.revision == state.latest &&
+      from.sha256 == latest->second.content->sha256) {
     return PreparedUpdatePtr();  // up to date
   }
   int64_t key = 0;
@@ -349,7 +406,8 @@ absl::StatusOr<PreparedUpdatePtr> PolicyEngine::UpdateFor(const std::string& pol
     } else if (auto base = state.revisions.find(from.revision); base == state.revisions.end()) {
       Request(policy, from.revision);
       return NotReady(policy);
-    } else if (base->second->sha256 == from.sha256) {
+    } else if (base->second.content->sha256 == from.sha256) {
+      base->second.used = ++uses_;
       key = from.revision;
     }
   }

@@ -11,9 +11,16 @@
 // thread before the listener hears of a change, so that a fan-out finds them ready. Any other
 // base (an agent coming back from further behind) is loaded and diffed on the engine's worker
 // thread, and the listener hears of the policy again once it is ready.
+//
+// Parsed revisions are cached, bounded by count (8 per policy) and by bytes (their parsed size,
+// json_footprint.h, and canonical text, over all policies): when either is exceeded the least
+// recently used revision that is not its policy's latest goes. The latest of each policy always
+// stays, since every fan-out needs it; so the cache outgrows its byte bound only when the latest
+// revisions alone take more.
 #ifndef FLEETD_SERVER_CONTROL_POLICY_ENGINE_H_
 #define FLEETD_SERVER_CONTROL_POLICY_ENGINE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -37,6 +44,9 @@
 
 namespace fleet::server {
 
+// The default byte bound of the revision cache (fleetd's --revision-cache-bytes).
+inline constexpr int64_t kDefaultRevisionCacheBytes = int64_t{256} << 20;
+
 // Thread-safe.
 class PolicyEngine final : public UpdateSource, private storage::ReflectorHandler {
  public:
@@ -47,10 +57,12 @@ class PolicyEngine final : public UpdateSource, private storage::ReflectorHandle
   using Listener = std::function<void(const std::string& policy, int64_t latest_revision)>;
 
   // Starts following the policies in `store` and waits up to `sync_timeout` for the first
-  // listing. `store` is not owned and outlives the engine. UNAVAILABLE, with the store's error,
-  // when the listing did not succeed in time.
+  // listing; parsed revisions are cached up to `cache_bytes` (see the file comment). `store` is
+  // not owned and outlives the engine. UNAVAILABLE, with the store's error, when the listing did
+  // not succeed in time.
   static absl::StatusOr<std::unique_ptr<PolicyEngine>> Start(
-      storage::Store& store, Listener listener, absl::Duration sync_timeout = absl::Seconds(30));
+      storage::Store& store, Listener listener, absl::Duration sync_timeout = absl::Seconds(30),
+      int64_t cache_bytes = kDefaultRevisionCacheBytes);
   // Stops following the store.
   ~PolicyEngine() override;
 
@@ -72,6 +84,14 @@ class PolicyEngine final : public UpdateSource, private storage::ReflectorHandle
 
   // How many updates were computed (not served from the cache) so far; for tests and metrics.
   int64_t updates_computed();
+  // What the cached parsed revisions take, all of them and those besides each policy's latest;
+  // for tests and metrics.
+  struct CacheSize {
+    int64_t bytes = 0;
+    int64_t old_bytes = 0;  // of revisions that are not their policy's latest
+    int64_t revisions = 0;
+  };
+  CacheSize cache_size();
 
  private:
   // An update prepared from a base, and the hash of the content it was diffed from: an agent gets
@@ -80,14 +100,21 @@ class PolicyEngine final : public UpdateSource, private storage::ReflectorHandle
     std::string base_sha256;  // empty for the FULL update
     PreparedUpdatePtr update;
   };
+  // A parsed revision in the cache.
+  struct Cached {
+    PolicyContentPtr content;
+    int64_t bytes = 0;  // what it takes in memory
+    uint64_t used = 0;  // when it was last used, on the engine's use counter
+  };
   struct PolicyState {
     // The create_revision of the head key: a policy deleted and made again starts over at
     // revision 1 with other content, and nothing of its former life may be served.
     int64_t created = 0;
     int64_t latest = 0;
     int64_t oldest = 0;  // the oldest retained revision (older ones were pruned)
-    // Recently used revisions, the latest always among them once loaded.
-    std::map<int64_t, PolicyContentPtr> revisions;
+    // Recently used revisions, the latest always among them once loaded; change it only through
+    // Cache, Uncache and Forget, which keep cached_bytes_.
+    std::map<int64_t, Cached> revisions;
     // Retained revisions the store did not have (or could not parse): their agents get FULL.
     std::set<int64_t> missing;
     // Updates to `latest`, by base revision; 0 is the FULL one. Dropped when latest moves.
@@ -96,7 +123,7 @@ class PolicyEngine final : public UpdateSource, private storage::ReflectorHandle
   // Work for the worker: the update of `policy` from `base` (0: the latest content itself).
   using Job = std::pair<std::string, int64_t>;
 
-  PolicyEngine(storage::Store& store, Listener listener);
+  PolicyEngine(storage::Store& store, Listener listener, int64_t cache_bytes);
 
   // storage::ReflectorHandler, on the reflector's thread.
   void Replace(const std::vector<storage::KeyValue>& heads, int64_t revision) override;
@@ -108,13 +135,25 @@ class PolicyEngine final : public UpdateSource, private storage::ReflectorHandle
                   std::map<std::string, int64_t>& changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies a head (at key create_revision `created`) to `state`; returns whether the latest
   // revision moved.
-  static bool ApplyHead(const record::PolicyHead& head, int64_t created, PolicyState& state);
+  bool ApplyHead(const record::PolicyHead& head, int64_t created, PolicyState& state)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Prepares the FULL update of each policy in `changed` and the DELTA from its previous latest
   // revision, outside the lock, then tells the listener.
   void PrepareAndAnnounce(const std::map<std::string, int64_t>& changed,
                           const std::map<std::string, int64_t>& previous);
-  // Keeps `content` in `state`, dropping the oldest other than the latest when full.
-  static void Cache(PolicyState& state, PolicyContentPtr content);
+  // Keeps `content` in `state`, then drops least recently used revisions other than the latest
+  // while the policy has more than its count or the cache more than its bytes.
+  void Cache(PolicyState& state, PolicyContentPtr content) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The cached content of `revision` in `state` (marked used now), or nullptr.
+  PolicyContentPtr Find(PolicyState& state, int64_t revision) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops a cached revision, or all of a policy's (before it goes).
+  void Uncache(PolicyState& state, std::map<int64_t, Cached>::iterator it)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Forget(PolicyState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The least recently used cached revision that is not its policy's latest, if any: of `only`
+  // when given, else of any policy.
+  std::pair<PolicyState*, std::map<int64_t, Cached>::iterator> LeastRecentlyUsed(PolicyState* only)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues a job for the worker unless it is queued already.
   void Request(const std::string& policy, int64_t base) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The worker's loop: loads and prepares what UpdateFor could not answer from memory.
@@ -130,10 +169,13 @@ class PolicyEngine final : public UpdateSource, private storage::ReflectorHandle
 
   storage::Store& store_;  // not owned
   const Listener listener_;
+  const int64_t cache_bytes_;
 
   absl::Mutex mu_;
   std::map<std::string, PolicyState> policies_ ABSL_GUARDED_BY(mu_);
   int64_t updates_computed_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t cached_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // of every policy's cached revisions
+  uint64_t uses_ ABSL_GUARDED_BY(mu_) = 0;         // the use counter of Cached::used
   std::deque<Job> jobs_ ABSL_GUARDED_BY(mu_);
   std::set<Job> queued_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

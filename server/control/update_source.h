@@ -16,6 +16,10 @@ namespace fleet::server {
 // An update ready to go down any number of streams.
 struct PreparedUpdate {
   v1::PolicyUpdate update;
+  // The revision whose content the update was prepared from (0: from nothing). It is handed only
+  // to an agent that holds that revision with its hash, so it confirms what the agent claims,
+  // whether the update is a DELTA or, when the patch would be bigger, the FULL document.
+  int64_t from_revision = 0;
   // A ServerMessage holding `update`, serialized once.
   std::string serialized_message;
 };
@@ -38,6 +42,12 @@ class UpdateSource {
   // it is there already. NOT_FOUND when the policy does not exist. UNAVAILABLE when the answer
   // is not ready (the content it needs is being loaded): the source then tells its listener that
   // `policy` changed once it is, and the caller asks again.
+  //
+  // The answer doubles as the check of what the agent claims to hold (the protocol records an
+  // applied revision from a Hello on nothing else): nullptr only when `from` names the latest
+  // revision with its hash; an update with from_revision = `from.revision` only when that is a
+  // retained revision whose hash is `from.sha256`. Anything else (a revision never made or
+  // pruned, another hash) gets the update from nothing (FULL, from_revision 0).
   virtual absl::StatusOr<PreparedUpdatePtr> UpdateFor(const std::string& policy,
                                                       const AgentPosition& from) = 0;
 };

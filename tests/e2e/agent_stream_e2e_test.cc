@@ -268,5 +268,136 @@ TEST_F(AgentStreamE2eTest, ResumeAfterRestartGetsDelta) {
   EXPECT_EQ(update->target_revision(), 2);
 }
 
+// One agent cannot break the fleet's admin views: a Nack reason and a status message of 1,023
+// ASCII bytes and a 2-byte character, which used to be cut inside the character (leaving
+// invalid UTF-8 that made ListAgents, GetAgent and GetRolloutStatus fail for everyone, also
+// after a restart), are kept cut before it; every view still answers, before and after a
+// restart.
+TEST_F(AgentStreamE2eTest, LongTextFromAnAgentKeepsTheViewsWorking) {
+  const std::string long_text = std::string(1023, 'x') + "\xC3\xA9";
+  v1::EnrollResponse identity = Enroll("web-1");
+  {
+    TestAgent agent(fleetd_->agent_address(), identity);
+    ASSERT_TRUE(agent.Hello());
+    std::optional<v1::PolicyUpdate> update;
+    while (std::optional<v1::ServerMessage> message = agent.Read()) {
+      if (message->has_policy_update()) {
+        update = message->policy_update();
+        break;
+      }
+    }
+    ASSERT_TRUE(update.has_value());
+    v1::AgentMessage nack;
+    nack.mutable_nack()->set_revision(update->target_revision());
+    nack.mutable_nack()->set_reason(long_text);
+    ASSERT_TRUE(agent.Send(nack));
+    v1::AgentMessage report;
+    report.mutable_status()->set_health(v1::StatusReport::DEGRADED);
+    report.mutable_status()->set_message(long_text);
+    ASSERT_TRUE(agent.Send(report));
+    AwaitRollout("linux", [](const nlohmann::json& s) { return s["nacked"] == 1; });
+    EXPECT_TRUE(agent.End().ok());
+  }
+  auto check_views = [&] {
+    CommandResult list = Fleetctl({"get", "agents", "-o", "json"});
+    ASSERT_EQ(list.exit_code, 0) << list.err;
+    nlohmann::json agents = nlohmann::json::parse(list.out);
+    ASSERT_EQ(agents.size(), 1u) << agents.dump();
+    EXPECT_EQ(agents[0]["nackReason"], std::string(1023, 'x'));
+    EXPECT_EQ(agents[0]["healthMessage"], std::string(1023, 'x'));
+    CommandResult one = Fleetctl({"get", "agent", identity.agent_id(), "-o", "json"});
+    EXPECT_EQ(one.exit_code, 0) << one.err;
+    CommandResult rollout = Fleetctl({"rollout", "status", "linux", "-o", "json"});
+    EXPECT_EQ(rollout.exit_code, 0) << rollout.err;
+  };
+  ASSERT_NO_FATAL_FAILURE(check_views());
+  ASSERT_OK(fleetd_->Stop());
+  ASSERT_NO_FATAL_FAILURE(StartFleetd());
+  ASSERT_NO_FATAL_FAILURE(check_views());
+}
+
+// A message that does not parse (a string that is not UTF-8, which protobuf refuses) ends the
+// stream with INVALID_ARGUMENT saying so, and changes nothing of the agent's state.
+TEST_F(AgentStreamE2eTest, UnparsableMessageEndsTheStreamWithInvalidArgument) {
+  TestAgent agent(fleetd_->agent_address(), Enroll("web-1"));
+  ASSERT_TRUE(agent.Hello());
+  ASSERT_TRUE(agent.ApplyNext().has_value());
+  v1::AgentMessage report;
+  report.mutable_status()->set_message("not \xFF UTF-8");
+  agent.Send(report);
+  grpc::Status status = agent.Status();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_NE(status.error_message().find("UTF-8"), std::string::npos) << status.error_message();
+  CommandResult list = Fleetctl({"get", "agents", "-o", "json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(nlohmann::json::parse(list.out)[0].value("healthMessage", ""), "");
+}
+
+// A StatusReport out of bounds (65 components) ends the stream with INVALID_ARGUMENT naming the
+// field.
+TEST_F(AgentStreamE2eTest, TooManyComponentsEndTheStream) {
+  TestAgent agent(fleetd_->agent_address(), Enroll("web-1"));
+  ASSERT_TRUE(agent.Hello());
+  ASSERT_TRUE(agent.ApplyNext().has_value());
+  v1::AgentMessage report;
+  for (int i = 0; i < 65; ++i) {
+    (*report.mutable_status()->mutable_components())[absl::StrCat("c", i)] = "ok";
+  }
+  agent.Send(report);
+  grpc::Status status = agent.Status();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_NE(status.error_message().find("StatusReport.components"), std::string::npos)
+      << status.error_message();
+}
+
+// An agent whose stream ends with the same update unanswered, three times in a row, is not sent
+// it again at once: rollout status counts it as refused, `get agents` says why, and its next
+// stream gets the next new revision, not the held one.
+TEST_F(AgentStreamE2eTest, UpdateThatKeepsFailingIsHeldBack) {
+  v1::EnrollResponse identity = Enroll("web-1");
+  {
+    TestAgent agent(fleetd_->agent_address(), identity);
+    ASSERT_TRUE(agent.Hello());
+    ASSERT_TRUE(agent.ApplyNext().has_value());
+    EXPECT_TRUE(agent.End().ok());
+  }
+  ASSERT_EQ(Apply(Policy("linux", "debug")), 0);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    TestAgent agent(fleetd_->agent_address(), identity);
+    ASSERT_TRUE(agent.Hello());
+    std::optional<v1::PolicyUpdate> update;
+    while (std::optional<v1::ServerMessage> message = agent.Read()) {
+      if (message->has_policy_update()) {
+        update = message->policy_update();
+        break;
+      }
+    }
+    ASSERT_TRUE(update.has_value()) << "attempt " << attempt;
+    EXPECT_EQ(update->target_revision(), 2);
+    EXPECT_TRUE(agent.End().ok());  // gone without an answer
+  }
+  // The server counts the third failure as the stream's end completes, just after the agent
+  // sees it end.
+  nlohmann::json agents;
+  for (int poll = 0; poll < 100; ++poll) {
+    agents = nlohmann::json::parse(Fleetctl({"get", "agents", "-o", "json"}).out);
+    if (agents[0].value("nackedRevision", 0) == 2) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(agents[0]["nackedRevision"], 2) << agents.dump();
+  EXPECT_EQ(agents[0]["nackReason"],
+            "delivery failed 3 times in a row: the stream ended with the update unanswered");
+  TestAgent agent(fleetd_->agent_address(), identity);
+  ASSERT_TRUE(agent.Hello());
+  std::optional<v1::ServerMessage> welcome = agent.Read();
+  ASSERT_TRUE(welcome.has_value() && welcome->has_welcome());
+  AwaitRollout("linux", [](const nlohmann::json& s) { return s["nacked"] == 1; });
+  ASSERT_EQ(Apply(Policy("linux", "trace")), 0);
+  std::optional<v1::ServerMessage> next = agent.Read();
+  ASSERT_TRUE(next.has_value() && next->has_policy_update());
+  EXPECT_EQ(next->policy_update().target_revision(), 3);
+  EXPECT_TRUE(agent.End().ok());
+}
+
 }  // namespace
 }  // namespace fleet

@@ -2,9 +2,9 @@
 // hash, computed once per (policy, from, to), and change notifications in commit order.
 #include "server/control/policy_engine.h"
 
+#include <algorithm>
 #include <vector>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "fleet/v1/canonical_json.h"
@@ -43,12 +43,21 @@ class PolicyEngineTest : public ::testing::Test {
   }
 
   // Starts the engine on the test's store, or on `store` (a fault-injecting wrapper of it).
-  void StartEngine(storage::Store* store = nullptr) {
-    ASSERT_OK_AND_ASSIGN(engine_, PolicyEngine::Start(store != nullptr ? *store : *env_.store,
-                                                      [this](const std::string& p, int64_t latest) {
-                                                        absl::MutexLock lock(&mu_);
-                                                        notified_.emplace_back(p, latest);
-                                                      }));
+  void StartEngine(storage::Store* store = nullptr,
+                   int64_t cache_bytes = kDefaultRevisionCacheBytes) {
+    ASSERT_OK_AND_ASSIGN(engine_, PolicyEngine::Start(
+                                      store != nullptr ? *store : *env_.store,
+                                      [this](const std::string& p, int64_t latest) {
+                                        absl::MutexLock lock(&mu_);
+                                        notified_.emplace_back(p, latest);
+                                      },
+                                      absl::Seconds(30), cache_bytes));
+  }
+
+  // A fault-injecting wrapper of the test's store, which outlives the engine.
+  fleet::testing::FaultInjectingStore& Faulty() {
+    faulty_ = std::make_unique<fleet::testing::FaultInjectingStore>(*env_.store);
+    return *faulty_;
   }
 
   // How many announcements the listener heard so far.
@@ -99,6 +108,8 @@ class PolicyEngineTest : public ::testing::Test {
   PolicyService policies_{*env_.store, env_.clock, {.history_limit = 20}, env_.directory};
   absl::Mutex mu_;
   std::vector<std::pair<std::string, int64_t>> notified_ ABSL_GUARDED_BY(mu_);
+  // Before engine_, so that the engine stops before the store it reads goes.
+  std::unique_ptr<fleet::testing::FaultInjectingStore> faulty_;
   std::unique_ptr<PolicyEngine> engine_;
 };
 
@@ -246,9 +257,7 @@ TEST_F(PolicyEngineTest, SeveralOldBasesAreServedOneAfterTheOther) {
 // A policy deleted and made again while the engine could not see the store starts over: its
 // revision numbers repeat with other content, and the engine serves the new content.
 TEST_F(PolicyEngineTest, PolicyMadeAgainDuringAnOutageServesTheNewContent) {
-  fleet::testing::FaultInjectingStore faulty(*env_.store);
-  // The engine reads `faulty` from its own threads: it stops before `faulty` goes.
-  absl::Cleanup stop_engine = [this] { engine_.reset(); };
+  fleet::testing::FaultInjectingStore& faulty = Faulty();
   StartEngine(&faulty);
   ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr old, engine_->UpdateFor("linux", {}));
   faulty.SetUnavailable(true);
@@ -265,6 +274,111 @@ TEST_F(PolicyEngineTest, PolicyMadeAgainDuringAnOutageServesTheNewContent) {
   EXPECT_EQ(now->update.target_revision(), 1);
   EXPECT_EQ(now->update.document_json(), Document(R"({"level":"reborn"})"));
   EXPECT_NE(now->update.sha256(), old->update.sha256());
+}
+
+// What a Hello claims is checked, never believed: a revision never made, or the latest revision
+// with another hash, or another revision with the latest's hash, all get the FULL document
+// (agent_protocol.h records nothing as applied from those).
+TEST_F(PolicyEngineTest, ClaimsThatDoNotMatchGetFull) {
+  StartEngine();
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
+  ASSERT_OK(Apply("linux", R"({"level":"warn"})"));
+  AwaitNotified("linux", 2);
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr second, engine_->UpdateFor("linux", {}));
+  const std::string latest_hash = second->update.sha256();
+  const std::vector<AgentPosition> claims = {
+      {.policy = "linux", .revision = 1'000'000'000'000'000, .sha256 = std::string(64, 'b')},
+      {.policy = "linux", .revision = 1'000'000'000'000'000, .sha256 = latest_hash},
+      {.policy = "linux", .revision = 3, .sha256 = latest_hash},
+      {.policy = "linux", .revision = 2, .sha256 = first->update.sha256()},
+      {.policy = "linux", .revision = 1, .sha256 = latest_hash},
+  };
+  for (const AgentPosition& claim : claims) {
+    ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr update, UpdateForWhenReady("linux", claim));
+    ASSERT_NE(update, nullptr) << claim.revision;
+    EXPECT_EQ(update->update.kind(), v1::PolicyUpdate::FULL) << claim.revision;
+    EXPECT_EQ(update->from_revision, 0) << claim.revision;
+  }
+}
+
+// An agent on a retained revision with its hash gets an update prepared from it, which says so
+// (from_revision), also when that update is the FULL document because the patch would be bigger.
+TEST_F(PolicyEngineTest, UpdatesSayWhichRevisionTheyWerePreparedFrom) {
+  std::string before;
+  std::string after;
+  for (int i = 0; i < 200; ++i) {
+    absl::StrAppend(&before, i == 0 ? "" : ",", i);
+    absl::StrAppend(&after, i == 0 ? "" : ",", i + 1000);
+  }
+  ASSERT_OK(Apply("linux", absl::StrCat(R"({"n":[)", before, "]}")));
+  StartEngine();
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
+  ASSERT_OK(Apply("linux", absl::StrCat(R"({"n":[)", after, "]}")));
+  AwaitNotified("linux", 3);
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr update, UpdateForWhenReady("linux", At(*first)));
+  EXPECT_EQ(update->update.kind(), v1::PolicyUpdate::FULL);  // every element changed
+  EXPECT_EQ(update->from_revision, 2);
+}
+
+// A spec of about 45 KB of text (about 250 KB parsed), different for each `n`.
+std::string BigSpec(int n) {
+  std::string paths;
+  for (int i = 0; i < 3000; ++i) absl::StrAppend(&paths, i == 0 ? "" : ",", "\"/var/log/", i, "\"");
+  return absl::StrCat(R"({"level":)", n, R"(,"paths":[)", paths, "]}");
+}
+
+// The parsed revisions cached stay within the byte bound however many old bases agents come
+// back from (each is loaded, used and evicted again); the deltas from them are still served.
+TEST_F(PolicyEngineTest, RevisionCacheStaysWithinItsByteBound) {
+  ASSERT_OK(Apply("linux", BigSpec(1)));
+  StartEngine();
+  const int64_t one = engine_->cache_size().bytes;  // the latest, alone
+  ASSERT_GT(one, 200'000);
+  engine_.reset();
+  const int64_t bound = one * 7 / 2;  // room for the latest and two old revisions
+  StartEngine(nullptr, bound);
+
+  std::vector<AgentPosition> positions;
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
+  positions.push_back(At(*first));
+  for (int n = 2; n <= 10; ++n) {
+    ASSERT_OK(Apply("linux", BigSpec(n)));
+    AwaitNotified("linux", n + 1);
+    EXPECT_LE(engine_->cache_size().bytes, bound);
+    ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr update, engine_->UpdateFor("linux", {}));
+    positions.push_back(At(*update));
+  }
+  int64_t most = 0;
+  for (const AgentPosition& from : positions) {
+    if (from.revision == engine_->LatestRevision("linux")) continue;
+    ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr update, UpdateForWhenReady("linux", from));
+    EXPECT_EQ(update->update.kind(), v1::PolicyUpdate::DELTA);
+    EXPECT_EQ(update->update.base_revision(), from.revision);
+    const PolicyEngine::CacheSize size = engine_->cache_size();
+    EXPECT_LE(size.bytes, bound) << "after base " << from.revision;
+    most = std::max(most, size.old_bytes);
+  }
+  // It did cache old revisions, up to the bound: two of them.
+  EXPECT_GT(most, one);
+}
+
+// With no room for old revisions, the latest still stays cached: a new agent's FULL document is
+// ready at once, and old bases are loaded for each ask.
+TEST_F(PolicyEngineTest, TheLatestRevisionStaysWhateverTheBound) {
+  StartEngine(nullptr, 0);
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
+  for (int n = 2; n <= 4; ++n) {
+    ASSERT_OK(Apply("linux", absl::StrCat(R"({"level":)", n, "}")));
+    AwaitNotified("linux", n);
+    ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr full, engine_->UpdateFor("linux", {}));
+    EXPECT_EQ(full->update.target_revision(), n);
+    const PolicyEngine::CacheSize size = engine_->cache_size();
+    EXPECT_EQ(size.old_bytes, 0);
+    EXPECT_EQ(size.revisions, 1);
+  }
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr delta, UpdateForWhenReady("linux", At(*first)));
+  EXPECT_EQ(delta->update.kind(), v1::PolicyUpdate::DELTA);
+  EXPECT_EQ(engine_->cache_size().revisions, 1);
 }
 
 // A deleted policy is announced with revision 0 and then unknown.
@@ -284,9 +398,7 @@ class PolicyEngineFaultTest : public PolicyEngineTest,
                               public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(PolicyEngineFaultTest, ChangesStillReachAgentsAfterTheFailure) {
-  fleet::testing::FaultInjectingStore faulty(*env_.store);
-  // The engine reads `faulty` from its own threads: it stops before `faulty` goes.
-  absl::Cleanup stop_engine = [this] { engine_.reset(); };
+  fleet::testing::FaultInjectingStore& faulty = Faulty();
   StartEngine(&faulty);
   ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr first, engine_->UpdateFor("linux", {}));
   const std::string fault = GetParam();

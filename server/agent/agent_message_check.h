@@ -1,0 +1,40 @@
+// The bounds on what an agent sends on its Connect stream (agent.proto states each next to its
+// field), checked before anything of a message is kept, so that no agent can corrupt or bloat
+// the state every admin view reads: what cutting cannot mend (too many components, a bad key, a
+// value outside an enum, a policy name or hash of the wrong shape) is refused; text meant for
+// people (Nack.reason, StatusReport.message, component values) is kept cut at a UTF-8 character
+// boundary, any ill-formed byte replaced by U+FFFD.
+#ifndef FLEETD_SERVER_AGENT_AGENT_MESSAGE_CHECK_H_
+#define FLEETD_SERVER_AGENT_AGENT_MESSAGE_CHECK_H_
+
+#include <cstddef>
+
+#include "absl/status/status.h"
+#include "fleet/v1/agent.pb.h"
+#include "server/model/records.pb.h"
+
+namespace fleet::server {
+
+// Nack.reason and StatusReport.message: kept up to this many bytes.
+inline constexpr size_t kMaxAgentTextBytes = 1024;
+// StatusReport.components: at most this many entries (refused beyond), keys of 1 to this many
+// bytes of UTF-8 without control characters (refused otherwise), values kept up to this many.
+inline constexpr size_t kMaxComponents = 64;
+inline constexpr size_t kMaxComponentKeyBytes = 63;
+inline constexpr size_t kMaxComponentValueBytes = 256;
+// Hello.applied_sha256 and Ack.sha256: a SHA-256 in hex; longer is refused.
+inline constexpr size_t kMaxSha256Bytes = 64;
+
+// OK, or INVALID_ARGUMENT naming the field (and quoting at most 64 bytes of a bad value):
+// Hello.policy that is neither empty nor a policy name, a negative Hello.applied_revision, a
+// hash longer than kMaxSha256Bytes, StatusReport.health outside its enum, or components beyond
+// the bounds above. Text fields are never refused for their length or their bytes.
+absl::Status CheckAgentMessage(const v1::AgentMessage& message);
+
+// Keeps a report that CheckAgentMessage passed in `state`: health, message and components, the
+// text cut to its bound.
+void KeepStatusReport(const v1::StatusReport& report, record::AgentStatusRecord& state);
+
+}  // namespace fleet::server
+
+#endif  // FLEETD_SERVER_AGENT_AGENT_MESSAGE_CHECK_H_
