@@ -307,8 +307,13 @@ TEST_F(AgentStreamE2eTest, LongTextFromAnAgentKeepsTheViewsWorking) {
     EXPECT_EQ(agents[0]["healthMessage"], std::string(1023, 'x'));
     CommandResult one = Fleetctl({"get", "agent", identity.agent_id(), "-o", "json"});
     EXPECT_EQ(one.exit_code, 0) << one.err;
+    // The agent refused the revision, offline or not: rollout status answers, and says so with
+    // exit 4.
     CommandResult rollout = Fleetctl({"rollout", "status", "linux", "-o", "json"});
-    EXPECT_EQ(rollout.exit_code, 0) << rollout.err;
+    EXPECT_EQ(rollout.exit_code, 4) << rollout.err;
+    nlohmann::json status = nlohmann::json::parse(rollout.out, nullptr, false);
+    ASSERT_FALSE(status.is_discarded()) << rollout.out;
+    EXPECT_EQ(status["nacked"], 1);
   };
   ASSERT_NO_FATAL_FAILURE(check_views());
   ASSERT_OK(fleetd_->Stop());
