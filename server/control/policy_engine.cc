@@ -96,6 +96,7 @@ bool PolicyEngine::ApplyHead(const record::PolicyHead& head, int64_t created, Po
   state.missing.erase(state.missing.begin(), state.missing.lower_bound(state.oldest));
   if (head.latest_revision() == state.latest) return false;
   state.latest = head.latest_revision();
+  state.latest_unservable = false;
   state.updates.clear();
   return true;
 }
@@ -300,8 +301,13 @@ bool PolicyEngine::Do(const Job& job) {
     auto it = policies_.find(policy);
     if (it == policies_.end()) return true;
     if (*content == nullptr) {
+      if (revision == latest) {
+        // Unreadable, or too big to send: nobody asks again until the policy changes. Else the
+        // head moved on, and its own announcement follows.
+        if (!loaded.ok() && it->second.latest == latest) it->second.latest_unservable = true;
+        return true;
+      }
       // Pruned meanwhile, or never there: agents on it get the FULL document.
-      if (revision == latest) return true;  // the head moved on; its own announcement follows
       it->second.missing.insert(revision);
     } else {
       Cache(it->second, *content);
@@ -389,6 +395,11 @@ absl::StatusOr<PreparedUpdatePtr> PolicyEngine::UpdateFor(const std::string& pol
   PolicyState& state = it->second;
   auto latest = state.revisions.find(state.latest);
   if (latest == state.revisions.end()) {
+    if (state.latest_unservable) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("revision ", state.latest, " of policy \"", policy,
+                       "\" cannot be sent (unreadable, or over the size limit): apply a new one"));
+    }
     Request(policy, 0);
     return NotReady(policy);
   }

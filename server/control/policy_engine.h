@@ -117,6 +117,10 @@ class PolicyEngine final : public UpdateSource, private storage::ReflectorHandle
     std::map<int64_t, Cached> revisions;
     // Retained revisions the store did not have (or could not parse): their agents get FULL.
     std::set<int64_t> missing;
+    // Whether `latest` cannot be loaded (DATA_LOSS: it does not parse, or a revision stored
+    // before the limit applied to the canonical form is over it): UpdateFor then says so instead
+    // of asking the worker again and again. Cleared when latest moves.
+    bool latest_unservable = false;
     // Updates to `latest`, by base revision; 0 is the FULL one. Dropped when latest moves.
     std::map<int64_t, Prepared> updates;
   };

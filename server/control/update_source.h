@@ -41,7 +41,9 @@ class UpdateSource {
   // The update that brings an agent at `from` to the latest revision of `policy`; nullptr when
   // it is there already. NOT_FOUND when the policy does not exist. UNAVAILABLE when the answer
   // is not ready (the content it needs is being loaded): the source then tells its listener that
-  // `policy` changed once it is, and the caller asks again.
+  // `policy` changed once it is, and the caller asks again. FAILED_PRECONDITION when the latest
+  // revision cannot be sent at all (unreadable, or stored over the size limit before the limit
+  // applied to the canonical form): nothing is offered until the policy changes again.
   //
   // The answer doubles as the check of what the agent claims to hold (the protocol records an
   // applied revision from a Hello on nothing else): nullptr only when `from` names the latest

@@ -10,6 +10,7 @@
 #include "fleet/v1/canonical_json.h"
 #include "gtest/gtest.h"
 #include "server/admin/policy_service.h"
+#include "server/model/store_layout.h"
 #include "tests/server/admin_test_env.h"
 #include "tests/testing/fault_injecting_store.h"
 #include "tests/testing/status_matchers.h"
@@ -150,6 +151,37 @@ TEST_F(PolicyEngineTest, DescriptionAloneOffersNothing) {
   EXPECT_EQ(engine_->LatestRevision("linux"), 1);
   ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr none, engine_->UpdateFor("linux", At(*first)));
   EXPECT_EQ(none, nullptr);
+}
+
+// A latest revision that cannot be sent (here: stored, as before the limit applied to the
+// canonical form, with a spec over it) is answered FAILED_PRECONDITION once the worker found
+// out, instead of being asked for again and again; the next revision is served as ever.
+TEST_F(PolicyEngineTest, UnservableLatestIsNotAskedForAgainAndAgain) {
+  ASSERT_OK(Apply("linux", R"({"level":"debug","paths":["/a"]})"));
+  const std::string key = layout::PolicyRevisionKey("linux", 2);
+  ASSERT_OK_AND_ASSIGN(std::optional<storage::KeyValue> stored, env_.store->Get(key));
+  ASSERT_TRUE(stored.has_value());
+  v1::Policy revision;
+  ASSERT_TRUE(revision.ParseFromString(stored->value));
+  revision.set_spec_json(v1::CanonicalJson({{"big", std::string(v1::kMaxSpecBytes, 'x')}}));
+  revision.set_sha256(v1::Sha256Hex(revision.spec_json()));
+  ASSERT_OK(env_.store->Txn({.success = {storage::Op::Put(key, revision.SerializeAsString())}}));
+  StartEngine();
+  absl::StatusOr<PreparedUpdatePtr> update = UpdateForWhenReady("linux", {});
+  EXPECT_EQ(update.status().code(), absl::StatusCode::kFailedPrecondition) << update.status();
+  const size_t heard = Announcements();
+  EXPECT_EQ(engine_->UpdateFor("linux", {}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Once "windows" is announced the worker is idle again: nothing asked for linux since.
+  ASSERT_OK(Apply("windows", "{}"));
+  AwaitNotified("windows", 1);
+  EXPECT_EQ(Announcements(), heard + 1);
+
+  ASSERT_OK(Apply("linux", R"({"level":"warn","paths":["/a"]})"));
+  AwaitNotified("linux", 3);
+  ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr full, UpdateForWhenReady("linux", {}));
+  ASSERT_NE(full, nullptr);
+  EXPECT_EQ(full->update.target_revision(), 3);
 }
 
 // A commit is announced; an agent on the previous revision gets a DELTA that reproduces it.
