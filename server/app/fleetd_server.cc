@@ -62,6 +62,18 @@ ChannelArgs AgentChannelArgs(const FleetdConfig& config) {
   return args;
 }
 
+// What the admin server asks of its connections, besides what every connection is asked: one
+// with no call in flight for this long is closed (a `rollout status --watch` keeps its call open,
+// so it is never idle), so that clients that finished their handshake and then sit idle cannot
+// hold the admin budget below for long; fleetctl opens a connection per command anyway.
+constexpr int kAdminIdleMs = 30'000;
+
+ChannelArgs AdminChannelArgs() {
+  ChannelArgs args = CommonChannelArgs();
+  args.push_back({GRPC_ARG_MAX_CONNECTION_IDLE_MS, kAdminIdleMs});
+  return args;
+}
+
 // The descriptor budgets. The limit is split three ways, and no listener can take another's
 // share:
 // - the store's reserve: descriptors the rest of fleetd may need at any time: RocksDB keeps up
@@ -178,7 +190,7 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
   absl::StatusOr<Endpoint> admin_endpoint = StartEndpoint(
       "--admin-addr", *admin, *fd_budget,
       {.name = "admin", .reserve = store_reserve, .max_connections = admin_connections},
-      admin_service.get(), CommonChannelArgs());
+      admin_service.get(), AdminChannelArgs());
   if (!admin_endpoint.ok()) return admin_endpoint.status();
   auto agent_service = std::make_unique<AgentService>(
       **store, Clock::Real(),

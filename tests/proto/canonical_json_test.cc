@@ -277,6 +277,19 @@ TEST(CanonicalJsonTest, BoundsTheSize) {
   EXPECT_EQ(small.value, json::parse(R"({"a":[],"b":1})"));
 }
 
+// The 1 MiB limit of a spec is on its canonical form: pretty-printed input over 1 MiB whose
+// canonical form fits is accepted; input over kMaxSpecInputBytes is not read at all.
+TEST(CanonicalJsonTest, FormattedInputOverOneMebibyteFits) {
+  std::string spec = "{\n  \"a\": [\n    1";
+  while (spec.size() < kMaxSpecBytes + kMaxSpecBytes / 4) spec += ",\n    1";
+  spec += "\n  ]\n}\n";
+  ASSERT_OK_AND_ASSIGN(CanonicalSpec canonical, ParseCanonicalSpec(spec, "spec_json"));
+  EXPECT_LT(canonical.canonical.size(), kMaxSpecBytes);
+  EXPECT_EQ(
+      ParseCanonicalSpec(std::string(kMaxSpecInputBytes + 1, ' '), "spec_json").status().code(),
+      absl::StatusCode::kResourceExhausted);
+}
+
 // A spec stored before RFC 8785 (nlohmann's text) parses with its numbers as they were, and its
 // canonical form is RFC 8785's.
 TEST(CanonicalJsonTest, StoredSpecsOfTheOldForm) {

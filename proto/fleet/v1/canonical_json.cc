@@ -440,14 +440,19 @@ void Write(const json& value, std::string& out) {
   }
 }
 
+// The I-JSON object in `text`, refused when the text is longer than `max_bytes`.
+absl::StatusOr<json> ParseBounded(std::string_view text, std::string_view field, size_t max_bytes) {
+  if (text.size() > max_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(std::string(field), " is ", text.size(), " bytes; the limit is ", max_bytes));
+  }
+  return Parse(text, field, NumberRule::kIJson);
+}
+
 }  // namespace
 
 absl::StatusOr<json> ParseJsonObject(std::string_view text, std::string_view field) {
-  if (text.size() > kMaxSpecBytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(std::string(field), " is ", text.size(),
-                                                     " bytes; the limit is ", kMaxSpecBytes));
-  }
-  return Parse(text, field, NumberRule::kIJson);
+  return ParseBounded(text, field, kMaxSpecBytes);
 }
 
 absl::StatusOr<json> ParseStoredJsonObject(std::string_view text, std::string_view field) {
@@ -461,7 +466,7 @@ std::string CanonicalJson(const json& value) {
 }
 
 absl::StatusOr<CanonicalSpec> ParseCanonicalSpec(std::string_view text, std::string_view field) {
-  absl::StatusOr<json> value = ParseJsonObject(text, field);
+  absl::StatusOr<json> value = ParseBounded(text, field, kMaxSpecInputBytes);
   if (!value.ok()) return value.status();
   std::string canonical = CanonicalJson(*value);
   if (canonical.size() > kMaxSpecBytes) {

@@ -24,8 +24,12 @@
 
 namespace fleet::v1 {
 
-// The largest spec, input text and canonical form alike.
+// The largest spec: its canonical form, and a document as fleetd sends it.
 inline constexpr size_t kMaxSpecBytes = 1024 * 1024;
+// The longest text ParseCanonicalSpec reads: formatted input (indentation, escapes) may be
+// longer than its canonical form, which is what kMaxSpecBytes bounds; below the admin API's
+// 4 MiB request limit.
+inline constexpr size_t kMaxSpecInputBytes = 4 * 1024 * 1024 - 64 * 1024;
 // The deepest nesting of objects and arrays in a spec (the top-level object is level 1).
 inline constexpr int kMaxSpecDepth = 64;
 
@@ -56,8 +60,9 @@ struct CanonicalSpec {
   std::string canonical;
 };
 
-// ParseJsonObject, then CanonicalJson; RESOURCE_EXHAUSTED naming both sizes when the canonical
-// text exceeds kMaxSpecBytes (it can be longer than the input, e.g. 1e-6 is 0.000001).
+// ParseJsonObject, for text of up to kMaxSpecInputBytes, then CanonicalJson; RESOURCE_EXHAUSTED
+// naming both sizes when the canonical text exceeds kMaxSpecBytes (it can be longer than the
+// input, e.g. 1e-6 is 0.000001, or shorter, e.g. pretty-printed input).
 absl::StatusOr<CanonicalSpec> ParseCanonicalSpec(std::string_view text, std::string_view field);
 
 // Lowercase hex SHA-256 of `data`: the content hash of the protocol (Policy.sha256,

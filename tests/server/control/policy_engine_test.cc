@@ -170,8 +170,7 @@ TEST_F(PolicyEngineTest, UnservableLatestIsNotAskedForAgainAndAgain) {
   absl::StatusOr<PreparedUpdatePtr> update = UpdateForWhenReady("linux", {});
   EXPECT_EQ(update.status().code(), absl::StatusCode::kFailedPrecondition) << update.status();
   const size_t heard = Announcements();
-  EXPECT_EQ(engine_->UpdateFor("linux", {}).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(engine_->UpdateFor("linux", {}).status().code(), absl::StatusCode::kFailedPrecondition);
   // Once "windows" is announced the worker is idle again: nothing asked for linux since.
   ASSERT_OK(Apply("windows", "{}"));
   AwaitNotified("windows", 1);
