@@ -148,6 +148,8 @@ void AgentProtocol::OnEnded(bool current) {
     if (current) state.set_status(v1::AGENT_STATUS_OFFLINE);
     // A replaced stream counts its failure only while the state is still of its policy.
     if (!failed || (!current && state.policy() != policy_)) return;
+    // A replaced stream may end after its successor delivered the same update: no failure then.
+    if (state.policy() == policy_ && state.applied_revision() >= unacked_) return;
     CountFailure(state, unacked_);
     // The agent never said no, but cannot take it either: it counts as refused.
     if (state.failures() >= kHoldAfterFailures && state.nacked_revision() <= unacked_) {

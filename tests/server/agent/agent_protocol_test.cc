@@ -411,6 +411,19 @@ TEST_F(AgentProtocolTest, Replaced) {
   EXPECT_EQ(Stored()->status(), v1::AGENT_STATUS_ONLINE);
 }
 
+// A stream replaced while its update was in flight ends after the newer stream delivered and
+// got an ack for the same update: that is no failure of the update.
+TEST_F(AgentProtocolTest, ReplacedAfterItsSuccessorAckedCountsNoFailure) {
+  const v1::PolicyUpdate update = AtOneThenDeliver(2);
+  state_.Update(kAgent, [&](record::AgentStatusRecord& state) {
+    state.set_applied_revision(update.target_revision());  // as the newer stream's Ack did
+  });
+  ExpectFinish(protocol_.OnReplaced(), absl::StatusCode::kAborted);
+  protocol_.OnEnded(/*current=*/false);
+  EXPECT_EQ(Stored()->failures(), 0);
+  EXPECT_EQ(Stored()->nacked_revision(), 0);
+}
+
 // The agent's own stream ending marks it offline.
 TEST_F(AgentProtocolTest, AgentClosedEndsWithOkAndMarksOffline) {
   ExpectNothing(Open(Hello("p", 1)));
