@@ -4,6 +4,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -44,18 +45,27 @@ AdminClient::AdminClient(std::string address, std::string token, absl::Duration 
       timeout_(timeout),
       stub_(std::move(stub)) {}
 
-void AdminClient::SetUp(grpc::ClientContext& context, absl::Duration timeout) const {
+bool AdminClient::IsSendableToken(std::string_view token) {
+  return std::all_of(token.begin(), token.end(), [](char c) { return c >= 0x20 && c <= 0x7E; });
+}
+
+absl::Status AdminClient::SetUp(grpc::ClientContext& context, absl::Duration timeout) const {
+  if (!IsSendableToken(token_)) {
+    return absl::UnauthenticatedError(
+        "the admin token holds a character that is not printable ASCII; it was not sent");
+  }
   if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
   if (timeout != absl::InfiniteDuration()) {
     context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   }
+  return absl::OkStatus();
 }
 
 template <typename Request, typename Response>
 absl::StatusOr<Response> AdminClient::Call(UnaryMethod<Request, Response> method,
                                            const Request& request) {
   grpc::ClientContext context;
-  SetUp(context, timeout_);
+  if (absl::Status ready = SetUp(context, timeout_); !ready.ok()) return ready;
   Response response;
   grpc::Status status = (stub_.get()->*method)(&context, request, &response);
   if (!status.ok()) return FromGrpc(status, address_, timeout_);
@@ -144,7 +154,7 @@ absl::Status AdminClient::WatchRolloutStatus(
     const v1::GetRolloutStatusRequest& request, absl::Duration timeout,
     const std::function<bool(const v1::RolloutStatus&)>& on_status) {
   grpc::ClientContext context;
-  SetUp(context, timeout);
+  if (absl::Status ready = SetUp(context, timeout); !ready.ok()) return ready;
   std::unique_ptr<grpc::ClientReader<v1::RolloutStatus>> reader =
       stub_->WatchRolloutStatus(&context, request);
   v1::RolloutStatus status;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "cli/terminal_text.h"
 #include "cli/yaml_json.h"
 #include "yaml-cpp/yaml.h"
 
@@ -48,7 +49,10 @@ void WriteStructured(const nlohmann::ordered_json& value, OutputFormat format, s
     out << emitter.c_str() << "\n";
     return;
   }
-  out << value.dump(2) << "\n";
+  // Replace rather than throw on ill-formed UTF-8: what fleetd sends is shown, never a crash.
+  out << value.dump(2, ' ', /*ensure_ascii=*/false,
+                    nlohmann::ordered_json::error_handler_t::replace)
+      << "\n";
 }
 
 void WriteKeyValueTable(const std::vector<std::pair<std::string, std::string>>& rows,
@@ -56,7 +60,8 @@ void WriteKeyValueTable(const std::vector<std::pair<std::string, std::string>>& 
   size_t width = 0;
   for (const auto& [label, value] : rows) width = std::max(width, label.size());
   for (const auto& [label, value] : rows) {
-    out << label << ":" << std::string(width - label.size() + 2, ' ') << value << "\n";
+    out << label << ":" << std::string(width - label.size() + 2, ' ') << EscapeForTerminal(value)
+        << "\n";
   }
 }
 

@@ -146,7 +146,11 @@ void DescribePolicy(const v1::Policy& policy, std::ostream& out) {
                       {"Rollback Of", Revision(policy.rolled_back_from())}},
                      out);
   const nlohmann::ordered_json spec = PolicyToJson(policy)["spec"];
-  out << "Spec:\n  " << absl::StrReplaceAll(spec.dump(2), {{"\n", "\n  "}}) << "\n";
+  out << "Spec:\n  "
+      << absl::StrReplaceAll(
+             spec.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace),
+             {{"\n", "\n  "}})
+      << "\n";
 }
 
 void DescribeAgent(const v1::Agent& agent, std::ostream& out) {
