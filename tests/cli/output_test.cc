@@ -6,6 +6,7 @@
 #include "cli/resource_json.h"
 #include "cli/resource_tables.h"
 #include "cli/table_writer.h"
+#include "cli/terminal_text.h"
 #include "gtest/gtest.h"
 
 namespace fleet::cli {
@@ -22,6 +23,34 @@ TEST(TableWriterTest, AlignsColumns) {
             "NAME            REVISION   DESCRIPTION\n"
             "linux-servers   12         All Linux\n"
             "a               3\n");
+}
+
+// A hostname with a newline and escape sequences stays in its cell: no fake row, no screen
+// clearing, no C1 controls, ill-formed bytes shown as \x escapes; columns align by characters.
+TEST(TableWriterTest, EscapesTerminalControls) {
+  TableWriter table({"ID", "HOSTNAME", "POLICY"});
+  table.AddRow({"a1", "evil\n1f   fake-host   linux\x1b[2J\x1b]0;t\x07", "p"});
+  table.AddRow({"a2",
+                "c1\xc2\x9b"
+                "31m bidi\xe2\x80\xae bad\xff\xfe",
+                "p"});
+  table.AddRow({"a3", "h\xc3\xa9", "p"});
+  std::ostringstream out;
+  table.Write(out);
+  EXPECT_EQ(out.str(),
+            "ID   HOSTNAME                                          POLICY\n"
+            "a1   evil\\n1f   fake-host   linux\\x1b[2J\\x1b]0;t\\x07   p\n"
+            "a2   c1\\u009b31m bidi\\u202e bad\\xff\\xfe                p\n"
+            "a3   h\xc3\xa9                                                p\n");
+}
+
+// Escaping keeps printable text, including multi-byte characters, as it is.
+TEST(EscapeForTerminalTest, KeepsPrintableText) {
+  EXPECT_EQ(EscapeForTerminal("linux-01 \xe6\x97\xa5\xe6\x9c\xac \\ \"q\""),
+            "linux-01 \xe6\x97\xa5\xe6\x9c\xac \\ \"q\"");
+  EXPECT_EQ(EscapeForTerminal(std::string("a\0b\tc\r\x7f", 7)), "a\\x00b\\tc\\r\\x7f");
+  EXPECT_EQ(EscapeForTerminal("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
+  EXPECT_EQ(DisplayWidth("h\xc3\xa9"), 2u);
 }
 
 // The progress line counts online agents and adds offline ones only when there are any.
