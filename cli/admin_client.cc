@@ -3,6 +3,7 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
 
 #include <algorithm>
 #include <utility>
@@ -32,8 +33,13 @@ absl::Status FromGrpc(const grpc::Status& status, const std::string& address,
 
 std::unique_ptr<AdminClient> AdminClient::Create(const std::string& address,
                                                  const std::string& token, absl::Duration timeout) {
+  // gRPC waits up to 120 s between attempts to reconnect a channel; a watch riding out a fleetd
+  // restart should notice it is back within seconds.
+  grpc::ChannelArguments arguments;
+  arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
   return std::unique_ptr<AdminClient>(
       new AdminClient(address, token, timeout, v1::AdminService::NewStub(channel)));
 }

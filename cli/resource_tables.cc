@@ -55,17 +55,6 @@ std::string WithThousands(int64_t value) {
   return out;
 }
 
-std::string RolloutProgress(const v1::RolloutStatus& status) {
-  const int64_t online = status.acked() + status.nacked() + status.pending();
-  std::string text =
-      absl::StrCat("rev ", status.revision(), ": ", WithThousands(status.acked()), "/",
-                   WithThousands(online), " acked, ", WithThousands(status.nacked()), " nacked, ",
-                   WithThousands(status.pending()), " pending");
-  if (status.offline() > 0)
-    absl::StrAppend(&text, ", ", WithThousands(status.offline()), " offline");
-  return text;
-}
-
 void WritePolicyTable(const Items<v1::Policy>& policies, std::ostream& out) {
   TableWriter table({"NAME", "REVISION", "SHA256", "UPDATED", "AUTHOR", "DESCRIPTION"});
   for (const v1::Policy& policy : policies) {

@@ -53,22 +53,6 @@ TEST(EscapeForTerminalTest, KeepsPrintableText) {
   EXPECT_EQ(DisplayWidth("h\xc3\xa9"), 2u);
 }
 
-// The progress line counts online agents and adds offline ones only when there are any.
-TEST(RolloutProgressTest, Format) {
-  v1::RolloutStatus status;
-  status.set_revision(7);
-  status.set_acked(9812);
-  status.set_nacked(3);
-  status.set_pending(185);
-  EXPECT_EQ(RolloutProgress(status), "rev 7: 9,812/10,000 acked, 3 nacked, 185 pending");
-  status.set_offline(1234567);
-  EXPECT_EQ(RolloutProgress(status),
-            "rev 7: 9,812/10,000 acked, 3 nacked, 185 pending, 1,234,567 offline");
-  EXPECT_EQ(WithThousands(0), "0");
-  EXPECT_EQ(WithThousands(999), "999");
-  EXPECT_EQ(WithThousands(1000), "1,000");
-}
-
 // Every field is present under its camelCase name, unset times as null, enums as words.
 TEST(ResourceJsonTest, AgentHasEveryField) {
   v1::Agent agent;
