@@ -1,7 +1,12 @@
 #include "cli/documents.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <initializer_list>
+#include <iostream>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -192,6 +197,20 @@ absl::StatusOr<std::vector<Document>> ParseDocuments(const std::string& text,
     documents.push_back(*std::move(document));
   }
   return documents;
+}
+
+absl::StatusOr<std::vector<Document>> ReadDocuments(const std::string& file) {
+  std::stringstream text;
+  if (file == "-") {
+    text << std::cin.rdbuf();
+    return ParseDocuments(text.str(), "stdin");
+  }
+  std::ifstream in(file);
+  if (!in) {
+    return absl::UnknownError(absl::StrCat("cannot read ", file, ": ", std::strerror(errno)));
+  }
+  text << in.rdbuf();
+  return ParseDocuments(text.str(), file);
 }
 
 }  // namespace fleet::cli

@@ -40,6 +40,10 @@ using Document = std::variant<v1::ApplyPolicyRequest, v1::CreateEnrollmentTokenR
 absl::StatusOr<std::vector<Document>> ParseDocuments(const std::string& text,
                                                      const std::string& source);
 
+// The documents of `file` ("-": stdin) by ParseDocuments, which names it "stdin" or by its path.
+// UNKNOWN, naming the file and the system error, when it cannot be read.
+absl::StatusOr<std::vector<Document>> ReadDocuments(const std::string& file);
+
 // Checks one document already in JSON form. INVALID_ARGUMENT as above, without the source.
 absl::StatusOr<Document> DocumentFromJson(const nlohmann::json& document);
 

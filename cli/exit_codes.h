@@ -16,6 +16,10 @@ enum ExitCode : int {
                       // --max-nacked agents nacked; an apply whose status.revision is stale
   kExitTimeout = 5,   // fleetd did not answer in time, or a --timeout passed (DEADLINE_EXCEEDED)
   kExitDenied = 6,    // UNAUTHENTICATED or PERMISSION_DENIED, or no token configured
+  // fleetctl diff only, as kubectl diff: 1 means "there are differences", and an error that
+  // would exit 1 elsewhere exits 7 there.
+  kExitDiffers = 1,
+  kExitDiffFailed = 7,
 };
 
 // The table printed in `fleetctl --help`, one code a line.
@@ -29,7 +33,8 @@ inline constexpr char kExitCodeHelp[] =
     "     since the file's status.revision, agents assigned; a rollout that more than\n"
     "     --max-nacked agents rejected)\n"
     "  5  timeout (including rollout status --watch --timeout before every agent acked)\n"
-    "  6  not authenticated (no, unknown or revoked token) or not allowed (role too low)\n";
+    "  6  not authenticated (no, unknown or revoked token) or not allowed (role too low)\n"
+    "fleetctl diff: 0 no differences, 1 differences, 7 instead of 1 for an error.\n";
 
 // The exit code for a command that ended with `status`.
 inline ExitCode ExitCodeFor(const absl::Status& status) {
