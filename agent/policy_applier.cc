@@ -53,9 +53,11 @@ absl::StatusOr<nlohmann::json> ParsePatch(const std::string& text) {
   if (!patch.is_array()) {
     return BaseUnusable(absl::StrCat("patch_json must be a JSON array, not ", patch.type_name()));
   }
-  if (NestedDeeperThan(patch, v1::kMaxSpecDepth)) {
+  // fleetd's patches hold values of a spec's depth inside two levels of their own (the array
+  // and the operation), less the spec's top level: one more than a spec.
+  if (NestedDeeperThan(patch, v1::kMaxSpecDepth + 1)) {
     return BaseUnusable(absl::StrCat("patch_json nests objects and arrays more than ",
-                                     v1::kMaxSpecDepth, " levels deep"));
+                                     v1::kMaxSpecDepth + 1, " levels deep"));
   }
   return patch;
 }
@@ -206,6 +208,11 @@ absl::StatusOr<nlohmann::json> PolicyApplier::PatchedDocument(
   if (!patched.is_object()) {
     return BaseUnusable(
         absl::StrCat("the patched document must be a JSON object, not ", patched.type_name()));
+  }
+  // As a FULL document would be refused (and Restore would refuse it after a restart).
+  if (NestedDeeperThan(patched, v1::kMaxSpecDepth)) {
+    return BaseUnusable(absl::StrCat("the patched document nests objects and arrays more than ",
+                                     v1::kMaxSpecDepth, " levels deep"));
   }
   return patched;
 }

@@ -13,3 +13,14 @@ if(FLEETD_SANITIZE)
                       -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
 endif()
+
+# Coverage for libFuzzer in every library, with the sanitizers that turn memory errors and
+# undefined behaviour into crashes; fuzz/CMakeLists.txt links the targets with libFuzzer's main.
+if(FLEETD_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "FLEETD_FUZZ needs clang (CC=clang CXX=clang++): libFuzzer is clang's")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+                      -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()

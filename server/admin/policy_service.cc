@@ -10,6 +10,7 @@
 #include "server/model/page_token.h"
 #include "server/model/record_io.h"
 #include "server/model/store_layout.h"
+#include "server/model/stored_policy.h"
 #include "server/model/validation.h"
 
 namespace fleet::server {
@@ -21,6 +22,9 @@ using storage::Op;
 // How often a change is retried when a concurrent change to the same policy wins.
 constexpr int kMaxAttempts = 5;
 constexpr int64_t kMaxPrunePerCommit = 1000;
+// DiffPolicy's bound on patch_json (admin.proto): under gRPC's default 4 MiB receive limit with
+// 64 KiB to spare for the rest of the response (two policies without specs).
+constexpr size_t kMaxDiffPatchBytes = 4 * 1024 * 1024 - 64 * 1024;
 
 absl::Status CheckExpected(const std::string& name, std::optional<int64_t> expected,
                            int64_t latest) {
@@ -40,12 +44,13 @@ std::optional<int64_t> Expected(bool has, int64_t value) {
   return has ? std::optional<int64_t>(value) : std::nullopt;
 }
 
-// The revision as stored, with the store revision it was committed at.
+// The revision as stored, in today's canonical form (what agents are sent), with the store
+// revision it was committed at.
 absl::StatusOr<v1::Policy> ToPolicy(const storage::KeyValue& kv) {
-  absl::StatusOr<StoredRecord<v1::Policy>> stored = ParseRecord<v1::Policy>(kv);
+  absl::StatusOr<StoredPolicy> stored = ParseStoredPolicy(kv);
   if (!stored.ok()) return stored.status();
-  stored->record.set_store_revision(kv.mod_revision);
-  return std::move(stored->record);
+  stored->policy.set_store_revision(kv.mod_revision);
+  return std::move(stored->policy);
 }
 
 v1::Policy WithoutSpec(v1::Policy policy) {
@@ -92,11 +97,11 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Apply(const v1::ApplyPoli
   if (absl::Status s = ValidateDescription("description", request.description()); !s.ok()) {
     return s;
   }
-  absl::StatusOr<nlohmann::json> spec = v1::ParseJsonObject(request.spec_json(), "spec_json");
+  absl::StatusOr<v1::CanonicalSpec> spec = v1::ParseCanonicalSpec(request.spec_json(), "spec_json");
   if (!spec.ok()) return spec.status();
   return Commit(
       request.name(),
-      Content{.description = request.description(), .spec_json = v1::CanonicalJson(*spec)},
+      Content{.description = request.description(), .spec_json = std::move(spec->canonical)},
       Expected(request.has_expected_revision(), request.expected_revision()), request.dry_run(),
       author);
 }
@@ -108,6 +113,12 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Rollback(
   if (!head.ok()) return head.status();
   absl::StatusOr<v1::Policy> target = ReadRevision(request.name(), request.to_revision(), *head);
   if (!target.ok()) return target.status();
+  // Only a revision stored before the limit applied to the canonical form can be bigger.
+  if (target->spec_json().size() > v1::kMaxSpecBytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("revision ", target->revision(), " is ", target->spec_json().size(),
+                     " bytes in canonical form (RFC 8785); the limit is ", v1::kMaxSpecBytes));
+  }
   return Commit(request.name(),
                 Content{.description = target->description(),
                         .spec_json = target->spec_json(),
@@ -316,12 +327,20 @@ absl::StatusOr<v1::DiffPolicyResponse> PolicyService::Diff(const v1::DiffPolicyR
   if (!from.ok()) return from.status();
   absl::StatusOr<v1::Policy> to = ReadRevision(request.name(), request.to_revision(), *head);
   if (!to.ok()) return to.status();
-  absl::StatusOr<nlohmann::json> from_spec = v1::ParseJsonObject(from->spec_json(), "stored spec");
+  absl::StatusOr<nlohmann::json> from_spec = v1::ParseStoredJsonObject(from->spec_json(), "spec");
   if (!from_spec.ok()) return absl::DataLossError(std::string(from_spec.status().message()));
-  absl::StatusOr<nlohmann::json> to_spec = v1::ParseJsonObject(to->spec_json(), "stored spec");
+  absl::StatusOr<nlohmann::json> to_spec = v1::ParseStoredJsonObject(to->spec_json(), "spec");
   if (!to_spec.ok()) return absl::DataLossError(std::string(to_spec.status().message()));
+  std::string patch = v1::CanonicalJson(nlohmann::json::diff(*from_spec, *to_spec));
+  if (patch.size() > kMaxDiffPatchBytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the patch from revision ", from->revision(), " (", from->spec_json().size(),
+                     " bytes) to revision ", to->revision(), " (", to->spec_json().size(),
+                     " bytes) is ", patch.size(), " bytes; the limit is ", kMaxDiffPatchBytes,
+                     ": get the two revisions (GetPolicy) and compare them instead"));
+  }
   v1::DiffPolicyResponse response;
-  response.set_patch_json(nlohmann::json::diff(*from_spec, *to_spec).dump());
+  response.set_patch_json(std::move(patch));
   *response.mutable_from() = WithoutSpec(*std::move(from));
   *response.mutable_to() = WithoutSpec(*std::move(to));
   return response;

@@ -27,11 +27,14 @@ struct PolicyContent {
 };
 using PolicyContentPtr = std::shared_ptr<const PolicyContent>;
 
-// The revision stored at `kv` (a /policy_revisions/ key); DATA_LOSS when it does not parse.
+// The revision stored at `kv` (a /policy_revisions/ key), its canonical text and hash as of RFC
+// 8785 (server/model/stored_policy.h); DATA_LOSS when it does not parse, or when its canonical
+// form exceeds kMaxSpecBytes (only a revision stored before that limit applied to it can).
 absl::StatusOr<PolicyContentPtr> ParsePolicyContent(const storage::KeyValue& kv);
 
-// The update to `to`: a DELTA (RFC 6902 patch) from `from` when given, else the FULL document;
-// with its ServerMessage serialized once.
+// The update to `to`: a DELTA (RFC 6902 patch, in canonical JSON) from `from` when given and the
+// patch is smaller than the document, else the FULL document; with its ServerMessage serialized
+// once.
 PreparedUpdatePtr PrepareUpdate(const PolicyContent& to, const PolicyContent* from);
 
 }  // namespace fleet::server

@@ -168,6 +168,29 @@ TEST(PolicyApplierTest, InvalidPatchKeepsLastGoodAndAsksForFull) {
   }
 }
 
+// A DELTA that brings in a subtree as deep as a spec may be (64 levels with the document) nests
+// two levels more in the patch (its array and the operation): the agent applies it.
+TEST(PolicyApplierTest, DeltaWithTheDeepestSubtreeApplies) {
+  std::string deepest = "{\"a\":";
+  for (int level = 2; level < v1::kMaxSpecDepth; ++level) deepest += "{\"b\":";
+  deepest += "[]" + std::string(v1::kMaxSpecDepth - 1, '}');
+  ASSERT_OK(v1::ParseJsonObject(deepest, "spec"));
+  PolicyApplier applier;
+  ExpectAck(applier.Apply(Full("p", 1, R"({"a":1})")), 1, R"({"a":1})");
+  ExpectAck(applier.Apply(Delta("p", 1, 2, R"({"a":1})", deepest)), 2, deepest);
+  // A patch whose result nests deeper than a spec may is refused, though the hash matches.
+  PolicyApplier deeper;
+  ExpectAck(deeper.Apply(Full("p", 1, deepest)), 1, deepest);
+  std::string innermost = "/a";
+  for (int level = 2; level < v1::kMaxSpecDepth; ++level) innermost += "/b";
+  const json patch = json::array({{{"op", "add"}, {"path", innermost + "/0"}, {"value", {1}}}});
+  v1::PolicyUpdate update = WithPatch(Delta("p", 1, 2, deepest, deepest), patch.dump());
+  update.set_sha256(v1::Sha256Hex(v1::CanonicalJson(Parse(deepest).patch(patch))));
+  const ApplyOutcome outcome = deeper.Apply(update);
+  ExpectNack(outcome, 2, /*needs_full=*/true);
+  EXPECT_NE(outcome.nack_reason.find("levels deep"), std::string::npos) << outcome.nack_reason;
+}
+
 // A patch that turns the document into a non-object is refused even when the hash matches it.
 TEST(PolicyApplierTest, PatchToANonObjectIsRefused) {
   PolicyApplier applier;
@@ -192,15 +215,16 @@ TEST(PolicyApplierTest, FullThatIsNotAnObjectIsRefused) {
   }
 }
 
-// Numbers and non-ASCII strings hash as fleetd hashes them, however the document was written,
-// and whether it arrives as FULL (as written or canonical) or as a DELTA.
+// Numbers and non-ASCII strings hash as fleetd hashes them (RFC 8785: -0.0 is 0, 1.50 is 1.5),
+// however the document was written, and whether it arrives as FULL (as written or canonical) or
+// as a DELTA.
 TEST(PolicyApplierTest, NumbersAndUnicodeHashLikeTheServer) {
   const std::string written =
       R"({"s": "h\u00e9llo", "f": 1.50, "i": 100, "z": -0.0, "nz": -0, "big": 1e300,
           "neg": -12.25, "u": "héllo ✓", "esc": "tab\tquote\"", "k\u00e9y": true})";
   const std::string canonical =
       "{\"big\":1e+300,\"esc\":\"tab\\tquote\\\"\",\"f\":1.5,\"i\":100,\"kéy\":true,"
-      "\"neg\":-12.25,\"nz\":0,\"s\":\"héllo\",\"u\":\"héllo ✓\",\"z\":-0.0}";
+      "\"neg\":-12.25,\"nz\":0,\"s\":\"héllo\",\"u\":\"héllo ✓\",\"z\":0}";
   ASSERT_EQ(v1::CanonicalJson(Parse(written)), canonical);
 
   PolicyApplier as_written;

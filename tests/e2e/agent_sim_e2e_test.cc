@@ -29,9 +29,11 @@ using testing::TempDir;
 
 constexpr int kAgents = 200;
 
+// The notes that never change make the document bigger than a patch of the level, so the change
+// comes as a DELTA (a DELTA is sent only when smaller than the FULL document).
 std::string Policy(const std::string& level) {
   return absl::StrCat("kind: Policy\nmetadata: {name: sim}\nspec: {logs: {level: ", level,
-                      "}, paths: [/var/log]}\n");
+                      "}, paths: [/var/log], notes: ", std::string(200, 'n'), "}\n");
 }
 
 class AgentSimE2eTest : public ::testing::Test {

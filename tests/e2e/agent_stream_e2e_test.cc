@@ -29,9 +29,11 @@ using testing::FleetdProcess;
 using testing::TempDir;
 using testing::TestAgent;
 
+// The notes that never change make the document bigger than a patch of the level, so changes
+// come as DELTAs (a DELTA is sent only when smaller than the FULL document).
 std::string Policy(const std::string& name, const std::string& level) {
   return absl::StrCat("kind: Policy\nmetadata: {name: ", name, "}\nspec: {logs: {level: ", level,
-                      "}, paths: [/var/log]}\n");
+                      "}, paths: [/var/log], notes: ", std::string(200, 'n'), "}\n");
 }
 
 class AgentStreamE2eTest : public ::testing::Test {

@@ -47,11 +47,13 @@ class SelfHealingTest : public ::testing::TestWithParam<std::string> {
   }
 
   // Commits a new revision of "linux" straight to the store under the faults, as a replica
-  // whose store path works would.
+  // whose store path works would. The notes that never change make the document bigger than a
+  // patch of the level, so changes come as DELTAs.
   absl::Status Apply(const std::string& level) {
     v1::ApplyPolicyRequest request;
     request.set_name("linux");
-    request.set_spec_json(absl::StrCat(R"({"level":")", level, R"("})"));
+    request.set_spec_json(
+        absl::StrCat(R"({"level":")", level, R"(","notes":")", std::string(200, 'n'), R"("})"));
     return policies_.Apply(request, "test").status();
   }
 

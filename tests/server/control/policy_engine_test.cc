@@ -20,10 +20,24 @@ class PolicyEngineTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_OK(Apply("linux", R"({"level":"info","paths":["/a"]})")); }
 
+  // `spec` with a member that no revision changes, big enough that a patch of the other members
+  // is smaller than the document: so updates between revisions are DELTAs (PrepareUpdate sends
+  // FULL when the patch is not smaller).
+  static nlohmann::json WithNotes(const std::string& spec) {
+    nlohmann::json value = nlohmann::json::parse(spec);
+    value["notes"] = std::string(200, 'n');
+    return value;
+  }
+
+  // The canonical text of the document `spec` is applied as.
+  static std::string Document(const std::string& spec) {
+    return v1::CanonicalJson(WithNotes(spec));
+  }
+
   absl::Status Apply(const std::string& name, const std::string& spec) {
     v1::ApplyPolicyRequest request;
     request.set_name(name);
-    request.set_spec_json(spec);
+    request.set_spec_json(WithNotes(spec).dump());
     return policies_.Apply(request, "t").status();
   }
 
@@ -94,7 +108,7 @@ TEST_F(PolicyEngineTest, NewAgentGetsFullDocument) {
   ASSERT_NE(update, nullptr);
   EXPECT_EQ(update->update.kind(), v1::PolicyUpdate::FULL);
   EXPECT_EQ(update->update.target_revision(), 1);
-  EXPECT_EQ(update->update.document_json(), R"({"level":"info","paths":["/a"]})");
+  EXPECT_EQ(update->update.document_json(), Document(R"({"level":"info","paths":["/a"]})"));
   EXPECT_EQ(update->update.sha256(), v1::Sha256Hex(update->update.document_json()));
   v1::ServerMessage parsed;
   ASSERT_TRUE(parsed.ParseFromString(update->serialized_message));
@@ -223,7 +237,7 @@ TEST_F(PolicyEngineTest, PolicyMadeAgainDuringAnOutageServesTheNewContent) {
   ASSERT_TRUE(engine_->WaitSynced(absl::Seconds(20)));
   ASSERT_OK_AND_ASSIGN(PreparedUpdatePtr now, UpdateForWhenReady("linux", {}));
   EXPECT_EQ(now->update.target_revision(), 1);
-  EXPECT_EQ(now->update.document_json(), R"({"level":"reborn"})");
+  EXPECT_EQ(now->update.document_json(), Document(R"({"level":"reborn"})"));
   EXPECT_NE(now->update.sha256(), old->update.sha256());
 }
 
