@@ -22,8 +22,11 @@ struct DiffFlags {
 // on both sides (so that formatting and number spelling that apply would not change show no
 // difference), its members in the same (sorted) order.
 absl::StatusOr<std::string> PolicyYaml(const std::string& name, const std::string& description,
-                                       const std::string& spec_json) {
-  absl::StatusOr<nlohmann::json> spec = v1::ParseJsonObject(spec_json, "spec");
+                                       const std::string& spec_json, bool stored) {
+  // What fleetd stored before its canonical form was RFC 8785's may hold numbers a new spec may
+  // not: read it as fleetd does.
+  absl::StatusOr<nlohmann::json> spec = stored ? v1::ParseStoredJsonObject(spec_json, "spec")
+                                               : v1::ParseJsonObject(spec_json, "spec");
   if (!spec.ok()) return spec.status();
   const nlohmann::ordered_json document = {
       {"metadata", {{"name", name}, {"description", description}}},
@@ -45,14 +48,14 @@ absl::StatusOr<std::string> DiffPolicy(AdminClient& client, const v1::ApplyPolic
   std::string before_label = "/dev/null";
   if (current.ok()) {
     absl::StatusOr<std::string> yaml =
-        PolicyYaml(current->name(), current->description(), current->spec_json());
+        PolicyYaml(current->name(), current->description(), current->spec_json(), /*stored=*/true);
     if (!yaml.ok()) return yaml.status();
     before = *std::move(yaml);
     before_label =
         absl::StrCat("policy/", request.name(), " (fleetd, revision ", current->revision(), ")");
   }
   absl::StatusOr<std::string> after =
-      PolicyYaml(request.name(), request.description(), request.spec_json());
+      PolicyYaml(request.name(), request.description(), request.spec_json(), /*stored=*/false);
   if (!after.ok()) return after.status();
   return UnifiedDiff(before, *after, before_label,
                      absl::StrCat("policy/", request.name(), " (", file, ")"));

@@ -1,6 +1,7 @@
 #include "cli/document_source.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "common/utf8.h"
@@ -30,6 +31,14 @@ std::string IndexSegment(size_t index) { return absl::StrCat("[", index, "]"); }
 
 absl::Status ErrorAt(size_t line, const std::vector<std::string>& path, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(line, ": ", PathText(path), ": ", what));
+}
+
+bool IsInexactDouble(double value) {
+  // ECMAScript's Number.prototype.toString, which RFC 8785 follows, writes 1e21 and up with an
+  // exponent.
+  constexpr double kExponentFrom = 1e21;
+  const double magnitude = std::abs(value);
+  return magnitude > static_cast<double>(kMaxExactInteger) && magnitude < kExponentFrom;
 }
 
 std::string InexactInteger(absl::string_view text) {

@@ -39,6 +39,11 @@ std::string PathText(const std::vector<std::string>& path);
 // The index segment for `path`: "[3]".
 std::string IndexSegment(size_t index);
 
+// Whether a number written with a fraction or an exponent (a double) is one fleetd refuses as an
+// integer beyond kMaxExactInteger: from 2^53 on every double is an integer, and up to 1e21
+// RFC 8785 writes it as one (9007199254740993.0 would be sent as 9007199254740992).
+bool IsInexactDouble(double value);
+
 // What is wrong with a number JSON cannot carry exactly (RFC 7493): "TEXT cannot be represented
 // exactly; quote it as a string" for an integer beyond kMaxExactInteger; "TEXT is outside the
 // range of a double; quote it as a string" for one beyond a double's range. TEXT is cut at 64

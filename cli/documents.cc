@@ -14,6 +14,7 @@
 #include "cli/duration.h"
 #include "cli/json_documents.h"
 #include "cli/yaml_json.h"
+#include "fleet/v1/canonical_json.h"
 
 namespace fleet::cli {
 namespace {
@@ -95,14 +96,21 @@ absl::StatusOr<Document> PolicyFromJson(const Json& document) {
   }
   request.set_name(*name);
   request.set_description(*description);
+  std::string spec_json;
   try {
     // The readers refused ill-formed UTF-8 and too deep nesting; dump() cannot throw on what
     // they return, but a document built elsewhere must not abort the process either.
-    request.set_spec_json(
-        spec->dump(-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::strict));
+    spec_json = spec->dump(-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::strict);
   } catch (const Json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("spec cannot be written as JSON: ", e.what()));
   }
+  // fleetd's own check, so that nothing it would refuse is sent: the readers named the line of
+  // what they refused; this catches the rest (a canonical form over 1 MiB).
+  if (absl::StatusOr<v1::CanonicalSpec> accepted = v1::ParseCanonicalSpec(spec_json, "spec");
+      !accepted.ok()) {
+    return absl::InvalidArgumentError(accepted.status().message());
+  }
+  request.set_spec_json(std::move(spec_json));
   return request;
 }
 

@@ -50,6 +50,7 @@ class DocumentBuilder {
       return Fail(ErrorAt(Line(), Path(), InexactInteger(text)));
     }
     if (!std::isfinite(value)) return Fail(ErrorAt(Line(), Path(), OutsideDoubleRange(text)));
+    if (IsInexactDouble(value)) return Fail(ErrorAt(Line(), Path(), InexactInteger(text)));
     return Add(value);
   }
   bool string(std::string& value) { return Add(std::move(value)); }

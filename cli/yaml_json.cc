@@ -41,6 +41,7 @@ absl::StatusOr<nlohmann::json> DecimalInteger(const std::string& text) {
 absl::StatusOr<nlohmann::json> Float(const std::string& text) {
   const double value = std::strtod(text.c_str(), nullptr);
   if (!std::isfinite(value)) return absl::OutOfRangeError(OutsideDoubleRange(text));
+  if (IsInexactDouble(value)) return absl::OutOfRangeError(InexactInteger(text));
   return value;
 }
 

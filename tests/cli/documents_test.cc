@@ -158,6 +158,16 @@ TEST(ParseDocumentsTest, JsonOutputOfAPolicyRoundTrips) {
   EXPECT_EQ(std::get<v1::ApplyPolicyRequest>(documents[0]).spec_json(), policy.spec_json());
 }
 
+// What fleetd's parser refuses that the readers let through (a canonical form over 1 MiB: 1e-6
+// is written 0.000001) is refused before sending too.
+TEST(ParseDocumentsTest, WhatFleetdRefusesIsNotSent) {
+  std::string spec = "{\"kind\": \"Policy\", \"metadata\": {\"name\": \"a\"}, \"spec\": {\"x\": [";
+  for (int i = 0; i < 200000; ++i) spec += i == 0 ? "1e-6" : ",1e-6";
+  spec += "]}}";
+  ASSERT_LT(spec.size(), 1024u * 1024u);
+  EXPECT_THAT(ErrorOf(spec), HasSubstr("policies.yaml:1: document 1: "));
+}
+
 // An export's status.revision becomes the expected revision; without one none is sent.
 TEST(ParseDocumentsTest, StatusRevisionIsTheExpectedRevision) {
   ASSERT_OK_AND_ASSIGN(

@@ -50,8 +50,14 @@ TEST(ReadJsonDocumentsTest, IntegersMustBeExact) {
             "1: a: 123456789012345678901234567890 cannot be represented exactly; quote it as a "
             "string");
   ASSERT_OK_AND_ASSIGN(std::vector<SourceDocument> quoted,
-                       ReadJsonDocuments(R"({"a": "12345678901234567890", "b": 1e20})"));
+                       ReadJsonDocuments(R"({"a": "12345678901234567890", "b": 1e21})"));
   EXPECT_EQ(quoted[0].value["a"], Json("12345678901234567890"));
+  // Written as a double, an integer beyond 2^53 that RFC 8785 would write as an integer is
+  // refused as fleetd refuses it; from 1e21 on it is written with an exponent and kept.
+  EXPECT_EQ(ErrorOf(R"({"a": 1e20})"),
+            "1: a: 1e20 cannot be represented exactly; quote it as a string");
+  EXPECT_THAT(ErrorOf(R"({"a": -9007199254740993.0})"), HasSubstr("cannot be represented"));
+  ASSERT_OK(ReadJsonDocuments(R"({"a": 9007199254740991.0, "b": 1.5e300})").status());
 }
 
 // A number beyond a double's range is refused, not thrown (it was an uncaught out_of_range).

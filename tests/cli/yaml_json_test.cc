@@ -91,6 +91,11 @@ TEST(PlainScalarToJsonTest, InexactNumbersAreRefused) {
     EXPECT_EQ(value.status().message(),
               std::string(text) + " cannot be represented exactly; quote it as a string");
   }
+  for (const char* text : {"1e20", "-9007199254740993.0", "9.5e20"}) {
+    EXPECT_EQ(PlainScalarToJson(text).status().message(),
+              std::string(text) + " cannot be represented exactly; quote it as a string");
+  }
+  EXPECT_TRUE(Scalar("1e21").is_number_float());
   for (const char* text : {"1e400", "-1e400", "1e999999"}) {
     absl::StatusOr<Json> value = PlainScalarToJson(text);
     EXPECT_EQ(value.status().message(),
