@@ -14,6 +14,7 @@
 #include "cli/duration.h"
 #include "cli/json_documents.h"
 #include "cli/yaml_json.h"
+#include "common/utf8.h"
 #include "fleet/v1/canonical_json.h"
 
 namespace fleet::cli {
@@ -26,8 +27,9 @@ absl::Status CheckFields(const Json& object, std::initializer_list<std::string> 
                          const std::string& where) {
   for (const auto& [key, value] : object.items()) {
     if (std::find(known.begin(), known.end(), key) == known.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown field \"", key, "\" in ", where,
-                                                     " (known: ", absl::StrJoin(known, ", "), ")"));
+      return absl::InvalidArgumentError(absl::StrCat("unknown field ", QuoteForError(key), " in ",
+                                                     where, " (known: ", absl::StrJoin(known, ", "),
+                                                     ")"));
     }
   }
   return absl::OkStatus();
@@ -179,7 +181,7 @@ absl::StatusOr<Document> DocumentFromJson(const Json& document) {
   if (*kind == "Policy") return PolicyFromJson(document);
   if (*kind == "EnrollmentToken") return EnrollmentTokenFromJson(document);
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown kind \"", *kind, "\" (known: Policy, EnrollmentToken)"));
+      absl::StrCat("unknown kind ", QuoteForError(*kind), " (known: Policy, EnrollmentToken)"));
 }
 
 absl::StatusOr<std::vector<Document>> ParseDocuments(const std::string& text,

@@ -210,7 +210,8 @@ absl::StatusOr<std::vector<SourceDocument>> ReadYamlDocuments(const std::string&
     return absl::InvalidArgumentError(absl::StrCat(std::max(e.mark.line, 0) + 1, ": ", TooDeep()));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
-        absl::StrCat(std::max(e.mark.line, 0) + 1, ": malformed YAML: ", EscapeForTerminal(e.msg)));
+        absl::StrCat(std::max(e.mark.line, 0) + 1,
+                     ": malformed YAML: ", EscapeForTerminal(TruncateUtf8(e.msg, 256))));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("1: cannot read YAML: ", e.what()));
   }
