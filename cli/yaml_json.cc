@@ -201,7 +201,32 @@ int64_t MaxYamlNodes(const std::string& text) {
   return 2 * static_cast<int64_t>(text.size()) + 4096;
 }
 
+// OK when `text` is well-formed UTF-8 without control characters other than tab, CR and LF, as
+// YAML 1.2 requires of a stream (c-printable); else "LINE: ...". yaml-cpp must not see the rest:
+// a NUL byte makes YAML::LoadAll loop forever, collecting empty documents until memory runs out.
+absl::Status CheckYamlText(const std::string& text) {
+  size_t line = 1;
+  for (absl::string_view rest = text; !rest.empty(); ++line) {
+    const size_t end = rest.find('\n');
+    const absl::string_view current = rest.substr(0, end);
+    rest = end == absl::string_view::npos ? absl::string_view() : rest.substr(end + 1);
+    if (!IsValidUtf8(std::string_view(current.data(), current.size()))) {
+      return absl::InvalidArgumentError(absl::StrCat(line, ": not well-formed UTF-8"));
+    }
+    for (const char c : current) {
+      const auto byte = static_cast<unsigned char>(c);
+      if ((byte < 0x20 && c != '\t' && c != '\r') || byte == 0x7F) {
+        return absl::InvalidArgumentError(absl::StrCat(line, ": control character ",
+                                                       EscapeForTerminal(std::string(1, c)),
+                                                       " (YAML allows only tab, CR and LF)"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<SourceDocument>> ReadYamlDocuments(const std::string& text) {
+  if (absl::Status checked = CheckYamlText(text); !checked.ok()) return checked;
   std::vector<YAML::Node> nodes;
   try {
     nodes = YAML::LoadAll(text);

@@ -34,7 +34,9 @@ absl::StatusOr<nlohmann::json> YamlToJson(const YAML::Node& node, int64_t max_no
 
 // The documents of YAML `text` ("---" separated; empty ones skipped), each through YamlToJson
 // with one budget of MaxYamlNodes(text) nodes for the whole file. INVALID_ARGUMENT "LINE: ..." for
-// malformed YAML (yaml-cpp's message, with its line) and as YamlToJson. Never throws.
+// text that is not well-formed UTF-8 or holds control characters other than tab, CR and LF (as
+// YAML 1.2 requires), malformed YAML (yaml-cpp's message, with its line) and as YamlToJson.
+// Never throws.
 absl::StatusOr<std::vector<SourceDocument>> ReadYamlDocuments(const std::string& text);
 
 // How many nodes the documents of `text` may expand to: twice its size plus 4,096. Every node

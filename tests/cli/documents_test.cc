@@ -194,7 +194,7 @@ TEST(ParseDocumentsTest, HostileInputIsAnErrorWithFileAndLine) {
   EXPECT_EQ(ErrorOf(policy + "  x: 1e400\n"),
             "policies.yaml:4: spec.x: 1e400 is outside the range of a double; quote it as a "
             "string");
-  EXPECT_EQ(ErrorOf(policy + "  x: \"\xff\"\n"), "policies.yaml:4: spec.x: not well-formed UTF-8");
+  EXPECT_EQ(ErrorOf(policy + "  x: \"\xff\"\n"), "policies.yaml:4: not well-formed UTF-8");
   EXPECT_EQ(ErrorOf(policy + "  a: 1\n  a: 2\n"),
             "policies.yaml:5: spec.a: given twice in one mapping (duplicate key)");
   EXPECT_THAT(ErrorOf(policy + "  x: " + std::string(100000, '[') + std::string(100000, ']')),

@@ -128,7 +128,7 @@ TEST_F(FleetctlTest, HostileDocumentsAreErrorsWithFileAndLine) {
       {"big.yaml", policy + "  limits:\n    max: 12345678901234567890\n",
        ":5: spec.limits.max: 12345678901234567890 cannot be represented exactly; quote it as a "
        "string"},
-      {"utf8.yaml", policy + "  x: \"\xff\"\n", ":4: spec.x: not well-formed UTF-8"},
+      {"utf8.yaml", policy + "  x: \"\xff\"\n", ":4: not well-formed UTF-8"},
       {"bomb.yaml", bomb, "YAML nodes (aliases repeat what they name: an alias bomb?)"},
       {"dup.json", "{\"kind\": \"Policy\",\n\"kind\": \"Policy\"}",
        ":2: kind: given twice in one object"},

@@ -25,6 +25,21 @@ TEST(TableWriterTest, AlignsColumns) {
             "a               3\n");
 }
 
+// Rollout status JSON has every count, pending offline among them.
+TEST(ResourceJsonTest, RolloutStatusHasEveryCount) {
+  v1::RolloutStatus status;
+  status.set_policy("p");
+  status.set_agents(10);
+  status.set_acked(4);
+  status.set_nacked(1);
+  status.set_pending(2);
+  status.set_pending_offline(3);
+  status.set_offline(5);
+  EXPECT_EQ(RolloutStatusToJson(status).dump(),
+            R"({"policy":"p","revision":0,"latestRevision":0,"agents":10,"acked":4,"nacked":1,)"
+            R"("pending":2,"pendingOffline":3,"offline":5,"complete":false})");
+}
+
 // A hostname with a newline and escape sequences stays in its cell: no fake row, no screen
 // clearing, no C1 controls, ill-formed bytes shown as \x escapes; columns align by characters.
 TEST(TableWriterTest, EscapesTerminalControls) {

@@ -164,6 +164,14 @@ TEST(ReadYamlDocumentsTest, LinesAndErrors) {
   EXPECT_EQ(documents[1].line, 5u);
   absl::StatusOr<std::vector<SourceDocument>> malformed = ReadYamlDocuments("a: 1\nb: [\n");
   EXPECT_THAT(malformed.status().message(), ::testing::HasSubstr(": malformed YAML: "));
+  // Fuzzing found that a NUL byte made yaml-cpp loop forever; such text never reaches it.
+  absl::StatusOr<std::vector<SourceDocument>> nul =
+      ReadYamlDocuments(std::string(",[\"k&&aa: \"\x06\0aaaaa1e20a: \"\x06\0[{", 30));
+  EXPECT_EQ(nul.status().message(), "1: control character \\x06 (YAML allows only tab, CR and LF)");
+  EXPECT_EQ(ReadYamlDocuments(std::string("a: 1\nb: \0\n", 11)).status().message(),
+            "2: control character \\x00 (YAML allows only tab, CR and LF)");
+  EXPECT_EQ(ReadYamlDocuments("a: 1\n\n# \xff\n").status().message(), "3: not well-formed UTF-8");
+  ASSERT_OK(ReadYamlDocuments("a:\t1\r\nb: \"\xc3\xa9\"\r\n").status());
   // Past yaml-cpp's own recursion guard.
   const std::string deep = "a: " + std::string(100000, '[') + std::string(100000, ']') + "\n";
   absl::StatusOr<std::vector<SourceDocument>> too_deep = ReadYamlDocuments(deep);
