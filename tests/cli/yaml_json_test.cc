@@ -172,6 +172,10 @@ TEST(ReadYamlDocumentsTest, LinesAndErrors) {
             "2: control character \\x00 (YAML allows only tab, CR and LF)");
   EXPECT_EQ(ReadYamlDocuments("a: 1\n\n# \xff\n").status().message(), "3: not well-formed UTF-8");
   ASSERT_OK(ReadYamlDocuments("a:\t1\r\nb: \"\xc3\xa9\"\r\n").status());
+  // Fuzzing found text on which yaml-cpp's LoadAll never ends; it is refused instead.
+  absl::StatusOr<std::vector<SourceDocument>> endless = ReadYamlDocuments(",0[[");
+  EXPECT_EQ(endless.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(endless.status().message(), ::testing::HasSubstr("1: malformed YAML"));
   // Past yaml-cpp's own recursion guard.
   const std::string deep = "a: " + std::string(100000, '[') + std::string(100000, ']') + "\n";
   absl::StatusOr<std::vector<SourceDocument>> too_deep = ReadYamlDocuments(deep);
