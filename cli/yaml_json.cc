@@ -204,8 +204,8 @@ int64_t MaxYamlNodes(const std::string& text) {
   return 2 * static_cast<int64_t>(text.size()) + 4096;
 }
 
-// OK when `text` is well-formed UTF-8 without control characters other than tab, CR and LF, as
-// YAML 1.2 requires of a stream (c-printable); else "LINE: ...". yaml-cpp must not see the rest:
+// OK when `text` is well-formed UTF-8 without C0 control characters other than tab, CR and LF,
+// as YAML 1.2 requires of a stream (c-printable); else "LINE: ...". yaml-cpp must not see the rest:
 // a NUL byte makes YAML::LoadAll loop forever, collecting empty documents until memory runs out.
 absl::Status CheckYamlText(const std::string& text) {
   size_t line = 1;
@@ -218,7 +218,8 @@ absl::Status CheckYamlText(const std::string& text) {
     }
     for (const char c : current) {
       const auto byte = static_cast<unsigned char>(c);
-      if ((byte < 0x20 && c != '\t' && c != '\r') || byte == 0x7F) {
+      // DEL too is outside c-printable, but yaml-cpp reads it fine and its emitter writes it.
+      if (byte < 0x20 && c != '\t' && c != '\r') {
         return absl::InvalidArgumentError(absl::StrCat(line, ": control character ",
                                                        EscapeForTerminal(std::string(1, c)),
                                                        " (YAML allows only tab, CR and LF)"));
@@ -298,6 +299,12 @@ bool NeedsQuotesInYaml(const std::string& text) {
   // YAML 1.1 readers (PyYAML, Go's yaml.v2) turn these into dates and times.
   static const std::regex* const kTimestamp =
       new std::regex("[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?");
+  // A plain scalar cannot hold control characters: a CR or tab in one reads back as something
+  // else (fuzzing found "l\rl"). Double-quoted, the emitter escapes them.
+  if (std::any_of(text.begin(), text.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; })) {
+    return true;
+  }
   const absl::StatusOr<nlohmann::json> value = PlainScalarToJson(text);
   if (!value.ok() || !value->is_string()) return true;
   double number;

@@ -46,7 +46,7 @@ int64_t MaxYamlNodes(const std::string& text);
 
 // Whether the string `text` must be quoted in YAML output to read back as that same string, by
 // PlainScalarToJson and also by YAML 1.1 readers (so "yes", "on", ".inf" and dates such as
-// "2024-05-01T10:00:00Z" are quoted too).
+// "2024-05-01T10:00:00Z" are quoted too), and any string with a control character.
 bool NeedsQuotesInYaml(const std::string& text);
 
 }  // namespace fleet::cli

@@ -146,6 +146,21 @@ TEST(ParseDocumentsTest, YamlOutputOfAPolicyRoundTrips) {
                                                                        << request.DebugString();
 }
 
+// Control characters in strings survive -o yaml and apply -f (fuzzing found a CR in a plain
+// scalar read back as a space).
+TEST(ParseDocumentsTest, YamlOutputKeepsControlCharacters) {
+  v1::Policy policy;
+  policy.set_name("a");
+  policy.set_description("tab\there");
+  policy.set_spec_json(R"({"a":["l\rl","x\ty","\u0001","\u007f","end "],"k\rk":1})");
+  std::ostringstream yaml;
+  WriteStructured(PolicyToJson(policy), OutputFormat::kYaml, yaml);
+  ASSERT_OK_AND_ASSIGN(std::vector<Document> documents, ParseDocuments(yaml.str(), "out.yaml"));
+  const auto& request = std::get<v1::ApplyPolicyRequest>(documents[0]);
+  EXPECT_EQ(request.spec_json(), policy.spec_json()) << yaml.str();
+  EXPECT_EQ(request.description(), policy.description()) << yaml.str();
+}
+
 // The same holds for -o json.
 TEST(ParseDocumentsTest, JsonOutputOfAPolicyRoundTrips) {
   v1::Policy policy;
