@@ -15,7 +15,11 @@ void EmitYaml(const nlohmann::ordered_json& value, YAML::Emitter& out) {
     case nlohmann::ordered_json::value_t::object:
       out << YAML::BeginMap;
       for (const auto& [key, item] : value.items()) {
-        out << YAML::Key << key << YAML::Value;
+        // Keys read back as their text, but one with a control character must be quoted to
+        // read back at all (fuzzing found a key with a newline).
+        out << YAML::Key;
+        if (NeedsQuotesInYaml(key)) out << YAML::DoubleQuoted;
+        out << key << YAML::Value;
         EmitYaml(item, out);
       }
       out << YAML::EndMap;
