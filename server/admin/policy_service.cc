@@ -142,10 +142,10 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Commit(
       absl::StatusOr<v1::Policy> latest =
           exists ? ReadRevision(name, head.latest_revision(), head) : s;
       if (!latest.ok()) return s;
-      return absl::FailedPreconditionError(absl::StrCat(
-          s.message(), "; revision ", latest->revision(), " was committed by ",
-          latest->author().empty() ? "an unknown author" : latest->author(), " at ",
-          google::protobuf::util::TimeUtil::ToString(latest->created_at())));
+      return absl::FailedPreconditionError(
+          absl::StrCat(s.message(), "; revision ", latest->revision(), " was committed by ",
+                       latest->author().empty() ? "an unknown author" : latest->author(), " at ",
+                       google::protobuf::util::TimeUtil::ToString(latest->created_at())));
     }
     v1::ApplyPolicyResponse response;
     if (exists) {
