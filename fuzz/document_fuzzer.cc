@@ -32,8 +32,25 @@ void CheckRefusal(const absl::Status& status) {
   FUZZ_CHECK(fleet::IsValidUtf8(message), message);
 }
 
+// Whether `text` holds U+FFFE, U+FFFF or one of their kin in another plane (U+nFFFE, U+nFFFF):
+// yaml-cpp reads them as U+FFFD, escaped or not, so YAML cannot carry them (JSON can).
+bool HasNoncharacter(const std::string& text) {
+  for (size_t i = 2; i < text.size(); ++i) {
+    const auto byte = [&text](size_t at) { return static_cast<unsigned char>(text[at]); };
+    if ((byte(i) == 0xBE || byte(i) == 0xBF) && byte(i - 1) == 0xBF &&
+        (byte(i - 2) == 0xEF || (byte(i - 2) & 0x0F) == 0x0F)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // What `fleetctl get policy -o yaml` prints for `request` reads back as `request`.
 void CheckYamlRoundTrip(const fleet::v1::ApplyPolicyRequest& request) {
+  if (HasNoncharacter(request.spec_json()) || HasNoncharacter(request.description()) ||
+      HasNoncharacter(request.name())) {
+    return;  // a known limit of YAML in yaml-cpp, noted in BUILD.md
+  }
   fleet::v1::Policy policy;
   policy.set_name(request.name());
   policy.set_description(request.description());

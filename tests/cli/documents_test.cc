@@ -152,7 +152,9 @@ TEST(ParseDocumentsTest, YamlOutputKeepsControlCharacters) {
   v1::Policy policy;
   policy.set_name("a");
   policy.set_description("tab\there");
-  policy.set_spec_json(R"({"a":["l\rl","x\ty","\u0001","end "],"k\rk":1,"n\nn: x":{"true":2}})");
+  policy.set_spec_json(
+      "{\"a\":[\"l\\rl\",\"x\\ty\",\"\\u0001\",\"end \",\"\xef\xbb\xbf e\xcc\x81\"],\"k\\rk\":1,"
+      "\"n\\nn: x\":{\"true\":2}}");
   std::ostringstream yaml;
   WriteStructured(PolicyToJson(policy), OutputFormat::kYaml, yaml);
   ASSERT_OK_AND_ASSIGN(std::vector<Document> documents, ParseDocuments(yaml.str(), "out.yaml"));
