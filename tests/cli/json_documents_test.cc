@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -88,12 +89,12 @@ TEST(ReadJsonDocumentsTest, IllFormedStrings) {
 // Nesting is bounded while reading: 65 levels per document pass, 100,000 are refused at once.
 TEST(ReadJsonDocumentsTest, DepthIsLimited) {
   const auto nested = [](int levels) {
-    return "{\"spec\": " + std::string(levels, '[') + std::string(levels, ']') + "}";
+    return absl::StrCat("{\"spec\": ", std::string(levels, '['), std::string(levels, ']'), "}");
   };
   ASSERT_OK(ReadJsonDocuments(nested(64)).status());
-  ASSERT_OK(ReadJsonDocuments("[" + nested(64) + "]").status());
+  ASSERT_OK(ReadJsonDocuments(absl::StrCat("[", nested(64), "]")).status());
   EXPECT_THAT(ErrorOf(nested(65)), HasSubstr("more than 64 levels deep"));
-  EXPECT_THAT(ErrorOf("[" + nested(65) + "]"), HasSubstr("more than 64 levels deep"));
+  EXPECT_THAT(ErrorOf(absl::StrCat("[", nested(65), "]")), HasSubstr("more than 64 levels deep"));
   EXPECT_THAT(ErrorOf(nested(100000)),
               HasSubstr("1: spec[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]...: "
                         "nests objects and arrays more than 64 levels deep"));
