@@ -3,7 +3,9 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -31,8 +33,13 @@ absl::Status FromGrpc(const grpc::Status& status, const std::string& address,
 
 std::unique_ptr<AdminClient> AdminClient::Create(const std::string& address,
                                                  const std::string& token, absl::Duration timeout) {
+  // gRPC waits up to 120 s between attempts to reconnect a channel; a watch riding out a fleetd
+  // restart should notice it is back within seconds.
+  grpc::ChannelArguments arguments;
+  arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
   return std::unique_ptr<AdminClient>(
       new AdminClient(address, token, timeout, v1::AdminService::NewStub(channel)));
 }
@@ -44,18 +51,27 @@ AdminClient::AdminClient(std::string address, std::string token, absl::Duration 
       timeout_(timeout),
       stub_(std::move(stub)) {}
 
-void AdminClient::SetUp(grpc::ClientContext& context, absl::Duration timeout) const {
+bool AdminClient::IsSendableToken(std::string_view token) {
+  return std::all_of(token.begin(), token.end(), [](char c) { return c >= 0x20 && c <= 0x7E; });
+}
+
+absl::Status AdminClient::SetUp(grpc::ClientContext& context, absl::Duration timeout) const {
+  if (!IsSendableToken(token_)) {
+    return absl::UnauthenticatedError(
+        "the admin token holds a character that is not printable ASCII; it was not sent");
+  }
   if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
   if (timeout != absl::InfiniteDuration()) {
     context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   }
+  return absl::OkStatus();
 }
 
 template <typename Request, typename Response>
 absl::StatusOr<Response> AdminClient::Call(UnaryMethod<Request, Response> method,
                                            const Request& request) {
   grpc::ClientContext context;
-  SetUp(context, timeout_);
+  if (absl::Status ready = SetUp(context, timeout_); !ready.ok()) return ready;
   Response response;
   grpc::Status status = (stub_.get()->*method)(&context, request, &response);
   if (!status.ok()) return FromGrpc(status, address_, timeout_);
@@ -144,7 +160,7 @@ absl::Status AdminClient::WatchRolloutStatus(
     const v1::GetRolloutStatusRequest& request, absl::Duration timeout,
     const std::function<bool(const v1::RolloutStatus&)>& on_status) {
   grpc::ClientContext context;
-  SetUp(context, timeout);
+  if (absl::Status ready = SetUp(context, timeout); !ready.ok()) return ready;
   std::unique_ptr<grpc::ClientReader<v1::RolloutStatus>> reader =
       stub_->WatchRolloutStatus(&context, request);
   v1::RolloutStatus status;

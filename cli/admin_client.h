@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -22,7 +23,9 @@ inline constexpr absl::Duration kDefaultRpcTimeout = absl::Seconds(5);
 class AdminClient {
  public:
   // Connects lazily: creating the client never fails or blocks; the first RPC reports an
-  // unreachable fleetd. An empty `token` sends no authorization metadata.
+  // unreachable fleetd. An empty `token` sends no authorization metadata; a token that is not
+  // IsSendableToken is never sent (gRPC would abort, printing it): every RPC then fails with
+  // UNAUTHENTICATED, without quoting it.
   static std::unique_ptr<AdminClient> Create(const std::string& address, const std::string& token,
                                              absl::Duration timeout = kDefaultRpcTimeout);
 
@@ -68,6 +71,9 @@ class AdminClient {
 
   const std::string& address() const { return address_; }
 
+  // Whether `token` can go into gRPC metadata as is: only printable ASCII (0x20 to 0x7E).
+  static bool IsSendableToken(std::string_view token);
+
  private:
   template <typename Request, typename Response>
   using UnaryMethod = grpc::Status (v1::AdminService::Stub::*)(grpc::ClientContext*, const Request&,
@@ -77,7 +83,8 @@ class AdminClient {
               std::unique_ptr<v1::AdminService::Stub> stub);
 
   // Prepares `context` with the token and a deadline `timeout` from now (none when infinite).
-  void SetUp(grpc::ClientContext& context, absl::Duration timeout) const;
+  // UNAUTHENTICATED, and `context` left without the token, when the token is not sendable.
+  absl::Status SetUp(grpc::ClientContext& context, absl::Duration timeout) const;
 
   template <typename Request, typename Response>
   absl::StatusOr<Response> Call(UnaryMethod<Request, Response> method, const Request& request);

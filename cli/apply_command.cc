@@ -1,13 +1,10 @@
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <string>
 #include <variant>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
 #include "cli/documents.h"
@@ -20,21 +17,8 @@ namespace {
 struct ApplyFlags {
   std::string file;
   bool dry_run = false;
+  bool force = false;
 };
-
-// The text of `file`, or of stdin for "-". UNKNOWN, naming the file, when it cannot be read.
-absl::StatusOr<std::string> ReadInput(const std::string& file) {
-  std::stringstream text;
-  if (file == "-") {
-    text << std::cin.rdbuf();
-    return text.str();
-  }
-  std::ifstream in(file);
-  if (!in)
-    return absl::UnknownError(absl::StrCat("cannot read ", file, ": ", std::strerror(errno)));
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Applies documents one by one, printing a line per document (-o table) or collecting one JSON
 // result per document to print at the end (-o json|yaml).
@@ -132,16 +116,37 @@ absl::Status Preflight(AdminClient& client, const std::vector<Document>& documen
   return absl::OkStatus();
 }
 
+// A stale status.revision: fleetd's message says who committed the newer revision; add what the
+// operator can do about it.
+absl::Status Explained(const absl::Status& status, const std::vector<Document>& documents) {
+  if (!absl::IsFailedPrecondition(status)) return status;
+  for (const Document& document : documents) {
+    const auto* policy = std::get_if<v1::ApplyPolicyRequest>(&document);
+    if (policy != nullptr && policy->has_expected_revision() &&
+        absl::StrContains(status.message(), absl::StrCat("\"", policy->name(), "\""))) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(status.message(), "; the file is of revision ", policy->expected_revision(),
+                       ": see fleetctl diff -f FILE, get the policy again (fleetctl get policy ",
+                       policy->name(), " -o yaml), or apply with --force to overwrite"));
+    }
+  }
+  return status;
+}
+
 absl::Status RunApply(const ApplyFlags& flags, const GlobalOptions& globals, std::ostream& out) {
-  absl::StatusOr<std::string> text = ReadInput(flags.file);
-  if (!text.ok()) return text.status();
-  absl::StatusOr<std::vector<Document>> documents =
-      ParseDocuments(*text, flags.file == "-" ? "stdin" : flags.file);
+  absl::StatusOr<std::vector<Document>> documents = ReadDocuments(flags.file);
   if (!documents.ok()) return documents.status();
+  if (flags.force) {
+    for (Document& document : *documents) {
+      if (auto* policy = std::get_if<v1::ApplyPolicyRequest>(&document)) {
+        policy->clear_expected_revision();
+      }
+    }
+  }
   absl::StatusOr<std::unique_ptr<AdminClient>> client = Connect(globals, TokenUse::kRequired);
   if (!client.ok()) return client.status();
   if (!flags.dry_run) {
-    if (absl::Status s = Preflight(**client, *documents); !s.ok()) return s;
+    if (absl::Status s = Preflight(**client, *documents); !s.ok()) return Explained(s, *documents);
   }
   Applier applier(**client, flags.dry_run, globals.output, out);
   absl::Status status;
@@ -151,7 +156,7 @@ absl::Status RunApply(const ApplyFlags& flags, const GlobalOptions& globals, std
     if (!status.ok()) break;
   }
   applier.Finish();
-  return status;
+  return Explained(status, *documents);
 }
 
 }  // namespace
@@ -164,12 +169,18 @@ void AddApplyCommand(CLI::App& app, const GlobalOptions& globals, CommandAction*
       "created, configured or unchanged, with the revision) and EnrollmentToken (creates one, "
       "prints its secret). The file is YAML (documents separated by ---) or JSON (a document or "
       "an array of them). Every document is checked before anything is sent: on any error "
-      "nothing is applied.");
+      "nothing is applied. A Policy document with status.revision (as fleetctl get policy -o "
+      "yaml prints it) applies only if the policy is still at that revision: when someone "
+      "changed it since, nothing is applied, the error says who and when, and the exit code is "
+      "4 (see fleetctl diff -f FILE; --force overwrites).");
   command->add_option("-f,--filename", flags->file, "The file to apply, or - for stdin.")
       ->required()
       ->type_name("FILE");
   command->add_flag("--dry-run", flags->dry_run,
                     "Ask fleetd what would happen to each policy, change nothing.");
+  command->add_flag("--force", flags->force,
+                    "Apply even when a policy changed since the document's status.revision "
+                    "(overwriting that change).");
   // Local first: a bad file is reported before any token or connection problem.
   OnLocalCommand(command, action,
                  [&globals, flags](std::ostream& out) { return RunApply(*flags, globals, out); });

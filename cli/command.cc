@@ -3,11 +3,11 @@
 #include <iostream>
 #include <utility>
 
-#include "absl/strings/str_replace.h"
 #include "cli/config_store.h"
 #include "cli/connection.h"
 #include "cli/environment.h"
 #include "cli/resource_tables.h"
+#include "cli/terminal_text.h"
 
 namespace fleet::cli {
 absl::StatusOr<std::unique_ptr<AdminClient>> Connect(const GlobalOptions& globals,
@@ -71,9 +71,9 @@ void AddIdCommand(CLI::App& parent, const std::string& name, const std::string& 
 }
 
 ExitCode Report(const absl::Status& status, std::ostream& err) {
-  // One line, whatever the message holds, so that scripts can read it.
-  if (!status.ok())
-    err << "error: " << absl::StrReplaceAll(status.message(), {{"\n", " "}}) << "\n";
+  // One line without control characters, whatever the message holds (it may quote what an agent
+  // sent), so that scripts can read it and a terminal is not driven by it.
+  if (!status.ok()) err << "error: " << EscapeForTerminal(std::string(status.message())) << "\n";
   return ExitCodeFor(status);
 }
 

@@ -60,7 +60,8 @@ void AddIdCommand(CLI::App& parent, const std::string& name, const std::string& 
                   const GlobalOptions& globals, CommandAction* action, const std::string& kind,
                   const std::string& verb, IdCall call);
 
-// Prints a failed `status` as "error: MESSAGE" on `err`; returns ExitCodeFor(status).
+// Prints a failed `status` as one line "error: MESSAGE" on `err`, the message through
+// EscapeForTerminal (terminal_text.h); returns ExitCodeFor(status).
 ExitCode Report(const absl::Status& status, std::ostream& err);
 
 }  // namespace fleet::cli

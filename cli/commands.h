@@ -17,8 +17,10 @@ void AddVersionCommand(CLI::App& app, const GlobalOptions& globals, CommandActio
 void AddLoginCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 // config get-contexts | use-context | set-context.
 void AddConfigCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
-// apply -f FILE|- [--dry-run].
+// apply -f FILE|- [--dry-run] [--force].
 void AddApplyCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
+// diff -f FILE|-: what apply would change, as a unified diff; exit 1 when there is any.
+void AddDiffCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 // get policies|tokens|agents|admin-tokens [NAME], describe policy|agent, delete policy.
 void AddGetCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 void AddDescribeCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
@@ -31,7 +33,7 @@ void AddTokenCommands(CLI::App& app, const GlobalOptions& globals, CommandAction
 void AddAgentCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 // admin-token create | revoke.
 void AddAdminTokenCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
-// rollout status [--watch].
+// rollout status [--watch [--timeout D] [--ignore-offline]] [--max-nacked K].
 void AddRolloutCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 // completion bash: a completion script generated from `app`'s commands and flags, so call it
 // after adding every other command.

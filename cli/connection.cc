@@ -1,13 +1,15 @@
 #include "cli/connection.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "cli/admin_client.h"
 
 namespace fleet::cli {
 namespace {
@@ -57,10 +59,27 @@ absl::StatusOr<std::string> ReadToken(const Connection& connection) {
   }
   std::stringstream text;
   text << in.rdbuf();
-  std::string token(absl::StripAsciiWhitespace(text.str()));
-  if (token.empty()) {
+  std::string token = text.str();
+  if (absl::EndsWith(token, "\r\n")) {
+    token.resize(token.size() - 2);
+  } else if (absl::EndsWith(token, "\n")) {
+    token.pop_back();
+  }
+  const std::string where = absl::StrCat("token file ", connection.token_file);
+  if (token.empty())
+    return absl::UnauthenticatedError(absl::StrCat(where, " is empty; ", kLoginHint));
+  // Say where the problem is, never what the bytes are: they are (part of) a secret.
+  if (const size_t newline = token.find_first_of("\r\n"); newline != std::string::npos) {
     return absl::UnauthenticatedError(
-        absl::StrCat("token file ", connection.token_file, " is empty; ", kLoginHint));
+        absl::StrCat(where, ": more than one line (a line break at byte ", newline + 1,
+                     "); it must hold the token alone, on one line"));
+  }
+  if (!AdminClient::IsSendableToken(token)) {
+    const auto bad =
+        std::find_if(token.begin(), token.end(), [](char c) { return c < 0x20 || c > 0x7E; });
+    return absl::UnauthenticatedError(
+        absl::StrCat(where, ": byte ", bad - token.begin() + 1,
+                     " is not printable ASCII; the file must hold the token alone, on one line"));
   }
   return token;
 }

@@ -27,9 +27,11 @@ struct Connection {
 absl::StatusOr<Connection> ResolveConnection(const GlobalOptions& flags, const Environment& env,
                                              const Config& config);
 
-// The admin token in `connection.token_file`, without surrounding white space.
-// UNAUTHENTICATED, saying how to log in, when no token file is configured or it is empty;
-// UNKNOWN, naming the file and the system error, when it cannot be read.
+// The admin token in `connection.token_file`: the file's content without one trailing "\n" (or
+// "\r\n"), which must then be one non-empty line of printable ASCII (AdminClient::
+// IsSendableToken). UNAUTHENTICATED, saying how to log in, when no token file is configured, it
+// is empty, or it holds anything else ("token file FILE: ..."; the message never quotes the
+// content); UNKNOWN, naming the file and the system error, when it cannot be read.
 absl::StatusOr<std::string> ReadToken(const Connection& connection);
 
 // `path` made absolute against the working directory (unchanged when it already is, or empty).

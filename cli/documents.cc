@@ -1,14 +1,21 @@
 #include "cli/documents.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <initializer_list>
+#include <iostream>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/duration.h"
+#include "cli/json_documents.h"
 #include "cli/yaml_json.h"
-#include "yaml-cpp/yaml.h"
+#include "common/utf8.h"
+#include "fleet/v1/canonical_json.h"
 
 namespace fleet::cli {
 namespace {
@@ -20,8 +27,9 @@ absl::Status CheckFields(const Json& object, std::initializer_list<std::string> 
                          const std::string& where) {
   for (const auto& [key, value] : object.items()) {
     if (std::find(known.begin(), known.end(), key) == known.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown field \"", key, "\" in ", where,
-                                                     " (known: ", absl::StrJoin(known, ", "), ")"));
+      return absl::InvalidArgumentError(absl::StrCat("unknown field ", QuoteForError(key), " in ",
+                                                     where, " (known: ", absl::StrJoin(known, ", "),
+                                                     ")"));
     }
   }
   return absl::OkStatus();
@@ -52,6 +60,23 @@ absl::StatusOr<Json> ObjectField(const Json& document, const std::string& key, b
   return document[key];
 }
 
+// status.revision, when the document has one (an export: `fleetctl get policy NAME -o yaml`), as
+// the expected revision (0: the policy must not exist yet), so that applying an edited old export
+// cannot overwrite a newer revision.
+absl::Status SetExpectedRevision(const Json& document, v1::ApplyPolicyRequest& request) {
+  if (!document.contains("status") || document["status"].is_null()) return absl::OkStatus();
+  const Json& status = document["status"];
+  if (!status.is_object()) return absl::InvalidArgumentError("status must be an object");
+  if (!status.contains("revision") || status["revision"].is_null()) return absl::OkStatus();
+  const Json& revision = status["revision"];
+  if (!revision.is_number_integer() || revision.get<int64_t>() < 0) {
+    return absl::InvalidArgumentError(
+        "status.revision must be a non-negative integer (0: the policy must not exist yet)");
+  }
+  request.set_expected_revision(revision.get<int64_t>());
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Document> PolicyFromJson(const Json& document) {
   absl::StatusOr<Json> metadata = ObjectField(document, "metadata", true);
   if (!metadata.ok()) return metadata.status();
@@ -68,9 +93,26 @@ absl::StatusOr<Document> PolicyFromJson(const Json& document) {
   absl::StatusOr<Json> spec = ObjectField(document, "spec", true);
   if (!spec.ok()) return spec.status();
   v1::ApplyPolicyRequest request;
+  if (absl::Status revision = SetExpectedRevision(document, request); !revision.ok()) {
+    return revision;
+  }
   request.set_name(*name);
   request.set_description(*description);
-  request.set_spec_json(spec->dump());
+  std::string spec_json;
+  try {
+    // The readers refused ill-formed UTF-8 and too deep nesting; dump() cannot throw on what
+    // they return, but a document built elsewhere must not abort the process either.
+    spec_json = spec->dump(-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::strict);
+  } catch (const Json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("spec cannot be written as JSON: ", e.what()));
+  }
+  // fleetd's own check, so that nothing it would refuse is sent: the readers named the line of
+  // what they refused; this catches the rest (a canonical form over 1 MiB).
+  if (absl::StatusOr<v1::CanonicalSpec> accepted = v1::ParseCanonicalSpec(spec_json, "spec");
+      !accepted.ok()) {
+    return absl::InvalidArgumentError(accepted.status().message());
+  }
+  request.set_spec_json(std::move(spec_json));
   return request;
 }
 
@@ -120,45 +162,6 @@ absl::StatusOr<Document> EnrollmentTokenFromJson(const Json& document) {
   return request;
 }
 
-// 1-based line of the byte at 1-based `position` of `text`.
-size_t LineAt(const std::string& text, size_t position) {
-  const size_t end = std::min(position > 0 ? position - 1 : 0, text.size());
-  return 1 + std::count(text.begin(), text.begin() + end, '\n');
-}
-
-absl::StatusOr<std::vector<Json>> ParseJson(const std::string& text) {
-  try {
-    Json parsed = Json::parse(text);
-    if (parsed.is_array()) return parsed.get<std::vector<Json>>();
-    return std::vector<Json>{std::move(parsed)};
-  } catch (const Json::parse_error& e) {
-    // nlohmann's message: "[json.exception.parse_error.101] parse error at line L, column C: why"
-    std::string why = e.what();
-    const size_t colon = why.find(": ", why.find("column"));
-    if (colon != std::string::npos) why = why.substr(colon + 2);
-    return absl::InvalidArgumentError(
-        absl::StrCat("line ", LineAt(text, e.byte), ": malformed JSON: ", why));
-  }
-}
-
-absl::StatusOr<std::vector<Json>> ParseYaml(const std::string& text) {
-  std::vector<YAML::Node> nodes;
-  try {
-    nodes = YAML::LoadAll(text);
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("line ", e.mark.line + 1, ": malformed YAML: ", e.msg));
-  }
-  std::vector<Json> documents;
-  for (const YAML::Node& node : nodes) {
-    if (node.IsNull()) continue;
-    absl::StatusOr<Json> document = YamlToJson(node);
-    if (!document.ok()) return document.status();
-    documents.push_back(*std::move(document));
-  }
-  return documents;
-}
-
 bool LooksLikeJson(const std::string& text) {
   const size_t first = text.find_first_not_of(" \t\r\n");
   return first != std::string::npos && (text[first] == '{' || text[first] == '[');
@@ -178,29 +181,46 @@ absl::StatusOr<Document> DocumentFromJson(const Json& document) {
   if (*kind == "Policy") return PolicyFromJson(document);
   if (*kind == "EnrollmentToken") return EnrollmentTokenFromJson(document);
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown kind \"", *kind, "\" (known: Policy, EnrollmentToken)"));
+      absl::StrCat("unknown kind ", QuoteForError(*kind), " (known: Policy, EnrollmentToken)"));
 }
 
 absl::StatusOr<std::vector<Document>> ParseDocuments(const std::string& text,
                                                      const std::string& source) {
-  absl::StatusOr<std::vector<Json>> parsed =
-      LooksLikeJson(text) ? ParseJson(text) : ParseYaml(text);
+  // The readers' messages start with "LINE: ".
+  absl::StatusOr<std::vector<SourceDocument>> parsed =
+      LooksLikeJson(text) ? ReadJsonDocuments(text) : ReadYamlDocuments(text);
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": ", parsed.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(source, ":", parsed.status().message()));
   }
   if (parsed->empty()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": no documents"));
   }
   std::vector<Document> documents;
   for (size_t i = 0; i < parsed->size(); ++i) {
-    absl::StatusOr<Document> document = DocumentFromJson((*parsed)[i]);
+    const SourceDocument& source_document = (*parsed)[i];
+    absl::StatusOr<Document> document = DocumentFromJson(source_document.value);
     if (!document.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ": document ", i + 1, ": ", document.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(source, ":", source_document.line,
+                                                     ": document ", i + 1, ": ",
+                                                     document.status().message()));
     }
     documents.push_back(*std::move(document));
   }
   return documents;
+}
+
+absl::StatusOr<std::vector<Document>> ReadDocuments(const std::string& file) {
+  std::stringstream text;
+  if (file == "-") {
+    text << std::cin.rdbuf();
+    return ParseDocuments(text.str(), "stdin");
+  }
+  std::ifstream in(file);
+  if (!in) {
+    return absl::UnknownError(absl::StrCat("cannot read ", file, ": ", std::strerror(errno)));
+  }
+  text << in.rdbuf();
+  return ParseDocuments(text.str(), file);
 }
 
 }  // namespace fleet::cli

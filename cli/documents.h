@@ -4,7 +4,7 @@
 //   kind: Policy
 //   metadata: {name: linux-servers, description: "..."}   # description optional
 //   spec: {...any JSON object...}
-//   status: {...}                                         # optional, ignored (get -o yaml)
+//   status: {revision: 3, ...}   # optional (get -o yaml); revision: the expected revision
 //
 //   kind: EnrollmentToken
 //   metadata: {description: "..."}                        # optional
@@ -23,17 +23,26 @@
 namespace fleet::cli {
 
 // What one document asks for: ApplyPolicy (spec_json is the spec as compact JSON with sorted
-// keys; expected_revision and dry_run unset) or CreateEnrollmentToken.
+// keys; expected_revision is status.revision when the document has one, else unset; dry_run
+// unset) or CreateEnrollmentToken.
 using Document = std::variant<v1::ApplyPolicyRequest, v1::CreateEnrollmentTokenRequest>;
 
-// Parses and checks every document of `text`; `source` names it in messages (a path, or
-// "stdin"). INVALID_ARGUMENT with one line "SOURCE: ..." for the first problem found: malformed
-// YAML or JSON (with the line number), no documents, a document that is not an object, an
-// unknown kind, an unknown field at the top level or in metadata (or in an EnrollmentToken
-// spec), a missing or non-string name, a spec that is not an object, a bad ttl or maxUses.
-// Empty YAML documents are skipped.
+// Parses and checks every document of `text`, JSON when it starts with "{" or "[", else YAML;
+// `source` names it in messages (a path, or "stdin"). INVALID_ARGUMENT with one line
+// "SOURCE:LINE: ..." for the first problem found: what ReadJsonDocuments or ReadYamlDocuments
+// refuse (malformed text, ill-formed UTF-8, duplicate keys, inexact numbers, nesting deeper than
+// fleetd allows, YAML aliases expanding too far), and, with the line the document starts on and
+// "document N: ", a document that is not an object, an unknown kind, an unknown field at the
+// top level or in metadata (or in an EnrollmentToken spec), a missing or non-string name, a spec
+// that is not an object, a status.revision that is not a non-negative integer, a bad ttl or
+// maxUses. "SOURCE: no documents" when there are none. Empty YAML documents are skipped. Never
+// throws.
 absl::StatusOr<std::vector<Document>> ParseDocuments(const std::string& text,
                                                      const std::string& source);
+
+// The documents of `file` ("-": stdin) by ParseDocuments, which names it "stdin" or by its path.
+// UNKNOWN, naming the file and the system error, when it cannot be read.
+absl::StatusOr<std::vector<Document>> ReadDocuments(const std::string& file);
 
 // Checks one document already in JSON form. INVALID_ARGUMENT as above, without the source.
 absl::StatusOr<Document> DocumentFromJson(const nlohmann::json& document);

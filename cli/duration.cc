@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 
 namespace fleet::cli {
 
@@ -12,8 +13,8 @@ absl::StatusOr<absl::Duration> ParseDuration(const std::string& text) {
   const bool plain = !text.empty() && absl::ascii_isdigit(static_cast<unsigned char>(text[0]));
   if (!plain || !absl::ParseDuration(text, &duration) || duration <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("invalid duration \"", text,
-                     "\": want a positive number and a unit, e.g. 30s, 15m, 24h or 1h30m"));
+        absl::StrCat("invalid duration ", QuoteForError(text),
+                     ": want a positive number and a unit, e.g. 30s, 15m, 24h or 1h30m"));
   }
   return duration;
 }

@@ -12,9 +12,14 @@ enum ExitCode : int {
   kExitError = 1,     // any failure without a more specific code, e.g. fleetd unreachable
   kExitUsage = 2,     // bad flags or arguments
   kExitNotFound = 3,  // the named thing does not exist (NOT_FOUND)
-  kExitConflict = 4,  // ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED; a rollout some agents nacked
+  kExitConflict = 4,  // ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED; a rollout more than
+                      // --max-nacked agents nacked; an apply whose status.revision is stale
   kExitTimeout = 5,   // fleetd did not answer in time, or a --timeout passed (DEADLINE_EXCEEDED)
   kExitDenied = 6,    // UNAUTHENTICATED or PERMISSION_DENIED, or no token configured
+  // fleetctl diff only, as kubectl diff: 1 means "there are differences", and an error that
+  // would exit 1 elsewhere exits 7 there.
+  kExitDiffers = 1,
+  kExitDiffFailed = 7,
 };
 
 // The table printed in `fleetctl --help`, one code a line.
@@ -24,10 +29,12 @@ inline constexpr char kExitCodeHelp[] =
     "  1  error (e.g. fleetd unreachable, a bad file)\n"
     "  2  usage error (bad flags or arguments)\n"
     "  3  not found\n"
-    "  4  conflict or failed precondition (exists already, stale revision, agents assigned;\n"
-    "     a rollout that some agents rejected)\n"
-    "  5  timeout\n"
-    "  6  not authenticated (no, unknown or revoked token) or not allowed (role too low)\n";
+    "  4  conflict or failed precondition (exists already, stale revision: the policy changed\n"
+    "     since the file's status.revision, agents assigned; a rollout that more than\n"
+    "     --max-nacked agents rejected)\n"
+    "  5  timeout (including rollout status --watch --timeout before every agent acked)\n"
+    "  6  not authenticated (no, unknown or revoked token) or not allowed (role too low)\n"
+    "fleetctl diff: 0 no differences, 1 differences, 7 instead of 1 for an error.\n";
 
 // The exit code for a command that ended with `status`.
 inline ExitCode ExitCodeFor(const absl::Status& status) {

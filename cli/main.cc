@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   fleet::cli::AddConfigCommands(app, globals, &action);
   fleet::cli::AddVersionCommand(app, globals, &action);
   fleet::cli::AddApplyCommand(app, globals, &action);
+  fleet::cli::AddDiffCommand(app, globals, &action);
   fleet::cli::AddGetCommands(app, globals, &action);
   fleet::cli::AddDescribeCommands(app, globals, &action);
   fleet::cli::AddDeleteCommands(app, globals, &action);

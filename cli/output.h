@@ -15,9 +15,11 @@ enum class OutputFormat { kTable, kJson, kYaml };
 
 // Writes `value` as pretty-printed JSON (kJson) or as a YAML document (kYaml), keys in the
 // order they were inserted, ending with a newline. kTable is the caller's job; it writes JSON.
+// Ill-formed UTF-8 in a string is written as U+FFFD.
 void WriteStructured(const nlohmann::ordered_json& value, OutputFormat format, std::ostream& out);
 
-// Writes "Label:  value" lines with the values aligned in one column.
+// Writes "Label:  value" lines with the values aligned in one column, each value through
+// EscapeForTerminal (terminal_text.h).
 void WriteKeyValueTable(const std::vector<std::pair<std::string, std::string>>& rows,
                         std::ostream& out);
 

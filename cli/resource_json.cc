@@ -129,6 +129,7 @@ nlohmann::ordered_json RolloutStatusToJson(const v1::RolloutStatus& status) {
           {"acked", status.acked()},
           {"nacked", status.nacked()},
           {"pending", status.pending()},
+          {"pendingOffline", status.pending_offline()},
           {"offline", status.offline()},
           {"complete", status.complete()}};
 }

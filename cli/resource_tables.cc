@@ -55,17 +55,6 @@ std::string WithThousands(int64_t value) {
   return out;
 }
 
-std::string RolloutProgress(const v1::RolloutStatus& status) {
-  const int64_t online = status.acked() + status.nacked() + status.pending();
-  std::string text =
-      absl::StrCat("rev ", status.revision(), ": ", WithThousands(status.acked()), "/",
-                   WithThousands(online), " acked, ", WithThousands(status.nacked()), " nacked, ",
-                   WithThousands(status.pending()), " pending");
-  if (status.offline() > 0)
-    absl::StrAppend(&text, ", ", WithThousands(status.offline()), " offline");
-  return text;
-}
-
 void WritePolicyTable(const Items<v1::Policy>& policies, std::ostream& out) {
   TableWriter table({"NAME", "REVISION", "SHA256", "UPDATED", "AUTHOR", "DESCRIPTION"});
   for (const v1::Policy& policy : policies) {
@@ -146,7 +135,11 @@ void DescribePolicy(const v1::Policy& policy, std::ostream& out) {
                       {"Rollback Of", Revision(policy.rolled_back_from())}},
                      out);
   const nlohmann::ordered_json spec = PolicyToJson(policy)["spec"];
-  out << "Spec:\n  " << absl::StrReplaceAll(spec.dump(2), {{"\n", "\n  "}}) << "\n";
+  out << "Spec:\n  "
+      << absl::StrReplaceAll(
+             spec.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace),
+             {{"\n", "\n  "}})
+      << "\n";
 }
 
 void DescribeAgent(const v1::Agent& agent, std::ostream& out) {

@@ -45,11 +45,6 @@ void PrintSecret(OutputFormat format, nlohmann::ordered_json token, const std::s
 // 9812 -> "9,812".
 std::string WithThousands(int64_t value);
 
-// The live line of `rollout status --watch`, e.g.
-// "rev 7: 9,812/10,000 acked, 3 nacked, 185 pending", with ", N offline" when there are any.
-// The total is the online agents: acked + nacked + pending.
-std::string RolloutProgress(const v1::RolloutStatus& status);
-
 // Prints `items` in `format`: with write_table, or as a JSON/YAML array of to_json(item).
 template <typename T>
 void PrintList(OutputFormat format, const Items<T>& items,

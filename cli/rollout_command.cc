@@ -1,16 +1,21 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "cli/duration.h"
 #include "cli/resource_json.h"
 #include "cli/resource_tables.h"
+#include "cli/rollout_gate.h"
 #include "cli/table_writer.h"
+#include "common/backoff.h"
 
 namespace fleet::cli {
 namespace {
@@ -20,7 +25,13 @@ struct RolloutFlags {
   int64_t revision = 0;
   bool watch = false;
   std::string timeout;
+  GateOptions gate;
 };
+
+// How the watch waits between attempts to reach fleetd again: quickly at first (a restart takes
+// a second or two), at most 5 s apart.
+constexpr BackoffOptions kReconnectBackoff = {
+    .initial = absl::Milliseconds(250), .max = absl::Seconds(5), .multiplier = 2.0, .jitter = 0.2};
 
 void WriteStatus(const v1::RolloutStatus& status, OutputFormat format, std::ostream& out) {
   if (format != OutputFormat::kTable) {
@@ -28,73 +39,131 @@ void WriteStatus(const v1::RolloutStatus& status, OutputFormat format, std::ostr
     return;
   }
   TableWriter table({"POLICY", "REVISION", "LATEST", "AGENTS", "ACKED", "NACKED", "PENDING",
-                     "OFFLINE", "COMPLETE"});
+                     "PENDING-OFFLINE", "OFFLINE", "COMPLETE"});
   table.AddRow({status.policy(), absl::StrCat(status.revision()),
                 absl::StrCat(status.latest_revision()), absl::StrCat(status.agents()),
                 absl::StrCat(status.acked()), absl::StrCat(status.nacked()),
-                absl::StrCat(status.pending()), absl::StrCat(status.offline()),
-                status.complete() ? "yes" : "no"});
+                absl::StrCat(status.pending()), absl::StrCat(status.pending_offline()),
+                absl::StrCat(status.offline()), status.complete() ? "yes" : "no"});
   table.Write(out);
 }
 
-// OK when the rollout cannot fail any more (complete, or no agent pending and none nacked);
-// FAILED_PRECONDITION (exit 4) when agents nacked.
-absl::Status Outcome(const v1::RolloutStatus& status) {
-  if (status.nacked() == 0) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      WithThousands(status.nacked()), " agents rejected revision ", status.revision(),
-      " of policy ", status.policy(), "; see fleetctl get agents --policy ", status.policy()));
+absl::Status TooManyNacked(const v1::RolloutStatus& status, const GateOptions& gate) {
+  return absl::FailedPreconditionError(
+      absl::StrCat(WithThousands(status.nacked()), " agents rejected revision ", status.revision(),
+                   " of policy ", status.policy(), " (more than --max-nacked ", gate.max_nacked,
+                   "); see fleetctl get agents --policy ", status.policy()));
 }
 
-// Whether a watch can stop: every online agent acked, or some nacked and none is pending.
-bool Settled(const v1::RolloutStatus& status) {
-  return status.complete() || (status.nacked() > 0 && status.pending() == 0);
+// The watch can go on after these: fleetd restarting or briefly unreachable.
+bool Reconnectable(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kInternal:
+      return true;
+    default:
+      return false;
+  }
 }
 
-// The live progress line on stderr: rewritten in place on a terminal, else a line per update.
+// The live progress line on stderr: rewritten in place on a terminal, else a line per update;
+// notes (reconnecting, left out) on lines of their own.
 class ProgressLine {
  public:
   ProgressLine() : tty_(isatty(STDERR_FILENO) == 1) {}
-  ~ProgressLine() {
-    if (tty_ && written_) std::cerr << "\n";
-  }
-  void Update(const v1::RolloutStatus& status) {
-    written_ = true;
+  ~ProgressLine() { EndLine(); }
+  void Update(const std::string& line) {
     if (tty_) {
-      std::cerr << "\r" << RolloutProgress(status) << "\x1b[K" << std::flush;
+      std::cerr << "\r" << line << "\x1b[K" << std::flush;
+      in_line_ = true;
     } else {
-      std::cerr << RolloutProgress(status) << std::endl;
+      std::cerr << line << std::endl;
     }
+  }
+  void Note(const std::string& text) {
+    EndLine();
+    std::cerr << text << std::endl;
   }
 
  private:
+  void EndLine() {
+    if (in_line_) std::cerr << "\n";
+    in_line_ = false;
+  }
+
   const bool tty_;
-  bool written_ = false;
+  bool in_line_ = false;
 };
 
+// Follows the rollout until DecideRollout passes or fails it, reconnecting (with backoff) when
+// the stream breaks, until --timeout.
 absl::Status Watch(AdminClient& client, const RolloutFlags& flags,
                    const v1::GetRolloutStatusRequest& request, OutputFormat format,
                    std::ostream& out) {
-  absl::Duration timeout = absl::InfiniteDuration();
-  if (!flags.timeout.empty()) timeout = *ParseDuration(flags.timeout);  // checked by the flag
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = flags.timeout.empty()
+                                  ? absl::InfiniteFuture()
+                                  : start + *ParseDuration(flags.timeout);  // checked by the flag
+  absl::BitGen rng;
+  Backoff backoff(kReconnectBackoff, rng);
   std::optional<v1::RolloutStatus> last;
-  absl::Status watched;
-  {
-    ProgressLine progress;
-    watched = client.WatchRolloutStatus(request, timeout, [&](const v1::RolloutStatus& status) {
-      progress.Update(status);
-      last = status;
-      return !Settled(status);
-    });
+  GateDecision decision;
+  ProgressLine progress;
+  // Bounded by the deadline (or, without --timeout, deliberately unbounded: the operator asked
+  // to wait for the rollout however long it takes).
+  while (true) {
+    const absl::Duration remaining = deadline - absl::Now();
+    if (remaining <= absl::ZeroDuration()) break;
+    const absl::Status watched =
+        client.WatchRolloutStatus(request, remaining, [&](const v1::RolloutStatus& status) {
+          backoff.Reset();  // fleetd answered: the next break starts the backoff again
+          last = status;
+          decision = DecideRollout(status, flags.gate);
+          progress.Update(RolloutProgress(status, absl::Now() - start));
+          return decision.verdict == GateVerdict::kWaiting;
+        });
+    if (watched.ok()) break;  // decided
+    if (absl::IsDeadlineExceeded(watched)) break;
+    if (!Reconnectable(watched)) return watched;
+    const absl::Duration delay = std::min(backoff.Next(), deadline - absl::Now());
+    if (delay <= absl::ZeroDuration()) break;
+    progress.Note(absl::StrCat("watch interrupted: ", watched.message(), "; reconnecting in ",
+                               absl::FormatDuration(absl::Trunc(delay, absl::Milliseconds(10)))));
+    absl::SleepFor(delay);
   }
-  if (watched.code() == absl::StatusCode::kDeadlineExceeded) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("rollout of policy ", flags.policy, " not settled after ", flags.timeout,
-                     last ? absl::StrCat(" (", RolloutProgress(*last), ")") : ""));
+  if (!last.has_value() || decision.verdict == GateVerdict::kWaiting) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "rollout of policy ", flags.policy, " not complete after ", flags.timeout,
+        last ? absl::StrCat(" (", RolloutProgress(*last, absl::Now() - start), ")") : ""));
   }
-  if (!watched.ok()) return watched;
+  if (decision.no_agents) {
+    progress.Note(absl::StrCat("no agent is assigned to policy ", last->policy(),
+                               ": nothing to roll out to"));
+  }
+  if (decision.left_out > 0) {
+    progress.Note(absl::StrCat("left out ", WithThousands(decision.left_out),
+                               " offline agents that have not acked revision ", last->revision(),
+                               " (--ignore-offline)"));
+  }
   WriteStatus(*last, format, out);
-  return Outcome(*last);
+  if (decision.verdict == GateVerdict::kFailed) return TooManyNacked(*last, flags.gate);
+  return absl::OkStatus();
+}
+
+absl::Status ShowOnce(AdminClient& client, const RolloutFlags& flags,
+                      const v1::GetRolloutStatusRequest& request, OutputFormat format,
+                      std::ostream& out) {
+  absl::StatusOr<v1::RolloutStatus> status = client.GetRolloutStatus(request);
+  if (!status.ok()) return status.status();
+  if (status->agents() == 0) {
+    std::cerr << "no agent is assigned to policy " << status->policy() << "\n";
+  }
+  WriteStatus(*status, format, out);
+  if (status->nacked() > flags.gate.max_nacked) return TooManyNacked(*status, flags.gate);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -104,10 +173,19 @@ void AddRolloutCommands(CLI::App& app, const GlobalOptions& globals, CommandActi
   auto flags = std::make_shared<RolloutFlags>();
   CLI::App* command = AddCommandWithArg(
       *rollout, "status",
-      "Show how many of a policy's agents acked, rejected (nacked) or have yet to answer a "
-      "revision. Exit 0 when none rejected it (complete or not yet), 4 when some did. With "
-      "--watch, follow it with a live line on stderr until every online agent acked (exit 0) "
-      "or, once none is pending, some rejected it (exit 4); exit 5 when --timeout passes first.",
+      "Show how many of the agents assigned to a policy acked its revision, rejected it "
+      "(nacked), or have yet to answer, online (pending) or offline (pending offline). Every "
+      "assigned agent is exactly one of those; an agent that acked and went offline still "
+      "counts as acked.\n"
+      "Without --watch: exit 0, or 4 when more than --max-nacked agents rejected it.\n"
+      "With --watch, a gate for scripts (apply && rollout status --watch): follow it with a "
+      "live line on stderr (policy, revision, percentage acked, elapsed time) and exit\n"
+      "  0  once every assigned agent acked (with no agent assigned: at once, saying so on "
+      "stderr)\n"
+      "  4  as soon as more than --max-nacked agents rejected it\n"
+      "  5  when --timeout passes first\n"
+      "If fleetd restarts or cannot be reached, the watch says so on stderr and reconnects, "
+      "with backoff, until --timeout.",
       "POLICY", "The policy's name.", &flags->policy);
   command->add_option("--revision", flags->revision, "The revision. Default: the latest.")
       ->check(CLI::PositiveNumber);
@@ -115,16 +193,23 @@ void AddRolloutCommands(CLI::App& app, const GlobalOptions& globals, CommandActi
   command->add_option("--timeout", flags->timeout, "With --watch: give up after this long.")
       ->check(DurationValidator())
       ->needs(watch);
+  command
+      ->add_option("--max-nacked", flags->gate.max_nacked,
+                   "How many agents may reject the revision before the rollout counts as failed "
+                   "(exit 4). Default: 0.")
+      ->check(CLI::NonNegativeNumber);
+  command
+      ->add_flag("--ignore-offline", flags->gate.ignore_offline,
+                 "With --watch: do not wait for offline agents that have not answered (they get "
+                 "the revision when they connect); says on stderr how many were left out.")
+      ->needs(watch);
   OnRemoteCommand(command, globals, action,
                   [&globals, flags](AdminClient& client, std::ostream& out) {
                     v1::GetRolloutStatusRequest request;
                     request.set_policy(flags->policy);
                     request.set_revision(flags->revision);
                     if (flags->watch) return Watch(client, *flags, request, globals.output, out);
-                    absl::StatusOr<v1::RolloutStatus> status = client.GetRolloutStatus(request);
-                    if (!status.ok()) return status.status();
-                    WriteStatus(*status, globals.output, out);
-                    return Outcome(*status);
+                    return ShowOnce(client, *flags, request, globals.output, out);
                   });
 }
 

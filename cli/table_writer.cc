@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "cli/terminal_text.h"
+
 namespace fleet::cli {
 namespace {
 
@@ -13,7 +15,7 @@ void WriteRow(const std::vector<std::string>& row, const std::vector<size_t>& wi
   for (size_t i = 0; i < widths.size(); ++i) {
     const std::string cell = i < row.size() ? row[i] : "";
     line += cell;
-    if (i + 1 < widths.size()) line += std::string(widths[i] - cell.size() + kGap, ' ');
+    if (i + 1 < widths.size()) line += std::string(widths[i] - DisplayWidth(cell) + kGap, ' ');
   }
   line.erase(line.find_last_not_of(' ') + 1);
   out << line << "\n";
@@ -21,12 +23,19 @@ void WriteRow(const std::vector<std::string>& row, const std::vector<size_t>& wi
 
 }  // namespace
 
+void TableWriter::AddRow(const std::vector<std::string>& row) {
+  std::vector<std::string> escaped;
+  escaped.reserve(row.size());
+  for (const std::string& cell : row) escaped.push_back(EscapeForTerminal(cell));
+  rows_.push_back(std::move(escaped));
+}
+
 void TableWriter::Write(std::ostream& out) const {
   std::vector<size_t> widths(header_.size());
   for (size_t i = 0; i < header_.size(); ++i) {
-    widths[i] = header_[i].size();
+    widths[i] = DisplayWidth(header_[i]);
     for (const auto& row : rows_) {
-      if (i < row.size()) widths[i] = std::max(widths[i], row[i].size());
+      if (i < row.size()) widths[i] = std::max(widths[i], DisplayWidth(row[i]));
     }
   }
   WriteRow(header_, widths, out);

@@ -9,14 +9,17 @@
 
 namespace fleet::cli {
 
-// Not thread-safe. Rows shorter than the header are padded with empty cells.
+// Not thread-safe. Rows shorter than the header are padded with empty cells. Cells are printed
+// through EscapeForTerminal (terminal_text.h): a cell with a newline or an escape sequence stays
+// one cell of one row.
 class TableWriter {
  public:
   explicit TableWriter(std::vector<std::string> header) : header_(std::move(header)) {}
 
-  void AddRow(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  void AddRow(const std::vector<std::string>& row);
 
-  // Writes the header and every row, each line ending in "\n", without trailing spaces.
+  // Writes the header and every row, each line ending in "\n", without trailing spaces; columns
+  // are aligned by code points, not bytes.
   void Write(std::ostream& out) const;
 
  private:

@@ -138,7 +138,14 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Commit(
     const bool exists = stored->has_value();
     record::PolicyHead head = exists ? (*stored)->record : record::PolicyHead();
     if (absl::Status s = CheckExpected(name, expected_revision, head.latest_revision()); !s.ok()) {
-      return s;
+      // Say who changed it since, so that the caller knows whose change it would overwrite.
+      absl::StatusOr<v1::Policy> latest =
+          exists ? ReadRevision(name, head.latest_revision(), head) : s;
+      if (!latest.ok()) return s;
+      return absl::FailedPreconditionError(
+          absl::StrCat(s.message(), "; revision ", latest->revision(), " was committed by ",
+                       latest->author().empty() ? "an unknown author" : latest->author(), " at ",
+                       google::protobuf::util::TimeUtil::ToString(latest->created_at())));
     }
     v1::ApplyPolicyResponse response;
     if (exists) {

@@ -143,11 +143,17 @@ TEST(ResolveConnectionTest, Defaults) {
   EXPECT_EQ(connection.token_file, "");
 }
 
-// The token is the file's content without surrounding white space; problems say what to do.
+// The token is the file's content without one trailing newline; problems say what to do.
 TEST(ReadTokenTest, ReadsTrimsAndExplains) {
   TempDir tmp;
-  WriteFile(tmp.Sub("t"), "  fadm_0123456789ab_secret\n\n");
+  WriteFile(tmp.Sub("t"), "fadm_0123456789ab_secret\n");
   ASSERT_OK_AND_ASSIGN(std::string token, ReadToken(Connection{.token_file = tmp.Sub("t")}));
+  EXPECT_EQ(token, "fadm_0123456789ab_secret");
+  WriteFile(tmp.Sub("crlf"), "fadm_0123456789ab_secret\r\n");
+  ASSERT_OK_AND_ASSIGN(token, ReadToken(Connection{.token_file = tmp.Sub("crlf")}));
+  EXPECT_EQ(token, "fadm_0123456789ab_secret");
+  WriteFile(tmp.Sub("bare"), "fadm_0123456789ab_secret");
+  ASSERT_OK_AND_ASSIGN(token, ReadToken(Connection{.token_file = tmp.Sub("bare")}));
   EXPECT_EQ(token, "fadm_0123456789ab_secret");
 
   absl::StatusOr<std::string> none = ReadToken(Connection{});
@@ -162,6 +168,34 @@ TEST(ReadTokenTest, ReadsTrimsAndExplains) {
   WriteFile(tmp.Sub("empty"), "\n");
   EXPECT_EQ(ReadToken(Connection{.token_file = tmp.Sub("empty")}).status().code(),
             absl::StatusCode::kUnauthenticated);
+}
+
+// A token file that is not one line of printable ASCII is refused, saying where, never quoting
+// it: a second line (which made gRPC abort and print the token), controls, non-ASCII bytes.
+TEST(ReadTokenTest, RefusesAnythingButOnePrintableLineWithoutEchoingIt) {
+  TempDir tmp;
+  const std::string secret = "fadm_0123456789ab_s3cr3t";
+  const struct {
+    std::string content;
+    std::string message;
+  } cases[] = {
+      {secret + "\nsecond line\n", ": more than one line (a line break at byte 25)"},
+      {secret + "\n\n", ": more than one line (a line break at byte 25)"},
+      {secret + "\r", ": more than one line (a line break at byte 25)"},
+      {secret + "\x01\n", ": byte 25 is not printable ASCII"},
+      {secret + "\xc3\xa9", ": byte 25 is not printable ASCII"},
+      {"\t" + secret, ": byte 1 is not printable ASCII"},
+  };
+  for (const auto& [content, message] : cases) {
+    WriteFile(tmp.Sub("t"), content);
+    absl::StatusOr<std::string> token = ReadToken(Connection{.token_file = tmp.Sub("t")});
+    ASSERT_FALSE(token.ok()) << content;
+    EXPECT_EQ(token.status().code(), absl::StatusCode::kUnauthenticated);
+    EXPECT_NE(token.status().message().find("token file " + tmp.Sub("t") + message),
+              absl::string_view::npos)
+        << token.status();
+    EXPECT_EQ(token.status().message().find("s3cr3t"), absl::string_view::npos) << token.status();
+  }
 }
 
 // Relative token file paths are stored absolute.

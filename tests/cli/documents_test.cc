@@ -75,19 +75,19 @@ TEST(ParseDocumentsTest, JsonArrayAndObject) {
 // Malformed YAML and JSON name the file and the line.
 TEST(ParseDocumentsTest, MalformedInputNamesTheLine) {
   EXPECT_THAT(ErrorOf("kind: Policy\nmetadata:\n  name: [a\nspec: {}\n"),
-              HasSubstr("policies.yaml: line "));
+              HasSubstr("policies.yaml:4: malformed YAML"));
   EXPECT_THAT(ErrorOf("kind: Policy\nmetadata:\n  name: a\n b: c\n"), HasSubstr("malformed YAML"));
   const std::string json = ErrorOf("{\n  \"kind\": \"Policy\",\n  \"spec\": {,}\n}\n");
-  EXPECT_THAT(json, HasSubstr("policies.yaml: line 3: malformed JSON"));
+  EXPECT_THAT(json, HasSubstr("policies.yaml:3: malformed JSON"));
 }
 
-// Unknown kinds and misspelt fields are rejected with the document's number.
+// Unknown kinds and misspelt fields are rejected with the document's line and number.
 TEST(ParseDocumentsTest, UnknownKindAndFields) {
   EXPECT_THAT(ErrorOf("kind: Polcy\nmetadata: {name: a}\nspec: {}\n"),
-              HasSubstr("document 1: unknown kind \"Polcy\""));
+              HasSubstr("policies.yaml:1: document 1: unknown kind \"Polcy\""));
   EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: a}\nspec: {}\n---\n"
                       "kind: Policy\nmetdata: {name: b}\nspec: {}\n"),
-              HasSubstr("document 2: unknown field \"metdata\""));
+              HasSubstr("policies.yaml:5: document 2: unknown field \"metdata\""));
   EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: a, labels: {}}\nspec: {}\n"),
               HasSubstr("unknown field \"labels\" in metadata"));
   EXPECT_THAT(ErrorOf("kind: EnrollmentToken\nspec: {policy: a, uses: 3}\n"),
@@ -126,7 +126,7 @@ TEST(ParseDocumentsTest, YamlOutputOfAPolicyRoundTrips) {
   policy.set_description("yes: it is \"quoted\"\nand multi-line");
   policy.set_spec_json(
       R"({"a":"42","b":"true","c":"","d":null,"e":[1,2.5,-3,"0x10","yes","~"],"f":{"g":{}},)"
-      R"("h":"line1\nline2","i":"1e3","j":18446744073709551615,"k":"null","l":false})");
+      R"("h":"line1\nline2","i":"1e3","j":9007199254740991,"k":"null","l":false})");
   policy.set_revision(3);
   policy.set_sha256("ab12");
   policy.mutable_created_at()->set_seconds(1714557600);
@@ -137,12 +137,30 @@ TEST(ParseDocumentsTest, YamlOutputOfAPolicyRoundTrips) {
   ASSERT_OK_AND_ASSIGN(std::vector<Document> documents, ParseDocuments(yaml.str(), "out.yaml"));
   ASSERT_EQ(documents.size(), 1u);
   v1::ApplyPolicyRequest expected;
+  expected.set_expected_revision(3);
   expected.set_name(policy.name());
   expected.set_description(policy.description());
   expected.set_spec_json(policy.spec_json());
   const auto& request = std::get<v1::ApplyPolicyRequest>(documents[0]);
   EXPECT_EQ(request.SerializeAsString(), expected.SerializeAsString()) << yaml.str() << "\n"
                                                                        << request.DebugString();
+}
+
+// Control characters in strings survive -o yaml and apply -f (fuzzing found a CR in a plain
+// scalar read back as a space).
+TEST(ParseDocumentsTest, YamlOutputKeepsControlCharacters) {
+  v1::Policy policy;
+  policy.set_name("a");
+  policy.set_description("tab\there");
+  policy.set_spec_json(
+      "{\"a\":[\"l\\rl\",\"x\\ty\",\"\\u0001\",\"end \",\"\xef\xbb\xbf e\xcc\x81\"],\"k\\rk\":1,"
+      "\"n\\nn: x\":{\"true\":2}}");
+  std::ostringstream yaml;
+  WriteStructured(PolicyToJson(policy), OutputFormat::kYaml, yaml);
+  ASSERT_OK_AND_ASSIGN(std::vector<Document> documents, ParseDocuments(yaml.str(), "out.yaml"));
+  const auto& request = std::get<v1::ApplyPolicyRequest>(documents[0]);
+  EXPECT_EQ(request.spec_json(), policy.spec_json()) << yaml.str();
+  EXPECT_EQ(request.description(), policy.description()) << yaml.str();
 }
 
 // The same holds for -o json.
@@ -155,6 +173,57 @@ TEST(ParseDocumentsTest, JsonOutputOfAPolicyRoundTrips) {
   ASSERT_OK_AND_ASSIGN(std::vector<Document> documents, ParseDocuments(json.str(), "out.json"));
   ASSERT_EQ(documents.size(), 1u);
   EXPECT_EQ(std::get<v1::ApplyPolicyRequest>(documents[0]).spec_json(), policy.spec_json());
+}
+
+// What fleetd's parser refuses that the readers let through (a canonical form over 1 MiB: 1e-6
+// is written 0.000001) is refused before sending too.
+TEST(ParseDocumentsTest, WhatFleetdRefusesIsNotSent) {
+  std::string spec = "{\"kind\": \"Policy\", \"metadata\": {\"name\": \"a\"}, \"spec\": {\"x\": [";
+  for (int i = 0; i < 200000; ++i) spec += i == 0 ? "1e-6" : ",1e-6";
+  spec += "]}}";
+  ASSERT_LT(spec.size(), 1024u * 1024u);
+  EXPECT_THAT(ErrorOf(spec), HasSubstr("policies.yaml:1: document 1: "));
+}
+
+// An export's status.revision becomes the expected revision; without one none is sent.
+TEST(ParseDocumentsTest, StatusRevisionIsTheExpectedRevision) {
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<Document> documents,
+      ParseDocuments("kind: Policy\nmetadata: {name: a}\nspec: {}\nstatus: {revision: 7, "
+                     "sha256: ab}\n---\nkind: Policy\nmetadata: {name: b}\nspec: {}\n"
+                     "status: {sha256: ab}\n",
+                     "f.yaml"));
+  ASSERT_EQ(documents.size(), 2u);
+  EXPECT_EQ(std::get<v1::ApplyPolicyRequest>(documents[0]).expected_revision(), 7);
+  EXPECT_FALSE(std::get<v1::ApplyPolicyRequest>(documents[1]).has_expected_revision());
+  EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: a}\nspec: {}\nstatus: {revision: x}\n"),
+              HasSubstr("status.revision must be a non-negative integer"));
+  EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: a}\nspec: {}\nstatus: {revision: -1}\n"),
+              HasSubstr("status.revision must be a non-negative integer"));
+}
+
+// What crashed fleetctl or silently changed a value is an error naming the file and the line.
+TEST(ParseDocumentsTest, HostileInputIsAnErrorWithFileAndLine) {
+  const std::string policy = "kind: Policy\nmetadata: {name: a}\nspec:\n";
+  EXPECT_EQ(ErrorOf(policy + "  limits:\n    max: 12345678901234567890\n"),
+            "policies.yaml:5: spec.limits.max: 12345678901234567890 cannot be represented "
+            "exactly; quote it as a string");
+  EXPECT_EQ(ErrorOf(policy + "  x: 1e400\n"),
+            "policies.yaml:4: spec.x: 1e400 is outside the range of a double; quote it as a "
+            "string");
+  EXPECT_EQ(ErrorOf(policy + "  x: \"\xff\"\n"), "policies.yaml:4: not well-formed UTF-8");
+  EXPECT_EQ(ErrorOf(policy + "  a: 1\n  a: 2\n"),
+            "policies.yaml:5: spec.a: given twice in one mapping (duplicate key)");
+  EXPECT_THAT(ErrorOf(policy + "  x: " + std::string(100000, '[') + std::string(100000, ']')),
+              HasSubstr("more than 64 levels deep"));
+  EXPECT_EQ(ErrorOf("{\"kind\": \"Policy\", \"metadata\": {\"name\": \"a\"},\n\"spec\": {\"x\":\n" +
+                    std::string(100000, '[') + std::string(100000, ']') + "}}"),
+            "policies.yaml:3: spec.x[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]...: "
+            "nests objects and arrays more than 64 levels deep (fleetd's limit for a spec)");
+  EXPECT_EQ(ErrorOf("{\"kind\": \"Policy\", \"metadata\": {\"name\": \"a\"},\n"
+                    "\"spec\": {\"limits\": {\"max\": 12345678901234567890}}}"),
+            "policies.yaml:2: spec.limits.max: 12345678901234567890 cannot be represented "
+            "exactly; quote it as a string");
 }
 
 }  // namespace

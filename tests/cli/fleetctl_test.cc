@@ -1,5 +1,6 @@
 // The real fleetctl binary, for everything that needs no fleetd: help, usage errors (exit 2),
 // local errors reported before any RPC, contexts, and the completion script.
+#include <algorithm>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -39,9 +40,10 @@ class FleetctlTest : public ::testing::Test {
 TEST_F(FleetctlTest, HelpListsCommandsAndExitCodes) {
   CommandResult result = Run({"--help"});
   EXPECT_EQ(result.exit_code, 0);
-  for (const char* word : {"login", "config", "apply", "get", "describe", "delete", "policy",
-                           "token", "agent", "admin-token", "rollout", "completion", "Exit codes",
-                           "3  not found", "6  not authenticated", "FLEETCTL_ADDRESS"}) {
+  for (const char* word :
+       {"login", "config", "apply", "get", "describe", "delete", "policy", "token", "agent",
+        "admin-token", "rollout", "diff", "completion", "Exit codes", "1 differences",
+        "3  not found", "6  not authenticated", "FLEETCTL_ADDRESS"}) {
     EXPECT_TRUE(absl::StrContains(result.out, word)) << word << " missing from:\n" << result.out;
   }
 }
@@ -59,7 +61,10 @@ TEST_F(FleetctlTest, UsageErrorsExit2) {
            {"get"},
            {"policy", "diff", "p", "--from", "1"},
            {"login", "--address", "127.0.0.1:1"},
-           {"apply"}}) {
+           {"apply"},
+           {"diff"},
+           {"rollout", "status", "p", "--max-nacked", "-1"},
+           {"rollout", "status", "p", "--ignore-offline"}}) {
     CommandResult result = Run(args);
     EXPECT_EQ(result.exit_code, 2) << absl::StrJoin(args, " ") << ": " << result.err;
   }
@@ -89,12 +94,73 @@ TEST_F(FleetctlTest, ApplyReportsBadFileBeforeConnecting) {
                              "kind: Policy\nmetadata: {name: a}\nspec: {}\n---\n"
                              "kind: Policy\nmetadata:\n  name: [b\n");
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_TRUE(absl::StartsWith(result.err, "error: stdin: line ")) << result.err;
+  EXPECT_TRUE(absl::StartsWith(result.err, "error: stdin:8: malformed YAML")) << result.err;
   EXPECT_TRUE(result.out.empty()) << result.out;
 
   result = Run({"apply", "-f", tmp_.Sub("none.yaml")});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(result.err, "cannot read " + tmp_.Sub("none.yaml"))) << result.err;
+}
+
+// Input that crashed fleetctl or ate memory is one error line naming the file and the line, and
+// nothing is sent: 100,000 nested brackets, 1e400, a big integer, ill-formed UTF-8 in YAML, a
+// 400-byte alias bomb, a duplicate key.
+TEST_F(FleetctlTest, HostileDocumentsAreErrorsWithFileAndLine) {
+  const std::string policy = "kind: Policy\nmetadata: {name: a}\nspec:\n";
+  std::string bomb = policy + "  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  std::string previous = "a";
+  for (const std::string name : {"b", "c", "d", "e", "f", "g", "h", "i"}) {
+    bomb += "  " + name + ": &" + name + " [";
+    for (int i = 0; i < 9; ++i) bomb += (i > 0 ? ", *" : "*") + previous;
+    bomb += "]\n";
+    previous = name;
+  }
+  const struct {
+    std::string name, content, error;
+  } cases[] = {
+      {"deep.json",
+       "{\"kind\": \"Policy\", \"metadata\": {\"name\": \"a\"},\n\"spec\": {\"x\": " +
+           std::string(100000, '[') + std::string(100000, ']') + "}}",
+       ":2: spec.x[0][0][0]"},
+      {"inf.json",
+       "{\"kind\": \"Policy\", \"metadata\": {\"name\": \"a\"},\n\"spec\": {\"x\": 1e400}}",
+       ":2: spec.x: 1e400 is outside the range of a double; quote it as a string"},
+      {"big.yaml", policy + "  limits:\n    max: 12345678901234567890\n",
+       ":5: spec.limits.max: 12345678901234567890 cannot be represented exactly; quote it as a "
+       "string"},
+      {"utf8.yaml", policy + "  x: \"\xff\"\n", ":4: not well-formed UTF-8"},
+      {"bomb.yaml", bomb, "YAML nodes (aliases repeat what they name: an alias bomb?)"},
+      {"dup.json", "{\"kind\": \"Policy\",\n\"kind\": \"Policy\"}",
+       ":2: kind: given twice in one object"},
+      {"deep.yaml", policy + "  x: " + std::string(100000, '[') + std::string(100000, ']') + "\n",
+       "more than 64 levels deep"},
+  };
+  for (const auto& [name, content, error] : cases) {
+    const std::string path = tmp_.Sub(name);
+    std::ofstream(path) << content;
+    CommandResult result = Run({"--address", "127.0.0.1:1", "apply", "-f", path});
+    EXPECT_EQ(result.exit_code, 1) << name << ": " << result.err;
+    EXPECT_TRUE(absl::StartsWith(result.err, "error: " + path + ":")) << name << ": " << result.err;
+    EXPECT_TRUE(absl::StrContains(result.err, error)) << name << ": " << result.err;
+    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  }
+}
+
+// A token file with a second line made gRPC abort and print the whole admin token; now it is
+// refused (exit 6) without a word of its content.
+TEST_F(FleetctlTest, BadTokenFileIsNeverEchoed) {
+  const std::string secret = "fadm_0123456789ab_" + std::string(60, 'f') + "c0ffee";
+  for (const std::string& content :
+       {secret + "\nsecond line\n", secret + "\x01", secret + "\n\n"}) {
+    std::ofstream(tmp_.Sub("admin.token")) << content;
+    CommandResult result =
+        Run({"--address", "127.0.0.1:1", "--token-file", tmp_.Sub("admin.token"), "get", "agents"});
+    EXPECT_EQ(result.exit_code, 6) << result.err;
+    EXPECT_TRUE(absl::StartsWith(result.err, "error: token file " + tmp_.Sub("admin.token") + ":"))
+        << result.err;
+    EXPECT_EQ(result.err.find("c0ffee"), std::string::npos) << result.err;
+    EXPECT_EQ(result.out.find("c0ffee"), std::string::npos) << result.out;
+  }
 }
 
 // set-context, use-context and get-contexts manage the config file.

@@ -6,6 +6,7 @@
 #include "cli/resource_json.h"
 #include "cli/resource_tables.h"
 #include "cli/table_writer.h"
+#include "cli/terminal_text.h"
 #include "gtest/gtest.h"
 
 namespace fleet::cli {
@@ -24,20 +25,47 @@ TEST(TableWriterTest, AlignsColumns) {
             "a               3\n");
 }
 
-// The progress line counts online agents and adds offline ones only when there are any.
-TEST(RolloutProgressTest, Format) {
+// Rollout status JSON has every count, pending offline among them.
+TEST(ResourceJsonTest, RolloutStatusHasEveryCount) {
   v1::RolloutStatus status;
-  status.set_revision(7);
-  status.set_acked(9812);
-  status.set_nacked(3);
-  status.set_pending(185);
-  EXPECT_EQ(RolloutProgress(status), "rev 7: 9,812/10,000 acked, 3 nacked, 185 pending");
-  status.set_offline(1234567);
-  EXPECT_EQ(RolloutProgress(status),
-            "rev 7: 9,812/10,000 acked, 3 nacked, 185 pending, 1,234,567 offline");
-  EXPECT_EQ(WithThousands(0), "0");
-  EXPECT_EQ(WithThousands(999), "999");
-  EXPECT_EQ(WithThousands(1000), "1,000");
+  status.set_policy("p");
+  status.set_agents(10);
+  status.set_acked(4);
+  status.set_nacked(1);
+  status.set_pending(2);
+  status.set_pending_offline(3);
+  status.set_offline(5);
+  EXPECT_EQ(RolloutStatusToJson(status).dump(),
+            R"({"policy":"p","revision":0,"latestRevision":0,"agents":10,"acked":4,"nacked":1,)"
+            R"("pending":2,"pendingOffline":3,"offline":5,"complete":false})");
+}
+
+// A hostname with a newline and escape sequences stays in its cell: no fake row, no screen
+// clearing, no C1 controls, ill-formed bytes shown as \x escapes; columns align by characters.
+TEST(TableWriterTest, EscapesTerminalControls) {
+  TableWriter table({"ID", "HOSTNAME", "POLICY"});
+  table.AddRow({"a1", "evil\n1f   fake-host   linux\x1b[2J\x1b]0;t\x07", "p"});
+  table.AddRow({"a2",
+                "c1\xc2\x9b"
+                "31m bidi\xe2\x80\xae bad\xff\xfe",
+                "p"});
+  table.AddRow({"a3", "h\xc3\xa9", "p"});
+  std::ostringstream out;
+  table.Write(out);
+  EXPECT_EQ(out.str(),
+            "ID   HOSTNAME                                          POLICY\n"
+            "a1   evil\\n1f   fake-host   linux\\x1b[2J\\x1b]0;t\\x07   p\n"
+            "a2   c1\\u009b31m bidi\\u202e bad\\xff\\xfe                p\n"
+            "a3   h\xc3\xa9                                                p\n");
+}
+
+// Escaping keeps printable text, including multi-byte characters, as it is.
+TEST(EscapeForTerminalTest, KeepsPrintableText) {
+  EXPECT_EQ(EscapeForTerminal("linux-01 \xe6\x97\xa5\xe6\x9c\xac \\ \"q\""),
+            "linux-01 \xe6\x97\xa5\xe6\x9c\xac \\ \"q\"");
+  EXPECT_EQ(EscapeForTerminal(std::string("a\0b\tc\r\x7f", 7)), "a\\x00b\\tc\\r\\x7f");
+  EXPECT_EQ(EscapeForTerminal("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
+  EXPECT_EQ(DisplayWidth("h\xc3\xa9"), 2u);
 }
 
 // Every field is present under its camelCase name, unset times as null, enums as words.

@@ -197,12 +197,13 @@ TEST_F(AdminE2eTest, BadInputIsRefusedAndWritesNothing) {
     std::string mentions;
   };
   const Case cases[] = {
-      {"kind: Policy\nmetadata:\n  name: x\n spec: {}\n", 1, "line"},
+      {"kind: Policy\nmetadata:\n  name: x\n spec: {}\n", 1, "stdin:4: malformed YAML"},
       {"kind: Polcy\nmetadata: {name: x}\nspec: {}\n", 1, "unknown kind"},
       {"kind: Policy\nmetdata: {name: x}\nspec: {}\n", 1, "metdata"},
       {"kind: Policy\nmetadata: {name: x}\nspec: [1, 2]\n", 1, "spec"},
       {"kind: Policy\nmetadata: {name: Bad_Name}\nspec: {}\n", 1, "Bad_Name"},
-      {"{\"kind\": \"Policy\", \"metadata\": {\"name\": \"x\"}, \"spec\": {\"a\": }}", 1, "line"},
+      {"{\"kind\": \"Policy\", \"metadata\": {\"name\": \"x\"}, \"spec\": {\"a\": }}", 1,
+       "stdin:1: malformed JSON"},
       // The second document is bad: the first must not be applied either.
       {PolicyYaml("warn") + "---\nkind: Policy\nmetadata: {name: y}\nspec: 3\n", 1, "spec"},
       // Only the server knows these are bad: it is asked about every document first.

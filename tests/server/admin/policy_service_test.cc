@@ -133,6 +133,22 @@ TEST_F(PolicyServiceTest, ExpectedRevisionGuardsConcurrentEdits) {
   EXPECT_EQ(applied.policy().revision(), 2);
 }
 
+// A stale expected revision says who committed the revision it would overwrite, and when.
+TEST_F(PolicyServiceTest, StaleExpectedRevisionNamesTheLatestAuthorAndTime) {
+  ASSERT_OK(Apply("linux", R"({"v":1})"));
+  v1::ApplyPolicyRequest request;
+  request.set_name("linux");
+  request.set_spec_json(R"({"v":2})");
+  ASSERT_OK(policies_.Apply(request, "0123456789ab (alice)"));
+  request.set_spec_json(R"({"v":3})");
+  request.set_expected_revision(1);
+  absl::StatusOr<v1::ApplyPolicyResponse> stale = policies_.Apply(request, "bob");
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(stale.status().message(),
+            "policy \"linux\" is at revision 2, not the expected 1; revision 2 was committed by "
+            "0123456789ab (alice) at 2027-01-15T08:00:00Z");
+}
+
 // Every kind of bad input gets a clear error naming the field, and nothing is written.
 TEST_F(PolicyServiceTest, BadInputWritesNothing) {
   struct Case {
