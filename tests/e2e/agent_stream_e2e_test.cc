@@ -279,13 +279,7 @@ TEST_F(AgentStreamE2eTest, LongTextFromAnAgentKeepsTheViewsWorking) {
   {
     TestAgent agent(fleetd_->agent_address(), identity);
     ASSERT_TRUE(agent.Hello());
-    std::optional<v1::PolicyUpdate> update;
-    while (std::optional<v1::ServerMessage> message = agent.Read()) {
-      if (message->has_policy_update()) {
-        update = message->policy_update();
-        break;
-      }
-    }
+    std::optional<v1::PolicyUpdate> update = agent.NextUpdate();
     ASSERT_TRUE(update.has_value());
     v1::AgentMessage nack;
     nack.mutable_nack()->set_revision(update->target_revision());
@@ -370,13 +364,7 @@ TEST_F(AgentStreamE2eTest, UpdateThatKeepsFailingIsHeldBack) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     TestAgent agent(fleetd_->agent_address(), identity);
     ASSERT_TRUE(agent.Hello());
-    std::optional<v1::PolicyUpdate> update;
-    while (std::optional<v1::ServerMessage> message = agent.Read()) {
-      if (message->has_policy_update()) {
-        update = message->policy_update();
-        break;
-      }
-    }
+    std::optional<v1::PolicyUpdate> update = agent.NextUpdate();
     ASSERT_TRUE(update.has_value()) << "attempt " << attempt;
     EXPECT_EQ(update->target_revision(), 2);
     EXPECT_TRUE(agent.End().ok());  // gone without an answer

@@ -62,6 +62,13 @@ class TestAgent {
     return message;
   }
   // Reads up to the next PolicyUpdate, applies it (or refuses it) and answers; returns it.
+  // The next PolicyUpdate, neither applied nor answered; nullopt when the stream ends first.
+  std::optional<v1::PolicyUpdate> NextUpdate() {
+    while (std::optional<v1::ServerMessage> message = Read()) {
+      if (message->has_policy_update()) return message->policy_update();
+    }
+    return std::nullopt;
+  }
   std::optional<v1::PolicyUpdate> ApplyNext(bool refuse = false) {
     while (std::optional<v1::ServerMessage> message = Read()) {
       if (!message->has_policy_update()) continue;
