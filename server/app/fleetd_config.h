@@ -37,6 +37,13 @@ struct FleetdConfig {
   // The most memory the policy engine's parsed revisions may take (--revision-cache-bytes);
   // each policy's latest revision stays cached whatever the bound.
   int64_t revision_cache_bytes = int64_t{256} << 20;
+
+  // TLS (--tls-cert, --tls-key): the certificate chain and private key files (PEM) both gRPC
+  // listeners and the HTTP endpoint serve, re-read when they change; empty for plaintext.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // HOST:PORT of the HTTP endpoint for health checks and metrics (--http-addr); empty for none.
+  std::string http_addr = "127.0.0.1:8222";
 };
 
 // A configuration that passed ValidateConfig, with its parsed parts.
