@@ -4,17 +4,22 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/fd_limit.h"
+#include "common/log_format.h"
 #include "rpc/grpc_logging.h"
+#include "server/app/config_file.h"
 #include "server/app/fleetd_config.h"
 #include "server/app/fleetd_server.h"
-#include "spdlog/sinks/stdout_color_sinks.h"
+#include "server/app/sd_notify.h"
 #include "spdlog/spdlog.h"
 
 namespace {
@@ -25,9 +30,36 @@ constexpr absl::Duration kShutdownGrace = absl::Seconds(5);
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "fleetd: error: %s\n", message.c_str());
-  return kExitError;
+// The options that are no keys of the configuration file: the file itself, and printing it.
+constexpr std::string_view kNotConfigKeys[] = {"config", "print-config"};
+
+int Fail(const std::string& message, int exit_code = kExitError) {
+  spdlog::error("{}", message);
+  return exit_code;
+}
+
+// The --log-format the command line asks for, read before the flags are parsed so that an error
+// in them is logged in that format too; text when there is none (or it is not valid).
+fleet::LogFormat LogFormatOfArgs(int argc, char** argv) {
+  constexpr std::string_view kFlag = "--log-format";
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::optional<fleet::LogFormat> format;
+    if (arg == kFlag && i + 1 < argc) {
+      format = fleet::ParseLogFormat(argv[i + 1]);
+    } else if (arg.starts_with(kFlag) && arg.substr(kFlag.size()).starts_with("=")) {
+      format = fleet::ParseLogFormat(arg.substr(kFlag.size() + 1));
+    }
+    if (format.has_value()) return *format;
+  }
+  return fleet::LogFormat::kText;
+}
+
+// Tells systemd (when it runs fleetd) of `state`; a failure only costs a warning.
+void Notify(std::string_view state) {
+  if (absl::Status sent = fleet::server::SdNotify(state); !sent.ok()) {
+    spdlog::warn("{}", std::string(sent.message()));
+  }
 }
 
 }  // namespace
@@ -37,8 +69,12 @@ int main(int argc, char** argv) {
   // and takes a global lock on every Mutex operation: correctness tooling that tests keep, and
   // that a server (or a benchmark) pays for on every lock.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  fleet::SetUpStderrLog(LogFormatOfArgs(argc, argv), spdlog::level::info);
   fleet::server::FleetdConfig config;
   std::string log_level = "info";
+  std::string log_format = "text";
+  std::string config_file;
+  bool print_config = false;
 
   CLI::App app{
       "fleetd is the control plane for a fleet of endpoint agents. It keeps its state in an "
@@ -101,33 +137,54 @@ int main(int argc, char** argv) {
                  "error. Default: info. Example: --log-level debug")
       ->type_name("LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--log-format", log_format,
+                 "How log lines look on stderr: text (for people) or json (one object per line "
+                 "with time, level, msg and the line's fields, for log collectors; see "
+                 "docs/operations.md). Default: text. Example: --log-format json")
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--config", config_file,
+                 "A YAML file of settings: each key is a flag's name without the dashes "
+                 "(admin-addr: 0.0.0.0:8221); flags given on the command line override it. "
+                 "Default: none. Example: --config /etc/fleetd/fleetd.yaml")
+      ->type_name("FILE");
+  app.add_flag("--print-config", print_config,
+               "Print the effective configuration (the file's and the flags' settings, and the "
+               "defaults of the rest) as YAML that --config reads, and exit.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // Help and --version exit 0; CLI11's own codes for usage errors are 100 and up.
-    return app.exit(e) == 0 ? 0 : kExitUsage;
+    if (e.get_exit_code() == 0) return app.exit(e);
+    return Fail(absl::StrCat(e.what(), "; see fleetd --help"), kExitUsage);
+  }
+  const fleet::server::ConfigKeys config_keys{.excluded = kNotConfigKeys};
+  if (!config_file.empty()) {
+    if (absl::Status loaded = fleet::server::ApplyConfigFile(app, config_file, config_keys);
+        !loaded.ok()) {
+      return Fail(std::string(loaded.message()), kExitUsage);
+    }
+  }
+  fleet::SetUpStderrLog(*fleet::ParseLogFormat(log_format), spdlog::level::from_str(log_level));
+  if (print_config) {
+    std::fputs(fleet::server::EffectiveConfigYaml(app, config_keys).c_str(), stdout);
+    return 0;
   }
 
   // absl's duration syntax is Go's (30s, 5m, 1h30m).
   if (!absl::ParseDuration(heartbeat_interval, &config.heartbeat_interval) ||
       !absl::ParseDuration(max_connection_age, &config.max_connection_age)) {
-    std::fprintf(stderr,
-                 "fleetd: error: --heartbeat-interval and --max-connection-age take durations "
-                 "such as 30s, 5m or 1h30m\n");
-    return kExitUsage;
+    return Fail(
+        "--heartbeat-interval and --max-connection-age take durations such as 30s, 5m or 1h30m",
+        kExitUsage);
   }
   // Everything is checked before anything is acquired: a bad value creates no data dir, takes
   // no lock and opens no store.
   if (absl::StatusOr<fleet::server::ValidConfig> valid = fleet::server::ValidateConfig(config);
       !valid.ok()) {
-    std::fprintf(stderr, "fleetd: error: %s\n", std::string(valid.status().message()).c_str());
-    return kExitUsage;
+    return Fail(std::string(valid.status().message()), kExitUsage);
   }
-
-  auto logger = spdlog::stderr_color_mt("fleetd");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(log_level));
   fleet::rpc::RouteGrpcLogToSpdlog();
 
   // Blocked before any thread starts, so that every thread inherits the mask and the signals
@@ -137,7 +194,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   if (int rc = pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr); rc != 0) {
-    return Fail(std::string("cannot block SIGTERM and SIGINT: ") + std::strerror(rc));
+    return Fail(absl::StrCat("cannot block SIGTERM and SIGINT: ", std::strerror(rc)));
   }
 
   spdlog::info("fleetd {} starting", FLEETD_VERSION);
@@ -159,6 +216,7 @@ int main(int argc, char** argv) {
   }
   spdlog::info("fleetd listening: admin={} agent={} data-dir={}", (*server)->admin_address(),
                (*server)->agent_address(), (*server)->data_dir());
+  Notify("READY=1");
 
   int signal_number = 0;
   if (int rc = sigwait(&stop_signals, &signal_number); rc != 0) {
@@ -168,6 +226,7 @@ int main(int argc, char** argv) {
                  signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
                  absl::FormatDuration(kShutdownGrace));
   }
+  Notify("STOPPING=1");
   (*server)->Shutdown(kShutdownGrace);
   server->reset();
   spdlog::info("fleetd stopped cleanly");

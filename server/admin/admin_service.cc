@@ -1,8 +1,12 @@
 #include "server/admin/admin_service.h"
 
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/log_fields.h"
 #include "common/utf8.h"
 #include "nlohmann/json.hpp"
 #include "rpc/grpc_status.h"
@@ -12,6 +16,9 @@
 namespace fleet::server {
 namespace {
 
+// A client can fail authentication at will: at most one line per this interval says so.
+constexpr absl::Duration kAuthFailureLogInterval = absl::Seconds(10);
+
 // Moves a successful result into the response, or passes the error on.
 template <typename T>
 absl::Status Assign(absl::StatusOr<T> result, T* response) {
@@ -20,12 +27,20 @@ absl::Status Assign(absl::StatusOr<T> result, T* response) {
   return absl::OkStatus();
 }
 
+// The target of a call that creates `prefix`+ID: the new id once created; `otherwise` when the
+// call failed before there was one.
+AuditTarget CreatedTarget(std::string_view prefix, const std::string& id, std::string otherwise) {
+  if (id.empty()) return AuditTarget{std::move(otherwise)};
+  return AuditTarget{absl::StrCat(std::string(prefix), id)};
+}
+
 }  // namespace
 
 AdminService::AdminService(storage::Store& store, Clock& clock, const AdminControl& control,
                            AdminServiceOptions options)
     : store_(store),
       store_backend_(std::move(options.store_backend)),
+      auth_failures_(clock, kAuthFailureLogInterval),
       auth_(store),
       policies_(store, clock, options.policy, control.directory),
       enrollment_tokens_(store, clock),
@@ -35,28 +50,56 @@ AdminService::AdminService(storage::Store& store, Clock& clock, const AdminContr
 
 grpc::Status AdminService::Handle(grpc::ServerContext* context, v1::Role role,
                                   const std::function<absl::Status(const Principal&)>& body) {
+  return Serve(context, role, nullptr, body);
+}
+
+grpc::Status AdminService::Handle(grpc::ServerContext* context, v1::Role role,
+                                  const Mutation& mutation,
+                                  const std::function<absl::Status(const Principal&)>& body) {
+  return Serve(context, role, &mutation, body);
+}
+
+grpc::Status AdminService::Serve(grpc::ServerContext* context, v1::Role role,
+                                 const Mutation* mutation,
+                                 const std::function<absl::Status(const Principal&)>& body) {
   std::string authorization;
   const auto& metadata = context->client_metadata();
   if (auto it = metadata.find("authorization"); it != metadata.end()) {
     authorization.assign(it->second.data(), it->second.size());
   }
   absl::StatusOr<Principal> principal = auth_.Authenticate(authorization);
-  if (!principal.ok()) return rpc::ToGrpcStatus(principal.status());
-  if (absl::Status allowed = AdminAuthenticator::Require(*principal, role); !allowed.ok()) {
-    return rpc::ToGrpcStatus(allowed);
+  if (!principal.ok()) {
+    // The message says what was wrong with the token, never the token.
+    if (std::optional<int64_t> suppressed = auth_failures_.Admit()) {
+      const std::string reason(principal.status().message());
+      const std::string peer = context->peer();
+      std::vector<LogField> fields = {{"reason", reason}, {"peer", peer}};
+      if (mutation != nullptr) fields.emplace_back("rpc", mutation->rpc);
+      fields.emplace_back("suppressed", *suppressed);
+      LogEvent(spdlog::level::warn, "admin authentication failed", fields);
+    }
+    return rpc::ToGrpcStatus(principal.status());
   }
+  absl::Status result = AdminAuthenticator::Require(*principal, role);
   // No exception may leave a handler: gRPC would answer UNKNOWN, which tells the client nothing.
   // JSON is only ever parsed and printed here from what the request carries.
-  try {
-    return rpc::ToGrpcStatus(body(*principal));
-  } catch (const nlohmann::json::exception& e) {
-    return rpc::ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("the request's JSON cannot be handled: ", QuoteForError(e.what()))));
-  } catch (const std::exception& e) {
-    spdlog::error("an admin call failed with an exception: {}", e.what());
-    return rpc::ToGrpcStatus(absl::InternalError(
-        absl::StrCat("fleetd failed on this request: ", QuoteForError(e.what()))));
+  if (result.ok()) {
+    try {
+      result = body(*principal);
+    } catch (const nlohmann::json::exception& e) {
+      result = absl::InvalidArgumentError(
+          absl::StrCat("the request's JSON cannot be handled: ", QuoteForError(e.what())));
+    } catch (const std::exception& e) {
+      spdlog::error("an admin call failed with an exception: {}", e.what());
+      result = absl::InternalError(
+          absl::StrCat("fleetd failed on this request: ", QuoteForError(e.what())));
+    }
   }
+  if (mutation != nullptr) {
+    AuditLine(mutation->rpc, *principal, mutation->target(), result, store_.CurrentRevision())
+        .Log();
+  }
+  return rpc::ToGrpcStatus(result);
 }
 
 grpc::Status AdminService::Version(grpc::ServerContext* context, const v1::VersionRequest*,
@@ -82,9 +125,14 @@ grpc::Status AdminService::WhoAmI(grpc::ServerContext* context, const v1::WhoAmI
 grpc::Status AdminService::ApplyPolicy(grpc::ServerContext* context,
                                        const v1::ApplyPolicyRequest* request,
                                        v1::ApplyPolicyResponse* response) {
-  return Handle(context, v1::ROLE_OPERATOR, [&](const Principal& principal) {
-    return Assign(policies_.Apply(*request, principal.Author()), response);
-  });
+  return Handle(context, v1::ROLE_OPERATOR,
+                Mutation{"ApplyPolicy",
+                         [&] {
+                           return AuditTarget{"policy/" + request->name(), request->dry_run()};
+                         }},
+                [&](const Principal& principal) {
+                  return Assign(policies_.Apply(*request, principal.Author()), response);
+                });
 }
 
 grpc::Status AdminService::GetPolicy(grpc::ServerContext* context,
@@ -104,6 +152,7 @@ grpc::Status AdminService::DeletePolicy(grpc::ServerContext* context,
                                         const v1::DeletePolicyRequest* request,
                                         v1::DeletePolicyResponse* response) {
   return Handle(context, v1::ROLE_OPERATOR,
+                Mutation{"DeletePolicy", [&] { return AuditTarget{"policy/" + request->name()}; }},
                 [&](const Principal&) { return Assign(policies_.Delete(*request), response); });
 }
 
@@ -124,17 +173,26 @@ grpc::Status AdminService::DiffPolicy(grpc::ServerContext* context,
 grpc::Status AdminService::RollbackPolicy(grpc::ServerContext* context,
                                           const v1::RollbackPolicyRequest* request,
                                           v1::ApplyPolicyResponse* response) {
-  return Handle(context, v1::ROLE_OPERATOR, [&](const Principal& principal) {
-    return Assign(policies_.Rollback(*request, principal.Author()), response);
-  });
+  return Handle(
+      context, v1::ROLE_OPERATOR,
+      Mutation{"RollbackPolicy", [&] { return AuditTarget{"policy/" + request->name()}; }},
+      [&](const Principal& principal) {
+        return Assign(policies_.Rollback(*request, principal.Author()), response);
+      });
 }
 
 grpc::Status AdminService::CreateEnrollmentToken(grpc::ServerContext* context,
                                                  const v1::CreateEnrollmentTokenRequest* request,
                                                  v1::CreateEnrollmentTokenResponse* response) {
-  return Handle(context, v1::ROLE_OPERATOR, [&](const Principal& principal) {
-    return Assign(enrollment_tokens_.Create(*request, principal.Author()), response);
-  });
+  return Handle(context, v1::ROLE_OPERATOR,
+                Mutation{"CreateEnrollmentToken",
+                         [&] {
+                           return CreatedTarget("enrollment-token/", response->token().id(),
+                                                "policy/" + request->policy());
+                         }},
+                [&](const Principal& principal) {
+                  return Assign(enrollment_tokens_.Create(*request, principal.Author()), response);
+                });
 }
 
 grpc::Status AdminService::ListEnrollmentTokens(grpc::ServerContext* context,
@@ -149,6 +207,8 @@ grpc::Status AdminService::RevokeEnrollmentToken(grpc::ServerContext* context,
                                                  const v1::RevokeEnrollmentTokenRequest* request,
                                                  v1::RevokeEnrollmentTokenResponse*) {
   return Handle(context, v1::ROLE_OPERATOR,
+                Mutation{"RevokeEnrollmentToken",
+                         [&] { return AuditTarget{"enrollment-token/" + request->id()}; }},
                 [&](const Principal&) { return enrollment_tokens_.Revoke(*request); });
 }
 
@@ -169,6 +229,7 @@ grpc::Status AdminService::UnenrollAgent(grpc::ServerContext* context,
                                          const v1::UnenrollAgentRequest* request,
                                          v1::UnenrollAgentResponse*) {
   return Handle(context, v1::ROLE_OPERATOR,
+                Mutation{"UnenrollAgent", [&] { return AuditTarget{"agent/" + request->id()}; }},
                 [&](const Principal&) { return agents_.Unenroll(*request); });
 }
 
@@ -176,6 +237,7 @@ grpc::Status AdminService::ReassignAgent(grpc::ServerContext* context,
                                          const v1::ReassignAgentRequest* request,
                                          v1::Agent* response) {
   return Handle(context, v1::ROLE_OPERATOR,
+                Mutation{"ReassignAgent", [&] { return AuditTarget{"agent/" + request->id()}; }},
                 [&](const Principal&) { return Assign(agents_.Reassign(*request), response); });
 }
 
@@ -183,15 +245,21 @@ grpc::Status AdminService::SetAgentLabels(grpc::ServerContext* context,
                                           const v1::SetAgentLabelsRequest* request,
                                           v1::Agent* response) {
   return Handle(context, v1::ROLE_OPERATOR,
+                Mutation{"SetAgentLabels", [&] { return AuditTarget{"agent/" + request->id()}; }},
                 [&](const Principal&) { return Assign(agents_.SetLabels(*request), response); });
 }
 
 grpc::Status AdminService::CreateAdminToken(grpc::ServerContext* context,
                                             const v1::CreateAdminTokenRequest* request,
                                             v1::CreateAdminTokenResponse* response) {
-  return Handle(context, v1::ROLE_ADMIN, [&](const Principal& principal) {
-    return Assign(admin_tokens_.Create(*request, principal.Author()), response);
-  });
+  return Handle(
+      context, v1::ROLE_ADMIN,
+      Mutation{
+          "CreateAdminToken",
+          [&] { return CreatedTarget("admin-token/", response->token().id(), "admin-token/"); }},
+      [&](const Principal& principal) {
+        return Assign(admin_tokens_.Create(*request, principal.Author()), response);
+      });
 }
 
 grpc::Status AdminService::ListAdminTokens(grpc::ServerContext* context,
@@ -204,8 +272,10 @@ grpc::Status AdminService::ListAdminTokens(grpc::ServerContext* context,
 grpc::Status AdminService::RevokeAdminToken(grpc::ServerContext* context,
                                             const v1::RevokeAdminTokenRequest* request,
                                             v1::RevokeAdminTokenResponse*) {
-  return Handle(context, v1::ROLE_ADMIN,
-                [&](const Principal&) { return admin_tokens_.Revoke(*request); });
+  return Handle(
+      context, v1::ROLE_ADMIN,
+      Mutation{"RevokeAdminToken", [&] { return AuditTarget{"admin-token/" + request->id()}; }},
+      [&](const Principal&) { return admin_tokens_.Revoke(*request); });
 }
 
 grpc::Status AdminService::GetRolloutStatus(grpc::ServerContext* context,

@@ -8,10 +8,12 @@
 #include <functional>
 #include <string>
 
+#include "common/log_rate_limiter.h"
 #include "fleet/v1/admin.grpc.pb.h"
 #include "server/admin/admin_auth.h"
 #include "server/admin/admin_token_service.h"
 #include "server/admin/agent_registry.h"
+#include "server/admin/audit_log.h"
 #include "server/admin/enrollment_token_service.h"
 #include "server/admin/policy_service.h"
 #include "server/admin/rollout_status.h"
@@ -103,13 +105,28 @@ class AdminService final : public v1::AdminService::Service {
   AdminTokenService& admin_tokens() { return admin_tokens_; }
 
  private:
+  // An RPC that writes: its name, and what it acted on, asked once the call is done (so that it
+  // can name what the call created).
+  struct Mutation {
+    std::string_view rpc;
+    std::function<AuditTarget()> target;
+  };
+
   // Authenticates the call, checks `role`, runs `body` with the caller, and turns its status into
-  // the call's.
+  // the call's. Authentication failures are logged, at most one line per interval.
   grpc::Status Handle(grpc::ServerContext* context, v1::Role role,
                       const std::function<absl::Status(const Principal&)>& body);
+  // Handle, and once the caller is authenticated, one audit line (audit_log.h) with the result,
+  // a refused role included.
+  grpc::Status Handle(grpc::ServerContext* context, v1::Role role, const Mutation& mutation,
+                      const std::function<absl::Status(const Principal&)>& body);
+  // Handle's work; `mutation` is null for a read.
+  grpc::Status Serve(grpc::ServerContext* context, v1::Role role, const Mutation* mutation,
+                     const std::function<absl::Status(const Principal&)>& body);
 
   storage::Store& store_;  // not owned
   const std::string store_backend_;
+  LogRateLimiter auth_failures_;
   AdminAuthenticator auth_;
   PolicyService policies_;
   EnrollmentTokenService enrollment_tokens_;
