@@ -212,7 +212,7 @@ TEST_F(FleetdE2eTest, SecondFleetdOnSameDataDirIsRefused) {
                        RunCommand({FLEETD_BIN, "--data-dir", data_dir_, "--admin-addr",
                                    "127.0.0.1:0", "--agent-addr", "127.0.0.1:0"}));
   EXPECT_EQ(second.exit_code, 1);
-  EXPECT_TRUE(absl::StrContains(second.err, absl::StrCat("fleetd: error: data dir ", data_dir_,
+  EXPECT_TRUE(absl::StrContains(second.err, absl::StrCat(" error data dir ", data_dir_,
                                                          " is in use by another fleetd (pid ",
                                                          fleetd_->process().pid(), ")")))
       << second.err;
@@ -225,7 +225,7 @@ TEST_F(FleetdE2eTest, SecondFleetdOnBusyPortIsRefused) {
                                    fleetd_->admin_address(), "--agent-addr", "127.0.0.1:0"}));
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(second.err,
-                                absl::StrCat("fleetd: error: cannot listen on --admin-addr ",
+                                absl::StrCat(" error cannot listen on --admin-addr ",
                                              fleetd_->admin_address(), ": address already in use")))
       << second.err;
 }
@@ -307,7 +307,7 @@ TEST(FleetdFlagsTest, MalformedAddressIsAnError) {
                                                          "--agent-addr", "localhost"}));
   EXPECT_EQ(result.exit_code, 2);  // a bad flag: usage
   EXPECT_TRUE(absl::StrContains(result.err,
-                                "fleetd: error: --agent-addr \"localhost\" is not a "
+                                " error --agent-addr \"localhost\" is not a "
                                 "valid HOST:PORT"))
       << result.err;
   // Checked before anything is acquired: no data dir was made.
