@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/random/random.h"
+#include "common/log_fields.h"
 #include "spdlog/spdlog.h"
 #include "storage/errors.h"
 
@@ -76,8 +77,15 @@ void Reflector::Run() {
     if (stopping_) return;
     ++restarts_;
     const absl::Duration wait = IsCompacted(status) ? absl::ZeroDuration() : backoff.Next();
-    spdlog::warn("{}: {}; listing again in {}", options_.name, status.ToString(),
-                 absl::FormatDuration(wait));
+    const std::string error(status.message());
+    const std::string code = absl::StatusCodeToString(status.code());
+    const std::string retry_in = absl::FormatDuration(wait);
+    LogEvent(spdlog::level::warn, "reflector restarting",
+             {{"reflector", options_.name},
+              {"code", code},
+              {"error", error},
+              {"retry_in", retry_in},
+              {"restarts", restarts_}});
     auto stopping = [this] {
       mu_.AssertHeld();
       return stopping_;

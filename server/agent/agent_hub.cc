@@ -48,10 +48,17 @@ void AgentHub::Register(const std::shared_ptr<AgentSession>& session, const std:
     entry = Entry{.session = session, .raw = session.get(), .policy = policy};
     by_policy_[policy].insert(session->agent_id());
   }
+  connection_log_.Connected(session->agent_id(), policy);
   if (replaced != nullptr) replaced->Replaced();
 }
 
 bool AgentHub::Unregister(const AgentSession& session) {
+  const bool current = Remove(session);
+  connection_log_.Disconnected(session.agent_id(), /*replaced=*/!current);
+  return current;
+}
+
+bool AgentHub::Remove(const AgentSession& session) {
   absl::MutexLock lock(&mu_);
   auto it = by_agent_.find(session.agent_id());
   if (it == by_agent_.end() || it->second.raw != &session) return false;

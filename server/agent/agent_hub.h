@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/thread_pool.h"
 #include "server/agent/agent_session.h"
+#include "server/agent/connection_log.h"
 #include "server/control/agent_directory.h"
 
 namespace fleet::server {
@@ -41,11 +42,15 @@ class AgentHub final : public AgentDirectoryObserver {
   void CloseAll();
   // How many sessions are open.
   size_t size();
+  // Connects and disconnects, logged and counted.
+  AgentConnectionLog& connection_log() { return connection_log_; }
 
  private:
   // Moves the agent's session to `policy` (empty: disconnects it as unenrolled), if it has one.
   void MoveSession(const std::string& agent_id, const std::string& policy)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(assign_mu_);
+  // Unregister's work: removes `session` if it is the agent's current one.
+  bool Remove(const AgentSession& session) ABSL_LOCKS_EXCLUDED(mu_);
   // Kicks every session in `sessions`, sharing them out with the kick pool when there are many.
   void KickAll(const std::vector<std::shared_ptr<AgentSession>>& sessions);
   // The sessions of `policy`, held so they stay alive while called outside the lock.
@@ -53,6 +58,7 @@ class AgentHub final : public AgentDirectoryObserver {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   AgentDirectory& directory_;  // not owned
+  AgentConnectionLog connection_log_;
   // Held from reading an agent's assignment to telling its session, so that a recheck's older
   // read can never overtake the directory's newer news of the same agent.
   absl::Mutex assign_mu_ ABSL_ACQUIRED_BEFORE(mu_);

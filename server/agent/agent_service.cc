@@ -1,10 +1,15 @@
 #include "server/agent/agent_service.h"
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 
+#include "common/log_fields.h"
+#include "common/utf8.h"
 #include "rpc/grpc_status.h"
 #include "server/model/secret_token.h"
+#include "spdlog/spdlog.h"
 
 namespace fleet::server {
 namespace {
@@ -14,6 +19,10 @@ namespace {
 constexpr int kConnectQueues = 32;
 // How long Enroll waits for the agent directory to see the new agent.
 constexpr absl::Duration kDirectoryCatchUp = absl::Seconds(5);
+// Any client can fail to authenticate at will: at most one line per this interval says so.
+constexpr absl::Duration kRefusalLogInterval = absl::Seconds(10);
+// Claimed agent ids are the client's: the line shows at most this much of one.
+constexpr size_t kMaxLoggedIdBytes = 64;
 
 // A Connect call refused before its session starts: finished at once, deleted when done.
 class RejectedStream final : public rpc::AsyncServerStream {
@@ -61,7 +70,11 @@ absl::StatusOr<std::pair<std::string, std::string>> Authenticate(
 
 AgentService::AgentService(storage::Store& store, Clock& clock, const AgentControl& control,
                            AgentServiceOptions options)
-    : clock_(clock), control_(control), options_(options), enrollment_(store, clock) {}
+    : clock_(clock),
+      control_(control),
+      options_(options),
+      enrollment_(store, clock),
+      refused_streams_(clock, kRefusalLogInterval) {}
 
 grpc::Status AgentService::Enroll(grpc::ServerContext*, const v1::EnrollRequest* request,
                                   v1::EnrollResponse* response) {
@@ -127,6 +140,18 @@ void AgentService::Accept(std::unique_ptr<rpc::AcceptedCall> call) {
   absl::StatusOr<std::pair<std::string, std::string>> agent =
       Authenticate(control_.directory, call->context);
   if (!agent.ok()) {
+    if (std::optional<int64_t> suppressed = refused_streams_.Admit()) {
+      const bool unauthenticated = agent.status().code() == absl::StatusCode::kUnauthenticated;
+      // The reason says what was wrong with the credentials, never the secret.
+      const std::string reason(agent.status().message());
+      const std::string claimed = Metadata(call->context, "x-fleet-agent-id");
+      LogEvent(spdlog::level::warn,
+               unauthenticated ? "agent authentication failed" : "agent stream refused",
+               {{"reason", reason},
+                {"agent_id", TruncateUtf8(claimed, kMaxLoggedIdBytes)},
+                {"peer", call->context.peer()},
+                {"suppressed", *suppressed}});
+    }
     RejectedStream::Start(std::move(call), rpc::ToGrpcStatus(agent.status()));
     return;
   }

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/log_rate_limiter.h"
 #include "fleet/v1/agent.grpc.pb.h"
 #include "rpc/async_server_stream.h"
 #include "rpc/cq_pool.h"
@@ -71,6 +72,7 @@ class AgentService final
   const AgentControl control_;
   const AgentServiceOptions options_;
   EnrollmentService enrollment_;
+  LogRateLimiter refused_streams_;
   // Between AddQueuesTo and StartServing.
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> new_queues_;
   std::vector<grpc::ServerCompletionQueue*> queues_;

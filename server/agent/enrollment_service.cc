@@ -7,12 +7,15 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/log_fields.h"
+#include "common/utf8.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/model/record_io.h"
 #include "server/model/records.pb.h"
 #include "server/model/secret_token.h"
 #include "server/model/store_layout.h"
 #include "server/model/validation.h"
+#include "spdlog/spdlog.h"
 
 namespace fleet::server {
 namespace {
@@ -23,6 +26,11 @@ using storage::Op;
 
 // Enrollments with one token through other replicas race on its use count; the losers retry.
 constexpr int kMaxAttempts = 64;
+
+// The hostname is the agent's claim, up to 255 bytes: the log shows a prefix.
+constexpr size_t kMaxLoggedFactBytes = 64;
+// How often at most a refused enrollment is logged.
+constexpr absl::Duration kRefusalLogInterval = absl::Seconds(10);
 
 // What an agent record holds besides the facts (ids, secret hash, policy, times), about.
 constexpr size_t kAgentRecordOverheadBytes = 256;
@@ -91,19 +99,45 @@ void SetResults(const std::vector<PendingEnrollment*>& enrollments, const absl::
 EnrollmentService::EnrollmentService(storage::Store& store, Clock& clock)
     : store_(store),
       clock_(clock),
+      refusals_(clock, kRefusalLogInterval),
       batcher_(kMaxEnrollmentBatch, kMaxEnrollmentBatchBytes,
                [this](const std::vector<PendingEnrollment*>& batch) { CommitBatch(batch); }) {}
 
 absl::StatusOr<v1::EnrollResponse> EnrollmentService::Enroll(const v1::EnrollRequest& request) {
   absl::StatusOr<ParsedToken> parsed = ParseToken(request.enrollment_token(), kEnrollmentTokenKind);
-  if (!parsed.ok()) return parsed.status();
-  if (absl::Status s = ValidateFacts(request.facts()); !s.ok()) return s;
-  PendingEnrollment enrollment{.token_id = std::move(parsed->id),
+  if (!parsed.ok()) return Refused(parsed.status(), "", request.facts());
+  if (absl::Status s = ValidateFacts(request.facts()); !s.ok()) {
+    return Refused(s, parsed->id, request.facts());
+  }
+  PendingEnrollment enrollment{.token_id = parsed->id,
                                .token_secret = std::move(parsed->secret),
                                .facts = &request.facts(),
                                .bytes = kAgentRecordOverheadBytes + request.facts().ByteSizeLong()};
   batcher_.Enroll(enrollment);
+  if (!enrollment.result.ok()) {
+    return Refused(enrollment.result.status(), parsed->id, request.facts());
+  }
+  LogEvent(spdlog::level::info, "agent enrolled",
+           {{"agent_id", enrollment.result->agent_id()},
+            {"policy", enrollment.result->policy()},
+            {"token_id", parsed->id},
+            {"hostname", TruncateUtf8(request.facts().hostname(), kMaxLoggedFactBytes)}});
   return std::move(enrollment.result);
+}
+
+absl::Status EnrollmentService::Refused(const absl::Status& status, std::string_view token_id,
+                                        const v1::AgentFacts& facts) {
+  if (std::optional<int64_t> suppressed = refusals_.Admit()) {
+    const std::string reason(status.message());
+    const std::string code = absl::StatusCodeToString(status.code());
+    LogEvent(spdlog::level::warn, "enrollment refused",
+             {{"reason", reason},
+              {"code", code},
+              {"token_id", token_id},
+              {"hostname", TruncateUtf8(facts.hostname(), kMaxLoggedFactBytes)},
+              {"suppressed", *suppressed}});
+  }
+  return status;
 }
 
 void EnrollmentService::CommitBatch(const std::vector<PendingEnrollment*>& batch) {

@@ -10,10 +10,12 @@
 #define FLEETD_SERVER_AGENT_ENROLLMENT_SERVICE_H_
 
 #include <cstddef>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "common/log_rate_limiter.h"
 #include "fleet/v1/agent.pb.h"
 #include "server/agent/enrollment_batcher.h"
 #include "storage/store.h"
@@ -36,6 +38,7 @@ class EnrollmentService {
   // through other replicas. On success the agent exists, durably, assigned to the token's
   // policy, and the token counts one more use. A malformed request (token or facts) fails alone,
   // before it can join a batch; so does a wrong secret for a good token id.
+  // Logs each enrollment and (rate-limited) each refusal with its reason, never a secret.
   absl::StatusOr<v1::EnrollResponse> Enroll(const v1::EnrollRequest& request);
 
  private:
@@ -44,9 +47,15 @@ class EnrollmentService {
   // transaction that holds only if the token is unchanged since it was read; when another
   // replica changed it meanwhile, reads it again and decides the whole batch again.
   void CommitBatch(const std::vector<PendingEnrollment*>& batch);
+  // Logs a refusal (rate-limited) and returns `status`.
+  absl::Status Refused(const absl::Status& status, std::string_view token_id,
+                       const v1::AgentFacts& facts);
 
   storage::Store& store_;  // not owned
   Clock& clock_;           // not owned
+  // Refusals are logged at most once per interval (a fleet retrying with a spent token would
+  // flood the log); enrollments each.
+  LogRateLimiter refusals_;
   EnrollmentBatcher batcher_;
 };
 

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "server/agent/agent_hub.h"
+#include "server/app/connection_summary.h"
 #include "server/control/agent_directory.h"
 #include "server/control/agent_state.h"
 #include "server/control/policy_engine.h"
@@ -53,6 +54,8 @@ class ControlPlane {
   AgentDirectory directory_;
   AgentHub hub_;
   std::unique_ptr<PolicyEngine> engine_;
+  // The minute's agent connections line, at info.
+  ConnectionSummary connection_summary_{hub_, absl::Minutes(1)};
 };
 
 }  // namespace fleet::server

@@ -1,5 +1,10 @@
 #include "server/app/store_compactor.h"
 
+#include <string>
+
+#include "common/log_fields.h"
+#include "spdlog/spdlog.h"
+
 namespace fleet::server {
 
 StoreCompactor::StoreCompactor(storage::Store& store, CompactorOptions options)
@@ -27,7 +32,13 @@ void StoreCompactor::Run() {
   };
   while (!mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.interval)) {
     mu_.Unlock();
-    CompactNow().IgnoreError();  // a failed compaction is retried next interval; nothing is lost
+    // A failed compaction is retried next interval; nothing is lost, but the operator should
+    // know that the log grows.
+    if (absl::Status compacted = CompactNow(); !compacted.ok()) {
+      const std::string error(compacted.message());
+      LogEvent(spdlog::level::warn, "store error",
+               {{"op", "compact"}, {"error", error}, {"retry_in", "1 interval"}});
+    }
     mu_.Lock();
   }
 }

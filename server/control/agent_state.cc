@@ -1,10 +1,13 @@
 #include "server/control/agent_state.h"
 
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "common/log_fields.h"
 #include "server/model/record_repair.h"
 #include "server/model/store_layout.h"
+#include "spdlog/spdlog.h"
 
 namespace fleet::server {
 namespace {
@@ -157,7 +160,11 @@ void AgentStateTracker::Run() {
     mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.flush_interval);
     if (stopping_) break;
     mu_.Unlock();
-    Flush().IgnoreError();  // retried with the next interval
+    // Retried with the next interval; meanwhile the stored state lags the agents'.
+    if (absl::Status flushed = Flush(); !flushed.ok()) {
+      const std::string error(flushed.message());
+      LogEvent(spdlog::level::warn, "store error", {{"op", "flush agent state"}, {"error", error}});
+    }
     mu_.Lock();
   }
 }
