@@ -214,9 +214,10 @@ int main(int argc, char** argv) {
         (*server)->bootstrap_token_file(), (*server)->admin_address(),
         (*server)->bootstrap_token_file());
   }
+  // Serving already; systemd hears of it before the log line that tests and scripts wait for.
+  Notify("READY=1");
   spdlog::info("fleetd listening: admin={} agent={} data-dir={}", (*server)->admin_address(),
                (*server)->agent_address(), (*server)->data_dir());
-  Notify("READY=1");
 
   int signal_number = 0;
   if (int rc = sigwait(&stop_signals, &signal_number); rc != 0) {
