@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "common/log_rate_limiter.h"
 #include "fleet/v1/admin.grpc.pb.h"
