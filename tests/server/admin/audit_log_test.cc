@@ -50,10 +50,18 @@ TEST(AuditLineTest, ErrorDryRunAndLongTarget) {
   std::vector<std::string> keys;
   for (const LogField& field : line.fields()) {
     keys.emplace_back(field.key());
-    if (field.key() == "code") EXPECT_EQ(field.text(), "NOT_FOUND");
-    if (field.key() == "error") EXPECT_EQ(field.text(), "no policy");
-    if (field.key() == "target") EXPECT_EQ(field.text().size(), 256u);
-    if (field.key() == "dry_run") EXPECT_EQ(field.integer(), 1);
+    if (field.key() == "code") {
+      EXPECT_EQ(field.text(), "NOT_FOUND");
+    }
+    if (field.key() == "error") {
+      EXPECT_EQ(field.text(), "no policy");
+    }
+    if (field.key() == "target") {
+      EXPECT_EQ(field.text().size(), 256u);
+    }
+    if (field.key() == "dry_run") {
+      EXPECT_EQ(field.integer(), 1);
+    }
   }
   EXPECT_EQ(keys, (std::vector<std::string>{"rpc", "actor_token_id", "actor_role", "target", "code",
                                             "error", "revision", "dry_run"}));
