@@ -119,7 +119,8 @@ int Run(const Flags& flags) {
     return kExitFailed;
   }
   Progress(absl::StrCat("fleetd serving: admin ", (*fleetd)->admin_address(), ", agents ",
-                        (*fleetd)->agent_address(), ", log ", (*fleetd)->log_path()));
+                        (*fleetd)->agent_address(), ", http ", (*fleetd)->http_address(), ", log ",
+                        (*fleetd)->log_path()));
   BenchEnv env;
   env.fleetd = fleetd->get();
   env.policy = "bench";

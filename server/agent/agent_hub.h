@@ -41,6 +41,8 @@ class AgentHub final : public AgentDirectoryObserver {
   void CloseAll();
   // How many sessions are open.
   size_t size();
+  // How many sessions are open per policy, in policy order (a policy may count 0).
+  std::vector<std::pair<std::string, size_t>> SizeByPolicy();
 
  private:
   // Moves the agent's session to `policy` (empty: disconnects it as unenrolled), if it has one.
