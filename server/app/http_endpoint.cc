@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/metrics/text_format.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
@@ -96,7 +97,11 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(const std::str
 
 HttpEndpoint::HttpEndpoint(std::unique_ptr<httplib::Server> server, int port)
     : server_(std::move(server)), port_(port) {
+  absl::MutexLock lock(&mu_);
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // cpp-httplib's stop() stops only a server already in its accept loop: a Stop before that would
+  // leave the thread listening for ever. Bounded: the thread gets there at once.
+  for (int i = 0; i < 5000 && !server_->is_running(); ++i) absl::SleepFor(absl::Milliseconds(1));
 }
 
 HttpEndpoint::~HttpEndpoint() { Stop(); }
