@@ -104,9 +104,10 @@ absl::Status FleetdProcess::Launch() {
                                    "--admin-addr",
                                    admin_address_.empty() ? "127.0.0.1:0" : admin_address_,
                                    "--agent-addr",
-                                   agent_address_.empty() ? "127.0.0.1:0" : agent_address_,
-                                   "--http-addr",
-                                   http_address_.empty() ? "127.0.0.1:0" : http_address_};
+                                   agent_address_.empty() ? "127.0.0.1:0" : agent_address_};
+  if (options_.http) {
+    argv.insert(argv.end(), {"--http-addr", http_address_.empty() ? "127.0.0.1:0" : http_address_});
+  }
   argv.insert(argv.end(), options_.extra_flags.begin(), options_.extra_flags.end());
   // A shell sets the limit and the redirection, then execs fleetd, so the pid stays fleetd's.
   // dash and bash both set the soft and the hard limit with `ulimit -n`.

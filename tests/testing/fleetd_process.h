@@ -36,6 +36,9 @@ struct FleetdOptions {
   // How long fleetd may take to print "fleetd listening", and to exit after SIGTERM.
   absl::Duration start_timeout = absl::Seconds(60);
   absl::Duration stop_timeout = absl::Seconds(60);
+  // Whether to ask for the HTTP endpoint on a port of its own (--http-addr); false for fleetd
+  // builds older than that flag.
+  bool http = true;
 };
 
 // Not thread-safe; one owner drives it.
