@@ -207,8 +207,9 @@ AgentProtocol::Action AgentProtocol::Advance() {
   unacked_full_ = next.kind() == v1::PolicyUpdate::FULL;
   unacked_committed_ = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(next.commit_time()));
   ++generation_;
-  if (deps_.metrics != nullptr)
+  if (deps_.metrics != nullptr) {
     deps_.metrics->UpdateSent(unacked_full_, (*update)->serialized_message.size());
+  }
   // The bytes every stream shares, kept alive by the update that holds them.
   const std::string* bytes = &(*update)->serialized_message;
   return Write(std::shared_ptr<const std::string>(*std::move(update), bytes));
