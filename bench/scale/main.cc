@@ -35,6 +35,7 @@ struct Flags {
   double scale = 1;
   int rounds = 0;
   int payload_bytes = 1024;
+  bool no_http = false;
 };
 
 std::string FirstLineOf(const std::vector<std::string>& argv) {
@@ -113,13 +114,15 @@ int Run(const Flags& flags) {
   absl::StatusOr<std::unique_ptr<testing::FleetdProcess>> fleetd =
       testing::FleetdProcess::Start({.binary = flags.fleetd,
                                      .data_dir = work.path() + "/fleetd-data",
-                                     .log_path = work.path() + "/fleetd.log"});
+                                     .log_path = work.path() + "/fleetd.log",
+                                     .http = !flags.no_http});
   if (!fleetd.ok()) {
     std::cerr << "fleet-bench: error: " << fleetd.status().message() << "\n";
     return kExitFailed;
   }
   Progress(absl::StrCat("fleetd serving: admin ", (*fleetd)->admin_address(), ", agents ",
-                        (*fleetd)->agent_address(), ", log ", (*fleetd)->log_path()));
+                        (*fleetd)->agent_address(), ", http ", (*fleetd)->http_address(), ", log ",
+                        (*fleetd)->log_path()));
   BenchEnv env;
   env.fleetd = fleetd->get();
   env.policy = "bench";
@@ -209,6 +212,9 @@ int main(int argc, char** argv) {
   app.add_option("--payload-bytes", flags.payload_bytes,
                  "Bytes of the value that changes in each policy revision (default 1024)")
       ->check(CLI::Range(16, 1 << 20));
+  app.add_flag("--no-http", flags.no_http,
+               "Start fleetd without --http-addr, for fleetd builds older than it (default: "
+               "fleetd serves HTTP on a free port, reported in the progress line)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

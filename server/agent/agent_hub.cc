@@ -113,4 +113,12 @@ size_t AgentHub::size() {
   return by_agent_.size();
 }
 
+std::vector<std::pair<std::string, size_t>> AgentHub::SizeByPolicy() {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::pair<std::string, size_t>> sizes;
+  sizes.reserve(by_policy_.size());
+  for (const auto& [policy, agents] : by_policy_) sizes.emplace_back(policy, agents.size());
+  return sizes;
+}
+
 }  // namespace fleet::server

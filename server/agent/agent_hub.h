@@ -44,6 +44,8 @@ class AgentHub final : public AgentDirectoryObserver {
   size_t size();
   // Connects and disconnects, logged and counted.
   AgentConnectionLog& connection_log() { return connection_log_; }
+  // How many sessions are open per policy, in policy order (a policy may count 0).
+  std::vector<std::pair<std::string, size_t>> SizeByPolicy();
 
  private:
   // Moves the agent's session to `policy` (empty: disconnects it as unenrolled), if it has one.

@@ -205,7 +205,11 @@ AgentProtocol::Action AgentProtocol::Advance() {
   unacked_ = next.target_revision();
   unacked_sha256_ = next.sha256();
   unacked_full_ = next.kind() == v1::PolicyUpdate::FULL;
+  unacked_committed_ = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(next.commit_time()));
   ++generation_;
+  if (deps_.metrics != nullptr) {
+    deps_.metrics->UpdateSent(unacked_full_, (*update)->serialized_message.size());
+  }
   // The bytes every stream shares, kept alive by the update that holds them.
   const std::string* bytes = &(*update)->serialized_message;
   return Write(std::shared_ptr<const std::string>(*std::move(update), bytes));
@@ -358,7 +362,13 @@ absl::Status AgentProtocol::HandleAnswer(int64_t revision, bool acked, const std
   }
   unacked_ = 0;
   ++generation_;
-  if (acked && sha256 == unacked_sha256_) {
+  const bool applied = acked && sha256 == unacked_sha256_;
+  if (deps_.metrics != nullptr) {
+    deps_.metrics->Answered(acked, applied && unacked_committed_ != absl::UnixEpoch()
+                                       ? std::optional(deps_.clock.Now() - unacked_committed_)
+                                       : std::nullopt);
+  }
+  if (applied) {
     position_ = AgentPosition{.policy = policy_, .revision = revision, .sha256 = sha256};
     claim_pending_ = false;
     refused_ = 0;

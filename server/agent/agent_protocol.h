@@ -64,6 +64,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "fleet/v1/agent.pb.h"
+#include "server/agent/agent_metrics.h"
 #include "server/control/agent_state.h"
 #include "server/control/update_source.h"
 
@@ -75,6 +76,7 @@ struct AgentProtocolDeps {
   AgentStateTracker& state;
   Clock& clock;
   absl::Duration heartbeat_interval;
+  const AgentMetrics* metrics = nullptr;  // none: nothing is recorded
 };
 
 // How many failures of one update in a row make it held back, and for how long after the last
@@ -199,6 +201,7 @@ class AgentProtocol {
   int64_t unacked_ ABSL_GUARDED_BY(mu_) = 0;
   std::string unacked_sha256_ ABSL_GUARDED_BY(mu_);
   bool unacked_full_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time unacked_committed_ ABSL_GUARDED_BY(mu_);  // its revision's commit time
   // An update of the previous policy still in flight when the agent was reassigned (0: none).
   int64_t abandoned_ ABSL_GUARDED_BY(mu_) = 0;
   // The newest revision the agent refused; not sent again unless it asks for a FULL document.

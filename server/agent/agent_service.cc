@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "common/log_fields.h"
 #include "common/utf8.h"
 #include "rpc/grpc_status.h"
@@ -23,6 +24,11 @@ constexpr absl::Duration kDirectoryCatchUp = absl::Seconds(5);
 constexpr absl::Duration kRefusalLogInterval = absl::Seconds(10);
 // Claimed agent ids are the client's: the line shows at most this much of one.
 constexpr size_t kMaxLoggedIdBytes = 64;
+
+// fleetd_enrollments_total's result label: "ok", or the refusal's code ("unauthenticated").
+std::string EnrollmentResult(const absl::Status& status) {
+  return absl::AsciiStrToLower(absl::StatusCodeToString(status.code()));
+}
 
 // A Connect call refused before its session starts: finished at once, deleted when done.
 class RejectedStream final : public rpc::AsyncServerStream {
@@ -73,12 +79,14 @@ AgentService::AgentService(storage::Store& store, Clock& clock, const AgentContr
     : clock_(clock),
       control_(control),
       options_(options),
+      metrics_(metrics::RegistryOr(options.metrics, own_metrics_)),
       enrollment_(store, clock),
       refused_streams_(clock, kRefusalLogInterval) {}
 
 grpc::Status AgentService::Enroll(grpc::ServerContext*, const v1::EnrollRequest* request,
                                   v1::EnrollResponse* response) {
   absl::StatusOr<v1::EnrollResponse> enrolled = enrollment_.Enroll(*request);
+  metrics_.enrollments.WithLabels({EnrollmentResult(enrolled.status())}).Increment();
   if (!enrolled.ok()) return rpc::ToGrpcStatus(enrolled.status());
   // The agent connects next, and Connect authenticates against the directory: wait until it
   // knows the agent (it follows the store within milliseconds). The enrollment is committed
@@ -156,11 +164,13 @@ void AgentService::Accept(std::unique_ptr<rpc::AcceptedCall> call) {
     return;
   }
   const auto& [agent_id, policy] = *agent;
+  metrics_.streams_opened.Increment();
   AgentSession::Start(
       AgentSessionDeps{.protocol = {.updates = control_.updates,
                                     .state = control_.state,
                                     .clock = clock_,
-                                    .heartbeat_interval = options_.heartbeat_interval},
+                                    .heartbeat_interval = options_.heartbeat_interval,
+                                    .metrics = &metrics_},
                        .hub = control_.hub},
       std::move(call), agent_id, policy);
   // An unenrollment or reassignment between the lookup and registering the session would

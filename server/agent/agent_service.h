@@ -19,6 +19,7 @@
 #include "rpc/async_server_stream.h"
 #include "rpc/cq_pool.h"
 #include "server/agent/agent_hub.h"
+#include "server/agent/agent_metrics.h"
 #include "server/agent/enrollment_service.h"
 #include "server/control/agent_directory.h"
 #include "server/control/agent_state.h"
@@ -29,6 +30,9 @@ namespace fleet::server {
 struct AgentServiceOptions {
   // Sent to agents in Welcome; an agent counts as offline after three missed heartbeats.
   absl::Duration heartbeat_interval = absl::Seconds(30);
+  // Where the agent API's instruments (agent_metrics.h) are recorded; none: a registry of the
+  // service's own. Not owned; outlives the service.
+  metrics::Registry* metrics = nullptr;
 };
 
 // What the agent API works with from the control layer and the hub; all of it outlives the
@@ -71,6 +75,8 @@ class AgentService final
   Clock& clock_;  // not owned
   const AgentControl control_;
   const AgentServiceOptions options_;
+  std::unique_ptr<metrics::Registry> own_metrics_;  // when the options name no registry
+  const AgentMetrics metrics_;
   EnrollmentService enrollment_;
   LogRateLimiter refused_streams_;
   // Between AddQueuesTo and StartServing.

@@ -24,6 +24,15 @@
 namespace fleet::server {
 namespace {
 
+metrics::Counter& Refusals(metrics::Registry& registry, const std::string& listener,
+                           const std::string& reason) {
+  return registry
+      .AddCounterFamily("fleetd_connections_refused_total",
+                        "Connections a listener closed at once, by listener and reason.",
+                        {"listener", "reason"})
+      .WithLabels({listener, reason});
+}
+
 // Connections accepted per listener and round, so that Stop and the other listeners get a turn.
 constexpr int kAcceptBatch = 64;
 
@@ -228,7 +237,18 @@ ConnectionAcceptor::ConnectionAcceptor(std::vector<int> listen_fds, int port, in
       wake_fd_(wake_fd),
       budget_(budget),
       options_(std::move(options)),
+      refused_for_reserve_(Refusals(metrics::RegistryOr(options_.metrics, own_metrics_),
+                                    options_.name, "descriptor_reserve")),
+      refused_for_limit_(Refusals(metrics::RegistryOr(options_.metrics, own_metrics_),
+                                  options_.name, "connection_limit")),
+      refused_for_exhaustion_(Refusals(metrics::RegistryOr(options_.metrics, own_metrics_),
+                                       options_.name, "descriptors_exhausted")),
       spare_fd_(open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
+
+bool ConnectionAcceptor::accepting() {
+  absl::MutexLock lock(&mu_);
+  return started_ && !stopped_;
+}
 
 ConnectionAcceptor::~ConnectionAcceptor() { Stop(); }
 
@@ -328,6 +348,7 @@ void ConnectionAcceptor::Admit(int listen_fd, int fd) {
                                           : FdBudget::Decision{.admit = false};
   if (!decision.admit) {
     CloseQuietly(fd);
+    (open < options_.max_connections ? refused_for_reserve_ : refused_for_limit_).Increment();
     last_open_ = open;
     // Refused for its own budget, the budget was not asked: the last count still stands.
     NoteRefused(1, open < options_.max_connections ? decision.in_use : last_in_use_,
@@ -364,6 +385,7 @@ void ConnectionAcceptor::Shed(int listen_fd, int error_number) {
   spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
   // accept4 fails with EMFILE before it looks at the backlog, so there may have been none.
   if (shed > 0) NoteRefused(shed, budget_.limit(), error_number);
+  refused_for_exhaustion_.Increment(shed);
 }
 
 void ConnectionAcceptor::NoteRefused(uint64_t count, uint64_t in_use, int accept_error) {

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/metrics/registry.h"
 #include "server/app/fd_budget.h"
 #include "server/app/listen_address.h"
 #include "server/app/open_connections.h"
@@ -49,6 +50,9 @@ struct ConnectionAcceptorOptions {
   // Refusals are logged at most this often, each line saying how many there were since the last;
   // InfiniteDuration: only once, when Stop is called.
   absl::Duration report_interval = absl::Seconds(10);
+  // Where refusals are counted (fleetd_connections_refused_total, labelled with `name` and the
+  // reason); none: a registry of the acceptor's own. Not owned; outlives the acceptor.
+  metrics::Registry* metrics = nullptr;
 };
 
 // Thread-safe. Listen, then Start once the gRPC server is started, then Stop before the server is
@@ -91,6 +95,9 @@ class ConnectionAcceptor {
   uint64_t admitted() const { return admitted_.load(std::memory_order_relaxed); }
   uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
+  // Whether the accept thread runs: started and not stopped (for readiness).
+  bool accepting();
+
  private:
   ConnectionAcceptor(std::vector<int> listen_fds, int port, int wake_fd, FdBudget& budget,
                      ConnectionAcceptorOptions options);
@@ -122,6 +129,12 @@ class ConnectionAcceptor {
   const int wake_fd_;  // an eventfd; readable once Stop asks the thread to end
   FdBudget& budget_;   // not owned; outlives this
   const ConnectionAcceptorOptions options_;
+  std::unique_ptr<metrics::Registry> own_metrics_;  // when the options name no registry
+  // Refusals by reason: the descriptor reserve, the listener's own budget, or no descriptor left
+  // to accept with.
+  metrics::Counter& refused_for_reserve_;
+  metrics::Counter& refused_for_limit_;
+  metrics::Counter& refused_for_exhaustion_;
 
   // Used by the accept thread alone while it runs, by the constructor before and Stop after.
   std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> sink_;

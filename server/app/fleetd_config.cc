@@ -1,5 +1,7 @@
 #include "server/app/fleetd_config.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 
 namespace fleet::server {
@@ -14,6 +16,20 @@ absl::StatusOr<ValidConfig> ValidateConfig(const FleetdConfig& config) {
     return absl::InvalidArgumentError(
         absl::StrCat("--admin-addr and --agent-addr are both ", admin->ToString(),
                      "; the admin and agent APIs need different ports"));
+  }
+  std::optional<ListenAddress> http;
+  if (!config.http_addr.empty()) {
+    absl::StatusOr<ListenAddress> parsed = ParseListenAddress("--http-addr", config.http_addr);
+    if (!parsed.ok()) return parsed.status();
+    for (const auto& [flag, other] :
+         {std::pair{"--admin-addr", &*admin}, {"--agent-addr", &*agent}}) {
+      if (parsed->port != 0 && parsed->host == other->host && parsed->port == other->port) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--http-addr and ", flag, " are both ", parsed->ToString(),
+                         "; the HTTP endpoint needs a port of its own"));
+      }
+    }
+    http = *std::move(parsed);
   }
   const std::string store =
       config.store.empty() ? absl::StrCat("rocksdb:", config.data_dir, "/store") : config.store;
@@ -42,7 +58,11 @@ absl::StatusOr<ValidConfig> ValidateConfig(const FleetdConfig& config) {
     return absl::InvalidArgumentError(
         absl::StrCat("--policy-history must be at least 1 (got ", config.policy_history, ")"));
   }
-  return ValidConfig{.config = config, .admin = *admin, .agent = *agent, .store = *std::move(spec)};
+  return ValidConfig{.config = config,
+                     .admin = *admin,
+                     .agent = *agent,
+                     .http = std::move(http),
+                     .store = *std::move(spec)};
 }
 
 }  // namespace fleet::server

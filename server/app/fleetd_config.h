@@ -5,6 +5,7 @@
 #define FLEETD_SERVER_APP_FLEETD_CONFIG_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -51,12 +52,13 @@ struct ValidConfig {
   FleetdConfig config;
   ListenAddress admin;
   ListenAddress agent;
+  std::optional<ListenAddress> http;  // none when http_addr is empty
   storage::StoreSpec store;
 };
 
 // Checks every field. INVALID_ARGUMENT naming the flag and the accepted values: a malformed
-// address, the same address twice, a store spec that does not parse, or a number or duration
-// out of range.
+// address, the same address twice (of --admin-addr, --agent-addr and --http-addr), a store spec
+// that does not parse, or a number or duration out of range.
 absl::StatusOr<ValidConfig> ValidateConfig(const FleetdConfig& config);
 
 }  // namespace fleet::server

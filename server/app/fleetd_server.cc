@@ -13,9 +13,12 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/fd_limit.h"
+#include "rpc/request_metrics_interceptor.h"
 #include "rpc/unparsed_request_interceptor.h"
+#include "server/app/fleetd_metrics.h"
 #include "server/app/listen_address.h"
 #include "spdlog/spdlog.h"
+#include "storage/metered_store.h"
 #include "storage/open_store.h"
 
 namespace fleet::server {
@@ -120,10 +123,12 @@ struct Endpoint {
 
 // Listens on `address` (the value of `flag`) and starts a server there with `service`, if any,
 // next to health and reflection. Errors as ConnectionAcceptor::Listen.
-absl::StatusOr<Endpoint> StartEndpoint(const std::string& flag, const ListenAddress& address,
-                                       FdBudget& budget, ConnectionAcceptorOptions options,
-                                       grpc::Service* service, const ChannelArgs& args = {},
-                                       AgentService* agent_service = nullptr) {
+absl::StatusOr<Endpoint> StartEndpoint(
+    const std::string& flag, const ListenAddress& address, FdBudget& budget,
+    ConnectionAcceptorOptions options, grpc::Service* service, const ChannelArgs& args = {},
+    AgentService* agent_service = nullptr,
+    std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> request_metrics =
+        nullptr) {
   absl::StatusOr<std::unique_ptr<ConnectionAcceptor>> acceptor =
       ConnectionAcceptor::Listen(flag, address, budget, std::move(options));
   if (!acceptor.ok()) return acceptor.status();
@@ -136,6 +141,8 @@ absl::StatusOr<Endpoint> StartEndpoint(const std::string& flag, const ListenAddr
   if (service != nullptr) builder.RegisterService(service);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(rpc::NewUnparsedRequestInterceptorFactory());
+  // After the one above, so that it counts the status that one sends.
+  if (request_metrics != nullptr) interceptors.push_back(std::move(request_metrics));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // Connect streams run on the agent service's own completion queues.
   if (agent_service != nullptr) agent_service->AddQueuesTo(builder);
@@ -147,6 +154,13 @@ absl::StatusOr<Endpoint> StartEndpoint(const std::string& flag, const ListenAddr
   if (agent_service != nullptr) agent_service->StartServing();
   (*acceptor)->Start(std::move(sink));
   return Endpoint{.acceptor = *std::move(acceptor), .server = std::move(server)};
+}
+
+// Transactions take from well under a millisecond (memory, RocksDB's group commit) to seconds
+// (a remote store in trouble).
+std::vector<double> TxnBuckets() {
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 }
 
 }  // namespace
@@ -165,9 +179,32 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
 
   absl::StatusOr<std::unique_ptr<DataDirLock>> lock = DataDirLock::Acquire(config.data_dir);
   if (!lock.ok()) return lock.status();
-  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+  // Before everything it reports on, so that /readyz answers (503) while the store opens and the
+  // control plane lists; its locals go after theirs, should Start fail.
+  Observability observability{.registry = std::make_unique<metrics::Registry>(),
+                              .components = std::make_unique<ServingComponents>()};
+  metrics::Registry& registry = *observability.registry;
+  AddFleetdMetrics(registry, *observability.components);
+  observability.health = std::make_unique<HealthMonitor>(*observability.components, Clock::Real());
+  if (valid->http.has_value()) {
+    absl::StatusOr<std::unique_ptr<HttpEndpoint>> http = HttpEndpoint::Start(
+        "--http-addr", *valid->http,
+        {.tls_cert_file = config.tls_cert_file, .tls_key_file = config.tls_key_file}, registry,
+        *observability.health);
+    if (!http.ok()) return http.status();
+    observability.http = *std::move(http);
+    observability.http_port = observability.http->port();
+    observability.http_address = valid->http->WithPort(observability.http_port);
+  }
+  absl::StatusOr<std::unique_ptr<storage::Store>> opened =
       given_store != nullptr ? std::move(given_store) : storage::OpenStore(valid->store);
-  if (!store.ok()) return store.status();
+  if (!opened.ok()) return opened.status();
+  absl::StatusOr<std::unique_ptr<storage::Store>> store = std::make_unique<storage::MeteredStore>(
+      *std::move(opened),
+      registry.AddHistogram("fleetd_store_txn_duration_seconds",
+                            "Time a store transaction takes, failed ones included, in seconds.",
+                            TxnBuckets()),
+      Clock::Real());
   absl::StatusOr<std::unique_ptr<ControlPlane>> control = ControlPlane::Start(
       **store, Clock::Real(), AgentStateOptions{}, absl::Seconds(30), config.revision_cache_bytes);
   if (!control.ok()) return control.status();
@@ -189,8 +226,20 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
       FdBudget::ScaledReserve(limit, kAdminConnections, kAdminConnectionsMaxFraction);
   absl::StatusOr<Endpoint> admin_endpoint = StartEndpoint(
       "--admin-addr", *admin, *fd_budget,
-      {.name = "admin", .reserve = store_reserve, .max_connections = admin_connections},
-      admin_service.get(), AdminChannelArgs());
+      {.name = "admin",
+       .reserve = store_reserve,
+       .max_connections = admin_connections,
+       .metrics = &registry},
+      admin_service.get(), AdminChannelArgs(), nullptr,
+      rpc::NewRequestMetricsInterceptorFactory(
+          {.requests = registry.AddCounterFamily(
+               "fleetd_admin_requests_total",
+               "Admin API calls, by method and final gRPC status code.", {"method", "code"}),
+           .duration_seconds = registry.AddHistogramFamily(
+               "fleetd_admin_request_duration_seconds",
+               "Time from an admin call's start to its status, by method, in seconds.", {"method"},
+               metrics::DefaultLatencyBuckets())},
+          Clock::Real()));
   if (!admin_endpoint.ok()) return admin_endpoint.status();
   auto agent_service = std::make_unique<AgentService>(
       **store, Clock::Real(),
@@ -198,12 +247,13 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
                    .directory = (*control)->directory(),
                    .state = (*control)->state(),
                    .hub = (*control)->hub()},
-      AgentServiceOptions{.heartbeat_interval = config.heartbeat_interval});
+      AgentServiceOptions{.heartbeat_interval = config.heartbeat_interval, .metrics = &registry});
   absl::StatusOr<Endpoint> agent_endpoint = StartEndpoint(
       "--agent-addr", *agent, *fd_budget,
       {.name = "agent",
        .reserve = store_reserve + admin_connections,
-       .set_aside = [admin = admin_endpoint->acceptor.get()] { return admin->open_connections(); }},
+       .set_aside = [admin = admin_endpoint->acceptor.get()] { return admin->open_connections(); },
+       .metrics = &registry},
       agent_service.get(), AgentChannelArgs(config), agent_service.get());
   if (!agent_endpoint.ok()) {
     admin_endpoint->Stop();
@@ -222,7 +272,7 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
   const int admin_port = admin_endpoint->acceptor->port();
   const int agent_port = agent_endpoint->acceptor->port();
   return std::unique_ptr<FleetdServer>(new FleetdServer(
-      config.revision_retention, config.data_dir, bootstrap->value_or(""),
+      std::move(observability), config.revision_retention, config.data_dir, bootstrap->value_or(""),
       admin->WithPort(admin_port), admin_port, agent->WithPort(agent_port), agent_port,
       *std::move(lock), *std::move(store), *std::move(control), std::move(fd_budget),
       std::move(admin_service), std::move(admin_endpoint->acceptor),
@@ -231,14 +281,16 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
 }
 
 FleetdServer::FleetdServer(
-    int64_t revision_retention, std::string data_dir, std::string bootstrap_token_file,
-    std::string admin_address, int admin_port, std::string agent_address, int agent_port,
-    std::unique_ptr<DataDirLock> lock, std::unique_ptr<storage::Store> store,
-    std::unique_ptr<ControlPlane> control, std::unique_ptr<FdBudget> fd_budget,
-    std::unique_ptr<AdminService> admin_service, std::unique_ptr<ConnectionAcceptor> admin_acceptor,
-    std::unique_ptr<grpc::Server> admin_server, std::unique_ptr<AgentService> agent_service,
-    std::unique_ptr<ConnectionAcceptor> agent_acceptor, std::unique_ptr<grpc::Server> agent_server)
-    : data_dir_(std::move(data_dir)),
+    Observability observability, int64_t revision_retention, std::string data_dir,
+    std::string bootstrap_token_file, std::string admin_address, int admin_port,
+    std::string agent_address, int agent_port, std::unique_ptr<DataDirLock> lock,
+    std::unique_ptr<storage::Store> store, std::unique_ptr<ControlPlane> control,
+    std::unique_ptr<FdBudget> fd_budget, std::unique_ptr<AdminService> admin_service,
+    std::unique_ptr<ConnectionAcceptor> admin_acceptor, std::unique_ptr<grpc::Server> admin_server,
+    std::unique_ptr<AgentService> agent_service, std::unique_ptr<ConnectionAcceptor> agent_acceptor,
+    std::unique_ptr<grpc::Server> agent_server)
+    : observability_(std::move(observability)),
+      data_dir_(std::move(data_dir)),
       bootstrap_token_file_(std::move(bootstrap_token_file)),
       admin_address_(std::move(admin_address)),
       agent_address_(std::move(agent_address)),
@@ -255,7 +307,15 @@ FleetdServer::FleetdServer(
       admin_server_(std::move(admin_server)),
       agent_service_(std::move(agent_service)),
       agent_acceptor_(std::move(agent_acceptor)),
-      agent_server_(std::move(agent_server)) {}
+      agent_server_(std::move(agent_server)) {
+  observability_.components->Attach({.store = *store_,
+                                     .control = *control_,
+                                     .admin_acceptor = *admin_acceptor_,
+                                     .agent_acceptor = *agent_acceptor_,
+                                     .admin_server = *admin_server_,
+                                     .agent_server = *agent_server_});
+  observability_.health->Refresh();
+}
 
 FleetdServer::~FleetdServer() { Shutdown(absl::ZeroDuration()); }
 
@@ -263,6 +323,10 @@ void FleetdServer::Shutdown(absl::Duration grace) {
   absl::MutexLock lock(&mu_);
   if (shut_down_) return;
   shut_down_ = true;
+  // Load balancers hear first that this fleetd is going; the HTTP endpoint answers on (503) until
+  // the end.
+  observability_.health->PublishNotServing();
+  observability_.components->Detach();
   const std::chrono::system_clock::time_point deadline = absl::ToChronoTime(absl::Now() + grace);
   // From here on the kernel refuses new connections, and none reaches a server that is shutting
   // down (gRPC would leak it).
@@ -285,6 +349,7 @@ void FleetdServer::Shutdown(absl::Duration grace) {
   compactor_.reset();
   store_.reset();
   lock_.reset();
+  if (observability_.http != nullptr) observability_.http->Stop();
 }
 
 }  // namespace fleet::server

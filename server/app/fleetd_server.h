@@ -3,7 +3,9 @@
 // also serve the standard grpc.health.v1.Health service and server reflection. fleetd accepts
 // their connections itself (connection_acceptor.h), against one descriptor budget: agents may
 // use the open-file limit but for a reserve that keeps the store and the admin API working, and
-// admin connections but for the store's reserve.
+// admin connections but for the store's reserve. An HTTP endpoint (http_endpoint.h), when
+// configured, serves health checks and Prometheus metrics from the start of Start to the end of
+// Shutdown.
 #ifndef FLEETD_SERVER_APP_FLEETD_SERVER_H_
 #define FLEETD_SERVER_APP_FLEETD_SERVER_H_
 
@@ -16,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/metrics/registry.h"
 #include "server/admin/admin_service.h"
 #include "server/agent/agent_service.h"
 #include "server/app/connection_acceptor.h"
@@ -23,6 +26,9 @@
 #include "server/app/data_dir_lock.h"
 #include "server/app/fd_budget.h"
 #include "server/app/fleetd_config.h"
+#include "server/app/health_monitor.h"
+#include "server/app/http_endpoint.h"
+#include "server/app/serving_components.h"
 #include "server/app/store_compactor.h"
 #include "storage/store.h"
 
@@ -54,6 +60,9 @@ class FleetdServer {
   const std::string& agent_address() const { return agent_address_; }
   int admin_port() const { return admin_port_; }
   int agent_port() const { return agent_port_; }
+  // The HTTP endpoint's address as bound and its port; empty and 0 when --http-addr is empty.
+  const std::string& http_address() const { return observability_.http_address; }
+  int http_port() const { return observability_.http_port; }
   const std::string& data_dir() const { return data_dir_; }
   // The bootstrap admin token file this start wrote (on a store without admin tokens), or empty.
   const std::string& bootstrap_token_file() const { return bootstrap_token_file_; }
@@ -64,17 +73,30 @@ class FleetdServer {
   void Shutdown(absl::Duration grace);
 
  private:
-  FleetdServer(int64_t revision_retention, std::string data_dir, std::string bootstrap_token_file,
-               std::string admin_address, int admin_port, std::string agent_address, int agent_port,
-               std::unique_ptr<DataDirLock> lock, std::unique_ptr<storage::Store> store,
-               std::unique_ptr<ControlPlane> control, std::unique_ptr<FdBudget> fd_budget,
-               std::unique_ptr<AdminService> admin_service,
+  // What serves health and metrics, built first and gone last (see Start).
+  struct Observability {
+    std::unique_ptr<metrics::Registry> registry;
+    std::unique_ptr<ServingComponents> components;
+    std::unique_ptr<HealthMonitor> health;
+    std::unique_ptr<HttpEndpoint> http;  // null without --http-addr
+    std::string http_address;
+    int http_port = 0;
+  };
+
+  FleetdServer(Observability observability, int64_t revision_retention, std::string data_dir,
+               std::string bootstrap_token_file, std::string admin_address, int admin_port,
+               std::string agent_address, int agent_port, std::unique_ptr<DataDirLock> lock,
+               std::unique_ptr<storage::Store> store, std::unique_ptr<ControlPlane> control,
+               std::unique_ptr<FdBudget> fd_budget, std::unique_ptr<AdminService> admin_service,
                std::unique_ptr<ConnectionAcceptor> admin_acceptor,
                std::unique_ptr<grpc::Server> admin_server,
                std::unique_ptr<AgentService> agent_service,
                std::unique_ptr<ConnectionAcceptor> agent_acceptor,
                std::unique_ptr<grpc::Server> agent_server);
 
+  // Declared first, so destroyed last: the registry holds every component's instruments, and the
+  // HTTP endpoint reads the components until Shutdown detaches them.
+  const Observability observability_;
   const std::string data_dir_;
   const std::string bootstrap_token_file_;
   const std::string admin_address_;  // as bound, with the chosen port

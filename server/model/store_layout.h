@@ -10,6 +10,8 @@
 //   /agents/ID                         record::AgentRecord
 //   /agent_status/ID                   record::AgentStatusRecord, in the unlogged state
 //                                      (Store::PutState), not among the revisioned keys
+//   /health_probe                      the time of fleetd's latest readiness probe, unlogged:
+//                                      written to prove the store writable
 #ifndef FLEETD_SERVER_MODEL_STORE_LAYOUT_H_
 #define FLEETD_SERVER_MODEL_STORE_LAYOUT_H_
 
@@ -30,6 +32,7 @@ inline constexpr char kEnrollmentTokens[] = "/enrollment_tokens/";
 inline constexpr char kAdminTokens[] = "/admin_tokens/";
 inline constexpr char kAgents[] = "/agents/";
 inline constexpr char kAgentStatus[] = "/agent_status/";
+inline constexpr char kHealthProbe[] = "/health_probe";
 
 inline std::string PolicyKey(std::string_view name) {
   return absl::StrCat(kPolicies, std::string(name));

@@ -24,7 +24,7 @@ constexpr absl::Duration kLogPoll = absl::Milliseconds(20);
 constexpr absl::Duration kKillTimeout = absl::Seconds(10);
 constexpr size_t kTailBytes = 4000;
 
-// The value of `key=` in a "fleetd listening: admin=... agent=... data-dir=..." line.
+// The value of `key=` in a "fleetd listening: admin=... agent=... [http=...] data-dir=..." line.
 std::string ListeningField(const std::string& line, const std::string& key) {
   for (absl::string_view token : absl::StrSplit(line, ' ')) {
     if (absl::ConsumePrefix(&token, key + "=")) return std::string(token);
@@ -105,6 +105,9 @@ absl::Status FleetdProcess::Launch() {
                                    admin_address_.empty() ? "127.0.0.1:0" : admin_address_,
                                    "--agent-addr",
                                    agent_address_.empty() ? "127.0.0.1:0" : agent_address_};
+  if (options_.http) {
+    argv.insert(argv.end(), {"--http-addr", http_address_.empty() ? "127.0.0.1:0" : http_address_});
+  }
   argv.insert(argv.end(), options_.extra_flags.begin(), options_.extra_flags.end());
   // A shell sets the limit and the redirection, then execs fleetd, so the pid stays fleetd's.
   // dash and bash both set the soft and the hard limit with `ulimit -n`.
@@ -142,6 +145,7 @@ absl::Status FleetdProcess::Launch() {
     }
     admin_address_ = std::move(admin);
     agent_address_ = std::move(agent);
+    http_address_ = ListeningField(*line, "http");
     return absl::OkStatus();
   }
   // Output that ended before the deadline means fleetd is exiting: its pipe closes just before

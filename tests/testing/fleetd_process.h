@@ -1,5 +1,6 @@
 // A real fleetd child process, for the end-to-end tests and the scale benchmarks: on a data dir,
-// both APIs on 127.0.0.1, ready once its "fleetd listening" line names the ports it got. The first
+// both APIs and the HTTP endpoint on 127.0.0.1, ready once its "fleetd listening" line names the
+// ports it got. The first
 // start asks for port 0; a restart asks for the same ports again, so that agents reconnect to the
 // address they know. Its output is either piped back (a test reads it as it comes) or appended to
 // a file (a long run whose output nobody reads would fill a pipe and stall fleetd). Every wait is
@@ -35,6 +36,9 @@ struct FleetdOptions {
   // How long fleetd may take to print "fleetd listening", and to exit after SIGTERM.
   absl::Duration start_timeout = absl::Seconds(60);
   absl::Duration stop_timeout = absl::Seconds(60);
+  // Whether to ask for the HTTP endpoint on a port of its own (--http-addr); false for fleetd
+  // builds older than that flag.
+  bool http = true;
 };
 
 // Not thread-safe; one owner drives it.
@@ -65,6 +69,8 @@ class FleetdProcess {
   // "127.0.0.1:PORT", fixed from the first start on.
   const std::string& admin_address() const { return admin_address_; }
   const std::string& agent_address() const { return agent_address_; }
+  // The HTTP endpoint's, "127.0.0.1:PORT"; empty when extra flags turned it off.
+  const std::string& http_address() const { return http_address_; }
   const std::string& data_dir() const { return options_.data_dir; }
   // Empty when the output is piped.
   const std::string& log_path() const { return options_.log_path; }
@@ -103,6 +109,7 @@ class FleetdProcess {
   const FleetdOptions options_;
   std::string admin_address_;
   std::string agent_address_;
+  std::string http_address_;
   std::string startup_log_;
   std::unique_ptr<Subprocess> process_;
   // With a log file: where the latest start's output begins, how far NextLine has read, and the

@@ -42,6 +42,8 @@ inline std::string Sha(const std::string& policy, int64_t revision) {
 class FakeUpdateSource final : public UpdateSource {
  public:
   void Commit(const std::string& policy, int64_t revision) { latest_[policy] = revision; }
+  // Updates prepared from now on say they were committed at `time` (by default they say nothing).
+  void CommitTime(absl::Time time) { commit_time_ = time; }
   // UpdateFor answers `status` (OK: updates again).
   void FailWith(absl::Status status) { failure_ = std::move(status); }
   // Runs `hook` inside the next UpdateFor, before it answers.
@@ -61,12 +63,13 @@ class FakeUpdateSource final : public UpdateSource {
     if (delta && from.revision == target) return nullptr;
     const int64_t base = delta ? from.revision : 0;
     PreparedUpdatePtr& prepared = prepared_[{policy, base, target}];
-    if (prepared == nullptr) prepared = Prepare(policy, base, target);
+    if (prepared == nullptr) prepared = Prepare(policy, base, target, commit_time_);
     return prepared;
   }
 
  private:
-  static PreparedUpdatePtr Prepare(const std::string& policy, int64_t base, int64_t target) {
+  static PreparedUpdatePtr Prepare(const std::string& policy, int64_t base, int64_t target,
+                                   std::optional<absl::Time> commit_time) {
     auto prepared = std::make_shared<PreparedUpdate>();
     prepared->from_revision = base;
     v1::PolicyUpdate& update = prepared->update;
@@ -75,6 +78,9 @@ class FakeUpdateSource final : public UpdateSource {
     update.set_base_revision(base);
     update.set_target_revision(target);
     update.set_sha256(Sha(policy, target));
+    if (commit_time.has_value()) {
+      update.mutable_commit_time()->set_seconds(absl::ToUnixSeconds(*commit_time));
+    }
     v1::ServerMessage message;
     *message.mutable_policy_update() = update;
     prepared->serialized_message = message.SerializeAsString();
@@ -83,6 +89,7 @@ class FakeUpdateSource final : public UpdateSource {
 
   std::map<std::string, int64_t> latest_;
   std::map<std::tuple<std::string, int64_t, int64_t>, PreparedUpdatePtr> prepared_;
+  std::optional<absl::Time> commit_time_;
   absl::Status failure_;
   std::function<void()> hook_;
   int asks_ = 0;

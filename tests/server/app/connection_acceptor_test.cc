@@ -223,6 +223,36 @@ TEST_F(ConnectionAcceptorTest, RefusesByClosingWhenTheReserveWouldBeUsed) {
   EXPECT_FALSE(late.Ended(absl::Milliseconds(50)));
 }
 
+// Refusals are counted in the registry given, by listener and reason; accepting() says whether
+// the accept thread runs.
+TEST_F(ConnectionAcceptorTest, CountsRefusalsByListenerAndReason) {
+  Budget(/*in_use=*/950);
+  metrics::Registry registry;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ConnectionAcceptor> acceptor,
+                       ConnectionAcceptor::Listen(
+                           "--agent-addr", ListenAddress{.host = "127.0.0.1", .port = 0}, *budget_,
+                           {.name = "agent", .reserve = 100, .metrics = &registry}));
+  EXPECT_FALSE(acceptor->accepting());
+  acceptor->Start(sink_.Acceptor());
+  EXPECT_TRUE(acceptor->accepting());
+  std::vector<Client> clients(3);
+  for (Client& client : clients) ASSERT_EQ(client.Connect(acceptor->port()), 0);
+  ASSERT_TRUE(Eventually([&] { return acceptor->refused() == 3; })) << acceptor->refused();
+  const std::string text = registry.Expose();
+  EXPECT_NE(
+      text.find(
+          "fleetd_connections_refused_total{listener=\"agent\",reason=\"descriptor_reserve\"} 3\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(
+          "fleetd_connections_refused_total{listener=\"agent\",reason=\"connection_limit\"} 0\n"),
+      std::string::npos)
+      << text;
+  acceptor->Stop();
+  EXPECT_FALSE(acceptor->accepting());
+}
+
 // A listener with a budget of its own admits at most max_connections open at once, whatever the
 // descriptors: more are refused, and once the server closes some, as many are admitted again.
 TEST_F(ConnectionAcceptorTest, OwnBudgetBoundsOpenConnections) {

@@ -210,7 +210,8 @@ TEST_F(FleetdE2eTest, FleetctlAddressFromEnvironmentAndOtherFormats) {
 TEST_F(FleetdE2eTest, SecondFleetdOnSameDataDirIsRefused) {
   ASSERT_OK_AND_ASSIGN(CommandResult second,
                        RunCommand({FLEETD_BIN, "--data-dir", data_dir_, "--admin-addr",
-                                   "127.0.0.1:0", "--agent-addr", "127.0.0.1:0"}));
+                                   "127.0.0.1:0", "--agent-addr", "127.0.0.1:0", "--http-addr",
+                                   "127.0.0.1:0"}));
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(second.err, absl::StrCat(" error data dir ", data_dir_,
                                                          " is in use by another fleetd (pid ",
@@ -222,7 +223,8 @@ TEST_F(FleetdE2eTest, SecondFleetdOnSameDataDirIsRefused) {
 TEST_F(FleetdE2eTest, SecondFleetdOnBusyPortIsRefused) {
   ASSERT_OK_AND_ASSIGN(CommandResult second,
                        RunCommand({FLEETD_BIN, "--data-dir", tmp_.Sub("other"), "--admin-addr",
-                                   fleetd_->admin_address(), "--agent-addr", "127.0.0.1:0"}));
+                                   fleetd_->admin_address(), "--agent-addr", "127.0.0.1:0",
+                                   "--http-addr", "127.0.0.1:0"}));
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(second.err,
                                 absl::StrCat(" error cannot listen on --admin-addr ",
@@ -279,8 +281,8 @@ TEST(FleetctlE2eTest, UsageErrorsExit2) {
 TEST(FleetdFlagsTest, HelpMentionsEveryFlag) {
   ASSERT_OK_AND_ASSIGN(CommandResult result, RunCommand({FLEETD_BIN, "--help"}));
   EXPECT_EQ(result.exit_code, 0);
-  for (const char* flag : {"--data-dir", "--admin-addr", "--agent-addr", "--policy-history",
-                           "--log-level", "--version", "--help"}) {
+  for (const char* flag : {"--data-dir", "--admin-addr", "--agent-addr", "--http-addr",
+                           "--policy-history", "--log-level", "--version", "--help"}) {
     EXPECT_TRUE(absl::StrContains(result.out, flag)) << flag << " missing from:\n" << result.out;
   }
 }
@@ -324,6 +326,9 @@ TEST(FleetdFlagsTest, BadValuesExitTwoAndCreateNothing) {
       {{"--revision-retention", "10"}, "--revision-retention must be at least 1000"},
       {{"--heartbeat-interval", "10ms"}, "--heartbeat-interval must be at least 1s"},
       {{"--admin-addr", "127.0.0.1:9", "--agent-addr", "127.0.0.1:9"}, "need different ports"},
+      {{"--admin-addr", "127.0.0.1:9", "--http-addr", "127.0.0.1:9"},
+       "--http-addr and --admin-addr are both 127.0.0.1:9"},
+      {{"--http-addr", "nowhere"}, "--http-addr \"nowhere\" is not a valid HOST:PORT"},
   };
   for (const auto& [flags, message] : cases) {
     std::vector<std::string> argv = {FLEETD_BIN, "--data-dir", tmp.Sub("data")};

@@ -33,7 +33,8 @@ class SelfHealingTest : public ::testing::TestWithParam<std::string> {
     faulty_ = faulty.get();
     ASSERT_OK_AND_ASSIGN(server_, FleetdServer::Start({.data_dir = tmp_.Sub("data"),
                                                        .admin_addr = "127.0.0.1:0",
-                                                       .agent_addr = "127.0.0.1:0"},
+                                                       .agent_addr = "127.0.0.1:0",
+                                                       .http_addr = "127.0.0.1:0"},
                                                       std::move(faulty)));
     v1::EnrollResponse identity;
     grpc::Status enrolled =
