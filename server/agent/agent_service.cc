@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "rpc/grpc_status.h"
+#include "rpc/peer_certificate.h"
+#include "server/agent/agent_certificate.h"
 #include "server/model/secret_token.h"
 
 namespace fleet::server {
@@ -36,9 +38,9 @@ std::string Metadata(const grpc::ServerContext& context, const std::string& key)
   return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
 }
 
-// The agent the call's metadata authenticates and its policy, from the directory (no store
-// read: this runs on a completion-queue thread). UNAUTHENTICATED, or UNAVAILABLE while the
-// directory is not synced.
+// The agent the call's metadata (and client certificate, with mTLS) authenticates and its
+// policy, from the directory (no store read: this runs on a completion-queue thread).
+// UNAUTHENTICATED, or UNAVAILABLE while the directory is not synced.
 absl::StatusOr<std::pair<std::string, std::string>> Authenticate(
     AgentDirectory& directory, const grpc::ServerContext& context) {
   const std::string id = Metadata(context, "x-fleet-agent-id");
@@ -47,6 +49,12 @@ absl::StatusOr<std::pair<std::string, std::string>> Authenticate(
   if (id.empty() || !authorization.starts_with(kScheme)) {
     return absl::UnauthenticatedError(
         "send x-fleet-agent-id and \"authorization: Bearer <agent secret>\" metadata");
+  }
+  // Checked before the secret: a stolen secret is no use without the agent's certificate.
+  if (absl::Status named =
+          CheckAgentCertificate(rpc::PeerCertificateOf(*context.auth_context()), id);
+      !named.ok()) {
+    return named;
   }
   absl::StatusOr<ParsedToken> secret =
       ParseToken(std::string_view(authorization).substr(kScheme.size()), kAgentSecretKind);
