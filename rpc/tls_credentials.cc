@@ -201,13 +201,17 @@ std::string DescribeTlsFailure(std::string_view message, const ClientTlsOptions&
     return "fleetd's certificate does not name the host in the address: connect by a name it "
            "holds, or pass --tls-server-name NAME";
   }
-  if (absl::StrContains(lower, "certificate_required") || absl::StrContains(lower, "sslv3_alert") ||
-      absl::StrContains(lower, "alert")) {
+  // Under TLS 1.3 the client finishes its side of the handshake before the server has checked
+  // the client's certificate; a refusal then looks like the server hanging up.
+  if (absl::StrContains(lower, "certificate_required") || absl::StrContains(lower, "alert") ||
+      absl::StrContains(lower, "socket closed") || absl::StrContains(lower, "connection reset")) {
     return options.cert.path.empty()
-               ? absl::StrCat("fleetd asks for a client certificate: pass ", options.cert.flag,
-                              " FILE and ", options.key.flag, " FILE")
-               : absl::StrCat("fleetd refused the client certificate in ", options.cert.flag, " ",
-                              options.cert.path,
+               ? absl::StrCat(
+                     "fleetd hung up during the TLS handshake; if it asks for a client "
+                     "certificate, pass ",
+                     options.cert.flag, " FILE and ", options.key.flag, " FILE")
+               : absl::StrCat("fleetd hung up on the client certificate in ", options.cert.flag,
+                              " ", options.cert.path,
                               ": it must be signed by the CA fleetd trusts for clients");
   }
   if (absl::StrContains(lower, "handshake") || absl::StrContains(lower, "ssl")) {
