@@ -83,18 +83,6 @@ absl::StatusOr<PrivateKey> ReadPrivateKey(const FlagFile& file) {
   return key;
 }
 
-// A client's certificate and key: both or neither, and a pair when given.
-absl::Status CheckBoth(const FlagFile& cert, const FlagFile& key) {
-  if (cert.path.empty() != key.path.empty()) {
-    const FlagFile& given = cert.path.empty() ? key : cert;
-    const FlagFile& missing = cert.path.empty() ? cert : key;
-    return absl::InvalidArgumentError(
-        absl::StrCat(given.flag, " needs ", missing.flag, " too (a certificate and its key)"));
-  }
-  if (cert.path.empty()) return absl::OkStatus();
-  return CheckKeyPairFiles(cert, key);
-}
-
 }  // namespace
 
 absl::StatusOr<ClientAuth> ParseClientAuth(std::string_view flag, std::string_view text) {
@@ -133,6 +121,14 @@ absl::Status CheckKeyPairFiles(const FlagFile& cert, const FlagFile& key) {
 
 absl::Status CheckCaFile(const FlagFile& ca) { return LeafCertificate(ca).status(); }
 
+absl::Status CheckBothOrNeither(const FlagFile& cert, const FlagFile& key) {
+  if (cert.path.empty() == key.path.empty()) return absl::OkStatus();
+  const FlagFile& given = cert.path.empty() ? key : cert;
+  const FlagFile& missing = cert.path.empty() ? cert : key;
+  return absl::InvalidArgumentError(
+      absl::StrCat(given.flag, " needs ", missing.flag, " too (a certificate and its key)"));
+}
+
 std::shared_ptr<grpc::ServerCredentials> ServerTlsCredentials(const ServerTlsOptions& options) {
   const bool verify_clients = options.client_auth != ClientAuth::kNone;
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
@@ -162,7 +158,12 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateTlsChannel(const std::strin
   if (!options.ca.path.empty()) {
     if (absl::Status ca = CheckCaFile(options.ca); !ca.ok()) return ca;
   }
-  if (absl::Status pair = CheckBoth(options.cert, options.key); !pair.ok()) return pair;
+  if (absl::Status whole = CheckBothOrNeither(options.cert, options.key); !whole.ok()) {
+    return whole;
+  }
+  if (!options.cert.path.empty()) {
+    if (absl::Status pair = CheckKeyPairFiles(options.cert, options.key); !pair.ok()) return pair;
+  }
 
   grpc::experimental::TlsChannelCredentialsOptions tls;
   const bool has_identity = !options.cert.path.empty();

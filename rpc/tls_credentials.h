@@ -48,6 +48,9 @@ struct FlagFile {
 absl::Status CheckKeyPairFiles(const FlagFile& cert, const FlagFile& key);
 // OK when `ca` holds at least one PEM certificate; INVALID_ARGUMENT naming the flag otherwise.
 absl::Status CheckCaFile(const FlagFile& ca);
+// OK when both or neither of `cert` and `key` are given; INVALID_ARGUMENT naming the flag of
+// the missing one otherwise. Reads nothing.
+absl::Status CheckBothOrNeither(const FlagFile& cert, const FlagFile& key);
 
 // What a TLS listener serves. The files must have passed the checks above.
 struct ServerTlsOptions {

@@ -7,17 +7,16 @@
 namespace fleet::server {
 namespace {
 
-// `specific` when given, else `shared`: the pair one listener serves. Each pair must be whole.
+// The pair one listener serves: its own (specific_*) when given, else the shared one; nullopt
+// for none. Each pair must be whole.
 absl::StatusOr<std::optional<std::pair<rpc::FlagFile, rpc::FlagFile>>> ListenerKeyPair(
     const rpc::FlagFile& specific_cert, const rpc::FlagFile& specific_key,
     const rpc::FlagFile& shared_cert, const rpc::FlagFile& shared_key) {
-  for (const auto& [cert, key] :
-       {std::pair(specific_cert, specific_key), std::pair(shared_cert, shared_key)}) {
-    if (cert.path.empty() == key.path.empty()) continue;
-    const rpc::FlagFile& given = cert.path.empty() ? key : cert;
-    const rpc::FlagFile& missing = cert.path.empty() ? cert : key;
-    return absl::InvalidArgumentError(
-        absl::StrCat(given.flag, " needs ", missing.flag, " too (a certificate and its key)"));
+  if (absl::Status whole = rpc::CheckBothOrNeither(specific_cert, specific_key); !whole.ok()) {
+    return whole;
+  }
+  if (absl::Status whole = rpc::CheckBothOrNeither(shared_cert, shared_key); !whole.ok()) {
+    return whole;
   }
   if (!specific_cert.path.empty()) return std::pair(specific_cert, specific_key);
   if (!shared_cert.path.empty()) return std::pair(shared_cert, shared_key);
