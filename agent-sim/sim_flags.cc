@@ -34,6 +34,14 @@ void AddSimFlags(CLI::App& app, SimFlags& flags) {
   app.add_option("--seed", flags.seed, "Seed of the agents' random choices")->capture_default_str();
   app.add_option("--report", flags.report,
                  "Write the final JSON report to this file (default: stdout)");
+  app.add_option("--ca", flags.tls.ca_file,
+                 "Connect over TLS, trusting fleetd's certificate if this PEM CA bundle signed it "
+                 "(default: plaintext; with only --cert/--key, the system's roots)");
+  app.add_option("--cert", flags.tls.cert_file,
+                 "A client certificate (PEM) every channel presents, for fleetd's "
+                 "--agent-client-ca; fleetd admits it only for the agent it names, so use it "
+                 "with --agents 1 (see docs/tls.md). Needs --key");
+  app.add_option("--key", flags.tls.key_file, "The private key (PEM) of --cert");
 }
 
 absl::StatusOr<std::optional<absl::Duration>> ParseRunDuration(const std::string& text) {
@@ -50,6 +58,7 @@ absl::StatusOr<std::optional<absl::Duration>> ParseRunDuration(const std::string
 absl::StatusOr<SimulatorOptions> SimulatorOptionsFrom(const SimFlags& flags,
                                                       std::string enroll_token) {
   SimulatorOptions options{.server = flags.server,
+                           .tls = flags.tls,
                            .enroll_token = std::move(enroll_token),
                            .agents = flags.agents,
                            .connections = flags.connections,

@@ -23,6 +23,7 @@ struct SimFlags {
   double nack_rate = 0.0;
   uint64_t seed = 1;
   std::string report;
+  AgentTlsFiles tls;
 };
 
 // Adds every flag, with its help text, to `app`; parsing writes into `flags`, which must outlive

@@ -49,7 +49,8 @@ void StoreMax(std::atomic<int64_t>& target, int64_t value) {
 
 std::string AgentName(int index) { return absl::StrCat("sim-", index); }
 
-std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const SimulatorOptions& options) {
+absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> MakeChannels(
+    const SimulatorOptions& options) {
   const int count = options.connections == 0 ? options.agents : options.connections;
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   channels.reserve(count);
@@ -67,8 +68,10 @@ std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const SimulatorOptions&
     // makes a busy server's slow handshakes time out, and every retry piles another half-open
     // connection onto it (a reconnect storm feeding itself).
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 3000);
-    channels.push_back(
-        grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args));
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        CreateAgentChannel(options.server, options.tls, args);
+    if (!channel.ok()) return channel.status();
+    channels.push_back(*std::move(channel));
   }
   return channels;
 }
@@ -142,16 +145,20 @@ absl::Status ValidateOptions(const SimulatorOptions& options) {
 absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(SimulatorOptions options) {
   if (absl::Status valid = ValidateOptions(options); !valid.ok()) return valid;
   if (options.enroll_concurrency < 1) options.enroll_concurrency = 1;
+  absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> channels = MakeChannels(options);
+  if (!channels.ok()) return channels.status();
   absl::StatusOr<std::unique_ptr<IdentityStore>> identities =
       IdentityStore::Open(options.state_dir);
   if (!identities.ok()) return identities.status();
-  return std::unique_ptr<Simulator>(new Simulator(std::move(options), *std::move(identities)));
+  return std::unique_ptr<Simulator>(
+      new Simulator(std::move(options), *std::move(identities), *std::move(channels)));
 }
 
-Simulator::Simulator(SimulatorOptions options, std::unique_ptr<IdentityStore> identities)
+Simulator::Simulator(SimulatorOptions options, std::unique_ptr<IdentityStore> identities,
+                     std::vector<std::shared_ptr<grpc::Channel>> channels)
     : options_(std::move(options)),
       identities_(std::move(identities)),
-      channels_(MakeChannels(options_)),
+      channels_(std::move(channels)),
       queues_(rpc::CqPool::ForClients(kQueues)),
       enrolled_(options_.agents) {}
 

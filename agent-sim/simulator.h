@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/agent_channel.h"
 #include "agent/agent_connection.h"
 #include "agent/identity_store.h"
 #include "nlohmann/json.hpp"
@@ -28,6 +29,9 @@ namespace fleet::agent {
 struct SimulatorOptions {
   // fleetd's agent address, HOST:PORT.
   std::string server;
+  // TLS (--ca, --cert, --key); plaintext when none is set. Every channel presents the same
+  // certificate, so with mTLS it names one agent: run one agent per certificate.
+  AgentTlsFiles tls;
   // The enrollment token ("fenr_..."), for agents without an identity in `state_dir`.
   std::string enroll_token;
   // How many agents; at least 1.
@@ -91,6 +95,7 @@ class Simulator {
  public:
   // Checks the options (ValidateOptions) and opens the state directory; the state directory's
   // error when it cannot be opened.
+  // INVALID_ARGUMENT naming --ca, --cert or --key when a TLS file does not load.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Simulator>> Create(SimulatorOptions options);
 
   // Stops and joins every agent.
@@ -122,7 +127,8 @@ class Simulator {
   SimulatorReport Report() const;
 
  private:
-  explicit Simulator(SimulatorOptions options, std::unique_ptr<IdentityStore> identities);
+  Simulator(SimulatorOptions options, std::unique_ptr<IdentityStore> identities,
+            std::vector<std::shared_ptr<grpc::Channel>> channels);
   // Enrolls agent `index`, or returns its saved identity.
   absl::StatusOr<AgentIdentity> IdentityOf(int index);
   // Enroll for agent `index` called `name`, retrying transient refusals a bounded number of times.
@@ -131,7 +137,7 @@ class Simulator {
 
   const SimulatorOptions options_;
   const std::unique_ptr<IdentityStore> identities_;
-  const std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  const std::vector<std::shared_ptr<grpc::Channel>> channels_;  // never empty
   // The queues the connections run on; outlives them.
   const std::unique_ptr<rpc::CqPool> queues_;
   // Agents in the same state given the same update reach the same content: it is computed and

@@ -8,47 +8,78 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace fleet::cli {
 namespace {
 
-// A status for a failed call to `address`, its message saying what the operator can do.
-absl::Status FromGrpc(const grpc::Status& status, const std::string& address,
-                      absl::Duration timeout) {
+// gRPC waits up to 120 s between attempts to reconnect a channel; a watch riding out a fleetd
+// restart should notice it is back within seconds.
+grpc::ChannelArguments ChannelArgs() {
+  grpc::ChannelArguments arguments;
+  arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  return arguments;
+}
+
+}  // namespace
+
+absl::Status AdminClient::FromGrpc(const grpc::Status& status, absl::Duration timeout) const {
   const auto code = static_cast<absl::StatusCode>(status.error_code());
   switch (status.error_code()) {
-    case grpc::StatusCode::UNAVAILABLE:
-      return absl::Status(code, absl::StrCat("cannot reach fleetd at ", address, ": ",
+    case grpc::StatusCode::UNAVAILABLE: {
+      if (tls_.has_value()) {
+        if (std::string hint = rpc::DescribeTlsFailure(status.error_message(), *tls_);
+            !hint.empty()) {
+          return absl::Status(code, absl::StrCat("TLS with fleetd at ", address_, " failed: ", hint,
+                                                 " (", status.error_message(), ")"));
+        }
+      } else if (!absl::StrContains(status.error_message(), "onnection refused")) {
+        // Something answered and hung up: most likely a fleetd that serves TLS, which a
+        // plaintext client cannot tell from a crash.
+        return absl::Status(
+            code, absl::StrCat("cannot reach fleetd at ", address_, ": ", status.error_message(),
+                               "; if fleetd serves TLS, pass --certificate-authority FILE (the CA "
+                               "of its certificate)"));
+      }
+      return absl::Status(code, absl::StrCat("cannot reach fleetd at ", address_, ": ",
                                              status.error_message(), "; is it running?"));
+    }
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return absl::Status(code, absl::StrCat("fleetd at ", address, " did not answer within ",
+      return absl::Status(code, absl::StrCat("fleetd at ", address_, " did not answer within ",
                                              absl::FormatDuration(timeout)));
     default:
       return absl::Status(code, status.error_message());
   }
 }
 
-}  // namespace
-
 std::unique_ptr<AdminClient> AdminClient::Create(const std::string& address,
                                                  const std::string& token, absl::Duration timeout) {
-  // gRPC waits up to 120 s between attempts to reconnect a channel; a watch riding out a fleetd
-  // restart should notice it is back within seconds.
-  grpc::ChannelArguments arguments;
-  arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
-  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
+      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), ChannelArgs());
   return std::unique_ptr<AdminClient>(
-      new AdminClient(address, token, timeout, v1::AdminService::NewStub(channel)));
+      new AdminClient(address, token, timeout, std::nullopt, v1::AdminService::NewStub(channel)));
+}
+
+absl::StatusOr<std::unique_ptr<AdminClient>> AdminClient::Create(
+    const std::string& address, const std::string& token,
+    const std::optional<rpc::ClientTlsOptions>& tls, absl::Duration timeout) {
+  if (!tls.has_value()) return Create(address, token, timeout);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      rpc::CreateTlsChannel(address, *tls, ChannelArgs());
+  if (!channel.ok()) return channel.status();
+  return std::unique_ptr<AdminClient>(
+      new AdminClient(address, token, timeout, tls, v1::AdminService::NewStub(*channel)));
 }
 
 AdminClient::AdminClient(std::string address, std::string token, absl::Duration timeout,
+                         std::optional<rpc::ClientTlsOptions> tls,
                          std::unique_ptr<v1::AdminService::Stub> stub)
     : address_(std::move(address)),
       token_(std::move(token)),
       timeout_(timeout),
+      tls_(std::move(tls)),
       stub_(std::move(stub)) {}
 
 bool AdminClient::IsSendableToken(std::string_view token) {
@@ -74,7 +105,7 @@ absl::StatusOr<Response> AdminClient::Call(UnaryMethod<Request, Response> method
   if (absl::Status ready = SetUp(context, timeout_); !ready.ok()) return ready;
   Response response;
   grpc::Status status = (stub_.get()->*method)(&context, request, &response);
-  if (!status.ok()) return FromGrpc(status, address_, timeout_);
+  if (!status.ok()) return FromGrpc(status, timeout_);
   return response;
 }
 
@@ -170,7 +201,7 @@ absl::Status AdminClient::WatchRolloutStatus(
   grpc::Status finish = reader->Finish();
   if (stopped) return absl::OkStatus();
   if (finish.ok()) return absl::UnavailableError("fleetd ended the watch; try again");
-  return FromGrpc(finish, address_, timeout);
+  return FromGrpc(finish, timeout);
 }
 
 }  // namespace fleet::cli

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "fleet/v1/admin.grpc.pb.h"
+#include "rpc/tls_credentials.h"
 
 namespace fleet::cli {
 
@@ -28,11 +30,17 @@ class AdminClient {
   // UNAUTHENTICATED, without quoting it.
   static std::unique_ptr<AdminClient> Create(const std::string& address, const std::string& token,
                                              absl::Duration timeout = kDefaultRpcTimeout);
+  // The same over TLS when `tls` is set (plaintext otherwise). INVALID_ARGUMENT naming the flag
+  // when a TLS file does not load (rpc::CreateTlsChannel); a handshake that fails is an RPC's
+  // UNAVAILABLE, its message saying what to pass (rpc::DescribeTlsFailure).
+  static absl::StatusOr<std::unique_ptr<AdminClient>> Create(
+      const std::string& address, const std::string& token,
+      const std::optional<rpc::ClientTlsOptions>& tls, absl::Duration timeout = kDefaultRpcTimeout);
 
   // Each method calls the AdminService RPC of its name. Errors keep the gRPC code. The message
   // is the server's (written for operators, e.g. `policy "x" not found`), except UNAVAILABLE:
-  // "cannot reach fleetd at ADDR: ...; is it running?" and DEADLINE_EXCEEDED: "fleetd at ADDR did
-  // not answer within 5s".
+  // "cannot reach fleetd at ADDR: ...; is it running?" (or, when the TLS handshake failed, what
+  // to do about it) and DEADLINE_EXCEEDED: "fleetd at ADDR did not answer within 5s".
   absl::StatusOr<v1::VersionResponse> Version();
   absl::StatusOr<v1::WhoAmIResponse> WhoAmI();
   absl::StatusOr<v1::ApplyPolicyResponse> ApplyPolicy(const v1::ApplyPolicyRequest& request);
@@ -80,7 +88,11 @@ class AdminClient {
                                                                Response*);
 
   AdminClient(std::string address, std::string token, absl::Duration timeout,
+              std::optional<rpc::ClientTlsOptions> tls,
               std::unique_ptr<v1::AdminService::Stub> stub);
+
+  // A status for a failed call, its message saying what the operator can do.
+  absl::Status FromGrpc(const grpc::Status& status, absl::Duration timeout) const;
 
   // Prepares `context` with the token and a deadline `timeout` from now (none when infinite).
   // UNAUTHENTICATED, and `context` left without the token, when the token is not sendable.
@@ -92,6 +104,7 @@ class AdminClient {
   const std::string address_;
   const std::string token_;
   const absl::Duration timeout_;
+  const std::optional<rpc::ClientTlsOptions> tls_;  // nullopt: plaintext
   const std::unique_ptr<v1::AdminService::Stub> stub_;
 };
 

@@ -24,7 +24,7 @@ absl::StatusOr<std::unique_ptr<AdminClient>> Connect(const GlobalOptions& global
     if (!read.ok()) return read.status();
     token = *std::move(read);
   }
-  return AdminClient::Create(connection->address, token);
+  return AdminClient::Create(connection->address, token, ClientTls(connection->tls));
 }
 
 void OnRemoteCommand(CLI::App* command, const GlobalOptions& globals, CommandAction* action,

@@ -31,16 +31,24 @@ absl::Status GetContexts(OutputFormat format, std::ostream& out) {
     for (const Context& context : config->contexts) {
       contexts.push_back({{"name", context.name},
                           {"address", context.address},
-                          {"tokenFile", context.token_file}});
+                          {"tokenFile", context.token_file},
+                          {"certificateAuthority", context.tls.certificate_authority},
+                          {"clientCertificate", context.tls.client_certificate},
+                          {"clientKey", context.tls.client_key},
+                          {"tlsServerName", context.tls.server_name},
+                          {"insecureSkipTlsVerify", context.tls.insecure_skip_verify}});
     }
     WriteStructured({{"currentContext", config->current_context}, {"contexts", contexts}}, format,
                     out);
     return absl::OkStatus();
   }
-  TableWriter table({"CURRENT", "NAME", "ADDRESS", "TOKEN-FILE"});
+  TableWriter table({"CURRENT", "NAME", "ADDRESS", "TOKEN-FILE", "TLS"});
   for (const Context& context : config->contexts) {
+    const char* tls = !context.tls.enabled()             ? "no"
+                      : context.tls.insecure_skip_verify ? "unverified"
+                                                         : "yes";
     table.AddRow({context.name == config->current_context ? "*" : "", context.name, context.address,
-                  context.token_file});
+                  context.token_file, tls});
   }
   table.Write(out);
   return absl::OkStatus();
@@ -67,8 +75,10 @@ void AddSetContext(CLI::App& config, const GlobalOptions& globals, CommandAction
   auto name = std::make_shared<std::string>();
   CLI::App* command = AddCommandWithArg(
       config, "set-context",
-      "Create or change a context: --address (required for a new one) and --token-file (stored "
-      "as an absolute path). The first context becomes the current one.",
+      "Create or change a context: --address (required for a new one), --token-file and the TLS "
+      "flags (--certificate-authority, --client-certificate, --client-key, --tls-server-name, "
+      "--insecure-skip-tls-verify; files stored as absolute paths). Only the flags given change. "
+      "The first context becomes the current one.",
       "NAME", "The context's name.", name.get());
   OnLocalCommand(command, action, [name, &globals](std::ostream& out) {
     bool created = false;
@@ -78,6 +88,15 @@ void AddSetContext(CLI::App& config, const GlobalOptions& globals, CommandAction
       Context context = created ? Context{.name = *name} : *existing;
       if (!globals.address.empty()) context.address = globals.address;
       if (!globals.token_file.empty()) context.token_file = AbsolutePath(globals.token_file);
+      const TlsSettings tls = AbsoluteTlsPaths(globals.tls);
+      for (const auto& [given, kept] :
+           {std::pair(&tls.certificate_authority, &context.tls.certificate_authority),
+            std::pair(&tls.client_certificate, &context.tls.client_certificate),
+            std::pair(&tls.client_key, &context.tls.client_key),
+            std::pair(&tls.server_name, &context.tls.server_name)}) {
+        if (!given->empty()) *kept = *given;
+      }
+      if (tls.insecure_skip_verify) context.tls.insecure_skip_verify = true;
       if (context.address.empty()) {
         return absl::InvalidArgumentError("a new context needs --address HOST:PORT");
       }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "yaml-cpp/yaml.h"
@@ -38,7 +39,19 @@ std::string ToYaml(const Config& config) {
   for (const Context& context : config.contexts) {
     out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << context.name << YAML::Key
         << "address" << YAML::Value << context.address << YAML::Key << "token-file" << YAML::Value
-        << context.token_file << YAML::EndMap;
+        << context.token_file;
+    // Only what is set, so that a plaintext context reads as before.
+    const TlsSettings& tls = context.tls;
+    for (const auto& [key, value] : {std::pair("certificate-authority", &tls.certificate_authority),
+                                     std::pair("client-certificate", &tls.client_certificate),
+                                     std::pair("client-key", &tls.client_key),
+                                     std::pair("tls-server-name", &tls.server_name)}) {
+      if (!value->empty()) out << YAML::Key << key << YAML::Value << *value;
+    }
+    if (tls.insecure_skip_verify) {
+      out << YAML::Key << "insecure-skip-tls-verify" << YAML::Value << true;
+    }
+    out << YAML::EndMap;
   }
   out << YAML::EndSeq << YAML::EndMap;
   return absl::StrCat(out.c_str(), "\n");
@@ -56,9 +69,15 @@ Config FromYaml(const YAML::Node& root) {
   config.current_context = StringField(root, "current-context");
   for (const YAML::Node& item : root["contexts"]) {
     if (!item.IsMap()) continue;
-    config.contexts.push_back(Context{.name = StringField(item, "name"),
-                                      .address = StringField(item, "address"),
-                                      .token_file = StringField(item, "token-file")});
+    config.contexts.push_back(Context{
+        .name = StringField(item, "name"),
+        .address = StringField(item, "address"),
+        .token_file = StringField(item, "token-file"),
+        .tls = {.certificate_authority = StringField(item, "certificate-authority"),
+                .client_certificate = StringField(item, "client-certificate"),
+                .client_key = StringField(item, "client-key"),
+                .server_name = StringField(item, "tls-server-name"),
+                .insecure_skip_verify = StringField(item, "insecure-skip-tls-verify") == "true"}});
   }
   return config;
 }

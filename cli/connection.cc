@@ -43,6 +43,14 @@ absl::StatusOr<Connection> ResolveConnection(const GlobalOptions& flags, const E
   }
   connection.address = FirstSet({flags.address, env.address, context.address, kDefaultAddress});
   connection.token_file = FirstSet({flags.token_file, env.token_file, context.token_file});
+  connection.tls = TlsSettings{
+      .certificate_authority =
+          FirstSet({flags.tls.certificate_authority, context.tls.certificate_authority}),
+      .client_certificate =
+          FirstSet({flags.tls.client_certificate, context.tls.client_certificate}),
+      .client_key = FirstSet({flags.tls.client_key, context.tls.client_key}),
+      .server_name = FirstSet({flags.tls.server_name, context.tls.server_name}),
+      .insecure_skip_verify = flags.tls.insecure_skip_verify || context.tls.insecure_skip_verify};
   return connection;
 }
 
@@ -82,6 +90,23 @@ absl::StatusOr<std::string> ReadToken(const Connection& connection) {
                      " is not printable ASCII; the file must hold the token alone, on one line"));
   }
   return token;
+}
+
+std::optional<rpc::ClientTlsOptions> ClientTls(const TlsSettings& tls) {
+  if (!tls.enabled()) return std::nullopt;
+  return rpc::ClientTlsOptions{
+      .ca = {.flag = "--certificate-authority", .path = tls.certificate_authority},
+      .cert = {.flag = "--client-certificate", .path = tls.client_certificate},
+      .key = {.flag = "--client-key", .path = tls.client_key},
+      .server_name = tls.server_name,
+      .insecure_skip_verify = tls.insecure_skip_verify};
+}
+
+TlsSettings AbsoluteTlsPaths(TlsSettings tls) {
+  tls.certificate_authority = AbsolutePath(tls.certificate_authority);
+  tls.client_certificate = AbsolutePath(tls.client_certificate);
+  tls.client_key = AbsolutePath(tls.client_key);
+  return tls;
 }
 
 std::string AbsolutePath(const std::string& path) {

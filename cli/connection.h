@@ -1,14 +1,16 @@
-// Which fleetd to talk to and with which admin token: the flags, then the environment, then the
-// config file's context, then the defaults.
+// Which fleetd to talk to, how (TLS) and with which admin token: the flags, then the
+// environment, then the config file's context, then the defaults.
 #ifndef FLEETD_CLI_CONNECTION_H_
 #define FLEETD_CLI_CONNECTION_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "cli/config_store.h"
 #include "cli/environment.h"
 #include "cli/global_options.h"
+#include "rpc/tls_credentials.h"
 
 namespace fleet::cli {
 
@@ -18,12 +20,14 @@ struct Connection {
   std::string context;     // the context used; empty when none
   std::string address;     // never empty
   std::string token_file;  // empty when none is configured
+  TlsSettings tls;         // TLS when enabled()
 };
 
 // Resolves the context (--context, else FLEETCTL_CONTEXT, else config.current_context), then the
 // address (--address, FLEETCTL_ADDRESS, the context's, kDefaultAddress) and the token file
 // (--token-file, FLEETCTL_TOKEN_FILE, the context's). NOT_FOUND when a context is named by
-// the flag, the variable or current-context but is not in `config`.
+// the flag, the variable or current-context but is not in `config`. Each TLS setting is the
+// flag's, else the context's (--insecure-skip-tls-verify: either).
 absl::StatusOr<Connection> ResolveConnection(const GlobalOptions& flags, const Environment& env,
                                              const Config& config);
 
@@ -33,6 +37,13 @@ absl::StatusOr<Connection> ResolveConnection(const GlobalOptions& flags, const E
 // is empty, or it holds anything else ("token file FILE: ..."; the message never quotes the
 // content); UNKNOWN, naming the file and the system error, when it cannot be read.
 absl::StatusOr<std::string> ReadToken(const Connection& connection);
+
+// The client TLS options for `tls` (naming fleetctl's flags in errors), or nullopt for
+// plaintext when none is set.
+std::optional<rpc::ClientTlsOptions> ClientTls(const TlsSettings& tls);
+
+// The TLS settings with their paths made absolute (AbsolutePath), as a context stores them.
+TlsSettings AbsoluteTlsPaths(TlsSettings tls);
 
 // `path` made absolute against the working directory (unchanged when it already is, or empty).
 std::string AbsolutePath(const std::string& path);

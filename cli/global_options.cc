@@ -19,6 +19,26 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions* options) {
                  "A file holding the admin token to authenticate with. Default: the "
                  "FLEETCTL_TOKEN_FILE environment variable, else the context's token file.")
       ->type_name("FILE");
+  app.add_option("--certificate-authority", options->tls.certificate_authority,
+                 "A PEM CA bundle that fleetd's certificate must chain to; turns TLS on. "
+                 "Default: the context's, else the system's roots when TLS is on. Example: "
+                 "--certificate-authority ca.pem")
+      ->type_name("FILE");
+  app.add_option("--client-certificate", options->tls.client_certificate,
+                 "A PEM certificate to present to a fleetd that asks admin clients for one "
+                 "(--admin-client-ca); needs --client-key. Turns TLS on.")
+      ->type_name("FILE");
+  app.add_option("--client-key", options->tls.client_key,
+                 "The private key (PEM) of --client-certificate.")
+      ->type_name("FILE");
+  app.add_option("--tls-server-name", options->tls.server_name,
+                 "The name fleetd's certificate must hold, when it is not the host of --address "
+                 "(e.g. an IP address). Turns TLS on. Example: --tls-server-name "
+                 "fleetd.example.com")
+      ->type_name("NAME");
+  app.add_flag("--insecure-skip-tls-verify", options->tls.insecure_skip_verify,
+               "Speak TLS but accept any certificate fleetd presents: anyone on the path can "
+               "then read the admin token. For throw-away test servers only.");
   const std::map<std::string, OutputFormat> formats = {{"table", OutputFormat::kTable},
                                                        {"json", OutputFormat::kJson},
                                                        {"yaml", OutputFormat::kYaml}};

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "cli/config_store.h"
 #include "cli/output.h"
 
 namespace fleet::cli {
@@ -15,12 +16,15 @@ struct GlobalOptions {
   std::string context;     // --context: a context of the config file
   std::string address;     // --address: fleetd's admin HOST:PORT
   std::string token_file;  // --token-file: a file holding an admin token
+  // --certificate-authority, --client-certificate, --client-key, --tls-server-name,
+  // --insecure-skip-tls-verify; paths as given.
+  TlsSettings tls;
   OutputFormat output = OutputFormat::kTable;
 };
 
-// Adds --context, --address, --token-file and -o/--output to `app`, parsed into `*options`,
-// which must outlive the parse. Call before adding subcommands: it also lets the subcommands
-// accept these flags after their own name ("fleetctl version -o json").
+// Adds --context, --address, --token-file, the TLS flags and -o/--output to `app`, parsed into
+// `*options`, which must outlive the parse. Call before adding subcommands: it also lets the
+// subcommands accept these flags after their own name ("fleetctl version -o json").
 void AddGlobalOptions(CLI::App& app, GlobalOptions* options);
 
 }  // namespace fleet::cli

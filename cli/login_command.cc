@@ -16,11 +16,15 @@ absl::Status Login(const GlobalOptions& globals, std::ostream& out) {
   const Environment env = Environment::FromProcess();
   const Context context{.name = globals.context.empty() ? "default" : globals.context,
                         .address = globals.address,
-                        .token_file = AbsolutePath(globals.token_file)};
+                        .token_file = AbsolutePath(globals.token_file),
+                        .tls = AbsoluteTlsPaths(globals.tls)};
   absl::StatusOr<std::string> token =
       ReadToken(Connection{.address = context.address, .token_file = context.token_file});
   if (!token.ok()) return token.status();
-  absl::StatusOr<v1::WhoAmIResponse> me = AdminClient::Create(context.address, *token)->WhoAmI();
+  absl::StatusOr<std::unique_ptr<AdminClient>> client =
+      AdminClient::Create(context.address, *token, ClientTls(context.tls));
+  if (!client.ok()) return client.status();
+  absl::StatusOr<v1::WhoAmIResponse> me = (*client)->WhoAmI();
   if (!me.ok()) return me.status();
   absl::StatusOr<std::string> path = ConfigPath(env);
   if (!path.ok()) return path.status();
@@ -41,8 +45,10 @@ void AddLoginCommand(CLI::App& app, const GlobalOptions& globals, CommandAction*
   CLI::App* command = app.add_subcommand(
       "login",
       "Check that --address and --token-file work (WhoAmI), then save them as the context "
-      "named by --context (default \"default\") and make it current. The config keeps the "
-      "token file's absolute path, never the token.");
+      "named by --context (default \"default\") and make it current, with the TLS flags given "
+      "(--certificate-authority, --client-certificate, --client-key, --tls-server-name, "
+      "--insecure-skip-tls-verify). The config keeps the files' absolute paths, never the token "
+      "or a key.");
   // --address and --token-file are the global flags; login requires both.
   command->callback([&globals, action] {
     if (globals.address.empty() || globals.token_file.empty()) {

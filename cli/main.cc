@@ -6,8 +6,10 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/global_options.h"
+#include "rpc/grpc_logging.h"
 
 int main(int argc, char** argv) {
+  fleet::rpc::SilenceGrpcLogUnlessAsked();
   CLI::App app{
       "fleetctl controls a fleetd server through its admin API.\n"
       "Start with: fleetctl login --address HOST:PORT --token-file FILE\n",

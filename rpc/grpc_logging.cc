@@ -2,6 +2,8 @@
 
 #include <grpc/support/log.h>
 
+#include <cstdlib>
+
 #include "spdlog/spdlog.h"
 
 namespace fleet::rpc {
@@ -23,8 +25,14 @@ void LogToSpdlog(gpr_log_func_args* args) {
   spdlog::log(level, "grpc: {} ({}:{})", args->message, args->file, args->line);
 }
 
+void Drop(gpr_log_func_args*) {}
+
 }  // namespace
 
 void RouteGrpcLogToSpdlog() { gpr_set_log_function(&LogToSpdlog); }
+
+void SilenceGrpcLogUnlessAsked() {
+  if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function(&Drop);
+}
 
 }  // namespace fleet::rpc

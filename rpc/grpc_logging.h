@@ -10,6 +10,11 @@ namespace fleet::rpc {
 // setting up spdlog. Not thread-safe against gRPC logging concurrently.
 void RouteGrpcLogToSpdlog();
 
+// Drops gRPC's log lines, for command-line tools that report each failure as one line of their
+// own (gRPC's lines, e.g. about a failed TLS handshake, repeat what the failed call returns).
+// With GRPC_VERBOSITY set in the environment they are kept, for debugging. Call early in main.
+void SilenceGrpcLogUnlessAsked();
+
 }  // namespace fleet::rpc
 
 #endif  // FLEETD_RPC_GRPC_LOGGING_H_

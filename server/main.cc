@@ -139,6 +139,52 @@ int main(int argc, char** argv) {
                  "reconnect (with +-10% jitter), so that load balancers can rebalance agents over "
                  "replicas. Between 1m and 480h. Default: 30m. Example: --max-connection-age 2h")
       ->type_name("DURATION");
+  // TLS and mTLS (docs/tls.md).
+  app.add_option("--tls-cert", config.tls_cert_file,
+                 "The certificate chain (PEM, leaf first) both listeners serve TLS with; fleetd "
+                 "re-reads it every 2 s, so a replaced file serves new connections without a "
+                 "restart. Needs --tls-key. Default: none (plaintext, allowed on loopback only). "
+                 "Example: --tls-cert /etc/fleetd/tls/server.pem")
+      ->type_name("FILE");
+  app.add_option("--tls-key", config.tls_key_file,
+                 "The private key (PEM, unencrypted) of --tls-cert. Example: --tls-key "
+                 "/etc/fleetd/tls/server-key.pem")
+      ->type_name("FILE");
+  app.add_option("--admin-tls-cert", config.admin_tls_cert_file,
+                 "A certificate chain for the admin listener instead of --tls-cert. Needs "
+                 "--admin-tls-key.")
+      ->type_name("FILE");
+  app.add_option("--admin-tls-key", config.admin_tls_key_file,
+                 "The private key of --admin-tls-cert.")
+      ->type_name("FILE");
+  app.add_option("--agent-tls-cert", config.agent_tls_cert_file,
+                 "A certificate chain for the agent listener instead of --tls-cert. Needs "
+                 "--agent-tls-key.")
+      ->type_name("FILE");
+  app.add_option("--agent-tls-key", config.agent_tls_key_file,
+                 "The private key of --agent-tls-cert.")
+      ->type_name("FILE");
+  app.add_option("--agent-client-ca", config.agent_client_ca_file,
+                 "mTLS for agents: the CA bundle (PEM) agent certificates must chain to. An agent "
+                 "that presents a certificate must be the agent it names (URI SAN "
+                 "fleet://agent/ID, else the CN). Needs TLS on the agent listener. Example: "
+                 "--agent-client-ca /etc/fleetd/tls/agents-ca.pem")
+      ->type_name("FILE");
+  app.add_option("--agent-client-auth", config.agent_client_auth,
+                 "Whether agents must present a certificate: none, optional (checked when "
+                 "presented) or required. Default: required with --agent-client-ca, else none. "
+                 "Example: --agent-client-auth optional")
+      ->type_name("MODE")
+      ->check(CLI::IsMember({"none", "optional", "required"}));
+  app.add_option("--admin-client-ca", config.admin_client_ca_file,
+                 "mTLS for admin clients: every admin connection must present a certificate "
+                 "this CA bundle (PEM) signed, besides its admin token. Needs TLS on the admin "
+                 "listener. Example: --admin-client-ca /etc/fleetd/tls/admins-ca.pem")
+      ->type_name("FILE");
+  app.add_flag("--insecure-plaintext", config.insecure_plaintext,
+               "Allow a listener without TLS on an address that is not loopback (refused "
+               "otherwise); fleetd warns at start. Admin tokens and agent secrets then cross the "
+               "network readable: only behind a proxy that terminates TLS, or in a lab.");
   app.add_option("--log-level", log_level,
                  "The least severe log messages to write to stderr: trace, debug, info, warn or "
                  "error. Default: info. Example: --log-level debug")

@@ -9,6 +9,8 @@
 #include "common/log_fields.h"
 #include "common/utf8.h"
 #include "rpc/grpc_status.h"
+#include "rpc/peer_certificate.h"
+#include "server/agent/agent_certificate.h"
 #include "server/model/secret_token.h"
 #include "spdlog/spdlog.h"
 
@@ -51,9 +53,9 @@ std::string Metadata(const grpc::ServerContext& context, const std::string& key)
   return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
 }
 
-// The agent the call's metadata authenticates and its policy, from the directory (no store
-// read: this runs on a completion-queue thread). UNAUTHENTICATED, or UNAVAILABLE while the
-// directory is not synced.
+// The agent the call's metadata (and client certificate, with mTLS) authenticates and its
+// policy, from the directory (no store read: this runs on a completion-queue thread).
+// UNAUTHENTICATED, or UNAVAILABLE while the directory is not synced.
 absl::StatusOr<std::pair<std::string, std::string>> Authenticate(
     AgentDirectory& directory, const grpc::ServerContext& context) {
   const std::string id = Metadata(context, "x-fleet-agent-id");
@@ -62,6 +64,12 @@ absl::StatusOr<std::pair<std::string, std::string>> Authenticate(
   if (id.empty() || !authorization.starts_with(kScheme)) {
     return absl::UnauthenticatedError(
         "send x-fleet-agent-id and \"authorization: Bearer <agent secret>\" metadata");
+  }
+  // Checked before the secret: a stolen secret is no use without the agent's certificate.
+  if (absl::Status named =
+          CheckAgentCertificate(rpc::PeerCertificateOf(*context.auth_context()), id);
+      !named.ok()) {
+    return named;
   }
   absl::StatusOr<ParsedToken> secret =
       ParseToken(std::string_view(authorization).substr(kScheme.size()), kAgentSecretKind);

@@ -5,6 +5,85 @@
 #include "absl/strings/str_cat.h"
 
 namespace fleet::server {
+namespace {
+
+// The pair one listener serves: its own (specific_*) when given, else the shared one; nullopt
+// for none. Each pair must be whole.
+absl::StatusOr<std::optional<std::pair<rpc::FlagFile, rpc::FlagFile>>> ListenerKeyPair(
+    const rpc::FlagFile& specific_cert, const rpc::FlagFile& specific_key,
+    const rpc::FlagFile& shared_cert, const rpc::FlagFile& shared_key) {
+  if (absl::Status whole = rpc::CheckBothOrNeither(specific_cert, specific_key); !whole.ok()) {
+    return whole;
+  }
+  if (absl::Status whole = rpc::CheckBothOrNeither(shared_cert, shared_key); !whole.ok()) {
+    return whole;
+  }
+  if (!specific_cert.path.empty()) return std::pair(specific_cert, specific_key);
+  if (!shared_cert.path.empty()) return std::pair(shared_cert, shared_key);
+  return std::nullopt;
+}
+
+// One listener's TLS: its pair (checked to load), its client CA and client auth. `flag` and
+// `address` name the listener; `pair` is what ListenerKeyPair chose.
+absl::StatusOr<std::optional<rpc::ServerTlsOptions>> ListenerTls(
+    const std::string& flag, const ListenAddress& address,
+    const std::optional<std::pair<rpc::FlagFile, rpc::FlagFile>>& pair,
+    const rpc::FlagFile& client_ca, rpc::ClientAuth client_auth, bool insecure_plaintext,
+    std::vector<std::string>& warnings) {
+  if (!pair.has_value()) {
+    if (!client_ca.path.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          client_ca.flag, " needs TLS on ", flag, ": --tls-cert and --tls-key (or the ",
+          flag == "--admin-addr" ? "--admin-tls-*" : "--agent-tls-*", " pair)"));
+    }
+    if (address.IsLoopback()) return std::nullopt;
+    if (!insecure_plaintext) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          flag, " ", address.ToString(),
+          " is not a loopback address and has no TLS: tokens and agent secrets would cross the "
+          "network readable. Pass --tls-cert FILE and --tls-key FILE, or --insecure-plaintext "
+          "to serve plaintext anyway"));
+    }
+    warnings.push_back(absl::StrCat("serving ", flag, " ", address.ToString(),
+                                    " in plaintext off loopback (--insecure-plaintext): admin "
+                                    "tokens and agent secrets cross the network readable"));
+    return std::nullopt;
+  }
+  if (absl::Status loads = rpc::CheckKeyPairFiles(pair->first, pair->second); !loads.ok()) {
+    return loads;
+  }
+  if (!client_ca.path.empty()) {
+    if (absl::Status loads = rpc::CheckCaFile(client_ca); !loads.ok()) return loads;
+  }
+  return rpc::ServerTlsOptions{.cert_file = pair->first.path,
+                               .key_file = pair->second.path,
+                               .client_ca_file = client_ca.path,
+                               .client_auth = client_auth};
+}
+
+// --agent-client-auth as given, or its default: "required" with a CA, "none" without.
+absl::StatusOr<rpc::ClientAuth> AgentClientAuth(const FleetdConfig& config) {
+  const bool has_ca = !config.agent_client_ca_file.empty();
+  if (config.agent_client_auth.empty()) {
+    return has_ca ? rpc::ClientAuth::kRequired : rpc::ClientAuth::kNone;
+  }
+  absl::StatusOr<rpc::ClientAuth> auth =
+      rpc::ParseClientAuth("--agent-client-auth", config.agent_client_auth);
+  if (!auth.ok()) return auth.status();
+  if (*auth != rpc::ClientAuth::kNone && !has_ca) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--agent-client-auth ", rpc::ClientAuthName(*auth),
+                     " needs --agent-client-ca FILE, the CA agent certificates must chain to"));
+  }
+  if (*auth == rpc::ClientAuth::kNone && has_ca) {
+    return absl::InvalidArgumentError(
+        "--agent-client-ca has no effect with --agent-client-auth none; pass optional or "
+        "required, or leave --agent-client-ca out");
+  }
+  return *auth;
+}
+
+}  // namespace
 
 absl::StatusOr<ValidConfig> ValidateConfig(const FleetdConfig& config) {
   if (config.data_dir.empty()) return absl::InvalidArgumentError("--data-dir must not be empty");
@@ -58,11 +137,37 @@ absl::StatusOr<ValidConfig> ValidateConfig(const FleetdConfig& config) {
     return absl::InvalidArgumentError(
         absl::StrCat("--policy-history must be at least 1 (got ", config.policy_history, ")"));
   }
+  absl::StatusOr<rpc::ClientAuth> agent_client_auth = AgentClientAuth(config);
+  if (!agent_client_auth.ok()) return agent_client_auth.status();
+  const rpc::FlagFile shared_cert{"--tls-cert", config.tls_cert_file};
+  const rpc::FlagFile shared_key{"--tls-key", config.tls_key_file};
+  absl::StatusOr<std::optional<std::pair<rpc::FlagFile, rpc::FlagFile>>> admin_pair =
+      ListenerKeyPair({"--admin-tls-cert", config.admin_tls_cert_file},
+                      {"--admin-tls-key", config.admin_tls_key_file}, shared_cert, shared_key);
+  if (!admin_pair.ok()) return admin_pair.status();
+  absl::StatusOr<std::optional<std::pair<rpc::FlagFile, rpc::FlagFile>>> agent_pair =
+      ListenerKeyPair({"--agent-tls-cert", config.agent_tls_cert_file},
+                      {"--agent-tls-key", config.agent_tls_key_file}, shared_cert, shared_key);
+  if (!agent_pair.ok()) return agent_pair.status();
+  std::vector<std::string> warnings;
+  const rpc::FlagFile admin_ca{"--admin-client-ca", config.admin_client_ca_file};
+  absl::StatusOr<std::optional<rpc::ServerTlsOptions>> admin_tls =
+      ListenerTls("--admin-addr", *admin, *admin_pair, admin_ca,
+                  admin_ca.path.empty() ? rpc::ClientAuth::kNone : rpc::ClientAuth::kRequired,
+                  config.insecure_plaintext, warnings);
+  if (!admin_tls.ok()) return admin_tls.status();
+  absl::StatusOr<std::optional<rpc::ServerTlsOptions>> agent_tls = ListenerTls(
+      "--agent-addr", *agent, *agent_pair, {"--agent-client-ca", config.agent_client_ca_file},
+      *agent_client_auth, config.insecure_plaintext, warnings);
+  if (!agent_tls.ok()) return agent_tls.status();
   return ValidConfig{.config = config,
                      .admin = *admin,
                      .agent = *agent,
                      .http = std::move(http),
-                     .store = *std::move(spec)};
+                     .store = *std::move(spec),
+                     .admin_tls = *std::move(admin_tls),
+                     .agent_tls = *std::move(agent_tls),
+                     .warnings = std::move(warnings)};
 }
 
 }  // namespace fleet::server

@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "rpc/tls_credentials.h"
 #include "server/app/listen_address.h"
 #include "storage/open_store.h"
 
@@ -43,6 +45,23 @@ struct FleetdConfig {
   // listeners and the HTTP endpoint serve, re-read when they change; empty for plaintext.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // A pair for one listener instead (--admin-tls-cert/--admin-tls-key,
+  // --agent-tls-cert/--agent-tls-key); empty to use --tls-cert/--tls-key.
+  std::string admin_tls_cert_file;
+  std::string admin_tls_key_file;
+  std::string agent_tls_cert_file;
+  std::string agent_tls_key_file;
+  // mTLS for agents (--agent-client-ca, --agent-client-auth): the CA bundle agent certificates
+  // must chain to, and whether agents must present one ("none", "optional", "required"; empty
+  // means "required" with a CA and "none" without).
+  std::string agent_client_ca_file;
+  std::string agent_client_auth;
+  // mTLS for admin clients (--admin-client-ca): when set, every admin connection must present a
+  // certificate this CA signed (and still an admin token).
+  std::string admin_client_ca_file;
+  // Serve plaintext on addresses that are not loopback (--insecure-plaintext), with a warning;
+  // otherwise refused, since tokens and agent secrets would cross the network readable.
+  bool insecure_plaintext = false;
   // HOST:PORT of the HTTP endpoint for health checks and metrics (--http-addr); empty for none.
   std::string http_addr = "127.0.0.1:8222";
 };
@@ -54,11 +73,21 @@ struct ValidConfig {
   ListenAddress agent;
   std::optional<ListenAddress> http;  // none when http_addr is empty
   storage::StoreSpec store;
+  // Each listener's TLS, with files that loaded; nullopt for plaintext.
+  std::optional<rpc::ServerTlsOptions> admin_tls;
+  std::optional<rpc::ServerTlsOptions> agent_tls;
+  // What the operator should hear at start (plaintext allowed off loopback by
+  // --insecure-plaintext).
+  std::vector<std::string> warnings;
 };
 
 // Checks every field. INVALID_ARGUMENT naming the flag and the accepted values: a malformed
 // address, the same address twice (of --admin-addr, --agent-addr and --http-addr), a store spec
-// that does not parse, or a number or duration out of range.
+// that does not parse, or a number or duration out of range; a certificate without its key (or
+// a key without its certificate), a TLS file that cannot be read or does not hold what it
+// should, a key that is not the certificate's; a client CA or --agent-client-auth on a listener
+// without TLS or without each other; a listener without TLS on an address that is not loopback,
+// unless insecure_plaintext.
 absl::StatusOr<ValidConfig> ValidateConfig(const FleetdConfig& config);
 
 }  // namespace fleet::server

@@ -6,6 +6,7 @@
 #include <grpcpp/server_builder.h>
 
 #include <chrono>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/fd_limit.h"
 #include "rpc/request_metrics_interceptor.h"
+#include "rpc/tls_credentials.h"
 #include "rpc/unparsed_request_interceptor.h"
 #include "server/app/fleetd_metrics.h"
 #include "server/app/listen_address.h"
@@ -121,12 +123,27 @@ struct Endpoint {
   }
 };
 
+// The credentials a listener serves with: TLS when configured, else plaintext (which
+// ValidateConfig allows off loopback only with --insecure-plaintext).
+std::shared_ptr<grpc::ServerCredentials> ListenerCredentials(
+    const std::string& name, const std::optional<rpc::ServerTlsOptions>& tls) {
+  if (!tls.has_value()) {
+    spdlog::info("{} listener: plaintext", name);
+    return grpc::InsecureServerCredentials();
+  }
+  spdlog::info("{} listener: TLS with {} (key {}), client certificates {}{}{}", name,
+               tls->cert_file, tls->key_file, rpc::ClientAuthName(tls->client_auth),
+               tls->client_ca_file.empty() ? "" : " from CA ", tls->client_ca_file);
+  return rpc::ServerTlsCredentials(*tls);
+}
+
 // Listens on `address` (the value of `flag`) and starts a server there with `service`, if any,
-// next to health and reflection. Errors as ConnectionAcceptor::Listen.
+// next to health and reflection, its connections secured by `credentials`. Errors as
+// ConnectionAcceptor::Listen.
 absl::StatusOr<Endpoint> StartEndpoint(
     const std::string& flag, const ListenAddress& address, FdBudget& budget,
-    ConnectionAcceptorOptions options, grpc::Service* service, const ChannelArgs& args = {},
-    AgentService* agent_service = nullptr,
+    ConnectionAcceptorOptions options, std::shared_ptr<grpc::ServerCredentials> credentials,
+    grpc::Service* service, const ChannelArgs& args = {}, AgentService* agent_service = nullptr,
     std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> request_metrics =
         nullptr) {
   absl::StatusOr<std::unique_ptr<ConnectionAcceptor>> acceptor =
@@ -134,10 +151,12 @@ absl::StatusOr<Endpoint> StartEndpoint(
   if (!acceptor.ok()) return acceptor.status();
   grpc::ServerBuilder builder;
   for (const auto& [name, value] : args) builder.AddChannelArgument(name, value);
+  // Connections handed over by descriptor go through the same handshakers as listened ones, TLS
+  // included.
   std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> sink =
       builder.experimental().AddExternalConnectionAcceptor(
           grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
-          grpc::InsecureServerCredentials());
+          std::move(credentials));
   if (service != nullptr) builder.RegisterService(service);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(rpc::NewUnparsedRequestInterceptorFactory());
@@ -176,6 +195,7 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
   const FleetdConfig& config = valid->config;
   const ListenAddress* const admin = &valid->admin;
   const ListenAddress* const agent = &valid->agent;
+  for (const std::string& warning : valid->warnings) spdlog::warn("{}", warning);
 
   absl::StatusOr<std::unique_ptr<DataDirLock>> lock = DataDirLock::Acquire(config.data_dir);
   if (!lock.ok()) return lock.status();
@@ -230,7 +250,8 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
        .reserve = store_reserve,
        .max_connections = admin_connections,
        .metrics = &registry},
-      admin_service.get(), AdminChannelArgs(), nullptr,
+      ListenerCredentials("admin", valid->admin_tls), admin_service.get(), AdminChannelArgs(),
+      nullptr,
       rpc::NewRequestMetricsInterceptorFactory(
           {.requests = registry.AddCounterFamily(
                "fleetd_admin_requests_total",
@@ -254,7 +275,8 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
        .reserve = store_reserve + admin_connections,
        .set_aside = [admin = admin_endpoint->acceptor.get()] { return admin->open_connections(); },
        .metrics = &registry},
-      agent_service.get(), AgentChannelArgs(config), agent_service.get());
+      ListenerCredentials("agent", valid->agent_tls), agent_service.get(), AgentChannelArgs(config),
+      agent_service.get());
   if (!agent_endpoint.ok()) {
     admin_endpoint->Stop();
     return agent_endpoint.status();

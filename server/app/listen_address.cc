@@ -1,6 +1,8 @@
 #include "server/app/listen_address.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,6 +65,14 @@ absl::StatusOr<ListenAddress> ParseListenAddress(const std::string& flag, const 
     return Malformed(flag, text, "the port must be a number from 0 to 65535");
   }
   return ListenAddress{.host = std::string(host), .port = port};
+}
+
+bool ListenAddress::IsLoopback() const {
+  if (host == "localhost") return true;
+  in_addr v4;
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6;
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 absl::Status ExplainListenFailure(const std::string& flag, const ListenAddress& address) {

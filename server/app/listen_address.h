@@ -20,6 +20,9 @@ struct ListenAddress {
   std::string ToString() const;
   // The same with another port, e.g. the one the kernel picked for port 0.
   std::string WithPort(int port) const;
+  // Whether only this machine can reach it: "localhost", 127.0.0.0/8 or ::1 (not 0.0.0.0 or ::,
+  // which listen on every interface).
+  bool IsLoopback() const;
 };
 
 // Parses `text`, the value of the command-line flag `flag` (e.g. "--admin-addr"), which the

@@ -206,5 +206,45 @@ TEST(AbsolutePathTest, MakesRelativePathsAbsolute) {
             (std::filesystem::current_path() / "t.token").lexically_normal().string());
 }
 
+// A context's TLS settings survive a save and a load; a plaintext context writes no TLS keys.
+TEST(ConfigStoreTest, TlsSettingsRoundTrip) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("config.yaml");
+  Config config = TwoContexts();
+  config.contexts[0].tls = {.certificate_authority = "/ca.pem",
+                            .client_certificate = "/me.pem",
+                            .client_key = "/me-key.pem",
+                            .server_name = "fleetd.example.com",
+                            .insecure_skip_verify = true};
+  ASSERT_OK(SaveConfig(path, config));
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text.find("certificate-authority"), text.rfind("certificate-authority"));
+  ASSERT_OK_AND_ASSIGN(Config loaded, LoadConfig(path));
+  const TlsSettings& tls = loaded.contexts[0].tls;
+  EXPECT_EQ(tls.certificate_authority, "/ca.pem");
+  EXPECT_EQ(tls.client_certificate, "/me.pem");
+  EXPECT_EQ(tls.client_key, "/me-key.pem");
+  EXPECT_EQ(tls.server_name, "fleetd.example.com");
+  EXPECT_TRUE(tls.insecure_skip_verify);
+  EXPECT_FALSE(loaded.contexts[1].tls.enabled());
+}
+
+// Each TLS flag overrides the context's setting of its own, and only that one.
+TEST(ResolveConnectionTest, TlsFlagsOverrideTheContextOneByOne) {
+  Config config = TwoContexts();
+  config.contexts[0].tls = {.certificate_authority = "/ctx-ca.pem", .server_name = "ctx-name"};
+  GlobalOptions flags;
+  flags.tls.certificate_authority = "/flag-ca.pem";
+  ASSERT_OK_AND_ASSIGN(Connection connection, ResolveConnection(flags, Environment{}, config));
+  EXPECT_EQ(connection.tls.certificate_authority, "/flag-ca.pem");
+  EXPECT_EQ(connection.tls.server_name, "ctx-name");
+  std::optional<rpc::ClientTlsOptions> tls = ClientTls(connection.tls);
+  ASSERT_TRUE(tls.has_value());
+  EXPECT_EQ(tls->ca.flag, "--certificate-authority");
+  EXPECT_EQ(tls->ca.path, "/flag-ca.pem");
+  EXPECT_FALSE(ClientTls(TlsSettings{}).has_value());
+}
+
 }  // namespace
 }  // namespace fleet::cli

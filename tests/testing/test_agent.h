@@ -19,17 +19,24 @@
 
 namespace fleet::testing {
 
-// Trades `token` for an agent identity at the agent API on `address`.
-inline grpc::Status EnrollAgent(const std::string& address, const std::string& token,
-                                const std::string& hostname, v1::EnrollResponse* response) {
-  auto stub =
-      v1::AgentService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+// Trades `token` for an agent identity at the agent API over `channel` (e.g. TLS).
+inline grpc::Status EnrollAgent(const std::shared_ptr<grpc::Channel>& channel,
+                                const std::string& token, const std::string& hostname,
+                                v1::EnrollResponse* response) {
+  auto stub = v1::AgentService::NewStub(channel);
   v1::EnrollRequest request;
   request.set_enrollment_token(token);
   request.mutable_facts()->set_hostname(hostname);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
   return stub->Enroll(&context, request, response);
+}
+
+// The same in plaintext at `address`.
+inline grpc::Status EnrollAgent(const std::string& address, const std::string& token,
+                                const std::string& hostname, v1::EnrollResponse* response) {
+  return EnrollAgent(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()), token,
+                     hostname, response);
 }
 
 // Thread-compatible: one test thread drives it.
@@ -39,8 +46,12 @@ class TestAgent {
   // itself after `deadline`.
   TestAgent(const std::string& address, const v1::EnrollResponse& identity,
             const std::string& secret_override = "", absl::Duration deadline = absl::Seconds(60))
-      : stub_(v1::AgentService::NewStub(
-            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {
+      : TestAgent(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()), identity,
+                  secret_override, deadline) {}
+  // The same over `channel` (e.g. TLS, with the agent's client certificate).
+  TestAgent(const std::shared_ptr<grpc::Channel>& channel, const v1::EnrollResponse& identity,
+            const std::string& secret_override = "", absl::Duration deadline = absl::Seconds(60))
+      : stub_(v1::AgentService::NewStub(channel)) {
     context_.AddMetadata("x-fleet-agent-id", identity.agent_id());
     context_.AddMetadata(
         "authorization",
