@@ -101,6 +101,14 @@ int main(int argc, char** argv) {
                  "error. Default: info. Example: --log-level debug")
       ->type_name("LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  // Credential rotation (docs/agent-credentials.md).
+  std::string credential_max_age = "0";
+  app.add_option("--credential-max-age", credential_max_age,
+                 "Rotate an agent's secret on its stream once it is this old (agents offline then "
+                 "rotate when they reconnect). 0 for never (only `fleetctl agent "
+                 "rotate-credentials` rotates); otherwise at least 1m. Default: 0. Example: "
+                 "--credential-max-age 720h")
+      ->type_name("DURATION");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -114,6 +122,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "fleetd: error: --heartbeat-interval and --max-connection-age take durations "
                  "such as 30s, 5m or 1h30m\n");
+    return kExitUsage;
+  }
+  if (!absl::ParseDuration(credential_max_age, &config.credential_max_age)) {
+    std::fprintf(stderr,
+                 "fleetd: error: --credential-max-age takes a duration such as 720h, or 0\n");
     return kExitUsage;
   }
   // Everything is checked before anything is acquired: a bad value creates no data dir, takes

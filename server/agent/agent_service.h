@@ -21,6 +21,7 @@
 #include "server/agent/enrollment_service.h"
 #include "server/control/agent_directory.h"
 #include "server/control/agent_state.h"
+#include "server/control/credential_writer.h"
 #include "server/control/update_source.h"
 
 namespace fleet::server {
@@ -28,6 +29,9 @@ namespace fleet::server {
 struct AgentServiceOptions {
   // Sent to agents in Welcome; an agent counts as offline after three missed heartbeats.
   absl::Duration heartbeat_interval = absl::Seconds(30);
+  // A secret at least this old is rotated on the agent's stream (--credential-max-age); zero:
+  // only operators' requests rotate secrets.
+  absl::Duration credential_max_age = absl::ZeroDuration();
 };
 
 // What the agent API works with from the control layer and the hub; all of it outlives the
@@ -71,6 +75,8 @@ class AgentService final
   const AgentControl control_;
   const AgentServiceOptions options_;
   EnrollmentService enrollment_;
+  // Outlives every session: the service is destroyed only after StopServing.
+  CredentialWriter credentials_;
   // Between AddQueuesTo and StartServing.
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> new_queues_;
   std::vector<grpc::ServerCompletionQueue*> queues_;
