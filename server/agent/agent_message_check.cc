@@ -73,10 +73,10 @@ absl::Status CheckAgentMessage(const v1::AgentMessage& message) {
       return CheckStatusReport(message.status());
     case v1::AgentMessage::kCredentialsConfirmed:
       if (message.credentials_confirmed().agent_secret().size() > kMaxAgentSecretBytes) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "CredentialsConfirmed.agent_secret is ",
-            message.credentials_confirmed().agent_secret().size(), " bytes; at most ",
-            kMaxAgentSecretBytes));
+        return absl::InvalidArgumentError(
+            absl::StrCat("CredentialsConfirmed.agent_secret is ",
+                         message.credentials_confirmed().agent_secret().size(), " bytes; at most ",
+                         kMaxAgentSecretBytes));
       }
       return absl::OkStatus();
     default:

@@ -11,8 +11,7 @@
 namespace fleet::server {
 
 AgentSession::AgentSession(const AgentSessionDeps& deps, std::unique_ptr<rpc::AcceptedCall> call,
-                           std::string agent_id, std::string policy,
-                           StreamCredentials credentials)
+                           std::string agent_id, std::string policy, StreamCredentials credentials)
     : rpc::AsyncServerStream(std::move(call)),
       hub_(deps.hub),
       credentials_(deps.credentials),
@@ -21,8 +20,8 @@ AgentSession::AgentSession(const AgentSessionDeps& deps, std::unique_ptr<rpc::Ac
 
 void AgentSession::Start(const AgentSessionDeps& deps, std::unique_ptr<rpc::AcceptedCall> call,
                          std::string agent_id, std::string policy, StreamCredentials credentials) {
-  std::shared_ptr<AgentSession> session(new AgentSession(
-      deps, std::move(call), std::move(agent_id), policy, std::move(credentials)));
+  std::shared_ptr<AgentSession> session(
+      new AgentSession(deps, std::move(call), std::move(agent_id), policy, std::move(credentials)));
   {
     absl::MutexLock lock(&session->mu_);
     session->self_ = session;

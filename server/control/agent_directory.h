@@ -1,8 +1,9 @@
 // Every enrolled agent this fleetd knows of, in memory: its policy, the hashes of its current and
-// pending secrets and whether a rotation is asked for (agent_credentials.h), kept current by a Reflector on the store's /agents/ keys (storage/reflector.h), whoever wrote
-// them (enrollment, an operator's reassign or unenroll, later another replica). Connect
-// authenticates against it without a store read, the hub follows its changes to move or close
-// open streams, and the rollout tracker learns from it which agents each policy has.
+// pending secrets and whether a rotation is asked for (agent_credentials.h), kept current by a
+// Reflector on the store's /agents/ keys (storage/reflector.h), whoever wrote them (enrollment, an
+// operator's reassign or unenroll, later another replica). Connect authenticates against it without
+// a store read, the hub follows its changes to move or close open streams, and the rollout tracker
+// learns from it which agents each policy has.
 #ifndef FLEETD_SERVER_CONTROL_AGENT_DIRECTORY_H_
 #define FLEETD_SERVER_CONTROL_AGENT_DIRECTORY_H_
 

@@ -65,7 +65,8 @@ void CredentialWriter::Run() {
           this));
       stopping = stopping_;
       if (stopping) {
-        batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+        batch.assign(std::make_move_iterator(queue_.begin()),
+                     std::make_move_iterator(queue_.end()));
         queue_.clear();
       } else {
         // One change per agent per transaction (a transaction may write a key once); a second

@@ -69,9 +69,9 @@ class CredentialWriter {
   // Commits one item alone, after its batch lost a race with another writer.
   void CommitAlone(Item& item, int64_t& revision);
 
-  storage::Store& store_;        // not owned
-  Clock& clock_;                 // not owned
-  AgentDirectory& directory_;    // not owned
+  storage::Store& store_;      // not owned
+  Clock& clock_;               // not owned
+  AgentDirectory& directory_;  // not owned
 
   absl::Mutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);

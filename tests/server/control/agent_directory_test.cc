@@ -147,8 +147,7 @@ TEST_F(AgentDirectoryTest, AuthenticatesPendingSecretsAndTellsRotationRequests) 
 
   ASSERT_OK(PromotePending(record, Sha256("new"), absl::FromUnixSeconds(102)));
   ASSERT_TRUE(directory.WaitForRevision(write(), absl::Seconds(10)));
-  EXPECT_EQ(directory.Authenticate("a", "old").status().code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(directory.Authenticate("a", "old").status().code(), absl::StatusCode::kUnauthenticated);
   ASSERT_OK_AND_ASSIGN(AuthenticatedAgent promoted, directory.Authenticate("a", "new"));
   EXPECT_EQ(promoted.pending_sha256, "");
   EXPECT_FALSE(promoted.rotation_requested);
