@@ -120,7 +120,7 @@ void AddRotateCredentials(CLI::App& agent, const GlobalOptions& globals, Command
       "Give agents new secrets: each connected agent gets its new secret on its stream at once, "
       "each offline one when it reconnects; its old secret works until it confirms the new one. "
       "Example: fleetctl agent rotate-credentials -l env=prod");
-  CLI::Option* ids = command->add_option("ID", flags->ids, "Agents' ids.")->type_name("ID...");
+  CLI::Option* ids = command->add_option("ID", flags->ids, "Agents' ids.");
   CLI::Option* selector =
       command
           ->add_option("--selector,-l", flags->selectors,
@@ -129,11 +129,8 @@ void AddRotateCredentials(CLI::App& agent, const GlobalOptions& globals, Command
           ->type_name("SELECTOR")
           ->excludes(ids);
   command->add_flag("--all", flags->all, "Every agent.")->excludes(ids)->excludes(selector);
-  command->callback([command] {
-    if (command->count("ID") + command->count("--selector") + command->count("--all") == 0) {
-      throw CLI::ValidationError("rotate-credentials", "name agents: ID..., -l SELECTOR or --all");
-    }
-  });
+  // One of the three, whichever: the others are excluded above.
+  command->require_option(1);
   OnRemoteCommand(command, globals, action,
                   [&globals, flags](AdminClient& client, std::ostream& out) {
                     v1::RotateAgentCredentialsRequest request;

@@ -132,11 +132,13 @@ AgentProtocol::Action AgentProtocol::OnRotationRequested() {
   {
     absl::MutexLock lock(&mu_);
     rotation_requested_ = true;
+    if (rotation_ == Rotation::kPromoting) requested_while_promoting_ = true;
   }
   return Advance();
 }
 
-AgentProtocol::Action AgentProtocol::OnCredentialsCommitted(const absl::Status& status) {
+AgentProtocol::Action AgentProtocol::OnCredentialsCommitted(const absl::Status& status,
+                                                            bool rotation_requested) {
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = deps_.clock.Now();
@@ -158,10 +160,12 @@ AgentProtocol::Action AgentProtocol::OnCredentialsCommitted(const absl::Status& 
           Queue(message);
         }
         break;
-      case Rotation::kPromoting:
+      case Rotation::kPromoting: {
+        const bool requested_meanwhile = std::exchange(requested_while_promoting_, false);
         if (status.ok()) {
           rotation_ = Rotation::kIdle;
-          rotation_requested_ = false;
+          // A request newer than the pending secret asks for one more rotation.
+          rotation_requested_ = rotation_requested || requested_meanwhile;
           secret_issued_at_ = now;
           new_sha256_.clear();
         } else if (status.code() == absl::StatusCode::kFailedPrecondition ||
@@ -171,9 +175,11 @@ AgentProtocol::Action AgentProtocol::OnCredentialsCommitted(const absl::Status& 
           new_sha256_.clear();
         } else {
           rotation_ = Rotation::kPromote;
+          requested_while_promoting_ = requested_meanwhile;
           retry_after_ = now + kCredentialRetryDelay;
         }
         break;
+      }
       default:
         break;
     }

@@ -168,8 +168,10 @@ class AgentProtocol {
   [[nodiscard]] Action OnShutdown();
   // An operator asked for a new secret for the agent.
   [[nodiscard]] Action OnRotationRequested();
-  // The commit of the last Action::credentials ended with `status`.
-  [[nodiscard]] Action OnCredentialsCommitted(const absl::Status& status);
+  // The commit of the last Action::credentials ended with `status`; `rotation_requested` as
+  // CredentialWriter::Done says it.
+  [[nodiscard]] Action OnCredentialsCommitted(const absl::Status& status,
+                                              bool rotation_requested = false);
 
   // The write of the last kWrite completed; `ok` false when it failed (the stream broke).
   [[nodiscard]] Action OnWriteDone(bool ok);
@@ -266,6 +268,9 @@ class AgentProtocol {
   };
   Rotation rotation_ ABSL_GUARDED_BY(mu_) = Rotation::kIdle;
   bool rotation_requested_ ABSL_GUARDED_BY(mu_) = false;
+  // OnRotationRequested came while the promotion was in flight: it may be a request the
+  // promoted record does not show yet, so it outlives the promotion.
+  bool requested_while_promoting_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time secret_issued_at_ ABSL_GUARDED_BY(mu_);
   std::string new_secret_ ABSL_GUARDED_BY(mu_);
   std::string new_sha256_ ABSL_GUARDED_BY(mu_);

@@ -45,10 +45,11 @@ void AgentSession::RotateCredentials() { Perform(protocol_.OnRotationRequested()
 void AgentSession::Perform(AgentProtocol::Action action) {
   if (action.credentials.has_value()) {
     // The writer reports on its own thread; the session stays alive until it has.
-    credentials_.Commit(*std::move(action.credentials),
-                        [self = shared_from_this()](const absl::Status& status) {
-                          self->Perform(self->protocol_.OnCredentialsCommitted(status));
-                        });
+    credentials_.Commit(
+        *std::move(action.credentials),
+        [self = shared_from_this()](const absl::Status& status, bool rotation_requested) {
+          self->Perform(self->protocol_.OnCredentialsCommitted(status, rotation_requested));
+        });
   }
   switch (action.kind) {
     case AgentProtocol::Action::Kind::kWrite: {

@@ -83,12 +83,12 @@ void CredentialWriter::Run() {
       }
     }
     if (stopping) {
-      for (Item& item : batch) item.done(absl::UnavailableError("fleetd is shutting down"));
+      for (Item& item : batch) item.done(absl::UnavailableError("fleetd is shutting down"), false);
       return;
     }
     const int64_t revision = CommitBatch(batch);
     if (revision > 0) directory_.WaitForRevision(revision, kDirectoryCatchUp);
-    for (Item& item : batch) item.done(item.result);
+    for (Item& item : batch) item.done(item.result, item.result.ok() && item.rotation_requested);
   }
 }
 
@@ -113,6 +113,7 @@ int64_t CredentialWriter::CommitBatch(std::vector<Item>& batch) {
       item.result = applied;
       continue;
     }
+    item.rotation_requested = record.agent().has_rotation_requested_at();
     txn.compares.push_back(storage::Compare::ModRevisionIs(key, (*stored)->mod_revision));
     txn.success.push_back(storage::Op::Put(key, record.SerializeAsString()));
     written.push_back(&item);
@@ -137,6 +138,7 @@ void CredentialWriter::CommitAlone(Item& item, int64_t& revision) {
       store_, layout::AgentKey(item.change.agent_id), AgentName(item.change.agent_id),
       [&](record::AgentRecord& record) { return Apply(item.change, record, now); });
   item.result = updated.status();
+  item.rotation_requested = updated.ok() && updated->agent().has_rotation_requested_at();
   // UpdateRecord does not say its revision; the store's current one is at least as new.
   if (updated.ok()) revision = std::max(revision, store_.CurrentRevision());
 }

@@ -41,8 +41,10 @@ class CredentialWriter {
   // Called once per change, on the writer's thread, with no lock of the writer held: OK once the
   // change is durable (and the directory has seen it, or a few seconds passed); NOT_FOUND when the
   // agent is gone; FAILED_PRECONDITION when a promotion's secret is no longer the pending one;
-  // the store's error; UNAVAILABLE when the writer stopped first.
-  using Done = std::function<void(const absl::Status&)>;
+  // the store's error; UNAVAILABLE when the writer stopped first. `rotation_requested` says
+  // whether the record as written still asks for a rotation (after a promotion: a request made
+  // while that rotation was pending); false on error.
+  using Done = std::function<void(const absl::Status& status, bool rotation_requested)>;
 
   // Starts the writer's thread. `store`, `clock` and `directory` are not owned and outlive it.
   CredentialWriter(storage::Store& store, Clock& clock, AgentDirectory& directory);
@@ -60,6 +62,7 @@ class CredentialWriter {
     CredentialChange change;
     Done done;
     absl::Status result;
+    bool rotation_requested = false;
   };
 
   void Run();

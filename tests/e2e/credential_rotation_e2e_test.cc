@@ -213,5 +213,41 @@ TEST_F(CredentialRotationE2eTest, RotatesEveryAgentWithSomeOffline) {
   EXPECT_EQ(report_b["errors"], 0) << report_b.dump();
 }
 
+// fleetctl agent rotate-credentials: a table line per agent marked, exit codes like the other
+// agent commands (2 without agents or with both ids and a selector, 3 for an unknown id), and a
+// viewer may not call it.
+TEST_F(CredentialRotationE2eTest, FleetctlOutputAndExitCodes) {
+  std::ifstream token_file(token_file_);
+  std::string token((std::istreambuf_iterator<char>(token_file)), std::istreambuf_iterator<char>());
+  v1::EnrollResponse enrolled;
+  ASSERT_TRUE(testing::EnrollAgent(fleetd_->agent_address(), token, "host", &enrolled).ok());
+
+  CommandResult table = Fleetctl({"agent", "rotate-credentials", enrolled.agent_id()});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_EQ(table.out,
+            absl::StrCat("agent/", enrolled.agent_id(), " credential rotation requested\n"));
+  CommandResult described = Fleetctl({"get", "agent", enrolled.agent_id(), "-o", "json"});
+  ASSERT_EQ(described.exit_code, 0) << described.err;
+  nlohmann::json agent = nlohmann::json::parse(described.out);
+  EXPECT_FALSE(agent["rotationRequestedAt"].is_null()) << described.out;
+  EXPECT_FALSE(agent["secretIssuedAt"].is_null()) << described.out;
+  EXPECT_EQ(agent["secretRotations"], 0);
+
+  EXPECT_EQ(Fleetctl({"agent", "rotate-credentials"}).exit_code, 2);
+  EXPECT_EQ(Fleetctl({"agent", "rotate-credentials", enrolled.agent_id(), "-l", "a=b"}).exit_code,
+            2);
+  CommandResult unknown = Fleetctl({"agent", "rotate-credentials", "0123456789ab"});
+  EXPECT_EQ(unknown.exit_code, 3) << unknown.err;
+
+  CommandResult viewer = Fleetctl({"admin-token", "create", "--role", "viewer", "-o", "json"});
+  ASSERT_EQ(viewer.exit_code, 0) << viewer.err;
+  const std::string viewer_file = tmp_.Sub("viewer.token");
+  std::ofstream(viewer_file) << nlohmann::json::parse(viewer.out)["secret"].get<std::string>();
+  CommandResult denied =
+      testing::RunFleetctl(FLEETCTL_BIN, *fleetd_, tmp_.Sub("config"),
+                           {"agent", "rotate-credentials", "--all"}, viewer_file, std::nullopt);
+  EXPECT_EQ(denied.exit_code, 6) << denied.err;
+}
+
 }  // namespace
 }  // namespace fleet

@@ -88,8 +88,9 @@ class RotationTest : public AgentProtocolTest {
     if (!change.has_value()) return absl::InternalError("no change");
     absl::Notification done;
     absl::Status result;
-    writer_.Commit(*change, [&](const absl::Status& status) {
+    writer_.Commit(*change, [&](const absl::Status& status, bool rotation_requested) {
       result = status;
+      still_requested_ = rotation_requested;
       done.Notify();
     });
     EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
@@ -116,6 +117,8 @@ class RotationTest : public AgentProtocolTest {
   AgentDirectory directory_{*store_};
   CredentialWriter writer_{*store_, clock_, directory_};
   std::string old_secret_;
+  // What the last commit's report said of the record.
+  bool still_requested_ = false;
 };
 
 // The whole rotation: the pending secret is committed before it is sent (both secrets work
@@ -255,6 +258,30 @@ TEST_F(RotationTest, RequestOnAnOpenStreamAndRetryAfterFailure) {
   std::optional<CredentialChange> retry = stream->OnMessage(Heartbeat()).action.credentials;
   ASSERT_TRUE(retry.has_value());
   EXPECT_NE(retry->secret_sha256, requested.credentials->secret_sha256);
+}
+
+// A request made while a rotation is pending asks for one more: once the promotion lands, the
+// stream starts the next rotation by itself.
+TEST_F(RotationTest, RequestDuringAPendingRotationRotatesAgain) {
+  RequestIt();
+  std::unique_ptr<AgentProtocol> stream = Connect(old_secret_);
+  const std::string first = Deliver(*stream, Hello(*stream));
+  clock_.Advance(absl::Seconds(1));
+  RequestIt();
+  ExpectNothing(stream->OnRotationRequested());  // one rotation at a time
+  AgentProtocol::ReadOutcome confirmed = stream->OnMessage(Confirm(first));
+  ASSERT_OK(Commit(confirmed.action.credentials));
+  EXPECT_TRUE(still_requested_);
+  AgentProtocol::Action next = stream->OnCredentialsCommitted(absl::OkStatus(), still_requested_);
+  ASSERT_TRUE(next.credentials.has_value());
+  const std::string second = Deliver(*stream, next.credentials);
+  AgentProtocol::ReadOutcome again = stream->OnMessage(Confirm(second));
+  ASSERT_OK(Commit(again.action.credentials));
+  EXPECT_FALSE(still_requested_);
+  ExpectNothing(stream->OnCredentialsCommitted(absl::OkStatus(), still_requested_));
+  EXPECT_EQ(Stored().agent().secret_rotations(), 2);
+  EXPECT_OK(Authenticate(second));
+  EXPECT_EQ(Authenticate(first).status().code(), absl::StatusCode::kUnauthenticated);
 }
 
 }  // namespace
