@@ -170,8 +170,10 @@ AgentProtocol::Action AgentProtocol::OnCredentialsCommitted(const absl::Status& 
           new_sha256_.clear();
         } else if (status.code() == absl::StatusCode::kFailedPrecondition ||
                    status.code() == absl::StatusCode::kNotFound) {
-          // Another rotation replaced that secret, or the agent is gone: nothing to promote.
+          // Promoted already (by another stream of the agent), replaced by another rotation, or
+          // the agent is gone: nothing to promote, and the record says what is still asked.
           rotation_ = Rotation::kIdle;
+          rotation_requested_ = rotation_requested || requested_meanwhile;
           new_sha256_.clear();
         } else {
           rotation_ = Rotation::kPromote;

@@ -88,7 +88,7 @@ void CredentialWriter::Run() {
     }
     const int64_t revision = CommitBatch(batch);
     if (revision > 0) directory_.WaitForRevision(revision, kDirectoryCatchUp);
-    for (Item& item : batch) item.done(item.result, item.result.ok() && item.rotation_requested);
+    for (Item& item : batch) item.done(item.result, item.rotation_requested);
   }
 }
 
@@ -109,11 +109,13 @@ int64_t CredentialWriter::CommitBatch(std::vector<Item>& batch) {
       continue;
     }
     record::AgentRecord& record = (*stored)->record;
-    if (absl::Status applied = Apply(item.change, record, now); !applied.ok()) {
+    const absl::Status applied = Apply(item.change, record, now);
+    // A refused change leaves the record as read, which is still worth reporting.
+    item.rotation_requested = record.agent().has_rotation_requested_at();
+    if (!applied.ok()) {
       item.result = applied;
       continue;
     }
-    item.rotation_requested = record.agent().has_rotation_requested_at();
     txn.compares.push_back(storage::Compare::ModRevisionIs(key, (*stored)->mod_revision));
     txn.success.push_back(storage::Op::Put(key, record.SerializeAsString()));
     written.push_back(&item);
@@ -121,7 +123,10 @@ int64_t CredentialWriter::CommitBatch(std::vector<Item>& batch) {
   if (written.empty()) return 0;
   absl::StatusOr<storage::TxnResult> result = store_.Txn(txn);
   if (!result.ok()) {
-    for (Item* item : written) item->result = result.status();
+    for (Item* item : written) {
+      item->result = result.status();
+      item->rotation_requested = false;
+    }
     return 0;
   }
   if (result->succeeded) return result->revision;

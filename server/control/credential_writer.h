@@ -42,8 +42,9 @@ class CredentialWriter {
   // change is durable (and the directory has seen it, or a few seconds passed); NOT_FOUND when the
   // agent is gone; FAILED_PRECONDITION when a promotion's secret is no longer the pending one;
   // the store's error; UNAVAILABLE when the writer stopped first. `rotation_requested` says
-  // whether the record as written still asks for a rotation (after a promotion: a request made
-  // while that rotation was pending); false on error.
+  // whether the record as written (or, when the change was refused, as read) asks for a
+  // rotation: after a promotion, a request made while that rotation was pending; false when the
+  // record was not read or not written.
   using Done = std::function<void(const absl::Status& status, bool rotation_requested)>;
 
   // Starts the writer's thread. `store`, `clock` and `directory` are not owned and outlive it.

@@ -201,6 +201,28 @@ TEST_F(RotationTest, CrashAfterPersisting) {
   EXPECT_EQ(Stored().agent().secret_rotations(), 1);
 }
 
+// An agent that confirmed and reconnected with its new secret before the promotion landed: the
+// second stream's promotion finds it done, and no further rotation follows.
+TEST_F(RotationTest, PromotedByTheStreamBefore) {
+  RequestIt();
+  std::unique_ptr<AgentProtocol> first = Connect(old_secret_);
+  const std::string saved = Deliver(*first, Hello(*first));
+  std::optional<CredentialChange> first_promotion =
+      first->OnMessage(Confirm(saved)).action.credentials;
+  std::unique_ptr<AgentProtocol> second = Connect(saved);
+  std::optional<CredentialChange> second_promotion = Hello(*second);
+  ASSERT_OK(Commit(first_promotion));
+  ExpectNothing(first->OnCredentialsCommitted(absl::OkStatus(), still_requested_));
+  EXPECT_EQ(Commit(second_promotion).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(still_requested_);
+  AgentProtocol::Action after =
+      second->OnCredentialsCommitted(absl::FailedPreconditionError("promoted"), still_requested_);
+  EXPECT_FALSE(after.credentials.has_value());
+  EXPECT_FALSE(second->OnMessage(Heartbeat()).action.credentials.has_value());
+  EXPECT_EQ(Stored().agent().secret_rotations(), 1);
+  EXPECT_OK(Authenticate(saved));
+}
+
 // A confirmation with nothing awaiting one ends the stream with INVALID_ARGUMENT, and so does one
 // with another secret than sent.
 TEST_F(RotationTest, ConfirmationOutOfProtocol) {
