@@ -38,7 +38,8 @@ void PrintProgress(const Simulator& simulator, int agents) {
   const SimulatorReport now = simulator.Report();
   std::cerr << absl::StrCat("agent-sim: ", simulator.connected_now(), "/", agents, " connected, ",
                             now.acks, " updates applied, ", now.nacks, " nacked, ", now.reconnects,
-                            " reconnects, ", now.errors, " errors\n")
+                            " reconnects, ", now.rotations, " credential rotations, ", now.errors,
+                            " errors\n")
             << std::flush;
 }
 

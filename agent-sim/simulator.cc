@@ -111,6 +111,7 @@ nlohmann::ordered_json SimulatorReport::ToJson() const {
           {"nacks", nacks},
           {"reconnects", reconnects},
           {"errors", errors},
+          {"rotations", rotations},
           {"latency_ms",
            {{"p50", latency_ms.p50},
             {"p90", latency_ms.p90},
@@ -285,6 +286,10 @@ std::unique_ptr<AgentConnection> Simulator::NewConnection(int index,
     if (status.code() != absl::StatusCode::kCancelled) ++reconnects_;
     if (!IsExpectedEnd(status.code())) ++errors_;
   };
+  hooks.on_credentials = [this](const absl::Status& saved) {
+    // A secret that could not be saved is not confirmed: the agent keeps its old one.
+    ++(saved.ok() ? rotations_ : errors_);
+  };
   v1::StatusReport healthy;
   healthy.set_health(v1::StatusReport::HEALTHY);
   healthy.set_message("simulated");
@@ -293,7 +298,11 @@ std::unique_ptr<AgentConnection> Simulator::NewConnection(int index,
       AgentConnectionOptions{
           .protocol = {.status_after_connect = healthy, .apply_cache = &apply_cache_},
           .seed = seed,
-          .queue = queues_->queue(index)});
+          .queue = queues_->queue(index),
+          // Kept where the next run finds it: a restarted agent must hold its new secret.
+          .save_identity = [this, name = AgentName(index)](const AgentIdentity& rotated) {
+            return identities_->Save(name, rotated);
+          }});
 }
 
 void Simulator::Start() {
@@ -327,6 +336,7 @@ SimulatorReport Simulator::Report() const {
   report.nacks = nacks_.load();
   report.reconnects = reconnects_.load();
   report.errors = errors_.load();
+  report.rotations = rotations_.load();
   std::vector<double> latencies;
   {
     absl::MutexLock lock(&mu_);

@@ -77,10 +77,13 @@ struct SimulatorReport {
   // Failed enrollments, refused credentials, and streams that ended with a code a healthy run
   // does not see (anything but OK, CANCELLED, UNAVAILABLE, ABORTED, DEADLINE_EXCEEDED).
   int64_t errors = 0;
+  // New secrets the server sent (credential rotation) that were saved in the state directory
+  // and confirmed.
+  int64_t rotations = 0;
   LatencySummary latency_ms;
 
   // {"agents","enrolled","connected","updates":{"delta","full"},"acks","nacks","reconnects",
-  //  "errors","latency_ms":{"p50","p90","p99","max"}}
+  //  "errors","rotations","latency_ms":{"p50","p90","p99","max"}}
   nlohmann::ordered_json ToJson() const;
 };
 
@@ -162,6 +165,7 @@ class Simulator {
   std::atomic<int64_t> nacks_{0};
   std::atomic<int64_t> reconnects_{0};
   std::atomic<int64_t> errors_{0};
+  std::atomic<int64_t> rotations_{0};
   std::atomic<int64_t> last_received_us_{absl::ToUnixMicros(absl::InfinitePast())};
   std::atomic<int64_t> last_acked_us_{absl::ToUnixMicros(absl::InfinitePast())};
 };

@@ -58,9 +58,10 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
 // connection, which holds everything else.
 class AgentConnection::Stream final : public rpc::AsyncClientStream {
  public:
-  explicit Stream(AgentConnection& owner) : owner_(owner) {
-    context().AddMetadata("x-fleet-agent-id", owner_.identity_.agent_id);
-    context().AddMetadata("authorization", "Bearer " + owner_.identity_.agent_secret);
+  // Created with the owner's lock held, in Connect().
+  Stream(AgentConnection& owner, const AgentIdentity& identity) : owner_(owner) {
+    context().AddMetadata("x-fleet-agent-id", identity.agent_id);
+    context().AddMetadata("authorization", "Bearer " + identity.agent_secret);
     // While fleetd is away the stream waits for the channel, which reconnects with its own
     // backoff, instead of failing at once and growing the connection's backoff with each try:
     // after a restart, agents are back as soon as their channel is.
@@ -88,9 +89,10 @@ AgentConnection::AgentConnection(std::shared_ptr<grpc::Channel> channel, AgentId
                                  AgentConnectionOptions options)
     : channel_(std::move(channel)),
       stub_(channel_),
-      identity_(std::move(identity)),
       queue_(options.queue != nullptr ? options.queue : DefaultQueue()),
+      save_identity_(std::move(options.save_identity)),
       rng_(options.seed),
+      identity_(std::move(identity)),
       protocol_(*this, Clock::Real(), rng_, std::move(applier), std::move(hooks),
                 std::move(options.protocol)) {}
 
@@ -136,12 +138,27 @@ const PolicyApplier& AgentConnection::applier() const {
   return protocol_.applier();
 }
 
+AgentIdentity AgentConnection::identity() const {
+  absl::MutexLock lock(&mu_);
+  return identity_;
+}
+
+absl::Status AgentConnection::SaveSecret(const std::string& agent_secret) {
+  AgentIdentity rotated = identity_;
+  rotated.agent_secret = agent_secret;
+  if (save_identity_) {
+    if (absl::Status saved = save_identity_(rotated); !saved.ok()) return saved;
+  }
+  identity_ = std::move(rotated);
+  return absl::OkStatus();
+}
+
 void AgentConnection::Connect() {
   queued_.clear();
   writing_ = false;
   close_send_ = false;
   write_side_closed_ = false;
-  stream_ = std::make_unique<Stream>(*this);
+  stream_ = std::make_unique<Stream>(*this, identity_);
   stream_->Start();
 }
 

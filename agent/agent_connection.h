@@ -20,6 +20,7 @@
 #include <grpcpp/support/status.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <vector>
@@ -43,6 +44,11 @@ struct AgentConnectionOptions {
   // The completion queue the connection runs on (it must outlive the connection and be drained
   // by a thread, as rpc::CqPool's are); null for a small pool shared by the process.
   grpc::CompletionQueue* queue = nullptr;
+  // Saves the agent's identity durably when the server rotates its secret (e.g. with
+  // IdentityStore::Save); runs on the queue's thread with the connection's lock held. Null: the
+  // new secret is kept in memory only, and a restarted agent would hold a secret fleetd no
+  // longer accepts, so anything that restarts must set it.
+  std::function<absl::Status(const AgentIdentity&)> save_identity;
 };
 
 // Stop() is thread-safe; Start() and Join() belong to the owner. The applier and the hooks belong
@@ -83,6 +89,9 @@ class AgentConnection final : private ConnectionProtocol::Transport {
   // The applied policy; only meaningful when the connection is not running.
   const PolicyApplier& applier() const;
 
+  // The identity the next stream opens with (its secret rotated, if the server rotated it).
+  AgentIdentity identity() const;
+
  private:
   // One Connect stream, from StartCall to OnDone; owned by stream_, freed when it is done.
   class Stream;
@@ -120,6 +129,8 @@ class AgentConnection final : private ConnectionProtocol::Transport {
   void SetTimer(Timer timer, absl::Time at) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CancelTimer(Timer timer) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Finished(const absl::Status& status) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SaveSecret(const std::string& agent_secret) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The stream's callbacks.
   void OnStreamStarted(bool ok);
@@ -137,11 +148,13 @@ class AgentConnection final : private ConnectionProtocol::Transport {
 
   const std::shared_ptr<grpc::Channel> channel_;
   grpc::GenericStub stub_;
-  const AgentIdentity identity_;
   grpc::CompletionQueue* const queue_;
+  const std::function<absl::Status(const AgentIdentity&)> save_identity_;
   std::mt19937_64 rng_;
 
   mutable absl::Mutex mu_;
+  // The secret changes when the server rotates it; each stream opens with the current one.
+  AgentIdentity identity_ ABSL_GUARDED_BY(mu_);
   ConnectionProtocol protocol_ ABSL_GUARDED_BY(mu_);
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;  // the protocol said Finished

@@ -76,6 +76,9 @@ void ConnectionProtocol::OnMessage(const v1::ServerMessage& message) {
     case v1::ServerMessage::kGoAway:
       OnGoAway(message.go_away());
       break;
+    case v1::ServerMessage::kCredentials:
+      OnCredentials(message.credentials());
+      break;
     case v1::ServerMessage::MESSAGE_NOT_SET:
       break;
   }
@@ -125,6 +128,16 @@ void ConnectionProtocol::OnGoAway(const v1::GoAway& go_away) {
   if (send_closed_) return;
   send_closed_ = true;
   transport_.CloseSend();
+}
+
+void ConnectionProtocol::OnCredentials(const v1::Credentials& credentials) {
+  // Saved first: a confirmed secret the agent could lose in a crash would lock it out.
+  const absl::Status saved = transport_.SaveSecret(credentials.agent_secret());
+  if (hooks_.on_credentials) hooks_.on_credentials(saved);
+  if (!saved.ok()) return;
+  v1::AgentMessage confirmed;
+  confirmed.mutable_credentials_confirmed()->set_agent_secret(credentials.agent_secret());
+  Send(std::move(confirmed));
 }
 
 void ConnectionProtocol::OnStreamEnded(const absl::Status& status) {

@@ -16,6 +16,10 @@
 //   heartbeat_interval from then on, and the reconnect backoff starts over.
 // - GoAway: half-close after what is queued and, once the stream has ended, reconnect after
 //   reconnect_after times a factor in [1, 1 + jitter).
+// - Credentials (credential rotation): the new secret is saved through the transport (durably,
+//   before anything else), and only once it is saved is CredentialsConfirmed sent with it; every
+//   later stream uses it. When saving fails nothing is confirmed and the old secret stays in use
+//   (fleetd accepts it until a confirmation, and rotates again on the next stream).
 // - Any other end of a stream: reconnect after the backoff's next delay (backoff.h); but
 //   UNAUTHENTICATED ends the connection with that status (the agent must enroll again).
 // - Stop: cancel the stream and the timers; once the stream has ended, the connection ends OK.
@@ -24,6 +28,7 @@
 
 #include <functional>
 #include <optional>
+#include <string>
 
 #include "absl/random/bit_gen_ref.h"
 #include "absl/status/status.h"
@@ -61,6 +66,9 @@ struct AgentConnectionHooks {
   // Each stream's end, with its status (OK when the server closed it cleanly, CANCELLED when
   // Stop() ended it), and only for streams that were opened.
   std::function<void(const absl::Status&)> on_disconnected;
+  // Each new secret from the server, after the attempt to save it: OK when it was saved (and is
+  // confirmed and used from now on), else why not.
+  std::function<void(const absl::Status&)> on_credentials;
 };
 
 struct ConnectionProtocolOptions {
@@ -100,6 +108,10 @@ class ConnectionProtocol {
     virtual void CancelTimer(Timer timer) = 0;
     // The connection is over with `status`; nothing more is asked and no events are expected.
     virtual void Finished(const absl::Status& status) = 0;
+    // Saves `agent_secret` as the agent's secret, durably, and opens every later stream with it;
+    // on failure the old secret stays in use. May block for one durable write (a rotation is
+    // rare: once per operator's request or credential maximum age).
+    virtual absl::Status SaveSecret(const std::string& agent_secret) = 0;
 
    protected:
     ~Transport() = default;
@@ -145,6 +157,7 @@ class ConnectionProtocol {
   void OnWelcome(const v1::Welcome& welcome);
   void OnPolicyUpdate(const v1::PolicyUpdate& update);
   void OnGoAway(const v1::GoAway& go_away);
+  void OnCredentials(const v1::Credentials& credentials);
   // Sends unless the stream is half-closed.
   void Send(v1::AgentMessage message);
   void ArmHeartbeat();

@@ -171,6 +171,10 @@ absl::StatusOr<v1::Agent> AdminClient::ReassignAgent(const v1::ReassignAgentRequ
 absl::StatusOr<v1::Agent> AdminClient::SetAgentLabels(const v1::SetAgentLabelsRequest& request) {
   return Call(&v1::AdminService::Stub::SetAgentLabels, request);
 }
+absl::StatusOr<v1::RotateAgentCredentialsResponse> AdminClient::RotateAgentCredentials(
+    const v1::RotateAgentCredentialsRequest& request) {
+  return Call(&v1::AdminService::Stub::RotateAgentCredentials, request);
+}
 absl::StatusOr<v1::CreateAdminTokenResponse> AdminClient::CreateAdminToken(
     const v1::CreateAdminTokenRequest& request) {
   return Call(&v1::AdminService::Stub::CreateAdminToken, request);

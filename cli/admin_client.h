@@ -62,6 +62,8 @@ class AdminClient {
   absl::StatusOr<v1::UnenrollAgentResponse> UnenrollAgent(const v1::UnenrollAgentRequest& request);
   absl::StatusOr<v1::Agent> ReassignAgent(const v1::ReassignAgentRequest& request);
   absl::StatusOr<v1::Agent> SetAgentLabels(const v1::SetAgentLabelsRequest& request);
+  absl::StatusOr<v1::RotateAgentCredentialsResponse> RotateAgentCredentials(
+      const v1::RotateAgentCredentialsRequest& request);
   absl::StatusOr<v1::CreateAdminTokenResponse> CreateAdminToken(
       const v1::CreateAdminTokenRequest& request);
   absl::StatusOr<v1::ListAdminTokensResponse> ListAdminTokens();

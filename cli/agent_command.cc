@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "cli/commands.h"
 #include "cli/resource_json.h"
 #include "cli/resource_tables.h"
@@ -91,10 +92,64 @@ void AddLabel(CLI::App& agent, const GlobalOptions& globals, CommandAction* acti
                   });
 }
 
+struct RotateFlags {
+  std::vector<std::string> ids;
+  std::vector<std::string> selectors;
+  bool all = false;
+};
+
+// Prints the agents marked: "agent/ID credential rotation requested" a line (-o table), else
+// {"ids": [...]}.
+void PrintRotated(const v1::RotateAgentCredentialsResponse& response, OutputFormat format,
+                  std::ostream& out) {
+  if (format == OutputFormat::kTable) {
+    for (const std::string& id : response.ids()) {
+      out << "agent/" << id << " credential rotation requested\n";
+    }
+    return;
+  }
+  WriteStructured(nlohmann::ordered_json{{"ids", std::vector<std::string>(response.ids().begin(),
+                                                                          response.ids().end())}},
+                  format, out);
+}
+
+void AddRotateCredentials(CLI::App& agent, const GlobalOptions& globals, CommandAction* action) {
+  auto flags = std::make_shared<RotateFlags>();
+  CLI::App* command = agent.add_subcommand(
+      "rotate-credentials",
+      "Give agents new secrets: each connected agent gets its new secret on its stream at once, "
+      "each offline one when it reconnects; its old secret works until it confirms the new one. "
+      "Example: fleetctl agent rotate-credentials -l env=prod");
+  CLI::Option* ids = command->add_option("ID", flags->ids, "Agents' ids.");
+  CLI::Option* selector =
+      command
+          ->add_option("--selector,-l", flags->selectors,
+                       "Every agent whose labels match: key=value or key!=value terms, comma-"
+                       "separated or repeated, all of which must hold.")
+          ->type_name("SELECTOR")
+          ->excludes(ids);
+  command->add_flag("--all", flags->all, "Every agent.")->excludes(ids)->excludes(selector);
+  // One of the three, whichever: the others are excluded above.
+  command->require_option(1);
+  OnRemoteCommand(command, globals, action,
+                  [&globals, flags](AdminClient& client, std::ostream& out) {
+                    v1::RotateAgentCredentialsRequest request;
+                    for (const std::string& id : flags->ids) request.add_ids(id);
+                    request.set_selector(absl::StrJoin(flags->selectors, ","));
+                    request.set_all(flags->all);
+                    absl::StatusOr<v1::RotateAgentCredentialsResponse> response =
+                        client.RotateAgentCredentials(request);
+                    if (!response.ok()) return response.status();
+                    PrintRotated(*response, globals.output, out);
+                    return absl::OkStatus();
+                  });
+}
+
 }  // namespace
 
 void AddAgentCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action) {
-  CLI::App* agent = AddGroup(app, "agent", "Change agents: unenroll, reassign, label.");
+  CLI::App* agent =
+      AddGroup(app, "agent", "Change agents: unenroll, reassign, label, rotate-credentials.");
   AddIdCommand(*agent, "unenroll", "Remove an agent; its credentials stop working at once.",
                globals, action, "Agent", "unenrolled",
                [](AdminClient& client, const std::string& id) {
@@ -104,6 +159,7 @@ void AddAgentCommands(CLI::App& app, const GlobalOptions& globals, CommandAction
                });
   AddReassign(*agent, globals, action);
   AddLabel(*agent, globals, action);
+  AddRotateCredentials(*agent, globals, action);
 }
 
 }  // namespace fleet::cli

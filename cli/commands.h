@@ -29,7 +29,7 @@ void AddDeleteCommands(CLI::App& app, const GlobalOptions& globals, CommandActio
 void AddPolicyCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 // token create | revoke (enrollment tokens).
 void AddTokenCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
-// agent unenroll | reassign | label.
+// agent unenroll | reassign | label | rotate-credentials.
 void AddAgentCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 // admin-token create | revoke.
 void AddAdminTokenCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);

@@ -110,7 +110,11 @@ nlohmann::ordered_json AgentToJson(const v1::Agent& agent) {
           {"lastSeen", TimestampToJson(agent.last_seen())},
           {"nackedRevision", agent.nacked_revision()},
           {"nackReason", agent.nack_reason()},
-          {"enrollmentTokenId", agent.enrollment_token_id()}};
+          {"enrollmentTokenId", agent.enrollment_token_id()},
+          {"secretIssuedAt", TimestampToJson(agent.secret_issued_at())},
+          {"rotationRequestedAt", TimestampToJson(agent.rotation_requested_at())},
+          {"rotationPendingSince", TimestampToJson(agent.rotation_pending_since())},
+          {"secretRotations", agent.secret_rotations()}};
 }
 
 nlohmann::ordered_json AdminTokenToJson(const v1::AdminToken& token) {

@@ -147,21 +147,26 @@ void DescribeAgent(const v1::Agent& agent, std::ostream& out) {
       agent.nacked_revision() == 0
           ? "-"
           : absl::StrCat(agent.nacked_revision(), " (", agent.nack_reason(), ")");
-  WriteKeyValueTable({{"ID", agent.id()},
-                      {"Hostname", agent.hostname()},
-                      {"OS/Arch", absl::StrCat(agent.os(), "/", agent.arch())},
-                      {"Agent Version", OrDash(agent.agent_version())},
-                      {"Labels", OrDash(Labels(agent))},
-                      {"Policy", agent.policy()},
-                      {"Applied Revision", Revision(agent.applied_revision())},
-                      {"Nacked Revision", nacked},
-                      {"Status", AgentStatusName(agent.status())},
-                      {"Health", AgentHealthName(agent.health())},
-                      {"Health Message", OrDash(agent.health_message())},
-                      {"Enrolled", OrDash(FormatTimestamp(agent.enrolled_at()))},
-                      {"Last Seen", OrDash(FormatTimestamp(agent.last_seen()))},
-                      {"Enrollment Token", OrDash(agent.enrollment_token_id())}},
-                     out);
+  WriteKeyValueTable(
+      {{"ID", agent.id()},
+       {"Hostname", agent.hostname()},
+       {"OS/Arch", absl::StrCat(agent.os(), "/", agent.arch())},
+       {"Agent Version", OrDash(agent.agent_version())},
+       {"Labels", OrDash(Labels(agent))},
+       {"Policy", agent.policy()},
+       {"Applied Revision", Revision(agent.applied_revision())},
+       {"Nacked Revision", nacked},
+       {"Status", AgentStatusName(agent.status())},
+       {"Health", AgentHealthName(agent.health())},
+       {"Health Message", OrDash(agent.health_message())},
+       {"Enrolled", OrDash(FormatTimestamp(agent.enrolled_at()))},
+       {"Last Seen", OrDash(FormatTimestamp(agent.last_seen()))},
+       {"Enrollment Token", OrDash(agent.enrollment_token_id())},
+       {"Secret Issued", OrDash(FormatTimestamp(agent.secret_issued_at()))},
+       {"Secret Rotations", absl::StrCat(agent.secret_rotations())},
+       {"Rotation Requested", OrDash(FormatTimestamp(agent.rotation_requested_at()))},
+       {"Rotation Pending", OrDash(FormatTimestamp(agent.rotation_pending_since()))}},
+      out);
 }
 
 }  // namespace fleet::cli

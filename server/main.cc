@@ -205,6 +205,14 @@ int main(int argc, char** argv) {
                "Print the effective configuration (the file's and the flags' settings, and the "
                "defaults of the rest) as YAML that --config reads, and exit.");
 
+  // Credential rotation (docs/agent-credentials.md).
+  std::string credential_max_age = "0";
+  app.add_option("--credential-max-age", credential_max_age,
+                 "Rotate an agent's secret on its stream once it is this old (agents offline then "
+                 "rotate when they reconnect). 0 for never (only `fleetctl agent "
+                 "rotate-credentials` rotates); otherwise at least 1m. Default: 0. Example: "
+                 "--credential-max-age 720h")
+      ->type_name("DURATION");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -231,6 +239,9 @@ int main(int argc, char** argv) {
     return Fail(
         "--heartbeat-interval and --max-connection-age take durations such as 30s, 5m or 1h30m",
         kExitUsage);
+  }
+  if (!absl::ParseDuration(credential_max_age, &config.credential_max_age)) {
+    return Fail("--credential-max-age takes a duration such as 720h, or 0", kExitUsage);
   }
   // Everything is checked before anything is acquired: a bad value creates no data dir, takes
   // no lock and opens no store.

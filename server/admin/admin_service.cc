@@ -249,6 +249,14 @@ grpc::Status AdminService::SetAgentLabels(grpc::ServerContext* context,
                 [&](const Principal&) { return Assign(agents_.SetLabels(*request), response); });
 }
 
+grpc::Status AdminService::RotateAgentCredentials(grpc::ServerContext* context,
+                                                  const v1::RotateAgentCredentialsRequest* request,
+                                                  v1::RotateAgentCredentialsResponse* response) {
+  return Handle(context, v1::ROLE_OPERATOR, [&](const Principal&) {
+    return Assign(agents_.RotateCredentials(*request), response);
+  });
+}
+
 grpc::Status AdminService::CreateAdminToken(grpc::ServerContext* context,
                                             const v1::CreateAdminTokenRequest* request,
                                             v1::CreateAdminTokenResponse* response) {

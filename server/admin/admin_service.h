@@ -87,6 +87,9 @@ class AdminService final : public v1::AdminService::Service {
   grpc::Status SetAgentLabels(grpc::ServerContext* context,
                               const v1::SetAgentLabelsRequest* request,
                               v1::Agent* response) override;
+  grpc::Status RotateAgentCredentials(grpc::ServerContext* context,
+                                      const v1::RotateAgentCredentialsRequest* request,
+                                      v1::RotateAgentCredentialsResponse* response) override;
   grpc::Status CreateAdminToken(grpc::ServerContext* context,
                                 const v1::CreateAdminTokenRequest* request,
                                 v1::CreateAdminTokenResponse* response) override;

@@ -1,10 +1,12 @@
 #include "server/admin/agent_registry.h"
 
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/model/agent_credentials.h"
 #include "server/model/agent_status_view.h"
 #include "server/model/label_selector.h"
 #include "server/model/page_token.h"
@@ -48,6 +50,7 @@ absl::StatusOr<v1::ListAgentsResponse> AgentRegistry::List(const v1::ListAgentsR
       v1::Agent& agent = *stored->record.mutable_agent();
       const std::optional<record::AgentStatusRecord> state = state_.Get(agent.id());
       MergeAgentState(state.has_value() ? &*state : nullptr, now, offline_after_, agent);
+      ShowSecretIssuedAt(agent);
       if ((!request.policy().empty() && agent.policy() != request.policy()) ||
           (request.status() != v1::AGENT_STATUS_UNSPECIFIED &&
            agent.status() != request.status()) ||
@@ -77,6 +80,7 @@ absl::StatusOr<v1::Agent> AgentRegistry::Get(const v1::GetAgentRequest& request)
 v1::Agent AgentRegistry::WithState(v1::Agent agent) {
   const std::optional<record::AgentStatusRecord> state = state_.Get(agent.id());
   MergeAgentState(state.has_value() ? &*state : nullptr, clock_.Now(), offline_after_, agent);
+  ShowSecretIssuedAt(agent);
   return agent;
 }
 
@@ -147,6 +151,87 @@ absl::StatusOr<v1::Agent> AgentRegistry::SetLabels(const v1::SetAgentLabelsReque
                                         });
   if (!updated.ok()) return updated.status();
   return WithState(std::move(*updated->mutable_agent()));
+}
+
+absl::StatusOr<v1::RotateAgentCredentialsResponse> AgentRegistry::RotateCredentials(
+    const v1::RotateAgentCredentialsRequest& request) {
+  const int given = (request.ids_size() > 0) + !request.selector().empty() + request.all();
+  if (given != 1) {
+    return absl::InvalidArgumentError("name the agents with exactly one of ids, selector and all");
+  }
+  if (request.ids_size() > kMaxRotationIds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ids has ", request.ids_size(), " entries; at most ", kMaxRotationIds));
+  }
+  // The keys of the agents to mark, in key (so id) order.
+  std::set<std::string> keys;
+  if (request.ids_size() > 0) {
+    for (const std::string& id : request.ids()) {
+      if (absl::Status s = ValidateId("ids", id); !s.ok()) return s;
+      keys.insert(layout::AgentKey(id));
+    }
+    for (const std::string& key : keys) {
+      absl::StatusOr<std::optional<storage::KeyValue>> kv = store_.Get(key);
+      if (!kv.ok()) return kv.status();
+      if (!kv->has_value()) {
+        return absl::NotFoundError(AgentName(key.substr(sizeof(layout::kAgents) - 1)) +
+                                   " not found");
+      }
+    }
+  } else {
+    absl::StatusOr<LabelSelector> selector = LabelSelector::Parse(request.selector());
+    if (!selector.ok()) return selector.status();
+    absl::StatusOr<std::vector<StoredRecord<record::AgentRecord>>> agents =
+        ReadAllRecords<record::AgentRecord>(store_, layout::kAgents);
+    if (!agents.ok()) return agents.status();
+    for (const StoredRecord<record::AgentRecord>& agent : *agents) {
+      if (selector->Matches(agent.record.agent().labels())) keys.insert(agent.key);
+    }
+  }
+  v1::RotateAgentCredentialsResponse response;
+  std::vector<std::string> marked;
+  std::vector<std::string> batch;
+  for (const std::string& key : keys) {
+    batch.push_back(key);
+    if (batch.size() < kRotationBatch) continue;
+    if (absl::Status s = MarkForRotation(batch, marked); !s.ok()) return s;
+    batch.clear();
+  }
+  if (!batch.empty()) {
+    if (absl::Status s = MarkForRotation(batch, marked); !s.ok()) return s;
+  }
+  for (std::string& id : marked) response.add_ids(std::move(id));
+  return response;
+}
+
+absl::Status AgentRegistry::MarkForRotation(const std::vector<std::string>& keys,
+                                            std::vector<std::string>& marked) {
+  constexpr int kMaxAttempts = 5;
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    const absl::Time now = clock_.Now();
+    storage::TxnRequest txn;
+    std::vector<std::string> ids;
+    for (const std::string& key : keys) {
+      absl::StatusOr<std::optional<StoredRecord<record::AgentRecord>>> stored =
+          ReadRecord<record::AgentRecord>(store_, key);
+      if (!stored.ok()) return stored.status();
+      if (!stored->has_value()) continue;  // unenrolled meanwhile
+      record::AgentRecord& record = (*stored)->record;
+      RequestRotation(record, now);
+      txn.compares.push_back(storage::Compare::ModRevisionIs(key, (*stored)->mod_revision));
+      txn.success.push_back(storage::Op::Put(key, record.SerializeAsString()));
+      ids.push_back(record.agent().id());
+    }
+    if (ids.empty()) return absl::OkStatus();
+    absl::StatusOr<storage::TxnResult> result = store_.Txn(txn);
+    if (!result.ok()) return result.status();
+    if (result->succeeded) {
+      marked.insert(marked.end(), ids.begin(), ids.end());
+      return absl::OkStatus();
+    }
+    // An agent of the batch changed meanwhile (a stream's rotation step, an operator): again.
+  }
+  return absl::AbortedError("agents kept changing concurrently; try again");
 }
 
 }  // namespace fleet::server

@@ -1,9 +1,13 @@
-// The admin side of agents: listing, inspecting, unenrolling, reassigning and labelling the
-// agents in the store, shown with their live state from memory (server/control/agent_state.h,
-// merged as server/model/agent_status_view.h says). Agents themselves enroll and report through
-// the agent API.
+// The admin side of agents: listing, inspecting, unenrolling, reassigning, labelling and asking
+// for new credentials for (agent.proto, "Credential rotation") the agents in the store, shown with
+// their live state from memory (server/control/agent_state.h, merged as
+// server/model/agent_status_view.h says). Agents themselves enroll and report through the agent
+// API.
 #ifndef FLEETD_SERVER_ADMIN_AGENT_REGISTRY_H_
 #define FLEETD_SERVER_ADMIN_AGENT_REGISTRY_H_
+
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -12,6 +16,12 @@
 #include "storage/store.h"
 
 namespace fleet::server {
+
+// Agents marked per transaction by RotateCredentials: a record and a compare each, under etcd's
+// default of 128 operations per transaction.
+inline constexpr size_t kRotationBatch = 100;
+// At most this many ids in one RotateAgentCredentialsRequest.
+inline constexpr int kMaxRotationIds = 10'000;
 
 // Thread-safe.
 class AgentRegistry {
@@ -29,10 +39,20 @@ class AgentRegistry {
   absl::Status Unenroll(const v1::UnenrollAgentRequest& request);
   absl::StatusOr<v1::Agent> Reassign(const v1::ReassignAgentRequest& request);
   absl::StatusOr<v1::Agent> SetLabels(const v1::SetAgentLabelsRequest& request);
+  // Marks the agents for rotation, kRotationBatch per store transaction (each record compared
+  // at its read revision; a batch that loses a race is read again, up to a few times, else
+  // ABORTED). INVALID_ARGUMENT unless exactly one of ids, selector and all is given, or for a bad
+  // id or selector; NOT_FOUND (nothing marked) for an unknown id.
+  absl::StatusOr<v1::RotateAgentCredentialsResponse> RotateCredentials(
+      const v1::RotateAgentCredentialsRequest& request);
 
  private:
   // `agent` with its live state merged in.
   v1::Agent WithState(v1::Agent agent);
+  // Marks the agents of `keys` (one batch), read afresh: those gone are left out. Appends the
+  // ids marked to `marked`.
+  absl::Status MarkForRotation(const std::vector<std::string>& keys,
+                               std::vector<std::string>& marked);
 
   storage::Store& store_;               // not owned
   Clock& clock_;                        // not owned

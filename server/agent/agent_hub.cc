@@ -8,13 +8,27 @@ namespace fleet::server {
 AgentHub::AgentHub(AgentDirectory& directory) : directory_(directory) {}
 
 void AgentHub::RecheckAgent(const std::string& agent_id) {
-  absl::MutexLock assign(&assign_mu_);
-  MoveSession(agent_id, directory_.PolicyOf(agent_id));
+  {
+    absl::MutexLock assign(&assign_mu_);
+    MoveSession(agent_id, directory_.PolicyOf(agent_id));
+  }
+  // A repeated request is harmless: the protocol starts one rotation at a time.
+  if (directory_.RotationRequested(agent_id)) RotationRequested(agent_id);
 }
 
 void AgentHub::AgentAssigned(const std::string& agent_id, const std::string& policy) {
   absl::MutexLock assign(&assign_mu_);
   MoveSession(agent_id, policy);
+}
+
+void AgentHub::RotationRequested(const std::string& agent_id) {
+  if (std::shared_ptr<AgentSession> session = SessionOf(agent_id)) session->RotateCredentials();
+}
+
+std::shared_ptr<AgentSession> AgentHub::SessionOf(const std::string& agent_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_agent_.find(agent_id);
+  return it == by_agent_.end() ? nullptr : it->second.session.lock();
 }
 
 void AgentHub::MoveSession(const std::string& agent_id, const std::string& policy) {

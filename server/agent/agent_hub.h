@@ -1,7 +1,8 @@
 // Every agent stream this fleetd serves, by agent and by policy. It tells the streams of a
 // policy when the policy changes (from the PolicyEngine), kicking them from a fixed pool of
 // threads, and follows the agent directory (server/control/agent_directory.h): an agent moved to
-// another policy is moved on its open stream, an unenrolled one is disconnected. A second stream
+// another policy is moved on its open stream, an unenrolled one is disconnected, one whose
+// credentials an operator asked to rotate is told so on its open stream. A second stream
 // of the same agent replaces the first.
 #ifndef FLEETD_SERVER_AGENT_AGENT_HUB_H_
 #define FLEETD_SERVER_AGENT_AGENT_HUB_H_
@@ -31,11 +32,14 @@ class AgentHub final : public AgentDirectoryObserver {
   void Register(const std::shared_ptr<AgentSession>& session, const std::string& policy);
   // Removes `session` if it is still the agent's current one; returns whether it was.
   bool Unregister(const AgentSession& session);
-  // Looks the agent up in the directory again and moves or disconnects its session accordingly:
-  // closes the gap between a stream's authentication and its registration.
+  // Looks the agent up in the directory again and moves or disconnects its session accordingly,
+  // and asks it to rotate its secret when that is asked for: closes the gap between a stream's
+  // authentication and its registration.
   void RecheckAgent(const std::string& agent_id);
   // AgentDirectoryObserver: moves or disconnects the agent's session, if it has one here.
   void AgentAssigned(const std::string& agent_id, const std::string& policy) override;
+  // AgentDirectoryObserver: tells the agent's session, if it has one here, to rotate its secret.
+  void RotationRequested(const std::string& agent_id) override;
   // Kicks every session on `policy`.
   void PolicyChanged(const std::string& policy);
   // Closes every session: the agents are told to go away (reconnect elsewhere or later).
@@ -53,6 +57,8 @@ class AgentHub final : public AgentDirectoryObserver {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(assign_mu_);
   // Unregister's work: removes `session` if it is the agent's current one.
   bool Remove(const AgentSession& session) ABSL_LOCKS_EXCLUDED(mu_);
+  // The agent's current session here, or null.
+  std::shared_ptr<AgentSession> SessionOf(const std::string& agent_id) ABSL_LOCKS_EXCLUDED(mu_);
   // Kicks every session in `sessions`, sharing them out with the kick pool when there are many.
   void KickAll(const std::vector<std::shared_ptr<AgentSession>>& sessions);
   // The sessions of `policy`, held so they stay alive while called outside the lock.

@@ -71,6 +71,14 @@ absl::Status CheckAgentMessage(const v1::AgentMessage& message) {
       return CheckSha256("Ack.sha256", message.ack().sha256());
     case v1::AgentMessage::kStatus:
       return CheckStatusReport(message.status());
+    case v1::AgentMessage::kCredentialsConfirmed:
+      if (message.credentials_confirmed().agent_secret().size() > kMaxAgentSecretBytes) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("CredentialsConfirmed.agent_secret is ",
+                         message.credentials_confirmed().agent_secret().size(), " bytes; at most ",
+                         kMaxAgentSecretBytes));
+      }
+      return absl::OkStatus();
     default:
       return absl::OkStatus();
   }

@@ -24,10 +24,13 @@ inline constexpr size_t kMaxComponentKeyBytes = 63;
 inline constexpr size_t kMaxComponentValueBytes = 256;
 // Hello.applied_sha256 and Ack.sha256: a SHA-256 in hex; longer is refused.
 inline constexpr size_t kMaxSha256Bytes = 64;
+// CredentialsConfirmed.agent_secret: longer is refused (a secret is 82 bytes).
+inline constexpr size_t kMaxAgentSecretBytes = 128;
 
 // OK, or INVALID_ARGUMENT naming the field (and quoting at most 64 bytes of a bad value):
 // Hello.policy that is neither empty nor a policy name, a negative Hello.applied_revision, a
-// hash longer than kMaxSha256Bytes, StatusReport.health outside its enum, or components beyond
+// hash longer than kMaxSha256Bytes, a CredentialsConfirmed.agent_secret longer than
+// kMaxAgentSecretBytes, StatusReport.health outside its enum, or components beyond
 // the bounds above. Text fields are never refused for their length or their bytes.
 absl::Status CheckAgentMessage(const v1::AgentMessage& message);
 

@@ -6,6 +6,7 @@
 #include "common/utf8.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/agent/agent_message_check.h"
+#include "server/model/secret_token.h"
 
 namespace fleet::server {
 namespace {
@@ -29,8 +30,16 @@ absl::Duration HoldAfterFailures(int32_t failures) {
 }
 
 AgentProtocol::AgentProtocol(const AgentProtocolDeps& deps, std::string agent_id,
-                             std::string policy)
-    : deps_(deps), agent_id_(std::move(agent_id)), policy_(std::move(policy)) {}
+                             std::string policy, StreamCredentials credentials)
+    : deps_(deps), agent_id_(std::move(agent_id)), policy_(std::move(policy)) {
+  absl::MutexLock lock(&mu_);
+  rotation_requested_ = credentials.rotation_requested;
+  secret_issued_at_ = credentials.secret_issued_at;
+  if (!credentials.pending_sha256.empty()) {
+    rotation_ = Rotation::kPromote;
+    new_sha256_ = std::move(credentials.pending_sha256);
+  }
+}
 
 AgentProtocol::ReadOutcome AgentProtocol::OnMessage(const v1::AgentMessage& message) {
   bool read_next = false;
@@ -119,6 +128,106 @@ AgentProtocol::Action AgentProtocol::OnShutdown() {
   return Advance();
 }
 
+AgentProtocol::Action AgentProtocol::OnRotationRequested() {
+  {
+    absl::MutexLock lock(&mu_);
+    rotation_requested_ = true;
+    if (rotation_ == Rotation::kPromoting) requested_while_promoting_ = true;
+  }
+  return Advance();
+}
+
+AgentProtocol::Action AgentProtocol::OnCredentialsCommitted(const absl::Status& status,
+                                                            bool rotation_requested) {
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = deps_.clock.Now();
+    switch (rotation_) {
+      case Rotation::kStarting:
+        if (!status.ok()) {
+          rotation_ = Rotation::kIdle;
+          new_secret_.clear();
+          new_sha256_.clear();
+          retry_after_ = now + kCredentialRetryDelay;
+          break;
+        }
+        rotation_ = Rotation::kSent;
+        // Durable and accepted by Connect now: only now may the agent hold it. A stream that is
+        // ending sends nothing more; the agent's next stream gets a fresh secret.
+        if (!Ending()) {
+          v1::ServerMessage message;
+          message.mutable_credentials()->set_agent_secret(new_secret_);
+          Queue(message);
+        }
+        break;
+      case Rotation::kPromoting: {
+        const bool requested_meanwhile = std::exchange(requested_while_promoting_, false);
+        if (status.ok()) {
+          rotation_ = Rotation::kIdle;
+          // A request newer than the pending secret asks for one more rotation.
+          rotation_requested_ = rotation_requested || requested_meanwhile;
+          secret_issued_at_ = now;
+          new_sha256_.clear();
+        } else if (status.code() == absl::StatusCode::kFailedPrecondition ||
+                   status.code() == absl::StatusCode::kNotFound) {
+          // Promoted already (by another stream of the agent), replaced by another rotation, or
+          // the agent is gone: nothing to promote, and the record says what is still asked.
+          rotation_ = Rotation::kIdle;
+          rotation_requested_ = rotation_requested || requested_meanwhile;
+          new_sha256_.clear();
+        } else {
+          rotation_ = Rotation::kPromote;
+          requested_while_promoting_ = requested_meanwhile;
+          retry_after_ = now + kCredentialRetryDelay;
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return Advance();
+}
+
+std::optional<CredentialChange> AgentProtocol::NextCredentialCommit() {
+  const absl::Time now = deps_.clock.Now();
+  if (now < retry_after_) return std::nullopt;
+  // A promotion writes nothing to the stream: it goes ahead even while the stream ends (the
+  // agent may close its side right after confirming).
+  if (rotation_ == Rotation::kPromote) {
+    rotation_ = Rotation::kPromoting;
+    return CredentialChange{.kind = CredentialChange::Kind::kPromote,
+                            .agent_id = agent_id_,
+                            .secret_sha256 = new_sha256_};
+  }
+  if (!hello_ || finished_ || Ending()) return std::nullopt;
+  const bool too_old = deps_.credential_max_age > absl::ZeroDuration() &&
+                       now - secret_issued_at_ >= deps_.credential_max_age;
+  if (rotation_ != Rotation::kIdle || !(rotation_requested_ || too_old)) return std::nullopt;
+  MintedToken minted = MintTokenFor(kAgentSecretKind, agent_id_);
+  rotation_ = Rotation::kStarting;
+  new_secret_ = std::move(minted.token);
+  new_sha256_ = std::move(minted.secret_sha256);
+  return CredentialChange{.kind = CredentialChange::Kind::kStartRotation,
+                          .agent_id = agent_id_,
+                          .secret_sha256 = new_sha256_};
+}
+
+absl::Status AgentProtocol::HandleConfirmation(const v1::CredentialsConfirmed& confirmed) {
+  if (rotation_ != Rotation::kSent) {
+    return absl::InvalidArgumentError(
+        "CredentialsConfirmed, but no Credentials await confirmation on this stream");
+  }
+  absl::StatusOr<ParsedToken> parsed = ParseToken(confirmed.agent_secret(), kAgentSecretKind);
+  if (!parsed.ok() || parsed->id != agent_id_ || !SecretMatches(parsed->secret, new_sha256_)) {
+    return absl::InvalidArgumentError(
+        "CredentialsConfirmed.agent_secret is not the secret of the last Credentials");
+  }
+  rotation_ = Rotation::kPromote;
+  new_secret_.clear();
+  return absl::OkStatus();
+}
+
 AgentProtocol::Action AgentProtocol::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
@@ -176,6 +285,17 @@ void AgentProtocol::Queue(const v1::ServerMessage& message) {
 }
 
 AgentProtocol::Action AgentProtocol::Advance() {
+  std::optional<CredentialChange> credentials;
+  {
+    absl::MutexLock lock(&mu_);
+    credentials = NextCredentialCommit();
+  }
+  Action action = AdvanceStream();
+  action.credentials = std::move(credentials);
+  return action;
+}
+
+AgentProtocol::Action AgentProtocol::AdvanceStream() {
   std::string policy;
   AgentPosition position;
   int64_t generation = 0;
@@ -260,6 +380,8 @@ absl::Status AgentProtocol::Handle(const v1::AgentMessage& message) {
     case v1::AgentMessage::kHeartbeat:
       deps_.state.Update(agent_id_, [](record::AgentStatusRecord&) {});
       return absl::OkStatus();
+    case v1::AgentMessage::kCredentialsConfirmed:
+      return HandleConfirmation(message.credentials_confirmed());
     default:
       return absl::InvalidArgumentError("empty AgentMessage");
   }

@@ -37,6 +37,19 @@
 //    queued, no updates follow, and the agent closes its side (its answers in flight still
 //    land). A failed write: nothing more is written, the stream ends with UNAVAILABLE. The
 //    agent closed its side: the stream ends with OK.
+//  - Credential rotation (agent.proto, "Credential rotation"): once the agent has said Hello, and
+//    while the stream is not ending, a rotation starts when one is due: an operator asked for it
+//    (known at authentication, or told later by OnRotationRequested), or the current secret is
+//    at least credential_max_age old (decided with the Clock on any event, so a heartbeat does
+//    it). The protocol mints the new secret and asks the transport to commit its hash as pending
+//    (Action::credentials); only once that commit succeeded is Credentials queued (as a control
+//    message). The agent's CredentialsConfirmed with that secret asks for the promotion commit;
+//    one with nothing awaiting confirmation or with another secret ends the stream with
+//    INVALID_ARGUMENT. A stream authenticated with the pending secret asks for the promotion
+//    on its first event, without sending anything. A promotion goes ahead even on a stream that
+//    is ending; a new rotation starts only on a live one. A failed commit is retried, after
+//    kCredentialRetryDelay, on a later event (a promotion that found another pending secret is
+//    not: a fresh rotation follows when one is still due). At most one commit is in flight.
 //  - One write in flight; a Finish only once no write is in flight, and only once.
 //  Updates are the UpdateSource's shared bytes (PreparedUpdate::serialized_message), written as
 //  they are: nothing is serialized per agent but Welcome and GoAway.
@@ -66,6 +79,7 @@
 #include "fleet/v1/agent.pb.h"
 #include "server/agent/agent_metrics.h"
 #include "server/control/agent_state.h"
+#include "server/control/credential_writer.h"
 #include "server/control/update_source.h"
 
 namespace fleet::server {
@@ -77,7 +91,23 @@ struct AgentProtocolDeps {
   Clock& clock;
   absl::Duration heartbeat_interval;
   const AgentMetrics* metrics = nullptr;  // none: nothing is recorded
+  // A secret at least this old is rotated (fleetd's --credential-max-age); zero: no limit.
+  absl::Duration credential_max_age = absl::ZeroDuration();
 };
+
+// What the stream's authentication found about the agent's credentials (agent_directory.h).
+struct StreamCredentials {
+  // The raw SHA-256 of the pending secret the agent authenticated with (it holds it: the
+  // stream promotes it after Hello); empty when it used its current secret.
+  std::string pending_sha256;
+  // An operator asked for a new secret.
+  bool rotation_requested = false;
+  // When the current secret was issued, for credential_max_age.
+  absl::Time secret_issued_at = absl::InfiniteFuture();
+};
+
+// How long after a failed credential commit the protocol tries again.
+inline constexpr absl::Duration kCredentialRetryDelay = absl::Seconds(10);
 
 // How many failures of one update in a row make it held back, and for how long after the last
 // of `failures` (kHoldAfterFailures or more) it is held: 1 minute, doubling, at most 1 hour.
@@ -100,6 +130,9 @@ class AgentProtocol {
     Kind kind = Kind::kNone;
     std::shared_ptr<const std::string> bytes;
     absl::Status status;
+    // Besides `kind`: commit this step of a credential rotation (CredentialWriter) and report
+    // OnCredentialsCommitted with its result. No other comes before that report.
+    std::optional<CredentialChange> credentials;
   };
 
   // What the transport does after the agent's message.
@@ -109,8 +142,10 @@ class AgentProtocol {
     Action action;
   };
 
-  // The stream of `agent_id`, authenticated and assigned to `policy`, before its first read.
-  AgentProtocol(const AgentProtocolDeps& deps, std::string agent_id, std::string policy);
+  // The stream of `agent_id`, authenticated with `credentials` and assigned to `policy`, before
+  // its first read.
+  AgentProtocol(const AgentProtocolDeps& deps, std::string agent_id, std::string policy,
+                StreamCredentials credentials = {});
 
   AgentProtocol(const AgentProtocol&) = delete;
   AgentProtocol& operator=(const AgentProtocol&) = delete;
@@ -133,6 +168,12 @@ class AgentProtocol {
   [[nodiscard]] Action OnReplaced();
   // The server is shutting down: the agent is told to go away, and closes its side.
   [[nodiscard]] Action OnShutdown();
+  // An operator asked for a new secret for the agent.
+  [[nodiscard]] Action OnRotationRequested();
+  // The commit of the last Action::credentials ended with `status`; `rotation_requested` as
+  // CredentialWriter::Done says it.
+  [[nodiscard]] Action OnCredentialsCommitted(const absl::Status& status,
+                                              bool rotation_requested = false);
 
   // The write of the last kWrite completed; `ok` false when it failed (the stream broke).
   [[nodiscard]] Action OnWriteDone(bool ok);
@@ -160,6 +201,10 @@ class AgentProtocol {
   absl::Status HandleAnswer(int64_t revision, bool acked, const std::string& sha256,
                             const std::string& reason, bool needs_full)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status HandleConfirmation(const v1::CredentialsConfirmed& confirmed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The credential commit to start now, if one is due and none is in flight.
+  std::optional<CredentialChange> NextCredentialCommit() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A message was handled with `error`: the stream ends with it unless it is OK. Returns
   // whether to read on.
   bool AfterMessage(const absl::Status& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -174,10 +219,12 @@ class AgentProtocol {
   void Close(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Queue(const v1::ServerMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // What to do next: queued control messages first, then the Finish due, then the policy update
-  // the agent needs, if any and if none is unacknowledged. Takes mu_ itself, and asks the
-  // UpdateSource without it.
+  // What to do next: the credential commit due, if any, besides the next write or Finish
+  // (AdvanceStream). Takes mu_ itself.
   Action Advance() ABSL_LOCKS_EXCLUDED(mu_);
+  // Queued control messages first, then the Finish due, then the policy update the agent needs,
+  // if any and if none is unacknowledged. Takes mu_ itself, and asks the UpdateSource without it.
+  Action AdvanceStream() ABSL_LOCKS_EXCLUDED(mu_);
   // The queued control message, or the Finish due, if the stream is idle.
   Action NextControl() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the stream is idle and not ending, and the agent has said Hello and holds no update.
@@ -213,6 +260,25 @@ class AgentProtocol {
   bool going_away_ ABSL_GUARDED_BY(mu_) = false;             // GoAway queued: no more updates
   bool unenrolled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;  // kFinish was handed out
+  // Credential rotation: where it stands, what is due, and the new secret in flight (the token
+  // sent, and the raw hash of its secret: the pending one).
+  enum class Rotation {
+    kIdle,
+    kStarting,   // the pending secret's commit is in flight
+    kSent,       // Credentials queued or sent; awaiting CredentialsConfirmed
+    kPromote,    // the agent holds the pending secret; its promotion is due
+    kPromoting,  // the promotion's commit is in flight
+  };
+  Rotation rotation_ ABSL_GUARDED_BY(mu_) = Rotation::kIdle;
+  bool rotation_requested_ ABSL_GUARDED_BY(mu_) = false;
+  // OnRotationRequested came while the promotion was in flight: it may be a request the
+  // promoted record does not show yet, so it outlives the promotion.
+  bool requested_while_promoting_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time secret_issued_at_ ABSL_GUARDED_BY(mu_);
+  std::string new_secret_ ABSL_GUARDED_BY(mu_);
+  std::string new_sha256_ ABSL_GUARDED_BY(mu_);
+  // No credential commit starts before this (after a failed one).
+  absl::Time retry_after_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // Bumped whenever what the next update depends on changes (policy, position, update in
   // flight), so that an update asked for outside the lock is dropped if it went stale; whoever
   // bumped it asks again.

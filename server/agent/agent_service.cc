@@ -53,10 +53,10 @@ std::string Metadata(const grpc::ServerContext& context, const std::string& key)
   return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
 }
 
-// The agent the call's metadata (and client certificate, with mTLS) authenticates and its
-// policy, from the directory (no store read: this runs on a completion-queue thread).
-// UNAUTHENTICATED, or UNAVAILABLE while the directory is not synced.
-absl::StatusOr<std::pair<std::string, std::string>> Authenticate(
+// The agent the call's metadata (and client certificate, with mTLS) authenticates (its id, and
+// what the directory knows of it), from the directory (no store read: this runs on a
+// completion-queue thread). UNAUTHENTICATED, or UNAVAILABLE while the directory is not synced.
+absl::StatusOr<std::pair<std::string, AuthenticatedAgent>> Authenticate(
     AgentDirectory& directory, const grpc::ServerContext& context) {
   const std::string id = Metadata(context, "x-fleet-agent-id");
   std::string authorization = Metadata(context, "authorization");
@@ -75,9 +75,9 @@ absl::StatusOr<std::pair<std::string, std::string>> Authenticate(
       ParseToken(std::string_view(authorization).substr(kScheme.size()), kAgentSecretKind);
   if (!secret.ok()) return secret.status();
   if (secret->id != id) return absl::UnauthenticatedError("the secret is another agent's");
-  absl::StatusOr<std::string> policy = directory.Authenticate(id, secret->secret);
-  if (!policy.ok()) return policy.status();
-  return std::pair(id, *std::move(policy));
+  absl::StatusOr<AuthenticatedAgent> agent = directory.Authenticate(id, secret->secret);
+  if (!agent.ok()) return agent.status();
+  return std::pair(id, *std::move(agent));
 }
 
 }  // namespace
@@ -89,7 +89,8 @@ AgentService::AgentService(storage::Store& store, Clock& clock, const AgentContr
       options_(options),
       metrics_(metrics::RegistryOr(options.metrics, own_metrics_)),
       enrollment_(store, clock),
-      refused_streams_(clock, kRefusalLogInterval) {}
+      refused_streams_(clock, kRefusalLogInterval),
+      credentials_(store, clock, control.directory) {}
 
 grpc::Status AgentService::Enroll(grpc::ServerContext*, const v1::EnrollRequest* request,
                                   v1::EnrollResponse* response) {
@@ -153,7 +154,7 @@ void AgentService::RequestNextConnect(grpc::ServerCompletionQueue* queue) {
 }
 
 void AgentService::Accept(std::unique_ptr<rpc::AcceptedCall> call) {
-  absl::StatusOr<std::pair<std::string, std::string>> agent =
+  absl::StatusOr<std::pair<std::string, AuthenticatedAgent>> agent =
       Authenticate(control_.directory, call->context);
   if (!agent.ok()) {
     if (std::optional<int64_t> suppressed = refused_streams_.Admit()) {
@@ -171,16 +172,21 @@ void AgentService::Accept(std::unique_ptr<rpc::AcceptedCall> call) {
     RejectedStream::Start(std::move(call), rpc::ToGrpcStatus(agent.status()));
     return;
   }
-  const auto& [agent_id, policy] = *agent;
+  auto& [agent_id, found] = *agent;
   metrics_.streams_opened.Increment();
   AgentSession::Start(
       AgentSessionDeps{.protocol = {.updates = control_.updates,
                                     .state = control_.state,
                                     .clock = clock_,
                                     .heartbeat_interval = options_.heartbeat_interval,
-                                    .metrics = &metrics_},
-                       .hub = control_.hub},
-      std::move(call), agent_id, policy);
+                                    .metrics = &metrics_,
+                                    .credential_max_age = options_.credential_max_age},
+                       .hub = control_.hub,
+                       .credentials = credentials_},
+      std::move(call), agent_id, found.policy,
+      StreamCredentials{.pending_sha256 = std::move(found.pending_sha256),
+                        .rotation_requested = found.rotation_requested,
+                        .secret_issued_at = found.secret_issued_at});
   // An unenrollment or reassignment between the lookup and registering the session would
   // otherwise go unseen.
   control_.hub.RecheckAgent(agent_id);

@@ -23,6 +23,7 @@
 #include "server/agent/enrollment_service.h"
 #include "server/control/agent_directory.h"
 #include "server/control/agent_state.h"
+#include "server/control/credential_writer.h"
 #include "server/control/update_source.h"
 
 namespace fleet::server {
@@ -33,6 +34,9 @@ struct AgentServiceOptions {
   // Where the agent API's instruments (agent_metrics.h) are recorded; none: a registry of the
   // service's own. Not owned; outlives the service.
   metrics::Registry* metrics = nullptr;
+  // A secret at least this old is rotated on the agent's stream (--credential-max-age); zero:
+  // only operators' requests rotate secrets.
+  absl::Duration credential_max_age = absl::ZeroDuration();
 };
 
 // What the agent API works with from the control layer and the hub; all of it outlives the
@@ -79,6 +83,8 @@ class AgentService final
   const AgentMetrics metrics_;
   EnrollmentService enrollment_;
   LogRateLimiter refused_streams_;
+  // Outlives every session: the service is destroyed only after StopServing.
+  CredentialWriter credentials_;
   // Between AddQueuesTo and StartServing.
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> new_queues_;
   std::vector<grpc::ServerCompletionQueue*> queues_;

@@ -11,16 +11,17 @@
 namespace fleet::server {
 
 AgentSession::AgentSession(const AgentSessionDeps& deps, std::unique_ptr<rpc::AcceptedCall> call,
-                           std::string agent_id, std::string policy)
+                           std::string agent_id, std::string policy, StreamCredentials credentials)
     : rpc::AsyncServerStream(std::move(call)),
       hub_(deps.hub),
+      credentials_(deps.credentials),
       agent_id_(agent_id),
-      protocol_(deps.protocol, std::move(agent_id), std::move(policy)) {}
+      protocol_(deps.protocol, std::move(agent_id), std::move(policy), std::move(credentials)) {}
 
 void AgentSession::Start(const AgentSessionDeps& deps, std::unique_ptr<rpc::AcceptedCall> call,
-                         std::string agent_id, std::string policy) {
+                         std::string agent_id, std::string policy, StreamCredentials credentials) {
   std::shared_ptr<AgentSession> session(
-      new AgentSession(deps, std::move(call), std::move(agent_id), policy));
+      new AgentSession(deps, std::move(call), std::move(agent_id), policy, std::move(credentials)));
   {
     absl::MutexLock lock(&session->mu_);
     session->self_ = session;
@@ -39,7 +40,17 @@ void AgentSession::Replaced() { Perform(protocol_.OnReplaced()); }
 
 void AgentSession::GoAway() { Perform(protocol_.OnShutdown()); }
 
+void AgentSession::RotateCredentials() { Perform(protocol_.OnRotationRequested()); }
+
 void AgentSession::Perform(AgentProtocol::Action action) {
+  if (action.credentials.has_value()) {
+    // The writer reports on its own thread; the session stays alive until it has.
+    credentials_.Commit(
+        *std::move(action.credentials),
+        [self = shared_from_this()](const absl::Status& status, bool rotation_requested) {
+          self->Perform(self->protocol_.OnCredentialsCommitted(status, rotation_requested));
+        });
+  }
   switch (action.kind) {
     case AgentProtocol::Action::Kind::kWrite: {
       write_bytes_ = std::move(action.bytes);

@@ -26,27 +26,30 @@ class AgentHub;
 struct AgentSessionDeps {
   AgentProtocolDeps protocol;
   AgentHub& hub;
+  CredentialWriter& credentials;
 };
 
 // Thread-safe: gRPC reactions and the hub's calls may come from any thread.
 class AgentSession final : public rpc::AsyncServerStream,
                            public std::enable_shared_from_this<AgentSession> {
  public:
-  // Starts serving `call`, from an authenticated agent assigned to `policy`; registers with the
-  // hub. The session owns itself until OnDone.
+  // Starts serving `call`, from an agent authenticated with `credentials` and assigned to
+  // `policy`; registers with the hub. The session owns itself until OnDone (and a credential
+  // commit in flight holds it until it is reported).
   static void Start(const AgentSessionDeps& deps, std::unique_ptr<rpc::AcceptedCall> call,
-                    std::string agent_id, std::string policy);
+                    std::string agent_id, std::string policy, StreamCredentials credentials);
 
   const std::string& agent_id() const { return agent_id_; }
 
   // The protocol's server events (agent_protocol.h): the agent's policy has a new latest
   // revision; the agent was moved to `policy`; it was unenrolled; a newer stream of it took
-  // over; the server is shutting down.
+  // over; the server is shutting down; an operator asked for a new secret.
   void Kick();
   void Reassign(const std::string& policy);
   void Unenrolled();
   void Replaced();
   void GoAway();
+  void RotateCredentials();
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -54,12 +57,13 @@ class AgentSession final : public rpc::AsyncServerStream,
 
  private:
   AgentSession(const AgentSessionDeps& deps, std::unique_ptr<rpc::AcceptedCall> call,
-               std::string agent_id, std::string policy);
+               std::string agent_id, std::string policy, StreamCredentials credentials);
 
-  // Starts the write or the Finish the protocol decided on, if any.
+  // Starts the credential commit, and the write or the Finish, the protocol decided on, if any.
   void Perform(AgentProtocol::Action action);
 
   AgentHub& hub_;
+  CredentialWriter& credentials_;
   const std::string agent_id_;
   AgentProtocol protocol_;
   // Belong to the write in flight (the protocol grants one at a time): set by whoever got the

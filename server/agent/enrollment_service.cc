@@ -85,6 +85,7 @@ record::AgentRecord NewAgent(const MintedToken& credentials, const v1::AgentFact
   agent.set_policy(policy);
   agent.set_status(v1::AGENT_STATUS_OFFLINE);
   *agent.mutable_enrolled_at() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  *agent.mutable_secret_issued_at() = agent.enrolled_at();
   agent.set_enrollment_token_id(token_id);
   agent_record.set_secret_sha256(credentials.secret_sha256);
   return agent_record;

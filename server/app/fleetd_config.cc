@@ -125,6 +125,12 @@ absl::StatusOr<ValidConfig> ValidateConfig(const FleetdConfig& config) {
                                                    absl::FormatDuration(config.max_connection_age),
                                                    ")"));
   }
+  if (config.credential_max_age != absl::ZeroDuration() &&
+      config.credential_max_age < absl::Minutes(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--credential-max-age must be 0 (never) or at least 1m (got ",
+                     absl::FormatDuration(config.credential_max_age), ")"));
+  }
   if (config.revision_retention < 1000) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--revision-retention must be at least 1000 (got ", config.revision_retention, ")"));

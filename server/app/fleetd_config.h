@@ -40,6 +40,9 @@ struct FleetdConfig {
   // The most memory the policy engine's parsed revisions may take (--revision-cache-bytes);
   // each policy's latest revision stays cached whatever the bound.
   int64_t revision_cache_bytes = int64_t{256} << 20;
+  // Agents' secrets at least this old are rotated on their streams (--credential-max-age); zero
+  // for never (only operators' requests rotate them).
+  absl::Duration credential_max_age = absl::ZeroDuration();
 
   // TLS (--tls-cert, --tls-key): the certificate chain and private key files (PEM) both gRPC
   // listeners and the HTTP endpoint serve, re-read when they change; empty for plaintext.

@@ -268,7 +268,9 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
                    .directory = (*control)->directory(),
                    .state = (*control)->state(),
                    .hub = (*control)->hub()},
-      AgentServiceOptions{.heartbeat_interval = config.heartbeat_interval, .metrics = &registry});
+      AgentServiceOptions{.heartbeat_interval = config.heartbeat_interval,
+                          .metrics = &registry,
+                          .credential_max_age = config.credential_max_age});
   absl::StatusOr<Endpoint> agent_endpoint = StartEndpoint(
       "--agent-addr", *agent, *fd_budget,
       {.name = "agent",

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "google/protobuf/util/time_util.h"
+#include "server/model/agent_credentials.h"
 #include "server/model/record_io.h"
 #include "server/model/records.pb.h"
 #include "server/model/secret_token.h"
@@ -9,6 +11,8 @@
 
 namespace fleet::server {
 namespace {
+
+using google::protobuf::util::TimeUtil;
 
 // How long an admin call waits for the directory to catch up with a revision it has read.
 constexpr absl::Duration kCatchUpTimeout = absl::Seconds(5);
@@ -31,15 +35,30 @@ absl::Status AgentDirectory::Start(absl::Duration sync_timeout) {
   return absl::OkStatus();
 }
 
-void AgentDirectory::Set(const std::string& agent_id, const Entry* entry,
-                         std::map<std::string, std::string>& changed) {
+AgentDirectory::Entry AgentDirectory::EntryOf(const record::AgentRecord& record) {
+  return Entry{.policy = record.agent().policy(),
+               .secret_sha256 = record.secret_sha256(),
+               .pending_sha256 = record.pending_secret_sha256(),
+               .rotation_requested_us =
+                   record.agent().has_rotation_requested_at()
+                       ? TimeUtil::TimestampToMicroseconds(record.agent().rotation_requested_at())
+                       : 0,
+               .secret_issued_at = SecretIssuedAt(record.agent())};
+}
+
+void AgentDirectory::Set(const std::string& agent_id, const Entry* entry, Changes& changes) {
   auto it = agents_.find(agent_id);
   const std::string old_policy = it == agents_.end() ? "" : it->second.policy;
   const std::string new_policy = entry == nullptr ? "" : entry->policy;
   if (old_policy != new_policy) {
     if (!old_policy.empty() && --per_policy_[old_policy] == 0) per_policy_.erase(old_policy);
     if (!new_policy.empty()) ++per_policy_[new_policy];
-    changed[agent_id] = new_policy;
+    changes.assigned[agent_id] = new_policy;
+  }
+  const int64_t old_request = it == agents_.end() ? 0 : it->second.rotation_requested_us;
+  if (entry != nullptr && entry->rotation_requested_us != 0 &&
+      entry->rotation_requested_us != old_request) {
+    changes.rotations.push_back(agent_id);
   }
   if (entry == nullptr) {
     if (it != agents_.end()) agents_.erase(it);
@@ -49,7 +68,7 @@ void AgentDirectory::Set(const std::string& agent_id, const Entry* entry,
 }
 
 void AgentDirectory::Replace(const std::vector<storage::KeyValue>& kvs, int64_t) {
-  std::map<std::string, std::string> changed;
+  Changes changes;
   {
     absl::MutexLock lock(&mu_);
     absl::flat_hash_map<std::string, Entry> listed;
@@ -58,58 +77,71 @@ void AgentDirectory::Replace(const std::vector<storage::KeyValue>& kvs, int64_t)
       absl::StatusOr<StoredRecord<record::AgentRecord>> stored =
           ParseRecord<record::AgentRecord>(kv);
       if (!stored.ok()) continue;
-      const record::AgentRecord& record = stored->record;
-      listed[IdOf(kv.key)] =
-          Entry{.policy = record.agent().policy(), .secret_sha256 = record.secret_sha256()};
+      listed[IdOf(kv.key)] = EntryOf(stored->record);
     }
     std::vector<std::string> gone;
     for (const auto& [id, entry] : agents_) {
       if (!listed.contains(id)) gone.push_back(id);
     }
-    for (const std::string& id : gone) Set(id, nullptr, changed);
-    for (const auto& [id, entry] : listed) Set(id, &entry, changed);
+    for (const std::string& id : gone) Set(id, nullptr, changes);
+    for (const auto& [id, entry] : listed) Set(id, &entry, changes);
   }
-  Notify(changed);
+  Notify(changes);
 }
 
 void AgentDirectory::Apply(const storage::WatchBatch& batch) {
-  std::map<std::string, std::string> changed;
+  Changes changes;
   {
     absl::MutexLock lock(&mu_);
     for (const storage::Event& event : batch.events) {
       const std::string id = IdOf(event.kv.key);
       if (event.type == storage::Event::Type::kDelete) {
-        Set(id, nullptr, changed);
+        Set(id, nullptr, changes);
         continue;
       }
       absl::StatusOr<StoredRecord<record::AgentRecord>> stored =
           ParseRecord<record::AgentRecord>(event.kv);
       if (!stored.ok()) continue;
-      const record::AgentRecord& record = stored->record;
-      const Entry entry{.policy = record.agent().policy(), .secret_sha256 = record.secret_sha256()};
-      Set(id, &entry, changed);
+      const Entry entry = EntryOf(stored->record);
+      Set(id, &entry, changes);
     }
   }
-  Notify(changed);
+  Notify(changes);
 }
 
-void AgentDirectory::Notify(const std::map<std::string, std::string>& changed) {
-  for (const auto& [id, policy] : changed) {
+void AgentDirectory::Notify(const Changes& changes) {
+  for (const auto& [id, policy] : changes.assigned) {
     for (AgentDirectoryObserver* observer : observers_) observer->AgentAssigned(id, policy);
+  }
+  for (const std::string& id : changes.rotations) {
+    for (AgentDirectoryObserver* observer : observers_) observer->RotationRequested(id);
   }
 }
 
-absl::StatusOr<std::string> AgentDirectory::Authenticate(const std::string& agent_id,
-                                                         const std::string& secret) {
+absl::StatusOr<AuthenticatedAgent> AgentDirectory::Authenticate(const std::string& agent_id,
+                                                                const std::string& secret) {
   if (!synced()) {
     return absl::UnavailableError("fleetd is catching up with its store; retry shortly");
   }
   absl::MutexLock lock(&mu_);
   auto it = agents_.find(agent_id);
-  if (it == agents_.end() || !SecretMatches(secret, it->second.secret_sha256)) {
+  const bool current = it != agents_.end() && SecretMatches(secret, it->second.secret_sha256);
+  const bool pending = it != agents_.end() && !current && !it->second.pending_sha256.empty() &&
+                       SecretMatches(secret, it->second.pending_sha256);
+  if (!current && !pending) {
     return absl::UnauthenticatedError("unknown or unenrolled agent, or a wrong secret");
   }
-  return it->second.policy;
+  const Entry& entry = it->second;
+  return AuthenticatedAgent{.policy = entry.policy,
+                            .pending_sha256 = pending ? entry.pending_sha256 : "",
+                            .rotation_requested = entry.rotation_requested_us != 0,
+                            .secret_issued_at = entry.secret_issued_at};
+}
+
+bool AgentDirectory::RotationRequested(const std::string& agent_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = agents_.find(agent_id);
+  return it != agents_.end() && it->second.rotation_requested_us != 0;
 }
 
 std::string AgentDirectory::PolicyOf(const std::string& agent_id) {

@@ -1,8 +1,9 @@
-// Every enrolled agent this fleetd knows of, in memory: its policy and the hash of its secret,
-// kept current by a Reflector on the store's /agents/ keys (storage/reflector.h), whoever wrote
-// them (enrollment, an operator's reassign or unenroll, later another replica). Connect
-// authenticates against it without a store read, the hub follows its changes to move or close
-// open streams, and the rollout tracker learns from it which agents each policy has.
+// Every enrolled agent this fleetd knows of, in memory: its policy, the hashes of its current and
+// pending secrets and whether a rotation is asked for (agent_credentials.h), kept current by a
+// Reflector on the store's /agents/ keys (storage/reflector.h), whoever wrote them (enrollment, an
+// operator's reassign or unenroll, later another replica). Connect authenticates against it without
+// a store read, the hub follows its changes to move or close open streams, and the rollout tracker
+// learns from it which agents each policy has.
 #ifndef FLEETD_SERVER_CONTROL_AGENT_DIRECTORY_H_
 #define FLEETD_SERVER_CONTROL_AGENT_DIRECTORY_H_
 
@@ -17,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/model/records.pb.h"
 #include "storage/reflector.h"
 #include "storage/store.h"
 
@@ -30,6 +32,21 @@ class AgentDirectoryObserver {
   virtual ~AgentDirectoryObserver() = default;
   // `agent_id` is now on `policy`; an empty policy means it was unenrolled.
   virtual void AgentAssigned(const std::string& agent_id, const std::string& policy) = 0;
+  // An operator asked (again) for a new secret for `agent_id` (agent.proto, "Credential
+  // rotation").
+  virtual void RotationRequested(const std::string& /*agent_id*/) {}
+};
+
+// An agent that Connect's credentials authenticate, as the directory knows it.
+struct AuthenticatedAgent {
+  std::string policy;
+  // The credentials were the pending secret (its raw SHA-256 here), which the agent thus holds;
+  // empty for the current secret.
+  std::string pending_sha256;
+  // An operator asked for a new secret, and when the current one was issued (for the maximum
+  // age).
+  bool rotation_requested = false;
+  absl::Time secret_issued_at;
 };
 
 // Thread-safe.
@@ -53,12 +70,17 @@ class AgentDirectory final : private storage::ReflectorHandler {
   // observers hear of agent by agent. UNAVAILABLE when it did not succeed in time.
   absl::Status Start(absl::Duration sync_timeout = absl::Seconds(30));
 
-  // The policy of the agent whose id and secret these are. UNAUTHENTICATED for an unknown agent
-  // or a wrong secret; UNAVAILABLE while the directory is not synced with the store.
-  absl::StatusOr<std::string> Authenticate(const std::string& agent_id, const std::string& secret);
+  // The agent whose id and secret (its current or its pending one) these are. UNAUTHENTICATED
+  // for an unknown agent or a wrong secret; UNAVAILABLE while the directory is not synced with
+  // the store.
+  absl::StatusOr<AuthenticatedAgent> Authenticate(const std::string& agent_id,
+                                                  const std::string& secret);
 
   // The agent's policy; empty when it is not enrolled.
   std::string PolicyOf(const std::string& agent_id);
+
+  // Whether an operator asked for a new secret for the agent (false when it is not enrolled).
+  bool RotationRequested(const std::string& agent_id);
 
   // How many agents are on `policy`, once the directory has seen the store up to `revision`.
   // UNAVAILABLE when it has not within a few seconds.
@@ -77,15 +99,25 @@ class AgentDirectory final : private storage::ReflectorHandler {
   struct Entry {
     std::string policy;
     std::string secret_sha256;
+    std::string pending_sha256;
+    // rotation_requested_at in unix micros; 0 for none.
+    int64_t rotation_requested_us = 0;
+    absl::Time secret_issued_at;
   };
+  // What the directory keeps of a record.
+  static Entry EntryOf(const record::AgentRecord& record);
 
   void Replace(const std::vector<storage::KeyValue>& kvs, int64_t revision) override;
   void Apply(const storage::WatchBatch& batch) override;
-  // Sets (or, for nullptr, removes) the entry of `agent_id`; notes in `changed` the new policy
-  // when the assignment moved.
-  void Set(const std::string& agent_id, const Entry* entry,
-           std::map<std::string, std::string>& changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Notify(const std::map<std::string, std::string>& changed);
+  // What a batch changed that observers hear of.
+  struct Changes {
+    std::map<std::string, std::string> assigned;  // agent -> its new policy
+    std::vector<std::string> rotations;           // agents whose rotation was asked for anew
+  };
+  // Sets (or, for nullptr, removes) the entry of `agent_id`; notes in `changes` what moved.
+  void Set(const std::string& agent_id, const Entry* entry, Changes& changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Notify(const Changes& changes);
 
   storage::Store& store_;                           // not owned
   std::vector<AgentDirectoryObserver*> observers_;  // not owned; fixed once started

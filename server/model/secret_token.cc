@@ -41,9 +41,11 @@ std::string Sha256(std::string_view data) {
   return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
 }
 
-MintedToken MintToken(std::string_view kind) {
+MintedToken MintToken(std::string_view kind) { return MintTokenFor(kind, RandomHex(kIdBytes)); }
+
+MintedToken MintTokenFor(std::string_view kind, std::string_view id) {
   MintedToken minted;
-  minted.id = RandomHex(kIdBytes);
+  minted.id = std::string(id);
   std::string secret = RandomHex(kSecretBytes);
   minted.token = absl::StrCat(std::string(kind), "_", minted.id, "_", secret);
   minted.secret_sha256 = Sha256(secret);

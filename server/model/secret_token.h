@@ -1,4 +1,4 @@
-// Bearer secrets (admin, enrollment and, later, agent tokens): "<kind>_<id>_<secret>", where
+// Bearer secrets (admin, enrollment and agent tokens): "<kind>_<id>_<secret>", where
 // kind is a fixed four-letter prefix that tells what the token is for (and lets secret scanners
 // find leaked ones), id is 12 lowercase hex characters (6 random bytes) naming the record, and
 // secret is 64 lowercase hex characters (32 random bytes, 256 bits). Only the SHA-256 of the
@@ -26,6 +26,8 @@ struct MintedToken {
 // A new token of `kind` from OpenSSL's CSPRNG. Aborts if the CSPRNG fails (nothing can be
 // secure then).
 MintedToken MintToken(std::string_view kind);
+// The same with a given id: a new secret for the record `id` names (an agent's rotated secret).
+MintedToken MintTokenFor(std::string_view kind, std::string_view id);
 
 struct ParsedToken {
   std::string id;

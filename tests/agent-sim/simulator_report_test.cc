@@ -18,12 +18,14 @@ TEST(SimulatorReportTest, JsonShape) {
                          .nacks = 6,
                          .reconnects = 7,
                          .errors = 1,
+                         .rotations = 8,
                          .latency_ms = {.p50 = 1.5, .p90 = 2, .p99 = 3, .max = 4}};
   const nlohmann::json json = nlohmann::json::parse(report.ToJson().dump());
   std::vector<std::string> keys;
   for (const auto& [key, value] : json.items()) keys.push_back(key);
   EXPECT_EQ(keys, (std::vector<std::string>{"acks", "agents", "connected", "enrolled", "errors",
-                                            "latency_ms", "nacks", "reconnects", "updates"}));
+                                            "latency_ms", "nacks", "reconnects", "rotations",
+                                            "updates"}));
   EXPECT_EQ(json["agents"], 200);
   EXPECT_EQ(json["enrolled"], 199);
   EXPECT_EQ(json["connected"], 198);
@@ -32,6 +34,7 @@ TEST(SimulatorReportTest, JsonShape) {
   EXPECT_EQ(json["nacks"], 6);
   EXPECT_EQ(json["reconnects"], 7);
   EXPECT_EQ(json["errors"], 1);
+  EXPECT_EQ(json["rotations"], 8);
   EXPECT_EQ(json["latency_ms"],
             (nlohmann::json{{"p50", 1.5}, {"p90", 2.0}, {"p99", 3.0}, {"max", 4.0}}));
 }

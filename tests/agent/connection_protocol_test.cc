@@ -96,6 +96,13 @@ class RecordingTransport final : public ConnectionProtocol::Transport {
     EXPECT_FALSE(finished.has_value()) << "finished twice";
     finished = status;
   }
+  absl::Status SaveSecret(const std::string& agent_secret) override {
+    // What was sent before the save: a confirmation must come after it.
+    sent_before_save = sent.size();
+    if (!save_result.ok()) return save_result;
+    saved_secrets.push_back(agent_secret);
+    return absl::OkStatus();
+  }
 
   // The messages sent so far, leaving none.
   std::vector<v1::AgentMessage> TakeSent() { return std::exchange(sent, {}); }
@@ -106,7 +113,16 @@ class RecordingTransport final : public ConnectionProtocol::Transport {
   std::vector<v1::AgentMessage> sent;
   std::map<Timer, absl::Time> timers;
   std::optional<absl::Status> finished;
+  absl::Status save_result;
+  std::vector<std::string> saved_secrets;
+  size_t sent_before_save = 0;
 };
+
+v1::ServerMessage Credentials(const std::string& secret) {
+  v1::ServerMessage message;
+  message.mutable_credentials()->set_agent_secret(secret);
+  return message;
+}
 
 class ConnectionProtocolTest : public ::testing::Test {
  protected:
@@ -434,6 +450,43 @@ TEST_F(ConnectionProtocolTest, StopBeforeStartFinishesWithoutConnecting) {
   EXPECT_OK(*transport_.finished);
   protocol_->Start();
   EXPECT_EQ(transport_.connects, 0);
+}
+
+// A new secret from the server is saved through the transport first, then confirmed with that
+// secret; the hook hears it was saved.
+TEST_F(ConnectionProtocolTest, CredentialsAreSavedThenConfirmed) {
+  std::vector<absl::Status> heard;
+  Make({}, {.on_credentials = [&](const absl::Status& saved) { heard.push_back(saved); }});
+  protocol_->Start();
+  OpenAndWelcome();
+  transport_.TakeSent();
+  protocol_->OnMessage(Credentials("fagt_0123456789ab_new"));
+  EXPECT_EQ(transport_.saved_secrets, std::vector<std::string>{"fagt_0123456789ab_new"});
+  EXPECT_EQ(transport_.sent_before_save, 0u);
+  const std::vector<v1::AgentMessage> sent = transport_.TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_credentials_confirmed());
+  EXPECT_EQ(sent[0].credentials_confirmed().agent_secret(), "fagt_0123456789ab_new");
+  ASSERT_EQ(heard.size(), 1u);
+  EXPECT_OK(heard[0]);
+}
+
+// A secret that cannot be saved is not confirmed (the agent keeps the old one, which fleetd
+// still accepts), and the stream goes on.
+TEST_F(ConnectionProtocolTest, CredentialsThatCannotBeSavedAreNotConfirmed) {
+  std::vector<absl::Status> heard;
+  Make({}, {.on_credentials = [&](const absl::Status& saved) { heard.push_back(saved); }});
+  transport_.save_result = absl::PermissionDeniedError("read-only state dir");
+  protocol_->Start();
+  OpenAndWelcome();
+  transport_.TakeSent();
+  protocol_->OnMessage(Credentials("fagt_0123456789ab_new"));
+  EXPECT_TRUE(transport_.TakeSent().empty());
+  ASSERT_EQ(heard.size(), 1u);
+  EXPECT_EQ(heard[0].code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_FALSE(transport_.finished.has_value());
+  protocol_->OnMessage(Full(4, kRev4));
+  EXPECT_EQ(transport_.TakeSent().size(), 1u);  // the Ack
 }
 
 }  // namespace

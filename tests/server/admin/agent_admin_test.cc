@@ -2,6 +2,7 @@
 #include <limits>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
 #include "common/utf8.h"
 #include "gtest/gtest.h"
 #include "server/admin/agent_registry.h"
@@ -316,6 +317,58 @@ TEST_F(AgentAdminTest, DeletePolicyCountsAgentsWithoutAScan) {
   reassign.set_policy("linux");
   ASSERT_OK(agents_.Reassign(reassign));
   EXPECT_OK(policies_.Delete(request));
+}
+
+// RotateAgentCredentials marks the named agents, or those a selector matches, or all, across
+// several transactions' worth of agents; an unknown id marks nothing; a bad request is refused.
+// GetAgent shows the request.
+TEST_F(AgentAdminTest, RotateCredentialsMarksAgents) {
+  const int kAgents = static_cast<int>(kRotationBatch) + 50;
+  for (int i = 0; i < kAgents; ++i) {
+    env_.PutAgent(absl::StrFormat("%012x", i), "linux", v1::AGENT_STATUS_ONLINE, 1,
+                  {{"env", i % 2 == 0 ? "prod" : "dev"}});
+  }
+  v1::RotateAgentCredentialsRequest named;
+  named.add_ids("000000000003");
+  named.add_ids("000000000001");
+  named.add_ids("000000000003");
+  ASSERT_OK_AND_ASSIGN(v1::RotateAgentCredentialsResponse two, agents_.RotateCredentials(named));
+  EXPECT_EQ(std::vector<std::string>(two.ids().begin(), two.ids().end()),
+            (std::vector<std::string>{"000000000001", "000000000003"}));
+  v1::GetAgentRequest get;
+  get.set_id("000000000001");
+  ASSERT_OK_AND_ASSIGN(v1::Agent marked, agents_.Get(get));
+  EXPECT_EQ(marked.rotation_requested_at().seconds(), absl::ToUnixSeconds(env_.clock.Now()));
+  get.set_id("000000000002");
+  ASSERT_OK_AND_ASSIGN(v1::Agent unmarked, agents_.Get(get));
+  EXPECT_FALSE(unmarked.has_rotation_requested_at());
+
+  const int64_t before = env_.store->CurrentRevision();
+  v1::RotateAgentCredentialsRequest all;
+  all.set_all(true);
+  ASSERT_OK_AND_ASSIGN(v1::RotateAgentCredentialsResponse everyone, agents_.RotateCredentials(all));
+  EXPECT_EQ(everyone.ids_size(), kAgents);
+  // One transaction per batch, not one per agent.
+  EXPECT_EQ(env_.store->CurrentRevision() - before, 2);
+
+  v1::RotateAgentCredentialsRequest selected;
+  selected.set_selector("env=dev");
+  ASSERT_OK_AND_ASSIGN(v1::RotateAgentCredentialsResponse dev, agents_.RotateCredentials(selected));
+  EXPECT_EQ(dev.ids_size(), kAgents / 2);
+
+  v1::RotateAgentCredentialsRequest unknown = named;
+  unknown.add_ids("0000000fffff");
+  const int64_t at = env_.store->CurrentRevision();
+  EXPECT_EQ(agents_.RotateCredentials(unknown).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(env_.store->CurrentRevision(), at);
+  EXPECT_EQ(agents_.RotateCredentials({}).status().code(), absl::StatusCode::kInvalidArgument);
+  v1::RotateAgentCredentialsRequest both = named;
+  both.set_all(true);
+  EXPECT_EQ(agents_.RotateCredentials(both).status().code(), absl::StatusCode::kInvalidArgument);
+  v1::RotateAgentCredentialsRequest bad_selector;
+  bad_selector.set_selector("env");
+  EXPECT_EQ(agents_.RotateCredentials(bad_selector).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
+#include "server/model/agent_credentials.h"
 #include "server/model/records.pb.h"
 #include "server/model/secret_token.h"
 #include "server/model/store_layout.h"
@@ -25,14 +26,23 @@ class Recorder final : public AgentDirectoryObserver {
     absl::MutexLock lock(&mu_);
     seen_.emplace_back(agent_id, policy);
   }
+  void RotationRequested(const std::string& agent_id) override {
+    absl::MutexLock lock(&mu_);
+    rotations_.push_back(agent_id);
+  }
   std::vector<std::pair<std::string, std::string>> seen() {
     absl::MutexLock lock(&mu_);
     return seen_;
+  }
+  std::vector<std::string> rotations() {
+    absl::MutexLock lock(&mu_);
+    return rotations_;
   }
 
  private:
   absl::Mutex mu_;
   std::vector<std::pair<std::string, std::string>> seen_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> rotations_ ABSL_GUARDED_BY(mu_);
 };
 
 class AgentDirectoryTest : public ::testing::Test {
@@ -72,8 +82,9 @@ TEST_F(AgentDirectoryTest, FollowsAssignmentsAndAuthenticates) {
   }
   EXPECT_EQ(recorder_.seen(), (std::vector<std::pair<std::string, std::string>>{
                                   {"a", "linux"}, {"b", "linux"}, {"a", "windows"}, {"b", ""}}));
-  ASSERT_OK_AND_ASSIGN(std::string policy, directory.Authenticate("a", "secret-a"));
-  EXPECT_EQ(policy, "windows");
+  ASSERT_OK_AND_ASSIGN(AuthenticatedAgent agent, directory.Authenticate("a", "secret-a"));
+  EXPECT_EQ(agent.policy, "windows");
+  EXPECT_EQ(agent.pending_sha256, "");
   EXPECT_EQ(directory.Authenticate("a", "wrong").status().code(),
             absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(directory.Authenticate("b", "s").status().code(), absl::StatusCode::kUnauthenticated);
@@ -100,6 +111,51 @@ TEST_F(AgentDirectoryTest, HealsAfterTheWatchBreaks) {
   EXPECT_EQ(recorder_.seen(),
             (std::vector<std::pair<std::string, std::string>>{{"a", "linux"}, {"a", ""}}));
   EXPECT_EQ(directory.Authenticate("a", "s").status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+// Both the current and the pending secret authenticate, the pending one saying so; a rotation
+// request is told to observers once per request, and only a new request is told again.
+TEST_F(AgentDirectoryTest, AuthenticatesPendingSecretsAndTellsRotationRequests) {
+  record::AgentRecord record;
+  record.mutable_agent()->set_id("a");
+  record.mutable_agent()->set_policy("linux");
+  record.set_secret_sha256(Sha256("old"));
+  auto write = [&] {
+    absl::StatusOr<storage::TxnResult> result = memory_->Txn(
+        {.success = {storage::Op::Put(layout::AgentKey("a"), record.SerializeAsString())}});
+    EXPECT_OK(result);
+    return result.ok() ? result->revision : 0;
+  };
+  write();
+  AgentDirectory directory(store_);
+  directory.AddObserver(recorder_);
+  ASSERT_OK(directory.Start());
+  EXPECT_FALSE(directory.RotationRequested("a"));
+
+  RequestRotation(record, absl::FromUnixSeconds(100));
+  ASSERT_TRUE(directory.WaitForRevision(write(), absl::Seconds(10)));
+  EXPECT_TRUE(directory.RotationRequested("a"));
+  StartRotation(record, Sha256("new"), absl::FromUnixSeconds(101));
+  ASSERT_TRUE(directory.WaitForRevision(write(), absl::Seconds(10)));
+  EXPECT_EQ(recorder_.rotations(), std::vector<std::string>{"a"});
+
+  ASSERT_OK_AND_ASSIGN(AuthenticatedAgent old_secret, directory.Authenticate("a", "old"));
+  EXPECT_EQ(old_secret.pending_sha256, "");
+  EXPECT_TRUE(old_secret.rotation_requested);
+  ASSERT_OK_AND_ASSIGN(AuthenticatedAgent new_secret, directory.Authenticate("a", "new"));
+  EXPECT_EQ(new_secret.pending_sha256, Sha256("new"));
+
+  ASSERT_OK(PromotePending(record, Sha256("new"), absl::FromUnixSeconds(102)));
+  ASSERT_TRUE(directory.WaitForRevision(write(), absl::Seconds(10)));
+  EXPECT_EQ(directory.Authenticate("a", "old").status().code(), absl::StatusCode::kUnauthenticated);
+  ASSERT_OK_AND_ASSIGN(AuthenticatedAgent promoted, directory.Authenticate("a", "new"));
+  EXPECT_EQ(promoted.pending_sha256, "");
+  EXPECT_FALSE(promoted.rotation_requested);
+  EXPECT_EQ(promoted.secret_issued_at, absl::FromUnixSeconds(102));
+
+  RequestRotation(record, absl::FromUnixSeconds(103));
+  ASSERT_TRUE(directory.WaitForRevision(write(), absl::Seconds(10)));
+  EXPECT_EQ(recorder_.rotations(), (std::vector<std::string>{"a", "a"}));
 }
 
 }  // namespace
