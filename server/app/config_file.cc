@@ -147,6 +147,13 @@ absl::Status ApplyConfigText(CLI::App& app, std::string_view text, std::string_v
     absl::StatusOr<std::vector<std::string>> values =
         ValuesOf(option, key, key_node.Mark(), entry.second, file_name);
     if (!values.ok()) return values.status();
+    // An empty value for an option still at its empty default (an unset file path, as
+    // EffectiveConfigYaml prints it) changes nothing, and must not meet checks such as "the file
+    // exists".
+    if (*values == std::vector<std::string>{""} && !IsFlag(option) && !TakesSeveral(option) &&
+        option.capture_default_str()->get_default_str().empty()) {
+      continue;
+    }
     try {
       for (std::string& value : *values) option.add_result(std::move(value));
       option.run_callback();

@@ -36,8 +36,7 @@ void StoreCompactor::Run() {
     // know that the log grows.
     if (absl::Status compacted = CompactNow(); !compacted.ok()) {
       const std::string error(compacted.message());
-      LogEvent(spdlog::level::warn, "store error",
-               {{"op", "compact"}, {"error", error}, {"retry_in", "1 interval"}});
+      LogEvent(spdlog::level::warn, "store error", {{"op", "compact"}, {"error", error}});
     }
     mu_.Lock();
   }

@@ -195,6 +195,29 @@ TEST_F(OperationsE2eTest, ConfigFileAndPrintConfig) {
       << unknown.err;
 }
 
+// Startup errors (a bad flag, a configuration file error, a data dir in use) are lines of the
+// log format too: one JSON object each with --log-format json.
+TEST_F(OperationsE2eTest, StartupErrorsAreJsonLines) {
+  const std::string config = tmp_.Sub("fleetd.yaml");
+  WriteFile(config, "policy-history: many\n");
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {FLEETD_BIN, "--log-format", "json", "--no-such-flag"},
+           {FLEETD_BIN, "--log-format=json", "--config", config},
+           {FLEETD_BIN, "--log-format", "json", "--agent-addr", "localhost"}}) {
+    ASSERT_OK_AND_ASSIGN(CommandResult result, testing::RunCommand(args));
+    EXPECT_EQ(result.exit_code, 2) << result.err;
+    ASSERT_FALSE(result.err.empty());
+    EXPECT_EQ(result.err.find('\n'), result.err.size() - 1) << result.err;
+    const nlohmann::json line = nlohmann::json::parse(result.err, nullptr, false);
+    ASSERT_TRUE(line.is_object()) << result.err;
+    EXPECT_EQ(line["level"], "error");
+    EXPECT_FALSE(line["msg"].get<std::string>().empty());
+  }
+  ASSERT_OK_AND_ASSIGN(CommandResult from_file, testing::RunCommand({FLEETD_BIN, "--log-format",
+                                                                     "json", "--config", config}));
+  EXPECT_TRUE(absl::StrContains(from_file.err, config + ":1: policy-history: ")) << from_file.err;
+}
+
 // Under systemd (NOTIFY_SOCKET set), fleetd says READY=1 once it serves and STOPPING=1 when
 // asked to stop.
 TEST_F(OperationsE2eTest, NotifiesSystemd) {

@@ -24,6 +24,7 @@ struct TestFlags {
   bool insecure = false;
   std::vector<std::string> peers;
   std::string log_level = "info";
+  std::string tls_cert;
   std::string config;
   CLI::App app{"test"};
 
@@ -35,6 +36,7 @@ struct TestFlags {
     app.add_flag("--insecure-plaintext", insecure);
     app.add_option("--peer", peers);
     app.add_option("--log-level", log_level)->check(CLI::IsMember({"info", "debug"}));
+    app.add_option("--tls-cert", tls_cert)->check(CLI::ExistingFile);
     app.add_option("--config", config);
   }
 
@@ -144,6 +146,8 @@ TEST(ConfigFileTest, PrintRoundTrips) {
   EXPECT_THAT(printed, HasSubstr("admin-addr: 127.0.0.1:8221\n"));
   EXPECT_THAT(printed, HasSubstr("policy-history: 9\n"));
   EXPECT_THAT(printed, HasSubstr("log-level: info\n"));
+  // An unset file path prints empty, and reads back as unset past its "exists" check.
+  EXPECT_THAT(printed, HasSubstr("tls-cert: \"\"\n"));
   EXPECT_THAT(printed, ::testing::Not(HasSubstr("config")));
   EXPECT_THAT(printed, ::testing::Not(HasSubstr("version")));
 
@@ -156,6 +160,7 @@ TEST(ConfigFileTest, PrintRoundTrips) {
   EXPECT_EQ(second.policy_history, 9);
   EXPECT_TRUE(second.insecure);
   EXPECT_EQ(second.peers, first.peers);
+  EXPECT_EQ(second.tls_cert, "");
   EXPECT_EQ(EffectiveConfigYaml(second.app, kKeys), printed);
 }
 

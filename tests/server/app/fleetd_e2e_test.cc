@@ -213,9 +213,9 @@ TEST_F(FleetdE2eTest, SecondFleetdOnSameDataDirIsRefused) {
                                    "127.0.0.1:0", "--agent-addr", "127.0.0.1:0", "--http-addr",
                                    "127.0.0.1:0"}));
   EXPECT_EQ(second.exit_code, 1);
-  EXPECT_TRUE(absl::StrContains(second.err, absl::StrCat(" error data dir ", data_dir_,
-                                                         " is in use by another fleetd (pid ",
-                                                         fleetd_->process().pid(), ")")))
+  EXPECT_TRUE(absl::StrContains(
+      second.err, absl::StrCat(" error data dir ", data_dir_, " is in use by another fleetd (pid ",
+                               fleetd_->process().pid(), ")")))
       << second.err;
 }
 
@@ -226,9 +226,9 @@ TEST_F(FleetdE2eTest, SecondFleetdOnBusyPortIsRefused) {
                                    fleetd_->admin_address(), "--agent-addr", "127.0.0.1:0",
                                    "--http-addr", "127.0.0.1:0"}));
   EXPECT_EQ(second.exit_code, 1);
-  EXPECT_TRUE(absl::StrContains(second.err,
-                                absl::StrCat(" error cannot listen on --admin-addr ",
-                                             fleetd_->admin_address(), ": address already in use")))
+  EXPECT_TRUE(absl::StrContains(
+      second.err, absl::StrCat(" error cannot listen on --admin-addr ", fleetd_->admin_address(),
+                               ": address already in use")))
       << second.err;
 }
 
