@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/log_fields.h"
 #include "common/utf8.h"
 #include "nlohmann/json.hpp"
@@ -32,6 +33,15 @@ absl::Status Assign(absl::StatusOr<T> result, T* response) {
 AuditTarget CreatedTarget(std::string_view prefix, const std::string& id, std::string otherwise) {
   if (id.empty()) return AuditTarget{std::move(otherwise)};
   return AuditTarget{absl::StrCat(std::string(prefix), id)};
+}
+
+// What a RotateAgentCredentials call names, for its audit line: the agent, the ids, the
+// selector or every agent (AuditLine cuts a long list).
+AuditTarget RotationTarget(const v1::RotateAgentCredentialsRequest& request) {
+  if (request.all()) return AuditTarget{"agents/all"};
+  if (!request.selector().empty()) return AuditTarget{"agents/selector=" + request.selector()};
+  if (request.ids_size() == 1) return AuditTarget{"agent/" + request.ids(0)};
+  return AuditTarget{absl::StrCat("agents/", absl::StrJoin(request.ids(), ","))};
 }
 
 }  // namespace
@@ -252,9 +262,11 @@ grpc::Status AdminService::SetAgentLabels(grpc::ServerContext* context,
 grpc::Status AdminService::RotateAgentCredentials(grpc::ServerContext* context,
                                                   const v1::RotateAgentCredentialsRequest* request,
                                                   v1::RotateAgentCredentialsResponse* response) {
-  return Handle(context, v1::ROLE_OPERATOR, [&](const Principal&) {
-    return Assign(agents_.RotateCredentials(*request), response);
-  });
+  return Handle(context, v1::ROLE_OPERATOR,
+                Mutation{"RotateAgentCredentials", [&] { return RotationTarget(*request); }},
+                [&](const Principal&) {
+                  return Assign(agents_.RotateCredentials(*request), response);
+                });
 }
 
 grpc::Status AdminService::CreateAdminToken(grpc::ServerContext* context,
