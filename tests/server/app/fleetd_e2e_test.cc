@@ -208,10 +208,10 @@ TEST_F(FleetdE2eTest, FleetctlAddressFromEnvironmentAndOtherFormats) {
 
 // A second fleetd on the same data dir exits 1 with one line naming the holder.
 TEST_F(FleetdE2eTest, SecondFleetdOnSameDataDirIsRefused) {
-  ASSERT_OK_AND_ASSIGN(CommandResult second,
-                       RunCommand({FLEETD_BIN, "--data-dir", data_dir_, "--admin-addr",
-                                   "127.0.0.1:0", "--agent-addr", "127.0.0.1:0", "--http-addr",
-                                   "127.0.0.1:0"}));
+  ASSERT_OK_AND_ASSIGN(
+      CommandResult second,
+      RunCommand({FLEETD_BIN, "--data-dir", data_dir_, "--admin-addr", "127.0.0.1:0",
+                  "--agent-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}));
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(
       second.err, absl::StrCat(" error data dir ", data_dir_, " is in use by another fleetd (pid ",
