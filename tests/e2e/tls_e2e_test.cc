@@ -5,15 +5,15 @@
 #include <grpc/grpc_security_constants.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/security/auth_context.h>
+#include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/agent_channel.h"
 #include "fleet/v1/agent.grpc.pb.h"
