@@ -290,19 +290,19 @@ std::unique_ptr<AgentConnection> Simulator::NewConnection(int index,
     // A secret that could not be saved is not confirmed: the agent keeps its old one.
     ++(saved.ok() ? rotations_ : errors_);
   };
-  v1::StatusReport healthy;
-  healthy.set_health(v1::StatusReport::HEALTHY);
-  healthy.set_message("simulated");
-  return std::make_unique<AgentConnection>(
-      channels_[index % channels_.size()], identity, PolicyApplier(), std::move(hooks),
-      AgentConnectionOptions{
-          .protocol = {.status_after_connect = healthy, .apply_cache = &apply_cache_},
-          .seed = seed,
-          .queue = queues_->queue(index),
-          // Kept where the next run finds it: a restarted agent must hold its new secret.
-          .save_identity = [this, name = AgentName(index)](const AgentIdentity& rotated) {
-            return identities_->Save(name, rotated);
-          }});
+  AgentConnectionOptions options;
+  options.protocol.status_after_connect.emplace();
+  options.protocol.status_after_connect->set_health(v1::StatusReport::HEALTHY);
+  options.protocol.status_after_connect->set_message("simulated");
+  options.protocol.apply_cache = &apply_cache_;
+  options.seed = seed;
+  options.queue = queues_->queue(index);
+  // Kept where the next run finds it: a restarted agent must hold its new secret.
+  options.save_identity = [this, name = AgentName(index)](const AgentIdentity& rotated) {
+    return identities_->Save(name, rotated);
+  };
+  return std::make_unique<AgentConnection>(channels_[index % channels_.size()], identity,
+                                           PolicyApplier(), std::move(hooks), std::move(options));
 }
 
 void Simulator::Start() {

@@ -77,8 +77,10 @@ TEST(ResourceJsonTest, AgentHasEveryField) {
   (*agent.mutable_labels())["b"] = "2";
   (*agent.mutable_labels())["a"] = "1";
   const nlohmann::ordered_json json = AgentToJson(agent);
-  EXPECT_EQ(json.size(), 16u);
+  EXPECT_EQ(json.size(), 20u);
   EXPECT_EQ(json["status"], "online");
+  EXPECT_TRUE(json["rotationRequestedAt"].is_null());
+  EXPECT_EQ(json["secretRotations"], 0);
   EXPECT_EQ(json["health"], "degraded");
   EXPECT_TRUE(json["lastSeen"].is_null());
   EXPECT_EQ(json["labels"].dump(), R"({"a":"1","b":"2"})");
