@@ -14,6 +14,10 @@
 namespace fleet::agent {
 namespace {
 
+// Secrets fleetd sends are 82 bytes (agent.proto's Credentials); CredentialsConfirmed takes at
+// most this many.
+constexpr size_t kMaxSecretBytes = 128;
+
 // A process-wide pool for connections that bring no queue of their own.
 grpc::CompletionQueue* DefaultQueue() {
   static rpc::CqPool* const pool = rpc::CqPool::ForClients(4).release();
@@ -144,6 +148,13 @@ AgentIdentity AgentConnection::identity() const {
 }
 
 absl::Status AgentConnection::SaveSecret(const std::string& agent_secret) {
+  // A secret not of this agent's form ("fagt_<id>_<secret>", agent.proto) would lock the agent out
+  // once saved: refused, so that the old one stays and the next stream rotates again.
+  const std::string prefix = absl::StrCat("fagt_", identity_.agent_id, "_");
+  if (!agent_secret.starts_with(prefix) || agent_secret.size() == prefix.size() ||
+      agent_secret.size() > kMaxSecretBytes) {
+    return absl::InvalidArgumentError("the new secret fleetd sent is not one of this agent's");
+  }
   AgentIdentity rotated = identity_;
   rotated.agent_secret = agent_secret;
   if (save_identity_) {

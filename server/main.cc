@@ -120,12 +120,14 @@ int main(int argc, char** argv) {
                  "policy's latest revision always stays. Default: 268435456 (256 MiB). Example: "
                  "--revision-cache-bytes 1073741824")
       ->type_name("BYTES");
-  app.add_option("--http-addr", config.http_addr,
-                 "The HOST:PORT of the HTTP endpoint for load balancers and Prometheus: /healthz, "
-                 "/readyz (?verbose) and /metrics, over HTTPS when --tls-cert and --tls-key are "
-                 "set. Port 0 picks a free port, which the \"fleetd listening\" log line reports; "
-                 "empty turns the endpoint off. Default: 127.0.0.1:8222. Example: --http-addr "
-                 "0.0.0.0:8222")
+  app.add_option(
+         "--http-addr", config.http_addr,
+         "The HOST:PORT of the HTTP endpoint for load balancers and Prometheus: /healthz, "
+         "/readyz (?verbose) and /metrics, over HTTPS with the admin listener's certificate "
+         "when it has TLS. Port 0 picks a free port, which the \"fleetd listening\" log line "
+         "reports; "
+         "empty turns the endpoint off. Default: 127.0.0.1:8222. Example: --http-addr "
+         "0.0.0.0:8222")
       ->type_name("HOST:PORT");
   std::string heartbeat_interval = "30s";
   std::string max_connection_age = "30m";

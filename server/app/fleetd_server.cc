@@ -207,10 +207,14 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
   AddFleetdMetrics(registry, *observability.components);
   observability.health = std::make_unique<HealthMonitor>(*observability.components, Clock::Real());
   if (valid->http.has_value()) {
+    // The admin listener's pair (--admin-tls-*, else --tls-*): the endpoint is the operators'.
+    HttpEndpointOptions http_options;
+    if (valid->admin_tls.has_value()) {
+      http_options.tls_cert_file = valid->admin_tls->cert_file;
+      http_options.tls_key_file = valid->admin_tls->key_file;
+    }
     absl::StatusOr<std::unique_ptr<HttpEndpoint>> http = HttpEndpoint::Start(
-        "--http-addr", *valid->http,
-        {.tls_cert_file = config.tls_cert_file, .tls_key_file = config.tls_key_file}, registry,
-        *observability.health);
+        "--http-addr", *valid->http, std::move(http_options), registry, *observability.health);
     if (!http.ok()) return http.status();
     observability.http = *std::move(http);
     observability.http_port = observability.http->port();

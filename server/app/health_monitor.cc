@@ -79,8 +79,15 @@ std::vector<ReadinessCheck> HealthMonitor::Check() {
   return components_.Visit([&](Phase phase,
                                const ServingParts* parts) -> std::vector<ReadinessCheck> {
     if (parts == nullptr) {
-      return {Named("serving", false,
-                    phase == Phase::kStarting ? "fleetd is starting" : "fleetd is stopping")};
+      // Every check, failing, so that a probe during startup or shutdown sees what is missing.
+      const std::string detail =
+          phase == Phase::kStarting ? "fleetd is starting" : "fleetd is stopping";
+      std::vector<ReadinessCheck> checks = {Named("serving", false, detail)};
+      for (const char* name : {"store", "reflector:policy_engine", "reflector:agent_directory",
+                               "listener:admin", "listener:agent"}) {
+        checks.push_back(Named(name, false, detail));
+      }
+      return checks;
     }
     std::vector<ReadinessCheck> checks;
     if (!probe.ok()) {

@@ -82,6 +82,9 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(const std::str
   (*server)->set_socket_options(ReuseAddressOnly);
   (*server)->set_read_timeout(kTimeoutSeconds);
   (*server)->set_write_timeout(kTimeoutSeconds);
+  // One request per connection: a worker is held for a connection's whole life, and probes and
+  // scrapes that kept theirs open would leave none for the next load balancer.
+  (*server)->set_keep_alive_max_count(1);
   (*server)->set_keep_alive_timeout(kTimeoutSeconds);
   (*server)->set_payload_max_length(kMaxPayload);
   Route(**server, registry, health);

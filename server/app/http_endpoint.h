@@ -32,7 +32,7 @@ struct HttpEndpointOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   // Threads serving requests; connections beyond them wait their turn.
-  int threads = 4;
+  int threads = 8;
 };
 
 // The body of /readyz for `checks`: {"status":"ready"} or {"status":"not ready","failing":[...]}

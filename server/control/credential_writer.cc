@@ -87,7 +87,16 @@ void CredentialWriter::Run() {
       return;
     }
     const int64_t revision = CommitBatch(batch);
-    if (revision > 0) directory_.WaitForRevision(revision, kDirectoryCatchUp);
+    if (revision > 0 && !directory_.WaitForRevision(revision, kDirectoryCatchUp)) {
+      // A secret the directory does not know yet would be refused if the agent reconnected with
+      // it: it is not sent, and the next try replaces the pending one.
+      for (Item& item : batch) {
+        if (item.result.ok() && item.change.kind == CredentialChange::Kind::kStartRotation) {
+          item.result = absl::UnavailableError(
+              "the agent directory has not caught up with the new secret; rotation retried later");
+        }
+      }
+    }
     for (Item& item : batch) item.done(item.result, item.rotation_requested);
   }
 }

@@ -39,7 +39,9 @@ struct CredentialChange {
 class CredentialWriter {
  public:
   // Called once per change, on the writer's thread, with no lock of the writer held: OK once the
-  // change is durable (and the directory has seen it, or a few seconds passed); NOT_FOUND when the
+  // change is durable (and, for a promotion, the directory has seen it or a few seconds passed);
+  // UNAVAILABLE for a rotation's start the directory has not seen within those seconds (the
+  // secret must not be sent: the agent could not connect with it); NOT_FOUND when the
   // agent is gone; FAILED_PRECONDITION when a promotion's secret is no longer the pending one;
   // the store's error; UNAVAILABLE when the writer stopped first. `rotation_requested` says
   // whether the record as written (or, when the change was refused, as read) asks for a

@@ -234,20 +234,24 @@ TEST_F(HealthTest, ShutdownStopsTheEndpoint) {
   EXPECT_EQ(Get(port, "/healthz").status, 0);
 }
 
-// Before the parts are attached fleetd is starting, once detached it is stopping: one failing
-// check says which, and gRPC health is left alone.
+// Before the parts are attached fleetd is starting, once detached it is stopping: every check
+// fails and says which, and gRPC health is left alone.
 TEST(HealthMonitorTest, StartingAndStoppingAreNotReady) {
   ServingComponents components;
   HealthMonitor health(components, Clock::Real());
   std::vector<ReadinessCheck> checks = health.Check();
-  ASSERT_EQ(checks.size(), 1);
+  ASSERT_EQ(checks.size(), 6);
   EXPECT_EQ(checks[0].name, "serving");
-  EXPECT_FALSE(checks[0].ok);
-  EXPECT_EQ(checks[0].detail, "fleetd is starting");
+  EXPECT_EQ(checks[1].name, "store");
+  EXPECT_EQ(checks[5].name, "listener:agent");
+  for (const ReadinessCheck& check : checks) {
+    EXPECT_FALSE(check.ok) << check.name;
+    EXPECT_EQ(check.detail, "fleetd is starting") << check.name;
+  }
   EXPECT_FALSE(HealthMonitor::AllOk(checks));
   components.Detach();
   checks = health.Check();
-  ASSERT_EQ(checks.size(), 1);
+  ASSERT_EQ(checks.size(), 6);
   EXPECT_EQ(checks[0].detail, "fleetd is stopping");
 }
 
