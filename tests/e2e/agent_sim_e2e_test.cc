@@ -1,11 +1,9 @@
 // End-to-end: agent-sim runs 200 agents over 10 connections against a real fleetd while fleetctl
 // changes the policy; the rollout reaches every agent, the report adds up, and a second run with
 // the same state dir resumes as the same agents without enrolling again.
-#include <signal.h>
 
 #include <fstream>
 #include <functional>
-#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/agent_sim_process.h"
 #include "tests/testing/fleetctl_runner.h"
 #include "tests/testing/fleetd_process.h"
 #include "tests/testing/status_matchers.h"
@@ -61,19 +60,6 @@ class AgentSimE2eTest : public ::testing::Test {
     return sim.ok() ? *std::move(sim) : nullptr;
   }
 
-  // Stops agent-sim with SIGTERM and returns its report; the exit code must be 0.
-  nlohmann::json StopSim(Subprocess& sim, const std::string& report) {
-    sim.Signal(SIGTERM);
-    std::string out, err;
-    sim.DrainBoth(absl::Seconds(60), out, err);
-    EXPECT_EQ(testing::ExitCode(sim.Wait(absl::Seconds(30))), 0) << err;
-    std::ifstream file(report);
-    std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-    nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
-    EXPECT_FALSE(json.is_discarded()) << "report: " << text << "\nstderr: " << err;
-    return json;
-  }
-
   // Polls `rollout status sim -o json` (bounded: 120 s) until every agent acked `revision`.
   void AwaitAllAcked(int revision) {
     nlohmann::json status;
@@ -106,7 +92,7 @@ TEST_F(AgentSimE2eTest, RollsOutToEveryAgentAndResumesWithoutEnrolling) {
   ASSERT_NO_FATAL_FAILURE(AwaitAllAcked(1));
   ASSERT_EQ(Fleetctl({"apply", "-f", "-"}, Policy("debug")).exit_code, 0);
   ASSERT_NO_FATAL_FAILURE(AwaitAllAcked(2));
-  nlohmann::json report = StopSim(*sim, tmp_.Sub("report1.json"));
+  nlohmann::json report = testing::StopAgentSim(*sim, tmp_.Sub("report1.json"));
   EXPECT_EQ(report["agents"], kAgents) << report.dump();
   EXPECT_EQ(report["enrolled"], kAgents) << report.dump();
   EXPECT_EQ(report["connected"], kAgents) << report.dump();
@@ -125,7 +111,7 @@ TEST_F(AgentSimE2eTest, RollsOutToEveryAgentAndResumesWithoutEnrolling) {
   ASSERT_TRUE(sim->WaitForStderr(
       absl::StrCat(kAgents, "/", kAgents, " connected, ", kAgents, " updates applied"),
       absl::Seconds(120)));
-  report = StopSim(*sim, tmp_.Sub("report2.json"));
+  report = testing::StopAgentSim(*sim, tmp_.Sub("report2.json"));
   EXPECT_EQ(report["enrolled"], kAgents) << report.dump();
   EXPECT_EQ(report["connected"], kAgents) << report.dump();
   // Nothing applied is kept across runs: each agent starts over with the FULL document.

@@ -4,7 +4,6 @@
 // agent rotate-credentials --all` rotates every connected agent on its open stream at once; the
 // offline ones rotate when they come back. Every agent ends up online with a rotated secret saved
 // in its state dir, and its old secret is refused.
-#include <signal.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -18,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/agent_sim_process.h"
 #include "tests/testing/fleetctl_runner.h"
 #include "tests/testing/fleetd_process.h"
 #include "tests/testing/status_matchers.h"
@@ -81,19 +81,6 @@ class CredentialRotationE2eTest : public ::testing::Test {
     return sim.ok() ? *std::move(sim) : nullptr;
   }
 
-  // Stops agent-sim with SIGTERM; returns its report (it must exit 0).
-  nlohmann::json StopSim(Subprocess& sim, const std::string& report) {
-    sim.Signal(SIGTERM);
-    std::string out, err;
-    sim.DrainBoth(absl::Seconds(60), out, err);
-    EXPECT_EQ(testing::ExitCode(sim.Wait(absl::Seconds(30))), 0) << err;
-    std::ifstream file(report);
-    std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-    nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
-    EXPECT_FALSE(json.is_discarded()) << "report: " << text << "\nstderr: " << err;
-    return json;
-  }
-
   nlohmann::json Agents() {
     CommandResult listed = Fleetctl({"get", "agents", "-o", "json"});
     EXPECT_EQ(listed.exit_code, 0) << listed.err;
@@ -146,7 +133,7 @@ TEST_F(CredentialRotationE2eTest, RotatesEveryAgentWithSomeOffline) {
   ASSERT_NE(sim_b, nullptr);
   AwaitAgents([&](const nlohmann::json& agents) { return CountIf(agents, Online) == total; },
               "every agent online");
-  nlohmann::json report_b = StopSim(*sim_b, tmp_.Sub("b1.json"));
+  nlohmann::json report_b = testing::StopAgentSim(*sim_b, tmp_.Sub("b1.json"));
   EXPECT_EQ(report_b["errors"], 0) << report_b.dump();
   AwaitAgents([&](const nlohmann::json& agents) { return CountIf(agents, Online) == online; },
               "the second simulator's agents offline");
@@ -205,8 +192,8 @@ TEST_F(CredentialRotationE2eTest, RotatesEveryAgentWithSomeOffline) {
     EXPECT_TRUE(first->has_welcome());
   }
 
-  nlohmann::json report_a = StopSim(*sim_a, tmp_.Sub("a1.json"));
-  report_b = StopSim(*sim_b, tmp_.Sub("b2.json"));
+  nlohmann::json report_a = testing::StopAgentSim(*sim_a, tmp_.Sub("a1.json"));
+  report_b = testing::StopAgentSim(*sim_b, tmp_.Sub("b2.json"));
   EXPECT_EQ(report_a["rotations"], online) << report_a.dump();
   EXPECT_EQ(report_b["rotations"], offline) << report_b.dump();
   EXPECT_EQ(report_a["errors"], 0) << report_a.dump();
