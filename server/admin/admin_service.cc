@@ -262,11 +262,10 @@ grpc::Status AdminService::SetAgentLabels(grpc::ServerContext* context,
 grpc::Status AdminService::RotateAgentCredentials(grpc::ServerContext* context,
                                                   const v1::RotateAgentCredentialsRequest* request,
                                                   v1::RotateAgentCredentialsResponse* response) {
-  return Handle(context, v1::ROLE_OPERATOR,
-                Mutation{"RotateAgentCredentials", [&] { return RotationTarget(*request); }},
-                [&](const Principal&) {
-                  return Assign(agents_.RotateCredentials(*request), response);
-                });
+  return Handle(
+      context, v1::ROLE_OPERATOR,
+      Mutation{"RotateAgentCredentials", [&] { return RotationTarget(*request); }},
+      [&](const Principal&) { return Assign(agents_.RotateCredentials(*request), response); });
 }
 
 grpc::Status AdminService::CreateAdminToken(grpc::ServerContext* context,
