@@ -38,7 +38,10 @@ std::string Policy(const std::string& level) {
 class AgentSimE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(fleetd_, FleetdProcess::Start(FLEETD_BIN, tmp_.Sub("data")));
+    // Its log goes to a file: an info line per enrollment would fill a pipe nobody reads.
+    ASSERT_OK_AND_ASSIGN(fleetd_, FleetdProcess::Start({.binary = FLEETD_BIN,
+                                                        .data_dir = tmp_.Sub("data"),
+                                                        .log_path = tmp_.Sub("fleetd.log")}));
     ASSERT_EQ(Fleetctl({"apply", "-f", "-"}, Policy("info")).exit_code, 0);
     CommandResult token = Fleetctl({"token", "create", "--policy", "sim", "-o", "json"});
     ASSERT_EQ(token.exit_code, 0) << token.err;

@@ -55,7 +55,10 @@ std::map<std::string, std::string> SavedSecrets(const std::string& dir, int agen
 class CredentialRotationE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(fleetd_, FleetdProcess::Start(FLEETD_BIN, tmp_.Sub("data")));
+    // Its log goes to a file: an info line per enrollment would fill a pipe nobody reads.
+    ASSERT_OK_AND_ASSIGN(fleetd_, FleetdProcess::Start({.binary = FLEETD_BIN,
+                                                        .data_dir = tmp_.Sub("data"),
+                                                        .log_path = tmp_.Sub("fleetd.log")}));
     ASSERT_EQ(Fleetctl({"apply", "-f", "-"},
                        "kind: Policy\nmetadata: {name: sim}\nspec: {logs: {level: info}}\n")
                   .exit_code,
