@@ -2,11 +2,41 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 
 namespace fleet::bench {
+
+absl::Status ConnectEnv(BenchEnv& env) {
+  std::ifstream token_file(env.fleetd->bootstrap_token_file());
+  std::string token;
+  if (!std::getline(token_file, token) || token.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read fleetd's bootstrap token ", env.fleetd->bootstrap_token_file()));
+  }
+  env.admin_token = std::string(absl::StripAsciiWhitespace(token));
+  env.admin =
+      cli::AdminClient::Create(env.fleetd->admin_address(), env.admin_token, absl::Seconds(30));
+  if (absl::Status applied = ApplyNextPolicy(env); !applied.ok()) {
+    return absl::Status(applied.code(),
+                        absl::StrCat("applying the bench policy: ", applied.message()));
+  }
+  v1::CreateEnrollmentTokenRequest request;
+  request.set_policy(env.policy);
+  request.set_description("fleet-bench agents");
+  absl::StatusOr<v1::CreateEnrollmentTokenResponse> enroll_token =
+      env.admin->CreateEnrollmentToken(request);
+  if (!enroll_token.ok()) {
+    return absl::Status(
+        enroll_token.status().code(),
+        absl::StrCat("creating an enrollment token: ", enroll_token.status().message()));
+  }
+  env.enroll_token = enroll_token->secret();
+  return absl::OkStatus();
+}
 
 int Scaled(const BenchEnv& env, int count) {
   return std::max(1, static_cast<int>(std::lround(count * env.scale)));

@@ -29,6 +29,12 @@ struct BenchEnv {
   // Agent identities, shared by every population of the run.
   std::string state_dir;
   std::string etcd_binary;
+  // The fleetd binary under test, a directory for the data and logs of fleetds a scenario starts
+  // of its own, and the fleetd fanout-metrics compares with (empty: the same binary, --http-addr
+  // '').
+  std::string fleetd_binary;
+  std::string work_dir;
+  std::string baseline_fleetd;
   // Multiplies agent and stream counts (--scale; 1 is the full run).
   double scale = 1;
   // Rounds per case; 0 keeps each scenario's own.
@@ -40,6 +46,10 @@ struct BenchEnv {
   // Bumped by every NextPolicySpec, so that each revision differs.
   int64_t spec_counter = 0;
 };
+
+// Fills env's admin_token (fleetd's bootstrap token), admin client, first revision of env.policy
+// and enroll_token, against env.fleetd. An error says which step failed.
+absl::Status ConnectEnv(BenchEnv& env);
 
 // `count` scaled by env.scale, at least 1.
 int Scaled(const BenchEnv& env, int count);

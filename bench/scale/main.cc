@@ -6,14 +6,12 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/scale/scenarios.h"
 #include "common/fd_limit.h"
@@ -36,6 +34,7 @@ struct Flags {
   int rounds = 0;
   int payload_bytes = 1024;
   bool no_http = false;
+  std::string baseline_fleetd;
 };
 
 std::string FirstLineOf(const std::vector<std::string>& argv) {
@@ -128,36 +127,18 @@ int Run(const Flags& flags) {
   env.policy = "bench";
   env.state_dir = state_dir;
   env.etcd_binary = flags.etcd;
+  env.fleetd_binary = flags.fleetd;
+  env.work_dir = work.path();
+  env.baseline_fleetd = flags.baseline_fleetd;
   env.scale = flags.scale;
   env.rounds = flags.rounds;
   env.payload_bytes = flags.payload_bytes;
   env.conditions = Conditions(flags, *limit, **fleetd);
 
-  std::ifstream token_file((*fleetd)->bootstrap_token_file());
-  std::string token;
-  if (!std::getline(token_file, token) || token.empty()) {
-    std::cerr << "fleet-bench: error: cannot read fleetd's bootstrap token "
-              << (*fleetd)->bootstrap_token_file() << "\n";
+  if (absl::Status connected = ConnectEnv(env); !connected.ok()) {
+    std::cerr << "fleet-bench: error: " << connected.message() << "\n";
     return kExitFailed;
   }
-  env.admin_token = std::string(absl::StripAsciiWhitespace(token));
-  env.admin =
-      cli::AdminClient::Create((*fleetd)->admin_address(), env.admin_token, absl::Seconds(30));
-  if (absl::Status applied = ApplyNextPolicy(env); !applied.ok()) {
-    std::cerr << "fleet-bench: error: applying the bench policy: " << applied.message() << "\n";
-    return kExitFailed;
-  }
-  v1::CreateEnrollmentTokenRequest token_request;
-  token_request.set_policy(env.policy);
-  token_request.set_description("fleet-bench agents");
-  absl::StatusOr<v1::CreateEnrollmentTokenResponse> enroll_token =
-      env.admin->CreateEnrollmentToken(token_request);
-  if (!enroll_token.ok()) {
-    std::cerr << "fleet-bench: error: creating an enrollment token: "
-              << enroll_token.status().message() << "\n";
-    return kExitFailed;
-  }
-  env.enroll_token = enroll_token->secret();
 
   int failed_cases = 0;
   for (const Scenario* scenario : chosen) {
@@ -199,7 +180,7 @@ int main(int argc, char** argv) {
       "fleet-bench"};
   app.add_option("scenarios", flags.scenarios,
                  "Scenarios to run, in order (default: all): fanout, memory, reconnect, enroll, "
-                 "admin-write, rollout-watch, vs-etcd");
+                 "admin-write, rollout-watch, vs-etcd, fanout-metrics");
   app.add_option("--fleetd", flags.fleetd, "The fleetd binary (default: build/bin/fleetd)");
   app.add_option("--etcd", flags.etcd, "The etcd binary for vs-etcd (default: etcd on PATH)");
   app.add_option("--out", flags.out, "Where the JSON files go (default: bench/results)");
@@ -215,6 +196,10 @@ int main(int argc, char** argv) {
   app.add_flag("--no-http", flags.no_http,
                "Start fleetd without --http-addr, for fleetd builds older than it (default: "
                "fleetd serves HTTP on a free port, reported in the progress line)");
+  app.add_option("--baseline-fleetd", flags.baseline_fleetd,
+                 "fanout-metrics: the fleetd that the one under test, with /metrics scraped, is "
+                 "compared with, e.g. a build from before a change (default: the same binary with "
+                 "its HTTP endpoint off, --http-addr '')");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -16,6 +16,10 @@ namespace fleet::bench {
 // Policy commit to acked by every agent: 1k, 10k and 100k agents multiplexed, 10k agents with one
 // connection each.
 ScenarioResult RunFanout(BenchEnv& env);
+// The same fan-out on a fleetd whose /metrics is scraped every second and on one with metrics off
+// (env.baseline_fleetd, or the same binary without its HTTP endpoint), both at once, rounds
+// alternating, with the on/off ratio per pair.
+ScenarioResult RunFanoutMetrics(BenchEnv& env);
 // fleetd's RSS per connected agent, multiplexed and one connection each (fleetd is restarted
 // first so that the baseline is a fresh process on the same store).
 ScenarioResult RunMemory(BenchEnv& env);
