@@ -190,20 +190,24 @@ AgentProtocol::Action AgentProtocol::OnCredentialsCommitted(const absl::Status& 
 }
 
 std::optional<CredentialChange> AgentProtocol::NextCredentialCommit() {
-  const absl::Time now = deps_.clock.Now();
-  if (now < retry_after_) return std::nullopt;
   // A promotion writes nothing to the stream: it goes ahead even while the stream ends (the
   // agent may close its side right after confirming).
-  if (rotation_ == Rotation::kPromote) {
+  const bool promote = rotation_ == Rotation::kPromote;
+  const bool may_start = rotation_ == Rotation::kIdle && hello_ && !finished_ && !Ending() &&
+                         (rotation_requested_ || deps_.credential_max_age > absl::ZeroDuration());
+  // Every stream event comes through here: most leave without reading the clock.
+  if (!promote && !may_start) return std::nullopt;
+  const absl::Time now = deps_.clock.Now();
+  if (now < retry_after_) return std::nullopt;
+  if (promote) {
     rotation_ = Rotation::kPromoting;
     return CredentialChange{.kind = CredentialChange::Kind::kPromote,
                             .agent_id = agent_id_,
                             .secret_sha256 = new_sha256_};
   }
-  if (!hello_ || finished_ || Ending()) return std::nullopt;
   const bool too_old = deps_.credential_max_age > absl::ZeroDuration() &&
                        now - secret_issued_at_ >= deps_.credential_max_age;
-  if (rotation_ != Rotation::kIdle || !(rotation_requested_ || too_old)) return std::nullopt;
+  if (!rotation_requested_ && !too_old) return std::nullopt;
   MintedToken minted = MintTokenFor(kAgentSecretKind, agent_id_);
   rotation_ = Rotation::kStarting;
   new_secret_ = std::move(minted.token);
