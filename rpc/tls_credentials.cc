@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <cerrno>
@@ -55,18 +56,22 @@ Bio MemoryBio(const std::string& pem) {
   return Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
 }
 
-// The first certificate of the PEM file; INVALID_ARGUMENT when it has none.
-absl::StatusOr<Certificate> LeafCertificate(const FlagFile& file) {
+// The certificates of the PEM file, leaf first; INVALID_ARGUMENT when it has none.
+absl::StatusOr<std::vector<Certificate>> ReadCertificates(const FlagFile& file) {
   absl::StatusOr<std::string> pem = ReadFile(file);
   if (!pem.ok()) return pem.status();
   Bio bio = MemoryBio(*pem);
-  Certificate cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  std::vector<Certificate> chain;
+  // Bounded by the file: every certificate read consumes some of it.
+  while (Certificate cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
+    chain.push_back(std::move(cert));
+  }
   ERR_clear_error();
-  if (cert == nullptr) {
+  if (chain.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         Describe(file), ": holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")"));
   }
-  return cert;
+  return chain;
 }
 
 absl::StatusOr<PrivateKey> ReadPrivateKey(const FlagFile& file) {
@@ -105,21 +110,48 @@ const char* ClientAuthName(ClientAuth auth) {
   return "none";
 }
 
-absl::Status CheckKeyPairFiles(const FlagFile& cert, const FlagFile& key) {
-  absl::StatusOr<Certificate> leaf = LeafCertificate(cert);
-  if (!leaf.ok()) return leaf.status();
+absl::StatusOr<std::shared_ptr<const KeyPair>> KeyPair::Load(const FlagFile& cert,
+                                                             const FlagFile& key) {
+  absl::StatusOr<std::vector<Certificate>> chain = ReadCertificates(cert);
+  if (!chain.ok()) return chain.status();
   absl::StatusOr<PrivateKey> private_key = ReadPrivateKey(key);
   if (!private_key.ok()) return private_key.status();
-  const bool match = X509_check_private_key(leaf->get(), private_key->get()) == 1;
+  const bool match = X509_check_private_key(chain->front().get(), private_key->get()) == 1;
   ERR_clear_error();
   if (!match) {
     return absl::InvalidArgumentError(
         absl::StrCat(Describe(key), " is not the key of the certificate in ", Describe(cert)));
   }
-  return absl::OkStatus();
+  std::vector<X509*> intermediates;
+  for (size_t i = 1; i < chain->size(); ++i) intermediates.push_back((*chain)[i].release());
+  return std::shared_ptr<const KeyPair>(
+      new KeyPair(chain->front().release(), std::move(intermediates), private_key->release()));
 }
 
-absl::Status CheckCaFile(const FlagFile& ca) { return LeafCertificate(ca).status(); }
+KeyPair::KeyPair(X509* leaf, std::vector<X509*> intermediates, EVP_PKEY* key)
+    : leaf_(leaf), intermediates_(std::move(intermediates)), key_(key) {}
+
+KeyPair::~KeyPair() {
+  X509_free(leaf_);
+  for (X509* cert : intermediates_) X509_free(cert);
+  EVP_PKEY_free(key_);
+}
+
+bool KeyPair::UseFor(SSL* ssl) const {
+  if (SSL_use_certificate(ssl, leaf_) != 1 || SSL_use_PrivateKey(ssl, key_) != 1) return false;
+  // Replaces, not extends, a chain an earlier handshake on this SSL (a renegotiation) set.
+  if (SSL_clear_chain_certs(ssl) != 1) return false;
+  for (X509* cert : intermediates_) {
+    if (SSL_add1_chain_cert(ssl, cert) != 1) return false;
+  }
+  return true;
+}
+
+absl::Status CheckKeyPairFiles(const FlagFile& cert, const FlagFile& key) {
+  return KeyPair::Load(cert, key).status();
+}
+
+absl::Status CheckCaFile(const FlagFile& ca) { return ReadCertificates(ca).status(); }
 
 absl::Status CheckBothOrNeither(const FlagFile& cert, const FlagFile& key) {
   if (cert.path.empty() == key.path.empty()) return absl::OkStatus();

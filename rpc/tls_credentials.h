@@ -12,10 +12,12 @@
 #include <grpcpp/channel.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/support/channel_arguments.h>
+#include <openssl/types.h>
 
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -46,6 +48,31 @@ struct FlagFile {
 // one of the first (leaf) certificate. INVALID_ARGUMENT naming the flag (and file) otherwise:
 // unreadable (with the system's reason), no certificate or key in it, or the two do not match.
 absl::Status CheckKeyPairFiles(const FlagFile& cert, const FlagFile& key);
+// A certificate chain and its private key, read from PEM files and checked as CheckKeyPairFiles
+// does: what a TLS server outside gRPC (the HTTP endpoint) serves. Immutable after Load, so one
+// pair may be shared by handshakes on any number of threads.
+class KeyPair {
+ public:
+  // The pair in `cert` (leaf first, then any intermediates) and `key`; the errors of
+  // CheckKeyPairFiles.
+  static absl::StatusOr<std::shared_ptr<const KeyPair>> Load(const FlagFile& cert,
+                                                             const FlagFile& key);
+  ~KeyPair();
+  KeyPair(const KeyPair&) = delete;
+  KeyPair& operator=(const KeyPair&) = delete;
+
+  // Makes the handshake of `ssl` present this pair (for an SSL_CTX certificate callback). false,
+  // with OpenSSL's error queue holding why, when OpenSSL refuses it.
+  bool UseFor(SSL* ssl) const;
+
+ private:
+  KeyPair(X509* leaf, std::vector<X509*> intermediates, EVP_PKEY* key);
+
+  X509* const leaf_;                        // owned
+  const std::vector<X509*> intermediates_;  // owned
+  EVP_PKEY* const key_;                     // owned
+};
+
 // OK when `ca` holds at least one PEM certificate; INVALID_ARGUMENT naming the flag otherwise.
 absl::Status CheckCaFile(const FlagFile& ca);
 // OK when both or neither of `cert` and `key` are given; INVALID_ARGUMENT naming the flag of

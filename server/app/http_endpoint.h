@@ -1,5 +1,6 @@
 // fleetd's HTTP endpoint (--http-addr), served by cpp-httplib on a bounded pool of threads, over
-// TLS when a certificate is configured:
+// TLS when a certificate is configured (re-read when its files are replaced, see
+// rpc/key_pair_watcher.h):
 //   GET /healthz   200 "ok" while the process serves HTTP at all (liveness).
 //   GET /readyz    200 when every HealthMonitor check passes, else 503; a JSON body names each
 //                  failing check, and with ?verbose every check with its state.
@@ -18,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/metrics/registry.h"
+#include "rpc/key_pair_watcher.h"
 #include "server/app/health_monitor.h"
 #include "server/app/listen_address.h"
 
@@ -43,9 +45,11 @@ std::string ReadinessJson(const std::vector<ReadinessCheck>& checks, bool verbos
 class HttpEndpoint {
  public:
   // Listens on `address` (the value of `flag`) and serves on threads of its own. `registry` and
-  // `health` are not owned and outlive the endpoint. Errors: INVALID_ARGUMENT when the TLS files
-  // cannot be loaded; as ExplainListenFailure (listen_address.h) when the address cannot be
-  // bound.
+  // `health` are not owned and outlive the endpoint. Over HTTPS, new handshakes use the TLS files
+  // as they are within rpc::kCertificateRefreshInterval of a replacement; a replacement that does
+  // not load is logged and the previous pair kept. Errors: INVALID_ARGUMENT when the TLS files
+  // cannot be loaded at start; as ExplainListenFailure (listen_address.h) when the address cannot
+  // be bound.
   static absl::StatusOr<std::unique_ptr<HttpEndpoint>> Start(const std::string& flag,
                                                              const ListenAddress& address,
                                                              HttpEndpointOptions options,
@@ -64,8 +68,11 @@ class HttpEndpoint {
   void Stop();
 
  private:
-  HttpEndpoint(std::unique_ptr<httplib::Server> server, int port);
+  HttpEndpoint(std::unique_ptr<rpc::KeyPairWatcher> key_pair,
+               std::unique_ptr<httplib::Server> server, int port);
 
+  // Null over plain HTTP. Declared before server_, whose handshakes use it, to outlive it.
+  const std::unique_ptr<rpc::KeyPairWatcher> key_pair_;
   const std::unique_ptr<httplib::Server> server_;
   const int port_;
   absl::Mutex mu_;

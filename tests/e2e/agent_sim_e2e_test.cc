@@ -13,7 +13,6 @@
 #include "nlohmann/json.hpp"
 #include "tests/testing/agent_sim_process.h"
 #include "tests/testing/fleetctl_runner.h"
-#include "tests/testing/fleetd_process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
@@ -22,7 +21,6 @@ namespace fleet {
 namespace {
 
 using testing::CommandResult;
-using testing::FleetdProcess;
 using testing::Subprocess;
 using testing::TempDir;
 
@@ -37,30 +35,18 @@ std::string Policy(const std::string& level) {
 
 class AgentSimE2eTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    // Its log goes to a file: an info line per enrollment would fill a pipe nobody reads.
-    ASSERT_OK_AND_ASSIGN(fleetd_, FleetdProcess::Start({.binary = FLEETD_BIN,
-                                                        .data_dir = tmp_.Sub("data"),
-                                                        .log_path = tmp_.Sub("fleetd.log")}));
-    ASSERT_EQ(Fleetctl({"apply", "-f", "-"}, Policy("info")).exit_code, 0);
-    CommandResult token = Fleetctl({"token", "create", "--policy", "sim", "-o", "json"});
-    ASSERT_EQ(token.exit_code, 0) << token.err;
-    std::ofstream(token_file_) << nlohmann::json::parse(token.out)["secret"].get<std::string>();
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(fleetd_.Start(Policy("info"), "sim")); }
 
   CommandResult Fleetctl(const std::vector<std::string>& args,
                          const std::optional<std::string>& input = std::nullopt) {
-    return testing::RunFleetctl(FLEETCTL_BIN, *fleetd_, tmp_.Sub("config"), args, "", input);
+    return fleetd_.Fleetctl(args, input);
   }
 
   // Starts agent-sim in the background, bounded to 5 minutes in case the test stops early.
   std::unique_ptr<Subprocess> StartSim(const std::string& report) {
-    absl::StatusOr<std::unique_ptr<Subprocess>> sim = Subprocess::Start(
-        {AGENT_SIM_BIN, "--server", fleetd_->agent_address(), "--enroll-token-file", token_file_,
-         "--agents", absl::StrCat(kAgents), "--connections", "10", "--state-dir", tmp_.Sub("state"),
-         "--duration", "5m", "--report", report});
-    EXPECT_OK(sim);
-    return sim.ok() ? *std::move(sim) : nullptr;
+    return fleetd_.StartSim({"--agents", absl::StrCat(kAgents), "--connections", "10",
+                             "--state-dir", tmp_.Sub("state"), "--duration", "5m", "--report",
+                             report});
   }
 
   // Polls `rollout status sim -o json` (bounded: 120 s) until every agent acked `revision`.
@@ -83,8 +69,7 @@ class AgentSimE2eTest : public ::testing::Test {
   }
 
   TempDir tmp_;
-  const std::string token_file_ = tmp_.Sub("enroll.token");
-  std::unique_ptr<FleetdProcess> fleetd_;
+  testing::AgentSimFleetd fleetd_{{FLEETD_BIN, FLEETCTL_BIN, AGENT_SIM_BIN}};
 };
 
 // 200 agents get the policy and a change, ack both, and report it; a second run with the same

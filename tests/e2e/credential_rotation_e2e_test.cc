@@ -19,7 +19,6 @@
 #include "nlohmann/json.hpp"
 #include "tests/testing/agent_sim_process.h"
 #include "tests/testing/fleetctl_runner.h"
-#include "tests/testing/fleetd_process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
@@ -29,7 +28,6 @@ namespace fleet {
 namespace {
 
 using testing::CommandResult;
-using testing::FleetdProcess;
 using testing::Subprocess;
 using testing::TempDir;
 
@@ -55,33 +53,17 @@ std::map<std::string, std::string> SavedSecrets(const std::string& dir, int agen
 class CredentialRotationE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    // Its log goes to a file: an info line per enrollment would fill a pipe nobody reads.
-    ASSERT_OK_AND_ASSIGN(fleetd_, FleetdProcess::Start({.binary = FLEETD_BIN,
-                                                        .data_dir = tmp_.Sub("data"),
-                                                        .log_path = tmp_.Sub("fleetd.log")}));
-    ASSERT_EQ(Fleetctl({"apply", "-f", "-"},
-                       "kind: Policy\nmetadata: {name: sim}\nspec: {logs: {level: info}}\n")
-                  .exit_code,
-              0);
-    CommandResult token = Fleetctl({"token", "create", "--policy", "sim", "-o", "json"});
-    ASSERT_EQ(token.exit_code, 0) << token.err;
-    std::ofstream(token_file_) << nlohmann::json::parse(token.out)["secret"].get<std::string>();
+    ASSERT_NO_FATAL_FAILURE(
+        fleetd_.Start("kind: Policy\nmetadata: {name: sim}\nspec: {logs: {level: info}}\n", "sim"));
   }
 
-  CommandResult Fleetctl(const std::vector<std::string>& args,
-                         const std::optional<std::string>& input = std::nullopt) {
-    return testing::RunFleetctl(FLEETCTL_BIN, *fleetd_, tmp_.Sub("config"), args, "", input);
-  }
+  CommandResult Fleetctl(const std::vector<std::string>& args) { return fleetd_.Fleetctl(args); }
 
   // agent-sim playing `agents` agents kept in `state_dir`, bounded to 10 minutes.
   std::unique_ptr<Subprocess> StartSim(int agents, const std::string& state_dir,
                                        const std::string& report) {
-    absl::StatusOr<std::unique_ptr<Subprocess>> sim = Subprocess::Start(
-        {AGENT_SIM_BIN, "--server", fleetd_->agent_address(), "--enroll-token-file", token_file_,
-         "--agents", absl::StrCat(agents), "--connections", "10", "--state-dir", state_dir,
-         "--duration", "10m", "--report", report});
-    EXPECT_OK(sim);
-    return sim.ok() ? *std::move(sim) : nullptr;
+    return fleetd_.StartSim({"--agents", absl::StrCat(agents), "--connections", "10", "--state-dir",
+                             state_dir, "--duration", "10m", "--report", report});
   }
 
   nlohmann::json Agents() {
@@ -106,8 +88,7 @@ class CredentialRotationE2eTest : public ::testing::Test {
   }
 
   TempDir tmp_;
-  const std::string token_file_ = tmp_.Sub("enroll.token");
-  std::unique_ptr<FleetdProcess> fleetd_;
+  testing::AgentSimFleetd fleetd_{{FLEETD_BIN, FLEETCTL_BIN, AGENT_SIM_BIN}};
 };
 
 int CountIf(const nlohmann::json& agents, const std::function<bool(const nlohmann::json&)>& pred) {
@@ -184,11 +165,11 @@ TEST_F(CredentialRotationE2eTest, RotatesEveryAgentWithSomeOffline) {
     v1::EnrollResponse identity;
     identity.set_agent_id(id);
     identity.set_agent_secret(old_secrets[id]);
-    testing::TestAgent refused(fleetd_->agent_address(), identity);
+    testing::TestAgent refused(fleetd_.process().agent_address(), identity);
     refused.Hello();  // the server may have refused the stream already
     EXPECT_EQ(refused.Status().error_code(), grpc::StatusCode::UNAUTHENTICATED) << id;
     identity.set_agent_secret(new_secrets[id]);
-    testing::TestAgent welcomed(fleetd_->agent_address(), identity);
+    testing::TestAgent welcomed(fleetd_.process().agent_address(), identity);
     ASSERT_TRUE(welcomed.Hello());
     std::optional<v1::ServerMessage> first = welcomed.Read();
     ASSERT_TRUE(first.has_value()) << welcomed.Status().error_message();
@@ -207,10 +188,11 @@ TEST_F(CredentialRotationE2eTest, RotatesEveryAgentWithSomeOffline) {
 // agent commands (2 without agents or with both ids and a selector, 3 for an unknown id), and a
 // viewer may not call it.
 TEST_F(CredentialRotationE2eTest, FleetctlOutputAndExitCodes) {
-  std::ifstream token_file(token_file_);
+  std::ifstream token_file(fleetd_.token_file());
   std::string token((std::istreambuf_iterator<char>(token_file)), std::istreambuf_iterator<char>());
   v1::EnrollResponse enrolled;
-  ASSERT_TRUE(testing::EnrollAgent(fleetd_->agent_address(), token, "host", &enrolled).ok());
+  ASSERT_TRUE(
+      testing::EnrollAgent(fleetd_.process().agent_address(), token, "host", &enrolled).ok());
 
   CommandResult table = Fleetctl({"agent", "rotate-credentials", enrolled.agent_id()});
   EXPECT_EQ(table.exit_code, 0) << table.err;
@@ -234,7 +216,7 @@ TEST_F(CredentialRotationE2eTest, FleetctlOutputAndExitCodes) {
   const std::string viewer_file = tmp_.Sub("viewer.token");
   std::ofstream(viewer_file) << nlohmann::json::parse(viewer.out)["secret"].get<std::string>();
   CommandResult denied =
-      testing::RunFleetctl(FLEETCTL_BIN, *fleetd_, tmp_.Sub("config"),
+      testing::RunFleetctl(FLEETCTL_BIN, fleetd_.process(), tmp_.Sub("config"),
                            {"agent", "rotate-credentials", "--all"}, viewer_file, std::nullopt);
   EXPECT_EQ(denied.exit_code, 6) << denied.err;
 }

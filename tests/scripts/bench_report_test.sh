@@ -8,14 +8,8 @@ set -euo pipefail
 
 src=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 report="$src/scripts/bench-report"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # One scenario in seconds with a target (one case missed it, one failed), one with mixed units
 # and no targets on some cases.
@@ -150,8 +144,4 @@ status=0
 [ "$status" -eq 0 ] || fail "--help gave exit $status, want 0"
 grep -q "SUMMARY.md" "$tmp/help" || fail "--help does not explain the output"
 
-if [ "$failures" -ne 0 ]; then
-  echo "bench_report_test: $failures failure(s)" >&2
-  exit 1
-fi
-echo "bench_report_test: ok"
+finish bench_report_test

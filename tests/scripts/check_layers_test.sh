@@ -9,14 +9,8 @@ set -euo pipefail
 
 src=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 check="$src/scripts/check-layers"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # Writes file $2 of tree $1 as a comment line followed by the lines $3...
 put() {
@@ -117,8 +111,4 @@ status=0
 "$check" "$tmp/good" "$tmp/good" >/dev/null 2>&1 || status=$?
 [ "$status" -eq 2 ] || fail "two roots gave exit $status, want 2"
 
-if [ "$failures" -ne 0 ]; then
-  echo "check_layers_test: $failures failure(s)" >&2
-  exit 1
-fi
-echo "check_layers_test: ok"
+finish check_layers_test

@@ -11,14 +11,8 @@ src=$1
 fleetd=$2
 unit="$src/packaging/fleetd.service"
 config="$src/packaging/fleetd.yaml"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 for setting in Type=notify User=fleetd StateDirectory=fleetd LimitNOFILE= NoNewPrivileges=yes \
   ProtectSystem=strict ReadWritePaths=/var/lib/fleetd Restart=on-failure \
@@ -33,11 +27,7 @@ if ! "$fleetd" --config "$config" --data-dir /var/lib/fleetd --print-config >"$t
 fi
 grep -q '^data-dir: /var/lib/fleetd$' "$tmp/printed" || fail "--data-dir did not win: $(cat "$tmp/printed")"
 
-if ! command -v systemd-analyze >/dev/null; then
-  echo "SKIP: no systemd-analyze" >&2
-  [ "$failures" -eq 0 ] || exit 1
-  exit 77
-fi
+command -v systemd-analyze >/dev/null || skip "no systemd-analyze"
 sed "s|^ExecStart=/usr/local/bin/fleetd |ExecStart=$fleetd |" "$unit" >"$tmp/fleetd.service"
 if ! systemd-analyze verify "$tmp/fleetd.service" >"$tmp/verify" 2>&1; then
   fail "systemd-analyze verify: $(cat "$tmp/verify")"
@@ -47,8 +37,4 @@ if grep "fleetd.service" "$tmp/verify"; then
   fail "systemd-analyze verify warns about the unit"
 fi
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures failure(s)" >&2
-  exit 1
-fi
-echo "systemd_unit_test: ok"
+finish systemd_unit_test

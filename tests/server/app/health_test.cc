@@ -18,17 +18,11 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
-#include "server/admin/enrollment_token_service.h"
-#include "server/admin/policy_service.h"
 #include "server/app/fleetd_server.h"
 #include "server/app/health_monitor.h"
 #include "server/app/http_endpoint.h"
-#include "server/control/agent_directory.h"
-#include "storage/memory_store.h"
-#include "tests/testing/fault_injecting_store.h"
+#include "tests/testing/faulty_fleetd.h"
 #include "tests/testing/status_matchers.h"
-#include "tests/testing/temp_dir.h"
-#include "tests/testing/test_agent.h"
 
 namespace fleet::server {
 namespace {
@@ -81,54 +75,27 @@ bool Eventually(Done done) {
 class HealthTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    v1::ApplyPolicyRequest policy;
-    policy.set_name("linux");
-    policy.set_spec_json(R"({"level":"info"})");
-    ASSERT_OK(policies_.Apply(policy, "test").status());
-    v1::CreateEnrollmentTokenRequest token;
-    token.set_policy("linux");
-    ASSERT_OK_AND_ASSIGN(v1::CreateEnrollmentTokenResponse created,
-                         EnrollmentTokenService(*memory_, Clock::Real()).Create(token, "test"));
-    auto faulty = std::make_unique<fleet::testing::FaultInjectingStore>(*memory_);
-    faulty_ = faulty.get();
-    ASSERT_OK_AND_ASSIGN(server_, FleetdServer::Start({.data_dir = tmp_.Sub("data"),
-                                                       .admin_addr = "127.0.0.1:0",
-                                                       .agent_addr = "127.0.0.1:0",
-                                                       .http_addr = "127.0.0.1:0"},
-                                                      std::move(faulty)));
-    ASSERT_GT(server_->http_port(), 0);
-    EXPECT_EQ(server_->http_address(), absl::StrCat("127.0.0.1:", server_->http_port()));
-    v1::EnrollResponse identity;
-    grpc::Status enrolled =
-        fleet::testing::EnrollAgent(server_->agent_address(), created.secret(), "web", &identity);
-    ASSERT_TRUE(enrolled.ok()) << enrolled.error_message();
-    agent_ = std::make_unique<fleet::testing::TestAgent>(server_->agent_address(), identity);
-    ASSERT_TRUE(agent_->Hello());
-    ASSERT_TRUE(agent_->ApplyNext().has_value());
+    ASSERT_NO_FATAL_FAILURE(fleetd_.Start(R"({"level":"info"})"));
+    ASSERT_GT(server().http_port(), 0);
+    EXPECT_EQ(server().http_address(), absl::StrCat("127.0.0.1:", server().http_port()));
   }
 
-  int ReadyzStatus() { return Get(server_->http_port(), "/readyz").status; }
+  FleetdServer& server() { return fleetd_.server(); }
+  int ReadyzStatus() { return Get(server().http_port(), "/readyz").status; }
 
-  fleet::testing::TempDir tmp_;
-  // Outlives the server, which holds `faulty_`, a wrapper of it.
-  std::unique_ptr<storage::Store> memory_ = storage::NewMemoryStore();
-  AgentDirectory unused_directory_{*memory_};
-  PolicyService policies_{*memory_, Clock::Real(), {}, unused_directory_};
-  fleet::testing::FaultInjectingStore* faulty_ = nullptr;  // owned by server_
-  std::unique_ptr<FleetdServer> server_;
-  std::unique_ptr<fleet::testing::TestAgent> agent_;
+  fleet::testing::FaultyFleetd fleetd_;
 };
 
 // A serving fleetd is live and ready; ?verbose lists every check, each passing.
 TEST_F(HealthTest, ServingFleetdIsLiveAndReady) {
-  const HttpAnswer healthz = Get(server_->http_port(), "/healthz");
+  const HttpAnswer healthz = Get(server().http_port(), "/healthz");
   EXPECT_EQ(healthz.status, 200);
   EXPECT_EQ(healthz.body, "ok\n");
-  const HttpAnswer readyz = Get(server_->http_port(), "/readyz");
+  const HttpAnswer readyz = Get(server().http_port(), "/readyz");
   EXPECT_EQ(readyz.status, 200);
   EXPECT_EQ(nlohmann::json::parse(readyz.body), nlohmann::json::parse(R"({"status":"ready"})"));
   const nlohmann::json verbose =
-      nlohmann::json::parse(Get(server_->http_port(), "/readyz?verbose").body);
+      nlohmann::json::parse(Get(server().http_port(), "/readyz?verbose").body);
   std::vector<std::string> names;
   for (const nlohmann::json& check : verbose["checks"]) {
     names.push_back(check["check"]);
@@ -137,38 +104,38 @@ TEST_F(HealthTest, ServingFleetdIsLiveAndReady) {
   EXPECT_THAT(
       names, ::testing::ElementsAre("store", "reflector:policy_engine", "reflector:agent_directory",
                                     "listener:admin", "listener:agent"));
-  EXPECT_EQ(GrpcHealth(server_->admin_address(), "fleet.v1.AdminService"),
+  EXPECT_EQ(GrpcHealth(server().admin_address(), "fleet.v1.AdminService"),
             HealthCheckResponse::SERVING);
-  EXPECT_EQ(GrpcHealth(server_->agent_address(), "fleet.v1.AgentService"),
+  EXPECT_EQ(GrpcHealth(server().agent_address(), "fleet.v1.AgentService"),
             HealthCheckResponse::SERVING);
-  EXPECT_EQ(Get(server_->http_port(), "/nowhere").status, 404);
+  EXPECT_EQ(Get(server().http_port(), "/nowhere").status, 404);
 }
 
 // When the store fails, /readyz answers 503 naming the store check and gRPC health says
 // NOT_SERVING for both services; once the store is back, both recover.
 TEST_F(HealthTest, StoreFailureMakesFleetdUnreadyUntilItRecovers) {
-  faulty_->SetUnavailable(true);
+  fleetd_.faults().SetUnavailable(true);
   ASSERT_TRUE(Eventually([&] { return ReadyzStatus() == 503; }));
-  const nlohmann::json body = nlohmann::json::parse(Get(server_->http_port(), "/readyz").body);
+  const nlohmann::json body = nlohmann::json::parse(Get(server().http_port(), "/readyz").body);
   EXPECT_EQ(body["status"], "not ready");
   ASSERT_FALSE(body["failing"].empty());
   EXPECT_EQ(body["failing"][0]["check"], "store");
   EXPECT_THAT(body["failing"][0]["detail"].get<std::string>(), HasSubstr("unavailable"));
   EXPECT_TRUE(Eventually([&] {
-    return GrpcHealth(server_->admin_address(), "fleet.v1.AdminService") ==
+    return GrpcHealth(server().admin_address(), "fleet.v1.AdminService") ==
                HealthCheckResponse::NOT_SERVING &&
-           GrpcHealth(server_->agent_address(), "fleet.v1.AgentService") ==
+           GrpcHealth(server().agent_address(), "fleet.v1.AgentService") ==
                HealthCheckResponse::NOT_SERVING;
   }));
   // Liveness is not readiness: the process still serves.
-  EXPECT_EQ(Get(server_->http_port(), "/healthz").status, 200);
+  EXPECT_EQ(Get(server().http_port(), "/healthz").status, 200);
 
-  faulty_->SetUnavailable(false);
+  fleetd_.faults().SetUnavailable(false);
   EXPECT_TRUE(Eventually([&] { return ReadyzStatus() == 200; }));
   EXPECT_TRUE(Eventually([&] {
-    return GrpcHealth(server_->admin_address(), "fleet.v1.AdminService") ==
+    return GrpcHealth(server().admin_address(), "fleet.v1.AdminService") ==
                HealthCheckResponse::SERVING &&
-           GrpcHealth(server_->agent_address(), "fleet.v1.AgentService") ==
+           GrpcHealth(server().agent_address(), "fleet.v1.AgentService") ==
                HealthCheckResponse::SERVING;
   }));
 }
@@ -178,10 +145,10 @@ TEST_F(HealthTest, StoreFailureMakesFleetdUnreadyUntilItRecovers) {
 TEST_F(HealthTest, MetricsCountWhatHappened) {
   v1::EnrollResponse unused;
   const grpc::Status refused =
-      fleet::testing::EnrollAgent(server_->agent_address(), "bogus", "web", &unused);
+      fleet::testing::EnrollAgent(server().agent_address(), "bogus", "web", &unused);
   ASSERT_FALSE(refused.ok());
-  ASSERT_EQ(GrpcHealth(server_->admin_address(), ""), HealthCheckResponse::SERVING);
-  const std::string text = Get(server_->http_port(), "/metrics").body;
+  ASSERT_EQ(GrpcHealth(server().admin_address(), ""), HealthCheckResponse::SERVING);
+  const std::string text = Get(server().http_port(), "/metrics").body;
   EXPECT_THAT(text, HasSubstr("\nfleetd_agents_connected{policy=\"linux\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("\nfleetd_agent_streams_opened_total 1\n"));
   EXPECT_THAT(text, HasSubstr("\nfleetd_policy_updates_sent_total{kind=\"full\"} 1\n"));
@@ -216,9 +183,9 @@ TEST_F(HealthTest, MetricsCountWhatHappened) {
 
 // A Reflector that restarts (its watch broke) is counted.
 TEST_F(HealthTest, WatchRestartsAreCounted) {
-  ASSERT_OK(faulty_->InjectWatchFault("brokenwatch"));
+  ASSERT_OK(fleetd_.faults().InjectWatchFault("brokenwatch"));
   EXPECT_TRUE(Eventually([&] {
-    const std::string text = Get(server_->http_port(), "/metrics").body;
+    const std::string text = Get(server().http_port(), "/metrics").body;
     return text.find("fleetd_watch_restarts_total{reflector=\"policy_engine\"} 0\n") ==
                std::string::npos &&
            text.find("fleetd_watch_restarts_total{reflector=\"agent_directory\"} 0\n") ==
@@ -228,9 +195,9 @@ TEST_F(HealthTest, WatchRestartsAreCounted) {
 
 // After Shutdown the endpoint is gone: the port refuses.
 TEST_F(HealthTest, ShutdownStopsTheEndpoint) {
-  const int port = server_->http_port();
-  agent_.reset();
-  server_->Shutdown(absl::ZeroDuration());
+  const int port = server().http_port();
+  fleetd_.DropAgent();
+  server().Shutdown(absl::ZeroDuration());
   EXPECT_EQ(Get(port, "/healthz").status, 0);
 }
 
