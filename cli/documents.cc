@@ -193,6 +193,10 @@ bool LooksLikeJson(const std::string& text) {
   return first != std::string::npos && (text[first] == '{' || text[first] == '[');
 }
 
+bool IsList(const Json& document) {
+  return document.is_object() && document.contains("kind") && document["kind"] == "List";
+}
+
 // OK for apiVersion fleet/v1, or none (documents written before fleetctl printed one).
 absl::Status CheckApiVersion(const Json& document) {
   absl::StatusOr<std::string> version = StringField(document, "apiVersion", "apiVersion", false);
@@ -216,6 +220,10 @@ absl::StatusOr<std::vector<Document>> ListItemsFromJson(const Json& document) {
   std::vector<Document> documents;
   const Json& items = document["items"];
   for (size_t i = 0; i < items.size(); ++i) {
+    if (IsList(items[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("items[", i, "]: a List inside a List is not supported"));
+    }
     absl::StatusOr<Document> item = DocumentFromJson(items[i]);
     if (!item.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("items[", i, "]: ", item.status().message()));
@@ -244,7 +252,7 @@ absl::StatusOr<Document> DocumentFromJson(const Json& document) {
 }
 
 absl::StatusOr<std::vector<Document>> DocumentsFromJson(const Json& document) {
-  if (document.is_object() && document.contains("kind") && document["kind"] == "List") {
+  if (IsList(document)) {
     if (absl::Status version = CheckApiVersion(document); !version.ok()) return version;
     return ListItemsFromJson(document);
   }

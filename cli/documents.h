@@ -58,8 +58,8 @@ absl::StatusOr<std::vector<Document>> ReadDocuments(const std::string& file);
 absl::StatusOr<Document> DocumentFromJson(const nlohmann::json& document);
 
 // The documents of one document in JSON form: a List's items, in order, each by
-// DocumentFromJson (the first bad one's message starts "items[N]: "; a List inside a List is an
-// unknown kind), or the document itself.
+// DocumentFromJson (the first bad one's message starts "items[N]: "; a List inside a List is
+// refused), or the document itself.
 absl::StatusOr<std::vector<Document>> DocumentsFromJson(const nlohmann::json& document);
 
 }  // namespace fleet::cli

@@ -252,7 +252,7 @@ TEST(ParseDocumentsTest, ListItemsAreCheckedOneByOne) {
                       "- {kind: Policy, metadata: {name: b}}\n"),
               HasSubstr("policies.yaml:1: document 1: items[1]: spec is required"));
   EXPECT_THAT(ErrorOf("kind: List\nitems: [{kind: List, items: []}]\n"),
-              HasSubstr("items[0]: unknown kind \"List\""));
+              HasSubstr("items[0]: a List inside a List is not supported"));
   EXPECT_THAT(ErrorOf("kind: List\nitems: {}\n"), HasSubstr("items must be a list"));
   EXPECT_THAT(ErrorOf("kind: List\nitem: []\n"), HasSubstr("unknown field \"item\" in the List"));
   v1::EnrollmentToken token;
