@@ -90,7 +90,8 @@ class AdminE2eTest : public ::testing::Test {
 
   std::vector<int64_t> HistoryRevisions() {
     std::vector<int64_t> revisions;
-    for (const nlohmann::json& entry : Json({"policy", "history", "linux-servers"})["items"]) {
+    const nlohmann::json history = Json({"policy", "history", "linux-servers"});
+    for (const nlohmann::json& entry : history["items"]) {
       revisions.push_back(entry.at("status").at("revision").get<int64_t>());
     }
     return revisions;
@@ -179,7 +180,8 @@ TEST_F(AdminE2eTest, RolesAreEnforced) {
   EXPECT_EQ(Fleetctl({"get", "admin-tokens"}, operator_token).exit_code, 6);
 
   std::string viewer_id;
-  for (const nlohmann::json& token : Json({"get", "admin-tokens"})["items"]) {
+  const nlohmann::json tokens = Json({"get", "admin-tokens"});
+  for (const nlohmann::json& token : tokens["items"]) {
     if (token["spec"]["role"] == "viewer") viewer_id = token["metadata"]["id"];
   }
   ASSERT_EQ(Fleetctl({"admin-token", "revoke", viewer_id}).exit_code, 0);
