@@ -60,5 +60,17 @@ TEST(WriteStructuredTest, YamlQuotesAmbiguousStrings) {
   EXPECT_EQ(out.str(), "a: \"42\"\nb: \"yes\"\nc: 42\nd: plain\n");
 }
 
+// -o yaml writes null as "null" and empty maps and lists on their key's line, as kubectl does.
+TEST(WriteStructuredTest, YamlNullAndEmptyContainers) {
+  std::ostringstream out;
+  WriteStructured({{"a", nullptr},
+                   {"b", nlohmann::ordered_json::object()},
+                   {"c", nlohmann::ordered_json::array()},
+                   {"d", {{"e", nlohmann::ordered_json::object()}}},
+                   {"f", "null"}},
+                  OutputFormat::kYaml, out);
+  EXPECT_EQ(out.str(), "a: null\nb: {}\nc: []\nd:\n  e: {}\nf: \"null\"\n");
+}
+
 }  // namespace
 }  // namespace fleet::cli
