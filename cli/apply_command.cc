@@ -167,8 +167,10 @@ void AddApplyCommand(CLI::App& app, const GlobalOptions& globals, CommandAction*
       "apply",
       "Create or update what the documents of a file describe: Policy (ApplyPolicy: prints "
       "created, configured or unchanged, with the revision) and EnrollmentToken (creates one, "
-      "prints its secret). The file is YAML (documents separated by ---) or JSON (a document or "
-      "an array of them). Every document is checked before anything is sent: on any error "
+      "prints its secret), in the shapes fleetctl prints (apiVersion fleet/v1, optional; "
+      "docs/output.md), or a List of them as `fleetctl get policies -o yaml` prints it. The file "
+      "is YAML (documents separated by ---) or JSON (a document or an array of them). Every "
+      "document is checked before anything is sent: on any error "
       "nothing is applied. A Policy document with status.revision (as fleetctl get policy -o "
       "yaml prints it) applies only if the policy is still at that revision: when someone "
       "changed it since, nothing is applied, the error says who and when, and the exit code is "

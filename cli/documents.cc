@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/duration.h"
 #include "cli/json_documents.h"
+#include "cli/resource_json.h"
 #include "cli/yaml_json.h"
 #include "common/utf8.h"
 #include "fleet/v1/canonical_json.h"
@@ -77,13 +78,30 @@ absl::Status SetExpectedRevision(const Json& document, v1::ApplyPolicyRequest& r
   return absl::OkStatus();
 }
 
+// Labels on policies are not stored yet: a document that sets some is refused rather than
+// applied without them; the empty labels fleetctl prints pass.
+absl::Status CheckNoLabels(const Json& metadata) {
+  if (!metadata.contains("labels") || metadata["labels"].is_null()) return absl::OkStatus();
+  if (!metadata["labels"].is_object()) {
+    return absl::InvalidArgumentError("metadata.labels must be an object");
+  }
+  if (!metadata["labels"].empty()) {
+    return absl::InvalidArgumentError("metadata.labels: this fleetd keeps no labels on policies");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Document> PolicyFromJson(const Json& document) {
   absl::StatusOr<Json> metadata = ObjectField(document, "metadata", true);
   if (!metadata.ok()) return metadata.status();
-  if (absl::Status fields = CheckFields(*metadata, {"name", "description"}, "metadata");
+  // createdAt, updatedAt and creator are what `get -o yaml` prints; fleetd sets them.
+  if (absl::Status fields = CheckFields(
+          *metadata, {"name", "description", "labels", "createdAt", "updatedAt", "creator"},
+          "metadata");
       !fields.ok()) {
     return fields;
   }
+  if (absl::Status labels = CheckNoLabels(*metadata); !labels.ok()) return labels;
   absl::StatusOr<std::string> name = StringField(*metadata, "name", "metadata.name", true);
   if (!name.ok()) return name.status();
   if (name->empty()) return absl::InvalidArgumentError("metadata.name is required");
@@ -140,8 +158,16 @@ absl::Status SetMaxUses(const Json& spec, v1::CreateEnrollmentTokenRequest& requ
 absl::StatusOr<Document> EnrollmentTokenFromJson(const Json& document) {
   absl::StatusOr<Json> metadata = ObjectField(document, "metadata", false);
   if (!metadata.ok()) return metadata.status();
-  if (absl::Status fields = CheckFields(*metadata, {"description"}, "metadata"); !fields.ok()) {
+  if (absl::Status fields =
+          CheckFields(*metadata, {"description", "id", "createdAt", "creator"}, "metadata");
+      !fields.ok()) {
     return fields;
+  }
+  // What `get tokens -o yaml` printed: applying it again would mint another token.
+  if (metadata->contains("id") && !(*metadata)["id"].is_null()) {
+    return absl::InvalidArgumentError(
+        "metadata.id: enrollment tokens cannot be changed, only created; remove metadata.id to "
+        "create a new token");
   }
   absl::StatusOr<Json> spec = ObjectField(document, "spec", true);
   if (!spec.ok()) return spec.status();
@@ -167,21 +193,72 @@ bool LooksLikeJson(const std::string& text) {
   return first != std::string::npos && (text[first] == '{' || text[first] == '[');
 }
 
+bool IsList(const Json& document) {
+  return document.is_object() && document.contains("kind") && document["kind"] == "List";
+}
+
+// OK for apiVersion fleet/v1, or none (documents written before fleetctl printed one).
+absl::Status CheckApiVersion(const Json& document) {
+  absl::StatusOr<std::string> version = StringField(document, "apiVersion", "apiVersion", false);
+  if (!version.ok()) return version.status();
+  if (version->empty() || *version == kApiVersion) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("apiVersion ", QuoteForError(*version),
+                                                 " is not supported (fleetctl reads ", kApiVersion,
+                                                 ")"));
+}
+
+// The items of a List (what `fleetctl get ... -o yaml` prints for several resources), each
+// checked as a document of its own; "items[N]: " before the first item's problem.
+absl::StatusOr<std::vector<Document>> ListItemsFromJson(const Json& document) {
+  if (absl::Status fields =
+          CheckFields(document, {"apiVersion", "kind", "metadata", "items"}, "the List");
+      !fields.ok()) {
+    return fields;
+  }
+  if (!document.contains("items") || document["items"].is_null()) return std::vector<Document>();
+  if (!document["items"].is_array()) return absl::InvalidArgumentError("items must be a list");
+  std::vector<Document> documents;
+  const Json& items = document["items"];
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (IsList(items[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("items[", i, "]: a List inside a List is not supported"));
+    }
+    absl::StatusOr<Document> item = DocumentFromJson(items[i]);
+    if (!item.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("items[", i, "]: ", item.status().message()));
+    }
+    documents.push_back(*std::move(item));
+  }
+  return documents;
+}
+
 }  // namespace
 
 absl::StatusOr<Document> DocumentFromJson(const Json& document) {
   if (!document.is_object()) return absl::InvalidArgumentError("not an object");
-  if (absl::Status fields =
-          CheckFields(document, {"kind", "metadata", "spec", "status"}, "the document");
+  if (absl::Status fields = CheckFields(
+          document, {"apiVersion", "kind", "metadata", "spec", "status"}, "the document");
       !fields.ok()) {
     return fields;
   }
+  if (absl::Status version = CheckApiVersion(document); !version.ok()) return version;
   absl::StatusOr<std::string> kind = StringField(document, "kind", "kind", true);
   if (!kind.ok()) return kind.status();
   if (*kind == "Policy") return PolicyFromJson(document);
   if (*kind == "EnrollmentToken") return EnrollmentTokenFromJson(document);
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown kind ", QuoteForError(*kind), " (known: Policy, EnrollmentToken)"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown kind ", QuoteForError(*kind),
+                                                 " (known: Policy, EnrollmentToken, List)"));
+}
+
+absl::StatusOr<std::vector<Document>> DocumentsFromJson(const Json& document) {
+  if (IsList(document)) {
+    if (absl::Status version = CheckApiVersion(document); !version.ok()) return version;
+    return ListItemsFromJson(document);
+  }
+  absl::StatusOr<Document> one = DocumentFromJson(document);
+  if (!one.ok()) return one.status();
+  return std::vector<Document>{*std::move(one)};
 }
 
 absl::StatusOr<std::vector<Document>> ParseDocuments(const std::string& text,
@@ -198,13 +275,12 @@ absl::StatusOr<std::vector<Document>> ParseDocuments(const std::string& text,
   std::vector<Document> documents;
   for (size_t i = 0; i < parsed->size(); ++i) {
     const SourceDocument& source_document = (*parsed)[i];
-    absl::StatusOr<Document> document = DocumentFromJson(source_document.value);
-    if (!document.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(source, ":", source_document.line,
-                                                     ": document ", i + 1, ": ",
-                                                     document.status().message()));
+    absl::StatusOr<std::vector<Document>> read = DocumentsFromJson(source_document.value);
+    if (!read.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ":", source_document.line, ": document ", i + 1, ": ", read.status().message()));
     }
-    documents.push_back(*std::move(document));
+    for (Document& document : *read) documents.push_back(std::move(document));
   }
   return documents;
 }

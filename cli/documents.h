@@ -1,6 +1,8 @@
 // The documents `fleetctl apply -f` reads: YAML (one or more documents separated by "---") or
-// JSON (one document, or an array of them), each one of these kinds:
+// JSON (one document, or an array of them), each one of these kinds (apiVersion optional; when
+// given, fleet/v1), in the shapes fleetctl prints (resource_json.h, docs/output.md):
 //
+//   apiVersion: fleet/v1
 //   kind: Policy
 //   metadata: {name: linux-servers, description: "..."}   # description optional
 //   spec: {...any JSON object...}
@@ -9,6 +11,13 @@
 //   kind: EnrollmentToken
 //   metadata: {description: "..."}                        # optional
 //   spec: {policy: linux-servers, ttl: 24h, maxUses: 10}  # ttl and maxUses optional
+//
+//   kind: List
+//   items: [...documents of the kinds above...]           # what get -o yaml prints for a list
+//
+// The read-only metadata fleetctl prints (createdAt, updatedAt, creator; empty labels) and
+// status (but for status.revision) are ignored. A printed EnrollmentToken (with metadata.id)
+// is refused: applying it again would create another token.
 #ifndef FLEETD_CLI_DOCUMENTS_H_
 #define FLEETD_CLI_DOCUMENTS_H_
 
@@ -44,8 +53,14 @@ absl::StatusOr<std::vector<Document>> ParseDocuments(const std::string& text,
 // UNKNOWN, naming the file and the system error, when it cannot be read.
 absl::StatusOr<std::vector<Document>> ReadDocuments(const std::string& file);
 
-// Checks one document already in JSON form. INVALID_ARGUMENT as above, without the source.
+// Checks one document already in JSON form, not a List. INVALID_ARGUMENT as above, without the
+// source; also for an apiVersion other than fleet/v1.
 absl::StatusOr<Document> DocumentFromJson(const nlohmann::json& document);
+
+// The documents of one document in JSON form: a List's items, in order, each by
+// DocumentFromJson (the first bad one's message starts "items[N]: "; a List inside a List is
+// refused), or the document itself.
+absl::StatusOr<std::vector<Document>> DocumentsFromJson(const nlohmann::json& document);
 
 }  // namespace fleet::cli
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
+#include "cli/policy_specs.h"
 #include "cli/resource_json.h"
 #include "cli/resource_tables.h"
 
@@ -58,6 +59,11 @@ void AddGetPolicies(CLI::App& get, const GlobalOptions& globals, CommandAction* 
               all.mutable_policies()->MergeFrom(page.policies());
             });
         if (!listed.ok()) return listed;
+        if (globals.output != OutputFormat::kTable) {
+          if (absl::Status specs = FetchPolicySpecs(client, *all.mutable_policies()); !specs.ok()) {
+            return specs;
+          }
+        }
         PrintList(globals.output, all.policies(), &PolicyToJson, &WritePolicyTable, out);
         return absl::OkStatus();
       });

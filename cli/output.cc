@@ -41,6 +41,8 @@ void EmitString(const std::string& text, YAML::Emitter& out) {
 void EmitYaml(const nlohmann::ordered_json& value, YAML::Emitter& out) {
   switch (value.type()) {
     case nlohmann::ordered_json::value_t::object:
+      // An empty map or list on one line ("labels: {}"), as kubectl prints it.
+      if (value.empty()) out << YAML::Flow;
       out << YAML::BeginMap;
       for (const auto& [key, item] : value.items()) {
         // Keys read back as their text, but one with a control character must be quoted to
@@ -53,6 +55,7 @@ void EmitYaml(const nlohmann::ordered_json& value, YAML::Emitter& out) {
       out << YAML::EndMap;
       break;
     case nlohmann::ordered_json::value_t::array:
+      if (value.empty()) out << YAML::Flow;
       out << YAML::BeginSeq;
       for (const auto& item : value) EmitYaml(item, out);
       out << YAML::EndSeq;
@@ -75,6 +78,7 @@ void EmitYaml(const nlohmann::ordered_json& value, YAML::Emitter& out) {
 void WriteStructured(const nlohmann::ordered_json& value, OutputFormat format, std::ostream& out) {
   if (format == OutputFormat::kYaml) {
     YAML::Emitter emitter;
+    emitter.SetNullFormat(YAML::LowerNull);  // "null", as in JSON and docs/output.md, not "~"
     EmitYaml(value, emitter);
     out << emitter.c_str() << "\n";
     return;

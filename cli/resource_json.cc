@@ -1,19 +1,35 @@
 #include "cli/resource_json.h"
 
+#include <utility>
+
 #include "absl/time/time.h"
 
 namespace fleet::cli {
 namespace {
 
-nlohmann::ordered_json TimestampToJson(const google::protobuf::Timestamp& time) {
-  const std::string text = FormatTimestamp(time);
-  return text.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(text);
-}
-
 nlohmann::ordered_json SpecToJson(const std::string& spec_json) {
   if (spec_json.empty()) return nullptr;
   nlohmann::ordered_json spec = nlohmann::ordered_json::parse(spec_json, nullptr, false);
   return spec.is_discarded() ? nlohmann::ordered_json(spec_json) : spec;
+}
+
+// A text fleetd leaves empty when there is none.
+nlohmann::ordered_json TextOrNull(const std::string& text) {
+  return text.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(text);
+}
+
+nlohmann::ordered_json TimestampToJson(const google::protobuf::Timestamp& time) {
+  return TextOrNull(FormatTimestamp(time));
+}
+
+// Revisions start at 1: 0 is fleetd's "none" (not applied yet, not a rollback, a dry run).
+nlohmann::ordered_json RevisionOrNull(int64_t revision) {
+  return revision > 0 ? nlohmann::ordered_json(revision) : nlohmann::ordered_json(nullptr);
+}
+
+// The first two members of every resource.
+nlohmann::ordered_json Resource(const char* kind) {
+  return {{"apiVersion", kApiVersion}, {"kind", kind}};
 }
 
 }  // namespace
@@ -63,29 +79,50 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& time) {
                           absl::UTCTimeZone());
 }
 
+nlohmann::ordered_json CreatorToJson(const v1::Creator& creator, const std::string& author) {
+  std::string id = creator.token_id();
+  std::string description = creator.description();
+  if (id.empty()) {
+    // The bootstrap admin token records "bootstrap": fleetd made it, no admin token did.
+    if (author.empty() || author == "bootstrap") return nullptr;
+    const size_t space = author.find(" (");
+    id = author.substr(0, space);
+    if (space != std::string::npos && author.ends_with(")")) {
+      description = author.substr(space + 2, author.size() - space - 3);
+    }
+  }
+  return {{"id", id}, {"description", TextOrNull(description)}};
+}
+
 nlohmann::ordered_json PolicyToJson(const v1::Policy& policy) {
-  return {{"kind", "Policy"},
-          {"metadata", {{"name", policy.name()}, {"description", policy.description()}}},
-          {"spec", SpecToJson(policy.spec_json())},
-          {"status",
-           {{"revision", policy.revision()},
-            {"sha256", policy.sha256()},
-            {"createdAt", TimestampToJson(policy.created_at())},
-            {"author", policy.author()},
-            {"storeRevision", policy.store_revision()},
-            {"rolledBackFrom", policy.rolled_back_from()}}}};
+  nlohmann::ordered_json json = Resource("Policy");
+  json["metadata"] = {{"name", policy.name()},
+                      {"description", TextOrNull(policy.description())},
+                      // Policies carry no labels yet; the slot keeps every Policy's shape.
+                      {"labels", nlohmann::ordered_json::object()},
+                      {"createdAt", TimestampToJson(policy.policy_created_at())},
+                      {"updatedAt", TimestampToJson(policy.created_at())},
+                      {"creator", CreatorToJson(policy.creator(), policy.author())}};
+  if (!policy.spec_json().empty()) json["spec"] = SpecToJson(policy.spec_json());
+  json["status"] = {{"revision", RevisionOrNull(policy.revision())},
+                    {"sha256", TextOrNull(policy.sha256())},
+                    {"storeRevision", RevisionOrNull(policy.store_revision())},
+                    {"rolledBackFrom", RevisionOrNull(policy.rolled_back_from())}};
+  return json;
 }
 
 nlohmann::ordered_json EnrollmentTokenToJson(const v1::EnrollmentToken& token) {
-  return {{"id", token.id()},
-          {"policy", token.policy()},
-          {"description", token.description()},
-          {"createdAt", TimestampToJson(token.created_at())},
-          {"expiresAt", TimestampToJson(token.expires_at())},
-          {"maxUses", token.max_uses()},
-          {"uses", token.uses()},
-          {"createdBy", token.created_by()},
-          {"revoked", token.revoked()}};
+  nlohmann::ordered_json json = Resource("EnrollmentToken");
+  json["metadata"] = {{"id", token.id()},
+                      {"description", TextOrNull(token.description())},
+                      {"createdAt", TimestampToJson(token.created_at())},
+                      {"creator", CreatorToJson(token.creator(), token.created_by())}};
+  json["spec"] = {
+      {"policy", token.policy()},
+      {"expiresAt", TimestampToJson(token.expires_at())},
+      {"maxUses", token.max_uses() > 0 ? nlohmann::ordered_json(token.max_uses()) : nullptr}};
+  json["status"] = {{"uses", token.uses()}, {"revoked", token.revoked()}};
+  return json;
 }
 
 nlohmann::ordered_json AgentToJson(const v1::Agent& agent) {
@@ -95,47 +132,71 @@ nlohmann::ordered_json AgentToJson(const v1::Agent& agent) {
        std::map<std::string, std::string>(agent.labels().begin(), agent.labels().end())) {
     labels[key] = value;
   }
-  return {{"id", agent.id()},
-          {"hostname", agent.hostname()},
-          {"os", agent.os()},
-          {"arch", agent.arch()},
-          {"agentVersion", agent.agent_version()},
-          {"labels", labels},
-          {"policy", agent.policy()},
-          {"appliedRevision", agent.applied_revision()},
-          {"status", AgentStatusName(agent.status())},
-          {"health", AgentHealthName(agent.health())},
-          {"healthMessage", agent.health_message()},
-          {"enrolledAt", TimestampToJson(agent.enrolled_at())},
-          {"lastSeen", TimestampToJson(agent.last_seen())},
-          {"nackedRevision", agent.nacked_revision()},
-          {"nackReason", agent.nack_reason()},
-          {"enrollmentTokenId", agent.enrollment_token_id()},
-          {"secretIssuedAt", TimestampToJson(agent.secret_issued_at())},
-          {"rotationRequestedAt", TimestampToJson(agent.rotation_requested_at())},
-          {"rotationPendingSince", TimestampToJson(agent.rotation_pending_since())},
-          {"secretRotations", agent.secret_rotations()}};
+  const bool nacked = agent.nacked_revision() > 0;
+  nlohmann::ordered_json json = Resource("Agent");
+  json["metadata"] = {
+      {"id", agent.id()}, {"labels", labels}, {"createdAt", TimestampToJson(agent.enrolled_at())}};
+  json["spec"] = {{"policy", agent.policy()}};
+  json["status"] = {{"connection", agent.status() == v1::AGENT_STATUS_UNSPECIFIED
+                                       ? nullptr
+                                       : nlohmann::ordered_json(AgentStatusName(agent.status()))},
+                    {"health", agent.health() == v1::AGENT_HEALTH_UNSPECIFIED
+                                   ? nullptr
+                                   : nlohmann::ordered_json(AgentHealthName(agent.health()))},
+                    {"healthMessage", TextOrNull(agent.health_message())},
+                    {"hostname", agent.hostname()},
+                    {"os", TextOrNull(agent.os())},
+                    {"arch", TextOrNull(agent.arch())},
+                    {"agentVersion", TextOrNull(agent.agent_version())},
+                    {"appliedRevision", RevisionOrNull(agent.applied_revision())},
+                    {"nackedRevision", RevisionOrNull(agent.nacked_revision())},
+                    {"nackReason", nacked ? TextOrNull(agent.nack_reason()) : nullptr},
+                    {"lastSeen", TimestampToJson(agent.last_seen())},
+                    {"enrollmentTokenId", TextOrNull(agent.enrollment_token_id())},
+                    {"secretIssuedAt", TimestampToJson(agent.secret_issued_at())},
+                    {"secretRotations", agent.secret_rotations()},
+                    {"rotationRequestedAt", TimestampToJson(agent.rotation_requested_at())},
+                    {"rotationPendingSince", TimestampToJson(agent.rotation_pending_since())}};
+  return json;
 }
 
 nlohmann::ordered_json AdminTokenToJson(const v1::AdminToken& token) {
-  return {{"id", token.id()},
-          {"role", RoleName(token.role())},
-          {"description", token.description()},
-          {"createdAt", TimestampToJson(token.created_at())},
-          {"createdBy", token.created_by()}};
+  nlohmann::ordered_json json = Resource("AdminToken");
+  json["metadata"] = {{"id", token.id()},
+                      {"description", TextOrNull(token.description())},
+                      {"createdAt", TimestampToJson(token.created_at())},
+                      {"creator", CreatorToJson(token.creator(), token.created_by())}};
+  json["spec"] = {{"role", RoleName(token.role())}};
+  return json;
 }
 
 nlohmann::ordered_json RolloutStatusToJson(const v1::RolloutStatus& status) {
-  return {{"policy", status.policy()},
-          {"revision", status.revision()},
-          {"latestRevision", status.latest_revision()},
-          {"agents", status.agents()},
-          {"acked", status.acked()},
-          {"nacked", status.nacked()},
-          {"pending", status.pending()},
-          {"pendingOffline", status.pending_offline()},
-          {"offline", status.offline()},
-          {"complete", status.complete()}};
+  nlohmann::ordered_json json = Resource("RolloutStatus");
+  json["metadata"] = {{"name", status.policy()}};
+  json["spec"] = {{"revision", RevisionOrNull(status.revision())}};
+  json["status"] = {{"latestRevision", RevisionOrNull(status.latest_revision())},
+                    {"agents", status.agents()},
+                    {"acked", status.acked()},
+                    {"nacked", status.nacked()},
+                    {"pending", status.pending()},
+                    {"pendingOffline", status.pending_offline()},
+                    {"offline", status.offline()},
+                    {"complete", status.complete()}};
+  return json;
+}
+
+nlohmann::ordered_json WhoAmIToJson(const v1::WhoAmIResponse& whoami) {
+  nlohmann::ordered_json json = Resource("WhoAmI");
+  json["metadata"] = {{"id", whoami.token_id()}, {"description", TextOrNull(whoami.description())}};
+  json["spec"] = {{"role", RoleName(whoami.role())}};
+  return json;
+}
+
+nlohmann::ordered_json ListToJson(std::vector<nlohmann::ordered_json> items) {
+  nlohmann::ordered_json json = Resource("List");
+  json["items"] = nlohmann::ordered_json::array();
+  for (nlohmann::ordered_json& item : items) json["items"].push_back(std::move(item));
+  return json;
 }
 
 }  // namespace fleet::cli

@@ -5,8 +5,11 @@
 
 #include <ostream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cli/output.h"
+#include "cli/resource_json.h"
 #include "fleet/v1/admin.pb.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "nlohmann/json.hpp"
@@ -45,7 +48,8 @@ void PrintSecret(OutputFormat format, nlohmann::ordered_json token, const std::s
 // 9812 -> "9,812".
 std::string WithThousands(int64_t value);
 
-// Prints `items` in `format`: with write_table, or as a JSON/YAML array of to_json(item).
+// Prints `items` in `format`: with write_table, or as a JSON/YAML List (ListToJson) of
+// to_json(item).
 template <typename T>
 void PrintList(OutputFormat format, const Items<T>& items,
                nlohmann::ordered_json (*to_json)(const T&),
@@ -54,9 +58,9 @@ void PrintList(OutputFormat format, const Items<T>& items,
     write_table(items, out);
     return;
   }
-  nlohmann::ordered_json array = nlohmann::ordered_json::array();
-  for (const T& item : items) array.push_back(to_json(item));
-  WriteStructured(array, format, out);
+  std::vector<nlohmann::ordered_json> json;
+  for (const T& item : items) json.push_back(to_json(item));
+  WriteStructured(ListToJson(std::move(json)), format, out);
 }
 
 // Prints one item: a one-row table, or one JSON/YAML object.

@@ -12,6 +12,13 @@ std::string Principal::Author() const {
   return description.empty() ? token_id : absl::StrCat(token_id, " (", description, ")");
 }
 
+v1::Creator Principal::Creator() const {
+  v1::Creator creator;
+  creator.set_token_id(token_id);
+  creator.set_description(description);
+  return creator;
+}
+
 std::string RoleName(v1::Role role) {
   switch (role) {
     case v1::ROLE_VIEWER:

@@ -20,6 +20,8 @@ struct Principal {
   // How revisions and tokens name their author: the token id, with the description in
   // parentheses when it has one.
   std::string Author() const;
+  // The same as the admin API's object (admin.proto Creator).
+  v1::Creator Creator() const;
 };
 
 // Thread-safe; reads the store on every call, so a revoked token stops working at once.

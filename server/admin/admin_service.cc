@@ -141,7 +141,8 @@ grpc::Status AdminService::ApplyPolicy(grpc::ServerContext* context,
                            return AuditTarget{"policy/" + request->name(), request->dry_run()};
                          }},
                 [&](const Principal& principal) {
-                  return Assign(policies_.Apply(*request, principal.Author()), response);
+                  return Assign(policies_.Apply(*request, principal.Author(), principal.Creator()),
+                                response);
                 });
 }
 
@@ -187,7 +188,8 @@ grpc::Status AdminService::RollbackPolicy(grpc::ServerContext* context,
       context, v1::ROLE_OPERATOR,
       Mutation{"RollbackPolicy", [&] { return AuditTarget{"policy/" + request->name()}; }},
       [&](const Principal& principal) {
-        return Assign(policies_.Rollback(*request, principal.Author()), response);
+        return Assign(policies_.Rollback(*request, principal.Author(), principal.Creator()),
+                      response);
       });
 }
 
@@ -201,7 +203,9 @@ grpc::Status AdminService::CreateEnrollmentToken(grpc::ServerContext* context,
                                                 "policy/" + request->policy());
                          }},
                 [&](const Principal& principal) {
-                  return Assign(enrollment_tokens_.Create(*request, principal.Author()), response);
+                  return Assign(
+                      enrollment_tokens_.Create(*request, principal.Author(), principal.Creator()),
+                      response);
                 });
 }
 
@@ -277,7 +281,8 @@ grpc::Status AdminService::CreateAdminToken(grpc::ServerContext* context,
           "CreateAdminToken",
           [&] { return CreatedTarget("admin-token/", response->token().id(), "admin-token/"); }},
       [&](const Principal& principal) {
-        return Assign(admin_tokens_.Create(*request, principal.Author()), response);
+        return Assign(admin_tokens_.Create(*request, principal.Author(), principal.Creator()),
+                      response);
       });
 }
 

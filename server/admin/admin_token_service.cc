@@ -27,7 +27,7 @@ using storage::Op;
 
 record::AdminTokenRecord NewRecord(const MintedToken& minted, v1::Role role,
                                    const std::string& description, const std::string& author,
-                                   absl::Time now) {
+                                   const v1::Creator& creator, absl::Time now) {
   record::AdminTokenRecord record;
   v1::AdminToken& token = *record.mutable_token();
   token.set_id(minted.id);
@@ -36,6 +36,7 @@ record::AdminTokenRecord NewRecord(const MintedToken& minted, v1::Role role,
   *token.mutable_created_at() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
   token.set_created_by(author);
+  if (!creator.token_id().empty()) *token.mutable_creator() = creator;
   record.set_secret_sha256(minted.secret_sha256);
   return record;
 }
@@ -73,7 +74,8 @@ absl::Status WriteSecretFile(const std::string& dir, const std::string& path,
 }  // namespace
 
 absl::StatusOr<v1::CreateAdminTokenResponse> AdminTokenService::Create(
-    const v1::CreateAdminTokenRequest& request, const std::string& author) {
+    const v1::CreateAdminTokenRequest& request, const std::string& author,
+    const v1::Creator& creator) {
   if (request.role() != v1::ROLE_VIEWER && request.role() != v1::ROLE_OPERATOR &&
       request.role() != v1::ROLE_ADMIN) {
     return absl::InvalidArgumentError("role is required: viewer, operator or admin");
@@ -83,7 +85,7 @@ absl::StatusOr<v1::CreateAdminTokenResponse> AdminTokenService::Create(
   }
   MintedToken minted = MintToken(kAdminTokenKind);
   record::AdminTokenRecord record =
-      NewRecord(minted, request.role(), request.description(), author, clock_.Now());
+      NewRecord(minted, request.role(), request.description(), author, creator, clock_.Now());
   const std::string key = layout::AdminTokenKey(minted.id);
   absl::StatusOr<storage::TxnResult> result = store_.Txn(
       {.compares = {Compare::Missing(key)}, .success = {Op::Put(key, record.SerializeAsString())}});
@@ -150,7 +152,7 @@ absl::StatusOr<std::optional<std::string>> AdminTokenService::EnsureBootstrapTok
   const std::string path = absl::StrCat(data_dir, "/", kBootstrapTokenFile);
   if (absl::Status s = WriteSecretFile(data_dir, path, minted.token + "\n"); !s.ok()) return s;
   record::AdminTokenRecord record =
-      NewRecord(minted, v1::ROLE_ADMIN, "bootstrap", "bootstrap", clock_.Now());
+      NewRecord(minted, v1::ROLE_ADMIN, "bootstrap", "bootstrap", v1::Creator(), clock_.Now());
   absl::StatusOr<storage::TxnResult> result = store_.Txn(
       {.compares = {Compare::Missing(layout::AdminTokenKey(minted.id))},
        .success = {Op::Put(layout::AdminTokenKey(minted.id), record.SerializeAsString())}});

@@ -23,9 +23,11 @@ class AdminTokenService {
   AdminTokenService(storage::Store& store, Clock& clock) : store_(store), clock_(clock) {}
 
   // Contracts as in admin.proto. Create: INVALID_ARGUMENT without a role. Revoke: NOT_FOUND for
-  // an unknown id, FAILED_PRECONDITION for the last admin-role token.
+  // an unknown id, FAILED_PRECONDITION for the last admin-role token. `author` and `creator` as
+  // in PolicyService::Apply.
   absl::StatusOr<v1::CreateAdminTokenResponse> Create(const v1::CreateAdminTokenRequest& request,
-                                                      const std::string& author);
+                                                      const std::string& author,
+                                                      const v1::Creator& creator = v1::Creator());
   absl::StatusOr<v1::ListAdminTokensResponse> List();
   absl::Status Revoke(const v1::RevokeAdminTokenRequest& request);
 

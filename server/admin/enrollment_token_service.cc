@@ -18,7 +18,8 @@ using storage::Compare;
 using storage::Op;
 
 absl::StatusOr<v1::CreateEnrollmentTokenResponse> EnrollmentTokenService::Create(
-    const v1::CreateEnrollmentTokenRequest& request, const std::string& author) {
+    const v1::CreateEnrollmentTokenRequest& request, const std::string& author,
+    const v1::Creator& creator) {
   if (absl::Status s = ValidateName("policy", request.policy()); !s.ok()) return s;
   if (absl::Status s = ValidateDescription("description", request.description()); !s.ok()) {
     return s;
@@ -48,6 +49,7 @@ absl::StatusOr<v1::CreateEnrollmentTokenResponse> EnrollmentTokenService::Create
   }
   token.set_max_uses(request.max_uses());
   token.set_created_by(author);
+  if (!creator.token_id().empty()) *token.mutable_creator() = creator;
   record.set_secret_sha256(minted.secret_sha256);
 
   const std::string key = layout::EnrollmentTokenKey(minted.id);

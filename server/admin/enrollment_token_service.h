@@ -20,9 +20,10 @@ class EnrollmentTokenService {
 
   // Contracts as in admin.proto. Create: NOT_FOUND for an unknown policy, INVALID_ARGUMENT for a
   // non-positive ttl or a negative max_uses. Revoke: NOT_FOUND for an unknown id; revoking twice
-  // is OK.
+  // is OK. `author` and `creator` as in PolicyService::Apply.
   absl::StatusOr<v1::CreateEnrollmentTokenResponse> Create(
-      const v1::CreateEnrollmentTokenRequest& request, const std::string& author);
+      const v1::CreateEnrollmentTokenRequest& request, const std::string& author,
+      const v1::Creator& creator = v1::Creator());
   absl::StatusOr<v1::ListEnrollmentTokensResponse> List(
       const v1::ListEnrollmentTokensRequest& request);
   absl::Status Revoke(const v1::RevokeEnrollmentTokenRequest& request);

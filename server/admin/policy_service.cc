@@ -92,7 +92,8 @@ absl::StatusOr<v1::Policy> PolicyService::ReadRevision(const std::string& name, 
 }
 
 absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Apply(const v1::ApplyPolicyRequest& request,
-                                                             const std::string& author) {
+                                                             const std::string& author,
+                                                             const v1::Creator& creator) {
   if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
   if (absl::Status s = ValidateDescription("description", request.description()); !s.ok()) {
     return s;
@@ -103,11 +104,12 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Apply(const v1::ApplyPoli
       request.name(),
       Content{.description = request.description(), .spec_json = std::move(spec->canonical)},
       Expected(request.has_expected_revision(), request.expected_revision()), request.dry_run(),
-      author);
+      author, creator);
 }
 
 absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Rollback(
-    const v1::RollbackPolicyRequest& request, const std::string& author) {
+    const v1::RollbackPolicyRequest& request, const std::string& author,
+    const v1::Creator& creator) {
   if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
   absl::StatusOr<record::PolicyHead> head = ReadHead(request.name(), nullptr);
   if (!head.ok()) return head.status();
@@ -124,12 +126,12 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Rollback(
                         .spec_json = target->spec_json(),
                         .rolled_back_from = target->revision()},
                 Expected(request.has_expected_revision(), request.expected_revision()),
-                /*dry_run=*/false, author);
+                /*dry_run=*/false, author, creator);
 }
 
 absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Commit(
     const std::string& name, const Content& content, std::optional<int64_t> expected_revision,
-    bool dry_run, const std::string& author) {
+    bool dry_run, const std::string& author, const v1::Creator& creator) {
   const std::string head_key = layout::PolicyKey(name);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     absl::StatusOr<std::optional<StoredRecord<record::PolicyHead>>> stored =
@@ -148,11 +150,17 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Commit(
                        google::protobuf::util::TimeUtil::ToString(latest->created_at())));
     }
     v1::ApplyPolicyResponse response;
+    const google::protobuf::Timestamp now =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(clock_.Now()));
+    // The policy's creation time, carried from revision to revision (unset when the latest
+    // revision predates it: a time made up now would be wrong).
+    google::protobuf::Timestamp policy_created_at = now;
     if (exists) {
       absl::StatusOr<v1::Policy> latest = ReadRevision(name, head.latest_revision(), head);
       // Concurrent changes may have pruned what the head named: read both again.
       if (absl::IsNotFound(latest.status())) continue;
       if (!latest.ok()) return latest.status();
+      policy_created_at = latest->policy_created_at();
       if (latest->spec_json() == content.spec_json) {
         // Agents see the spec only: a revision that changes nothing there would be an empty
         // update every agent must receive and ack.
@@ -176,9 +184,12 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Commit(
     policy.set_revision(revision);
     policy.set_spec_json(content.spec_json);
     policy.set_sha256(v1::Sha256Hex(content.spec_json));
-    *policy.mutable_created_at() =
-        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(clock_.Now()));
+    *policy.mutable_created_at() = now;
+    if (policy_created_at.seconds() != 0 || policy_created_at.nanos() != 0) {
+      *policy.mutable_policy_created_at() = policy_created_at;
+    }
     policy.set_author(author);
+    if (!creator.token_id().empty()) *policy.mutable_creator() = creator;
     policy.set_rolled_back_from(content.rolled_back_from);
     response.set_changed(true);
     response.set_created(!exists);

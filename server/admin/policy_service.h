@@ -37,15 +37,19 @@ class PolicyService {
   // See AdminService in admin.proto for each call's contract. Errors: INVALID_ARGUMENT (naming
   // the field), RESOURCE_EXHAUSTED (spec too big), NOT_FOUND, FAILED_PRECONDITION (stale
   // expected revision; agents still assigned), ABORTED (lost races), and the store's errors.
+  // `author` is who commits, as text (Principal::Author), `creator` the same as an object
+  // (Principal::Creator; unset: the revision records none).
   absl::StatusOr<v1::ApplyPolicyResponse> Apply(const v1::ApplyPolicyRequest& request,
-                                                const std::string& author);
+                                                const std::string& author,
+                                                const v1::Creator& creator = v1::Creator());
   absl::StatusOr<v1::Policy> Get(const v1::GetPolicyRequest& request);
   absl::StatusOr<v1::ListPoliciesResponse> List(const v1::ListPoliciesRequest& request);
   absl::StatusOr<v1::DeletePolicyResponse> Delete(const v1::DeletePolicyRequest& request);
   absl::StatusOr<v1::GetPolicyHistoryResponse> History(const v1::GetPolicyHistoryRequest& request);
   absl::StatusOr<v1::DiffPolicyResponse> Diff(const v1::DiffPolicyRequest& request);
   absl::StatusOr<v1::ApplyPolicyResponse> Rollback(const v1::RollbackPolicyRequest& request,
-                                                   const std::string& author);
+                                                   const std::string& author,
+                                                   const v1::Creator& creator = v1::Creator());
 
  private:
   // The content of a revision to commit.
@@ -57,7 +61,8 @@ class PolicyService {
 
   absl::StatusOr<v1::ApplyPolicyResponse> Commit(const std::string& name, const Content& content,
                                                  std::optional<int64_t> expected_revision,
-                                                 bool dry_run, const std::string& author);
+                                                 bool dry_run, const std::string& author,
+                                                 const v1::Creator& creator);
   // Sets the description of `latest`, the revision `head` names latest, in place (unless
   // `dry_run`): no new revision, nothing for agents. True when written (or dry_run), false when
   // the head changed since it was read; errors are the store's.

@@ -88,8 +88,8 @@ TEST(ParseDocumentsTest, UnknownKindAndFields) {
   EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: a}\nspec: {}\n---\n"
                       "kind: Policy\nmetdata: {name: b}\nspec: {}\n"),
               HasSubstr("policies.yaml:5: document 2: unknown field \"metdata\""));
-  EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: a, labels: {}}\nspec: {}\n"),
-              HasSubstr("unknown field \"labels\" in metadata"));
+  EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: a, labels: {team: x}}\nspec: {}\n"),
+              HasSubstr("metadata.labels: this fleetd keeps no labels on policies"));
   EXPECT_THAT(ErrorOf("kind: EnrollmentToken\nspec: {policy: a, uses: 3}\n"),
               HasSubstr("unknown field \"uses\" in spec"));
   EXPECT_THAT(ErrorOf("metadata: {name: a}\nspec: {}\n"), HasSubstr("kind is required"));
@@ -200,6 +200,71 @@ TEST(ParseDocumentsTest, StatusRevisionIsTheExpectedRevision) {
               HasSubstr("status.revision must be a non-negative integer"));
   EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: a}\nspec: {}\nstatus: {revision: -1}\n"),
               HasSubstr("status.revision must be a non-negative integer"));
+}
+
+// apiVersion fleet/v1 is accepted, as is none; another version is refused by name.
+TEST(ParseDocumentsTest, ApiVersion) {
+  ASSERT_OK(ParseDocuments("apiVersion: fleet/v1\nkind: Policy\nmetadata: {name: a}\nspec: {}\n",
+                           "f.yaml"));
+  EXPECT_THAT(ErrorOf("apiVersion: fleet/v2\nkind: Policy\nmetadata: {name: a}\nspec: {}\n"),
+              HasSubstr("policies.yaml:1: document 1: apiVersion \"fleet/v2\" is not supported "
+                        "(fleetctl reads fleet/v1)"));
+  EXPECT_THAT(ErrorOf("apiVersion: v1\nkind: List\nitems: []\n"),
+              HasSubstr("apiVersion \"v1\" is not supported"));
+  EXPECT_THAT(ErrorOf("apiVersion: 1\nkind: Policy\nmetadata: {name: a}\nspec: {}\n"),
+              HasSubstr("apiVersion must be a string"));
+}
+
+// What `get policies -o yaml` prints (a List of policies with read-only metadata and status)
+// reads back as one ApplyPolicy per item, in order.
+TEST(ParseDocumentsTest, PrintedListOfPoliciesRoundTrips) {
+  std::vector<nlohmann::ordered_json> items;
+  for (const char* name : {"b", "a"}) {
+    v1::Policy policy;
+    policy.set_name(name);
+    policy.set_revision(2);
+    policy.set_spec_json(R"({"x":1})");
+    policy.mutable_created_at()->set_seconds(1714557600);
+    policy.mutable_policy_created_at()->set_seconds(1714557000);
+    policy.set_author("0123456789ab (ci)");
+    policy.set_store_revision(9);
+    items.push_back(PolicyToJson(policy));
+  }
+  for (OutputFormat format : {OutputFormat::kYaml, OutputFormat::kJson}) {
+    std::ostringstream out;
+    WriteStructured(ListToJson(items), format, out);
+    ASSERT_OK_AND_ASSIGN(std::vector<Document> documents, ParseDocuments(out.str(), "out"));
+    ASSERT_EQ(documents.size(), 2u) << out.str();
+    const auto& first = std::get<v1::ApplyPolicyRequest>(documents[0]);
+    EXPECT_EQ(first.name(), "b");
+    EXPECT_EQ(first.spec_json(), R"({"x":1})");
+    EXPECT_EQ(first.expected_revision(), 2);
+    EXPECT_EQ(std::get<v1::ApplyPolicyRequest>(documents[1]).name(), "a");
+  }
+  ASSERT_OK_AND_ASSIGN(std::vector<Document> empty,
+                       ParseDocuments("apiVersion: fleet/v1\nkind: List\nitems: []\n", "f"));
+  EXPECT_TRUE(empty.empty());
+}
+
+// A List's bad item is named by its index; a List in a List and a printed token are refused.
+TEST(ParseDocumentsTest, ListItemsAreCheckedOneByOne) {
+  EXPECT_THAT(ErrorOf("kind: List\nitems:\n- {kind: Policy, metadata: {name: a}, spec: {}}\n"
+                      "- {kind: Policy, metadata: {name: b}}\n"),
+              HasSubstr("policies.yaml:1: document 1: items[1]: spec is required"));
+  EXPECT_THAT(ErrorOf("kind: List\nitems: [{kind: List, items: []}]\n"),
+              HasSubstr("items[0]: a List inside a List is not supported"));
+  EXPECT_THAT(ErrorOf("kind: List\nitems: {}\n"), HasSubstr("items must be a list"));
+  EXPECT_THAT(ErrorOf("kind: List\nitem: []\n"), HasSubstr("unknown field \"item\" in the List"));
+  v1::EnrollmentToken token;
+  token.set_id("fedcba987654");
+  token.set_policy("a");
+  std::ostringstream yaml;
+  WriteStructured(ListToJson({EnrollmentTokenToJson(token)}), OutputFormat::kYaml, yaml);
+  EXPECT_THAT(
+      ErrorOf(yaml.str()),
+      HasSubstr("items[0]: metadata.id: enrollment tokens cannot be changed, only created"));
+  EXPECT_THAT(ErrorOf("kind: List\nitems: [{kind: Agent, metadata: {id: a1}, spec: {}}]\n"),
+              HasSubstr("unknown kind \"Agent\" (known: Policy, EnrollmentToken, List)"));
 }
 
 // What crashed fleetctl or silently changed a value is an error naming the file and the line.

@@ -25,21 +25,6 @@ TEST(TableWriterTest, AlignsColumns) {
             "a               3\n");
 }
 
-// Rollout status JSON has every count, pending offline among them.
-TEST(ResourceJsonTest, RolloutStatusHasEveryCount) {
-  v1::RolloutStatus status;
-  status.set_policy("p");
-  status.set_agents(10);
-  status.set_acked(4);
-  status.set_nacked(1);
-  status.set_pending(2);
-  status.set_pending_offline(3);
-  status.set_offline(5);
-  EXPECT_EQ(RolloutStatusToJson(status).dump(),
-            R"({"policy":"p","revision":0,"latestRevision":0,"agents":10,"acked":4,"nacked":1,)"
-            R"("pending":2,"pendingOffline":3,"offline":5,"complete":false})");
-}
-
 // A hostname with a newline and escape sequences stays in its cell: no fake row, no screen
 // clearing, no C1 controls, ill-formed bytes shown as \x escapes; columns align by characters.
 TEST(TableWriterTest, EscapesTerminalControls) {
@@ -68,47 +53,23 @@ TEST(EscapeForTerminalTest, KeepsPrintableText) {
   EXPECT_EQ(DisplayWidth("h\xc3\xa9"), 2u);
 }
 
-// Every field is present under its camelCase name, unset times as null, enums as words.
-TEST(ResourceJsonTest, AgentHasEveryField) {
-  v1::Agent agent;
-  agent.set_id("0123456789ab");
-  agent.set_status(v1::AGENT_STATUS_ONLINE);
-  agent.set_health(v1::AGENT_HEALTH_DEGRADED);
-  (*agent.mutable_labels())["b"] = "2";
-  (*agent.mutable_labels())["a"] = "1";
-  const nlohmann::ordered_json json = AgentToJson(agent);
-  EXPECT_EQ(json.size(), 20u);
-  EXPECT_EQ(json["status"], "online");
-  EXPECT_TRUE(json["rotationRequestedAt"].is_null());
-  EXPECT_EQ(json["secretRotations"], 0);
-  EXPECT_EQ(json["health"], "degraded");
-  EXPECT_TRUE(json["lastSeen"].is_null());
-  EXPECT_EQ(json["labels"].dump(), R"({"a":"1","b":"2"})");
-  EXPECT_EQ(json["appliedRevision"], 0);
-}
-
-// A policy prints as an apply-able document with a read-only status.
-TEST(ResourceJsonTest, PolicyIsADocument) {
-  v1::Policy policy;
-  policy.set_name("p");
-  policy.set_revision(2);
-  policy.set_spec_json(R"({"a":1})");
-  policy.mutable_created_at()->set_seconds(1714557600);
-  const nlohmann::ordered_json json = PolicyToJson(policy);
-  EXPECT_EQ(json["kind"], "Policy");
-  EXPECT_EQ(json["metadata"].dump(), R"({"name":"p","description":""})");
-  EXPECT_EQ(json["spec"].dump(), R"({"a":1})");
-  EXPECT_EQ(json["status"]["revision"], 2);
-  EXPECT_EQ(json["status"]["createdAt"], "2024-05-01T10:00:00Z");
-  policy.clear_spec_json();
-  EXPECT_TRUE(PolicyToJson(policy)["spec"].is_null());
-}
-
 // -o yaml quotes strings that would otherwise read back as numbers, booleans or dates.
 TEST(WriteStructuredTest, YamlQuotesAmbiguousStrings) {
   std::ostringstream out;
   WriteStructured({{"a", "42"}, {"b", "yes"}, {"c", 42}, {"d", "plain"}}, OutputFormat::kYaml, out);
   EXPECT_EQ(out.str(), "a: \"42\"\nb: \"yes\"\nc: 42\nd: plain\n");
+}
+
+// -o yaml writes null as "null" and empty maps and lists on their key's line, as kubectl does.
+TEST(WriteStructuredTest, YamlNullAndEmptyContainers) {
+  std::ostringstream out;
+  WriteStructured({{"a", nullptr},
+                   {"b", nlohmann::ordered_json::object()},
+                   {"c", nlohmann::ordered_json::array()},
+                   {"d", {{"e", nlohmann::ordered_json::object()}}},
+                   {"f", "null"}},
+                  OutputFormat::kYaml, out);
+  EXPECT_EQ(out.str(), "a: null\nb: {}\nc: []\nd:\n  e: {}\nf: \"null\"\n");
 }
 
 }  // namespace

@@ -90,7 +90,8 @@ class AdminE2eTest : public ::testing::Test {
 
   std::vector<int64_t> HistoryRevisions() {
     std::vector<int64_t> revisions;
-    for (const nlohmann::json& entry : Json({"policy", "history", "linux-servers"})) {
+    const nlohmann::json history = Json({"policy", "history", "linux-servers"});
+    for (const nlohmann::json& entry : history["items"]) {
       revisions.push_back(entry.at("status").at("revision").get<int64_t>());
     }
     return revisions;
@@ -166,7 +167,7 @@ TEST_F(AdminE2eTest, RolesAreEnforced) {
   std::string viewer = TokenFile("viewer");
   std::string operator_token = TokenFile("operator");
 
-  EXPECT_EQ(Json({"get", "policies"}, viewer).size(), 1u);
+  EXPECT_EQ(Json({"get", "policies"}, viewer)["items"].size(), 1u);
   CommandResult denied = Apply(PolicyYaml("debug"), viewer);
   EXPECT_EQ(denied.exit_code, 6);
   EXPECT_TRUE(absl::StartsWith(denied.err, "error: ")) << denied.err;
@@ -179,8 +180,9 @@ TEST_F(AdminE2eTest, RolesAreEnforced) {
   EXPECT_EQ(Fleetctl({"get", "admin-tokens"}, operator_token).exit_code, 6);
 
   std::string viewer_id;
-  for (const nlohmann::json& token : Json({"get", "admin-tokens"})) {
-    if (token["role"] == "viewer") viewer_id = token["id"];
+  const nlohmann::json tokens = Json({"get", "admin-tokens"});
+  for (const nlohmann::json& token : tokens["items"]) {
+    if (token["spec"]["role"] == "viewer") viewer_id = token["metadata"]["id"];
   }
   ASSERT_EQ(Fleetctl({"admin-token", "revoke", viewer_id}).exit_code, 0);
   CommandResult revoked = Fleetctl({"get", "policies"}, viewer);
@@ -225,9 +227,9 @@ TEST_F(AdminE2eTest, BadInputIsRefusedAndWritesNothing) {
   EXPECT_EQ(unknown.err, "error: policy \"nope\" not found\n");
   EXPECT_EQ(Fleetctl({"get", "policy", "nope"}).exit_code, 3);
 
-  EXPECT_EQ(Json({"get", "policies"}).size(), 1u);
+  EXPECT_EQ(Json({"get", "policies"})["items"].size(), 1u);
   EXPECT_EQ(HistoryRevisions(), (std::vector<int64_t>{1}));
-  EXPECT_EQ(Json({"get", "tokens"}).size(), 0u);
+  EXPECT_EQ(Json({"get", "tokens"})["items"].size(), 0u);
 }
 
 // History, tokens and the admin token survive a restart; no second bootstrap token is minted.
@@ -242,7 +244,7 @@ TEST_F(AdminE2eTest, StateSurvivesRestart) {
   std::ifstream again(admin_token_);
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(again)), {}), token_before);
   EXPECT_EQ(HistoryRevisions(), (std::vector<int64_t>{2, 1}));
-  EXPECT_EQ(Json({"get", "tokens"}).size(), 1u);
+  EXPECT_EQ(Json({"get", "tokens"})["items"].size(), 1u);
   EXPECT_EQ(Apply(PolicyYaml("error")).out, "policy/linux-servers configured (revision 3)\n");
 }
 
@@ -296,26 +298,26 @@ TEST_F(AdminE2eTest, EnrolledAgentsAreManagedThroughFleetctl) {
   EXPECT_EQ(enroll("web-2", &refused).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
 
   const std::string id = enrolled.agent_id();
-  nlohmann::json agents = Json({"get", "agents", "--policy", "linux-servers"});
+  nlohmann::json agents = Json({"get", "agents", "--policy", "linux-servers"})["items"];
   ASSERT_EQ(agents.size(), 1u);
-  EXPECT_EQ(agents[0]["id"], id);
-  EXPECT_EQ(agents[0]["hostname"], "web-1");
-  EXPECT_EQ(Json({"get", "tokens"})[0]["uses"], 1);
+  EXPECT_EQ(agents[0]["metadata"]["id"], id);
+  EXPECT_EQ(agents[0]["status"]["hostname"], "web-1");
+  EXPECT_EQ(Json({"get", "tokens"})["items"][0]["status"]["uses"], 1);
 
   ASSERT_EQ(Fleetctl({"agent", "label", id, "env=prod", "tier=web"}).exit_code, 0);
-  EXPECT_EQ(Json({"get", "agents", "--selector", "env=prod,tier=web"}).size(), 1u);
-  EXPECT_EQ(Json({"get", "agents", "--selector", "env!=prod"}).size(), 0u);
+  EXPECT_EQ(Json({"get", "agents", "--selector", "env=prod,tier=web"})["items"].size(), 1u);
+  EXPECT_EQ(Json({"get", "agents", "--selector", "env!=prod"})["items"].size(), 0u);
   nlohmann::json rollout = Json({"rollout", "status", "linux-servers"});
-  EXPECT_EQ(rollout["agents"], 1);
-  EXPECT_EQ(rollout["offline"], 1);
+  EXPECT_EQ(rollout["status"]["agents"], 1);
+  EXPECT_EQ(rollout["status"]["offline"], 1);
 
   EXPECT_EQ(Fleetctl({"agent", "reassign", id, "--policy", "nope"}).exit_code, 3);
   ASSERT_EQ(Fleetctl({"agent", "reassign", id, "--policy", "windows"}).exit_code, 0);
-  EXPECT_EQ(Json({"get", "agents", "--policy", "windows"}).size(), 1u);
+  EXPECT_EQ(Json({"get", "agents", "--policy", "windows"})["items"].size(), 1u);
   CommandResult busy = Fleetctl({"delete", "policy", "windows"});
   EXPECT_EQ(busy.exit_code, 4) << busy.err;
   ASSERT_EQ(Fleetctl({"agent", "unenroll", id}).exit_code, 0);
-  EXPECT_EQ(Json({"get", "agents"}).size(), 0u);
+  EXPECT_EQ(Json({"get", "agents"})["items"].size(), 0u);
   EXPECT_EQ(Fleetctl({"agent", "unenroll", id}).exit_code, 3);
   EXPECT_EQ(Fleetctl({"delete", "policy", "windows"}).exit_code, 0);
 }

@@ -55,7 +55,8 @@ class AgentSimE2eTest : public ::testing::Test {
     for (int attempt = 0; attempt < 600; ++attempt) {
       status = nlohmann::json::parse(Fleetctl({"rollout", "status", "sim", "-o", "json"}).out,
                                      nullptr, false);
-      if (!status.is_discarded() && status["revision"] == revision && status["acked"] == kAgents) {
+      if (!status.is_discarded() && status["spec"]["revision"] == revision &&
+          status["status"]["acked"] == kAgents) {
         return;
       }
       absl::SleepFor(absl::Milliseconds(200));
@@ -65,7 +66,7 @@ class AgentSimE2eTest : public ::testing::Test {
 
   int64_t TokenUses() {
     nlohmann::json tokens = nlohmann::json::parse(Fleetctl({"get", "tokens", "-o", "json"}).out);
-    return tokens.at(0).at("uses").get<int64_t>();
+    return tokens.at("items").at(0).at("status").at("uses").get<int64_t>();
   }
 
   TempDir tmp_;
@@ -106,7 +107,8 @@ TEST_F(AgentSimE2eTest, RollsOutToEveryAgentAndResumesWithoutEnrolling) {
   EXPECT_GE(report["acks"], kAgents) << report.dump();
   EXPECT_EQ(report["errors"], 0) << report.dump();
   EXPECT_EQ(TokenUses(), kAgents);
-  nlohmann::json agents = nlohmann::json::parse(Fleetctl({"get", "agents", "-o", "json"}).out);
+  nlohmann::json agents =
+      nlohmann::json::parse(Fleetctl({"get", "agents", "-o", "json"}).out)["items"];
   EXPECT_EQ(agents.size(), static_cast<size_t>(kAgents));
 }
 

@@ -109,9 +109,10 @@ TEST_F(AgentStreamE2eTest, UpdatesArePushedAndAcked) {
   EXPECT_EQ(delta->base_revision(), 1);
   EXPECT_EQ(agent.applier.document()["logs"]["level"], "debug");
 
-  nlohmann::json status = AwaitRollout(
-      "linux", [](const nlohmann::json& s) { return s["acked"] == 1 && s["revision"] == 2; });
-  EXPECT_EQ(status["complete"], true);
+  nlohmann::json status = AwaitRollout("linux", [](const nlohmann::json& s) {
+    return s["status"]["acked"] == 1 && s["spec"]["revision"] == 2;
+  });
+  EXPECT_EQ(status["status"]["complete"], true);
   CommandResult watch = Fleetctl({"rollout", "status", "linux", "--watch", "--timeout", "20s"});
   EXPECT_EQ(watch.exit_code, 0) << watch.err;
   EXPECT_TRUE(agent.End().ok());
@@ -124,11 +125,12 @@ TEST_F(AgentStreamE2eTest, NackShowsInRollout) {
   ASSERT_TRUE(agent.ApplyNext().has_value());
   ASSERT_EQ(Apply(Policy("linux", "trace")), 0);
   ASSERT_TRUE(agent.ApplyNext(/*refuse=*/true).has_value());
-  AwaitRollout("linux", [](const nlohmann::json& s) { return s["nacked"] == 1; });
+  AwaitRollout("linux", [](const nlohmann::json& s) { return s["status"]["nacked"] == 1; });
   CommandResult watch = Fleetctl({"rollout", "status", "linux", "--watch", "--timeout", "20s"});
   EXPECT_EQ(watch.exit_code, 4) << watch.err;
-  nlohmann::json agents = nlohmann::json::parse(Fleetctl({"get", "agents", "-o", "json"}).out);
-  EXPECT_EQ(agents[0]["appliedRevision"], 1) << agents.dump();
+  nlohmann::json agents =
+      nlohmann::json::parse(Fleetctl({"get", "agents", "-o", "json"}).out)["items"];
+  EXPECT_EQ(agents[0]["status"]["appliedRevision"], 1) << agents.dump();
 }
 
 // An agent that cannot use a delta asks for the FULL document and gets it; a refused FULL is not
@@ -202,14 +204,14 @@ TEST_F(AgentStreamE2eTest, CredentialsAndReplacement) {
   EXPECT_TRUE(new_stream.ApplyNext().has_value());
   // The replaced stream's end does not mark offline the agent its successor serves.
   absl::SleepFor(absl::Seconds(1));  // past one state flush
-  AwaitRollout("linux", [](const nlohmann::json& s) { return s["acked"] == 1; });
+  AwaitRollout("linux", [](const nlohmann::json& s) { return s["status"]["acked"] == 1; });
 }
 
 // A revoked enrollment token enrolls no one; agents it enrolled before keep working.
 TEST_F(AgentStreamE2eTest, RevokedTokenIsRefused) {
   v1::EnrollResponse enrolled = Enroll("web-1");
   CommandResult tokens = Fleetctl({"get", "tokens", "-o", "json"});
-  const std::string id = nlohmann::json::parse(tokens.out)[0]["id"];
+  const std::string id = nlohmann::json::parse(tokens.out)["items"][0]["metadata"]["id"];
   ASSERT_EQ(Fleetctl({"token", "revoke", id}).exit_code, 0);
   v1::EnrollResponse refused;
   EXPECT_EQ(TryEnroll(token_, &refused).error_code(), grpc::StatusCode::UNAUTHENTICATED);
@@ -289,16 +291,16 @@ TEST_F(AgentStreamE2eTest, LongTextFromAnAgentKeepsTheViewsWorking) {
     report.mutable_status()->set_health(v1::StatusReport::DEGRADED);
     report.mutable_status()->set_message(long_text);
     ASSERT_TRUE(agent.Send(report));
-    AwaitRollout("linux", [](const nlohmann::json& s) { return s["nacked"] == 1; });
+    AwaitRollout("linux", [](const nlohmann::json& s) { return s["status"]["nacked"] == 1; });
     EXPECT_TRUE(agent.End().ok());
   }
   auto check_views = [&] {
     CommandResult list = Fleetctl({"get", "agents", "-o", "json"});
     ASSERT_EQ(list.exit_code, 0) << list.err;
-    nlohmann::json agents = nlohmann::json::parse(list.out);
+    nlohmann::json agents = nlohmann::json::parse(list.out)["items"];
     ASSERT_EQ(agents.size(), 1u) << agents.dump();
-    EXPECT_EQ(agents[0]["nackReason"], std::string(1023, 'x'));
-    EXPECT_EQ(agents[0]["healthMessage"], std::string(1023, 'x'));
+    EXPECT_EQ(agents[0]["status"]["nackReason"], std::string(1023, 'x'));
+    EXPECT_EQ(agents[0]["status"]["healthMessage"], std::string(1023, 'x'));
     CommandResult one = Fleetctl({"get", "agent", identity.agent_id(), "-o", "json"});
     EXPECT_EQ(one.exit_code, 0) << one.err;
     // The agent refused the revision, offline or not: rollout status answers, and says so with
@@ -307,7 +309,7 @@ TEST_F(AgentStreamE2eTest, LongTextFromAnAgentKeepsTheViewsWorking) {
     EXPECT_EQ(rollout.exit_code, 4) << rollout.err;
     nlohmann::json status = nlohmann::json::parse(rollout.out, nullptr, false);
     ASSERT_FALSE(status.is_discarded()) << rollout.out;
-    EXPECT_EQ(status["nacked"], 1);
+    EXPECT_EQ(status["status"]["nacked"], 1);
   };
   ASSERT_NO_FATAL_FAILURE(check_views());
   ASSERT_OK(fleetd_->Stop());
@@ -329,7 +331,8 @@ TEST_F(AgentStreamE2eTest, UnparsableMessageEndsTheStreamWithInvalidArgument) {
   EXPECT_NE(status.error_message().find("UTF-8"), std::string::npos) << status.error_message();
   CommandResult list = Fleetctl({"get", "agents", "-o", "json"});
   ASSERT_EQ(list.exit_code, 0) << list.err;
-  EXPECT_EQ(nlohmann::json::parse(list.out)[0].value("healthMessage", ""), "");
+  EXPECT_TRUE(nlohmann::json::parse(list.out)["items"][0]["status"]["healthMessage"].is_null())
+      << list.out;
 }
 
 // A StatusReport out of bounds (65 components) ends the stream with INVALID_ARGUMENT naming the
@@ -373,18 +376,18 @@ TEST_F(AgentStreamE2eTest, UpdateThatKeepsFailingIsHeldBack) {
   // sees it end.
   nlohmann::json agents;
   for (int poll = 0; poll < 100; ++poll) {
-    agents = nlohmann::json::parse(Fleetctl({"get", "agents", "-o", "json"}).out);
-    if (agents[0].value("nackedRevision", 0) == 2) break;
+    agents = nlohmann::json::parse(Fleetctl({"get", "agents", "-o", "json"}).out)["items"];
+    if (agents[0]["status"]["nackedRevision"] == 2) break;
     absl::SleepFor(absl::Milliseconds(100));
   }
-  EXPECT_EQ(agents[0]["nackedRevision"], 2) << agents.dump();
-  EXPECT_EQ(agents[0]["nackReason"],
+  EXPECT_EQ(agents[0]["status"]["nackedRevision"], 2) << agents.dump();
+  EXPECT_EQ(agents[0]["status"]["nackReason"],
             "delivery failed 3 times in a row: the stream ended with the update unanswered");
   TestAgent agent(fleetd_->agent_address(), identity);
   ASSERT_TRUE(agent.Hello());
   std::optional<v1::ServerMessage> welcome = agent.Read();
   ASSERT_TRUE(welcome.has_value() && welcome->has_welcome());
-  AwaitRollout("linux", [](const nlohmann::json& s) { return s["nacked"] == 1; });
+  AwaitRollout("linux", [](const nlohmann::json& s) { return s["status"]["nacked"] == 1; });
   ASSERT_EQ(Apply(Policy("linux", "trace")), 0);
   std::optional<v1::ServerMessage> next = agent.Read();
   ASSERT_TRUE(next.has_value() && next->has_policy_update());

@@ -70,7 +70,7 @@ class CredentialRotationE2eTest : public ::testing::Test {
     CommandResult listed = Fleetctl({"get", "agents", "-o", "json"});
     EXPECT_EQ(listed.exit_code, 0) << listed.err;
     nlohmann::json agents = nlohmann::json::parse(listed.out, nullptr, false);
-    return agents.is_discarded() ? nlohmann::json::array() : agents;
+    return agents.is_discarded() ? nlohmann::json::array() : agents["items"];
   }
 
   // Polls `get agents -o json` (bounded: 180 s) until `done(agents)` holds; returns the last
@@ -97,10 +97,11 @@ int CountIf(const nlohmann::json& agents, const std::function<bool(const nlohman
   return count;
 }
 
-bool Online(const nlohmann::json& agent) { return agent["status"] == "online"; }
+bool Online(const nlohmann::json& agent) { return agent["status"]["connection"] == "online"; }
 bool Rotated(const nlohmann::json& agent) {
-  return agent["secretRotations"].get<int64_t>() >= 1 && agent["rotationPendingSince"].is_null() &&
-         agent["rotationRequestedAt"].is_null();
+  const nlohmann::json& status = agent["status"];
+  return status["secretRotations"].get<int64_t>() >= 1 &&
+         status["rotationPendingSince"].is_null() && status["rotationRequestedAt"].is_null();
 }
 
 // Rotation of every agent while a tenth of them are offline: the connected ones rotate on their
@@ -140,8 +141,8 @@ TEST_F(CredentialRotationE2eTest, RotatesEveryAgentWithSomeOffline) {
       "the connected agents rotated");
   EXPECT_EQ(CountIf(agents,
                     [](const nlohmann::json& a) {
-                      return !Online(a) && !a["rotationRequestedAt"].is_null() &&
-                             a["secretRotations"] == 0;
+                      return !Online(a) && !a["status"]["rotationRequestedAt"].is_null() &&
+                             a["status"]["secretRotations"] == 0;
                     }),
             offline);
 
@@ -200,7 +201,7 @@ TEST_F(CredentialRotationE2eTest, FleetctlOutputAndExitCodes) {
             absl::StrCat("agent/", enrolled.agent_id(), " credential rotation requested\n"));
   CommandResult described = Fleetctl({"get", "agent", enrolled.agent_id(), "-o", "json"});
   ASSERT_EQ(described.exit_code, 0) << described.err;
-  nlohmann::json agent = nlohmann::json::parse(described.out);
+  nlohmann::json agent = nlohmann::json::parse(described.out)["status"];
   EXPECT_FALSE(agent["rotationRequestedAt"].is_null()) << described.out;
   EXPECT_FALSE(agent["secretIssuedAt"].is_null()) << described.out;
   EXPECT_EQ(agent["secretRotations"], 0);

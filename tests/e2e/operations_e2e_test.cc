@@ -139,7 +139,8 @@ TEST_F(OperationsE2eTest, JsonLogHasAuditLinesAndNoSecrets) {
     }
     if (line["rpc"] == "CreateEnrollmentToken") {
       saw_token = true;
-      EXPECT_EQ(line["target"], "enrollment-token/" + created["token"]["id"].get<std::string>());
+      EXPECT_EQ(line["target"],
+                "enrollment-token/" + created["token"]["metadata"]["id"].get<std::string>());
     }
   }
   EXPECT_TRUE(saw_apply && saw_token) << audit.size() << " audit lines";

@@ -39,6 +39,8 @@ TEST_F(AdminAuthTest, ValidTokenAuthenticates) {
   EXPECT_EQ(principal.role, v1::ROLE_OPERATOR);
   EXPECT_EQ(principal.token_id, token.substr(5, 12));
   EXPECT_EQ(principal.Author(), principal.token_id + " (ci)");
+  EXPECT_EQ(principal.Creator().token_id(), principal.token_id);
+  EXPECT_EQ(principal.Creator().description(), "ci");
 }
 
 // Missing, malformed, unknown, wrong-secret and revoked tokens are all UNAUTHENTICATED, and no

@@ -375,5 +375,31 @@ TEST_F(PolicyServiceTest, ConcurrentAppliesLoseNothing) {
   EXPECT_EQ(latest.revision(), 1 + successes.load());
 }
 
+// Each revision records its committer as an object and carries the policy's creation time;
+// history keeps both.
+TEST_F(PolicyServiceTest, RevisionsRecordCreatorAndPolicyCreation) {
+  v1::Creator alice;
+  alice.set_token_id("0123456789ab");
+  alice.set_description("alice");
+  v1::ApplyPolicyRequest request;
+  request.set_name("linux");
+  request.set_spec_json("{}");
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse first, policies_.Apply(request, "a", alice));
+  EXPECT_EQ(first.policy().creator().SerializeAsString(), alice.SerializeAsString());
+  EXPECT_EQ(first.policy().policy_created_at().seconds(), 1'800'000'000);
+  env_.clock.Advance(absl::Seconds(60));
+  request.set_spec_json(R"({"a":1})");
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse second, policies_.Apply(request, "b"));
+  EXPECT_FALSE(second.policy().has_creator());  // none given
+  EXPECT_EQ(second.policy().created_at().seconds(), 1'800'000'060);
+  EXPECT_EQ(second.policy().policy_created_at().seconds(), 1'800'000'000);
+  v1::GetPolicyHistoryRequest history;
+  history.set_name("linux");
+  ASSERT_OK_AND_ASSIGN(v1::GetPolicyHistoryResponse revisions, policies_.History(history));
+  ASSERT_EQ(revisions.revisions_size(), 2);
+  EXPECT_EQ(revisions.revisions(1).creator().token_id(), "0123456789ab");
+  EXPECT_EQ(revisions.revisions(0).policy_created_at().seconds(), 1'800'000'000);
+}
+
 }  // namespace
 }  // namespace fleet::server
