@@ -33,7 +33,8 @@ class Applier {
     absl::StatusOr<v1::ApplyPolicyResponse> response = client_.ApplyPolicy(request);
     if (!response.ok()) return response.status();
     const char* verb = response->created()   ? "created"
-                       : response->changed() ? "configured"
+                       // Labels are the policy's metadata: changed in place, no revision.
+                       : response->changed() || response->labels_updated() ? "configured"
                                              : "unchanged";
     Report(absl::StrCat("policy/", request.name(), " ", verb, " (revision ",
                         response->policy().revision(), ")"),

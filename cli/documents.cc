@@ -77,10 +77,26 @@ absl::Status SetExpectedRevision(const Json& document, v1::ApplyPolicyRequest& r
   return absl::OkStatus();
 }
 
+// metadata.labels, an object of strings; fleetd checks the keys and values.
+absl::Status SetLabels(const Json& metadata, v1::ApplyPolicyRequest& request) {
+  if (!metadata.contains("labels") || metadata["labels"].is_null()) return absl::OkStatus();
+  if (!metadata["labels"].is_object()) {
+    return absl::InvalidArgumentError("metadata.labels must be an object of strings");
+  }
+  for (const auto& [key, value] : metadata["labels"].items()) {
+    if (!value.is_string()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("metadata.labels.", key, " must be a string (quote it)"));
+    }
+    (*request.mutable_labels())[key] = value.get<std::string>();
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Document> PolicyFromJson(const Json& document) {
   absl::StatusOr<Json> metadata = ObjectField(document, "metadata", true);
   if (!metadata.ok()) return metadata.status();
-  if (absl::Status fields = CheckFields(*metadata, {"name", "description"}, "metadata");
+  if (absl::Status fields = CheckFields(*metadata, {"name", "description", "labels"}, "metadata");
       !fields.ok()) {
     return fields;
   }
@@ -98,6 +114,7 @@ absl::StatusOr<Document> PolicyFromJson(const Json& document) {
   }
   request.set_name(*name);
   request.set_description(*description);
+  if (absl::Status labels = SetLabels(*metadata, request); !labels.ok()) return labels;
   std::string spec_json;
   try {
     // The readers refused ill-formed UTF-8 and too deep nesting; dump() cannot throw on what

@@ -2,7 +2,7 @@
 // JSON (one document, or an array of them), each one of these kinds:
 //
 //   kind: Policy
-//   metadata: {name: linux-servers, description: "..."}   # description optional
+//   metadata: {name: linux-servers, description: "...", labels: {env: prod}}  # optional but name
 //   spec: {...any JSON object...}
 //   status: {revision: 3, ...}   # optional (get -o yaml); revision: the expected revision
 //

@@ -5,6 +5,15 @@
 namespace fleet::cli {
 namespace {
 
+// Labels as an object, keys sorted: the proto map has no order, and the output should be stable.
+nlohmann::ordered_json LabelsToJson(const google::protobuf::Map<std::string, std::string>& labels) {
+  nlohmann::ordered_json json = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : std::map<std::string, std::string>(labels.begin(), labels.end())) {
+    json[key] = value;
+  }
+  return json;
+}
+
 nlohmann::ordered_json TimestampToJson(const google::protobuf::Timestamp& time) {
   const std::string text = FormatTimestamp(time);
   return text.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(text);
@@ -65,7 +74,10 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& time) {
 
 nlohmann::ordered_json PolicyToJson(const v1::Policy& policy) {
   return {{"kind", "Policy"},
-          {"metadata", {{"name", policy.name()}, {"description", policy.description()}}},
+          {"metadata",
+           {{"name", policy.name()},
+            {"description", policy.description()},
+            {"labels", LabelsToJson(policy.labels())}}},
           {"spec", SpecToJson(policy.spec_json())},
           {"status",
            {{"revision", policy.revision()},
@@ -89,12 +101,7 @@ nlohmann::ordered_json EnrollmentTokenToJson(const v1::EnrollmentToken& token) {
 }
 
 nlohmann::ordered_json AgentToJson(const v1::Agent& agent) {
-  nlohmann::ordered_json labels = nlohmann::ordered_json::object();
-  // The proto map has no order; sorted keys keep the output stable.
-  for (const auto& [key, value] :
-       std::map<std::string, std::string>(agent.labels().begin(), agent.labels().end())) {
-    labels[key] = value;
-  }
+  nlohmann::ordered_json labels = LabelsToJson(agent.labels());
   return {{"id", agent.id()},
           {"hostname", agent.hostname()},
           {"os", agent.os()},
