@@ -29,7 +29,9 @@ void AddSelectFlags(CLI::App* command, SelectFlags& flags) {
 // A usage error unless exactly one of ids and -l names the agents.
 void RequireOneSelection(const SelectFlags& flags) {
   if (flags.ids.empty() == flags.selectors.empty()) {
-    throw CLI::ValidationError("name the agents by ID (one or more) or by -l SELECTOR, not both");
+    throw CLI::ValidationError(flags.ids.empty()
+                                   ? "name the agents by ID (one or more) or by -l SELECTOR"
+                                   : "name the agents by ID or by -l SELECTOR, not both");
   }
 }
 
@@ -154,20 +156,18 @@ void AddLabel(CLI::App& agent, const GlobalOptions& globals, CommandAction* acti
       }
     }
     if (request.set().empty() && request.remove().empty()) {
-      throw CLI::ValidationError(
-          "give at least one label: key=value to set it, key- to remove it");
+      throw CLI::ValidationError("give at least one label: key=value to set it, key- to remove it");
     }
     RequireOneSelection(*flags);
   });
-  OnRemoteCommand(command, globals, action,
-                  [&globals, flags](AdminClient& client, std::ostream& out) {
-                    v1::LabelAgentsRequest request = flags->request;
-                    *request.mutable_agents() = Selection(*flags);
-                    request.set_overwrite(flags->overwrite);
-                    request.set_dry_run(flags->dry_run);
-                    return PrintChanges(client.LabelAgents(request), "labeled", *flags,
-                                        globals.output, out);
-                  });
+  OnRemoteCommand(
+      command, globals, action, [&globals, flags](AdminClient& client, std::ostream& out) {
+        v1::LabelAgentsRequest request = flags->request;
+        *request.mutable_agents() = Selection(*flags);
+        request.set_overwrite(flags->overwrite);
+        request.set_dry_run(flags->dry_run);
+        return PrintChanges(client.LabelAgents(request), "labeled", *flags, globals.output, out);
+      });
 }
 
 struct RotateFlags : SelectFlags {

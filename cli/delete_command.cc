@@ -89,19 +89,20 @@ void AddDeleteCommands(CLI::App& app, const GlobalOptions& globals, CommandActio
                                      : "give either policy NAME... or -f FILE, not both");
     }
   });
-  OnRemoteCommand(remove, globals, action, [&globals, flags](AdminClient& client, std::ostream& out) {
-    absl::StatusOr<std::vector<std::string>> names = PolicyNames(*flags);
-    if (!names.ok()) return names.status();
-    absl::Status last;
-    for (const std::string& name : *names) {
-      absl::Status deleted = DeletePolicy(client, name, *flags, globals.output, out);
-      if (deleted.ok()) continue;
-      // Reported as it happens; the last one is reported by the caller, as a command's error.
-      if (!last.ok()) Report(last, std::cerr);
-      last = deleted;
-    }
-    return last;
-  });
+  OnRemoteCommand(
+      remove, globals, action, [&globals, flags](AdminClient& client, std::ostream& out) {
+        absl::StatusOr<std::vector<std::string>> names = PolicyNames(*flags);
+        if (!names.ok()) return names.status();
+        absl::Status last;
+        for (const std::string& name : *names) {
+          absl::Status deleted = DeletePolicy(client, name, *flags, globals.output, out);
+          if (deleted.ok()) continue;
+          // Reported as it happens; the last one is reported by the caller, as a command's error.
+          if (!last.ok()) Report(last, std::cerr);
+          last = deleted;
+        }
+        return last;
+      });
 }
 
 }  // namespace fleet::cli

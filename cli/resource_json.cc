@@ -8,7 +8,8 @@ namespace {
 // Labels as an object, keys sorted: the proto map has no order, and the output should be stable.
 nlohmann::ordered_json LabelsToJson(const google::protobuf::Map<std::string, std::string>& labels) {
   nlohmann::ordered_json json = nlohmann::ordered_json::object();
-  for (const auto& [key, value] : std::map<std::string, std::string>(labels.begin(), labels.end())) {
+  for (const auto& [key, value] :
+       std::map<std::string, std::string>(labels.begin(), labels.end())) {
     json[key] = value;
   }
   return json;

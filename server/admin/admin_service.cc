@@ -280,31 +280,28 @@ grpc::Status AdminService::RotateAgentCredentials(grpc::ServerContext* context,
 grpc::Status AdminService::UnenrollAgents(grpc::ServerContext* context,
                                           const v1::UnenrollAgentsRequest* request,
                                           v1::AgentChangesResponse* response) {
-  return Handle(
-      context, v1::ROLE_OPERATOR,
-      Mutation{"UnenrollAgents",
-               [&] { return SelectionTarget(request->agents(), request->dry_run()); }},
-      [&](const Principal&) { return Assign(agents_.UnenrollMany(*request), response); });
+  return Handle(context, v1::ROLE_OPERATOR,
+                Mutation{"UnenrollAgents",
+                         [&] { return SelectionTarget(request->agents(), request->dry_run()); }},
+                [&](const Principal&) { return Assign(agents_.UnenrollMany(*request), response); });
 }
 
 grpc::Status AdminService::ReassignAgents(grpc::ServerContext* context,
                                           const v1::ReassignAgentsRequest* request,
                                           v1::AgentChangesResponse* response) {
-  return Handle(
-      context, v1::ROLE_OPERATOR,
-      Mutation{"ReassignAgents",
-               [&] { return SelectionTarget(request->agents(), request->dry_run()); }},
-      [&](const Principal&) { return Assign(agents_.ReassignMany(*request), response); });
+  return Handle(context, v1::ROLE_OPERATOR,
+                Mutation{"ReassignAgents",
+                         [&] { return SelectionTarget(request->agents(), request->dry_run()); }},
+                [&](const Principal&) { return Assign(agents_.ReassignMany(*request), response); });
 }
 
 grpc::Status AdminService::LabelAgents(grpc::ServerContext* context,
                                        const v1::LabelAgentsRequest* request,
                                        v1::AgentChangesResponse* response) {
-  return Handle(
-      context, v1::ROLE_OPERATOR,
-      Mutation{"LabelAgents",
-               [&] { return SelectionTarget(request->agents(), request->dry_run()); }},
-      [&](const Principal&) { return Assign(agents_.LabelMany(*request), response); });
+  return Handle(context, v1::ROLE_OPERATOR,
+                Mutation{"LabelAgents",
+                         [&] { return SelectionTarget(request->agents(), request->dry_run()); }},
+                [&](const Principal&) { return Assign(agents_.LabelMany(*request), response); });
 }
 
 grpc::Status AdminService::CreateAdminToken(grpc::ServerContext* context,

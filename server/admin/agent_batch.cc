@@ -49,11 +49,12 @@ absl::Status CommitBatch(storage::Store& store,
     storage::TxnRequest txn;
     for (size_t i = 0; i < agents.size(); ++i) {
       if (edited[i].edit == AgentEdit::kUnchanged) continue;
-      txn.compares.push_back(storage::Compare::ModRevisionIs(agents[i].key, agents[i].mod_revision));
-      txn.success.push_back(edited[i].edit == AgentEdit::kDelete
-                                ? storage::Op::Delete(agents[i].key)
-                                : storage::Op::Put(agents[i].key,
-                                                   edited[i].record.SerializeAsString()));
+      txn.compares.push_back(
+          storage::Compare::ModRevisionIs(agents[i].key, agents[i].mod_revision));
+      txn.success.push_back(
+          edited[i].edit == AgentEdit::kDelete
+              ? storage::Op::Delete(agents[i].key)
+              : storage::Op::Put(agents[i].key, edited[i].record.SerializeAsString()));
     }
     if (!txn.success.empty()) {
       txn.compares.insert(txn.compares.end(), conditions.compares.begin(),

@@ -120,13 +120,12 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Apply(const v1::ApplyPoli
   if (absl::Status s = ValidateLabels(request.labels()); !s.ok()) return s;
   absl::StatusOr<v1::CanonicalSpec> spec = v1::ParseCanonicalSpec(request.spec_json(), "spec_json");
   if (!spec.ok()) return spec.status();
-  return Commit(
-      request.name(),
-      Content{.description = request.description(),
-              .spec_json = std::move(spec->canonical),
-              .labels = request.labels()},
-      Expected(request.has_expected_revision(), request.expected_revision()), request.dry_run(),
-      author);
+  return Commit(request.name(),
+                Content{.description = request.description(),
+                        .spec_json = std::move(spec->canonical),
+                        .labels = request.labels()},
+                Expected(request.has_expected_revision(), request.expected_revision()),
+                request.dry_run(), author);
 }
 
 absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Rollback(
@@ -230,8 +229,8 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Commit(
     txn.success.push_back(Op::Put(head_key, head.SerializeAsString()));
     v1::Policy stored_revision = policy;
     stored_revision.clear_labels();  // the head's, not the revision's
-    txn.success.push_back(Op::Put(layout::PolicyRevisionKey(name, revision),
-                                  stored_revision.SerializeAsString()));
+    txn.success.push_back(
+        Op::Put(layout::PolicyRevisionKey(name, revision), stored_revision.SerializeAsString()));
     for (int64_t pruned = previous_oldest; pruned < oldest; ++pruned) {
       txn.success.push_back(Op::Delete(layout::PolicyRevisionKey(name, pruned)));
     }

@@ -120,8 +120,7 @@ TEST_F(FleetctlBulkE2eTest, AgentLabelSeveralAndOverwrite) {
 TEST_F(FleetctlBulkE2eTest, SelectorsAndBadSelectorExit2) {
   ASSERT_EQ(Apply(Policy("linux")).exit_code, 0);
   const std::vector<std::string> ids = Enroll("linux", 3);
-  ASSERT_EQ(Fleetctl({"agent", "label", ids[0], "env=prod", "example.com/team=core"}).exit_code,
-            0);
+  ASSERT_EQ(Fleetctl({"agent", "label", ids[0], "env=prod", "example.com/team=core"}).exit_code, 0);
   ASSERT_EQ(Fleetctl({"agent", "label", ids[1], "env=dev"}).exit_code, 0);
 
   EXPECT_EQ(Selected("env==prod"), std::vector<std::string>{ids[0]});
@@ -132,7 +131,8 @@ TEST_F(FleetctlBulkE2eTest, SelectorsAndBadSelectorExit2) {
 
   CommandResult bad = Fleetctl({"get", "agents", "-l", "env=prod,tier in web"});
   EXPECT_EQ(bad.exit_code, 2) << bad.err;
-  EXPECT_TRUE(absl::StrContains(bad.err, "error: selector requirement \"tier in web\" at column 18"))
+  EXPECT_TRUE(
+      absl::StrContains(bad.err, "error: selector requirement \"tier in web\" at column 18"))
       << bad.err;
   EXPECT_EQ(Fleetctl({"agent", "unenroll", "-l", "env=="}).exit_code, 0);  // empty value: none
   EXPECT_EQ(Fleetctl({"agent", "unenroll", "-l", "Bad_/x"}).exit_code, 2);

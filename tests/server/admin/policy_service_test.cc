@@ -427,8 +427,8 @@ TEST_F(PolicyServiceTest, LabelsOnlyChangeMakesNoRevision) {
 
 // ListPolicies filters by a label selector; a bad selector is INVALID_ARGUMENT.
 TEST_F(PolicyServiceTest, ListPoliciesBySelector) {
-  for (const auto& [name, env] : std::vector<std::pair<std::string, std::string>>{
-           {"a", "prod"}, {"b", "dev"}, {"c", ""}}) {
+  for (const auto& [name, env] :
+       std::vector<std::pair<std::string, std::string>>{{"a", "prod"}, {"b", "dev"}, {"c", ""}}) {
     v1::ApplyPolicyRequest request;
     request.set_name(name);
     request.set_spec_json("{}");
