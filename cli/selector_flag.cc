@@ -14,7 +14,11 @@ CLI::Option* AddSelectorOption(CLI::App* command, std::vector<std::string>* sele
                        "'key in (a,b)', 'key notin (a,b)', key (has the label), '!key' (has not); "
                        "keys may have a DNS prefix (example.com/team). Repeatable. Example: -l "
                        "'env in (prod,staging),!canary'")
-      ->type_name("SELECTOR");
+      ->type_name("SELECTOR")
+      // One selector per -l, so that the positional arguments after it stay positional.
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
 std::string JoinSelectors(const std::vector<std::string>& selectors) {
