@@ -235,5 +235,39 @@ TEST_F(FleetctlBulkE2eTest, DeleteSeveralFromFileAndIgnoreNotFound) {
   EXPECT_EQ(Fleetctl({"delete", "-f", file, "policy", "x"}).exit_code, 2);
 }
 
+// Each bulk command is one admin request, so one audit line, naming the agents or the
+// selector, and the dry run as such.
+TEST_F(FleetctlBulkE2eTest, BulkCommandsAreAuditedOnce) {
+  ASSERT_OK(fleetd_->Stop());
+  const std::string log_path = tmp_.Sub("fleetd.log");
+  ASSERT_OK_AND_ASSIGN(
+      fleetd_, FleetdProcess::Start(testing::FleetdOptions{.binary = FLEETD_BIN,
+                                                           .data_dir = tmp_.Sub("data"),
+                                                           .extra_flags = {"--log-format", "json"},
+                                                           .log_path = log_path}));
+  ASSERT_EQ(Apply(Policy("linux")).exit_code, 0);
+  const std::vector<std::string> ids = Enroll("linux", 3);
+  ASSERT_EQ(Fleetctl({"agent", "label", ids[0], ids[1], ids[2], "env=prod"}).exit_code, 0);
+  ASSERT_EQ(Fleetctl({"agent", "unenroll", "-l", "env=prod", "--dry-run"}).exit_code, 0);
+  ASSERT_OK(fleetd_->Stop());
+
+  std::ifstream file(log_path);
+  std::vector<nlohmann::json> audit;
+  for (std::string line; std::getline(file, line);) {
+    nlohmann::json parsed = nlohmann::json::parse(line, nullptr, false);
+    if (parsed.is_object() && parsed["msg"] == "admin mutation" &&
+        absl::EndsWith(parsed["rpc"].get<std::string>(), "Agents")) {
+      audit.push_back(std::move(parsed));
+    }
+  }
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_EQ(audit[0]["rpc"], "LabelAgents");
+  EXPECT_EQ(audit[0]["target"], absl::StrCat("agents/", ids[0], ",", ids[1], ",", ids[2]));
+  EXPECT_EQ(audit[0]["code"], "OK");
+  EXPECT_EQ(audit[1]["rpc"], "UnenrollAgents");
+  EXPECT_EQ(audit[1]["target"], "agents/selector=env=prod");
+  EXPECT_EQ(audit[1]["dry_run"], true);
+}
+
 }  // namespace
 }  // namespace fleet
