@@ -139,8 +139,10 @@ void AddLabel(CLI::App& agent, const GlobalOptions& globals, CommandAction* acti
       "request. A label that has another value is changed only with --overwrite; with several "
       "agents, nothing changes when any would need it. Examples: fleetctl agent label ID ID "
       "env=prod tier-; fleetctl agent label -l 'env in (dev,test)' env=staging --overwrite");
-  command->add_option("ARGS", flags->args, "Agents' ids, then key=value to set, key- to remove.")
-      ->type_name("[ID...] LABEL...")
+  command
+      ->add_option("ARGS", flags->args,
+                   "Agents' ids (none with -l), and labels: key=value to set, key- to remove.")
+      ->type_name("")
       ->required();
   command->add_flag("--overwrite", flags->overwrite, "Allow a label to change its value.");
   AddSelectFlags(command, *flags);
