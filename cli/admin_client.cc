@@ -175,6 +175,18 @@ absl::StatusOr<v1::RotateAgentCredentialsResponse> AdminClient::RotateAgentCrede
     const v1::RotateAgentCredentialsRequest& request) {
   return Call(&v1::AdminService::Stub::RotateAgentCredentials, request);
 }
+absl::StatusOr<v1::AgentChangesResponse> AdminClient::UnenrollAgents(
+    const v1::UnenrollAgentsRequest& request) {
+  return Call(&v1::AdminService::Stub::UnenrollAgents, request);
+}
+absl::StatusOr<v1::AgentChangesResponse> AdminClient::ReassignAgents(
+    const v1::ReassignAgentsRequest& request) {
+  return Call(&v1::AdminService::Stub::ReassignAgents, request);
+}
+absl::StatusOr<v1::AgentChangesResponse> AdminClient::LabelAgents(
+    const v1::LabelAgentsRequest& request) {
+  return Call(&v1::AdminService::Stub::LabelAgents, request);
+}
 absl::StatusOr<v1::CreateAdminTokenResponse> AdminClient::CreateAdminToken(
     const v1::CreateAdminTokenRequest& request) {
   return Call(&v1::AdminService::Stub::CreateAdminToken, request);

@@ -64,6 +64,9 @@ class AdminClient {
   absl::StatusOr<v1::Agent> SetAgentLabels(const v1::SetAgentLabelsRequest& request);
   absl::StatusOr<v1::RotateAgentCredentialsResponse> RotateAgentCredentials(
       const v1::RotateAgentCredentialsRequest& request);
+  absl::StatusOr<v1::AgentChangesResponse> UnenrollAgents(const v1::UnenrollAgentsRequest& request);
+  absl::StatusOr<v1::AgentChangesResponse> ReassignAgents(const v1::ReassignAgentsRequest& request);
+  absl::StatusOr<v1::AgentChangesResponse> LabelAgents(const v1::LabelAgentsRequest& request);
   absl::StatusOr<v1::CreateAdminTokenResponse> CreateAdminToken(
       const v1::CreateAdminTokenRequest& request);
   absl::StatusOr<v1::ListAdminTokensResponse> ListAdminTokens();

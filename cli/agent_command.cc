@@ -1,110 +1,189 @@
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "cli/commands.h"
 #include "cli/resource_json.h"
 #include "cli/resource_tables.h"
+#include "cli/selector_flag.h"
 
 namespace fleet::cli {
 namespace {
 
-constexpr char kIdHelp[] = "The agent's id (see fleetctl get agents).";
-
-struct AgentFlags {
-  std::string id;
-  std::string policy;
-  std::vector<std::string> labels;
+// What every command that changes agents takes: the agents by id or by selector, and --dry-run.
+struct SelectFlags {
+  std::vector<std::string> ids;
+  std::vector<std::string> selectors;
+  bool dry_run = false;
 };
 
-// "key=value" sets a label, "key-" removes one (kubectl's syntax).
-CLI::Validator LabelValidator() {
-  return CLI::Validator(
-      [](std::string& arg) -> std::string {
-        const bool set = arg.find('=') != std::string::npos && arg.front() != '=';
-        const bool remove =
-            arg.size() > 1 && arg.back() == '-' && arg.find('=') == std::string::npos;
-        return set || remove ? "" : "want key=value to set a label or key- to remove one: " + arg;
-      },
-      "KEY=VALUE|KEY-");
+// Adds --selector and --dry-run to `command`, whose positional ids `flags.ids` holds.
+void AddSelectFlags(CLI::App* command, SelectFlags& flags) {
+  AddSelectorOption(command, &flags.selectors, "Every agent");
+  command->add_flag("--dry-run", flags.dry_run,
+                    "Print what would change (fleetd checks everything), change nothing.");
 }
 
-v1::SetAgentLabelsRequest LabelsRequest(const AgentFlags& flags) {
-  v1::SetAgentLabelsRequest request;
-  request.set_id(flags.id);
-  for (const std::string& arg : flags.labels) {
-    const size_t equals = arg.find('=');
-    if (equals == std::string::npos) {
-      request.add_remove(arg.substr(0, arg.size() - 1));
-    } else {
-      (*request.mutable_set())[arg.substr(0, equals)] = arg.substr(equals + 1);
-    }
+// A usage error unless exactly one of ids and -l names the agents.
+void RequireOneSelection(const SelectFlags& flags) {
+  if (flags.ids.empty() == flags.selectors.empty()) {
+    throw CLI::ValidationError(flags.ids.empty()
+                                   ? "name the agents by ID (one or more) or by -l SELECTOR"
+                                   : "name the agents by ID or by -l SELECTOR, not both");
   }
-  return request;
 }
 
-// Prints the agent a change returned: "agent/ID VERB" (-o table), else the whole agent.
-absl::Status PrintChanged(const absl::StatusOr<v1::Agent>& agent, const std::string& verb,
-                          OutputFormat format, std::ostream& out) {
-  if (!agent.ok()) return agent.status();
+v1::AgentSelection Selection(const SelectFlags& flags) {
+  v1::AgentSelection selection;
+  for (const std::string& id : flags.ids) selection.add_ids(id);
+  selection.set_selector(JoinSelectors(flags.selectors));
+  return selection;
+}
+
+// Prints what a bulk call did: "agent/ID VERB" a line, "unchanged" for an agent it left as it
+// was, " (dry run)" after each for a dry run (-o table); else the agent alone when one id was
+// named (as the single-agent forms always printed), or the list. A selector that matched no
+// agent says so on stderr.
+absl::Status PrintChanges(const absl::StatusOr<v1::AgentChangesResponse>& response,
+                          const std::string& verb, const SelectFlags& flags, OutputFormat format,
+                          std::ostream& out) {
+  if (!response.ok()) return response.status();
+  if (response->changes().empty()) {
+    std::cerr << "No agents match the selector.\n";
+    return absl::OkStatus();
+  }
   if (format == OutputFormat::kTable) {
-    out << "agent/" << agent->id() << " " << verb << "\n";
-  } else {
-    WriteStructured(AgentToJson(*agent), format, out);
+    for (const v1::AgentChange& change : response->changes()) {
+      out << "agent/" << change.agent().id() << " " << (change.changed() ? verb : "unchanged")
+          << (flags.dry_run ? " (dry run)" : "") << "\n";
+    }
+    return absl::OkStatus();
   }
+  if (flags.ids.size() == 1 && response->changes_size() == 1) {
+    WriteStructured(AgentToJson(response->changes(0).agent()), format, out);
+    return absl::OkStatus();
+  }
+  google::protobuf::RepeatedPtrField<v1::Agent> agents;
+  for (const v1::AgentChange& change : response->changes()) *agents.Add() = change.agent();
+  PrintList(format, agents, &AgentToJson, &WriteAgentTable, out);
   return absl::OkStatus();
 }
 
-void AddReassign(CLI::App& agent, const GlobalOptions& globals, CommandAction* action) {
-  auto flags = std::make_shared<AgentFlags>();
-  CLI::App* command = AddCommandWithArg(agent, "reassign", "Move an agent to another policy.", "ID",
-                                        kIdHelp, &flags->id);
-  command->add_option("--policy", flags->policy, "The policy to move it to.")
-      ->required()
-      ->type_name("NAME");
+void AddUnenroll(CLI::App& agent, const GlobalOptions& globals, CommandAction* action) {
+  auto flags = std::make_shared<SelectFlags>();
+  CLI::App* command = agent.add_subcommand(
+      "unenroll",
+      "Remove agents, by id or by selector; their credentials stop working at once. One request "
+      "for all of them. Examples: fleetctl agent unenroll ID ID; fleetctl agent unenroll -l "
+      "env=retired --dry-run");
+  command->add_option("ID", flags->ids, "Agents' ids (see fleetctl get agents).");
+  AddSelectFlags(command, *flags);
+  command->parse_complete_callback([flags] { RequireOneSelection(*flags); });
   OnRemoteCommand(command, globals, action,
                   [&globals, flags](AdminClient& client, std::ostream& out) {
-                    v1::ReassignAgentRequest request;
-                    request.set_id(flags->id);
-                    request.set_policy(flags->policy);
-                    return PrintChanged(client.ReassignAgent(request),
-                                        absl::StrCat("reassigned to policy/", flags->policy),
+                    v1::UnenrollAgentsRequest request;
+                    *request.mutable_agents() = Selection(*flags);
+                    request.set_dry_run(flags->dry_run);
+                    return PrintChanges(client.UnenrollAgents(request), "unenrolled", *flags,
                                         globals.output, out);
                   });
+}
+
+void AddReassign(CLI::App& agent, const GlobalOptions& globals, CommandAction* action) {
+  struct Flags : SelectFlags {
+    std::string policy;
+  };
+  auto flags = std::make_shared<Flags>();
+  CLI::App* command = agent.add_subcommand(
+      "reassign",
+      "Move agents, by id or by selector, to another policy. One request for all of them. "
+      "Examples: fleetctl agent reassign ID --policy windows; fleetctl agent reassign -l "
+      "os=windows --policy windows");
+  command->add_option("ID", flags->ids, "Agents' ids (see fleetctl get agents).");
+  command->add_option("--policy", flags->policy, "The policy to move them to.")
+      ->required()
+      ->type_name("NAME");
+  AddSelectFlags(command, *flags);
+  command->parse_complete_callback([flags] { RequireOneSelection(*flags); });
+  OnRemoteCommand(command, globals, action,
+                  [&globals, flags](AdminClient& client, std::ostream& out) {
+                    v1::ReassignAgentsRequest request;
+                    *request.mutable_agents() = Selection(*flags);
+                    request.set_policy(flags->policy);
+                    request.set_dry_run(flags->dry_run);
+                    return PrintChanges(client.ReassignAgents(request),
+                                        absl::StrCat("reassigned to policy/", flags->policy),
+                                        *flags, globals.output, out);
+                  });
+}
+
+// "key=value" sets a label, "key-" removes one (kubectl's syntax); anything else is an id.
+bool IsLabelArg(const std::string& arg) {
+  const size_t equals = arg.find('=');
+  if (equals != std::string::npos) return equals > 0;
+  return arg.size() > 1 && arg.back() == '-';
 }
 
 void AddLabel(CLI::App& agent, const GlobalOptions& globals, CommandAction* action) {
-  auto flags = std::make_shared<AgentFlags>();
-  CLI::App* command = AddCommandWithArg(
-      agent, "label",
-      "Set (key=value) and remove (key-) labels of an agent. Example: fleetctl agent label "
-      "ID env=prod tier-",
-      "ID", kIdHelp, &flags->id);
-  command->add_option("LABELS", flags->labels, "key=value to set, key- to remove.")
-      ->required()
-      ->check(LabelValidator());
-  OnRemoteCommand(command, globals, action,
-                  [&globals, flags](AdminClient& client, std::ostream& out) {
-                    return PrintChanged(client.SetAgentLabels(LabelsRequest(*flags)), "labeled",
-                                        globals.output, out);
-                  });
+  struct Flags : SelectFlags {
+    std::vector<std::string> args;
+    bool overwrite = false;
+    v1::LabelAgentsRequest request;
+  };
+  auto flags = std::make_shared<Flags>();
+  CLI::App* command = agent.add_subcommand(
+      "label",
+      "Set (key=value) and remove (key-) labels of agents, by id or by selector, in one "
+      "request. A label that has another value is changed only with --overwrite; with several "
+      "agents, nothing changes when any would need it. Examples: fleetctl agent label ID ID "
+      "env=prod tier-; fleetctl agent label -l 'env in (dev,test)' env=staging --overwrite");
+  command
+      ->add_option("ARGS", flags->args,
+                   "Agents' ids (none with -l), and labels: key=value to set, key- to remove.")
+      ->type_name("")
+      ->required();
+  command->add_flag("--overwrite", flags->overwrite, "Allow a label to change its value.");
+  AddSelectFlags(command, *flags);
+  command->parse_complete_callback([flags] {
+    v1::LabelAgentsRequest& request = flags->request;
+    for (const std::string& arg : flags->args) {
+      if (!IsLabelArg(arg)) {
+        flags->ids.push_back(arg);
+      } else if (const size_t equals = arg.find('='); equals == std::string::npos) {
+        request.add_remove(arg.substr(0, arg.size() - 1));
+      } else {
+        (*request.mutable_set())[arg.substr(0, equals)] = arg.substr(equals + 1);
+      }
+    }
+    if (request.set().empty() && request.remove().empty()) {
+      throw CLI::ValidationError("give at least one label: key=value to set it, key- to remove it");
+    }
+    RequireOneSelection(*flags);
+  });
+  OnRemoteCommand(
+      command, globals, action, [&globals, flags](AdminClient& client, std::ostream& out) {
+        v1::LabelAgentsRequest request = flags->request;
+        *request.mutable_agents() = Selection(*flags);
+        request.set_overwrite(flags->overwrite);
+        request.set_dry_run(flags->dry_run);
+        return PrintChanges(client.LabelAgents(request), "labeled", *flags, globals.output, out);
+      });
 }
 
-struct RotateFlags {
-  std::vector<std::string> ids;
-  std::vector<std::string> selectors;
+struct RotateFlags : SelectFlags {
   bool all = false;
 };
 
 // Prints the agents marked: "agent/ID credential rotation requested" a line (-o table), else
 // {"ids": [...]}.
-void PrintRotated(const v1::RotateAgentCredentialsResponse& response, OutputFormat format,
-                  std::ostream& out) {
+void PrintRotated(const v1::RotateAgentCredentialsResponse& response, bool dry_run,
+                  OutputFormat format, std::ostream& out) {
   if (format == OutputFormat::kTable) {
     for (const std::string& id : response.ids()) {
-      out << "agent/" << id << " credential rotation requested\n";
+      out << "agent/" << id << " credential rotation requested" << (dry_run ? " (dry run)" : "")
+          << "\n";
     }
     return;
   }
@@ -119,28 +198,28 @@ void AddRotateCredentials(CLI::App& agent, const GlobalOptions& globals, Command
       "rotate-credentials",
       "Give agents new secrets: each connected agent gets its new secret on its stream at once, "
       "each offline one when it reconnects; its old secret works until it confirms the new one. "
-      "Example: fleetctl agent rotate-credentials -l env=prod");
+      "Examples: fleetctl agent rotate-credentials ID ID; fleetctl agent rotate-credentials -l "
+      "env=prod --dry-run");
   CLI::Option* ids = command->add_option("ID", flags->ids, "Agents' ids.");
-  CLI::Option* selector =
-      command
-          ->add_option("--selector,-l", flags->selectors,
-                       "Every agent whose labels match: key=value or key!=value terms, comma-"
-                       "separated or repeated, all of which must hold.")
-          ->type_name("SELECTOR")
-          ->excludes(ids);
-  command->add_flag("--all", flags->all, "Every agent.")->excludes(ids)->excludes(selector);
-  // One of the three, whichever: the others are excluded above.
-  command->require_option(1);
+  AddSelectFlags(command, *flags);
+  command->add_flag("--all", flags->all, "Every agent.")->excludes(ids);
+  command->parse_complete_callback([flags] {
+    const int given = !flags->ids.empty() + !flags->selectors.empty() + flags->all;
+    if (given != 1) {
+      throw CLI::ValidationError("name the agents by ID (one or more), by -l SELECTOR or --all");
+    }
+  });
   OnRemoteCommand(command, globals, action,
                   [&globals, flags](AdminClient& client, std::ostream& out) {
                     v1::RotateAgentCredentialsRequest request;
                     for (const std::string& id : flags->ids) request.add_ids(id);
-                    request.set_selector(absl::StrJoin(flags->selectors, ","));
+                    request.set_selector(JoinSelectors(flags->selectors));
                     request.set_all(flags->all);
+                    request.set_dry_run(flags->dry_run);
                     absl::StatusOr<v1::RotateAgentCredentialsResponse> response =
                         client.RotateAgentCredentials(request);
                     if (!response.ok()) return response.status();
-                    PrintRotated(*response, globals.output, out);
+                    PrintRotated(*response, flags->dry_run, globals.output, out);
                     return absl::OkStatus();
                   });
 }
@@ -150,13 +229,7 @@ void AddRotateCredentials(CLI::App& agent, const GlobalOptions& globals, Command
 void AddAgentCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action) {
   CLI::App* agent =
       AddGroup(app, "agent", "Change agents: unenroll, reassign, label, rotate-credentials.");
-  AddIdCommand(*agent, "unenroll", "Remove an agent; its credentials stop working at once.",
-               globals, action, "Agent", "unenrolled",
-               [](AdminClient& client, const std::string& id) {
-                 v1::UnenrollAgentRequest request;
-                 request.set_id(id);
-                 return client.UnenrollAgent(request).status();
-               });
+  AddUnenroll(*agent, globals, action);
   AddReassign(*agent, globals, action);
   AddLabel(*agent, globals, action);
   AddRotateCredentials(*agent, globals, action);

@@ -78,15 +78,18 @@ absl::Status SetExpectedRevision(const Json& document, v1::ApplyPolicyRequest& r
   return absl::OkStatus();
 }
 
-// Labels on policies are not stored yet: a document that sets some is refused rather than
-// applied without them; the empty labels fleetctl prints pass.
-absl::Status CheckNoLabels(const Json& metadata) {
+// metadata.labels, an object of strings; fleetd checks the keys and values.
+absl::Status SetLabels(const Json& metadata, v1::ApplyPolicyRequest& request) {
   if (!metadata.contains("labels") || metadata["labels"].is_null()) return absl::OkStatus();
   if (!metadata["labels"].is_object()) {
-    return absl::InvalidArgumentError("metadata.labels must be an object");
+    return absl::InvalidArgumentError("metadata.labels must be an object of strings");
   }
-  if (!metadata["labels"].empty()) {
-    return absl::InvalidArgumentError("metadata.labels: this fleetd keeps no labels on policies");
+  for (const auto& [key, value] : metadata["labels"].items()) {
+    if (!value.is_string()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("metadata.labels.", key, " must be a string (quote it)"));
+    }
+    (*request.mutable_labels())[key] = value.get<std::string>();
   }
   return absl::OkStatus();
 }
@@ -101,7 +104,6 @@ absl::StatusOr<Document> PolicyFromJson(const Json& document) {
       !fields.ok()) {
     return fields;
   }
-  if (absl::Status labels = CheckNoLabels(*metadata); !labels.ok()) return labels;
   absl::StatusOr<std::string> name = StringField(*metadata, "name", "metadata.name", true);
   if (!name.ok()) return name.status();
   if (name->empty()) return absl::InvalidArgumentError("metadata.name is required");
@@ -116,6 +118,7 @@ absl::StatusOr<Document> PolicyFromJson(const Json& document) {
   }
   request.set_name(*name);
   request.set_description(*description);
+  if (absl::Status labels = SetLabels(*metadata, request); !labels.ok()) return labels;
   std::string spec_json;
   try {
     // The readers refused ill-formed UTF-8 and too deep nesting; dump() cannot throw on what

@@ -4,7 +4,7 @@
 //
 //   apiVersion: fleet/v1
 //   kind: Policy
-//   metadata: {name: linux-servers, description: "..."}   # description optional
+//   metadata: {name: linux-servers, description: "...", labels: {env: prod}}  # optional but name
 //   spec: {...any JSON object...}
 //   status: {revision: 3, ...}   # optional (get -o yaml); revision: the expected revision
 //

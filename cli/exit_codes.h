@@ -4,6 +4,7 @@
 #define FLEETD_CLI_EXIT_CODES_H_
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 
 namespace fleet::cli {
 
@@ -27,7 +28,7 @@ inline constexpr char kExitCodeHelp[] =
     "Exit codes:\n"
     "  0  success\n"
     "  1  error (e.g. fleetd unreachable, a bad file)\n"
-    "  2  usage error (bad flags or arguments)\n"
+    "  2  usage error (bad flags or arguments, a bad selector)\n"
     "  3  not found\n"
     "  4  conflict or failed precondition (exists already, stale revision: the policy changed\n"
     "     since the file's status.revision, agents assigned; a rollout that more than\n"
@@ -41,6 +42,10 @@ inline ExitCode ExitCodeFor(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kOk:
       return kExitOk;
+    case absl::StatusCode::kInvalidArgument:
+      // A selector is the user's syntax, checked by fleetd, which says so by starting the
+      // message "selector" (admin.proto ListAgentsRequest.selector): a usage error.
+      return absl::StartsWith(status.message(), "selector ") ? kExitUsage : kExitError;
     case absl::StatusCode::kNotFound:
       return kExitNotFound;
     case absl::StatusCode::kAlreadyExists:

@@ -2,11 +2,11 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_join.h"
 #include "cli/commands.h"
 #include "cli/policy_specs.h"
 #include "cli/resource_json.h"
 #include "cli/resource_tables.h"
+#include "cli/selector_flag.h"
 
 namespace fleet::cli {
 namespace {
@@ -27,6 +27,7 @@ void AddGetPolicies(CLI::App& get, const GlobalOptions& globals, CommandAction* 
   struct Flags {
     std::string name;
     int64_t revision = 0;
+    std::vector<std::string> selectors;
   };
   auto flags = std::make_shared<Flags>();
   CLI::App* command = get.add_subcommand(
@@ -38,6 +39,7 @@ void AddGetPolicies(CLI::App& get, const GlobalOptions& globals, CommandAction* 
   command->add_option("--revision", flags->revision, "A retained revision of policy NAME.")
       ->check(CLI::PositiveNumber)
       ->needs(name);
+  AddSelectorOption(command, &flags->selectors, "Only policies")->excludes(name);
   OnRemoteCommand(
       command, globals, action, [&globals, flags](AdminClient& client, std::ostream& out) {
         if (!flags->name.empty()) {
@@ -50,8 +52,10 @@ void AddGetPolicies(CLI::App& get, const GlobalOptions& globals, CommandAction* 
           return absl::OkStatus();
         }
         v1::ListPoliciesResponse all;
+        v1::ListPoliciesRequest list;
+        list.set_selector(JoinSelectors(flags->selectors));
         absl::Status listed = ForEachPage(
-            v1::ListPoliciesRequest(),
+            list,
             [&client](const v1::ListPoliciesRequest& request) {
               return client.ListPolicies(request);
             },
@@ -100,7 +104,7 @@ absl::Status ListAgents(AdminClient& client, const AgentFilter& filter, OutputFo
   v1::ListAgentsRequest request;
   request.set_policy(filter.policy);
   request.set_status(filter.status);
-  request.set_selector(absl::StrJoin(filter.selectors, ","));
+  request.set_selector(JoinSelectors(filter.selectors));
   v1::ListAgentsResponse all;
   absl::Status listed = ForEachPage(
       request, [&client](const v1::ListAgentsRequest& page) { return client.ListAgents(page); },
@@ -126,12 +130,7 @@ void AddGetAgents(CLI::App& get, const GlobalOptions& globals, CommandAction* ac
       ->type_name("STATUS")
       ->transform(CLI::CheckedTransformer(AgentStatusesByName()).description(""))
       ->excludes(id);
-  command
-      ->add_option("--selector,-l", filter->selectors,
-                   "Only agents whose labels match: key=value or key!=value terms, comma-"
-                   "separated or repeated, all of which must hold. Example: -l env=prod,tier!=web")
-      ->type_name("SELECTOR")
-      ->excludes(id);
+  AddSelectorOption(command, &filter->selectors, "Only agents")->excludes(id);
   OnRemoteCommand(command, globals, action,
                   [&globals, filter](AdminClient& client, std::ostream& out) {
                     if (filter->id.empty()) return ListAgents(client, *filter, globals.output, out);

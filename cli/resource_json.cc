@@ -7,6 +7,16 @@
 namespace fleet::cli {
 namespace {
 
+// Labels as an object, keys sorted: the proto map has no order, and the output should be stable.
+nlohmann::ordered_json LabelsToJson(const google::protobuf::Map<std::string, std::string>& labels) {
+  nlohmann::ordered_json json = nlohmann::ordered_json::object();
+  for (const auto& [key, value] :
+       std::map<std::string, std::string>(labels.begin(), labels.end())) {
+    json[key] = value;
+  }
+  return json;
+}
+
 nlohmann::ordered_json SpecToJson(const std::string& spec_json) {
   if (spec_json.empty()) return nullptr;
   nlohmann::ordered_json spec = nlohmann::ordered_json::parse(spec_json, nullptr, false);
@@ -98,8 +108,7 @@ nlohmann::ordered_json PolicyToJson(const v1::Policy& policy) {
   nlohmann::ordered_json json = Resource("Policy");
   json["metadata"] = {{"name", policy.name()},
                       {"description", TextOrNull(policy.description())},
-                      // Policies carry no labels yet; the slot keeps every Policy's shape.
-                      {"labels", nlohmann::ordered_json::object()},
+                      {"labels", LabelsToJson(policy.labels())},
                       {"createdAt", TimestampToJson(policy.policy_created_at())},
                       {"updatedAt", TimestampToJson(policy.created_at())},
                       {"creator", CreatorToJson(policy.creator(), policy.author())}};
@@ -126,16 +135,10 @@ nlohmann::ordered_json EnrollmentTokenToJson(const v1::EnrollmentToken& token) {
 }
 
 nlohmann::ordered_json AgentToJson(const v1::Agent& agent) {
-  nlohmann::ordered_json labels = nlohmann::ordered_json::object();
-  // The proto map has no order; sorted keys keep the output stable.
-  for (const auto& [key, value] :
-       std::map<std::string, std::string>(agent.labels().begin(), agent.labels().end())) {
-    labels[key] = value;
-  }
   const bool nacked = agent.nacked_revision() > 0;
   nlohmann::ordered_json json = Resource("Agent");
   json["metadata"] = {
-      {"id", agent.id()}, {"labels", labels}, {"createdAt", TimestampToJson(agent.enrolled_at())}};
+      {"id", agent.id()}, {"labels", LabelsToJson(agent.labels())}, {"createdAt", TimestampToJson(agent.enrolled_at())}};
   json["spec"] = {{"policy", agent.policy()}};
   json["status"] = {{"connection", agent.status() == v1::AGENT_STATUS_UNSPECIFIED
                                        ? nullptr

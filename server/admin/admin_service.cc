@@ -35,13 +35,22 @@ AuditTarget CreatedTarget(std::string_view prefix, const std::string& id, std::s
   return AuditTarget{absl::StrCat(std::string(prefix), id)};
 }
 
-// What a RotateAgentCredentials call names, for its audit line: the agent, the ids, the
-// selector or every agent (AuditLine cuts a long list).
+// What a call about many agents names, for its audit line: the agent, the ids, the selector or
+// every agent (AuditLine cuts a long list).
+AuditTarget AgentsTarget(const google::protobuf::RepeatedPtrField<std::string>& ids,
+                         const std::string& selector, bool all, bool dry_run) {
+  if (all) return AuditTarget{"agents/all", dry_run};
+  if (!selector.empty()) return AuditTarget{"agents/selector=" + selector, dry_run};
+  if (ids.size() == 1) return AuditTarget{"agent/" + ids[0], dry_run};
+  return AuditTarget{absl::StrCat("agents/", absl::StrJoin(ids, ",")), dry_run};
+}
+
 AuditTarget RotationTarget(const v1::RotateAgentCredentialsRequest& request) {
-  if (request.all()) return AuditTarget{"agents/all"};
-  if (!request.selector().empty()) return AuditTarget{"agents/selector=" + request.selector()};
-  if (request.ids_size() == 1) return AuditTarget{"agent/" + request.ids(0)};
-  return AuditTarget{absl::StrCat("agents/", absl::StrJoin(request.ids(), ","))};
+  return AgentsTarget(request.ids(), request.selector(), request.all(), request.dry_run());
+}
+
+AuditTarget SelectionTarget(const v1::AgentSelection& agents, bool dry_run) {
+  return AgentsTarget(agents.ids(), agents.selector(), /*all=*/false, dry_run);
 }
 
 }  // namespace
@@ -270,6 +279,33 @@ grpc::Status AdminService::RotateAgentCredentials(grpc::ServerContext* context,
       context, v1::ROLE_OPERATOR,
       Mutation{"RotateAgentCredentials", [&] { return RotationTarget(*request); }},
       [&](const Principal&) { return Assign(agents_.RotateCredentials(*request), response); });
+}
+
+grpc::Status AdminService::UnenrollAgents(grpc::ServerContext* context,
+                                          const v1::UnenrollAgentsRequest* request,
+                                          v1::AgentChangesResponse* response) {
+  return Handle(context, v1::ROLE_OPERATOR,
+                Mutation{"UnenrollAgents",
+                         [&] { return SelectionTarget(request->agents(), request->dry_run()); }},
+                [&](const Principal&) { return Assign(agents_.UnenrollMany(*request), response); });
+}
+
+grpc::Status AdminService::ReassignAgents(grpc::ServerContext* context,
+                                          const v1::ReassignAgentsRequest* request,
+                                          v1::AgentChangesResponse* response) {
+  return Handle(context, v1::ROLE_OPERATOR,
+                Mutation{"ReassignAgents",
+                         [&] { return SelectionTarget(request->agents(), request->dry_run()); }},
+                [&](const Principal&) { return Assign(agents_.ReassignMany(*request), response); });
+}
+
+grpc::Status AdminService::LabelAgents(grpc::ServerContext* context,
+                                       const v1::LabelAgentsRequest* request,
+                                       v1::AgentChangesResponse* response) {
+  return Handle(context, v1::ROLE_OPERATOR,
+                Mutation{"LabelAgents",
+                         [&] { return SelectionTarget(request->agents(), request->dry_run()); }},
+                [&](const Principal&) { return Assign(agents_.LabelMany(*request), response); });
 }
 
 grpc::Status AdminService::CreateAdminToken(grpc::ServerContext* context,

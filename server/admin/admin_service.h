@@ -90,6 +90,14 @@ class AdminService final : public v1::AdminService::Service {
   grpc::Status RotateAgentCredentials(grpc::ServerContext* context,
                                       const v1::RotateAgentCredentialsRequest* request,
                                       v1::RotateAgentCredentialsResponse* response) override;
+  grpc::Status UnenrollAgents(grpc::ServerContext* context,
+                              const v1::UnenrollAgentsRequest* request,
+                              v1::AgentChangesResponse* response) override;
+  grpc::Status ReassignAgents(grpc::ServerContext* context,
+                              const v1::ReassignAgentsRequest* request,
+                              v1::AgentChangesResponse* response) override;
+  grpc::Status LabelAgents(grpc::ServerContext* context, const v1::LabelAgentsRequest* request,
+                           v1::AgentChangesResponse* response) override;
   grpc::Status CreateAdminToken(grpc::ServerContext* context,
                                 const v1::CreateAdminTokenRequest* request,
                                 v1::CreateAdminTokenResponse* response) override;

@@ -5,7 +5,9 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 #include "server/model/agent_credentials.h"
 #include "server/model/agent_status_view.h"
 #include "server/model/label_selector.h"
@@ -21,6 +23,35 @@ namespace {
 std::string AgentName(const std::string& id) { return absl::StrCat("agent ", id); }
 
 absl::Status ValidateAgentId(const std::string& id) { return ValidateId("id", id); }
+
+// Assigns the agent to `policy`; whether that changed it.
+bool MoveToPolicy(record::AgentRecord& record, const std::string& policy) {
+  v1::Agent& agent = *record.mutable_agent();
+  if (agent.policy() == policy) return false;
+  agent.set_policy(policy);
+  // Revisions are per policy: what the agent applied of the old one means nothing here.
+  agent.set_applied_revision(0);
+  agent.set_nacked_revision(0);
+  agent.clear_nack_reason();
+  return true;
+}
+
+// Labels to set and keys to remove, as SetAgentLabelsRequest and LabelAgentsRequest have them.
+absl::Status CheckLabelChange(const google::protobuf::Map<std::string, std::string>& set,
+                              const google::protobuf::RepeatedPtrField<std::string>& remove) {
+  for (const auto& [key, value] : set) {
+    if (absl::Status s = ValidateLabelKey("label key", key); !s.ok()) return s;
+    if (absl::Status s = ValidateLabelValue("label value", value); !s.ok()) return s;
+  }
+  for (const std::string& key : remove) {
+    if (absl::Status s = ValidateLabelKey("label key", key); !s.ok()) return s;
+    if (set.contains(key)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("label \"", key, "\" is both set and removed"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -91,11 +122,7 @@ absl::Status AgentRegistry::Unenroll(const v1::UnenrollAgentRequest& request) {
       {.compares = {storage::Compare::Exists(key)}, .success = {storage::Op::Delete(key)}});
   if (!result.ok()) return result.status();
   if (!result->succeeded) return absl::NotFoundError(AgentName(request.id()) + " not found");
-  // The agent is gone; its last state is only clutter now, and views ignore state without an
-  // agent, so a failure here loses nothing. Forgotten in memory too, or the next flush would
-  // write it back.
-  state_.Forget(request.id());
-  store_.PutState({}, {layout::AgentStatusKey(request.id())}).IgnoreError();
+  ForgetState(request.id());
   return absl::OkStatus();
 }
 
@@ -111,13 +138,7 @@ absl::StatusOr<v1::Agent> AgentRegistry::Reassign(const v1::ReassignAgentRequest
         if (!policy->has_value()) {
           return absl::NotFoundError(absl::StrCat("policy \"", request.policy(), "\" not found"));
         }
-        v1::Agent& agent = *record.mutable_agent();
-        if (agent.policy() == request.policy()) return absl::OkStatus();
-        agent.set_policy(request.policy());
-        // Revisions are per policy: what the agent applied of the old one means nothing here.
-        agent.set_applied_revision(0);
-        agent.set_nacked_revision(0);
-        agent.clear_nack_reason();
+        MoveToPolicy(record, request.policy());
         return absl::OkStatus();
       },
       {storage::Compare::Exists(policy_key)},
@@ -128,17 +149,7 @@ absl::StatusOr<v1::Agent> AgentRegistry::Reassign(const v1::ReassignAgentRequest
 
 absl::StatusOr<v1::Agent> AgentRegistry::SetLabels(const v1::SetAgentLabelsRequest& request) {
   if (absl::Status s = ValidateAgentId(request.id()); !s.ok()) return s;
-  for (const auto& [key, value] : request.set()) {
-    if (absl::Status s = ValidateLabelKey("label key", key); !s.ok()) return s;
-    if (absl::Status s = ValidateLabelValue("label value", value); !s.ok()) return s;
-  }
-  for (const std::string& key : request.remove()) {
-    if (absl::Status s = ValidateLabelKey("label key", key); !s.ok()) return s;
-    if (request.set().contains(key)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("label \"", key, "\" is both set and removed"));
-    }
-  }
+  if (absl::Status s = CheckLabelChange(request.set(), request.remove()); !s.ok()) return s;
   absl::StatusOr<record::AgentRecord> updated =
       UpdateRecord<record::AgentRecord>(store_, layout::AgentKey(request.id()),
                                         AgentName(request.id()), [&](record::AgentRecord& record) {
@@ -159,79 +170,121 @@ absl::StatusOr<v1::RotateAgentCredentialsResponse> AgentRegistry::RotateCredenti
   if (given != 1) {
     return absl::InvalidArgumentError("name the agents with exactly one of ids, selector and all");
   }
-  if (request.ids_size() > kMaxRotationIds) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ids has ", request.ids_size(), " entries; at most ", kMaxRotationIds));
-  }
-  // The keys of the agents to mark, in key (so id) order.
-  std::set<std::string> keys;
-  if (request.ids_size() > 0) {
-    for (const std::string& id : request.ids()) {
-      if (absl::Status s = ValidateId("ids", id); !s.ok()) return s;
-      keys.insert(layout::AgentKey(id));
-    }
-    for (const std::string& key : keys) {
-      absl::StatusOr<std::optional<storage::KeyValue>> kv = store_.Get(key);
-      if (!kv.ok()) return kv.status();
-      if (!kv->has_value()) {
-        return absl::NotFoundError(AgentName(key.substr(sizeof(layout::kAgents) - 1)) +
-                                   " not found");
-      }
-    }
-  } else {
-    absl::StatusOr<LabelSelector> selector = LabelSelector::Parse(request.selector());
-    if (!selector.ok()) return selector.status();
-    absl::StatusOr<std::vector<StoredRecord<record::AgentRecord>>> agents =
-        ReadAllRecords<record::AgentRecord>(store_, layout::kAgents);
-    if (!agents.ok()) return agents.status();
-    for (const StoredRecord<record::AgentRecord>& agent : *agents) {
-      if (selector->Matches(agent.record.agent().labels())) keys.insert(agent.key);
-    }
-  }
+  // With neither ids nor a selector (all), SelectAgents' empty selector matches every agent.
+  absl::StatusOr<std::vector<StoredRecord<record::AgentRecord>>> agents =
+      SelectAgents(store_, request.ids(), request.selector());
+  if (!agents.ok()) return agents.status();
+  absl::StatusOr<std::vector<EditedAgent>> edited = EditAgents(
+      store_, *std::move(agents),
+      [&](record::AgentRecord& record) -> absl::StatusOr<AgentEdit> {
+        RequestRotation(record, clock_.Now());
+        return AgentEdit::kPut;
+      },
+      request.dry_run());
+  if (!edited.ok()) return edited.status();
   v1::RotateAgentCredentialsResponse response;
-  std::vector<std::string> marked;
-  std::vector<std::string> batch;
-  for (const std::string& key : keys) {
-    batch.push_back(key);
-    if (batch.size() < kRotationBatch) continue;
-    if (absl::Status s = MarkForRotation(batch, marked); !s.ok()) return s;
-    batch.clear();
-  }
-  if (!batch.empty()) {
-    if (absl::Status s = MarkForRotation(batch, marked); !s.ok()) return s;
-  }
-  for (std::string& id : marked) response.add_ids(std::move(id));
+  for (const EditedAgent& agent : *edited) response.add_ids(agent.record.agent().id());
   return response;
 }
 
-absl::Status AgentRegistry::MarkForRotation(const std::vector<std::string>& keys,
-                                            std::vector<std::string>& marked) {
-  constexpr int kMaxAttempts = 5;
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    const absl::Time now = clock_.Now();
-    storage::TxnRequest txn;
-    std::vector<std::string> ids;
-    for (const std::string& key : keys) {
-      absl::StatusOr<std::optional<StoredRecord<record::AgentRecord>>> stored =
-          ReadRecord<record::AgentRecord>(store_, key);
-      if (!stored.ok()) return stored.status();
-      if (!stored->has_value()) continue;  // unenrolled meanwhile
-      record::AgentRecord& record = (*stored)->record;
-      RequestRotation(record, now);
-      txn.compares.push_back(storage::Compare::ModRevisionIs(key, (*stored)->mod_revision));
-      txn.success.push_back(storage::Op::Put(key, record.SerializeAsString()));
-      ids.push_back(record.agent().id());
-    }
-    if (ids.empty()) return absl::OkStatus();
-    absl::StatusOr<storage::TxnResult> result = store_.Txn(txn);
-    if (!result.ok()) return result.status();
-    if (result->succeeded) {
-      marked.insert(marked.end(), ids.begin(), ids.end());
-      return absl::OkStatus();
-    }
-    // An agent of the batch changed meanwhile (a stream's rotation step, an operator): again.
+absl::StatusOr<std::vector<StoredRecord<record::AgentRecord>>> AgentRegistry::Select(
+    const v1::AgentSelection& selection) {
+  const bool has_selector = !absl::StripAsciiWhitespace(selection.selector()).empty();
+  if ((selection.ids_size() > 0) == has_selector) {
+    return absl::InvalidArgumentError(
+        "name the agents with exactly one of ids and a selector (an empty selector would match "
+        "every agent)");
   }
-  return absl::AbortedError("agents kept changing concurrently; try again");
+  return SelectAgents(store_, selection.ids(), selection.selector());
+}
+
+v1::AgentChangesResponse AgentRegistry::Changes(const std::vector<EditedAgent>& edited) {
+  v1::AgentChangesResponse response;
+  for (const EditedAgent& agent : edited) {
+    v1::AgentChange& change = *response.add_changes();
+    *change.mutable_agent() = WithState(agent.record.agent());
+    change.set_changed(agent.edit != AgentEdit::kUnchanged);
+  }
+  return response;
+}
+
+void AgentRegistry::ForgetState(const std::string& id) {
+  // The agent is gone; its last state is only clutter now, and views ignore state without an
+  // agent, so a failure here loses nothing. Forgotten in memory too, or the next flush would
+  // write it back.
+  state_.Forget(id);
+  store_.PutState({}, {layout::AgentStatusKey(id)}).IgnoreError();
+}
+
+absl::StatusOr<v1::AgentChangesResponse> AgentRegistry::UnenrollMany(
+    const v1::UnenrollAgentsRequest& request) {
+  absl::StatusOr<std::vector<StoredRecord<record::AgentRecord>>> agents = Select(request.agents());
+  if (!agents.ok()) return agents.status();
+  absl::StatusOr<std::vector<EditedAgent>> edited = EditAgents(
+      store_, *std::move(agents), [](record::AgentRecord&) { return AgentEdit::kDelete; },
+      request.dry_run());
+  if (!edited.ok()) return edited.status();
+  v1::AgentChangesResponse response = Changes(*edited);
+  if (!request.dry_run()) {
+    for (const EditedAgent& agent : *edited) ForgetState(agent.record.agent().id());
+  }
+  return response;
+}
+
+absl::StatusOr<v1::AgentChangesResponse> AgentRegistry::ReassignMany(
+    const v1::ReassignAgentsRequest& request) {
+  if (absl::Status s = ValidateName("policy", request.policy()); !s.ok()) return s;
+  absl::StatusOr<std::vector<StoredRecord<record::AgentRecord>>> agents = Select(request.agents());
+  if (!agents.ok()) return agents.status();
+  const std::string policy_key = layout::PolicyKey(request.policy());
+  absl::StatusOr<std::optional<storage::KeyValue>> policy = store_.Get(policy_key);
+  if (!policy.ok()) return policy.status();
+  if (!policy->has_value()) {
+    return absl::NotFoundError(absl::StrCat("policy \"", request.policy(), "\" not found"));
+  }
+  absl::StatusOr<std::vector<EditedAgent>> edited = EditAgents(
+      store_, *std::move(agents),
+      [&](record::AgentRecord& record) {
+        return MoveToPolicy(record, request.policy()) ? AgentEdit::kPut : AgentEdit::kUnchanged;
+      },
+      request.dry_run(),
+      {.compares = {storage::Compare::Exists(policy_key)},
+       .ops = {storage::Op::Put(layout::PolicyRefsKey(request.policy()), "")}});
+  if (!edited.ok()) return edited.status();
+  return Changes(*edited);
+}
+
+absl::StatusOr<v1::AgentChangesResponse> AgentRegistry::LabelMany(
+    const v1::LabelAgentsRequest& request) {
+  if (request.set().empty() && request.remove().empty()) {
+    return absl::InvalidArgumentError("no label to set or remove");
+  }
+  if (absl::Status s = CheckLabelChange(request.set(), request.remove()); !s.ok()) return s;
+  absl::StatusOr<std::vector<StoredRecord<record::AgentRecord>>> agents = Select(request.agents());
+  if (!agents.ok()) return agents.status();
+  absl::StatusOr<std::vector<EditedAgent>> edited = EditAgents(
+      store_, *std::move(agents),
+      [&](record::AgentRecord& record) -> absl::StatusOr<AgentEdit> {
+        auto& labels = *record.mutable_agent()->mutable_labels();
+        bool changed = false;
+        for (const auto& [key, value] : request.set()) {
+          auto it = labels.find(key);
+          if (it != labels.end() && it->second == value) continue;
+          if (it != labels.end() && !request.overwrite()) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                "agent ", record.agent().id(), " has label ", key, "=", QuoteForError(it->second),
+                "; setting it to ", QuoteForError(value),
+                " needs overwrite (fleetctl agent label --overwrite); nothing was changed"));
+          }
+          labels[key] = value;
+          changed = true;
+        }
+        for (const std::string& key : request.remove()) changed = labels.erase(key) > 0 || changed;
+        return changed ? AgentEdit::kPut : AgentEdit::kUnchanged;
+      },
+      request.dry_run());
+  if (!edited.ok()) return edited.status();
+  return Changes(*edited);
 }
 
 }  // namespace fleet::server

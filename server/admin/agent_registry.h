@@ -12,16 +12,16 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "fleet/v1/admin.pb.h"
+#include "server/admin/agent_batch.h"
 #include "server/control/agent_state.h"
 #include "storage/store.h"
 
 namespace fleet::server {
 
-// Agents marked per transaction by RotateCredentials: a record and a compare each, under etcd's
-// default of 128 operations per transaction.
-inline constexpr size_t kRotationBatch = 100;
+// Agents marked per transaction by RotateCredentials (agent_batch.h).
+inline constexpr size_t kRotationBatch = kAgentBatch;
 // At most this many ids in one RotateAgentCredentialsRequest.
-inline constexpr int kMaxRotationIds = 10'000;
+inline constexpr int kMaxRotationIds = kMaxSelectedIds;
 
 // Thread-safe.
 class AgentRegistry {
@@ -45,14 +45,24 @@ class AgentRegistry {
   // id or selector; NOT_FOUND (nothing marked) for an unknown id.
   absl::StatusOr<v1::RotateAgentCredentialsResponse> RotateCredentials(
       const v1::RotateAgentCredentialsRequest& request);
+  // The bulk forms (admin.proto), written as EditAgents (agent_batch.h) says. INVALID_ARGUMENT
+  // unless exactly one of ids and a non-blank selector is given, or for a bad id, selector,
+  // policy name or label; NOT_FOUND for an unknown id or (Reassign) policy; (Label)
+  // FAILED_PRECONDITION, nothing changed, for a value that would change without overwrite.
+  absl::StatusOr<v1::AgentChangesResponse> UnenrollMany(const v1::UnenrollAgentsRequest& request);
+  absl::StatusOr<v1::AgentChangesResponse> ReassignMany(const v1::ReassignAgentsRequest& request);
+  absl::StatusOr<v1::AgentChangesResponse> LabelMany(const v1::LabelAgentsRequest& request);
 
  private:
   // `agent` with its live state merged in.
   v1::Agent WithState(v1::Agent agent);
-  // Marks the agents of `keys` (one batch), read afresh: those gone are left out. Appends the
-  // ids marked to `marked`.
-  absl::Status MarkForRotation(const std::vector<std::string>& keys,
-                               std::vector<std::string>& marked);
+  // The agents `selection` names (SelectAgents), after checking that it names them one way.
+  absl::StatusOr<std::vector<StoredRecord<record::AgentRecord>>> Select(
+      const v1::AgentSelection& selection);
+  // The response for `edited`, each agent with its live state.
+  v1::AgentChangesResponse Changes(const std::vector<EditedAgent>& edited);
+  // Drops the live state of an unenrolled agent.
+  void ForgetState(const std::string& id);
 
   storage::Store& store_;               // not owned
   Clock& clock_;                        // not owned

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "fleet/v1/canonical_json.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/model/label_selector.h"
 #include "server/model/page_token.h"
 #include "server/model/record_io.h"
 #include "server/model/store_layout.h"
@@ -51,6 +52,25 @@ absl::StatusOr<v1::Policy> ToPolicy(const storage::KeyValue& kv) {
   if (!stored.ok()) return stored.status();
   stored->policy.set_store_revision(kv.mod_revision);
   return std::move(stored->policy);
+}
+
+using Labels = google::protobuf::Map<std::string, std::string>;
+
+bool SameLabels(const Labels& a, const Labels& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [key, value] : a) {
+    auto it = b.find(key);
+    if (it == b.end() || it->second != value) return false;
+  }
+  return true;
+}
+
+absl::Status ValidateLabels(const Labels& labels) {
+  for (const auto& [key, value] : labels) {
+    if (absl::Status s = ValidateLabelKey("labels key", key); !s.ok()) return s;
+    if (absl::Status s = ValidateLabelValue("labels value", value); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 v1::Policy WithoutSpec(v1::Policy policy) {
@@ -98,13 +118,15 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Apply(const v1::ApplyPoli
   if (absl::Status s = ValidateDescription("description", request.description()); !s.ok()) {
     return s;
   }
+  if (absl::Status s = ValidateLabels(request.labels()); !s.ok()) return s;
   absl::StatusOr<v1::CanonicalSpec> spec = v1::ParseCanonicalSpec(request.spec_json(), "spec_json");
   if (!spec.ok()) return spec.status();
-  return Commit(
-      request.name(),
-      Content{.description = request.description(), .spec_json = std::move(spec->canonical)},
-      Expected(request.has_expected_revision(), request.expected_revision()), request.dry_run(),
-      author, creator);
+  return Commit(request.name(),
+                Content{.description = request.description(),
+                        .spec_json = std::move(spec->canonical),
+                        .labels = request.labels()},
+                Expected(request.has_expected_revision(), request.expected_revision()),
+                request.dry_run(), author, creator);
 }
 
 absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Rollback(
@@ -149,12 +171,16 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Commit(
                        latest->author().empty() ? "an unknown author" : latest->author(), " at ",
                        google::protobuf::util::TimeUtil::ToString(latest->created_at())));
     }
+    const Labels labels = content.labels.has_value() ? *content.labels : head.labels();
+    const bool labels_differ = exists && !SameLabels(head.labels(), labels);
     v1::ApplyPolicyResponse response;
     const google::protobuf::Timestamp now =
         google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(clock_.Now()));
     // The policy's creation time, carried from revision to revision (unset when the latest
     // revision predates it: a time made up now would be wrong).
     google::protobuf::Timestamp policy_created_at = now;
+    response.set_labels_updated(labels_differ);
+    *response.mutable_policy()->mutable_labels() = labels;
     if (exists) {
       absl::StatusOr<v1::Policy> latest = ReadRevision(name, head.latest_revision(), head);
       // Concurrent changes may have pruned what the head named: read both again.
@@ -164,15 +190,18 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Commit(
       if (latest->spec_json() == content.spec_json) {
         // Agents see the spec only: a revision that changes nothing there would be an empty
         // update every agent must receive and ack.
-        if (latest->description() == content.description) {
+        // Nor do labels: they are the policy's, for selecting it, and agents never see them.
+        *latest->mutable_labels() = labels;
+        if (latest->description() == content.description && !labels_differ) {
           *response.mutable_policy() = *std::move(latest);
           return response;  // unchanged: no new revision
         }
+        const bool description_differs = latest->description() != content.description;
         absl::StatusOr<bool> updated =
-            UpdateDescription(name, **stored, content.description, dry_run, *latest);
+            UpdateMetadata(name, **stored, content.description, labels, dry_run, *latest);
         if (!updated.ok()) return updated.status();
         if (!*updated) continue;  // the head moved meanwhile: look again
-        response.set_description_updated(true);
+        response.set_description_updated(description_differs);
         *response.mutable_policy() = *std::move(latest);
         return response;
       }
@@ -207,9 +236,12 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Commit(
     head.set_name(name);
     head.set_latest_revision(revision);
     head.set_oldest_revision(oldest);
+    *head.mutable_labels() = labels;
     txn.success.push_back(Op::Put(head_key, head.SerializeAsString()));
+    v1::Policy stored_revision = policy;
+    stored_revision.clear_labels();  // the head's, not the revision's
     txn.success.push_back(
-        Op::Put(layout::PolicyRevisionKey(name, revision), policy.SerializeAsString()));
+        Op::Put(layout::PolicyRevisionKey(name, revision), stored_revision.SerializeAsString()));
     for (int64_t pruned = previous_oldest; pruned < oldest; ++pruned) {
       txn.success.push_back(Op::Delete(layout::PolicyRevisionKey(name, pruned)));
     }
@@ -224,20 +256,25 @@ absl::StatusOr<v1::ApplyPolicyResponse> PolicyService::Commit(
                                          kMaxAttempts, " attempts); try again"));
 }
 
-absl::StatusOr<bool> PolicyService::UpdateDescription(const std::string& name,
-                                                      const StoredRecord<record::PolicyHead>& head,
-                                                      const std::string& description, bool dry_run,
-                                                      v1::Policy& latest) {
+absl::StatusOr<bool> PolicyService::UpdateMetadata(const std::string& name,
+                                                   const StoredRecord<record::PolicyHead>& head,
+                                                   const std::string& description,
+                                                   const Labels& labels, bool dry_run,
+                                                   v1::Policy& latest) {
   latest.set_description(description);
+  *latest.mutable_labels() = labels;
   if (dry_run) return true;
   v1::Policy stored = latest;
   stored.clear_store_revision();  // derived from the key's revision when read
-  // The head is written again, unchanged, so that a concurrent commit that read it before
-  // compares false and reads the new description; its latest revision does not move, so the
-  // policy engine announces nothing.
+  stored.clear_labels();          // the head's
+  record::PolicyHead new_head = head.record;
+  *new_head.mutable_labels() = labels;
+  // The head is written again (with the new labels), so that a concurrent commit that read it
+  // before compares false and reads the new description; its latest revision does not move, so
+  // the policy engine announces nothing.
   absl::StatusOr<storage::TxnResult> result =
       store_.Txn({.compares = {Compare::ModRevisionIs(head.key, head.mod_revision)},
-                  .success = {Op::Put(head.key, head.record.SerializeAsString()),
+                  .success = {Op::Put(head.key, new_head.SerializeAsString()),
                               Op::Put(layout::PolicyRevisionKey(name, latest.revision()),
                                       stored.SerializeAsString())}});
   if (!result.ok()) return result.status();
@@ -253,7 +290,9 @@ absl::StatusOr<v1::Policy> PolicyService::Get(const v1::GetPolicyRequest& reques
   if (request.revision() == 0) return ReadLatest(request.name());
   absl::StatusOr<record::PolicyHead> head = ReadHead(request.name(), nullptr);
   if (!head.ok()) return head.status();
-  return ReadRevision(request.name(), request.revision(), *head);
+  absl::StatusOr<v1::Policy> policy = ReadRevision(request.name(), request.revision(), *head);
+  if (policy.ok()) *policy->mutable_labels() = head->labels();
+  return policy;
 }
 
 absl::StatusOr<v1::Policy> PolicyService::ReadLatest(const std::string& name) {
@@ -261,6 +300,7 @@ absl::StatusOr<v1::Policy> PolicyService::ReadLatest(const std::string& name) {
     absl::StatusOr<record::PolicyHead> head = ReadHead(name, nullptr);
     if (!head.ok()) return head.status();
     absl::StatusOr<v1::Policy> latest = ReadRevision(name, head->latest_revision(), *head);
+    if (latest.ok()) *latest->mutable_labels() = head->labels();
     // Concurrent changes may have pruned what the head named: read both again.
     if (!absl::IsNotFound(latest.status())) return latest;
   }
@@ -272,6 +312,8 @@ absl::StatusOr<v1::ListPoliciesResponse> PolicyService::List(
     const v1::ListPoliciesRequest& request) {
   absl::StatusOr<int32_t> page_size = EffectivePageSize(request.page_size());
   if (!page_size.ok()) return page_size.status();
+  absl::StatusOr<LabelSelector> selector = LabelSelector::Parse(request.selector());
+  if (!selector.ok()) return selector.status();
   absl::StatusOr<std::string> continuation =
       DecodePageToken(request.page_token(), layout::kPolicies);
   if (!continuation.ok()) return continuation.status();
@@ -282,6 +324,7 @@ absl::StatusOr<v1::ListPoliciesResponse> PolicyService::List(
   for (const storage::KeyValue& kv : page->kvs) {
     absl::StatusOr<StoredRecord<record::PolicyHead>> head = ParseRecord<record::PolicyHead>(kv);
     if (!head.ok()) continue;  // logged once; the others are still worth showing
+    if (!selector->Matches(head->record.labels())) continue;
     absl::StatusOr<v1::Policy> latest = ReadLatest(head->record.name());
     // Deleted since the listing was read, or its latest revision unreadable (logged once).
     if (absl::IsNotFound(latest.status()) || absl::IsDataLoss(latest.status())) continue;

@@ -57,19 +57,23 @@ class PolicyService {
     std::string description;
     std::string spec_json;  // canonical
     int64_t rolled_back_from = 0;
+    // The policy's labels after the change; nullopt keeps those it has.
+    std::optional<google::protobuf::Map<std::string, std::string>> labels;
   };
 
   absl::StatusOr<v1::ApplyPolicyResponse> Commit(const std::string& name, const Content& content,
                                                  std::optional<int64_t> expected_revision,
                                                  bool dry_run, const std::string& author,
                                                  const v1::Creator& creator);
-  // Sets the description of `latest`, the revision `head` names latest, in place (unless
-  // `dry_run`): no new revision, nothing for agents. True when written (or dry_run), false when
-  // the head changed since it was read; errors are the store's.
-  absl::StatusOr<bool> UpdateDescription(const std::string& name,
-                                         const StoredRecord<record::PolicyHead>& head,
-                                         const std::string& description, bool dry_run,
-                                         v1::Policy& latest);
+  // Sets the description of `latest`, the revision `head` names latest, in place, and the
+  // policy's labels in its head (unless `dry_run`): no new revision, nothing for agents. True
+  // when written (or dry_run), false when the head changed since it was read; errors are the
+  // store's.
+  absl::StatusOr<bool> UpdateMetadata(const std::string& name,
+                                      const StoredRecord<record::PolicyHead>& head,
+                                      const std::string& description,
+                                      const google::protobuf::Map<std::string, std::string>& labels,
+                                      bool dry_run, v1::Policy& latest);
   // One revision; NOT_FOUND naming what is retained when it is not.
   absl::StatusOr<v1::Policy> ReadRevision(const std::string& name, int64_t revision,
                                           const record::PolicyHead& head);

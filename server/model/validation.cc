@@ -3,14 +3,40 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/utf8.h"
 
 namespace fleet::server {
 namespace {
 
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool IsLabelChar(char c) {
-  return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z') || c == '-' || c == '_' || c == '.';
+bool IsAlnum(char c) { return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
+bool IsLabelChar(char c) { return IsAlnum(c) || c == '-' || c == '_' || c == '.'; }
+
+// Kubernetes' qualified-name part: 1 to 63 label characters, alphanumeric at both ends.
+bool IsLabelName(std::string_view name) {
+  if (name.empty() || name.size() > 63 || !IsAlnum(name.front()) || !IsAlnum(name.back())) {
+    return false;
+  }
+  for (char c : name) {
+    if (!IsLabelChar(c)) return false;
+  }
+  return true;
+}
+
+// RFC 1123 subdomain: dot-separated DNS labels, at most 253 characters in all.
+bool IsDnsSubdomain(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  for (absl::string_view label : absl::StrSplit(absl::string_view(name.data(), name.size()), '.')) {
+    if (label.empty() || label.size() > 63 || !IsLowerAlnum(label.front()) ||
+        !IsLowerAlnum(label.back())) {
+      return false;
+    }
+    for (char c : label) {
+      if (!IsLowerAlnum(c) && c != '-') return false;
+    }
+  }
+  return true;
 }
 
 // Quotes at most 64 bytes of `value`, escaped: an error echoes the input back, and an 8 KB name
@@ -43,19 +69,24 @@ absl::Status ValidateDescription(std::string_view field, std::string_view descri
 }
 
 absl::Status ValidateLabelKey(std::string_view field, std::string_view key) {
-  if (key.empty() || key.size() > 63) {
-    return Invalid(field, key, "label keys have 1 to 63 characters");
+  constexpr std::string_view kRule =
+      "label keys are NAME or PREFIX/NAME: NAME 1 to 63 characters of a-z, A-Z, 0-9, \"-\", "
+      "\"_\", \".\", starting and ending with a letter or digit; PREFIX a DNS subdomain of up to "
+      "253 characters (e.g. example.com)";
+  std::string_view name = key;
+  if (size_t slash = key.find('/'); slash != std::string_view::npos) {
+    if (!IsDnsSubdomain(key.substr(0, slash))) return Invalid(field, key, kRule);
+    name = key.substr(slash + 1);
   }
-  return ValidateLabelValue(field, key);
+  if (name.empty() || !IsLabelName(name)) return Invalid(field, key, kRule);
+  return absl::OkStatus();
 }
 
 absl::Status ValidateLabelValue(std::string_view field, std::string_view value) {
   constexpr std::string_view kRule =
-      "use up to 63 characters of a-z, A-Z, 0-9, \"-\", \"_\", \".\"";
-  if (value.size() > 63) return Invalid(field, value, kRule);
-  for (char c : value) {
-    if (!IsLabelChar(c)) return Invalid(field, value, kRule);
-  }
+      "label values are empty or 1 to 63 characters of a-z, A-Z, 0-9, \"-\", \"_\", \".\", "
+      "starting and ending with a letter or digit";
+  if (!value.empty() && !IsLabelName(value)) return Invalid(field, value, kRule);
   return absl::OkStatus();
 }
 

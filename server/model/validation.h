@@ -18,7 +18,9 @@ absl::Status ValidateName(std::string_view field, std::string_view name);
 // At most kMaxDescriptionBytes.
 absl::Status ValidateDescription(std::string_view field, std::string_view description);
 
-// Label keys: 1-63 of a-z, A-Z, 0-9, "-", "_", "."; values the same but may be empty.
+// Kubernetes' label rules. Keys: NAME or PREFIX/NAME, NAME 1-63 of a-z, A-Z, 0-9, "-", "_", "."
+// starting and ending with a letter or digit, PREFIX a DNS subdomain (RFC 1123) of at most 253
+// characters. Values: empty, or as NAME.
 absl::Status ValidateLabelKey(std::string_view field, std::string_view key);
 absl::Status ValidateLabelValue(std::string_view field, std::string_view value);
 

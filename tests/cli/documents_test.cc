@@ -88,8 +88,8 @@ TEST(ParseDocumentsTest, UnknownKindAndFields) {
   EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: a}\nspec: {}\n---\n"
                       "kind: Policy\nmetdata: {name: b}\nspec: {}\n"),
               HasSubstr("policies.yaml:5: document 2: unknown field \"metdata\""));
-  EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: a, labels: {team: x}}\nspec: {}\n"),
-              HasSubstr("metadata.labels: this fleetd keeps no labels on policies"));
+  EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: a, annotations: {}}\nspec: {}\n"),
+              HasSubstr("unknown field \"annotations\" in metadata"));
   EXPECT_THAT(ErrorOf("kind: EnrollmentToken\nspec: {policy: a, uses: 3}\n"),
               HasSubstr("unknown field \"uses\" in spec"));
   EXPECT_THAT(ErrorOf("metadata: {name: a}\nspec: {}\n"), HasSubstr("kind is required"));
@@ -292,4 +292,19 @@ TEST(ParseDocumentsTest, HostileInputIsAnErrorWithFileAndLine) {
 }
 
 }  // namespace
+// metadata.labels is an object of strings, sent as the policy's labels; anything else is refused.
+TEST(ParseDocumentsTest, PolicyLabels) {
+  absl::StatusOr<std::vector<Document>> parsed = ParseDocuments(
+      "kind: Policy\nmetadata: {name: a, labels: {env: prod, example.com/team: core}}\nspec: {}\n",
+      "policies.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const auto& policy = std::get<v1::ApplyPolicyRequest>((*parsed)[0]);
+  EXPECT_EQ(policy.labels().size(), 2u);
+  EXPECT_EQ(policy.labels().at("example.com/team"), "core");
+  EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: a, labels: [env]}\nspec: {}\n"),
+              HasSubstr("metadata.labels must be an object of strings"));
+  EXPECT_THAT(ErrorOf("kind: Policy\nmetadata: {name: a, labels: {n: 1}}\nspec: {}\n"),
+              HasSubstr("metadata.labels.n must be a string"));
+}
+
 }  // namespace fleet::cli

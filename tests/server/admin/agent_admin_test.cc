@@ -103,7 +103,7 @@ TEST_F(AgentAdminTest, ListAgentsFilters) {
   EXPECT_EQ(second.agents(1).id(), "00000000000d");
 
   v1::ListAgentsRequest bad;
-  bad.set_selector("env");
+  bad.set_selector("env in prod");
   EXPECT_EQ(agents_.List(bad).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -366,7 +366,7 @@ TEST_F(AgentAdminTest, RotateCredentialsMarksAgents) {
   both.set_all(true);
   EXPECT_EQ(agents_.RotateCredentials(both).status().code(), absl::StatusCode::kInvalidArgument);
   v1::RotateAgentCredentialsRequest bad_selector;
-  bad_selector.set_selector("env");
+  bad_selector.set_selector("env in prod");
   EXPECT_EQ(agents_.RotateCredentials(bad_selector).status().code(),
             absl::StatusCode::kInvalidArgument);
 }

@@ -401,5 +401,78 @@ TEST_F(PolicyServiceTest, RevisionsRecordCreatorAndPolicyCreation) {
   EXPECT_EQ(revisions.revisions(0).policy_created_at().seconds(), 1'800'000'000);
 }
 
+// Labels are the policy's metadata: a change of labels alone makes no revision (the content
+// hash stays) and says labels_updated; a new revision keeps them; GetPolicy shows them.
+TEST_F(PolicyServiceTest, LabelsOnlyChangeMakesNoRevision) {
+  v1::ApplyPolicyRequest request;
+  request.set_name("linux");
+  request.set_spec_json(R"({"a":1})");
+  (*request.mutable_labels())["env"] = "prod";
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse created, policies_.Apply(request, "t"));
+  EXPECT_EQ(created.policy().labels().at("env"), "prod");
+  EXPECT_FALSE(created.labels_updated());
+
+  (*request.mutable_labels())["example.com/team"] = "core";
+  request.set_dry_run(true);
+  const int64_t at = env_.store->CurrentRevision();
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse dry, policies_.Apply(request, "t"));
+  EXPECT_TRUE(dry.labels_updated());
+  EXPECT_EQ(env_.store->CurrentRevision(), at);
+  request.set_dry_run(false);
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse relabelled, policies_.Apply(request, "t"));
+  EXPECT_TRUE(relabelled.labels_updated());
+  EXPECT_FALSE(relabelled.changed());
+  EXPECT_FALSE(relabelled.description_updated());
+  EXPECT_EQ(relabelled.policy().revision(), 1);
+  EXPECT_EQ(relabelled.policy().sha256(), created.policy().sha256());
+
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse same, policies_.Apply(request, "t"));
+  EXPECT_FALSE(same.labels_updated());
+  EXPECT_FALSE(same.changed());
+
+  request.set_spec_json(R"({"a":2})");
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse next, policies_.Apply(request, "t"));
+  EXPECT_EQ(next.policy().revision(), 2);
+  v1::GetPolicyRequest get;
+  get.set_name("linux");
+  ASSERT_OK_AND_ASSIGN(v1::Policy latest, policies_.Get(get));
+  EXPECT_EQ(latest.labels().size(), 2u);
+  EXPECT_EQ(latest.labels().at("example.com/team"), "core");
+
+  // Rollback restores content, not labels.
+  v1::RollbackPolicyRequest rollback;
+  rollback.set_name("linux");
+  rollback.set_to_revision(1);
+  ASSERT_OK_AND_ASSIGN(v1::ApplyPolicyResponse rolled, policies_.Rollback(rollback, "t"));
+  EXPECT_EQ(rolled.policy().labels().size(), 2u);
+
+  request.clear_labels();
+  (*request.mutable_labels())["Bad Key"] = "x";
+  EXPECT_EQ(policies_.Apply(request, "t").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// ListPolicies filters by a label selector; a bad selector is INVALID_ARGUMENT.
+TEST_F(PolicyServiceTest, ListPoliciesBySelector) {
+  for (const auto& [name, env] :
+       std::vector<std::pair<std::string, std::string>>{{"a", "prod"}, {"b", "dev"}, {"c", ""}}) {
+    v1::ApplyPolicyRequest request;
+    request.set_name(name);
+    request.set_spec_json("{}");
+    if (!env.empty()) (*request.mutable_labels())["env"] = env;
+    ASSERT_OK(policies_.Apply(request, "t"));
+  }
+  v1::ListPoliciesRequest list;
+  list.set_selector("env notin (dev)");
+  ASSERT_OK_AND_ASSIGN(v1::ListPoliciesResponse selected, policies_.List(list));
+  ASSERT_EQ(selected.policies_size(), 2);
+  EXPECT_EQ(selected.policies(0).name(), "a");
+  EXPECT_EQ(selected.policies(1).name(), "c");
+  list.set_selector("env");
+  ASSERT_OK_AND_ASSIGN(v1::ListPoliciesResponse labelled, policies_.List(list));
+  EXPECT_EQ(labelled.policies_size(), 2);
+  list.set_selector("env=(prod");
+  EXPECT_EQ(policies_.List(list).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace fleet::server
