@@ -61,6 +61,7 @@ void AddReassign(CLI::App& agent, const GlobalOptions& globals, CommandAction* a
   auto flags = std::make_shared<AgentFlags>();
   CLI::App* command = AddCommandWithArg(agent, "reassign", "Move an agent to another policy.", "ID",
                                         kIdHelp, &flags->id);
+  SetExamples(command, {"fleetctl agent reassign AGENT_ID --policy linux-servers"});
   command->add_option("--policy", flags->policy, "The policy to move it to.")
       ->required()
       ->type_name("NAME");
@@ -82,6 +83,10 @@ void AddLabel(CLI::App& agent, const GlobalOptions& globals, CommandAction* acti
       "Set (key=value) and remove (key-) labels of an agent. Example: fleetctl agent label "
       "ID env=prod tier-",
       "ID", kIdHelp, &flags->id);
+  SetExamples(
+      command,
+      {"fleetctl agent label AGENT_ID env=prod",
+       "# Set one label and remove another\nfleetctl agent label AGENT_ID tier=web canary-"});
   command->add_option("LABELS", flags->labels, "key=value to set, key- to remove.")
       ->required()
       ->check(LabelValidator());
@@ -120,6 +125,9 @@ void AddRotateCredentials(CLI::App& agent, const GlobalOptions& globals, Command
       "Give agents new secrets: each connected agent gets its new secret on its stream at once, "
       "each offline one when it reconnects; its old secret works until it confirms the new one. "
       "Example: fleetctl agent rotate-credentials -l env=prod");
+  SetExamples(command, {"fleetctl agent rotate-credentials AGENT_ID",
+                        "fleetctl agent rotate-credentials -l env=prod",
+                        "fleetctl agent rotate-credentials --all"});
   CLI::Option* ids = command->add_option("ID", flags->ids, "Agents' ids.");
   CLI::Option* selector =
       command
@@ -150,6 +158,8 @@ void AddRotateCredentials(CLI::App& agent, const GlobalOptions& globals, Command
 void AddAgentCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action) {
   CLI::App* agent =
       AddGroup(app, "agent", "Change agents: unenroll, reassign, label, rotate-credentials.");
+  SetExamples(agent,
+              {"fleetctl agent label AGENT_ID env=prod", "fleetctl agent unenroll AGENT_ID"});
   AddIdCommand(*agent, "unenroll", "Remove an agent; its credentials stop working at once.",
                globals, action, "Agent", "unenrolled",
                [](AdminClient& client, const std::string& id) {
@@ -157,6 +167,7 @@ void AddAgentCommands(CLI::App& app, const GlobalOptions& globals, CommandAction
                  request.set_id(id);
                  return client.UnenrollAgent(request).status();
                });
+  SetExamples(agent->get_subcommand("unenroll"), {"fleetctl agent unenroll AGENT_ID"});
   AddReassign(*agent, globals, action);
   AddLabel(*agent, globals, action);
   AddRotateCredentials(*agent, globals, action);

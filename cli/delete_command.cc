@@ -8,12 +8,14 @@ namespace fleet::cli {
 
 void AddDeleteCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action) {
   CLI::App* remove = AddGroup(app, "delete", "Delete a resource: policy NAME.");
+  SetExamples(remove, {"fleetctl delete policy linux-servers"});
   auto name = std::make_shared<std::string>();
   CLI::App* command = AddCommandWithArg(
       *remove, "policy",
       "Delete a policy, its history and its enrollment tokens. Fails (exit 4) while agents are "
       "assigned to it: reassign or unenroll them first.",
       "NAME", "The policy's name.", name.get());
+  SetExamples(command, {"fleetctl delete policy linux-servers"});
   OnRemoteCommand(
       command, globals, action, [&globals, name](AdminClient& client, std::ostream& out) {
         v1::DeletePolicyRequest request;
