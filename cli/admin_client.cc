@@ -47,6 +47,12 @@ absl::Status AdminClient::FromGrpc(const grpc::Status& status, absl::Duration ti
   const auto code = static_cast<absl::StatusCode>(status.error_code());
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE: {
+      if (absl::StrContains(status.error_message(), "http1.x server")) {
+        return absl::Status(code, absl::StrCat(address_,
+                                               " answered HTTP/1, not gRPC: is it fleetd's HTTP "
+                                               "endpoint (--http-addr)? fleetctl needs the admin "
+                                               "API (--admin-addr)"));
+      }
       if (tls_.has_value()) {
         if (std::string hint = rpc::DescribeTlsFailure(status.error_message(), *tls_);
             !hint.empty()) {

@@ -233,7 +233,7 @@ TEST_F(FleetctlUsageTest, ParseErrorsAreOneLineInTheOperatorsWords) {
 }
 
 // An address without a port or with a scheme is refused before dialing (exit 2); a port that
-// answers gRPC but is not the admin API (fleetd's agent port) says so.
+// answers but is not the admin API (fleetd's agent port, its HTTP endpoint) says so.
 TEST_F(FleetctlUsageTest, AddressErrorsSayWhatIsWrong) {
   ExpectUsageError({"--address", "127.0.0.1", "whoami"},
                    "error: --address \"127.0.0.1\" has no port; want HOST:PORT, e.g. "
@@ -249,6 +249,13 @@ TEST_F(FleetctlUsageTest, AddressErrorsSayWhatIsWrong) {
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_EQ(result.err, "error: " + fleetd_->agent_address() +
                             " answered but is not fleetd's admin API (is it the agent port?)\n");
+  result = Run({"--address", fleetd_->http_address(), "--token-file",
+                fleetd_->bootstrap_token_file(), "get", "policies"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(absl::StartsWith(result.err, "error: " + fleetd_->http_address() +
+                                               " answered HTTP/1, not gRPC: is it fleetd's HTTP "
+                                               "endpoint (--http-addr)?"))
+      << result.err;
 }
 
 // A context that is not in the config is a usage error (2), not "not found" (3).
