@@ -199,13 +199,15 @@ std::string CommandPath(const CLI::App& command) {
 
 std::string NearestName(const std::string& typed, const std::vector<std::string>& candidates) {
   const size_t dashes = std::min(typed.find_first_not_of('-'), typed.size());
+  const size_t length = typed.size() - dashes;
+  // One edit turns any short name into many others ("-f" into "-o"): short names need to be
+  // nearer to be suggested, and one or two letters are only a prefix.
+  const size_t max_distance = length <= 2 ? 0 : length <= 4 ? 1 : 2;
   std::string best;
-  size_t best_distance = 3;
+  size_t best_distance = max_distance + 1;
   for (const std::string& candidate : candidates) {
     size_t distance = EditDistance(typed, candidate);
-    if (typed.size() - dashes >= 2 && absl::StartsWith(candidate, typed)) {
-      distance = std::min<size_t>(distance, 2);
-    }
+    if (length >= 2 && absl::StartsWith(candidate, typed)) distance = 0;
     if (distance < best_distance) {
       best = candidate;
       best_distance = distance;

@@ -15,8 +15,9 @@ namespace fleet::cli {
 // "fleetctl get policies" for the `get policies` command of the fleetctl app.
 std::string CommandPath(const CLI::App& command);
 
-// The one of `candidates` nearest to `typed` (at most two edits away, a swap of neighbours
-// counting one, or `typed` a prefix of at least two characters), or "" when none is near.
+// The one of `candidates` nearest to `typed`, or "" when none is near: `typed` is a prefix of at
+// least two characters (leading dashes aside), or at most one edit away (two when `typed` has
+// more than four characters; a swap of neighbours counts one; never for one or two characters).
 std::string NearestName(const std::string& typed, const std::vector<std::string>& candidates);
 
 // Walks `args` (argv without the program name) down `app`'s command tree as CLI11 will, and

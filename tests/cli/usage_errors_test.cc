@@ -16,8 +16,8 @@
 namespace fleet::cli {
 namespace {
 
-// A misspelling one or two edits away (a swap of neighbours counts one) or a prefix finds its
-// name; anything further finds none.
+// A misspelling an edit or two away (a swap of neighbours counts one) or a prefix finds its
+// name; anything further, or one letter off a name of one or two, finds none.
 TEST(NearestNameTest, FindsTyposAndPrefixes) {
   const std::vector<std::string> commands = {"get", "describe", "delete", "diff", "apply"};
   EXPECT_EQ(NearestName("gte", commands), "get");
@@ -25,6 +25,9 @@ TEST(NearestNameTest, FindsTyposAndPrefixes) {
   EXPECT_EQ(NearestName("desc", commands), "describe");
   EXPECT_EQ(NearestName("frobnicate", commands), "");
   EXPECT_EQ(NearestName("--adress", {"--address", "--context", "-o"}), "--address");
+  // One letter away from a short flag is not a suggestion.
+  EXPECT_EQ(NearestName("-f", {"--address", "-o"}), "");
+  EXPECT_EQ(NearestName("xyz", {"get"}), "");
 }
 
 class CommandTreeTest : public ::testing::Test {
