@@ -128,7 +128,11 @@ std::string Wanted(const CLI::App& command, const std::string& name) {
       kGeneric->contains(option->get_type_name())) {
     return name;
   }
-  return absl::StrCat(name, " ", option->get_type_name());
+  // "-f/--filename FILE": the short name is what most type.
+  const std::string names = option->get_snames().empty()
+                                ? name
+                                : absl::StrCat("-", option->get_snames().front(), "/", name);
+  return absl::StrCat(names, " ", option->get_type_name());
 }
 
 // CLI11's "NAME: detail" split at the first ": ", or nullopt.

@@ -216,6 +216,8 @@ TEST_F(FleetctlUsageTest, ParseErrorsAreOneLineInTheOperatorsWords) {
                    "error: invalid --max-nacked \"-1\": want 0 or more");
   ExpectUsageError({"token", "create"}, "error: fleetctl token create needs --policy NAME");
   ExpectUsageError({"agent", "unenroll"}, "error: fleetctl agent unenroll needs ID");
+  ExpectUsageError({"apply"}, "error: fleetctl apply needs -f/--filename FILE");
+  ExpectUsageError({"apply", "-f"}, "error: --filename needs a value");
   ExpectUsageError({"get", "policies", "a", "b"},
                    "error: unexpected argument \"b\" for \"fleetctl get policies\"; see 'fleetctl "
                    "get policies --help'");
