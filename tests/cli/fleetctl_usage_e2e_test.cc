@@ -268,6 +268,8 @@ TEST_F(FleetctlUsageTest, UnknownContextIsAUsageError) {
   ExpectUsageError({"config", "use-context", "nope"}, error);
   ExpectUsageError({"config", "delete-context", "nope"}, error);
   ExpectUsageError({"config", "rename-context", "nope", "other"}, error);
+  ExpectUsageError({"logout", "--context", "nope"}, error);
+  ExpectUsageError({"logout"}, "error: no current context to log out of; pass --context NAME");
 }
 
 // config view, current-context, rename-context and delete-context read and change the file.
