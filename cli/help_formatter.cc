@@ -7,6 +7,31 @@
 #include "absl/strings/str_split.h"
 
 namespace fleet::cli {
+namespace {
+
+// `text` with its lines broken at spaces so that none is longer than `width` (a longer word
+// stays whole); the line breaks it had are kept.
+std::string Wrap(const std::string& text, size_t width) {
+  std::string wrapped;
+  for (absl::string_view paragraph : absl::StrSplit(text, '\n')) {
+    if (!wrapped.empty()) wrapped += '\n';
+    size_t line = 0;
+    for (absl::string_view word : absl::StrSplit(paragraph, ' ', absl::SkipEmpty())) {
+      if (line > 0 && line + 1 + word.size() > width) {
+        wrapped += '\n';
+        line = 0;
+      } else if (line > 0) {
+        wrapped += ' ';
+        ++line;
+      }
+      absl::StrAppend(&wrapped, word);
+      line += word.size();
+    }
+  }
+  return wrapped;
+}
+
+}  // namespace
 
 void HelpFormatter::SetExamples(const CLI::App* command, std::vector<std::string> examples) {
   examples_[command] = std::move(examples);
@@ -22,6 +47,23 @@ std::string HelpFormatter::make_help(const CLI::App* app, std::string name,
     out << "\nRun '" << name << " COMMAND --help' for a command's flags and examples.\n";
   }
   out << MakeGlobalFlags(*app) << MakeExamples(*app) << '\n' << make_footer(app);
+  return out.str();
+}
+
+std::string HelpFormatter::make_description(const CLI::App* app) const {
+  std::string description = CLI::Formatter::make_description(app);
+  return description.empty() ? description : Wrap(description, kHelpWidth) + "\n";
+}
+
+std::string HelpFormatter::make_option_desc(const CLI::Option* option) const {
+  return Wrap(CLI::Formatter::make_option_desc(option), kHelpWidth - get_column_width());
+}
+
+std::string HelpFormatter::make_subcommand(const CLI::App* sub) const {
+  std::stringstream out;
+  CLI::detail::format_help(out, sub->get_display_name(true),
+                           Wrap(sub->get_description(), kHelpWidth - get_column_width()),
+                           get_column_width());
   return out.str();
 }
 

@@ -12,6 +12,9 @@
 
 namespace fleet::cli {
 
+// The width help text is wrapped to.
+inline constexpr size_t kHelpWidth = 100;
+
 // Set on the root app before adding commands, so that every command shares it. Not thread-safe:
 // examples are added while the command tree is built, before any help is printed.
 class HelpFormatter : public CLI::Formatter {
@@ -22,6 +25,10 @@ class HelpFormatter : public CLI::Formatter {
 
   std::string make_help(const CLI::App* app, std::string name,
                         CLI::AppFormatMode mode) const override;
+  // Descriptions wrapped to fit kHelpWidth columns, continued under their column.
+  std::string make_description(const CLI::App* app) const override;
+  std::string make_option_desc(const CLI::Option* option) const override;
+  std::string make_subcommand(const CLI::App* sub) const override;
 
  private:
   std::string MakeGlobalFlags(const CLI::App& app) const;
