@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace fleet::cli {
 namespace {
@@ -51,8 +52,9 @@ std::string HelpFormatter::make_help(const CLI::App* app, std::string name,
 }
 
 std::string HelpFormatter::make_description(const CLI::App* app) const {
-  std::string description = CLI::Formatter::make_description(app);
-  return description.empty() ? description : Wrap(description, kHelpWidth) + "\n";
+  const std::string description = CLI::Formatter::make_description(app);
+  const absl::string_view text = absl::StripTrailingAsciiWhitespace(description);
+  return text.empty() ? "" : Wrap(std::string(text), kHelpWidth) + "\n\n";
 }
 
 std::string HelpFormatter::make_option_desc(const CLI::Option* option) const {
