@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "cli/exit_codes.h"
 
 namespace fleet::cli {
 namespace {
@@ -23,12 +24,35 @@ grpc::ChannelArguments ChannelArgs() {
   return arguments;
 }
 
+// What gRPC's "failed to connect to all addresses; last error: UNKNOWN: ipv4:...: Failed to
+// connect to remote host: Connection refused" means, in a few words; the message itself when it
+// is none of the common cases.
+std::string DescribeUnreachable(const std::string& message) {
+  for (const auto& [marker, meaning] :
+       {std::pair("onnection refused", "connection refused"),
+        std::pair("DNS resolution failed", "cannot resolve the host name"),
+        std::pair("not known", "cannot resolve the host name"),
+        std::pair("No route to host", "no route to host"),
+        std::pair("Network is unreachable", "the network is unreachable"),
+        std::pair("Socket closed", "the connection was closed"),
+        std::pair("onnection reset", "the connection was reset")}) {
+    if (absl::StrContains(message, marker)) return meaning;
+  }
+  return message;
+}
+
 }  // namespace
 
 absl::Status AdminClient::FromGrpc(const grpc::Status& status, absl::Duration timeout) const {
   const auto code = static_cast<absl::StatusCode>(status.error_code());
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE: {
+      if (absl::StrContains(status.error_message(), "http1.x server")) {
+        return absl::Status(code, absl::StrCat(address_,
+                                               " answered HTTP/1, not gRPC: is it fleetd's HTTP "
+                                               "endpoint (--http-addr)? fleetctl needs the admin "
+                                               "API (--admin-addr)"));
+      }
       if (tls_.has_value()) {
         if (std::string hint = rpc::DescribeTlsFailure(status.error_message(), *tls_);
             !hint.empty()) {
@@ -39,16 +63,35 @@ absl::Status AdminClient::FromGrpc(const grpc::Status& status, absl::Duration ti
         // Something answered and hung up: most likely a fleetd that serves TLS, which a
         // plaintext client cannot tell from a crash.
         return absl::Status(
-            code, absl::StrCat("cannot reach fleetd at ", address_, ": ", status.error_message(),
+            code, absl::StrCat("cannot reach fleetd at ", address_, ": ",
+                               DescribeUnreachable(status.error_message()),
                                "; if fleetd serves TLS, pass --certificate-authority FILE (the CA "
                                "of its certificate)"));
       }
-      return absl::Status(code, absl::StrCat("cannot reach fleetd at ", address_, ": ",
-                                             status.error_message(), "; is it running?"));
+      return absl::Status(
+          code, absl::StrCat("cannot reach fleetd at ", address_, ": ",
+                             DescribeUnreachable(status.error_message()), "; is it running?"));
     }
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return absl::Status(code, absl::StrCat("fleetd at ", address_, " did not answer within ",
-                                             absl::FormatDuration(timeout)));
+      return absl::Status(code,
+                          absl::StrCat("fleetd at ", address_, " did not answer within ",
+                                       absl::FormatDuration(timeout),
+                                       timeout == timeout_ ? " (see --request-timeout)" : ""));
+    case grpc::StatusCode::UNIMPLEMENTED:
+      // A gRPC server without the AdminService answers with no message at all: fleetd's agent
+      // port, or another gRPC service.
+      if (status.error_message().empty()) {
+        return absl::Status(code, absl::StrCat(address_,
+                                               " answered but is not fleetd's admin API (is it "
+                                               "the agent port?)"));
+      }
+      return absl::Status(code, absl::StrCat("fleetd at ", address_,
+                                             " does not know this request (is it older than "
+                                             "fleetctl?): ",
+                                             status.error_message()));
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      // Requests are made of flags and arguments, except ApplyPolicy's (see there).
+      return UsageError(status.error_message());
     default:
       return absl::Status(code, status.error_message());
   }
@@ -117,7 +160,13 @@ absl::StatusOr<v1::WhoAmIResponse> AdminClient::WhoAmI() {
 }
 absl::StatusOr<v1::ApplyPolicyResponse> AdminClient::ApplyPolicy(
     const v1::ApplyPolicyRequest& request) {
-  return Call(&v1::AdminService::Stub::ApplyPolicy, request);
+  absl::StatusOr<v1::ApplyPolicyResponse> response =
+      Call(&v1::AdminService::Stub::ApplyPolicy, request);
+  // A policy fleetd refuses is a bad file (exit 1), not a bad command line.
+  if (!response.ok() && IsUsageError(response.status())) {
+    return absl::InvalidArgumentError(response.status().message());
+  }
+  return response;
 }
 absl::StatusOr<v1::Policy> AdminClient::GetPolicy(const v1::GetPolicyRequest& request) {
   return Call(&v1::AdminService::Stub::GetPolicy, request);

@@ -18,8 +18,9 @@
 
 namespace fleet::cli {
 
-// How long one unary RPC may take before it fails with DEADLINE_EXCEEDED.
-inline constexpr absl::Duration kDefaultRpcTimeout = absl::Seconds(5);
+// How long one unary RPC may take before it fails with DEADLINE_EXCEEDED (--request-timeout's
+// default).
+inline constexpr absl::Duration kDefaultRpcTimeout = absl::Seconds(10);
 
 // Thread-safe.
 class AdminClient {
@@ -40,7 +41,10 @@ class AdminClient {
   // Each method calls the AdminService RPC of its name. Errors keep the gRPC code. The message
   // is the server's (written for operators, e.g. `policy "x" not found`), except UNAVAILABLE:
   // "cannot reach fleetd at ADDR: ...; is it running?" (or, when the TLS handshake failed, what
-  // to do about it) and DEADLINE_EXCEEDED: "fleetd at ADDR did not answer within 5s".
+  // to do about it), DEADLINE_EXCEEDED: "fleetd at ADDR did not answer within 10s (see
+  // --request-timeout)", UNIMPLEMENTED without a message: "ADDR answered but is not fleetd's
+  // admin API (is it the agent port?)". INVALID_ARGUMENT is a UsageError (exit_codes.h), except
+  // from ApplyPolicy, whose request comes from a file.
   absl::StatusOr<v1::VersionResponse> Version();
   absl::StatusOr<v1::WhoAmIResponse> WhoAmI();
   absl::StatusOr<v1::ApplyPolicyResponse> ApplyPolicy(const v1::ApplyPolicyRequest& request);

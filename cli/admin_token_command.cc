@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
+#include "cli/flag_values.h"
 #include "cli/resource_json.h"
 #include "cli/resource_tables.h"
 
@@ -16,13 +17,14 @@ void AddCreate(CLI::App& admin_token, const GlobalOptions& globals, CommandActio
       "create",
       "Create an admin token and print its secret, which fleetd shows this once only. Role: "
       "admin.");
-  command
-      ->add_option("--role", *role,
-                   "What the token may do: viewer (read), operator (also change policies, "
-                   "tokens, agents) or admin (also manage admin tokens).")
-      ->required()
-      ->type_name("ROLE")
-      ->transform(CLI::CheckedTransformer(RolesByName()).description(""));
+  SetExamples(command, {"fleetctl admin-token create --role viewer --description \"dashboards\"",
+                        "fleetctl admin-token create --role operator -o json"});
+  NamedValues(command
+                  ->add_option("--role", *role,
+                               "What the token may do: viewer (read), operator (also change "
+                               "policies, tokens, agents) or admin (also manage admin tokens).")
+                  ->required(),
+              RolesByName());
   command->add_option("--description", *description, "Free text for people, e.g. who has it.");
   OnRemoteCommand(
       command, globals, action,
@@ -45,6 +47,8 @@ void AddCreate(CLI::App& admin_token, const GlobalOptions& globals, CommandActio
 void AddAdminTokenCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action) {
   CLI::App* admin_token =
       AddGroup(app, "admin-token", "Create and revoke admin tokens (role admin).");
+  SetExamples(admin_token, {"fleetctl admin-token create --role operator",
+                            "fleetctl admin-token revoke TOKEN_ID"});
   AddCreate(*admin_token, globals, action);
   AddIdCommand(*admin_token, "revoke",
                "Revoke an admin token (ID: see fleetctl get admin-tokens). The last admin-role "
@@ -55,6 +59,7 @@ void AddAdminTokenCommands(CLI::App& app, const GlobalOptions& globals, CommandA
                  request.set_id(id);
                  return client.RevokeAdminToken(request).status();
                });
+  SetExamples(admin_token->get_subcommand("revoke"), {"fleetctl admin-token revoke TOKEN_ID"});
 }
 
 }  // namespace fleet::cli

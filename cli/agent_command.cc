@@ -76,8 +76,10 @@ void AddUnenroll(CLI::App& agent, const GlobalOptions& globals, CommandAction* a
   CLI::App* command = agent.add_subcommand(
       "unenroll",
       "Remove agents, by id or by selector; their credentials stop working at once. One request "
-      "for all of them. Examples: fleetctl agent unenroll ID ID; fleetctl agent unenroll -l "
-      "env=retired --dry-run");
+      "for all of them.");
+  SetExamples(command, {"fleetctl agent unenroll AGENT_ID",
+                        "# What would go, then do it\nfleetctl agent unenroll -l env=retired "
+                        "--dry-run\nfleetctl agent unenroll -l env=retired"});
   command->add_option("ID", flags->ids, "Agents' ids (see fleetctl get agents).");
   AddSelectFlags(command, *flags);
   command->parse_complete_callback([flags] { RequireOneSelection(*flags); });
@@ -98,9 +100,9 @@ void AddReassign(CLI::App& agent, const GlobalOptions& globals, CommandAction* a
   auto flags = std::make_shared<Flags>();
   CLI::App* command = agent.add_subcommand(
       "reassign",
-      "Move agents, by id or by selector, to another policy. One request for all of them. "
-      "Examples: fleetctl agent reassign ID --policy windows; fleetctl agent reassign -l "
-      "os=windows --policy windows");
+      "Move agents, by id or by selector, to another policy. One request for all of them.");
+  SetExamples(command, {"fleetctl agent reassign AGENT_ID --policy linux-servers",
+                        "fleetctl agent reassign -l os=windows --policy windows --dry-run"});
   command->add_option("ID", flags->ids, "Agents' ids (see fleetctl get agents).");
   command->add_option("--policy", flags->policy, "The policy to move them to.")
       ->required()
@@ -137,8 +139,12 @@ void AddLabel(CLI::App& agent, const GlobalOptions& globals, CommandAction* acti
       "label",
       "Set (key=value) and remove (key-) labels of agents, by id or by selector, in one "
       "request. A label that has another value is changed only with --overwrite; with several "
-      "agents, nothing changes when any would need it. Examples: fleetctl agent label ID ID "
-      "env=prod tier-; fleetctl agent label -l 'env in (dev,test)' env=staging --overwrite");
+      "agents, nothing changes when any would need it.");
+  SetExamples(command,
+              {"fleetctl agent label AGENT_ID env=prod",
+               "# Set one label and remove another on two agents\nfleetctl agent label ID1 ID2 "
+               "tier=web canary-",
+               "fleetctl agent label -l 'env in (dev,test)' env=staging --overwrite"});
   command
       ->add_option("ARGS", flags->args,
                    "Agents' ids (none with -l), and labels: key=value to set, key- to remove.")
@@ -197,9 +203,10 @@ void AddRotateCredentials(CLI::App& agent, const GlobalOptions& globals, Command
   CLI::App* command = agent.add_subcommand(
       "rotate-credentials",
       "Give agents new secrets: each connected agent gets its new secret on its stream at once, "
-      "each offline one when it reconnects; its old secret works until it confirms the new one. "
-      "Examples: fleetctl agent rotate-credentials ID ID; fleetctl agent rotate-credentials -l "
-      "env=prod --dry-run");
+      "each offline one when it reconnects; its old secret works until it confirms the new one.");
+  SetExamples(command, {"fleetctl agent rotate-credentials AGENT_ID",
+                        "fleetctl agent rotate-credentials -l env=prod --dry-run",
+                        "fleetctl agent rotate-credentials --all"});
   CLI::Option* ids = command->add_option("ID", flags->ids, "Agents' ids.");
   AddSelectFlags(command, *flags);
   command->add_flag("--all", flags->all, "Every agent.")->excludes(ids);
@@ -229,6 +236,8 @@ void AddRotateCredentials(CLI::App& agent, const GlobalOptions& globals, Command
 void AddAgentCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action) {
   CLI::App* agent =
       AddGroup(app, "agent", "Change agents: unenroll, reassign, label, rotate-credentials.");
+  SetExamples(agent, {"fleetctl agent label AGENT_ID env=prod",
+                      "fleetctl agent unenroll -l env=retired --dry-run"});
   AddUnenroll(*agent, globals, action);
   AddReassign(*agent, globals, action);
   AddLabel(*agent, globals, action);

@@ -176,6 +176,9 @@ void AddApplyCommand(CLI::App& app, const GlobalOptions& globals, CommandAction*
       "yaml prints it) applies only if the policy is still at that revision: when someone "
       "changed it since, nothing is applied, the error says who and when, and the exit code is "
       "4 (see fleetctl diff -f FILE; --force overwrites).");
+  SetExamples(command,
+              {"fleetctl apply -f policy.yaml", "fleetctl apply -f policy.yaml --dry-run",
+               "# Apply what another tool prints\ngenerate-policies | fleetctl apply -f -"});
   command->add_option("-f,--filename", flags->file, "The file to apply, or - for stdin.")
       ->required()
       ->type_name("FILE");

@@ -1,13 +1,16 @@
 #include "cli/command.h"
 
+#include <algorithm>
 #include <iostream>
 #include <utility>
 
 #include "cli/config_store.h"
 #include "cli/connection.h"
 #include "cli/environment.h"
+#include "cli/help_formatter.h"
 #include "cli/resource_tables.h"
 #include "cli/terminal_text.h"
+#include "cli/usage_errors.h"
 
 namespace fleet::cli {
 absl::StatusOr<std::unique_ptr<AdminClient>> Connect(const GlobalOptions& globals,
@@ -24,7 +27,8 @@ absl::StatusOr<std::unique_ptr<AdminClient>> Connect(const GlobalOptions& global
     if (!read.ok()) return read.status();
     token = *std::move(read);
   }
-  return AdminClient::Create(connection->address, token, ClientTls(connection->tls));
+  return AdminClient::Create(connection->address, token, ClientTls(connection->tls),
+                             RequestTimeout(globals));
 }
 
 void OnRemoteCommand(CLI::App* command, const GlobalOptions& globals, CommandAction* action,
@@ -68,6 +72,39 @@ void AddIdCommand(CLI::App& parent, const std::string& name, const std::string& 
         PrintResult(globals.output, kind, *id, verb, out);
         return absl::OkStatus();
       });
+}
+
+void SetExamples(CLI::App* command, std::vector<std::string> examples) {
+  if (auto formatter = std::dynamic_pointer_cast<HelpFormatter>(command->get_formatter())) {
+    formatter->SetExamples(command, std::move(examples));
+  }
+}
+
+ExitCode RunCommandLine(CLI::App& app, int argc, const char* const* argv,
+                        const CommandAction& action) {
+  const std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
+  if (args.empty()) {
+    std::cout << app.help();
+    return kExitOk;
+  }
+  if (absl::Status checked = CheckCommandLine(app, args); !checked.ok()) {
+    return Report(checked, std::cerr);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version: CLI11 prints them.
+    if (e.get_exit_code() == 0) return app.exit(e) == 0 ? kExitOk : kExitUsage;
+    const CLI::App& command = SelectedCommand(app);
+    const std::string message = DescribeParseError(e, command);
+    if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr &&
+        std::string(e.what()) == "A subcommand is required") {
+      std::cout << command.get_formatter()->make_help(&command, CommandPath(command),
+                                                      CLI::AppFormatMode::Normal);
+    }
+    return Report(UsageError(message), std::cerr);
+  }
+  return action ? action() : kExitUsage;
 }
 
 ExitCode Report(const absl::Status& status, std::ostream& err) {

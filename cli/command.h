@@ -8,6 +8,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
@@ -59,6 +60,19 @@ using IdCall = std::function<absl::Status(AdminClient& client, const std::string
 void AddIdCommand(CLI::App& parent, const std::string& name, const std::string& description,
                   const GlobalOptions& globals, CommandAction* action, const std::string& kind,
                   const std::string& verb, IdCall call);
+
+// Shows `examples` in the help of `command`, under "Examples:": each a command line, or a
+// "# what it does" line, a newline and the command line. Call once per command, where it is
+// defined. Needs the root app's formatter to be a HelpFormatter (help_formatter.h), which main()
+// sets before adding commands; otherwise does nothing.
+void SetExamples(CLI::App* command, std::vector<std::string> examples);
+
+// Parses `argv` with `app` and runs the action of the command it selects. With no arguments,
+// prints the help (exit 0). Unknown commands and flags, and parse errors, are one "error: ..."
+// line (usage_errors.h), exit 2; a command that only groups others, given alone, prints its
+// help and exits 2. --help and --version exit 0.
+ExitCode RunCommandLine(CLI::App& app, int argc, const char* const* argv,
+                        const CommandAction& action);
 
 // Prints a failed `status` as one line "error: MESSAGE" on `err`, the message through
 // EscapeForTerminal (terminal_text.h); returns ExitCodeFor(status).

@@ -13,9 +13,11 @@ namespace fleet::cli {
 
 // version: fleetctl's version, and fleetd's version, store backend and store revision.
 void AddVersionCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
-// login: checks an address and token with WhoAmI, then saves them as the current context.
+// login: checks an address and token with WhoAmI, then saves them as the current context;
+// logout: forgets the current context's token file; whoami: the token's id, role, description.
 void AddLoginCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
-// config get-contexts | use-context | set-context.
+// config view | current-context | get-contexts | use-context | set-context | delete-context |
+// rename-context.
 void AddConfigCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 // apply -f FILE|- [--dry-run] [--force].
 void AddApplyCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
@@ -35,6 +37,8 @@ void AddAgentCommands(CLI::App& app, const GlobalOptions& globals, CommandAction
 void AddAdminTokenCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 // rollout status [--watch [--timeout D] [--ignore-offline]] [--max-nacked K].
 void AddRolloutCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
+// help [COMMAND...]: the help of fleetctl or of the command the words name.
+void AddHelpCommand(CLI::App& app, CommandAction* action);
 // completion bash: a completion script generated from `app`'s commands and flags, so call it
 // after adding every other command.
 void AddCompletionCommand(CLI::App& app, CommandAction* action);

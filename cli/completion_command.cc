@@ -78,7 +78,10 @@ void AddCompletionCommand(CLI::App& app, CommandAction* action) {
   CLI::App* completion =
       AddGroup(app, "completion",
                "Print a shell completion script. Example: source <(fleetctl completion bash)");
+  SetExamples(completion, {"source <(fleetctl completion bash)"});
   CLI::App* bash = completion->add_subcommand("bash", "The script for bash 4 and later.");
+  SetExamples(bash, {"source <(fleetctl completion bash)",
+                     "fleetctl completion bash > /etc/bash_completion.d/fleetctl"});
   OnLocalCommand(bash, action, [&app](std::ostream& out) {
     std::string entries;
     AddEntries(app, "fleetctl", GlobalFlags(app), entries);

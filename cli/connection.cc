@@ -8,8 +8,10 @@
 #include <sstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cli/admin_client.h"
+#include "cli/exit_codes.h"
 
 namespace fleet::cli {
 namespace {
@@ -27,6 +29,40 @@ std::string FirstSet(std::initializer_list<std::string> values) {
 
 }  // namespace
 
+absl::Status UnknownContextError(const std::string& name) {
+  return UsageError(absl::StrCat("context \"", name,
+                                 "\" is not in the config; see fleetctl config get-contexts"));
+}
+
+absl::Status CheckAddress(const std::string& address, const std::string& source) {
+  // gRPC's own Unix-socket targets pass as they are.
+  if (absl::StartsWith(address, "unix:") || absl::StartsWith(address, "unix-abstract:")) {
+    return absl::OkStatus();
+  }
+  const std::string quoted = absl::StrCat(source, " \"", address, "\"");
+  if (const size_t scheme = address.find("://"); scheme != std::string::npos) {
+    return UsageError(absl::StrCat(quoted, ": want HOST:PORT without \"",
+                                   address.substr(0, scheme + 3), "\", e.g. ", kDefaultAddress));
+  }
+  const size_t colon = address.rfind(':');
+  const std::string host = colon == std::string::npos ? address : address.substr(0, colon);
+  if (host.find(':') != std::string::npos && host.front() != '[') {
+    return UsageError(absl::StrCat(quoted, ": an IPv6 address goes in brackets, e.g. [::1]:8221"));
+  }
+  if (colon == std::string::npos || address.back() == ']') {
+    return UsageError(
+        absl::StrCat(quoted, " has no port; want HOST:PORT, e.g. ", address, ":8221"));
+  }
+  if (host.empty()) {
+    return UsageError(absl::StrCat(quoted, " has no host; want HOST:PORT, e.g. ", kDefaultAddress));
+  }
+  int port = 0;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 1 || port > 65535) {
+    return UsageError(absl::StrCat(quoted, ": the port must be a number from 1 to 65535"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Connection> ResolveConnection(const GlobalOptions& flags, const Environment& env,
                                              const Config& config) {
   Connection connection;
@@ -35,13 +71,18 @@ absl::StatusOr<Connection> ResolveConnection(const GlobalOptions& flags, const E
   if (!connection.context.empty()) {
     const Context* found = config.Find(connection.context);
     if (found == nullptr) {
-      return absl::NotFoundError(absl::StrCat("context \"", connection.context,
-                                              "\" is not in the config; see fleetctl config "
-                                              "get-contexts"));
+      return UnknownContextError(connection.context);
     }
     context = *found;
   }
   connection.address = FirstSet({flags.address, env.address, context.address, kDefaultAddress});
+  const std::string source = !flags.address.empty() ? "--address"
+                             : !env.address.empty()
+                                 ? "FLEETCTL_ADDRESS"
+                                 : absl::StrCat("context \"", connection.context, "\"'s address");
+  if (absl::Status checked = CheckAddress(connection.address, source); !checked.ok()) {
+    return checked;
+  }
   connection.token_file = FirstSet({flags.token_file, env.token_file, context.token_file});
   connection.tls = TlsSettings{
       .certificate_authority =

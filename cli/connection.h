@@ -23,10 +23,19 @@ struct Connection {
   TlsSettings tls;         // TLS when enabled()
 };
 
+// The UsageError for a context `name` that the config does not have.
+absl::Status UnknownContextError(const std::string& name);
+
+// OK when `address` is HOST:PORT (IPv6 hosts in brackets) or a gRPC "unix:" target; else a
+// UsageError (exit_codes.h) saying what is wrong: a scheme such as "http://", no port, a port
+// that is not 1 to 65535. `source` names where the address came from, e.g. "--address".
+absl::Status CheckAddress(const std::string& address, const std::string& source);
+
 // Resolves the context (--context, else FLEETCTL_CONTEXT, else config.current_context), then the
 // address (--address, FLEETCTL_ADDRESS, the context's, kDefaultAddress) and the token file
-// (--token-file, FLEETCTL_TOKEN_FILE, the context's). NOT_FOUND when a context is named by
-// the flag, the variable or current-context but is not in `config`. Each TLS setting is the
+// (--token-file, FLEETCTL_TOKEN_FILE, the context's). A UsageError when a context is named by
+// the flag, the variable or current-context but is not in `config`, or the address fails
+// CheckAddress. Each TLS setting is the
 // flag's, else the context's (--insecure-skip-tls-verify: either).
 absl::StatusOr<Connection> ResolveConnection(const GlobalOptions& flags, const Environment& env,
                                              const Config& config);

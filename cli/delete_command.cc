@@ -66,8 +66,9 @@ void AddDeleteCommands(CLI::App& app, const GlobalOptions& globals, CommandActio
       "delete",
       "Delete resources: policy NAME..., or the policies the documents of -f FILE name. Each is "
       "deleted in turn; a failure is reported and the others still go (the exit code is the "
-      "last failure's). Examples: fleetctl delete policy web db; fleetctl delete -f "
-      "policies.yaml --ignore-not-found");
+      "last failure's).");
+  SetExamples(remove, {"fleetctl delete policy web db",
+                       "fleetctl delete -f policies.yaml --ignore-not-found"});
   remove->require_subcommand(0, 1);
   remove->add_option(
       "-f,--filename", flags->file,
@@ -79,6 +80,8 @@ void AddDeleteCommands(CLI::App& app, const GlobalOptions& globals, CommandActio
       "Delete policies, their history and their enrollment tokens. Fails (exit 4) for a policy "
       "agents are assigned to: reassign or unenroll them first.");
   policy->alias("policies");
+  SetExamples(policy, {"fleetctl delete policy linux-servers",
+                       "fleetctl delete policy old-a old-b --ignore-not-found"});
   policy->add_option("NAME", flags->names, "The policies' names.")->required();
   policy->add_flag("--ignore-not-found", flags->ignore_not_found,
                    "A policy that does not exist is no error.");

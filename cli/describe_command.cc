@@ -2,6 +2,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/flag_values.h"
 #include "cli/resource_json.h"
 #include "cli/resource_tables.h"
 
@@ -29,8 +30,10 @@ void AddDescribePolicy(CLI::App& describe, const GlobalOptions& globals, Command
       describe, "policy",
       "Show one revision of a policy (the latest by default) in detail, with its spec.", "NAME",
       "The policy's name.", &flags->name);
+  SetExamples(command, {"fleetctl describe policy linux-servers",
+                        "fleetctl describe policy linux-servers --revision 2"});
   command->add_option("--revision", flags->revision, "A retained revision.")
-      ->check(CLI::PositiveNumber);
+      ->check(RevisionNumber());
   OnRemoteCommand(command, globals, action,
                   [&globals, flags](AdminClient& client, std::ostream& out) {
                     v1::GetPolicyRequest request;
@@ -47,6 +50,7 @@ void AddDescribeAgent(CLI::App& describe, const GlobalOptions& globals, CommandA
   auto id = std::make_shared<std::string>();
   CLI::App* command = AddCommandWithArg(describe, "agent", "Show one agent in detail.", "ID",
                                         "The agent's id.", id.get());
+  SetExamples(command, {"fleetctl describe agent AGENT_ID"});
   OnRemoteCommand(command, globals, action, [&globals, id](AdminClient& client, std::ostream& out) {
     v1::GetAgentRequest request;
     request.set_id(*id);
@@ -62,6 +66,8 @@ void AddDescribeAgent(CLI::App& describe, const GlobalOptions& globals, CommandA
 void AddDescribeCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action) {
   CLI::App* describe =
       AddGroup(app, "describe", "Show one resource in detail: policy NAME, agent ID.");
+  SetExamples(describe,
+              {"fleetctl describe policy linux-servers", "fleetctl describe agent AGENT_ID"});
   AddDescribePolicy(*describe, globals, action);
   AddDescribeAgent(*describe, globals, action);
 }

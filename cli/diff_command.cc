@@ -104,6 +104,9 @@ void AddDiffCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* 
       "An EnrollmentToken document always creates a token, and says so. Changes nothing.\n"
       "Exit codes (as kubectl diff): 0 no differences, 1 differences, 2 usage error; on other "
       "errors the usual codes (see fleetctl --help), with 7 instead of 1.");
+  SetExamples(command, {"fleetctl diff -f policy.yaml",
+                        "# Apply only when something would change\nfleetctl diff -f policy.yaml "
+                        ">/dev/null || fleetctl apply -f policy.yaml"});
   command->add_option("-f,--filename", flags->file, "The file to compare, or - for stdin.")
       ->required()
       ->type_name("FILE");

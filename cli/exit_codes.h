@@ -4,7 +4,8 @@
 #define FLEETD_CLI_EXIT_CODES_H_
 
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/string_view.h"
 
 namespace fleet::cli {
 
@@ -28,8 +29,8 @@ inline constexpr char kExitCodeHelp[] =
     "Exit codes:\n"
     "  0  success\n"
     "  1  error (e.g. fleetd unreachable, a bad file)\n"
-    "  2  usage error (bad flags or arguments, a bad selector)\n"
-    "  3  not found\n"
+    "  2  usage error (unknown command or flag, bad flag value or selector, unknown context)\n"
+    "  3  not found (a policy, agent or token fleetd does not have)\n"
     "  4  conflict or failed precondition (exists already, stale revision: the policy changed\n"
     "     since the file's status.revision, agents assigned; a rollout that more than\n"
     "     --max-nacked agents rejected)\n"
@@ -37,15 +38,32 @@ inline constexpr char kExitCodeHelp[] =
     "  6  not authenticated (no, unknown or revoked token) or not allowed (role too low)\n"
     "fleetctl diff: 0 no differences, 1 differences, 7 instead of 1 for an error.\n";
 
-// The exit code for a command that ended with `status`.
+// The payload that marks a status as a usage error, whatever its code.
+inline constexpr char kUsageErrorPayload[] = "fleetctl/usage-error";
+
+// INVALID_ARGUMENT with `message`, marked as a usage error (exit 2): a bad flag or argument, an
+// address without a port, a context the config does not have.
+inline absl::Status UsageError(absl::string_view message) {
+  absl::Status status = absl::InvalidArgumentError(message);
+  status.SetPayload(kUsageErrorPayload, absl::Cord("1"));
+  return status;
+}
+
+inline bool IsUsageError(const absl::Status& status) {
+  return status.GetPayload(kUsageErrorPayload).has_value();
+}
+
+// The exit code for a command that ended with `status`: kExitUsage for a UsageError, else by
+// its code.
 inline ExitCode ExitCodeFor(const absl::Status& status) {
+  if (IsUsageError(status)) return kExitUsage;
   switch (status.code()) {
     case absl::StatusCode::kOk:
       return kExitOk;
     case absl::StatusCode::kInvalidArgument:
-      // A selector is the user's syntax, checked by fleetd, which says so by starting the
-      // message "selector" (admin.proto ListAgentsRequest.selector): a usage error.
-      return absl::StartsWith(status.message(), "selector ") ? kExitUsage : kExitError;
+      // Unmarked: a bad file or a check of fleetctl's own; fleetd's answers to flags and
+      // arguments come marked (admin_client.h).
+      return kExitError;
     case absl::StatusCode::kNotFound:
       return kExitNotFound;
     case absl::StatusCode::kAlreadyExists:

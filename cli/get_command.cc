@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/flag_values.h"
 #include "cli/policy_specs.h"
 #include "cli/resource_json.h"
 #include "cli/resource_tables.h"
@@ -34,10 +35,13 @@ void AddGetPolicies(CLI::App& get, const GlobalOptions& globals, CommandAction* 
       "policies",
       "List the latest revision of every policy, or show one policy (NAME), at --revision or "
       "its latest. -o yaml prints a document `fleetctl apply -f` takes back.");
+  SetExamples(command, {"fleetctl get policies",
+                        "fleetctl get policy linux-servers -o yaml > linux-servers.yaml",
+                        "fleetctl get policy linux-servers --revision 3"});
   command->alias("policy");
   CLI::Option* name = command->add_option("NAME", flags->name, "A policy's name.");
   command->add_option("--revision", flags->revision, "A retained revision of policy NAME.")
-      ->check(CLI::PositiveNumber)
+      ->check(RevisionNumber())
       ->needs(name);
   AddSelectorOption(command, &flags->selectors, "Only policies")->excludes(name);
   OnRemoteCommand(
@@ -77,6 +81,8 @@ void AddGetTokens(CLI::App& get, const GlobalOptions& globals, CommandAction* ac
   auto policy = std::make_shared<std::string>();
   CLI::App* command = get.add_subcommand(
       "tokens", "List enrollment tokens (never their secrets), of one --policy or of all.");
+  SetExamples(command,
+              {"fleetctl get tokens", "fleetctl get tokens --policy linux-servers -o json"});
   command->alias("token");
   command->add_option("--policy", *policy, "Only this policy's tokens.")->type_name("NAME");
   OnRemoteCommand(command, globals, action,
@@ -120,15 +126,16 @@ void AddGetAgents(CLI::App& get, const GlobalOptions& globals, CommandAction* ac
   auto filter = std::make_shared<AgentFilter>();
   CLI::App* command = get.add_subcommand(
       "agents", "List agents, all or those matching every filter given, or show one agent (ID).");
+  SetExamples(command, {"fleetctl get agents", "fleetctl get agents -l env=prod --status offline",
+                        "fleetctl get agent AGENT_ID -o yaml"});
   command->alias("agent");
   CLI::Option* id = command->add_option("ID", filter->id, "An agent's id.");
   command->add_option("--policy", filter->policy, "Only agents assigned to this policy.")
       ->type_name("NAME")
       ->excludes(id);
-  command
-      ->add_option("--status", filter->status, "Only agents with this status: online or offline.")
-      ->type_name("STATUS")
-      ->transform(CLI::CheckedTransformer(AgentStatusesByName()).description(""))
+  NamedValues(command->add_option("--status", filter->status,
+                                  "Only agents with this status: online or offline."),
+              AgentStatusesByName())
       ->excludes(id);
   AddSelectorOption(command, &filter->selectors, "Only agents")->excludes(id);
   OnRemoteCommand(command, globals, action,
@@ -146,6 +153,7 @@ void AddGetAgents(CLI::App& get, const GlobalOptions& globals, CommandAction* ac
 void AddGetAdminTokens(CLI::App& get, const GlobalOptions& globals, CommandAction* action) {
   CLI::App* command =
       get.add_subcommand("admin-tokens", "List admin tokens (never their secrets). Role: admin.");
+  SetExamples(command, {"fleetctl get admin-tokens", "fleetctl get admin-tokens -o json"});
   command->alias("admin-token");
   OnRemoteCommand(command, globals, action, [&globals](AdminClient& client, std::ostream& out) {
     absl::StatusOr<v1::ListAdminTokensResponse> response = client.ListAdminTokens();
@@ -160,6 +168,7 @@ void AddGetAdminTokens(CLI::App& get, const GlobalOptions& globals, CommandActio
 void AddGetCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action) {
   CLI::App* get =
       AddGroup(app, "get", "List resources, or show one: policies, tokens, agents, admin-tokens.");
+  SetExamples(get, {"fleetctl get policies", "fleetctl get agents -l env=prod"});
   AddGetPolicies(*get, globals, action);
   AddGetTokens(*get, globals, action);
   AddGetAgents(*get, globals, action);

@@ -2,7 +2,30 @@
 
 #include <map>
 
+#include "cli/duration.h"
+#include "cli/flag_values.h"
+
 namespace fleet::cli {
+
+namespace {
+
+// What ParseDuration accepts, and "0" for no deadline (kubectl's --request-timeout).
+CLI::Validator TimeoutValidator() {
+  return CLI::Validator(
+      [](std::string& input) -> std::string {
+        if (input == "0" || ParseDuration(input).ok()) return "";
+        return "\"" + input + "\": want a duration such as 30s, 2m or 1m30s, or 0 for no limit";
+      },
+      "");
+}
+
+}  // namespace
+
+absl::Duration RequestTimeout(const GlobalOptions& options) {
+  if (options.request_timeout == "0") return absl::InfiniteDuration();
+  absl::StatusOr<absl::Duration> timeout = ParseDuration(options.request_timeout);
+  return timeout.ok() ? *timeout : absl::Seconds(10);
+}
 
 void AddGlobalOptions(CLI::App& app, GlobalOptions* options) {
   app.fallthrough();
@@ -42,11 +65,16 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions* options) {
   const std::map<std::string, OutputFormat> formats = {{"table", OutputFormat::kTable},
                                                        {"json", OutputFormat::kJson},
                                                        {"yaml", OutputFormat::kYaml}};
-  app.add_option("-o,--output", options->output,
-                 "How to print results: table (for people), json or yaml (for scripts). "
-                 "Default: table. Example: -o json")
-      ->type_name("FORMAT")
-      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case).description(""));
+  NamedValues(app.add_option("-o,--output", options->output,
+                             "How to print results: table (for people), json or yaml (for "
+                             "scripts). Default: table. Example: -o json"),
+              formats);
+  app.add_option("--request-timeout", options->request_timeout,
+                 "How long fleetctl waits for each answer from fleetd before it gives up (exit "
+                 "5); 0 waits forever. Watches (rollout status --watch) keep their own "
+                 "--timeout. Default: 10s. Example: --request-timeout 30s")
+      ->type_name("DURATION")
+      ->check(TimeoutValidator());
 }
 
 }  // namespace fleet::cli

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/time/time.h"
 #include "cli/config_store.h"
 #include "cli/output.h"
 
@@ -20,9 +21,15 @@ struct GlobalOptions {
   // --insecure-skip-tls-verify; paths as given.
   TlsSettings tls;
   OutputFormat output = OutputFormat::kTable;
+  // --request-timeout: the deadline of each unary RPC, a duration or "0" for none.
+  std::string request_timeout = "10s";
 };
 
-// Adds --context, --address, --token-file, the TLS flags and -o/--output to `app`, parsed into
+// --request-timeout as a duration; absl::InfiniteDuration() for "0". Valid once parsed.
+absl::Duration RequestTimeout(const GlobalOptions& options);
+
+// Adds --context, --address, --token-file, the TLS flags, -o/--output and --request-timeout to
+// `app`, parsed into
 // `*options`, which must outlive the parse. Call before adding subcommands: it also lets the
 // subcommands accept these flags after their own name ("fleetctl version -o json").
 void AddGlobalOptions(CLI::App& app, GlobalOptions* options);

@@ -1,4 +1,5 @@
-// fleetctl: parses the command line and runs the selected command.
+// fleetctl: builds the command tree and runs the command the command line selects.
+#include <memory>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -6,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/global_options.h"
+#include "cli/help_formatter.h"
 #include "rpc/grpc_logging.h"
 
 int main(int argc, char** argv) {
@@ -14,6 +16,8 @@ int main(int argc, char** argv) {
       "fleetctl controls a fleetd server through its admin API.\n"
       "Start with: fleetctl login --address HOST:PORT --token-file FILE\n",
       "fleetctl"};
+  // Before the commands, which share it (SetExamples, global flags in every command's help).
+  app.formatter(std::make_shared<fleet::cli::HelpFormatter>());
   app.set_version_flag("--version", "fleetctl " FLEETD_VERSION,
                        "Print fleetctl's version and exit.");
   fleet::cli::GlobalOptions globals;
@@ -33,18 +37,16 @@ int main(int argc, char** argv) {
   fleet::cli::AddAgentCommands(app, globals, &action);
   fleet::cli::AddAdminTokenCommands(app, globals, &action);
   fleet::cli::AddRolloutCommands(app, globals, &action);
+  fleet::cli::AddHelpCommand(app, &action);
   fleet::cli::AddCompletionCommand(app, &action);
   app.require_subcommand(1);
+  fleet::cli::SetExamples(&app,
+                          {"fleetctl login --address fleetd.example.com:8221 --token-file "
+                           "admin.token",
+                           "fleetctl apply -f policy.yaml", "fleetctl get agents -l env=prod"});
   // After the subcommands, which would otherwise copy it into their own help.
   app.footer(std::string("Environment: FLEETCTL_CONTEXT, FLEETCTL_ADDRESS and FLEETCTL_TOKEN_FILE "
                          "override the config's current context.\n\n") +
              fleet::cli::kExitCodeHelp);
-
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // Help and --version exit 0; CLI11's own codes for usage errors are 100 and up.
-    return app.exit(e) == 0 ? fleet::cli::kExitOk : fleet::cli::kExitUsage;
-  }
-  return action ? action() : fleet::cli::kExitUsage;
+  return fleet::cli::RunCommandLine(app, argc, argv, action);
 }

@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
+#include "cli/flag_values.h"
 #include "cli/resource_json.h"
 #include "cli/resource_tables.h"
 
@@ -22,6 +23,8 @@ void AddHistory(CLI::App& policy, const GlobalOptions& globals, CommandAction* a
   CLI::App* command =
       AddCommandWithArg(policy, "history", "List the retained revisions of a policy, newest first.",
                         "NAME", kNameHelp, &flags->name);
+  SetExamples(command, {"fleetctl policy history linux-servers",
+                        "fleetctl policy history linux-servers -o json"});
   OnRemoteCommand(
       command, globals, action, [&globals, flags](AdminClient& client, std::ostream& out) {
         v1::GetPolicyHistoryRequest request;
@@ -40,12 +43,13 @@ void AddDiff(CLI::App& policy, const GlobalOptions& globals, CommandAction* acti
       policy, "diff",
       "Print the RFC 6902 JSON Patch that turns revision --from's spec into revision --to's.",
       "NAME", kNameHelp, &flags->name);
+  SetExamples(command, {"fleetctl policy diff linux-servers --from 2 --to 3"});
   command->add_option("--from", flags->from, "The older revision.")
       ->required()
-      ->check(CLI::PositiveNumber);
+      ->check(RevisionNumber());
   command->add_option("--to", flags->to, "The newer revision.")
       ->required()
-      ->check(CLI::PositiveNumber);
+      ->check(RevisionNumber());
   OnRemoteCommand(command, globals, action,
                   [&globals, flags](AdminClient& client, std::ostream& out) {
                     v1::DiffPolicyRequest request;
@@ -71,9 +75,10 @@ void AddRollback(CLI::App& policy, const GlobalOptions& globals, CommandAction* 
       policy, "rollback",
       "Make a new revision of a policy whose description and spec equal revision --to's.", "NAME",
       kNameHelp, &flags->name);
+  SetExamples(command, {"fleetctl policy rollback linux-servers --to 2"});
   command->add_option("--to", flags->to, "The retained revision to restore.")
       ->required()
-      ->check(CLI::PositiveNumber);
+      ->check(RevisionNumber());
   OnRemoteCommand(
       command, globals, action, [&globals, flags](AdminClient& client, std::ostream& out) {
         v1::RollbackPolicyRequest request;
@@ -99,6 +104,8 @@ void AddRollback(CLI::App& policy, const GlobalOptions& globals, CommandAction* 
 void AddPolicyCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action) {
   CLI::App* policy =
       AddGroup(app, "policy", "Work with a policy's revisions: history, diff, rollback.");
+  SetExamples(policy, {"fleetctl policy history linux-servers",
+                       "fleetctl policy rollback linux-servers --to 3"});
   AddHistory(*policy, globals, action);
   AddDiff(*policy, globals, action);
   AddRollback(*policy, globals, action);

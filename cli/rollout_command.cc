@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "cli/duration.h"
+#include "cli/flag_values.h"
 #include "cli/resource_json.h"
 #include "cli/resource_tables.h"
 #include "cli/rollout_gate.h"
@@ -170,6 +171,7 @@ absl::Status ShowOnce(AdminClient& client, const RolloutFlags& flags,
 
 void AddRolloutCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action) {
   CLI::App* rollout = AddGroup(app, "rollout", "Follow how a policy revision rolls out.");
+  SetExamples(rollout, {"fleetctl rollout status linux-servers --watch"});
   auto flags = std::make_shared<RolloutFlags>();
   CLI::App* command = AddCommandWithArg(
       *rollout, "status",
@@ -187,8 +189,13 @@ void AddRolloutCommands(CLI::App& app, const GlobalOptions& globals, CommandActi
       "If fleetd restarts or cannot be reached, the watch says so on stderr and reconnects, "
       "with backoff, until --timeout.",
       "POLICY", "The policy's name.", &flags->policy);
+  SetExamples(command,
+              {"fleetctl rollout status linux-servers",
+               "# Wait for every agent, give up after 10 minutes or 3 rejections\nfleetctl rollout "
+               "status linux-servers --watch --timeout 10m --max-nacked 3",
+               "fleetctl rollout status linux-servers --revision 4 -o json"});
   command->add_option("--revision", flags->revision, "The revision. Default: the latest.")
-      ->check(CLI::PositiveNumber);
+      ->check(RevisionNumber());
   CLI::Option* watch = command->add_flag("-w,--watch", flags->watch, "Follow the rollout.");
   command->add_option("--timeout", flags->timeout, "With --watch: give up after this long.")
       ->check(DurationValidator())
@@ -197,7 +204,7 @@ void AddRolloutCommands(CLI::App& app, const GlobalOptions& globals, CommandActi
       ->add_option("--max-nacked", flags->gate.max_nacked,
                    "How many agents may reject the revision before the rollout counts as failed "
                    "(exit 4). Default: 0.")
-      ->check(CLI::NonNegativeNumber);
+      ->check(Count());
   command
       ->add_flag("--ignore-offline", flags->gate.ignore_offline,
                  "With --watch: do not wait for offline agents that have not answered (they get "

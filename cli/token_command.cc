@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
 #include "cli/duration.h"
+#include "cli/flag_values.h"
 #include "cli/resource_json.h"
 #include "cli/resource_tables.h"
 
@@ -36,13 +37,16 @@ void AddCreate(CLI::App& token, const GlobalOptions& globals, CommandAction* act
       "create",
       "Create an enrollment token for a policy and print its secret, which fleetd shows this "
       "once only. Agents enroll with the secret and are assigned to the policy.");
+  SetExamples(command,
+              {"fleetctl token create --policy linux-servers --ttl 24h --max-uses 10",
+               "fleetctl token create --policy linux-servers --description \"rack 4\" -o json"});
   command->add_option("--policy", flags->policy, "The policy enrolled agents get.")
       ->required()
       ->type_name("NAME");
   command->add_option("--ttl", flags->ttl, "How long the token works, e.g. 24h. Default: forever.")
       ->check(DurationValidator());
   command->add_option("--max-uses", flags->max_uses, "How many agents may enroll. Default: any.")
-      ->check(CLI::NonNegativeNumber);
+      ->check(Count());
   command->add_option("--description", flags->description, "Free text for people.");
   OnRemoteCommand(
       command, globals, action, [&globals, flags](AdminClient& client, std::ostream& out) {
@@ -63,6 +67,8 @@ void AddCreate(CLI::App& token, const GlobalOptions& globals, CommandAction* act
 
 void AddTokenCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action) {
   CLI::App* token = AddGroup(app, "token", "Create and revoke enrollment tokens.");
+  SetExamples(token,
+              {"fleetctl token create --policy linux-servers", "fleetctl token revoke TOKEN_ID"});
   AddCreate(*token, globals, action);
   AddIdCommand(*token, "revoke",
                "Revoke an enrollment token (ID: see fleetctl get tokens): it enrolls no more "
@@ -73,6 +79,7 @@ void AddTokenCommands(CLI::App& app, const GlobalOptions& globals, CommandAction
                  request.set_id(id);
                  return client.RevokeEnrollmentToken(request).status();
                });
+  SetExamples(token->get_subcommand("revoke"), {"fleetctl token revoke TOKEN_ID"});
 }
 
 }  // namespace fleet::cli

@@ -1,9 +1,12 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <utility>
 
+#include "absl/strings/match.h"
 #include "cli/config_store.h"
 #include "cli/connection.h"
+#include "cli/exit_codes.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -118,7 +121,24 @@ TEST(ResolveConnectionTest, ContextPrecedence) {
   EXPECT_EQ(by_flag.address, "prod:8221");
   absl::StatusOr<Connection> unknown =
       ResolveConnection(GlobalOptions{.context = "nope"}, Environment{}, TwoContexts());
-  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  // The operator's typo, not a missing server resource: exit 2, not 3.
+  EXPECT_TRUE(IsUsageError(unknown.status())) << unknown.status();
+}
+
+// An address is HOST:PORT; what is wrong with one is said, as a usage error.
+TEST(CheckAddressTest, SaysWhatIsWrong) {
+  for (const char* good : {"127.0.0.1:8221", "fleetd.example.com:1", "[::1]:8221", "unix:/run/f"}) {
+    EXPECT_OK(CheckAddress(good, "--address")) << good;
+  }
+  for (const auto& [bad, why] :
+       {std::pair("127.0.0.1", "has no port"), std::pair("[::1]", "has no port"),
+        std::pair("http://h:1", "without \"http://\""), std::pair("h:0", "from 1 to 65535"),
+        std::pair("h:http", "from 1 to 65535"), std::pair(":8221", "has no host"),
+        std::pair("::1:8221", "in brackets")}) {
+    absl::Status status = CheckAddress(bad, "--address");
+    EXPECT_TRUE(IsUsageError(status)) << bad << ": " << status;
+    EXPECT_TRUE(absl::StrContains(status.message(), why)) << bad << ": " << status;
+  }
 }
 
 // Flags beat FLEETCTL_ADDRESS / FLEETCTL_TOKEN_FILE, which beat the context's values.

@@ -172,7 +172,7 @@ TEST_F(FleetctlTest, Contexts) {
             0);
   EXPECT_EQ(Run({"config", "set-context", "prod", "--address", "prod:8221"}).exit_code, 0);
   EXPECT_EQ(Run({"config", "set-context", "new"}).exit_code, 1);  // a new one needs --address
-  EXPECT_EQ(Run({"config", "use-context", "nope"}).exit_code, 3);
+  EXPECT_EQ(Run({"config", "use-context", "nope"}).exit_code, 2);
   EXPECT_EQ(Run({"config", "use-context", "prod"}).exit_code, 0);
   CommandResult json = Run({"config", "get-contexts", "-o", "json"});
   EXPECT_EQ(json.exit_code, 0) << json.err;

@@ -268,10 +268,10 @@ TEST(FleetctlE2eTest, SilentServerTimesOut) {
   EXPECT_TRUE(absl::StrContains(result.err, "did not answer within")) << result.err;
 }
 
-// Usage errors exit 2: no command, an unknown flag, an unknown output format.
+// Usage errors exit 2: an unknown command, an unknown flag, an unknown output format.
 TEST(FleetctlE2eTest, UsageErrorsExit2) {
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {}, {"--bogus", "version"}, {"version", "-o", "xml"}}) {
+           {"bogus"}, {"--bogus", "version"}, {"version", "-o", "xml"}}) {
     ASSERT_OK_AND_ASSIGN(CommandResult result, Fleetctl(args));
     EXPECT_EQ(result.exit_code, 2) << absl::StrJoin(args, " ") << ": " << result.err;
   }
