@@ -19,7 +19,9 @@ struct GlobalOptions {
   // --certificate-authority, --client-certificate, --client-key, --tls-server-name,
   // --insecure-skip-tls-verify; paths as given.
   TlsSettings tls;
+  // -o/--output: wide and name are kTable here, with their style in table_style.
   OutputFormat output = OutputFormat::kTable;
+  TableStyle table_style = TableStyle::kNormal;
 };
 
 // Adds --context, --address, --token-file, the TLS flags and -o/--output to `app`, parsed into
