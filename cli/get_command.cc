@@ -36,7 +36,7 @@ void AddListFlags(CLI::App* command, const TableSpec<T>& spec, ListFlags* flags)
                     "Tables (-o table, wide): leave out the header row.");
   command
       ->add_option("--sort-by", flags->sort_by,
-                   absl::StrCat("Sort by this column (any -o; ties by name): one of ",
+                   absl::StrCat("Sort by this column (any -o; ties by name or id): one of ",
                                 absl::StrJoin(SortColumns(spec), ", "),
                                 ". Default: ", absl::AsciiStrToLower(spec.default_sort),
                                 ". Times sort oldest first. Example: --sort-by ",
@@ -54,7 +54,7 @@ void AddListFlags(CLI::App* command, const TableSpec<T>& spec, ListFlags* flags)
           [](const std::string& value) -> std::string {
             int64_t n = 0;
             if (absl::SimpleAtoi(value, &n) && n > 0) return "";
-            return absl::StrCat("--limit must be a positive whole number, not \"", value, "\"");
+            return absl::StrCat("not a positive whole number: \"", value, "\"");
           },
           ""));
 }
@@ -106,17 +106,19 @@ const T& Same(const T& row) {
 
 const v1::Policy& PolicyOf(const PolicyRow& row) { return row.policy; }
 
-// Prints one item found by name or id: as a one-row table (or KIND/NAME line), else PrintOne's
-// object.
+// Prints one item found by name or id: as a one-row table (--no-headers as for lists) or KIND/NAME
+// line, else PrintOne's object.
 template <typename Row, typename T>
-void PrintSingle(const GlobalOptions& globals, const TableSpec<Row>& spec, const Row& row,
-                 const T& (*item)(const Row&), nlohmann::ordered_json (*to_json)(const T&),
+void PrintSingle(const GlobalOptions& globals, const ListFlags& flags, const TableSpec<Row>& spec,
+                 const Row& row, const T& (*item)(const Row&),
+                 nlohmann::ordered_json (*to_json)(const T&),
                  void (*write_table)(const Items<T>&, std::ostream&), std::ostream& out) {
   if (globals.output != OutputFormat::kTable) {
     PrintOne(globals.output, item(row), to_json, write_table, out);
     return;
   }
-  PrintRows(spec, std::vector<Row>{row}, TableOptions{.style = globals.table_style}, absl::Now(),
+  PrintRows(spec, std::vector<Row>{row},
+            TableOptions{.style = globals.table_style, .headers = !flags.no_headers}, absl::Now(),
             out);
 }
 
@@ -155,8 +157,8 @@ void AddGetPolicies(CLI::App& get, const GlobalOptions& globals, CommandAction* 
             if (!rollout.ok()) return rollout.status();
             row.rollout = *rollout;
           }
-          PrintSingle(globals, PolicyTable(), row, &PolicyOf, &PolicyToJson, &WritePolicyTable,
-                      out);
+          PrintSingle(globals, flags->list, PolicyTable(), row, &PolicyOf, &PolicyToJson,
+                      &WritePolicyTable, out);
           return absl::OkStatus();
         }
         std::vector<PolicyRow> rows;
@@ -277,8 +279,7 @@ void AddGetAgents(CLI::App& get, const GlobalOptions& globals, CommandAction* ac
           [](const std::string& value) -> std::string {
             if (AgentStatusFilters().contains(absl::AsciiStrToLower(value))) return "";
             return absl::StrCat("unknown status \"", value,
-                                "\" for --status; use one of: online, offline, acked, nacked, "
-                                "pending");
+                                "\"; use one of: online, offline, acked, nacked, pending");
           },
           ""))
       ->excludes(id);
@@ -296,8 +297,8 @@ void AddGetAgents(CLI::App& get, const GlobalOptions& globals, CommandAction* ac
                     request.set_id(filter->id);
                     absl::StatusOr<v1::Agent> agent = client.GetAgent(request);
                     if (!agent.ok()) return agent.status();
-                    PrintSingle(globals, AgentTable(), *agent, &Same<v1::Agent>, &AgentToJson,
-                                &WriteAgentTable, out);
+                    PrintSingle(globals, filter->list, AgentTable(), *agent, &Same<v1::Agent>,
+                                &AgentToJson, &WriteAgentTable, out);
                     return absl::OkStatus();
                   });
 }

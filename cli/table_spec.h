@@ -64,14 +64,14 @@ std::vector<std::string> SortColumns(const TableSpec<T>& spec) {
 }
 
 // Empty when `sort_by` names a column of `spec` (any case), else a usage error message naming
-// the columns: what --sort-by's validator answers.
+// the columns: what --sort-by's validator answers (CLI11 puts "--sort-by: " before it).
 template <typename T>
 std::string CheckSortColumn(const TableSpec<T>& spec, const std::string& sort_by) {
   const std::vector<std::string> names = SortColumns(spec);
   if (std::find(names.begin(), names.end(), absl::AsciiStrToLower(sort_by)) != names.end()) {
     return "";
   }
-  return absl::StrCat("unknown column \"", sort_by, "\" for --sort-by; the columns of ", spec.kind,
+  return absl::StrCat("unknown column \"", sort_by, "\"; the columns of ", spec.kind,
                       " tables are: ", absl::StrJoin(names, ", "));
 }
 

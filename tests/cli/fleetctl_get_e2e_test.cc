@@ -140,17 +140,22 @@ TEST_F(FleetctlGetE2eTest, PolicyTableOptions) {
   EXPECT_THAT(Out({"get", "policies", "-o", "wide"}),
               HasSubstr("   DESCRIPTION   OFFLINE   SHA256 "));
   EXPECT_THAT(Out({"get", "policy", "alpha"}), HasSubstr("\nalpha   2 "));
+  EXPECT_THAT(Lines(Out({"get", "policy", "alpha", "--no-headers"})),
+              ElementsAre(StartsWith("alpha   2 ")));
 
   CommandResult bad_column = Fleetctl({"get", "policies", "--sort-by", "bogus"});
   EXPECT_EQ(bad_column.exit_code, 2);
-  EXPECT_THAT(bad_column.err, HasSubstr("unknown column \"bogus\" for --sort-by; the columns of "
-                                        "policy tables are: name, revision, agents, acked"));
+  EXPECT_THAT(bad_column.err,
+              HasSubstr("--sort-by: unknown column \"bogus\"; the columns of policy "
+                        "tables are: name, revision, agents, acked"));
   CommandResult bad_format = Fleetctl({"get", "policies", "-o", "tabel"});
   EXPECT_EQ(bad_format.exit_code, 2);
   EXPECT_THAT(bad_format.err,
               HasSubstr("unknown output format \"tabel\"; use one of: table, wide, name, json, "
                         "yaml"));
-  EXPECT_EQ(Fleetctl({"get", "policies", "--limit", "0"}).exit_code, 2);
+  CommandResult bad_limit = Fleetctl({"get", "policies", "--limit", "0"});
+  EXPECT_EQ(bad_limit.exit_code, 2);
+  EXPECT_THAT(bad_limit.err, HasSubstr("--limit: not a positive whole number: \"0\""));
 }
 
 // Agents list by hostname with NACKED and ages; --status filters by connection and by rollout
@@ -190,7 +195,8 @@ TEST_F(FleetctlGetE2eTest, AgentRolloutStatesAndPolicyCounts) {
               ElementsAre("agent/" + nacker.agent_id(), "agent/" + acker.agent_id()));
   CommandResult bad_status = Fleetctl({"get", "agents", "--status", "broken"});
   EXPECT_EQ(bad_status.exit_code, 2);
-  EXPECT_THAT(bad_status.err, HasSubstr("use one of: online, offline, acked, nacked, pending"));
+  EXPECT_THAT(bad_status.err, HasSubstr("--status: unknown status \"broken\"; use one of: online, "
+                                        "offline, acked, nacked, pending"));
 
   EXPECT_THAT(Out({"get", "policies"}), MatchesRegex("(.|\n)*\nweb +1 +3 +1 +1 +1 +.*"));
 
@@ -205,21 +211,21 @@ TEST_F(FleetctlGetE2eTest, AgentRolloutStatesAndPolicyCounts) {
   nacking.End();
 }
 
-// A list longer than fleetd's 500-agent page is read page by page to the end; --limit stops
+// 5,000 agents, ten of fleetd's 500-agent pages, are read page by page to the end; --limit stops
 // after N, across a page boundary too.
 TEST_F(FleetctlGetE2eTest, PagesThroughBigListsAndLimits) {
   Apply("web");
   const std::string token = Token("web");
-  constexpr int kAgents = 1'001;
+  constexpr int kAgents = 5'000;
   for (int i = 0; i < kAgents; ++i) Enroll(token, absl::StrCat("host-", 10'000 + i));
   const std::vector<std::string> all = Lines(Out({"get", "agents", "--no-headers"}));
   ASSERT_EQ(all.size(), static_cast<size_t>(kAgents));
   EXPECT_THAT(all.front(), HasSubstr(" host-10000 "));
-  EXPECT_THAT(all.back(), HasSubstr(" host-11000 "));
+  EXPECT_THAT(all.back(), HasSubstr(absl::StrCat(" host-", 10'000 + kAgents - 1, " ")));
   EXPECT_EQ(Lines(Out({"get", "agents", "-o", "name", "--limit", "600"})).size(), 600u);
   EXPECT_EQ(Lines(Out({"get", "agents", "-o", "name", "--limit", "3"})).size(), 3u);
   EXPECT_THAT(Out({"get", "policies", "--no-headers"}),
-              MatchesRegex("web +1 +1,001 +0 +0 +1,001 .*\n"));
+              MatchesRegex("web +1 +5,000 +0 +0 +5,000 .*\n"));
 }
 
 }  // namespace

@@ -117,7 +117,7 @@ TEST(AgentTableTest, SortsByTheNamedColumn) {
 TEST(AgentTableTest, UnknownSortColumnNamesTheColumns) {
   EXPECT_THAT(CheckSortColumn(AgentTable(), "Hostname"), IsEmpty());
   EXPECT_EQ(CheckSortColumn(AgentTable(), "host"),
-            "unknown column \"host\" for --sort-by; the columns of agent tables are: id, "
+            "unknown column \"host\"; the columns of agent tables are: id, "
             "hostname, policy, revision, nacked, status, health, last-seen, age, labels, os, "
             "arch, version, token, nack-reason, message");
 }
