@@ -1,6 +1,9 @@
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <utility>
 
+#include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "cli/flag_values.h"
 #include "cli/resource_json.h"
@@ -20,6 +23,39 @@ void PrintDetail(OutputFormat format, const T& item, nlohmann::ordered_json (*to
   }
 }
 
+// How many of a policy's newest revisions `describe policy` lists.
+constexpr int kDescribedRevisions = 5;
+
+// `policy` with the rollout of its revision, its newest revisions and its enrollment tokens.
+absl::StatusOr<PolicyDetail> ReadPolicyDetail(AdminClient& client, v1::Policy policy) {
+  PolicyDetail detail;
+  v1::GetRolloutStatusRequest rollout;
+  rollout.set_policy(policy.name());
+  rollout.set_revision(policy.revision());
+  absl::StatusOr<v1::RolloutStatus> status = client.GetRolloutStatus(rollout);
+  if (!status.ok()) return status.status();
+  detail.rollout = *std::move(status);
+  v1::GetPolicyHistoryRequest history;
+  history.set_name(policy.name());
+  absl::StatusOr<v1::GetPolicyHistoryResponse> revisions = client.GetPolicyHistory(history);
+  if (!revisions.ok()) return revisions.status();
+  for (const v1::Policy& revision : revisions->revisions()) {
+    if (static_cast<int>(detail.revisions.size()) == kDescribedRevisions) break;
+    detail.revisions.push_back(revision);
+  }
+  v1::ListEnrollmentTokensRequest tokens;
+  tokens.set_policy(policy.name());
+  absl::StatusOr<v1::ListEnrollmentTokensResponse> listed = client.ListEnrollmentTokens(tokens);
+  if (!listed.ok()) return listed.status();
+  detail.tokens.assign(listed->tokens().begin(), listed->tokens().end());
+  std::stable_sort(detail.tokens.begin(), detail.tokens.end(),
+                   [](const v1::EnrollmentToken& a, const v1::EnrollmentToken& b) {
+                     return a.created_at().seconds() < b.created_at().seconds();
+                   });
+  detail.policy = std::move(policy);
+  return detail;
+}
+
 void AddDescribePolicy(CLI::App& describe, const GlobalOptions& globals, CommandAction* action) {
   struct Flags {
     std::string name;
@@ -28,22 +64,29 @@ void AddDescribePolicy(CLI::App& describe, const GlobalOptions& globals, Command
   auto flags = std::make_shared<Flags>();
   CLI::App* command = AddCommandWithArg(
       describe, "policy",
-      "Show one revision of a policy (the latest by default) in detail, with its spec.", "NAME",
-      "The policy's name.", &flags->name);
+      "Show one revision of a policy (the latest by default) in detail: its spec, its rollout, "
+      "its newest revisions and its enrollment tokens.",
+      "NAME", "The policy's name.", &flags->name);
   SetExamples(command, {"fleetctl describe policy linux-servers",
                         "fleetctl describe policy linux-servers --revision 2"});
   command->add_option("--revision", flags->revision, "A retained revision.")
       ->check(RevisionNumber());
-  OnRemoteCommand(command, globals, action,
-                  [&globals, flags](AdminClient& client, std::ostream& out) {
-                    v1::GetPolicyRequest request;
-                    request.set_name(flags->name);
-                    request.set_revision(flags->revision);
-                    absl::StatusOr<v1::Policy> policy = client.GetPolicy(request);
-                    if (!policy.ok()) return policy.status();
-                    PrintDetail(globals.output, *policy, &PolicyToJson, &DescribePolicy, out);
-                    return absl::OkStatus();
-                  });
+  OnRemoteCommand(
+      command, globals, action, [&globals, flags](AdminClient& client, std::ostream& out) {
+        v1::GetPolicyRequest request;
+        request.set_name(flags->name);
+        request.set_revision(flags->revision);
+        absl::StatusOr<v1::Policy> policy = client.GetPolicy(request);
+        if (!policy.ok()) return policy.status();
+        if (globals.output != OutputFormat::kTable) {
+          WriteStructured(PolicyToJson(*policy), globals.output, out);
+          return absl::OkStatus();
+        }
+        absl::StatusOr<PolicyDetail> detail = ReadPolicyDetail(client, *std::move(policy));
+        if (!detail.ok()) return detail.status();
+        DescribePolicy(*detail, absl::Now(), out);
+        return absl::OkStatus();
+      });
 }
 
 void AddDescribeAgent(CLI::App& describe, const GlobalOptions& globals, CommandAction* action) {

@@ -1,7 +1,16 @@
+#include <algorithm>
+#include <cstdint>
+#include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "cli/flag_values.h"
 #include "cli/policy_specs.h"
@@ -12,16 +21,108 @@
 namespace fleet::cli {
 namespace {
 
-// Calls `list` from the first page to the last, handing each page to `take`.
+// fleetd's largest page (admin.proto): fewer round trips for big lists.
+constexpr int32_t kMaxPageSize = 500;
+
+// The flags every `get` list takes.
+struct ListFlags {
+  bool no_headers = false;
+  std::string sort_by;
+  int64_t limit = 0;  // 0: all
+};
+
+// Adds --no-headers, --sort-by (a column of `spec`, checked while parsing: a usage error names
+// the columns) and --limit.
+template <typename T>
+void AddListFlags(CLI::App* command, const TableSpec<T>& spec, ListFlags* flags) {
+  command->add_flag("--no-headers", flags->no_headers,
+                    "Tables (-o table, wide): leave out the header row.");
+  command
+      ->add_option("--sort-by", flags->sort_by,
+                   absl::StrCat("Sort by this column (any -o; ties by name or id): one of ",
+                                absl::StrJoin(SortColumns(spec), ", "),
+                                ". Default: ", absl::AsciiStrToLower(spec.default_sort),
+                                ". Times sort oldest first. Example: --sort-by ",
+                                absl::AsciiStrToLower(spec.columns[1].header)))
+      ->type_name("COLUMN")
+      ->check(CLI::Validator(
+          [&spec](const std::string& value) { return CheckSortColumn(spec, value); }, ""));
+  command
+      ->add_option("--limit", flags->limit,
+                   "At most N items. Policies and agents: fleetd is asked for the first N in its "
+                   "order (policies by name, agents by id), which are then sorted; tokens: the "
+                   "first N once sorted. Default: all, read page by page.")
+      ->type_name("N")
+      ->check(CLI::Validator(
+          [](const std::string& value) -> std::string {
+            int64_t n = 0;
+            if (absl::SimpleAtoi(value, &n) && n > 0) return "";
+            return absl::StrCat("not a positive whole number: \"", value, "\"");
+          },
+          ""));
+}
+
+// Calls `list` from the first page on, handing each page to `take`, which returns how many items
+// it has taken in all; stops after the last page or once `limit` (0: none) items are taken.
 template <typename Request, typename List, typename Take>
-absl::Status ForEachPage(Request request, List list, Take take) {
+absl::Status ForEachPage(Request request, int64_t limit, List list, Take take) {
   do {
+    if (limit > 0)
+      request.set_page_size(static_cast<int32_t>(std::min<int64_t>(limit, kMaxPageSize)));
     auto page = list(request);
     if (!page.ok()) return page.status();
-    take(*page);
+    const int64_t taken = take(*page);
+    if (limit > 0 && taken >= limit) break;
     request.set_page_token(page->next_page_token());
   } while (!request.page_token().empty());
   return absl::OkStatus();
+}
+
+// Prints `rows` as `globals` and `flags` say: sorted, at most --limit of them; a table, or
+// KIND/NAME lines, or (json, yaml) PrintList's array of to_json(row). An empty table or name list
+// says "No resources found" on stderr instead, as kubectl does.
+template <typename Row, typename T>
+void PrintRowsAs(const GlobalOptions& globals, const ListFlags& flags, const TableSpec<Row>& spec,
+                 std::vector<Row> rows, const T& (*item)(const Row&),
+                 nlohmann::ordered_json (*to_json)(const T&),
+                 void (*write_table)(const Items<T>&, std::ostream&), std::ostream& out) {
+  SortRows(spec, flags.sort_by, rows);
+  if (flags.limit > 0 && static_cast<int64_t>(rows.size()) > flags.limit) rows.resize(flags.limit);
+  if (globals.output != OutputFormat::kTable) {
+    Items<T> items;
+    for (const Row& row : rows) *items.Add() = item(row);
+    PrintList(globals.output, items, to_json, write_table, out);
+    return;
+  }
+  if (rows.empty()) {
+    std::cerr << "No resources found\n";
+    return;
+  }
+  PrintRows(spec, rows, TableOptions{.style = globals.table_style, .headers = !flags.no_headers},
+            absl::Now(), out);
+}
+
+template <typename T>
+const T& Same(const T& row) {
+  return row;
+}
+
+const v1::Policy& PolicyOf(const PolicyRow& row) { return row.policy; }
+
+// Prints one item found by name or id: as a one-row table (--no-headers as for lists) or KIND/NAME
+// line, else PrintOne's object.
+template <typename Row, typename T>
+void PrintSingle(const GlobalOptions& globals, const ListFlags& flags, const TableSpec<Row>& spec,
+                 const Row& row, const T& (*item)(const Row&),
+                 nlohmann::ordered_json (*to_json)(const T&),
+                 void (*write_table)(const Items<T>&, std::ostream&), std::ostream& out) {
+  if (globals.output != OutputFormat::kTable) {
+    PrintOne(globals.output, item(row), to_json, write_table, out);
+    return;
+  }
+  PrintRows(spec, std::vector<Row>{row},
+            TableOptions{.style = globals.table_style, .headers = !flags.no_headers}, absl::Now(),
+            out);
 }
 
 void AddGetPolicies(CLI::App& get, const GlobalOptions& globals, CommandAction* action) {
@@ -29,11 +130,13 @@ void AddGetPolicies(CLI::App& get, const GlobalOptions& globals, CommandAction* 
     std::string name;
     int64_t revision = 0;
     std::vector<std::string> selectors;
+    ListFlags list;
   };
   auto flags = std::make_shared<Flags>();
   CLI::App* command = get.add_subcommand(
       "policies",
-      "List the latest revision of every policy, or show one policy (NAME), at --revision or "
+      "List the latest revision of every policy with its rollout (AGENTS assigned, how many ACKED "
+      "the latest revision, NACKED it, are PENDING), or show one policy (NAME), at --revision or "
       "its latest. -o yaml prints a document `fleetctl apply -f` takes back.");
   SetExamples(command, {"fleetctl get policies",
                         "fleetctl get policy linux-servers -o yaml > linux-servers.yaml",
@@ -44,6 +147,7 @@ void AddGetPolicies(CLI::App& get, const GlobalOptions& globals, CommandAction* 
       ->check(RevisionNumber())
       ->needs(name);
   AddSelectorOption(command, &flags->selectors, "Only policies")->excludes(name);
+  AddListFlags(command, PolicyTable(), &flags->list);
   OnRemoteCommand(
       command, globals, action, [&globals, flags](AdminClient& client, std::ostream& out) {
         if (!flags->name.empty()) {
@@ -52,73 +156,129 @@ void AddGetPolicies(CLI::App& get, const GlobalOptions& globals, CommandAction* 
           request.set_revision(flags->revision);
           absl::StatusOr<v1::Policy> policy = client.GetPolicy(request);
           if (!policy.ok()) return policy.status();
-          PrintOne(globals.output, *policy, &PolicyToJson, &WritePolicyTable, out);
+          PolicyRow row{*policy, std::nullopt};
+          if (globals.output == OutputFormat::kTable) {
+            v1::GetRolloutStatusRequest rollout_request;
+            rollout_request.set_policy(policy->name());
+            rollout_request.set_revision(policy->revision());
+            absl::StatusOr<v1::RolloutStatus> rollout = client.GetRolloutStatus(rollout_request);
+            if (!rollout.ok()) return rollout.status();
+            row.rollout = *rollout;
+          }
+          PrintSingle(globals, flags->list, PolicyTable(), row, &PolicyOf, &PolicyToJson,
+                      &WritePolicyTable, out);
           return absl::OkStatus();
         }
-        v1::ListPoliciesResponse all;
+        std::vector<PolicyRow> rows;
         v1::ListPoliciesRequest list;
         list.set_selector(JoinSelectors(flags->selectors));
         absl::Status listed = ForEachPage(
-            list,
+            list, flags->list.limit,
             [&client](const v1::ListPoliciesRequest& request) {
               return client.ListPolicies(request);
             },
-            [&all](const v1::ListPoliciesResponse& page) {
-              all.mutable_policies()->MergeFrom(page.policies());
+            [&rows, limit = flags->list.limit](const v1::ListPoliciesResponse& page) {
+              for (int i = 0; i < page.policies_size(); ++i) {
+                if (limit > 0 && static_cast<int64_t>(rows.size()) >= limit) break;
+                PolicyRow& row = rows.emplace_back(PolicyRow{page.policies(i), std::nullopt});
+                if (i < page.rollouts_size()) row.rollout = page.rollouts(i);
+              }
+              return static_cast<int64_t>(rows.size());
             });
         if (!listed.ok()) return listed;
         if (globals.output != OutputFormat::kTable) {
-          if (absl::Status specs = FetchPolicySpecs(client, *all.mutable_policies()); !specs.ok()) {
-            return specs;
+          // Documents that apply -f takes back carry their specs, which lists leave out.
+          google::protobuf::RepeatedPtrField<v1::Policy> policies;
+          for (const PolicyRow& row : rows) *policies.Add() = row.policy;
+          if (absl::Status specs = FetchPolicySpecs(client, policies); !specs.ok()) return specs;
+          rows.clear();
+          for (v1::Policy& policy : policies) {
+            rows.push_back(PolicyRow{std::move(policy), std::nullopt});
           }
         }
-        PrintList(globals.output, all.policies(), &PolicyToJson, &WritePolicyTable, out);
+        PrintRowsAs(globals, flags->list, PolicyTable(), std::move(rows), &PolicyOf, &PolicyToJson,
+                    &WritePolicyTable, out);
         return absl::OkStatus();
       });
 }
 
 void AddGetTokens(CLI::App& get, const GlobalOptions& globals, CommandAction* action) {
-  auto policy = std::make_shared<std::string>();
+  struct Flags {
+    std::string policy;
+    ListFlags list;
+  };
+  auto flags = std::make_shared<Flags>();
   CLI::App* command = get.add_subcommand(
       "tokens", "List enrollment tokens (never their secrets), of one --policy or of all.");
   SetExamples(command,
               {"fleetctl get tokens", "fleetctl get tokens --policy linux-servers -o json"});
   command->alias("token");
-  command->add_option("--policy", *policy, "Only this policy's tokens.")->type_name("NAME");
-  OnRemoteCommand(command, globals, action,
-                  [&globals, policy](AdminClient& client, std::ostream& out) {
-                    v1::ListEnrollmentTokensRequest request;
-                    request.set_policy(*policy);
-                    absl::StatusOr<v1::ListEnrollmentTokensResponse> response =
-                        client.ListEnrollmentTokens(request);
-                    if (!response.ok()) return response.status();
-                    PrintList(globals.output, response->tokens(), &EnrollmentTokenToJson,
-                              &WriteEnrollmentTokenTable, out);
-                    return absl::OkStatus();
-                  });
+  command->add_option("--policy", flags->policy, "Only this policy's tokens.")->type_name("NAME");
+  AddListFlags(command, EnrollmentTokenTable(), &flags->list);
+  OnRemoteCommand(
+      command, globals, action, [&globals, flags](AdminClient& client, std::ostream& out) {
+        v1::ListEnrollmentTokensRequest request;
+        request.set_policy(flags->policy);
+        absl::StatusOr<v1::ListEnrollmentTokensResponse> response =
+            client.ListEnrollmentTokens(request);
+        if (!response.ok()) return response.status();
+        std::vector<v1::EnrollmentToken> rows(response->tokens().begin(), response->tokens().end());
+        PrintRowsAs(globals, flags->list, EnrollmentTokenTable(), std::move(rows),
+                    &Same<v1::EnrollmentToken>, &EnrollmentTokenToJson, &WriteEnrollmentTokenTable,
+                    out);
+        return absl::OkStatus();
+      });
+}
+
+// --status of get agents: a connection status (ListAgentsRequest.status) or how far the agent
+// got with its policy's latest revision (ListAgentsRequest.rollout), filtered by fleetd.
+struct AgentStatusFilter {
+  v1::AgentStatus status = v1::AGENT_STATUS_UNSPECIFIED;
+  v1::AgentRollout rollout = v1::AGENT_ROLLOUT_UNSPECIFIED;
+};
+
+const std::map<std::string, AgentStatusFilter>& AgentStatusFilters() {
+  static const auto* const filters = new std::map<std::string, AgentStatusFilter>{
+      {"online", {.status = v1::AGENT_STATUS_ONLINE}},
+      {"offline", {.status = v1::AGENT_STATUS_OFFLINE}},
+      {"acked", {.rollout = v1::AGENT_ROLLOUT_ACKED}},
+      {"nacked", {.rollout = v1::AGENT_ROLLOUT_NACKED}},
+      {"pending", {.rollout = v1::AGENT_ROLLOUT_PENDING}}};
+  return *filters;
 }
 
 struct AgentFilter {
   std::string id;
   std::string policy;
-  v1::AgentStatus status = v1::AGENT_STATUS_UNSPECIFIED;
+  std::string status;
   std::vector<std::string> selectors;
+  ListFlags list;
 };
 
-absl::Status ListAgents(AdminClient& client, const AgentFilter& filter, OutputFormat format,
-                        std::ostream& out) {
+absl::Status ListAgents(AdminClient& client, const AgentFilter& filter,
+                        const GlobalOptions& globals, std::ostream& out) {
   v1::ListAgentsRequest request;
   request.set_policy(filter.policy);
-  request.set_status(filter.status);
+  if (!filter.status.empty()) {
+    const AgentStatusFilter& status = AgentStatusFilters().at(absl::AsciiStrToLower(filter.status));
+    request.set_status(status.status);
+    request.set_rollout(status.rollout);
+  }
   request.set_selector(JoinSelectors(filter.selectors));
-  v1::ListAgentsResponse all;
+  std::vector<v1::Agent> rows;
   absl::Status listed = ForEachPage(
-      request, [&client](const v1::ListAgentsRequest& page) { return client.ListAgents(page); },
-      [&all](const v1::ListAgentsResponse& page) {
-        all.mutable_agents()->MergeFrom(page.agents());
+      request, filter.list.limit,
+      [&client](const v1::ListAgentsRequest& page) { return client.ListAgents(page); },
+      [&rows, limit = filter.list.limit](const v1::ListAgentsResponse& page) {
+        for (const v1::Agent& agent : page.agents()) {
+          if (limit > 0 && static_cast<int64_t>(rows.size()) >= limit) break;
+          rows.push_back(agent);
+        }
+        return static_cast<int64_t>(rows.size());
       });
   if (!listed.ok()) return listed;
-  PrintList(format, all.agents(), &AgentToJson, &WriteAgentTable, out);
+  PrintRowsAs(globals, filter.list, AgentTable(), std::move(rows), &Same<v1::Agent>, &AgentToJson,
+              &WriteAgentTable, out);
   return absl::OkStatus();
 }
 
@@ -133,34 +293,52 @@ void AddGetAgents(CLI::App& get, const GlobalOptions& globals, CommandAction* ac
   command->add_option("--policy", filter->policy, "Only agents assigned to this policy.")
       ->type_name("NAME")
       ->excludes(id);
-  NamedValues(command->add_option("--status", filter->status,
-                                  "Only agents with this status: online or offline."),
-              AgentStatusesByName())
+  command
+      ->add_option("--status", filter->status,
+                   "Only agents that are: online or offline (connected to fleetd or not); "
+                   "acked (applied their policy's latest revision), nacked (refused it) or "
+                   "pending (neither yet, online or not). fleetd filters, page by page.")
+      ->type_name("online|offline|acked|nacked|pending")
+      ->check(CLI::Validator(
+          [](const std::string& value) -> std::string {
+            if (AgentStatusFilters().contains(absl::AsciiStrToLower(value))) return "";
+            return absl::StrCat(
+                "\"", value, "\": want ",
+                AlternativesText({"online", "offline", "acked", "nacked", "pending"}));
+          },
+          ""))
       ->excludes(id);
   AddSelectorOption(command, &filter->selectors, "Only agents")->excludes(id);
+  AddListFlags(command, AgentTable(), &filter->list);
   OnRemoteCommand(command, globals, action,
                   [&globals, filter](AdminClient& client, std::ostream& out) {
-                    if (filter->id.empty()) return ListAgents(client, *filter, globals.output, out);
+                    if (filter->id.empty()) return ListAgents(client, *filter, globals, out);
                     v1::GetAgentRequest request;
                     request.set_id(filter->id);
                     absl::StatusOr<v1::Agent> agent = client.GetAgent(request);
                     if (!agent.ok()) return agent.status();
-                    PrintOne(globals.output, *agent, &AgentToJson, &WriteAgentTable, out);
+                    PrintSingle(globals, filter->list, AgentTable(), *agent, &Same<v1::Agent>,
+                                &AgentToJson, &WriteAgentTable, out);
                     return absl::OkStatus();
                   });
 }
 
 void AddGetAdminTokens(CLI::App& get, const GlobalOptions& globals, CommandAction* action) {
+  auto flags = std::make_shared<ListFlags>();
   CLI::App* command =
       get.add_subcommand("admin-tokens", "List admin tokens (never their secrets). Role: admin.");
   SetExamples(command, {"fleetctl get admin-tokens", "fleetctl get admin-tokens -o json"});
   command->alias("admin-token");
-  OnRemoteCommand(command, globals, action, [&globals](AdminClient& client, std::ostream& out) {
-    absl::StatusOr<v1::ListAdminTokensResponse> response = client.ListAdminTokens();
-    if (!response.ok()) return response.status();
-    PrintList(globals.output, response->tokens(), &AdminTokenToJson, &WriteAdminTokenTable, out);
-    return absl::OkStatus();
-  });
+  AddListFlags(command, AdminTokenTable(), flags.get());
+  OnRemoteCommand(
+      command, globals, action, [&globals, flags](AdminClient& client, std::ostream& out) {
+        absl::StatusOr<v1::ListAdminTokensResponse> response = client.ListAdminTokens();
+        if (!response.ok()) return response.status();
+        std::vector<v1::AdminToken> rows(response->tokens().begin(), response->tokens().end());
+        PrintRowsAs(globals, *flags, AdminTokenTable(), std::move(rows), &Same<v1::AdminToken>,
+                    &AdminTokenToJson, &WriteAdminTokenTable, out);
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace

@@ -1,6 +1,12 @@
 #include "cli/global_options.h"
 
 #include <map>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 
 #include "cli/duration.h"
 #include "cli/flag_values.h"
@@ -62,13 +68,29 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions* options) {
   app.add_flag("--insecure-skip-tls-verify", options->tls.insecure_skip_verify,
                "Speak TLS but accept any certificate fleetd presents: anyone on the path can "
                "then read the admin token. For throw-away test servers only.");
-  const std::map<std::string, OutputFormat> formats = {{"table", OutputFormat::kTable},
-                                                       {"json", OutputFormat::kJson},
-                                                       {"yaml", OutputFormat::kYaml}};
-  NamedValues(app.add_option("-o,--output", options->output,
-                             "How to print results: table (for people), json or yaml (for "
-                             "scripts). Default: table. Example: -o json"),
-              formats);
+  const std::map<std::string, std::pair<OutputFormat, TableStyle>> formats = {
+      {"table", {OutputFormat::kTable, TableStyle::kNormal}},
+      {"wide", {OutputFormat::kTable, TableStyle::kWide}},
+      {"name", {OutputFormat::kTable, TableStyle::kName}},
+      {"json", {OutputFormat::kJson, TableStyle::kNormal}},
+      {"yaml", {OutputFormat::kYaml, TableStyle::kNormal}}};
+  app.add_option_function<std::string>(
+         "-o,--output",
+         [options, formats](const std::string& name) {
+           std::tie(options->output, options->table_style) =
+               formats.at(absl::AsciiStrToLower(name));
+         },
+         "How to print results: table (for people), wide (get: a table with more columns), "
+         "name (get: KIND/NAME lines), json or yaml (for scripts). Default: table. Example: "
+         "-o json")
+      ->type_name("table|wide|name|json|yaml")
+      ->check(CLI::Validator(
+          [formats](const std::string& value) -> std::string {
+            if (formats.contains(absl::AsciiStrToLower(value))) return "";
+            return absl::StrCat("\"", value, "\": want ",
+                                AlternativesText({"table", "wide", "name", "json", "yaml"}));
+          },
+          ""));
   app.add_option("--request-timeout", options->request_timeout,
                  "How long fleetctl waits for each answer from fleetd before it gives up (exit "
                  "5); 0 waits forever. Watches (rollout status --watch) keep their own "

@@ -20,9 +20,11 @@ struct GlobalOptions {
   // --certificate-authority, --client-certificate, --client-key, --tls-server-name,
   // --insecure-skip-tls-verify; paths as given.
   TlsSettings tls;
+  // -o/--output: wide and name are kTable here, with their style in table_style.
   OutputFormat output = OutputFormat::kTable;
   // --request-timeout: the deadline of each unary RPC, a duration or "0" for none.
   std::string request_timeout = "10s";
+  TableStyle table_style = TableStyle::kNormal;
 };
 
 // --request-timeout as a duration; absl::InfiniteDuration() for "0". Valid once parsed.

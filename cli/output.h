@@ -13,6 +13,11 @@ namespace fleet::cli {
 
 enum class OutputFormat { kTable, kJson, kYaml };
 
+// How a kTable list of `get` is printed: -o table (kNormal), -o wide (kWide: more columns) or
+// -o name (kName: one KIND/NAME line a row, as kubectl's). Commands that print no list print
+// kWide and kName as kNormal.
+enum class TableStyle { kNormal, kWide, kName };
+
 // Writes `value` as pretty-printed JSON (kJson) or as a YAML document (kYaml), keys in the
 // order they were inserted, ending with a newline. kTable is the caller's job; it writes JSON.
 // Ill-formed UTF-8 in a string is written as U+FFFD.

@@ -1,7 +1,11 @@
 #include "cli/resource_tables.h"
 
+#include <cstdint>
 #include <iostream>
+#include <limits>
 #include <map>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -9,7 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "cli/human_duration.h"
 #include "cli/resource_json.h"
 #include "cli/table_writer.h"
 
@@ -43,6 +49,41 @@ std::string Labels(const v1::Agent& agent) {
   return absl::StrJoin(sorted, ",", absl::PairFormatter("="));
 }
 
+// An age column's cell: how long ago `time` was, "-" when unset.
+std::string Age(const google::protobuf::Timestamp& time, absl::Time now) {
+  if (time.seconds() == 0 && time.nanos() == 0) return "-";
+  return HumanDuration(now - absl::FromUnixSeconds(time.seconds()));
+}
+
+SortKey TimeKey(const google::protobuf::Timestamp& time) { return {.number = time.seconds()}; }
+SortKey NumberKey(int64_t number) { return {.number = number}; }
+
+// A rollout count of a policy row, "-" without its rollout.
+std::string Count(const PolicyRow& row, int64_t (v1::RolloutStatus::*count)() const) {
+  return row.rollout.has_value() ? WithThousands(((*row.rollout).*count)()) : "-";
+}
+SortKey CountKey(const PolicyRow& row, int64_t (v1::RolloutStatus::*count)() const) {
+  return NumberKey(row.rollout.has_value() ? ((*row.rollout).*count)() : -1);
+}
+
+int64_t PendingAll(const v1::RolloutStatus& status) {
+  return status.pending() + status.pending_offline();
+}
+
+// Writes `table` with every line indented by two spaces.
+void Indented(const TableWriter& table, std::ostream& out) {
+  std::ostringstream text;
+  table.Write(text);
+  for (absl::string_view line : absl::StrSplit(text.str(), '\n', absl::SkipEmpty())) {
+    out << "  " << line << "\n";
+  }
+}
+
+template <typename T>
+std::vector<T> Rows(const Items<T>& items) {
+  return std::vector<T>(items.begin(), items.end());
+}
+
 }  // namespace
 
 std::string WithThousands(int64_t value) {
@@ -55,14 +96,157 @@ std::string WithThousands(int64_t value) {
   return out;
 }
 
+const TableSpec<PolicyRow>& PolicyTable() {
+  using Row = PolicyRow;
+  static const auto* const spec = new TableSpec<PolicyRow>{
+      .kind = "policy",
+      .name = [](const Row& row) { return row.policy.name(); },
+      .columns =
+          {{"NAME", [](const Row& row, absl::Time) { return row.policy.name(); }},
+           {"REVISION",
+            [](const Row& row, absl::Time) { return absl::StrCat(row.policy.revision()); },
+            [](const Row& row) { return NumberKey(row.policy.revision()); }},
+           {"AGENTS",
+            [](const Row& row, absl::Time) { return Count(row, &v1::RolloutStatus::agents); },
+            [](const Row& row) { return CountKey(row, &v1::RolloutStatus::agents); }},
+           {"ACKED",
+            [](const Row& row, absl::Time) { return Count(row, &v1::RolloutStatus::acked); },
+            [](const Row& row) { return CountKey(row, &v1::RolloutStatus::acked); }},
+           {"NACKED",
+            [](const Row& row, absl::Time) { return Count(row, &v1::RolloutStatus::nacked); },
+            [](const Row& row) { return CountKey(row, &v1::RolloutStatus::nacked); }},
+           {"PENDING",
+            [](const Row& row, absl::Time) {
+              return row.rollout.has_value() ? WithThousands(PendingAll(*row.rollout)) : "-";
+            },
+            [](const Row& row) {
+              return NumberKey(row.rollout.has_value() ? PendingAll(*row.rollout) : -1);
+            }},
+           {"UPDATED",
+            [](const Row& row, absl::Time now) { return Age(row.policy.created_at(), now); },
+            [](const Row& row) { return TimeKey(row.policy.created_at()); }},
+           {"DESCRIPTION", [](const Row& row, absl::Time) { return row.policy.description(); }},
+           {"OFFLINE",
+            [](const Row& row, absl::Time) { return Count(row, &v1::RolloutStatus::offline); },
+            [](const Row& row) { return CountKey(row, &v1::RolloutStatus::offline); }, true},
+           {"SHA256",
+            [](const Row& row, absl::Time) { return ShortSha(row.policy.sha256()); },
+            {},
+            true},
+           {"AUTHOR",
+            [](const Row& row, absl::Time) { return OrDash(row.policy.author()); },
+            {},
+            true}},
+      .default_sort = "NAME"};
+  return *spec;
+}
+
+const TableSpec<v1::Agent>& AgentTable() {
+  using Row = v1::Agent;
+  static const auto* const spec = new TableSpec<v1::Agent>{
+      .kind = "agent",
+      .name = [](const Row& agent) { return agent.id(); },
+      .columns =
+          {{"ID", [](const Row& agent, absl::Time) { return agent.id(); }},
+           {"HOSTNAME", [](const Row& agent, absl::Time) { return agent.hostname(); }},
+           {"POLICY", [](const Row& agent, absl::Time) { return agent.policy(); }},
+           {"REVISION",
+            [](const Row& agent, absl::Time) { return Revision(agent.applied_revision()); },
+            [](const Row& agent) { return NumberKey(agent.applied_revision()); }},
+           {"NACKED",
+            [](const Row& agent, absl::Time) { return Revision(agent.nacked_revision()); },
+            [](const Row& agent) { return NumberKey(agent.nacked_revision()); }},
+           {"STATUS", [](const Row& agent, absl::Time) { return AgentStatusName(agent.status()); }},
+           {"HEALTH", [](const Row& agent, absl::Time) { return AgentHealthName(agent.health()); }},
+           {"LAST-SEEN",
+            [](const Row& agent, absl::Time now) { return Age(agent.last_seen(), now); },
+            [](const Row& agent) { return TimeKey(agent.last_seen()); }},
+           {"AGE", [](const Row& agent, absl::Time now) { return Age(agent.enrolled_at(), now); },
+            [](const Row& agent) { return TimeKey(agent.enrolled_at()); }},
+           {"LABELS", [](const Row& agent, absl::Time) { return OrDash(Labels(agent)); }},
+           {"OS", [](const Row& agent, absl::Time) { return OrDash(agent.os()); }, {}, true},
+           {"ARCH", [](const Row& agent, absl::Time) { return OrDash(agent.arch()); }, {}, true},
+           {"VERSION",
+            [](const Row& agent, absl::Time) { return OrDash(agent.agent_version()); },
+            {},
+            true},
+           {"TOKEN",
+            [](const Row& agent, absl::Time) { return OrDash(agent.enrollment_token_id()); },
+            {},
+            true},
+           {"NACK-REASON",
+            [](const Row& agent, absl::Time) { return OrDash(agent.nack_reason()); },
+            {},
+            true},
+           {"MESSAGE",
+            [](const Row& agent, absl::Time) { return OrDash(agent.health_message()); },
+            {},
+            true}},
+      .default_sort = "HOSTNAME"};
+  return *spec;
+}
+
+const TableSpec<v1::EnrollmentToken>& EnrollmentTokenTable() {
+  using Row = v1::EnrollmentToken;
+  static const auto* const spec = new TableSpec<v1::EnrollmentToken>{
+      .kind = "enrollmenttoken",
+      .name = [](const Row& token) { return token.id(); },
+      .columns =
+          {{"ID", [](const Row& token, absl::Time) { return token.id(); }},
+           {"POLICY", [](const Row& token, absl::Time) { return token.policy(); }},
+           {"USES", [](const Row& token, absl::Time) { return TokenUses(token); },
+            [](const Row& token) { return NumberKey(token.uses()); }},
+           {"EXPIRES",
+            [](const Row& token, absl::Time) {
+              const std::string expires = FormatTimestamp(token.expires_at());
+              return expires.empty() ? "never" : expires;
+            },
+            [](const Row& token) {
+              return NumberKey(token.has_expires_at() ? token.expires_at().seconds()
+                                                      : std::numeric_limits<int64_t>::max());
+            }},
+           {"STATE", [](const Row& token, absl::Time) { return TokenState(token); }},
+           {"CREATED-BY", [](const Row& token, absl::Time) { return OrDash(token.created_by()); }},
+           {"AGE", [](const Row& token, absl::Time now) { return Age(token.created_at(), now); },
+            [](const Row& token) { return TimeKey(token.created_at()); }},
+           {"DESCRIPTION", [](const Row& token, absl::Time) { return token.description(); }}},
+      .default_sort = "AGE"};
+  return *spec;
+}
+
+const TableSpec<v1::AdminToken>& AdminTokenTable() {
+  using Row = v1::AdminToken;
+  static const auto* const spec = new TableSpec<v1::AdminToken>{
+      .kind = "admintoken",
+      .name = [](const Row& token) { return token.id(); },
+      .columns =
+          {{"ID", [](const Row& token, absl::Time) { return token.id(); }},
+           {"ROLE", [](const Row& token, absl::Time) { return RoleName(token.role()); },
+            [](const Row& token) { return NumberKey(token.role()); }},
+           {"CREATED-BY", [](const Row& token, absl::Time) { return OrDash(token.created_by()); }},
+           {"AGE", [](const Row& token, absl::Time now) { return Age(token.created_at(), now); },
+            [](const Row& token) { return TimeKey(token.created_at()); }},
+           {"DESCRIPTION", [](const Row& token, absl::Time) { return token.description(); }}},
+      .default_sort = "AGE"};
+  return *spec;
+}
+
 void WritePolicyTable(const Items<v1::Policy>& policies, std::ostream& out) {
-  TableWriter table({"NAME", "REVISION", "SHA256", "UPDATED", "AUTHOR", "DESCRIPTION"});
-  for (const v1::Policy& policy : policies) {
-    table.AddRow({policy.name(), absl::StrCat(policy.revision()), ShortSha(policy.sha256()),
-                  OrDash(FormatTimestamp(policy.created_at())), OrDash(policy.author()),
-                  policy.description()});
-  }
-  table.Write(out);
+  std::vector<PolicyRow> rows;
+  for (const v1::Policy& policy : policies) rows.push_back({policy, std::nullopt});
+  PrintRows(PolicyTable(), rows, {}, absl::Now(), out);
+}
+
+void WriteEnrollmentTokenTable(const Items<v1::EnrollmentToken>& tokens, std::ostream& out) {
+  PrintRows(EnrollmentTokenTable(), Rows(tokens), {}, absl::Now(), out);
+}
+
+void WriteAgentTable(const Items<v1::Agent>& agents, std::ostream& out) {
+  PrintRows(AgentTable(), Rows(agents), {}, absl::Now(), out);
+}
+
+void WriteAdminTokenTable(const Items<v1::AdminToken>& tokens, std::ostream& out) {
+  PrintRows(AdminTokenTable(), Rows(tokens), {}, absl::Now(), out);
 }
 
 void WritePolicyHistoryTable(const Items<v1::Policy>& revisions, std::ostream& out) {
@@ -71,36 +255,6 @@ void WritePolicyHistoryTable(const Items<v1::Policy>& revisions, std::ostream& o
     table.AddRow({absl::StrCat(policy.revision()), ShortSha(policy.sha256()),
                   OrDash(FormatTimestamp(policy.created_at())), OrDash(policy.author()),
                   Revision(policy.rolled_back_from()), policy.description()});
-  }
-  table.Write(out);
-}
-
-void WriteEnrollmentTokenTable(const Items<v1::EnrollmentToken>& tokens, std::ostream& out) {
-  TableWriter table({"ID", "POLICY", "USES", "EXPIRES", "STATE", "CREATED-BY", "DESCRIPTION"});
-  for (const v1::EnrollmentToken& token : tokens) {
-    const std::string expires = FormatTimestamp(token.expires_at());
-    table.AddRow({token.id(), token.policy(), TokenUses(token), expires.empty() ? "never" : expires,
-                  TokenState(token), OrDash(token.created_by()), token.description()});
-  }
-  table.Write(out);
-}
-
-void WriteAgentTable(const Items<v1::Agent>& agents, std::ostream& out) {
-  TableWriter table(
-      {"ID", "HOSTNAME", "POLICY", "REVISION", "STATUS", "HEALTH", "LAST-SEEN", "LABELS"});
-  for (const v1::Agent& agent : agents) {
-    table.AddRow({agent.id(), agent.hostname(), agent.policy(), Revision(agent.applied_revision()),
-                  AgentStatusName(agent.status()), AgentHealthName(agent.health()),
-                  OrDash(FormatTimestamp(agent.last_seen())), OrDash(Labels(agent))});
-  }
-  table.Write(out);
-}
-
-void WriteAdminTokenTable(const Items<v1::AdminToken>& tokens, std::ostream& out) {
-  TableWriter table({"ID", "ROLE", "CREATED", "CREATED-BY", "DESCRIPTION"});
-  for (const v1::AdminToken& token : tokens) {
-    table.AddRow({token.id(), RoleName(token.role()), OrDash(FormatTimestamp(token.created_at())),
-                  OrDash(token.created_by()), token.description()});
   }
   table.Write(out);
 }
@@ -124,22 +278,63 @@ void PrintSecret(OutputFormat format, nlohmann::ordered_json token, const std::s
   WriteStructured({{"token", std::move(token)}, {"secret", secret}}, format, out);
 }
 
-void DescribePolicy(const v1::Policy& policy, std::ostream& out) {
-  WriteKeyValueTable({{"Name", policy.name()},
-                      {"Description", OrDash(policy.description())},
-                      {"Revision", absl::StrCat(policy.revision())},
-                      {"SHA256", OrDash(policy.sha256())},
-                      {"Created", OrDash(FormatTimestamp(policy.created_at()))},
-                      {"Author", OrDash(policy.author())},
-                      {"Store Revision", absl::StrCat(policy.store_revision())},
-                      {"Rollback Of", Revision(policy.rolled_back_from())}},
-                     out);
+void DescribePolicy(const PolicyDetail& detail, absl::Time now, std::ostream& out) {
+  const v1::Policy& policy = detail.policy;
+  const v1::RolloutStatus& rollout = detail.rollout;
+  const std::string created = FormatTimestamp(policy.created_at());
+  WriteKeyValueTable(
+      {{"Name", policy.name()},
+       {"Description", OrDash(policy.description())},
+       {"Revision",
+        absl::StrCat(policy.revision(),
+                     rollout.latest_revision() == policy.revision()
+                         ? " (latest)"
+                         : absl::StrCat(" (latest is ", rollout.latest_revision(), ")"))},
+       {"SHA256", OrDash(policy.sha256())},
+       {"Created", created.empty()
+                       ? "-"
+                       : absl::StrCat(created, " (", Age(policy.created_at(), now), " ago)")},
+       {"Author", OrDash(policy.author())},
+       {"Store Revision", absl::StrCat(policy.store_revision())},
+       {"Rollback Of", Revision(policy.rolled_back_from())},
+       {"Agents", absl::StrCat(WithThousands(rollout.agents()), " assigned, ",
+                               WithThousands(rollout.offline()), " offline")},
+       {"Rollout",
+        absl::StrCat("revision ", rollout.revision(), ": ", WithThousands(rollout.acked()),
+                     " acked, ", WithThousands(rollout.nacked()), " nacked, ",
+                     WithThousands(rollout.pending()), " pending, ",
+                     WithThousands(rollout.pending_offline()), " pending offline",
+                     rollout.complete() ? " (complete)" : "")}},
+      out);
   const nlohmann::ordered_json spec = PolicyToJson(policy)["spec"];
   out << "Spec:\n  "
       << absl::StrReplaceAll(
              spec.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace),
              {{"\n", "\n  "}})
       << "\n";
+
+  out << "Revisions (newest " << detail.revisions.size() << "):\n";
+  TableWriter revisions({"REVISION", "SHA256", "AGE", "AUTHOR", "ROLLBACK-OF", "DESCRIPTION"});
+  for (const v1::Policy& revision : detail.revisions) {
+    revisions.AddRow({absl::StrCat(revision.revision()), ShortSha(revision.sha256()),
+                      Age(revision.created_at(), now), OrDash(revision.author()),
+                      Revision(revision.rolled_back_from()), revision.description()});
+  }
+  Indented(revisions, out);
+
+  out << "Enrollment Tokens:";
+  if (detail.tokens.empty()) {
+    out << "  <none>\n";
+    return;
+  }
+  out << "\n";
+  TableWriter tokens({"ID", "USES", "EXPIRES", "STATE", "AGE", "DESCRIPTION"});
+  for (const v1::EnrollmentToken& token : detail.tokens) {
+    const std::string expires = FormatTimestamp(token.expires_at());
+    tokens.AddRow({token.id(), TokenUses(token), expires.empty() ? "never" : expires,
+                   TokenState(token), Age(token.created_at(), now), token.description()});
+  }
+  Indented(tokens, out);
 }
 
 void DescribeAgent(const v1::Agent& agent, std::ostream& out) {

@@ -1,15 +1,18 @@
-// How fleetctl prints the admin API's resources: tables for people (-o table) and the JSON
-// shapes of resource_json.h for scripts (-o json, -o yaml).
+// How fleetctl prints the admin API's resources: tables for people (-o table, wide, name) and the
+// JSON shapes of resource_json.h for scripts (-o json, -o yaml).
 #ifndef FLEETD_CLI_RESOURCE_TABLES_H_
 #define FLEETD_CLI_RESOURCE_TABLES_H_
 
+#include <optional>
 #include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "cli/output.h"
 #include "cli/resource_json.h"
+#include "cli/table_spec.h"
 #include "fleet/v1/admin.pb.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "nlohmann/json.hpp"
@@ -19,19 +22,48 @@ namespace fleet::cli {
 template <typename T>
 using Items = google::protobuf::RepeatedPtrField<T>;
 
-// NAME  REVISION  SHA256  UPDATED  AUTHOR  DESCRIPTION (the SHA-256's first 12 characters).
+// A row of `get policies`: a policy's latest revision and how far it rolled out (from
+// ListPoliciesResponse.rollouts or GetRolloutStatus; absent: its cells show "-").
+struct PolicyRow {
+  v1::Policy policy;
+  std::optional<v1::RolloutStatus> rollout;
+};
+
+// The tables of `get` (README.md lists them). Policies by name, agents by hostname, tokens by
+// creation (oldest first) unless --sort-by says otherwise.
+//   policies:     NAME REVISION AGENTS ACKED NACKED PENDING UPDATED DESCRIPTION
+//                 + wide: OFFLINE SHA256 AUTHOR
+//   agents:       ID HOSTNAME POLICY REVISION NACKED STATUS HEALTH LAST-SEEN AGE LABELS
+//                 + wide: OS ARCH VERSION TOKEN NACK-REASON MESSAGE
+//   tokens:       ID POLICY USES EXPIRES STATE CREATED-BY AGE DESCRIPTION
+//   admin-tokens: ID ROLE CREATED-BY AGE DESCRIPTION
+// UPDATED, LAST-SEEN and AGE are ages (HumanDuration); sorting by them puts the oldest first.
+const TableSpec<PolicyRow>& PolicyTable();
+const TableSpec<v1::Agent>& AgentTable();
+const TableSpec<v1::EnrollmentToken>& EnrollmentTokenTable();
+const TableSpec<v1::AdminToken>& AdminTokenTable();
+
+// The tables above for PrintList and PrintOne (policies without rollout counts), ages relative
+// to now.
 void WritePolicyTable(const Items<v1::Policy>& policies, std::ostream& out);
+void WriteEnrollmentTokenTable(const Items<v1::EnrollmentToken>& tokens, std::ostream& out);
+void WriteAgentTable(const Items<v1::Agent>& agents, std::ostream& out);
+void WriteAdminTokenTable(const Items<v1::AdminToken>& tokens, std::ostream& out);
 // REVISION  SHA256  CREATED  AUTHOR  ROLLBACK-OF  DESCRIPTION.
 void WritePolicyHistoryTable(const Items<v1::Policy>& revisions, std::ostream& out);
-// ID  POLICY  USES  EXPIRES  STATE  CREATED-BY  DESCRIPTION.
-void WriteEnrollmentTokenTable(const Items<v1::EnrollmentToken>& tokens, std::ostream& out);
-// ID  HOSTNAME  POLICY  REVISION  STATUS  HEALTH  LAST-SEEN  LABELS.
-void WriteAgentTable(const Items<v1::Agent>& agents, std::ostream& out);
-// ID  ROLE  CREATED  CREATED-BY  DESCRIPTION.
-void WriteAdminTokenTable(const Items<v1::AdminToken>& tokens, std::ostream& out);
 
-// "Label:  value" lines about one policy, then its spec as indented, pretty JSON.
-void DescribePolicy(const v1::Policy& policy, std::ostream& out);
+// What `describe policy` shows besides the policy: its rollout, its newest revisions (newest
+// first) and its enrollment tokens.
+struct PolicyDetail {
+  v1::Policy policy;
+  v1::RolloutStatus rollout;
+  std::vector<v1::Policy> revisions;
+  std::vector<v1::EnrollmentToken> tokens;
+};
+
+// "Label:  value" lines about one policy and its rollout, its spec as indented, pretty JSON, then
+// tables of `detail`'s revisions and tokens (or "<none>"), ages relative to `now`.
+void DescribePolicy(const PolicyDetail& detail, absl::Time now, std::ostream& out);
 // "Label:  value" lines about one agent.
 void DescribeAgent(const v1::Agent& agent, std::ostream& out);
 

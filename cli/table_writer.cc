@@ -30,15 +30,15 @@ void TableWriter::AddRow(const std::vector<std::string>& row) {
   rows_.push_back(std::move(escaped));
 }
 
-void TableWriter::Write(std::ostream& out) const {
+void TableWriter::Write(std::ostream& out, bool header) const {
   std::vector<size_t> widths(header_.size());
   for (size_t i = 0; i < header_.size(); ++i) {
-    widths[i] = DisplayWidth(header_[i]);
+    widths[i] = header ? DisplayWidth(header_[i]) : 0;
     for (const auto& row : rows_) {
       if (i < row.size()) widths[i] = std::max(widths[i], DisplayWidth(row[i]));
     }
   }
-  WriteRow(header_, widths, out);
+  if (header) WriteRow(header_, widths, out);
   for (const auto& row : rows_) WriteRow(row, widths, out);
 }
 

@@ -18,9 +18,10 @@ class TableWriter {
 
   void AddRow(const std::vector<std::string>& row);
 
-  // Writes the header and every row, each line ending in "\n", without trailing spaces; columns
-  // are aligned by code points, not bytes.
-  void Write(std::ostream& out) const;
+  // Writes the header (unless !header: --no-headers) and every row, each line ending in "\n",
+  // without trailing spaces; columns are aligned by code points, not bytes, the header's width
+  // counted only when it is written.
+  void Write(std::ostream& out, bool header = true) const;
 
  private:
   const std::vector<std::string> header_;

@@ -164,8 +164,14 @@ grpc::Status AdminService::GetPolicy(grpc::ServerContext* context,
 grpc::Status AdminService::ListPolicies(grpc::ServerContext* context,
                                         const v1::ListPoliciesRequest* request,
                                         v1::ListPoliciesResponse* response) {
-  return Handle(context, v1::ROLE_VIEWER,
-                [&](const Principal&) { return Assign(policies_.List(*request), response); });
+  return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
+    if (absl::Status s = Assign(policies_.List(*request), response); !s.ok()) return s;
+    for (const v1::Policy& policy : response->policies()) {
+      *response->add_rollouts() =
+          rollouts_.Status(policy.name(), policy.revision(), policy.revision());
+    }
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status AdminService::DeletePolicy(grpc::ServerContext* context,

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/utf8.h"
 #include "server/model/agent_credentials.h"
@@ -53,6 +54,13 @@ absl::Status CheckLabelChange(const google::protobuf::Map<std::string, std::stri
   return absl::OkStatus();
 }
 
+// How far `agent` got with `latest`, its policy's latest revision.
+v1::AgentRollout RolloutOf(const v1::Agent& agent, int64_t latest) {
+  if (agent.applied_revision() >= latest) return v1::AGENT_ROLLOUT_ACKED;
+  if (agent.nacked_revision() >= latest) return v1::AGENT_ROLLOUT_NACKED;
+  return v1::AGENT_ROLLOUT_PENDING;
+}
+
 }  // namespace
 
 absl::StatusOr<v1::ListAgentsResponse> AgentRegistry::List(const v1::ListAgentsRequest& request) {
@@ -63,8 +71,22 @@ absl::StatusOr<v1::ListAgentsResponse> AgentRegistry::List(const v1::ListAgentsR
   if (!request.policy().empty()) {
     if (absl::Status s = ValidateName("policy", request.policy()); !s.ok()) return s;
   }
+  if (!v1::AgentRollout_IsValid(request.rollout())) {
+    return absl::InvalidArgumentError(absl::StrCat("rollout ", request.rollout(), " is unknown"));
+  }
   absl::StatusOr<std::string> continuation = DecodePageToken(request.page_token(), layout::kAgents);
   if (!continuation.ok()) return continuation.status();
+  // The latest revision of each policy met, read once per call (0 for a policy gone meanwhile).
+  absl::flat_hash_map<std::string, int64_t> latest;
+  const auto latest_of = [&](const std::string& policy) -> absl::StatusOr<int64_t> {
+    if (auto it = latest.find(policy); it != latest.end()) return it->second;
+    absl::StatusOr<std::optional<StoredRecord<record::PolicyHead>>> head =
+        ReadRecord<record::PolicyHead>(store_, layout::PolicyKey(policy));
+    if (!head.ok()) return head.status();
+    const int64_t revision = head->has_value() ? (*head)->record.latest_revision() : 0;
+    latest.emplace(policy, revision);
+    return revision;
+  };
 
   const absl::Time now = clock_.Now();
   // Filters apply after reading, so keep reading until the page is full or the agents end.
@@ -87,6 +109,11 @@ absl::StatusOr<v1::ListAgentsResponse> AgentRegistry::List(const v1::ListAgentsR
            agent.status() != request.status()) ||
           !selector->Matches(agent.labels())) {
         continue;
+      }
+      if (request.rollout() != v1::AGENT_ROLLOUT_UNSPECIFIED) {
+        absl::StatusOr<int64_t> revision = latest_of(agent.policy());
+        if (!revision.ok()) return revision.status();
+        if (RolloutOf(agent, *revision) != request.rollout()) continue;
       }
       *response.add_agents() = agent;
       if (response.agents_size() == *page_size) {

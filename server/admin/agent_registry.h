@@ -33,7 +33,7 @@ class AgentRegistry {
       : store_(store), clock_(clock), state_(state), offline_after_(offline_after) {}
 
   // Contracts as in admin.proto. NOT_FOUND for unknown agents and (Reassign) policies;
-  // INVALID_ARGUMENT for bad selectors, labels, page sizes and tokens.
+  // INVALID_ARGUMENT for bad selectors, labels, page sizes, tokens and rollout states.
   absl::StatusOr<v1::ListAgentsResponse> List(const v1::ListAgentsRequest& request);
   absl::StatusOr<v1::Agent> Get(const v1::GetAgentRequest& request);
   absl::Status Unenroll(const v1::UnenrollAgentRequest& request);

@@ -40,9 +40,15 @@ absl::StatusOr<std::pair<v1::RolloutStatus, int64_t>> RolloutStatusService::Comp
     return absl::NotFoundError(absl::StrCat("policy \"", request.policy(), "\" has no revision ",
                                             revision, " (latest is ", latest, ")"));
   }
-  const RolloutCounts counts = tracker_.Count(request.policy(), revision).first;
+  v1::RolloutStatus status = Status(request.policy(), revision, latest);
+  return std::pair(std::move(status), version);
+}
+
+v1::RolloutStatus RolloutStatusService::Status(const std::string& policy, int64_t revision,
+                                               int64_t latest) {
+  const RolloutCounts counts = tracker_.Count(policy, revision).first;
   v1::RolloutStatus status;
-  status.set_policy(request.policy());
+  status.set_policy(policy);
   status.set_revision(revision);
   status.set_latest_revision(latest);
   status.set_agents(counts.agents);
@@ -52,7 +58,7 @@ absl::StatusOr<std::pair<v1::RolloutStatus, int64_t>> RolloutStatusService::Comp
   status.set_pending_offline(counts.pending_offline);
   status.set_offline(counts.offline);
   status.set_complete(counts.acked == counts.agents);
-  return std::pair(std::move(status), version);
+  return status;
 }
 
 absl::StatusOr<v1::RolloutStatus> RolloutStatusService::Get(

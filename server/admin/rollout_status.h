@@ -3,7 +3,9 @@
 #ifndef FLEETD_SERVER_ADMIN_ROLLOUT_STATUS_H_
 #define FLEETD_SERVER_ADMIN_ROLLOUT_STATUS_H_
 
+#include <cstdint>
 #include <functional>
+#include <string>
 #include <utility>
 
 #include "absl/status/statusor.h"
@@ -23,6 +25,10 @@ class RolloutStatusService {
   // NOT_FOUND for an unknown policy or a revision it never had; INVALID_ARGUMENT for a negative
   // revision.
   absl::StatusOr<v1::RolloutStatus> Get(const v1::GetRolloutStatusRequest& request);
+
+  // The status of `revision` of `policy`, whose latest revision the caller read as `latest`:
+  // the tracker's counts alone, no store read (ListPolicies shows one per policy).
+  v1::RolloutStatus Status(const std::string& policy, int64_t revision, int64_t latest);
 
   // Calls send(status) with the status now and again each time it changes (at most every 20 ms,
   // the last change always sent), until send returns false or stop() returns true (looked at

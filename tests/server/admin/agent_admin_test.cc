@@ -1,5 +1,7 @@
 // Enrollment tokens, the agent registry and rollout status on a MemoryStore.
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
@@ -369,6 +371,56 @@ TEST_F(AgentAdminTest, RotateCredentialsMarksAgents) {
   bad_selector.set_selector("env in prod");
   EXPECT_EQ(agents_.RotateCredentials(bad_selector).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// ListAgents' rollout filter sorts agents by how far they got with their own policy's latest
+// revision: acked, nacked (refused it, applied neither) and pending (neither, online or not).
+TEST_F(AgentAdminTest, ListAgentsFiltersByRolloutState) {
+  v1::ApplyPolicyRequest second;
+  second.set_name("linux");
+  second.set_spec_json(R"({"v":2})");
+  ASSERT_OK(policies_.Apply(second, "t"));  // linux at revision 2, windows at 1
+  env_.PutAgent("00000000000a", "linux", v1::AGENT_STATUS_ONLINE, 2);
+  env_.PutAgent("00000000000b", "linux", v1::AGENT_STATUS_ONLINE, 1);
+  env_.PutAgent("00000000000c", "linux", v1::AGENT_STATUS_ONLINE, 1, {}, 2);
+  env_.PutAgent("00000000000d", "linux", v1::AGENT_STATUS_OFFLINE, 0);
+  env_.PutAgent("00000000000e", "windows", v1::AGENT_STATUS_ONLINE, 1);
+  const auto ids = [&](v1::AgentRollout rollout) {
+    v1::ListAgentsRequest request;
+    request.set_rollout(rollout);
+    std::vector<std::string> listed;
+    absl::StatusOr<v1::ListAgentsResponse> response = agents_.List(request);
+    EXPECT_OK(response.status());
+    if (response.ok()) {
+      for (const v1::Agent& agent : response->agents()) listed.push_back(agent.id());
+    }
+    return listed;
+  };
+  EXPECT_EQ(ids(v1::AGENT_ROLLOUT_ACKED),
+            (std::vector<std::string>{"00000000000a", "00000000000e"}));
+  EXPECT_EQ(ids(v1::AGENT_ROLLOUT_NACKED), (std::vector<std::string>{"00000000000c"}));
+  EXPECT_EQ(ids(v1::AGENT_ROLLOUT_PENDING),
+            (std::vector<std::string>{"00000000000b", "00000000000d"}));
+  v1::ListAgentsRequest bad;
+  bad.set_rollout(static_cast<v1::AgentRollout>(17));
+  EXPECT_EQ(agents_.List(bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The per-policy counts of ListPolicies are GetRolloutStatus's, from the tracker alone.
+TEST_F(AgentAdminTest, RolloutStatusForAListedPolicy) {
+  env_.PutAgent("00000000000a", "linux", v1::AGENT_STATUS_ONLINE, 1);
+  env_.PutAgent("00000000000b", "linux", v1::AGENT_STATUS_OFFLINE, 0, {}, 1);
+  const v1::RolloutStatus status = rollouts_.Status("linux", 1, 1);
+  EXPECT_EQ(status.policy(), "linux");
+  EXPECT_EQ(status.latest_revision(), 1);
+  EXPECT_EQ(status.agents(), 2);
+  EXPECT_EQ(status.acked(), 1);
+  EXPECT_EQ(status.nacked(), 1);
+  EXPECT_EQ(status.offline(), 1);
+  v1::GetRolloutStatusRequest request;
+  request.set_policy("linux");
+  ASSERT_OK_AND_ASSIGN(v1::RolloutStatus got, rollouts_.Get(request));
+  EXPECT_EQ(got.SerializeAsString(), status.SerializeAsString());
 }
 
 }  // namespace
