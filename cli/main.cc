@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
   fleet::cli::AddAgentCommands(app, globals, &action);
   fleet::cli::AddAdminTokenCommands(app, globals, &action);
   fleet::cli::AddRolloutCommands(app, globals, &action);
-  fleet::cli::AddCompletionCommand(app, &action);
+  fleet::cli::AddCompletionCommand(app, globals, &action);
+  fleet::cli::AddDocsCommand(app, &action);
   app.require_subcommand(1);
   // After the subcommands, which would otherwise copy it into their own help.
   app.footer(std::string("Environment: FLEETCTL_CONTEXT, FLEETCTL_ADDRESS and FLEETCTL_TOKEN_FILE "
