@@ -50,13 +50,15 @@ std::vector<const CLI::Option*> Positionals(const CLI::App& command) {
   return command.get_options([](const CLI::Option* option) { return option->get_positional(); });
 }
 
-// Text as roff paragraphs: a blank line starts a new one.
+// Text as roff paragraphs: a blank line starts a new one, and a line break stays one (help
+// texts use them for lists, e.g. exit codes), as --help shows them.
 void AppendProse(const std::string& text, std::string& roff) {
   bool first = true;
   for (absl::string_view paragraph : absl::StrSplit(text, "\n\n", absl::SkipWhitespace())) {
     if (!first) absl::StrAppend(&roff, ".PP\n");
     first = false;
-    absl::StrAppend(&roff, RoffEscape(std::string(absl::StripAsciiWhitespace(paragraph))), "\n");
+    const std::string escaped = RoffEscape(std::string(absl::StripAsciiWhitespace(paragraph)));
+    absl::StrAppend(&roff, absl::StrReplaceAll(escaped, {{"\n", "\n.br\n"}}), "\n");
   }
 }
 

@@ -23,7 +23,7 @@ class ManPageTest : public ::testing::Test {
     CLI::App* policies = get->add_subcommand("policies", "List policies.\n\n.Second paragraph.");
     policies->alias("policy");
     policies->add_option("NAME", value_, "A policy's name.");
-    policies->add_option("--revision", number_, "A C:\\path revision.");
+    policies->add_option("--revision", number_, "A C:\\path revision.\n  1  the first");
     app_.add_subcommand("__complete", "Hidden.")->group("");
     // After the subcommands, as fleetctl's main does, so that they do not copy it.
     app_.footer("Exit codes:\n  0  ok\n");
@@ -61,7 +61,8 @@ TEST_F(ManPageTest, LeafPageHasEverySection) {
   EXPECT_THAT(page, HasSubstr("Also called: policy."));
   EXPECT_THAT(page, HasSubstr(".SH ARGUMENTS\n.TP\n[\\fINAME\\fR]\nA policy's name.\n"));
   EXPECT_THAT(page, HasSubstr(".SH FLAGS\n"));
-  EXPECT_THAT(page, HasSubstr("\\fB\\-\\-revision\\fR \\fIINT\\fR\nA C:\\epath revision.\n"));
+  EXPECT_THAT(page, HasSubstr("\\fB\\-\\-revision\\fR \\fIINT\\fR\nA C:\\epath revision.\n.br\n"
+                              "  1  the first\n"));
   EXPECT_THAT(page, HasSubstr(".SH GLOBAL FLAGS\n.TP\n\\fB\\-\\-address\\fR \\fIHOST:PORT\\fR\n"));
   EXPECT_THAT(page, HasSubstr(".SH SEE ALSO\n\\fBfleetctl\\-get\\fR(1)\n"));
   EXPECT_THAT(page, Not(HasSubstr(".SH NOTES")));
