@@ -212,12 +212,14 @@ TEST_F(FleetctlCompletionTest, ContextNamesFromTheConfig) {
 }
 
 // The bash script, loaded in a real bash, fills COMPREPLY through __complete: commands, flags,
-// values after "--flag=" (which bash splits at "="), and policy names from fleetd.
+// values after "--flag=" (which bash splits at "="), file names, and policy names from fleetd.
 TEST_F(FleetctlCompletionTest, BashScriptFillsCompreply) {
   EXPECT_THAT(BashComplete({"get", "po"}), ElementsAre("policies"));
   EXPECT_THAT(BashComplete({"get", "policies", "--rev"}), ElementsAre("--revision"));
   EXPECT_THAT(BashComplete({"get", "--output", "=", "ya"}), ElementsAre("yaml"));
   EXPECT_THAT(BashComplete({"get", "--output", "="}), IsSupersetOf({"=json", "=yaml"}));
+  std::ofstream(tmp_.Sub("policy.yaml")) << "kind: Policy\n";
+  EXPECT_THAT(BashComplete({"apply", "-f", tmp_.Sub("pol")}), ElementsAre(tmp_.Sub("policy.yaml")));
   StartFleetd();
   ApplyPolicy("linux-servers");
   std::vector<std::string> words = FleetdFlags();
