@@ -221,6 +221,9 @@ void AddFlags(CLI::App* command, const std::string& typed, Completion& completio
   for (CLI::App* at : Chain(command)) {
     for (const CLI::Option* option : at->get_options([](const CLI::Option*) { return true; })) {
       if (option->get_positional()) continue;
+      // A parent's --help and --version are about the parent: its own --help is the command's.
+      const bool parents_own = option == at->get_help_ptr() || option == at->get_version_ptr();
+      if (at != command && parents_own) continue;
       const std::string description = FirstSentence(option->get_description());
       for (const std::string& name : option->get_lnames()) {
         if (seen.insert("--" + name).second) flags.push_back({"--" + name, description});

@@ -71,13 +71,15 @@ std::string_view FishCompletionScript() {
 # Load it in every shell: fleetctl completion fish > ~/.config/fish/completions/fleetctl.fish
 function __fleetctl_complete
     set -l words (commandline -opc)
+    set -l program $words[1]
+    set -e words[1]
     set -l current (commandline -ct)
-    set -l out ($words[1] __complete -- $words[2..-1] "$current" 2>/dev/null)
+    set -l out (command $program __complete -- $words "$current" 2>/dev/null)
     if test "$out" = ":files"
         __fish_complete_path "$current"
-        return
+    else if set -q out[1]
+        printf '%s\n' $out
     end
-    printf '%s\n' $out
 end
 complete -c fleetctl -f -a '(__fleetctl_complete)'
 )";

@@ -33,6 +33,7 @@ class FakeSource : public DynamicSource {
 class CompletionTest : public ::testing::Test {
  protected:
   CompletionTest() {
+    app_.set_version_flag("--version", "fleetctl 1.0");
     AddGlobalOptions(app_, &globals_);
     CLI::App* get = app_.add_subcommand("get", "List resources. Or show one.");
     CLI::App* policies = get->add_subcommand("policies", "List policies.");
@@ -156,6 +157,8 @@ TEST_F(CompletionTest, FlagsOfTheCommandAndGlobal) {
   EXPECT_THAT(Values({"get", "agents", "-"}),
               ::testing::IsSupersetOf(
                   {"--status", "-l", "--selector", "--address", "-o", "--output", "--help"}));
+  EXPECT_THAT(Values({"get", "--v"}), IsEmpty());
+  EXPECT_THAT(Values({"--v"}), ElementsAre("--version"));
   EXPECT_THAT(source_.asked, IsEmpty());
 }
 
