@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "cli/resource_json.h"
 #include "common/utf8.h"
 
@@ -20,22 +21,29 @@ std::vector<std::string> Keys(const std::map<std::string, T>& map) {
   return keys;
 }
 
-// The values worth offering for each enum flag, by long name. Only those the flag's own
-// validator accepts are offered, so a value the parser drops is never suggested and the list
-// may name values another version of the parser adds.
+// The values worth offering for an enum flag: those its type name lists ("a|b|c", as help shows
+// an enum), and for the enum flags fleetctl has, by long name, the values they take or may take.
+// Only those the flag's own validator accepts are offered (Accepts), so a value the parser drops
+// is never suggested, and one another version of the parser adds is offered once it takes it.
 std::vector<std::string> EnumCandidates(const CLI::Option& option) {
-  if (option.check_lname("output")) return {"table", "wide", "json", "yaml", "name"};
-  if (option.check_lname("role")) return Keys(RolesByName());
-  if (option.check_lname("status")) {
-    std::vector<std::string> statuses = Keys(AgentStatusesByName());
-    for (const char* more : {"nacked", "pending"}) {
-      if (std::find(statuses.begin(), statuses.end(), more) == statuses.end()) {
-        statuses.push_back(more);
-      }
-    }
-    return statuses;
+  std::vector<std::string> candidates;
+  const std::string type = option.get_type_name();
+  if (absl::StrContains(type, '|')) {
+    candidates = absl::StrSplit(type.substr(0, type.find(':')), '|', absl::SkipEmpty());
   }
-  return {};
+  std::vector<std::string> known;
+  if (option.check_lname("output")) known = {"table", "wide", "json", "yaml", "name"};
+  if (option.check_lname("role")) known = Keys(RolesByName());
+  if (option.check_lname("status")) {
+    known = Keys(AgentStatusesByName());
+    known.insert(known.end(), {"acked", "nacked", "pending"});
+  }
+  for (std::string& value : known) {
+    if (std::find(candidates.begin(), candidates.end(), value) == candidates.end()) {
+      candidates.push_back(std::move(value));
+    }
+  }
+  return candidates;
 }
 
 // Whether `value` passes `option`'s first validator (the enum's transformer); true when it has

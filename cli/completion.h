@@ -51,7 +51,8 @@ struct ValueSource {
 };
 
 // How `option` (a flag or a positional argument of `command`) completes: the values of an enum
-// flag (-o/--output, --role, --status) that its validator accepts; files for a value whose type
+// flag (one whose type name lists them as "a|b|c", and -o/--output, --role, --status) that its
+// validator accepts; files for a value whose type
 // name is FILE; policy names for --policy and context names for --context; for a positional
 // POLICY, AGENT or CONTEXT, what it says; for a positional NAME or ID, the resource named by the
 // nearest of the command's path words that names one (policy/policies/rollout, agent/agents,

@@ -74,6 +74,10 @@ class CompletionTest : public ::testing::Test {
     app_.add_subcommand("apply", "Apply.")
         ->add_option("-f,--filename", name_, "The file.")
         ->type_name("FILE");
+    app_.add_subcommand("paint", "An enum that lists its values in its type name.")
+        ->add_option("--color", name_, "A color.")
+        ->type_name("red|green|blue")
+        ->check(CLI::IsMember({"red", "green"}).description(""));
     app_.add_subcommand("__complete", "Hidden.")->group("");
     source_.lists[Dynamic::kPolicies] = {
         {"linux-servers", "servers"}, {"laptops", ""}, {"web", "web servers"}};
@@ -104,7 +108,7 @@ class CompletionTest : public ::testing::Test {
 // An empty word at the top offers every command but hidden ones, and asks fleetd nothing.
 TEST_F(CompletionTest, TopLevelOffersVisibleCommands) {
   EXPECT_THAT(Values({""}), ElementsAre("get", "describe", "agent", "policy", "rollout", "token",
-                                        "config", "admin-token", "apply"));
+                                        "config", "admin-token", "apply", "paint"));
   EXPECT_THAT(source_.asked, IsEmpty());
 }
 
@@ -176,6 +180,8 @@ TEST_F(CompletionTest, EnumValuesAsTheParserAcceptsThem) {
   EXPECT_THAT(Values({"get", "agents", "--status", ""}), UnorderedElementsAre("online", "offline"));
   EXPECT_THAT(Values({"admin-token", "create", "--role", "o"}), ElementsAre("operator"));
   EXPECT_THAT(Values({"get", "policies", "--output=j"}), ElementsAre("--output=json"));
+  // Any flag whose type name lists values, less those its validator refuses.
+  EXPECT_THAT(Values({"paint", "--color", ""}), ElementsAre("red", "green"));
 }
 
 // bash splits "-o=j" into "-o", "=", "j": the "=" is skipped.
