@@ -141,10 +141,11 @@ std::string Summary(std::string summary) {
 // Where the walk over the typed words ended.
 struct Position {
   CLI::App* command;
-  Flag pending;                           // a flag whose value is the next word
-  int positionals = 0;                    // positional words given to `command`
-  bool only_positionals = false;          // after "--"
-  std::vector<std::string> global_words;  // the flags (and values) of the root app, as typed
+  Flag pending;                               // a flag whose value is the next word
+  int positionals = 0;                        // positional words given to `command`
+  std::vector<std::string> positional_words;  // what they are
+  bool only_positionals = false;              // after "--"
+  std::vector<std::string> global_words;      // the flags (and values) of the root app, as typed
 };
 
 Position Walk(CLI::App& app, const std::vector<std::string>& typed) {
@@ -179,6 +180,7 @@ Position Walk(CLI::App& app, const std::vector<std::string>& typed) {
       }
     }
     ++at.positionals;
+    at.positional_words.push_back(word);
   }
   return at;
 }
@@ -244,6 +246,14 @@ void AddFlags(CLI::App* command, const std::string& typed, Completion& completio
   AddMatching(std::move(flags), "", typed, completion.candidates);
 }
 
+void AddSubcommands(CLI::App* command, const std::string& typed, Completion& completion) {
+  std::vector<Candidate> subcommands;
+  for (const CLI::App* sub : VisibleSubcommands(command)) {
+    subcommands.push_back({sub->get_name(), FirstSentence(sub->get_description())});
+  }
+  AddMatching(std::move(subcommands), "", typed, completion.candidates);
+}
+
 }  // namespace
 
 ValueSource SourceFor(const CLI::App& command, CLI::Option& option) {
@@ -298,15 +308,16 @@ Completion Complete(CLI::App& app, const std::vector<std::string>& words,
     AddFlags(at.command, typed, completion);
     return completion;
   }
-  if (at.positionals == 0 && !at.only_positionals) {
-    std::vector<Candidate> subcommands;
-    for (const CLI::App* sub : VisibleSubcommands(at.command)) {
-      subcommands.push_back({sub->get_name(), FirstSentence(sub->get_description())});
-    }
-    AddMatching(std::move(subcommands), "", typed, completion.candidates);
-  }
+  if (at.positionals == 0 && !at.only_positionals) AddSubcommands(at.command, typed, completion);
   if (CLI::Option* positional = PositionalAt(at.command, at.positionals); positional != nullptr) {
     AddValues(*at.command, *positional, "", typed, at.global_words, globals, source, completion);
+  } else if (at.command->get_prefix_command() && !at.only_positionals) {
+    // A command that hands its words on (`help get policies`) takes a command path.
+    CLI::App* named = &app;
+    for (const std::string& word : at.positional_words) {
+      if (named != nullptr) named = FindSubcommand(named, word);
+    }
+    if (named != nullptr) AddSubcommands(named, typed, completion);
   }
   return completion;
 }

@@ -69,8 +69,10 @@ struct Completion {
 // offered. A word starting with "-" completes flag names (those of the command reached and of
 // its parents); the word after a flag that takes a value, or after "--flag=", completes its
 // values; any other word completes the subcommands of the command reached and the values of its
-// next positional argument. Only candidates starting with the typed word are returned. Asks
-// `source` only for a value that is Dynamic, once. `globals`: the global flags parsed before
+// next positional argument, or, for a command that hands its words on (CLI11's prefix_command,
+// as `help` does), the commands below the ones those words name. Only candidates starting with the
+// typed word are returned. Asks `source` only for a value that is Dynamic, once. `globals`: the
+// global flags parsed before
 // `__complete`; those among `words` override them.
 Completion Complete(CLI::App& app, const std::vector<std::string>& words,
                     const GlobalOptions& globals, DynamicSource& source);

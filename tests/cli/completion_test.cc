@@ -78,6 +78,7 @@ class CompletionTest : public ::testing::Test {
         ->add_option("--color", name_, "A color.")
         ->type_name("red|green|blue")
         ->check(CLI::IsMember({"red", "green"}).description(""));
+    app_.add_subcommand("help", "Help of a command.")->prefix_command()->allow_extras();
     app_.add_subcommand("__complete", "Hidden.")->group("");
     source_.lists[Dynamic::kPolicies] = {
         {"linux-servers", "servers"}, {"laptops", ""}, {"web", "web servers"}};
@@ -108,7 +109,7 @@ class CompletionTest : public ::testing::Test {
 // An empty word at the top offers every command but hidden ones, and asks fleetd nothing.
 TEST_F(CompletionTest, TopLevelOffersVisibleCommands) {
   EXPECT_THAT(Values({""}), ElementsAre("get", "describe", "agent", "policy", "rollout", "token",
-                                        "config", "admin-token", "apply", "paint"));
+                                        "config", "admin-token", "apply", "paint", "help"));
   EXPECT_THAT(source_.asked, IsEmpty());
 }
 
@@ -123,6 +124,14 @@ TEST_F(CompletionTest, PrefixNarrowsSubcommands) {
 TEST_F(CompletionTest, SubcommandsCarryTheirFirstSentence) {
   Completion completion = Complete(app_, {"g"}, globals_, source_);
   EXPECT_THAT(completion.candidates, ElementsAre(Candidate{"get", "List resources"}));
+}
+
+// help's words are a command path: each completes the commands below the previous ones.
+TEST_F(CompletionTest, HelpCompletesCommandPaths) {
+  EXPECT_THAT(Values({"help", "ge"}), ElementsAre("get"));
+  EXPECT_THAT(Values({"help", "get", "a"}), ElementsAre("agents"));
+  EXPECT_THAT(Values({"help", "get", "agents", ""}), IsEmpty());
+  EXPECT_THAT(Values({"help", "nope", ""}), IsEmpty());
 }
 
 // A command's NAME completes to the policy names fleetd knows that start with the word, by the
