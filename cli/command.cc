@@ -80,6 +80,11 @@ void SetExamples(CLI::App* command, std::vector<std::string> examples) {
   }
 }
 
+std::vector<std::string> ExamplesOf(const CLI::App& command) {
+  auto formatter = std::dynamic_pointer_cast<HelpFormatter>(command.get_formatter());
+  return formatter == nullptr ? std::vector<std::string>() : formatter->Examples(&command);
+}
+
 ExitCode RunCommandLine(CLI::App& app, int argc, const char* const* argv,
                         const CommandAction& action) {
   const std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);

@@ -66,6 +66,9 @@ void AddIdCommand(CLI::App& parent, const std::string& name, const std::string& 
 // defined. Needs the root app's formatter to be a HelpFormatter (help_formatter.h), which main()
 // sets before adding commands; otherwise does nothing.
 void SetExamples(CLI::App* command, std::vector<std::string> examples);
+// The examples SetExamples gave `command`, for other renderings of the help (man_page.h); none
+// when it gave none.
+std::vector<std::string> ExamplesOf(const CLI::App& command);
 
 // Parses `argv` with `app` and runs the action of the command it selects. With no arguments,
 // prints the help (exit 0). Unknown commands and flags, and parse errors, are one "error: ..."

@@ -39,9 +39,11 @@ void AddAdminTokenCommands(CLI::App& app, const GlobalOptions& globals, CommandA
 void AddRolloutCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 // help [COMMAND...]: the help of fleetctl or of the command the words name.
 void AddHelpCommand(CLI::App& app, CommandAction* action);
-// completion bash: a completion script generated from `app`'s commands and flags, so call it
-// after adding every other command.
-void AddCompletionCommand(CLI::App& app, CommandAction* action);
+// completion bash|zsh|fish: a script that asks the hidden `__complete` command, which completes
+// from `app`'s command tree as it is when run (completion.h), fleetd and the config file.
+void AddCompletionCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
+// docs man DIR: manual pages generated from `app`'s command tree as it is when run (man_page.h).
+void AddDocsCommand(CLI::App& app, CommandAction* action);
 
 }  // namespace fleet::cli
 

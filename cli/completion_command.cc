@@ -1,91 +1,69 @@
-#include <algorithm>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "cli/commands.h"
+#include "cli/completion.h"
+#include "cli/completion_scripts.h"
+#include "cli/completion_source.h"
 
 namespace fleet::cli {
 namespace {
 
-// The words that may follow `command`: its subcommands (and their aliases) and its flags.
-std::string WordsAfter(const CLI::App& command, const std::vector<std::string>& inherited) {
-  std::vector<std::string> words;
-  for (const CLI::App* sub : command.get_subcommands([](const CLI::App*) { return true; })) {
-    words.push_back(sub->get_name());
-    for (const std::string& alias : sub->get_aliases()) words.push_back(alias);
-  }
-  for (const CLI::Option* option : command.get_options()) {
-    for (const std::string& name : option->get_lnames()) words.push_back("--" + name);
-    for (const std::string& name : option->get_snames()) words.push_back("-" + name);
-  }
-  for (const std::string& flag : inherited) {
-    if (std::find(words.begin(), words.end(), flag) == words.end()) words.push_back(flag);
-  }
-  return absl::StrJoin(words, " ");
+void AddScript(CLI::App& completion, const std::string& shell, const std::string& description,
+               std::string_view script, CommandAction* action) {
+  CLI::App* command = completion.add_subcommand(shell, description);
+  OnLocalCommand(command, action, [script](std::ostream& out) {
+    out << script;
+    return absl::OkStatus();
+  });
 }
-
-// Appends a `["PATH"]="WORDS"` line for `command` and each command below it, once per name or
-// alias by which it can be reached.
-void AddEntries(const CLI::App& command, const std::string& path,
-                const std::vector<std::string>& global_flags, std::string& entries) {
-  absl::StrAppend(&entries, "    [\"", path, "\"]=\"", WordsAfter(command, global_flags), "\"\n");
-  for (const CLI::App* sub : command.get_subcommands([](const CLI::App*) { return true; })) {
-    std::vector<std::string> names = sub->get_aliases();
-    names.insert(names.begin(), sub->get_name());
-    for (const std::string& name : names) {
-      AddEntries(*sub, absl::StrCat(path, " ", name), global_flags, entries);
-    }
-  }
-}
-
-std::vector<std::string> GlobalFlags(const CLI::App& app) {
-  std::vector<std::string> flags;
-  for (const CLI::Option* option : app.get_options()) {
-    for (const std::string& name : option->get_lnames()) {
-      if (name != "help" && name != "version") flags.push_back("--" + name);
-    }
-  }
-  return flags;
-}
-
-constexpr char kScriptHead[] =
-    R"(# bash completion for fleetctl. Load it with: source <(fleetctl completion bash)
-_fleetctl() {
-  local -A words=(
-)";
-
-constexpr char kScriptTail[] = R"(  )
-  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} path=fleetctl i
-  case $prev in
-    -o|--output) COMPREPLY=($(compgen -W "table json yaml" -- "$cur")); return ;;
-    -f|--filename|--token-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    --role) COMPREPLY=($(compgen -W "admin operator viewer" -- "$cur")); return ;;
-    --status) COMPREPLY=($(compgen -W "online offline" -- "$cur")); return ;;
-  esac
-  for ((i = 1; i < COMP_CWORD; i++)); do
-    if [[ -n ${words["$path ${COMP_WORDS[i]}"]+set} ]]; then path="$path ${COMP_WORDS[i]}"; fi
-  done
-  COMPREPLY=($(compgen -W "${words[$path]}" -- "$cur"))
-}
-complete -F _fleetctl fleetctl
-)";
 
 }  // namespace
 
-void AddCompletionCommand(CLI::App& app, CommandAction* action) {
-  CLI::App* completion =
-      AddGroup(app, "completion",
-               "Print a shell completion script. Example: source <(fleetctl completion bash)");
-  SetExamples(completion, {"source <(fleetctl completion bash)"});
-  CLI::App* bash = completion->add_subcommand("bash", "The script for bash 4 and later.");
-  SetExamples(bash, {"source <(fleetctl completion bash)",
-                     "fleetctl completion bash > /etc/bash_completion.d/fleetctl"});
-  OnLocalCommand(bash, action, [&app](std::ostream& out) {
-    std::string entries;
-    AddEntries(app, "fleetctl", GlobalFlags(app), entries);
-    out << kScriptHead << entries << kScriptTail;
+void AddCompletionCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* action) {
+  CLI::App* completion = AddGroup(
+      app, "completion",
+      "Print a shell completion script for bash, zsh or fish. It completes commands, flags, "
+      "flag values and, from fleetd, policy names, agent ids and token ids, and context names "
+      "from the config file.");
+  SetExamples(completion, {"source <(fleetctl completion bash)",
+                           "fleetctl completion zsh > \"${fpath[1]}/_fleetctl\""});
+  AddScript(*completion, "bash",
+            "The script for bash 4 and later. Load it with: source <(fleetctl completion bash), "
+            "or install it: fleetctl completion bash > "
+            "~/.local/share/bash-completion/completions/fleetctl",
+            BashCompletionScript(), action);
+  AddScript(*completion, "zsh",
+            "The script for zsh. Install it: fleetctl completion zsh > \"${fpath[1]}/_fleetctl\" "
+            "(then start a new shell), or load it after compinit: source <(fleetctl completion "
+            "zsh)",
+            ZshCompletionScript(), action);
+  AddScript(*completion, "fish",
+            "The script for fish 3 and later. Load it with: fleetctl completion fish | source, or "
+            "install it: fleetctl completion fish > ~/.config/fish/completions/fleetctl.fish",
+            FishCompletionScript(), action);
+  SetExamples(completion->get_subcommand("bash"),
+              {"source <(fleetctl completion bash)",
+               "fleetctl completion bash > ~/.local/share/bash-completion/completions/fleetctl"});
+  SetExamples(completion->get_subcommand("zsh"),
+              {"fleetctl completion zsh > \"${fpath[1]}/_fleetctl\""});
+  SetExamples(completion->get_subcommand("fish"),
+              {"fleetctl completion fish > ~/.config/fish/completions/fleetctl.fish"});
+
+  // What the scripts call at every TAB: never shown, and silent whatever happens, since its
+  // output lands on the operator's command line.
+  auto words = std::make_shared<std::vector<std::string>>();
+  CLI::App* complete = app.add_subcommand(
+      "__complete", "The candidates for the last of WORDS, one per line (completion.h).");
+  complete->group("");
+  complete->add_option("WORDS", *words,
+                       "The words typed after fleetctl, the last one being completed; put them "
+                       "after -- so that flags among them are not parsed.");
+  OnLocalCommand(complete, action, [&app, &globals, words](std::ostream& out) {
+    std::unique_ptr<DynamicSource> source = NewFleetdSource();
+    out << FormatCompletion(Complete(app, *words, globals, *source));
     return absl::OkStatus();
   });
 }

@@ -38,6 +38,11 @@ void HelpFormatter::SetExamples(const CLI::App* command, std::vector<std::string
   examples_[command] = std::move(examples);
 }
 
+std::vector<std::string> HelpFormatter::Examples(const CLI::App* command) const {
+  const auto found = examples_.find(command);
+  return found == examples_.end() ? std::vector<std::string>() : found->second;
+}
+
 std::string HelpFormatter::make_help(const CLI::App* app, std::string name,
                                      CLI::AppFormatMode mode) const {
   if (mode == CLI::AppFormatMode::Sub) return CLI::Formatter::make_help(app, name, mode);

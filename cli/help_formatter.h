@@ -22,6 +22,8 @@ class HelpFormatter : public CLI::Formatter {
   // Shows `examples` (each a command line, or a "# comment" line followed by one) in the help of
   // `command`, which must outlive this formatter's use.
   void SetExamples(const CLI::App* command, std::vector<std::string> examples);
+  // What SetExamples gave `command`; none when it gave none.
+  std::vector<std::string> Examples(const CLI::App* command) const;
 
   std::string make_help(const CLI::App* app, std::string name,
                         CLI::AppFormatMode mode) const override;

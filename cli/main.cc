@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
   fleet::cli::AddAdminTokenCommands(app, globals, &action);
   fleet::cli::AddRolloutCommands(app, globals, &action);
   fleet::cli::AddHelpCommand(app, &action);
-  fleet::cli::AddCompletionCommand(app, &action);
+  fleet::cli::AddCompletionCommand(app, globals, &action);
+  fleet::cli::AddDocsCommand(app, &action);
   app.require_subcommand(1);
   fleet::cli::SetExamples(&app,
                           {"fleetctl login --address fleetd.example.com:8221 --token-file "
