@@ -42,10 +42,16 @@ v1::AgentSelection Selection(const SelectFlags& flags) {
   return selection;
 }
 
+// One agent's result, as every command that changes something prints it with -o json|yaml
+// (docs/output.md): {kind, id, result, dryRun}, plus the agent as it is (or would be) after.
+nlohmann::ordered_json AgentResult(const std::string& id, const std::string& result,
+                                   bool dry_run) {
+  return {{"kind", "Agent"}, {"id", id}, {"result", result}, {"dryRun", dry_run}};
+}
+
 // Prints what a bulk call did: "agent/ID VERB" a line, "unchanged" for an agent it left as it
-// was, " (dry run)" after each for a dry run (-o table); else the agent alone when one id was
-// named (as the single-agent forms always printed), or the list. A selector that matched no
-// agent says so on stderr.
+// was, " (dry run)" after each for a dry run (-o table); else an array of AgentResults with
+// each agent. A selector that matched no agent says so on stderr.
 absl::Status PrintChanges(const absl::StatusOr<v1::AgentChangesResponse>& response,
                           const std::string& verb, const SelectFlags& flags, OutputFormat format,
                           std::ostream& out) {
@@ -54,20 +60,19 @@ absl::Status PrintChanges(const absl::StatusOr<v1::AgentChangesResponse>& respon
     std::cerr << "No agents match the selector.\n";
     return absl::OkStatus();
   }
-  if (format == OutputFormat::kTable) {
-    for (const v1::AgentChange& change : response->changes()) {
-      out << "agent/" << change.agent().id() << " " << (change.changed() ? verb : "unchanged")
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
+  for (const v1::AgentChange& change : response->changes()) {
+    const std::string result = change.changed() ? verb : "unchanged";
+    if (format == OutputFormat::kTable) {
+      out << "agent/" << change.agent().id() << " " << result
           << (flags.dry_run ? " (dry run)" : "") << "\n";
+      continue;
     }
-    return absl::OkStatus();
+    nlohmann::ordered_json json = AgentResult(change.agent().id(), result, flags.dry_run);
+    json["agent"] = AgentToJson(change.agent());
+    results.push_back(std::move(json));
   }
-  if (flags.ids.size() == 1 && response->changes_size() == 1) {
-    WriteStructured(AgentToJson(response->changes(0).agent()), format, out);
-    return absl::OkStatus();
-  }
-  google::protobuf::RepeatedPtrField<v1::Agent> agents;
-  for (const v1::AgentChange& change : response->changes()) *agents.Add() = change.agent();
-  PrintList(format, agents, &AgentToJson, &WriteAgentTable, out);
+  if (format != OutputFormat::kTable) WriteStructured(results, format, out);
   return absl::OkStatus();
 }
 
@@ -182,8 +187,8 @@ struct RotateFlags : SelectFlags {
   bool all = false;
 };
 
-// Prints the agents marked: "agent/ID credential rotation requested" a line (-o table), else
-// {"ids": [...]}.
+// Prints the agents marked: "agent/ID credential rotation requested" a line (-o table), else an
+// array of AgentResults.
 void PrintRotated(const v1::RotateAgentCredentialsResponse& response, bool dry_run,
                   OutputFormat format, std::ostream& out) {
   if (format == OutputFormat::kTable) {
@@ -193,9 +198,11 @@ void PrintRotated(const v1::RotateAgentCredentialsResponse& response, bool dry_r
     }
     return;
   }
-  WriteStructured(nlohmann::ordered_json{{"ids", std::vector<std::string>(response.ids().begin(),
-                                                                          response.ids().end())}},
-                  format, out);
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
+  for (const std::string& id : response.ids()) {
+    results.push_back(AgentResult(id, "credential rotation requested", dry_run));
+  }
+  WriteStructured(results, format, out);
 }
 
 void AddRotateCredentials(CLI::App& agent, const GlobalOptions& globals, CommandAction* action) {

@@ -33,9 +33,12 @@ class Applier {
     absl::StatusOr<v1::ApplyPolicyResponse> response = client_.ApplyPolicy(request);
     if (!response.ok()) return response.status();
     const char* verb = response->created() ? "created"
-                       // Labels are the policy's metadata: changed in place, no revision.
-                       : response->changed() || response->labels_updated() ? "configured"
-                                                                           : "unchanged";
+                       // The description and labels are the policy's metadata: changed in place,
+                       // no revision.
+                       : response->changed() || response->labels_updated() ||
+                               response->description_updated()
+                           ? "configured"
+                           : "unchanged";
     Report(absl::StrCat("policy/", request.name(), " ", verb, " (revision ",
                         response->policy().revision(), ")"),
            {{"kind", "Policy"},

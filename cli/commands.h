@@ -23,7 +23,7 @@ void AddConfigCommands(CLI::App& app, const GlobalOptions& globals, CommandActio
 void AddApplyCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 // diff -f FILE|-: what apply would change, as a unified diff; exit 1 when there is any.
 void AddDiffCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
-// get policies|tokens|agents|admin-tokens [NAME], describe policy|agent, delete policy.
+// get policies|tokens|agents|admin-tokens [NAME], describe policy|agent, delete policy NAME...|-f.
 void AddGetCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 void AddDescribeCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 void AddDeleteCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);

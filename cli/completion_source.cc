@@ -12,13 +12,6 @@
 namespace fleet::cli {
 namespace {
 
-std::string RoleName(v1::Role role) {
-  for (const auto& [name, value] : RolesByName()) {
-    if (value == role) return name;
-  }
-  return "";
-}
-
 class FleetdSource : public DynamicSource {
  public:
   std::vector<Candidate> List(Dynamic kind, const GlobalOptions& globals) override {

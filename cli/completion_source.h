@@ -12,7 +12,7 @@ namespace fleet::cli {
 
 // How long a completion may wait for fleetd: a shell waits for it at every TAB, and a fleetd
 // that does not answer within this is better not asked.
-inline constexpr absl::Duration kCompletionRpcTimeout = absl::Seconds(1);
+inline constexpr absl::Duration kCompletionRpcTimeout = absl::Milliseconds(500);
 
 // Contexts come from the config file; everything else from one list RPC to the fleetd that
 // `globals`, the environment and the config select (as for any command), with the token file if

@@ -32,10 +32,11 @@ absl::StatusOr<Config> ReadConfig() {
 nlohmann::ordered_json ConfigToJson(const Config& config) {
   nlohmann::ordered_json contexts = nlohmann::ordered_json::array();
   for (const Context& context : config.contexts) {
-    nlohmann::ordered_json item = {
-        {"name", context.name}, {"address", context.address}, {"token-file", context.token_file}};
+    nlohmann::ordered_json item = {{"name", context.name}, {"address", context.address}};
     const TlsSettings& tls = context.tls;
-    for (const auto& [key, value] : {std::pair("certificate-authority", &tls.certificate_authority),
+    // What a context does not set is left out, as its file leaves it out.
+    for (const auto& [key, value] : {std::pair("token-file", &context.token_file),
+                                     std::pair("certificate-authority", &tls.certificate_authority),
                                      std::pair("client-certificate", &tls.client_certificate),
                                      std::pair("client-key", &tls.client_key),
                                      std::pair("tls-server-name", &tls.server_name)}) {

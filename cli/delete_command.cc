@@ -18,10 +18,11 @@ struct DeleteFlags {
   bool ignore_not_found = false;
 };
 
-// Deletes one policy and prints what went. NOT_FOUND is OK (and prints nothing) with
-// --ignore-not-found.
+// Deletes one policy and prints what went (-o table), or adds it to `results` (-o json|yaml,
+// printed once at the end). NOT_FOUND is OK (and prints nothing) with --ignore-not-found.
 absl::Status DeletePolicy(AdminClient& client, const std::string& name, const DeleteFlags& flags,
-                          OutputFormat format, std::ostream& out) {
+                          OutputFormat format, nlohmann::ordered_json& results,
+                          std::ostream& out) {
   v1::DeletePolicyRequest request;
   request.set_name(name);
   absl::StatusOr<v1::DeletePolicyResponse> response = client.DeletePolicy(request);
@@ -31,11 +32,11 @@ absl::Status DeletePolicy(AdminClient& client, const std::string& name, const De
     out << "policy/" << name << " deleted (" << response->revisions_deleted() << " revisions, "
         << response->enrollment_tokens_deleted() << " enrollment tokens)\n";
   } else {
-    WriteStructured({{"kind", "Policy"},
-                     {"name", name},
-                     {"revisionsDeleted", response->revisions_deleted()},
-                     {"enrollmentTokensDeleted", response->enrollment_tokens_deleted()}},
-                    format, out);
+    results.push_back({{"kind", "Policy"},
+                       {"name", name},
+                       {"result", "deleted"},
+                       {"revisionsDeleted", response->revisions_deleted()},
+                       {"enrollmentTokensDeleted", response->enrollment_tokens_deleted()}});
   }
   return absl::OkStatus();
 }
@@ -97,13 +98,16 @@ void AddDeleteCommands(CLI::App& app, const GlobalOptions& globals, CommandActio
         absl::StatusOr<std::vector<std::string>> names = PolicyNames(*flags);
         if (!names.ok()) return names.status();
         absl::Status last;
+        nlohmann::ordered_json results = nlohmann::ordered_json::array();
         for (const std::string& name : *names) {
-          absl::Status deleted = DeletePolicy(client, name, *flags, globals.output, out);
+          absl::Status deleted = DeletePolicy(client, name, *flags, globals.output, results, out);
           if (deleted.ok()) continue;
           // Reported as it happens; the last one is reported by the caller, as a command's error.
           if (!last.ok()) Report(last, std::cerr);
           last = deleted;
         }
+        // One document for all, as apply prints its results.
+        if (globals.output != OutputFormat::kTable) WriteStructured(results, globals.output, out);
         return last;
       });
 }

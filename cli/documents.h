@@ -15,7 +15,7 @@
 //   kind: List
 //   items: [...documents of the kinds above...]           # what get -o yaml prints for a list
 //
-// The read-only metadata fleetctl prints (createdAt, updatedAt, creator; empty labels) and
+// The read-only metadata fleetctl prints (createdAt, updatedAt, creator) and
 // status (but for status.revision) are ignored. A printed EnrollmentToken (with metadata.id)
 // is refused: applying it again would create another token.
 #ifndef FLEETD_CLI_DOCUMENTS_H_

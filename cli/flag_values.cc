@@ -35,4 +35,6 @@ CLI::Validator RevisionNumber() { return WholeNumberFrom(1, "revisions start at 
 
 CLI::Validator Count() { return WholeNumberFrom(0, "want 0 or more"); }
 
+CLI::Validator PositiveCount() { return WholeNumberFrom(1, "want 1 or more"); }
+
 }  // namespace fleet::cli

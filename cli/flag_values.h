@@ -44,6 +44,9 @@ CLI::Validator RevisionNumber();
 // A count: a whole number from 0.
 CLI::Validator Count();
 
+// A count that must be at least 1, e.g. --limit.
+CLI::Validator PositiveCount();
+
 }  // namespace fleet::cli
 
 #endif  // FLEETD_CLI_FLAG_VALUES_H_

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,13 +54,7 @@ void AddListFlags(CLI::App* command, const TableSpec<T>& spec, ListFlags* flags)
                    "order (policies by name, agents by id), which are then sorted; tokens: the "
                    "first N once sorted. Default: all, read page by page.")
       ->type_name("N")
-      ->check(CLI::Validator(
-          [](const std::string& value) -> std::string {
-            int64_t n = 0;
-            if (absl::SimpleAtoi(value, &n) && n > 0) return "";
-            return absl::StrCat("not a positive whole number: \"", value, "\"");
-          },
-          ""));
+      ->check(PositiveCount());
 }
 
 // Calls `list` from the first page on, handing each page to `take`, which returns how many items
@@ -188,12 +183,18 @@ void AddGetPolicies(CLI::App& get, const GlobalOptions& globals, CommandAction* 
         if (!listed.ok()) return listed;
         if (globals.output != OutputFormat::kTable) {
           // Documents that apply -f takes back carry their specs, which lists leave out.
+          // The rollouts stay with their policies, for --sort-by.
           google::protobuf::RepeatedPtrField<v1::Policy> policies;
-          for (const PolicyRow& row : rows) *policies.Add() = row.policy;
+          std::map<std::string, std::optional<v1::RolloutStatus>> rollouts;
+          for (const PolicyRow& row : rows) {
+            *policies.Add() = row.policy;
+            rollouts[row.policy.name()] = row.rollout;
+          }
           if (absl::Status specs = FetchPolicySpecs(client, policies); !specs.ok()) return specs;
           rows.clear();
           for (v1::Policy& policy : policies) {
-            rows.push_back(PolicyRow{std::move(policy), std::nullopt});
+            std::optional<v1::RolloutStatus> rollout = rollouts[policy.name()];
+            rows.push_back(PolicyRow{std::move(policy), std::move(rollout)});
           }
         }
         PrintRowsAs(globals, flags->list, PolicyTable(), std::move(rows), &PolicyOf, &PolicyToJson,

@@ -10,6 +10,7 @@
 #include "cli/exit_codes.h"
 #include "cli/output.h"
 #include "cli/resource_json.h"
+#include "cli/resource_json.h"
 
 namespace fleet::cli {
 namespace {
@@ -102,11 +103,9 @@ void AddWhoAmICommand(CLI::App& app, const GlobalOptions& globals, CommandAction
                           {"Server Address", client.address()}},
                          out);
     } else {
-      WriteStructured({{"tokenId", me->token_id()},
-                       {"role", RoleName(me->role())},
-                       {"description", me->description()},
-                       {"serverAddress", client.address()}},
-                      globals.output, out);
+      nlohmann::ordered_json json = WhoAmIToJson(*me);
+      json["status"] = {{"serverAddress", client.address()}};
+      WriteStructured(json, globals.output, out);
     }
     return absl::OkStatus();
   });

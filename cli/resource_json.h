@@ -37,7 +37,7 @@ std::string AgentStatusName(v1::AgentStatus status);
 // "healthy", "degraded", "error"; "unknown" for anything else.
 std::string AgentHealthName(v1::AgentHealth health);
 
-// The names --role and --status accept, for CLI11's CheckedTransformer.
+// The names --role and the connection statuses take (flag_values.h NamedValues).
 const std::map<std::string, v1::Role>& RolesByName();
 const std::map<std::string, v1::AgentStatus>& AgentStatusesByName();
 

@@ -50,8 +50,6 @@ struct TableSpec {
 struct TableOptions {
   TableStyle style = TableStyle::kNormal;
   bool headers = true;  // false: --no-headers
-  // A column's header in any case (--sort-by), or empty for the spec's default_sort.
-  std::string sort_by;
 };
 
 // The column headers --sort-by takes, lower-case, in table order (wide ones included).
@@ -71,8 +69,8 @@ std::string CheckSortColumn(const TableSpec<T>& spec, const std::string& sort_by
   if (std::find(names.begin(), names.end(), absl::AsciiStrToLower(sort_by)) != names.end()) {
     return "";
   }
-  return absl::StrCat("unknown column \"", sort_by, "\"; the columns of ", spec.kind,
-                      " tables are: ", absl::StrJoin(names, ", "));
+  return absl::StrCat("\"", sort_by, "\": not a column of ", spec.kind,
+                      " tables; want one of ", absl::StrJoin(names, ", "));
 }
 
 // Sorts `rows` by the column `sort_by` names (any case; empty: spec.default_sort), ascending,

@@ -39,6 +39,16 @@ std::vector<const CLI::App*> NamedSubcommands(const CLI::App& command) {
       [](const CLI::App* sub) { return !sub->get_name().empty() && !sub->get_disabled(); });
 }
 
+// The subcommands help lists and errors suggest: hidden ones (no group, e.g. `__complete`) are
+// found when typed but never offered.
+std::vector<const CLI::App*> ListedSubcommands(const CLI::App& command) {
+  std::vector<const CLI::App*> listed;
+  for (const CLI::App* sub : NamedSubcommands(command)) {
+    if (!sub->get_group().empty()) listed.push_back(sub);
+  }
+  return listed;
+}
+
 bool TakesPositionals(const CLI::App& command) {
   return command.get_allow_extras() || command.get_prefix_command() ||
          !command.get_options([](const CLI::Option* option) { return option->get_positional(); })
@@ -59,7 +69,7 @@ const CLI::App* FindSubcommand(const CLI::App& command, const std::string& word)
 
 absl::Status UnknownCommand(const CLI::App& command, const std::string& word) {
   std::vector<std::string> names;
-  for (const CLI::App* sub : NamedSubcommands(command)) {
+  for (const CLI::App* sub : ListedSubcommands(command)) {
     names.push_back(sub->get_name());
     for (const std::string& alias : sub->get_aliases()) names.push_back(alias);
   }
@@ -175,7 +185,7 @@ std::string DescribeRequired(const std::string& message, const CLI::App& command
   const std::string path = CommandPath(command);
   if (message == "A subcommand is required") {
     std::vector<std::string> names;
-    for (const CLI::App* sub : NamedSubcommands(command)) names.push_back(sub->get_name());
+    for (const CLI::App* sub : ListedSubcommands(command)) names.push_back(sub->get_name());
     return absl::StrCat(path, " needs a command: ", absl::StrJoin(names, ", "));
   }
   absl::string_view rest = message;

@@ -2,6 +2,7 @@
 // policies and the bulk agent commands; labels on policies; the bulk agent commands (several ids
 // or -l, --dry-run, label --overwrite, "unchanged"); delete with several names, -f and
 // --ignore-not-found; a bad selector exiting 2.
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -47,14 +48,19 @@ class FleetctlBulkE2eTest : public ::testing::Test {
     args.insert(args.end(), {"-o", "json"});
     CommandResult result = Fleetctl(args);
     EXPECT_EQ(result.exit_code, 0) << result.err;
-    return nlohmann::json::parse(result.out, nullptr, false);
+    nlohmann::json json = nlohmann::json::parse(result.out, nullptr, false);
+    // A list prints as {apiVersion, kind: List, items}: its items.
+    if (json.is_object() && json.value("kind", "") == "List") return json["items"];
+    return json;
   }
 
   // The ids of the agents `selector` picks, in id order.
   std::vector<std::string> Selected(const std::string& selector) {
     std::vector<std::string> ids;
     nlohmann::json agents = Json({"get", "agents", "-l", selector});
-    for (const nlohmann::json& agent : agents) ids.push_back(agent["id"].get<std::string>());
+    for (const nlohmann::json& agent : agents) {
+      ids.push_back(agent["metadata"]["id"].get<std::string>());
+    }
     return ids;
   }
 
@@ -90,6 +96,13 @@ TEST_F(FleetctlBulkE2eTest, AgentLabelSeveralAndOverwrite) {
   EXPECT_EQ(labelled.out, absl::StrCat("agent/", ids[0], " labeled\nagent/", ids[1], " labeled\n"));
   CommandResult again = Fleetctl({"agent", "label", ids[0], "env=prod"});
   EXPECT_EQ(again.out, absl::StrCat("agent/", ids[0], " unchanged\n"));
+  // -o json says the same, with the agent as it is.
+  nlohmann::json results = Json({"agent", "label", ids[0], ids[1], "env=prod"});
+  ASSERT_EQ(results.size(), 2u) << results.dump();
+  EXPECT_EQ(results[0]["kind"], "Agent");
+  EXPECT_EQ(results[0]["result"], "unchanged");
+  EXPECT_EQ(results[0]["dryRun"], false);
+  EXPECT_EQ(results[0]["agent"]["metadata"]["labels"]["env"], "prod");
 
   ASSERT_EQ(Fleetctl({"agent", "label", ids[2], "env=dev"}).exit_code, 0);
   CommandResult conflict = Fleetctl({"agent", "label", "-l", "env", "env=staging"});
@@ -204,6 +217,12 @@ TEST_F(FleetctlBulkE2eTest, PolicyLabels) {
   CommandResult bad = Apply(Policy("db", "{env: [1]}"));
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(bad.err, "metadata.labels.env must be a string")) << bad.err;
+
+  // A change of the description alone: in place, no revision.
+  std::string described = Policy("db", "{env: prod}");
+  described.replace(described.find("metadata:"), strlen("metadata:"),
+                    "metadata:\n  description: the databases");
+  EXPECT_EQ(Apply(described).out, "policy/db configured (revision 1)\n");
 }
 
 // delete takes several names, -f FILE and --ignore-not-found; a missing one is reported and the
@@ -229,6 +248,14 @@ TEST_F(FleetctlBulkE2eTest, DeleteSeveralFromFileAndIgnoreNotFound) {
   EXPECT_EQ(from_file.exit_code, 0) << from_file.err;
   EXPECT_TRUE(absl::StrContains(from_file.out, "policy/e deleted")) << from_file.out;
   EXPECT_EQ(Json({"get", "policies"}).size(), 0u);
+
+  // -o json: one array of results, however many were named.
+  for (const char* name : {"f", "g"}) ASSERT_EQ(Apply(Policy(name)).exit_code, 0);
+  nlohmann::json deleted = Json({"delete", "policy", "f", "g"});
+  ASSERT_TRUE(deleted.is_array()) << deleted.dump();
+  ASSERT_EQ(deleted.size(), 2u);
+  EXPECT_EQ(deleted[1]["name"], "g");
+  EXPECT_EQ(deleted[1]["result"], "deleted");
 
   EXPECT_EQ(Fleetctl({"delete"}).exit_code, 2);
   EXPECT_EQ(Fleetctl({"delete", "policy"}).exit_code, 2);

@@ -146,16 +146,15 @@ TEST_F(FleetctlGetE2eTest, PolicyTableOptions) {
   CommandResult bad_column = Fleetctl({"get", "policies", "--sort-by", "bogus"});
   EXPECT_EQ(bad_column.exit_code, 2);
   EXPECT_THAT(bad_column.err,
-              HasSubstr("--sort-by: unknown column \"bogus\"; the columns of policy "
-                        "tables are: name, revision, agents, acked"));
+              HasSubstr("error: invalid --sort-by \"bogus\": not a column of policy tables; want "
+                        "one of name, revision, agents, acked"));
   CommandResult bad_format = Fleetctl({"get", "policies", "-o", "tabel"});
   EXPECT_EQ(bad_format.exit_code, 2);
   EXPECT_THAT(bad_format.err,
-              HasSubstr("unknown output format \"tabel\"; use one of: table, wide, name, json, "
-                        "yaml"));
+              HasSubstr("error: invalid -o \"tabel\": want table, wide, name, json or yaml"));
   CommandResult bad_limit = Fleetctl({"get", "policies", "--limit", "0"});
   EXPECT_EQ(bad_limit.exit_code, 2);
-  EXPECT_THAT(bad_limit.err, HasSubstr("--limit: not a positive whole number: \"0\""));
+  EXPECT_THAT(bad_limit.err, HasSubstr("error: invalid --limit \"0\": want 1 or more"));
 }
 
 // Agents list by hostname with NACKED and ages; --status filters by connection and by rollout
@@ -195,8 +194,8 @@ TEST_F(FleetctlGetE2eTest, AgentRolloutStatesAndPolicyCounts) {
               ElementsAre("agent/" + nacker.agent_id(), "agent/" + acker.agent_id()));
   CommandResult bad_status = Fleetctl({"get", "agents", "--status", "broken"});
   EXPECT_EQ(bad_status.exit_code, 2);
-  EXPECT_THAT(bad_status.err, HasSubstr("--status: unknown status \"broken\"; use one of: online, "
-                                        "offline, acked, nacked, pending"));
+  EXPECT_THAT(bad_status.err, HasSubstr("error: invalid --status \"broken\": want online, "
+                                        "offline, acked, nacked or pending"));
 
   EXPECT_THAT(Out({"get", "policies"}), MatchesRegex("(.|\n)*\nweb +1 +3 +1 +1 +1 +.*"));
 

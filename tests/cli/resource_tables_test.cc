@@ -117,7 +117,7 @@ TEST(AgentTableTest, SortsByTheNamedColumn) {
 TEST(AgentTableTest, UnknownSortColumnNamesTheColumns) {
   EXPECT_THAT(CheckSortColumn(AgentTable(), "Hostname"), IsEmpty());
   EXPECT_EQ(CheckSortColumn(AgentTable(), "host"),
-            "unknown column \"host\"; the columns of agent tables are: id, "
+            "\"host\": not a column of agent tables; want one of id, "
             "hostname, policy, revision, nacked, status, health, last-seen, age, labels, os, "
             "arch, version, token, nack-reason, message");
 }

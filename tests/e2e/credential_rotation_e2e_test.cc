@@ -130,7 +130,9 @@ TEST_F(CredentialRotationE2eTest, RotatesEveryAgentWithSomeOffline) {
 
   CommandResult rotate = Fleetctl({"agent", "rotate-credentials", "--all", "-o", "json"});
   ASSERT_EQ(rotate.exit_code, 0) << rotate.err;
-  EXPECT_EQ(nlohmann::json::parse(rotate.out)["ids"].size(), static_cast<size_t>(total));
+  const nlohmann::json rotated = nlohmann::json::parse(rotate.out);
+  EXPECT_EQ(rotated.size(), static_cast<size_t>(total));
+  EXPECT_EQ(rotated[0]["result"], "credential rotation requested");
 
   // The connected agents rotate without reconnecting; the offline ones wait, still asked.
   nlohmann::json agents = AwaitAgents(
