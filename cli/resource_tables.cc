@@ -44,8 +44,8 @@ std::string TokenState(const v1::EnrollmentToken& token) {
 }
 
 // "k1=v1,k2=v2" in key order.
-std::string Labels(const v1::Agent& agent) {
-  const std::map<std::string, std::string> sorted(agent.labels().begin(), agent.labels().end());
+std::string Labels(const google::protobuf::Map<std::string, std::string>& labels) {
+  const std::map<std::string, std::string> sorted(labels.begin(), labels.end());
   return absl::StrJoin(sorted, ",", absl::PairFormatter("="));
 }
 
@@ -125,7 +125,15 @@ const TableSpec<PolicyRow>& PolicyTable() {
            {"UPDATED",
             [](const Row& row, absl::Time now) { return Age(row.policy.created_at(), now); },
             [](const Row& row) { return TimeKey(row.policy.created_at()); }},
+           // Since the policy's first revision ("-" for policies older than that record).
+           {"AGE",
+            [](const Row& row, absl::Time now) { return Age(row.policy.policy_created_at(), now); },
+            [](const Row& row) { return TimeKey(row.policy.policy_created_at()); }},
            {"DESCRIPTION", [](const Row& row, absl::Time) { return row.policy.description(); }},
+           {"LABELS",
+            [](const Row& row, absl::Time) { return OrDash(Labels(row.policy.labels())); },
+            {},
+            true},
            {"OFFLINE",
             [](const Row& row, absl::Time) { return Count(row, &v1::RolloutStatus::offline); },
             [](const Row& row) { return CountKey(row, &v1::RolloutStatus::offline); }, true},
@@ -163,7 +171,7 @@ const TableSpec<v1::Agent>& AgentTable() {
             [](const Row& agent) { return TimeKey(agent.last_seen()); }},
            {"AGE", [](const Row& agent, absl::Time now) { return Age(agent.enrolled_at(), now); },
             [](const Row& agent) { return TimeKey(agent.enrolled_at()); }},
-           {"LABELS", [](const Row& agent, absl::Time) { return OrDash(Labels(agent)); }},
+           {"LABELS", [](const Row& agent, absl::Time) { return OrDash(Labels(agent.labels())); }},
            {"OS", [](const Row& agent, absl::Time) { return OrDash(agent.os()); }, {}, true},
            {"ARCH", [](const Row& agent, absl::Time) { return OrDash(agent.arch()); }, {}, true},
            {"VERSION",
@@ -347,7 +355,7 @@ void DescribeAgent(const v1::Agent& agent, std::ostream& out) {
        {"Hostname", agent.hostname()},
        {"OS/Arch", absl::StrCat(agent.os(), "/", agent.arch())},
        {"Agent Version", OrDash(agent.agent_version())},
-       {"Labels", OrDash(Labels(agent))},
+       {"Labels", OrDash(Labels(agent.labels()))},
        {"Policy", agent.policy()},
        {"Applied Revision", Revision(agent.applied_revision())},
        {"Nacked Revision", nacked},

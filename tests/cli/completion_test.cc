@@ -165,7 +165,7 @@ TEST_F(CompletionTest, OtherPositionalsCompleteToNothing) {
 
 // A word starting with "-" completes the command's flags and the global ones.
 TEST_F(CompletionTest, FlagsOfTheCommandAndGlobal) {
-  EXPECT_THAT(Values({"get", "policies", "--re"}), ElementsAre("--revision"));
+  EXPECT_THAT(Values({"get", "policies", "--rev"}), ElementsAre("--revision"));
   EXPECT_THAT(Values({"get", "policies", "--con"}), ElementsAre("--context"));
   EXPECT_THAT(Values({"get", "agents", "-"}),
               ::testing::IsSupersetOf(

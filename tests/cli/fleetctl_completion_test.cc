@@ -153,7 +153,7 @@ TEST_F(FleetctlCompletionTest, CommandsAndFlagsFromTheTree) {
   EXPECT_THAT(Values(plain.out), ElementsAre("policies"));
   EXPECT_THAT(Complete({""}), IsSupersetOf({"get", "apply", "completion", "docs"}));
   EXPECT_THAT(Complete({""}), Not(Contains("__complete")));
-  EXPECT_THAT(Complete({"get", "policies", "--re"}), ElementsAre("--revision"));
+  EXPECT_THAT(Complete({"get", "policies", "--rev"}), ElementsAre("--revision"));
   EXPECT_THAT(Complete({"completion", ""}), ElementsAre("bash", "zsh", "fish"));
   EXPECT_THAT(Complete({"get", "-o", ""}), IsSupersetOf({"table", "json", "yaml"}));
   EXPECT_THAT(Complete({"admin-token", "create", "--role", ""}),

@@ -88,8 +88,10 @@ class FleetctlGetE2eTest : public ::testing::Test {
     for (int attempt = 0; attempt < 600; ++attempt) {
       CommandResult status = Fleetctl({"rollout", "status", policy, "-o", "json"});
       const nlohmann::json json = nlohmann::json::parse(status.out, nullptr, false);
-      if (json.is_object() && json.value("acked", -1) == acked &&
-          json.value("nacked", -1) == nacked) {
+      const nlohmann::json counts =
+          json.is_object() ? json.value("status", nlohmann::json()) : nullptr;
+      if (counts.is_object() && counts.value("acked", -1) == acked &&
+          counts.value("nacked", -1) == nacked) {
         return;
       }
       absl::SleepFor(absl::Milliseconds(100));
@@ -127,9 +129,9 @@ TEST_F(FleetctlGetE2eTest, PolicyTableOptions) {
   const std::vector<std::string> table = Lines(Out({"get", "policies"}));
   ASSERT_EQ(table.size(), 3u);
   EXPECT_THAT(table[0], StartsWith("NAME    REVISION   AGENTS   ACKED   NACKED   PENDING   "
-                                   "UPDATED   DESCRIPTION"));
-  EXPECT_THAT(table[1], MatchesRegex("alpha   2 +0 +0 +0 +0 +[0-9]+s +servers"));
-  EXPECT_THAT(table[2], MatchesRegex("zeta    1 +0 +0 +0 +0 +[0-9]+s +servers"));
+                                   "UPDATED   AGE   DESCRIPTION"));
+  EXPECT_THAT(table[1], MatchesRegex("alpha   2 +0 +0 +0 +0 +[0-9]+s +[0-9]+s +servers"));
+  EXPECT_THAT(table[2], MatchesRegex("zeta    1 +0 +0 +0 +0 +[0-9]+s +[0-9]+s +servers"));
 
   EXPECT_EQ(Out({"get", "policies", "-o", "name"}), "policy/alpha\npolicy/zeta\n");
   EXPECT_EQ(Out({"get", "policies", "-o", "name", "--sort-by", "revision"}),
@@ -138,7 +140,7 @@ TEST_F(FleetctlGetE2eTest, PolicyTableOptions) {
   EXPECT_THAT(Lines(Out({"get", "policies", "--no-headers"})),
               ElementsAre(StartsWith("alpha   2"), StartsWith("zeta    1")));
   EXPECT_THAT(Out({"get", "policies", "-o", "wide"}),
-              HasSubstr("   DESCRIPTION   OFFLINE   SHA256 "));
+              HasSubstr("   DESCRIPTION   LABELS   OFFLINE   SHA256 "));
   EXPECT_THAT(Out({"get", "policy", "alpha"}), HasSubstr("\nalpha   2 "));
   EXPECT_THAT(Lines(Out({"get", "policy", "alpha", "--no-headers"})),
               ElementsAre(StartsWith("alpha   2 ")));
@@ -151,7 +153,7 @@ TEST_F(FleetctlGetE2eTest, PolicyTableOptions) {
   CommandResult bad_format = Fleetctl({"get", "policies", "-o", "tabel"});
   EXPECT_EQ(bad_format.exit_code, 2);
   EXPECT_THAT(bad_format.err,
-              HasSubstr("error: invalid -o \"tabel\": want table, wide, name, json or yaml"));
+              HasSubstr("error: invalid --output \"tabel\": want table, wide, name, json or yaml"));
   CommandResult bad_limit = Fleetctl({"get", "policies", "--limit", "0"});
   EXPECT_EQ(bad_limit.exit_code, 2);
   EXPECT_THAT(bad_limit.err, HasSubstr("error: invalid --limit \"0\": want 1 or more"));

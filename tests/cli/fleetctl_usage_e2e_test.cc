@@ -198,7 +198,7 @@ TEST_F(FleetctlUsageTest, EveryCommandsHelpShowsGlobalFlagsAndExamples) {
   }
   CommandResult create = Run({"admin-token", "create", "--help"});
   EXPECT_TRUE(absl::StrContains(create.out, "--role admin|operator|viewer REQUIRED")) << create.out;
-  EXPECT_TRUE(absl::StrContains(create.out, "-o,--output json|table|yaml")) << create.out;
+  EXPECT_TRUE(absl::StrContains(create.out, "-o,--output table|wide|name|json|yaml")) << create.out;
 }
 
 // Bad flag values and arguments are one line starting "error:", in the operator's words, exit 2.
@@ -215,7 +215,8 @@ TEST_F(FleetctlUsageTest, ParseErrorsAreOneLineInTheOperatorsWords) {
   ExpectUsageError({"rollout", "status", "p", "--max-nacked", "-1"},
                    "error: invalid --max-nacked \"-1\": want 0 or more");
   ExpectUsageError({"token", "create"}, "error: fleetctl token create needs --policy NAME");
-  ExpectUsageError({"agent", "unenroll"}, "error: fleetctl agent unenroll needs ID");
+  ExpectUsageError({"agent", "unenroll"},
+                   "error: name the agents by ID (one or more) or by -l SELECTOR");
   ExpectUsageError({"apply"}, "error: fleetctl apply needs -f/--filename FILE");
   ExpectUsageError({"apply", "-f"}, "error: --filename needs a value");
   ExpectUsageError({"get", "policies", "a", "b"},

@@ -45,9 +45,10 @@ v1::Agent Agent(const std::string& id, const std::string& hostname, int64_t appl
   return agent;
 }
 
-std::string Print(const std::vector<v1::Agent>& agents, TableOptions options) {
+std::string Print(const std::vector<v1::Agent>& agents, TableOptions options,
+                  const std::string& sort_by = "") {
   std::vector<v1::Agent> rows = agents;
-  SortRows(AgentTable(), options.sort_by, rows);
+  SortRows(AgentTable(), sort_by, rows);
   std::ostringstream out;
   PrintRows(AgentTable(), rows, options, kNow, out);
   return out.str();
@@ -105,11 +106,11 @@ TEST(AgentTableTest, SortsByTheNamedColumn) {
   const std::vector<v1::Agent> agents = {Agent("c3", "x", 10, 0, absl::Hours(1)),
                                          Agent("a1", "y", 9, 0, absl::Hours(30)),
                                          Agent("b2", "z", 9, 0, absl::Seconds(5))};
-  EXPECT_EQ(Print(agents, {.style = TableStyle::kName, .sort_by = "revision"}),
+  EXPECT_EQ(Print(agents, {.style = TableStyle::kName}, "revision"),
             "agent/a1\nagent/b2\nagent/c3\n");
-  EXPECT_EQ(Print(agents, {.style = TableStyle::kName, .sort_by = "AGE"}),
+  EXPECT_EQ(Print(agents, {.style = TableStyle::kName}, "AGE"),
             "agent/a1\nagent/c3\nagent/b2\n");
-  EXPECT_EQ(Print(agents, {.style = TableStyle::kName, .sort_by = "id"}),
+  EXPECT_EQ(Print(agents, {.style = TableStyle::kName}, "id"),
             "agent/a1\nagent/b2\nagent/c3\n");
 }
 
@@ -141,9 +142,9 @@ TEST(PolicyTableTest, ShowsRolloutCounts) {
   std::ostringstream out;
   PrintRows(PolicyTable(), rows, {}, kNow, out);
   EXPECT_EQ(out.str(),
-            "NAME   REVISION   AGENTS   ACKED   NACKED   PENDING   UPDATED   DESCRIPTION\n"
-            "db     1          -        -       -        -         -         databases\n"
-            "web    12         5,000    4,000   3        997       3m\n");
+            "NAME   REVISION   AGENTS   ACKED   NACKED   PENDING   UPDATED   AGE   DESCRIPTION\n"
+            "db     1          -        -       -        -         -         -     databases\n"
+            "web    12         5,000    4,000   3        997       3m        -\n");
 }
 
 // describe policy shows the rollout of the revision, the newest revisions with ages and the
