@@ -44,8 +44,7 @@ v1::AgentSelection Selection(const SelectFlags& flags) {
 
 // One agent's result, as every command that changes something prints it with -o json|yaml
 // (docs/output.md): {kind, id, result, dryRun}, plus the agent as it is (or would be) after.
-nlohmann::ordered_json AgentResult(const std::string& id, const std::string& result,
-                                   bool dry_run) {
+nlohmann::ordered_json AgentResult(const std::string& id, const std::string& result, bool dry_run) {
   return {{"kind", "Agent"}, {"id", id}, {"result", result}, {"dryRun", dry_run}};
 }
 
@@ -64,8 +63,8 @@ absl::Status PrintChanges(const absl::StatusOr<v1::AgentChangesResponse>& respon
   for (const v1::AgentChange& change : response->changes()) {
     const std::string result = change.changed() ? verb : "unchanged";
     if (format == OutputFormat::kTable) {
-      out << "agent/" << change.agent().id() << " " << result
-          << (flags.dry_run ? " (dry run)" : "") << "\n";
+      out << "agent/" << change.agent().id() << " " << result << (flags.dry_run ? " (dry run)" : "")
+          << "\n";
       continue;
     }
     nlohmann::ordered_json json = AgentResult(change.agent().id(), result, flags.dry_run);

@@ -32,13 +32,13 @@ class Applier {
     request.set_dry_run(dry_run_);
     absl::StatusOr<v1::ApplyPolicyResponse> response = client_.ApplyPolicy(request);
     if (!response.ok()) return response.status();
-    const char* verb = response->created() ? "created"
-                       // The description and labels are the policy's metadata: changed in place,
-                       // no revision.
-                       : response->changed() || response->labels_updated() ||
-                               response->description_updated()
-                           ? "configured"
-                           : "unchanged";
+    const char* verb =
+        response->created() ? "created"
+        // The description and labels are the policy's metadata: changed in place,
+        // no revision.
+        : response->changed() || response->labels_updated() || response->description_updated()
+            ? "configured"
+            : "unchanged";
     Report(absl::StrCat("policy/", request.name(), " ", verb, " (revision ",
                         response->policy().revision(), ")"),
            {{"kind", "Policy"},

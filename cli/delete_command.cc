@@ -21,8 +21,7 @@ struct DeleteFlags {
 // Deletes one policy and prints what went (-o table), or adds it to `results` (-o json|yaml,
 // printed once at the end). NOT_FOUND is OK (and prints nothing) with --ignore-not-found.
 absl::Status DeletePolicy(AdminClient& client, const std::string& name, const DeleteFlags& flags,
-                          OutputFormat format, nlohmann::ordered_json& results,
-                          std::ostream& out) {
+                          OutputFormat format, nlohmann::ordered_json& results, std::ostream& out) {
   v1::DeletePolicyRequest request;
   request.set_name(name);
   absl::StatusOr<v1::DeletePolicyResponse> response = client.DeletePolicy(request);

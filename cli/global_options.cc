@@ -7,7 +7,6 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-
 #include "cli/duration.h"
 #include "cli/flag_values.h"
 

@@ -31,8 +31,8 @@ struct GlobalOptions {
 absl::Duration RequestTimeout(const GlobalOptions& options);
 
 // Adds --context, --address, --token-file, the TLS flags, -o/--output and --request-timeout to
-// `app`, parsed into `*options`, which must outlive the parse. Call before adding subcommands: it also lets the
-// subcommands accept these flags after their own name ("fleetctl version -o json").
+// `app`, parsed into `*options`, which must outlive the parse. Call before adding subcommands: it
+// also lets the subcommands accept these flags after their own name ("fleetctl version -o json").
 void AddGlobalOptions(CLI::App& app, GlobalOptions* options);
 
 }  // namespace fleet::cli

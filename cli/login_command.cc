@@ -10,7 +10,6 @@
 #include "cli/exit_codes.h"
 #include "cli/output.h"
 #include "cli/resource_json.h"
-#include "cli/resource_json.h"
 
 namespace fleet::cli {
 namespace {

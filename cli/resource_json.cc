@@ -137,8 +137,9 @@ nlohmann::ordered_json EnrollmentTokenToJson(const v1::EnrollmentToken& token) {
 nlohmann::ordered_json AgentToJson(const v1::Agent& agent) {
   const bool nacked = agent.nacked_revision() > 0;
   nlohmann::ordered_json json = Resource("Agent");
-  json["metadata"] = {
-      {"id", agent.id()}, {"labels", LabelsToJson(agent.labels())}, {"createdAt", TimestampToJson(agent.enrolled_at())}};
+  json["metadata"] = {{"id", agent.id()},
+                      {"labels", LabelsToJson(agent.labels())},
+                      {"createdAt", TimestampToJson(agent.enrolled_at())}};
   json["spec"] = {{"policy", agent.policy()}};
   json["status"] = {{"connection", agent.status() == v1::AGENT_STATUS_UNSPECIFIED
                                        ? nullptr

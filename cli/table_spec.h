@@ -69,8 +69,8 @@ std::string CheckSortColumn(const TableSpec<T>& spec, const std::string& sort_by
   if (std::find(names.begin(), names.end(), absl::AsciiStrToLower(sort_by)) != names.end()) {
     return "";
   }
-  return absl::StrCat("\"", sort_by, "\": not a column of ", spec.kind,
-                      " tables; want one of ", absl::StrJoin(names, ", "));
+  return absl::StrCat("\"", sort_by, "\": not a column of ", spec.kind, " tables; want one of ",
+                      absl::StrJoin(names, ", "));
 }
 
 // Sorts `rows` by the column `sort_by` names (any case; empty: spec.default_sort), ascending,

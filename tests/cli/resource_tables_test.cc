@@ -108,10 +108,8 @@ TEST(AgentTableTest, SortsByTheNamedColumn) {
                                          Agent("b2", "z", 9, 0, absl::Seconds(5))};
   EXPECT_EQ(Print(agents, {.style = TableStyle::kName}, "revision"),
             "agent/a1\nagent/b2\nagent/c3\n");
-  EXPECT_EQ(Print(agents, {.style = TableStyle::kName}, "AGE"),
-            "agent/a1\nagent/c3\nagent/b2\n");
-  EXPECT_EQ(Print(agents, {.style = TableStyle::kName}, "id"),
-            "agent/a1\nagent/b2\nagent/c3\n");
+  EXPECT_EQ(Print(agents, {.style = TableStyle::kName}, "AGE"), "agent/a1\nagent/c3\nagent/b2\n");
+  EXPECT_EQ(Print(agents, {.style = TableStyle::kName}, "id"), "agent/a1\nagent/b2\nagent/c3\n");
 }
 
 // A column --sort-by does not know is refused naming every column, wide ones too.
