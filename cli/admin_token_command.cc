@@ -59,7 +59,9 @@ void AddAdminTokenCommands(CLI::App& app, const GlobalOptions& globals, CommandA
                  request.set_id(id);
                  return client.RevokeAdminToken(request).status();
                });
-  SetExamples(admin_token->get_subcommand("revoke"), {"fleetctl admin-token revoke TOKEN_ID"});
+  SetExamples(
+      admin_token->get_subcommand("revoke"),
+      {"fleetctl admin-token revoke TOKEN_ID", "# Find it first\nfleetctl get admin-tokens"});
 }
 
 }  // namespace fleet::cli

@@ -103,7 +103,8 @@ void AddUseContext(CLI::App& config, CommandAction* action) {
   auto name = std::make_shared<std::string>();
   CLI::App* command = AddCommandWithArg(config, "use-context", "Make a context the current one.",
                                         "NAME", "The context's name.", name.get());
-  SetExamples(command, {"fleetctl config use-context prod"});
+  SetExamples(command, {"fleetctl config use-context prod",
+                        "# Which contexts there are\nfleetctl config get-contexts"});
   OnLocalCommand(command, action, [name](std::ostream& out) {
     absl::Status edited = EditConfig([&name](Config& config) {
       if (config.Find(*name) == nullptr) return UnknownContextError(*name);
@@ -165,7 +166,9 @@ void AddDeleteContext(CLI::App& config, CommandAction* action) {
       "Remove a context from the config (its token file stays where it is). Deleting the "
       "current context leaves none current.",
       "NAME", "The context's name.", name.get());
-  SetExamples(command, {"fleetctl config delete-context lab"});
+  SetExamples(command, {"fleetctl config delete-context lab",
+                        "# Move away first when it is the current one\nfleetctl config use-context "
+                        "prod && fleetctl config delete-context lab"});
   OnLocalCommand(command, action, [name](std::ostream& out) {
     bool was_current = false;
     absl::Status edited = EditConfig([&](Config& config) {
@@ -191,7 +194,8 @@ void AddRenameContext(CLI::App& config, CommandAction* action) {
       "rename-context", "Rename a context; the current context stays current under its new name.");
   command->add_option("OLD", names->first, "The context's name.")->required();
   command->add_option("NEW", names->second, "Its new name.")->required();
-  SetExamples(command, {"fleetctl config rename-context default prod"});
+  SetExamples(command, {"fleetctl config rename-context default prod",
+                        "fleetctl config rename-context lab staging"});
   OnLocalCommand(command, action, [names](std::ostream& out) {
     const std::string& old_name = names->first;
     const std::string& new_name = names->second;
@@ -233,7 +237,9 @@ void AddConfigCommands(CLI::App& app, const GlobalOptions& globals, CommandActio
   OnLocalCommand(view, action, [&globals](std::ostream& out) { return View(globals.output, out); });
   CLI::App* current =
       config->add_subcommand("current-context", "Print the current context's name (exit 1: none).");
-  SetExamples(current, {"fleetctl config current-context"});
+  SetExamples(current,
+              {"fleetctl config current-context",
+               "# In a prompt or a script\necho \"fleet: $(fleetctl config current-context)\""});
   OnLocalCommand(current, action, [](std::ostream& out) { return CurrentContext(out); });
   CLI::App* get_contexts =
       config->add_subcommand("get-contexts", "List the contexts; * marks the current one.");

@@ -93,7 +93,9 @@ void AddDescribeAgent(CLI::App& describe, const GlobalOptions& globals, CommandA
   auto id = std::make_shared<std::string>();
   CLI::App* command = AddCommandWithArg(describe, "agent", "Show one agent in detail.", "ID",
                                         "The agent's id.", id.get());
-  SetExamples(command, {"fleetctl describe agent AGENT_ID"});
+  SetExamples(command, {"fleetctl describe agent AGENT_ID",
+                        "# The agents a policy could not apply, then one of them\nfleetctl get "
+                        "agents --status nacked\nfleetctl describe agent AGENT_ID"});
   OnRemoteCommand(command, globals, action, [&globals, id](AdminClient& client, std::ostream& out) {
     v1::GetAgentRequest request;
     request.set_id(*id);

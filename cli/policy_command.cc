@@ -43,7 +43,8 @@ void AddDiff(CLI::App& policy, const GlobalOptions& globals, CommandAction* acti
       policy, "diff",
       "Print the RFC 6902 JSON Patch that turns revision --from's spec into revision --to's.",
       "NAME", kNameHelp, &flags->name);
-  SetExamples(command, {"fleetctl policy diff linux-servers --from 2 --to 3"});
+  SetExamples(command, {"fleetctl policy diff linux-servers --from 2 --to 3",
+                        "# Which revisions there are\nfleetctl policy history linux-servers"});
   command->add_option("--from", flags->from, "The older revision.")
       ->required()
       ->check(RevisionNumber());
@@ -75,7 +76,9 @@ void AddRollback(CLI::App& policy, const GlobalOptions& globals, CommandAction* 
       policy, "rollback",
       "Make a new revision of a policy whose description and spec equal revision --to's.", "NAME",
       kNameHelp, &flags->name);
-  SetExamples(command, {"fleetctl policy rollback linux-servers --to 2"});
+  SetExamples(command, {"fleetctl policy rollback linux-servers --to 2",
+                        "# See what it would restore first\nfleetctl policy diff linux-servers "
+                        "--from 2 --to 3"});
   command->add_option("--to", flags->to, "The retained revision to restore.")
       ->required()
       ->check(RevisionNumber());

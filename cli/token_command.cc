@@ -79,7 +79,9 @@ void AddTokenCommands(CLI::App& app, const GlobalOptions& globals, CommandAction
                  request.set_id(id);
                  return client.RevokeEnrollmentToken(request).status();
                });
-  SetExamples(token->get_subcommand("revoke"), {"fleetctl token revoke TOKEN_ID"});
+  SetExamples(token->get_subcommand("revoke"),
+              {"fleetctl token revoke TOKEN_ID",
+               "# Find it first\nfleetctl get tokens --policy linux-servers"});
 }
 
 }  // namespace fleet::cli
