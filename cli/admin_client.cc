@@ -56,8 +56,9 @@ absl::Status AdminClient::FromGrpc(const grpc::Status& status, absl::Duration ti
       if (tls_.has_value()) {
         if (std::string hint = rpc::DescribeTlsFailure(status.error_message(), *tls_);
             !hint.empty()) {
-          return absl::Status(code, absl::StrCat("TLS with fleetd at ", address_, " failed: ", hint,
-                                                 " (", status.error_message(), ")"));
+          // The hint says what to do; gRPC's own text would only repeat it in its words.
+          return absl::Status(code,
+                              absl::StrCat("TLS with fleetd at ", address_, " failed: ", hint));
         }
       } else if (!absl::StrContains(status.error_message(), "onnection refused")) {
         // Something answered and hung up: most likely a fleetd that serves TLS, which a
