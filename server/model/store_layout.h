@@ -10,6 +10,9 @@
 //   /agents/ID                         record::AgentRecord
 //   /agent_status/ID                   record::AgentStatusRecord, in the unlogged state
 //                                      (Store::PutState), not among the revisioned keys
+//   /actions/ID                        record::ActionRecord
+//   /action_targets/ID/CHUNK           record::ActionTargetChunk (CHUNK zero-padded to 6 digits)
+//   /action_results/ID/AGENT           record::ActionResultRecord, in the unlogged state
 //   /health_probe                      the time of fleetd's latest readiness probe, unlogged:
 //                                      written to prove the store writable
 #ifndef FLEETD_SERVER_MODEL_STORE_LAYOUT_H_
@@ -33,6 +36,14 @@ inline constexpr char kAdminTokens[] = "/admin_tokens/";
 inline constexpr char kAgents[] = "/agents/";
 inline constexpr char kAgentStatus[] = "/agent_status/";
 inline constexpr char kHealthProbe[] = "/health_probe";
+inline constexpr char kActions[] = "/actions/";
+inline constexpr char kActionTargets[] = "/action_targets/";
+// What both action keys above start with: one watch on it follows both.
+inline constexpr char kActionKeys[] = "/action";
+inline constexpr char kActionResults[] = "/action_results/";
+// Target ids per /action_targets/ chunk: 10,000 ids of 12 bytes stay far below every backend's
+// value limit (and etcd's default request limit of 1.5 MiB).
+inline constexpr int kActionTargetsPerChunk = 10'000;
 
 inline std::string PolicyKey(std::string_view name) {
   return absl::StrCat(kPolicies, std::string(name));
@@ -55,6 +66,22 @@ inline std::string AdminTokenKey(std::string_view id) {
 inline std::string AgentKey(std::string_view id) { return absl::StrCat(kAgents, std::string(id)); }
 inline std::string AgentStatusKey(std::string_view id) {
   return absl::StrCat(kAgentStatus, std::string(id));
+}
+
+inline std::string ActionKey(std::string_view id) {
+  return absl::StrCat(kActions, std::string(id));
+}
+inline std::string ActionTargetPrefix(std::string_view id) {
+  return absl::StrCat(kActionTargets, std::string(id), "/");
+}
+inline std::string ActionTargetKey(std::string_view id, int chunk) {
+  return absl::StrCat(ActionTargetPrefix(id), absl::StrFormat("%06d", chunk));
+}
+inline std::string ActionResultPrefix(std::string_view id) {
+  return absl::StrCat(kActionResults, std::string(id), "/");
+}
+inline std::string ActionResultKey(std::string_view id, std::string_view agent_id) {
+  return absl::StrCat(ActionResultPrefix(id), std::string(agent_id));
 }
 
 }  // namespace fleet::server::layout
