@@ -78,6 +78,8 @@
 #include "common/clock.h"
 #include "fleet/v1/agent.pb.h"
 #include "server/agent/agent_metrics.h"
+#include "server/control/agent_mailbox.h"
+#include "server/control/agent_reports.h"
 #include "server/control/agent_state.h"
 #include "server/control/credential_writer.h"
 #include "server/control/update_source.h"
@@ -93,6 +95,12 @@ struct AgentProtocolDeps {
   const AgentMetrics* metrics = nullptr;  // none: nothing is recorded
   // A secret at least this old is rotated (fleetd's --credential-max-age); zero: no limit.
   absl::Duration credential_max_age = absl::ZeroDuration();
+  // Actions and live queries (agent_mailbox.h, agent_reports.h); null: the stream carries none,
+  // and an agent's ActionStatus or QueryResult ends it with INVALID_ARGUMENT (action) or is
+  // dropped (query).
+  AgentMailbox* mailbox = nullptr;
+  ActionReportSink* actions = nullptr;
+  QueryReportSink* queries = nullptr;
 };
 
 // What the stream's authentication found about the agent's credentials (agent_directory.h).

@@ -46,6 +46,10 @@ struct AgentControl {
   AgentDirectory& directory;
   AgentStateTracker& state;
   AgentHub& hub;
+  // Actions and live queries (agent_protocol.h's AgentProtocolDeps); null: none.
+  AgentMailbox* mailbox = nullptr;
+  ActionReportSink* actions = nullptr;
+  QueryReportSink* queries = nullptr;
 };
 
 // Thread-safe.
