@@ -6,6 +6,7 @@
 #define FLEETD_SERVER_ADMIN_ADMIN_SERVICE_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,7 @@
 #include "server/admin/audit_log.h"
 #include "server/admin/enrollment_token_service.h"
 #include "server/admin/policy_service.h"
+#include "server/admin/query_service.h"
 #include "server/admin/rollout_status.h"
 #include "server/control/agent_directory.h"
 #include "server/control/agent_state.h"
@@ -38,6 +40,8 @@ struct AdminControl {
   AgentDirectory& directory;
   AgentStateTracker& state;
   RolloutTracker& rollouts;
+  // Live queries (RunQuery); null: RunQuery is UNIMPLEMENTED.
+  QueryRouter* queries = nullptr;
 };
 
 // Thread-safe: gRPC calls the handlers concurrently.
@@ -113,6 +117,8 @@ class AdminService final : public v1::AdminService::Service {
   grpc::Status WatchRolloutStatus(grpc::ServerContext* context,
                                   const v1::GetRolloutStatusRequest* request,
                                   grpc::ServerWriter<v1::RolloutStatus>* writer) override;
+  grpc::Status RunQuery(grpc::ServerContext* context, const v1::RunQueryRequest* request,
+                        grpc::ServerWriter<v1::QueryEvent>* writer) override;
 
   AdminTokenService& admin_tokens() { return admin_tokens_; }
 
@@ -145,6 +151,7 @@ class AdminService final : public v1::AdminService::Service {
   AdminTokenService admin_tokens_;
   AgentRegistry agents_;
   RolloutStatusService rollouts_;
+  std::unique_ptr<QueryService> queries_;  // null without a router
 };
 
 }  // namespace fleet::server
