@@ -17,6 +17,7 @@
 #include "server/control/agent_mailbox.h"
 #include "server/control/agent_state.h"
 #include "server/control/policy_engine.h"
+#include "server/control/query_router.h"
 #include "server/control/rollout_tracker.h"
 #include "storage/store.h"
 
@@ -32,7 +33,7 @@ class ControlPlane {
   static absl::StatusOr<std::unique_ptr<ControlPlane>> Start(
       storage::Store& store, Clock& clock, AgentStateOptions state_options,
       absl::Duration sync_timeout = absl::Seconds(30),
-      int64_t revision_cache_bytes = kDefaultRevisionCacheBytes);
+      int64_t revision_cache_bytes = kDefaultRevisionCacheBytes, QueryLimits query_limits = {});
 
   // Stops the engine and the directory first, so that nothing calls into the hub or the
   // trackers while they go.
@@ -47,9 +48,11 @@ class ControlPlane {
   AgentDirectory& directory() { return directory_; }
   AgentMailbox& mailbox() { return mailbox_; }
   PolicyEngine& engine() { return *engine_; }
+  QueryRouter& queries() { return queries_; }
 
  private:
-  ControlPlane(storage::Store& store, Clock& clock, AgentStateOptions state_options);
+  ControlPlane(storage::Store& store, Clock& clock, AgentStateOptions state_options,
+               QueryLimits query_limits);
 
   // In construction order, each after what it refers to.
   RolloutTracker rollouts_;
@@ -57,6 +60,8 @@ class ControlPlane {
   AgentDirectory directory_;
   AgentMailbox mailbox_;
   AgentHub hub_;
+  // Live queries: asks through the mailbox the agents the state says are online.
+  QueryRouter queries_;
   std::unique_ptr<PolicyEngine> engine_;
   // The minute's agent connections line, at info.
   ConnectionSummary connection_summary_{hub_, absl::Minutes(1)};
