@@ -6,14 +6,19 @@
 namespace fleet::server {
 
 ControlPlane::ControlPlane(storage::Store& store, Clock& clock, AgentStateOptions state_options)
-    : state_(store, clock, state_options, &rollouts_), directory_(store), hub_(directory_) {
+    : state_(store, clock, state_options, &rollouts_),
+      directory_(store),
+      mailbox_(clock),
+      hub_(directory_) {
   directory_.AddObserver(hub_);
+  mailbox_.SetObserver(&hub_);
   directory_.AddObserver(rollouts_);
 }
 
 ControlPlane::~ControlPlane() {
   engine_.reset();
   directory_.Stop();
+  mailbox_.Stop();
 }
 
 absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(storage::Store& store,

@@ -1,5 +1,6 @@
 // The control layer of one fleetd, built in the order its parts depend on each other and
-// stopped in the reverse: the rollout tracker, the agents' live state, the hub of agent streams,
+// stopped in the reverse: the rollout tracker, the agents' live state, the agents' mailbox (of
+// actions and live queries, which kicks their streams through the hub), the hub of agent streams,
 // the agent directory (which tells the hub and the rollout tracker of assignments) and the policy
 // engine (which tells the hub and the rollout tracker of changes). Part of the composition root:
 // FleetdServer (fleetd_server.h) owns one.
@@ -13,6 +14,7 @@
 #include "server/agent/agent_hub.h"
 #include "server/app/connection_summary.h"
 #include "server/control/agent_directory.h"
+#include "server/control/agent_mailbox.h"
 #include "server/control/agent_state.h"
 #include "server/control/policy_engine.h"
 #include "server/control/rollout_tracker.h"
@@ -43,6 +45,7 @@ class ControlPlane {
   AgentStateTracker& state() { return state_; }
   AgentHub& hub() { return hub_; }
   AgentDirectory& directory() { return directory_; }
+  AgentMailbox& mailbox() { return mailbox_; }
   PolicyEngine& engine() { return *engine_; }
 
  private:
@@ -52,6 +55,7 @@ class ControlPlane {
   RolloutTracker rollouts_;
   AgentStateTracker state_;
   AgentDirectory directory_;
+  AgentMailbox mailbox_;
   AgentHub hub_;
   std::unique_ptr<PolicyEngine> engine_;
   // The minute's agent connections line, at info.

@@ -271,7 +271,8 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
       AgentControl{.updates = (*control)->engine(),
                    .directory = (*control)->directory(),
                    .state = (*control)->state(),
-                   .hub = (*control)->hub()},
+                   .hub = (*control)->hub(),
+                   .mailbox = &(*control)->mailbox()},
       AgentServiceOptions{.heartbeat_interval = config.heartbeat_interval,
                           .metrics = &registry,
                           .credential_max_age = config.credential_max_age});
