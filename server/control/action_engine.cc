@@ -68,10 +68,6 @@ absl::Time TimeOf(const google::protobuf::Timestamp& timestamp) {
   return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(timestamp));
 }
 
-google::protobuf::Timestamp TimestampOf(absl::Time time) {
-  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(time));
-}
-
 // Where target `i` of `n` may start.
 absl::Time StartOf(absl::Time created_at, absl::Duration rollout, size_t i, size_t n) {
   if (n == 0 || rollout <= absl::ZeroDuration()) return created_at;

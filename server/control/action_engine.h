@@ -219,7 +219,6 @@ class ActionEngine final : public ActionReportSink,
   // Read at Start, taken by each action as the first listing makes it known.
   StoredActionResults restored_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 
   std::unique_ptr<storage::Reflector> reflector_;
   std::thread timer_;

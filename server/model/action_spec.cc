@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 #include "fleet/v1/canonical_json.h"
 #include "google/protobuf/util/time_util.h"
 #include "nlohmann/json.hpp"
@@ -18,8 +19,18 @@ using google::protobuf::util::TimeUtil;
 constexpr std::array<std::string_view, 5> kTypes = {"upgrade", "restart", "unenroll",
                                                     "diagnostics", "custom"};
 
+// Within what google.protobuf.Timestamp and Duration allow (years 1 to 9999, +-10,000 years).
+bool ValidTimestamp(const google::protobuf::Timestamp& t) {
+  return t.seconds() >= -62'135'596'800 && t.seconds() <= 253'402'300'799 && t.nanos() >= 0 &&
+         t.nanos() < 1'000'000'000;
+}
+bool ValidDuration(const google::protobuf::Duration& d) {
+  return d.seconds() >= -315'576'000'000 && d.seconds() <= 315'576'000'000 &&
+         d.nanos() > -1'000'000'000 && d.nanos() < 1'000'000'000;
+}
+
 absl::Status Invalid(std::string_view field, std::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
+  return absl::InvalidArgumentError(absl::StrCat(std::string(field), ": ", std::string(problem)));
 }
 
 // Checks that `args` has a string member `name` (when `required`, or when present).
@@ -61,8 +72,8 @@ absl::StatusOr<ActionSpec> ValidateActionSpec(const v1::CreateActionRequest& req
   bool known = false;
   for (std::string_view type : kTypes) known = known || request.type() == type;
   if (!known) {
-    return Invalid("type", absl::StrCat("\"", absl::CHexEscape(request.type().substr(0, 64)),
-                                        "\" is not one of upgrade, restart, unenroll, "
+    return Invalid("type", absl::StrCat(QuoteForError(request.type()),
+                                        " is not one of upgrade, restart, unenroll, "
                                         "diagnostics, custom"));
   }
   spec.type = request.type();
@@ -91,7 +102,7 @@ absl::StatusOr<ActionSpec> ValidateActionSpec(const v1::CreateActionRequest& req
   if (absl::Status s = CheckArguments(spec.type, args); !s.ok()) return s;
 
   if (request.has_expires_at()) {
-    if (!TimeUtil::IsTimestampValid(request.expires_at())) {
+    if (!ValidTimestamp(request.expires_at())) {
       return Invalid("expires_at", "not a valid timestamp");
     }
     spec.expires_at = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(request.expires_at()));
@@ -105,7 +116,7 @@ absl::StatusOr<ActionSpec> ValidateActionSpec(const v1::CreateActionRequest& req
 
   spec.rollout_duration = absl::ZeroDuration();
   if (request.has_rollout_duration()) {
-    if (!TimeUtil::IsDurationValid(request.rollout_duration())) {
+    if (!ValidDuration(request.rollout_duration())) {
       return Invalid("rollout_duration", "not a valid duration");
     }
     spec.rollout_duration =
