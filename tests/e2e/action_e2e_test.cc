@@ -94,9 +94,11 @@ class ActionE2eTest : public ::testing::Test {
 
   // Creates an action; `targets` as given, expiring in `expires_in` (unset: the default).
   v1::Action Create(const v1::Targets& targets, const std::string& type = "restart",
-                    std::optional<absl::Duration> expires_in = std::nullopt) {
+                    std::optional<absl::Duration> expires_in = std::nullopt,
+                    const std::string& arguments_json = "") {
     v1::CreateActionRequest request;
     request.set_type(type);
+    request.set_arguments_json(arguments_json);
     *request.mutable_targets() = targets;
     if (expires_in.has_value()) {
       *request.mutable_expires_at() =
@@ -161,7 +163,7 @@ TEST_F(ActionE2eTest, SelectorReachesOnlyThoseAgents) {
   auto a1 = Connect(web1), a2 = Connect(web2), a3 = Connect(db);
   v1::Targets web;
   web.set_selector("role=web");
-  const v1::Action action = Create(web, "upgrade");
+  const v1::Action action = Create(web, "upgrade", std::nullopt, R"({"version": "2.0"})");
   ASSERT_FALSE(::testing::Test::HasFailure());
   EXPECT_EQ(action.counts().targets(), 2);
   for (TestAgent* agent : {a1.get(), a2.get()}) {
@@ -169,6 +171,7 @@ TEST_F(ActionE2eTest, SelectorReachesOnlyThoseAgents) {
     ASSERT_TRUE(got.has_value());
     EXPECT_EQ(got->id(), action.id());
     EXPECT_EQ(got->type(), "upgrade");
+    EXPECT_EQ(got->arguments_json(), R"({"version":"2.0"})");
     ASSERT_TRUE(agent->ReportAction(action.id(), v1::ActionStatus::SUCCEEDED, 100));
   }
   // The db agent's first action is the one made for it afterwards.
