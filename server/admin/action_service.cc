@@ -112,8 +112,7 @@ absl::StatusOr<v1::Action> ActionService::Get(const v1::GetActionRequest& reques
   return FromEngine(request.id());
 }
 
-absl::StatusOr<v1::ListActionsResponse> ActionService::List(
-    const v1::ListActionsRequest& request) {
+absl::StatusOr<v1::ListActionsResponse> ActionService::List(const v1::ListActionsRequest& request) {
   absl::StatusOr<int32_t> page_size = EffectivePageSize(request.page_size());
   if (!page_size.ok()) return page_size.status();
   if (!v1::ActionState_IsValid(request.state())) {
@@ -135,9 +134,8 @@ absl::StatusOr<v1::ListActionsResponse> ActionService::List(
     if (!cursor->empty() && ListCursor(action) >= *cursor) continue;
     if (request.state() != v1::ACTION_STATE_UNSPECIFIED) {
       const v1::ActionState state = ActionStateOf(action);
-      const bool match = request.state() == v1::ACTION_STATE_DONE
-                             ? state != v1::ACTION_STATE_ACTIVE
-                             : state == request.state();
+      const bool match = request.state() == v1::ACTION_STATE_DONE ? state != v1::ACTION_STATE_ACTIVE
+                                                                  : state == request.state();
       if (!match) continue;
     }
     if (response.actions_size() == *page_size) {
@@ -200,8 +198,7 @@ absl::Status ActionService::Watch(const v1::GetActionRequest& request,
       absl::SleepFor(kMinSendInterval);
     }
     // The timeout only bounds how long a cancelled watch takes to notice.
-    while (!stop() &&
-           engine_.AwaitChange(request.id(), version, kStopPollInterval) == version) {
+    while (!stop() && engine_.AwaitChange(request.id(), version, kStopPollInterval) == version) {
     }
   }
   return absl::OkStatus();
@@ -213,8 +210,9 @@ absl::StatusOr<v1::ListActionTargetsResponse> ActionService::ListTargets(
     return absl::InvalidArgumentError(
         absl::StrCat("page_size must not be negative (got ", request.page_size(), ")"));
   }
-  const int32_t page_size =
-      request.page_size() == 0 ? kMaxTargetPageSize : std::min(request.page_size(), kMaxTargetPageSize);
+  const int32_t page_size = request.page_size() == 0
+                                ? kMaxTargetPageSize
+                                : std::min(request.page_size(), kMaxTargetPageSize);
   if (!v1::ActionTargetState_IsValid(request.state())) {
     return absl::InvalidArgumentError(absl::StrCat("state: ", request.state(), " is no state"));
   }
@@ -227,8 +225,8 @@ absl::StatusOr<v1::ListActionTargetsResponse> ActionService::ListTargets(
       engine_.Targets(request.id(), request.state(),
                       cursor->empty() ? "" : cursor->substr(prefix.size()), page_size);
   if (!page.has_value()) {
-    return absl::UnavailableError(absl::StrCat(
-        "fleetd's action engine does not hold action ", request.id(), " yet; retry shortly"));
+    return absl::UnavailableError(absl::StrCat("fleetd's action engine does not hold action ",
+                                               request.id(), " yet; retry shortly"));
   }
   v1::ListActionTargetsResponse response;
   for (ActionTargetView& view : page->targets) {

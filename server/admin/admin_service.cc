@@ -373,8 +373,9 @@ grpc::Status AdminService::CreateAction(grpc::ServerContext* context,
                                         v1::Action* response) {
   return Handle(
       context, v1::ROLE_OPERATOR,
-      Mutation{"CreateAction",
-               [&] { return CreatedTarget("action/", response->id(), "action/" + request->type()); }},
+      Mutation{
+          "CreateAction",
+          [&] { return CreatedTarget("action/", response->id(), "action/" + request->type()); }},
       [&](const Principal& principal) {
         return WithActions([&](ActionService& actions) {
           return Assign(actions.Create(*request, principal.Creator()), response);
@@ -402,13 +403,13 @@ grpc::Status AdminService::ListActions(grpc::ServerContext* context,
 grpc::Status AdminService::CancelAction(grpc::ServerContext* context,
                                         const v1::CancelActionRequest* request,
                                         v1::Action* response) {
-  return Handle(
-      context, v1::ROLE_OPERATOR,
-      Mutation{"CancelAction", [&] { return AuditTarget{"action/" + request->id()}; }},
-      [&](const Principal&) {
-        return WithActions(
-            [&](ActionService& actions) { return Assign(actions.Cancel(*request), response); });
-      });
+  return Handle(context, v1::ROLE_OPERATOR,
+                Mutation{"CancelAction", [&] { return AuditTarget{"action/" + request->id()}; }},
+                [&](const Principal&) {
+                  return WithActions([&](ActionService& actions) {
+                    return Assign(actions.Cancel(*request), response);
+                  });
+                });
 }
 
 grpc::Status AdminService::WatchAction(grpc::ServerContext* context,

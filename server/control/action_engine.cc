@@ -241,9 +241,8 @@ void ActionEngine::TryMaterialize(const std::string& id, MailOps& ops) {
   entry->by_id.resize(n);
   std::iota(entry->by_id.begin(), entry->by_id.end(), 0u);
   if (!std::is_sorted(entry->agent_ids.begin(), entry->agent_ids.end())) {
-    std::sort(entry->by_id.begin(), entry->by_id.end(), [&e = *entry](uint32_t a, uint32_t b) {
-      return e.agent_ids[a] < e.agent_ids[b];
-    });
+    std::sort(entry->by_id.begin(), entry->by_id.end(),
+              [&e = *entry](uint32_t a, uint32_t b) { return e.agent_ids[a] < e.agent_ids[b]; });
   }
   if (auto restored = restored_.find(id); restored != restored_.end()) {
     for (const auto& [agent_id, result] : restored->second) {
@@ -269,9 +268,8 @@ void ActionEngine::TryMaterialize(const std::string& id, MailOps& ops) {
   v1::AgentAction& action = *message.mutable_action();
   action.set_id(id);
   action.set_type(entry->action.type());
-  action.set_arguments_json(entry->action.arguments_json().empty()
-                                ? "{}"
-                                : entry->action.arguments_json());
+  action.set_arguments_json(
+      entry->action.arguments_json().empty() ? "{}" : entry->action.arguments_json());
   *action.mutable_not_before() = entry->action.created_at();
   *action.mutable_expires_at() = entry->action.expires_at();
   entry->mail = MakeMail(Mail::Kind::kAction, id, message, entry->expires_at, this);
@@ -479,7 +477,8 @@ void ActionEngine::Delivered(const std::string& agent_id, const Mail& mail) {
 }
 
 void ActionEngine::Run(MailOps& ops) {
-  for (const auto& [agent_id, what] : ops.removes) mailbox_.Remove(agent_id, what.first, what.second);
+  for (const auto& [agent_id, what] : ops.removes)
+    mailbox_.Remove(agent_id, what.first, what.second);
   for (const auto& [mail, recipients] : ops.posts) mailbox_.Post(mail, recipients);
 }
 
@@ -512,8 +511,7 @@ std::optional<std::pair<v1::Action, int64_t>> ActionEngine::GetVersioned(const s
   return std::pair(View(*it->second), it->second->version);
 }
 
-int64_t ActionEngine::AwaitChange(const std::string& id, int64_t version,
-                                  absl::Duration timeout) {
+int64_t ActionEngine::AwaitChange(const std::string& id, int64_t version, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   auto current = [this, &id] {
     mu_.AssertHeld();
@@ -565,10 +563,9 @@ std::optional<ActionTargetPage> ActionEngine::Targets(const std::string& id,
   const Entry& entry = *it->second;
   auto begin = entry.by_id.begin();
   if (!after.empty()) {
-    begin = std::upper_bound(entry.by_id.begin(), entry.by_id.end(), after,
-                             [&entry](const std::string& value, uint32_t i) {
-                               return value < entry.agent_ids[i];
-                             });
+    begin = std::upper_bound(
+        entry.by_id.begin(), entry.by_id.end(), after,
+        [&entry](const std::string& value, uint32_t i) { return value < entry.agent_ids[i]; });
   }
   ActionTargetPage page;
   for (auto pos = begin; pos != entry.by_id.end(); ++pos) {

@@ -198,8 +198,8 @@ class ActionEngine final : public ActionReportSink,
   void ApplyExpiry(Entry& entry, MailOps& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Drop(const std::string& id, MailOps& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves target `i` to `state` (counts follow), stamped `now`, and hands it to the writer.
-  void SetState(const std::string& action_id, Entry& entry, uint32_t i,
-                v1::ActionTargetState state, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetState(const std::string& action_id, Entry& entry, uint32_t i, v1::ActionTargetState state,
+                absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Persist(const std::string& action_id, Entry& entry, uint32_t i)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Action View(const Entry& entry) const;

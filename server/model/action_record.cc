@@ -25,8 +25,8 @@ std::vector<storage::Op> ActionRecordOps(const v1::Action& action,
     const size_t begin = chunk * per_chunk;
     const size_t end = std::min(agent_ids.size(), begin + per_chunk);
     for (size_t i = begin; i < end; ++i) targets.add_agent_ids(agent_ids[i]);
-    ops.push_back(storage::Op::Put(layout::ActionTargetKey(action.id(), chunk),
-                                   targets.SerializeAsString()));
+    ops.push_back(
+        storage::Op::Put(layout::ActionTargetKey(action.id(), chunk), targets.SerializeAsString()));
   }
   return ops;
 }

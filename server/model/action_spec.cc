@@ -16,8 +16,8 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-constexpr std::array<std::string_view, 5> kTypes = {"upgrade", "restart", "unenroll",
-                                                    "diagnostics", "custom"};
+constexpr std::array<std::string_view, 5> kTypes = {"upgrade", "restart", "unenroll", "diagnostics",
+                                                    "custom"};
 
 // Within what google.protobuf.Timestamp and Duration allow (years 1 to 9999, +-10,000 years).
 bool ValidTimestamp(const google::protobuf::Timestamp& t) {

@@ -49,7 +49,8 @@ class ActionE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(fleetd_, FleetdProcess::Start(FLEETD_BIN, tmp_.Sub("data")));
-    admin_token_ = std::string(absl::StripAsciiWhitespace(ReadFile(fleetd_->bootstrap_token_file())));
+    admin_token_ =
+        std::string(absl::StripAsciiWhitespace(ReadFile(fleetd_->bootstrap_token_file())));
     CommandResult applied = Fleetctl({"apply", "-f", "-"}, kPolicy);
     ASSERT_EQ(applied.exit_code, 0) << applied.err;
     CommandResult token = Fleetctl({"token", "create", "--policy", "linux", "-o", "json"});
@@ -105,9 +106,8 @@ class ActionE2eTest : public ::testing::Test {
           TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + *expires_in));
     }
     v1::Action action;
-    grpc::Status status = Admin([&](auto& stub, auto& context) {
-      return stub.CreateAction(&context, request, &action);
-    });
+    grpc::Status status = Admin(
+        [&](auto& stub, auto& context) { return stub.CreateAction(&context, request, &action); });
     EXPECT_TRUE(status.ok()) << status.error_message();
     return action;
   }
@@ -122,8 +122,8 @@ class ActionE2eTest : public ::testing::Test {
     v1::GetActionRequest request;
     request.set_id(id);
     v1::Action action;
-    grpc::Status status =
-        Admin([&](auto& stub, auto& context) { return stub.GetAction(&context, request, &action); });
+    grpc::Status status = Admin(
+        [&](auto& stub, auto& context) { return stub.GetAction(&context, request, &action); });
     EXPECT_TRUE(status.ok()) << status.error_message();
     return action;
   }
@@ -219,9 +219,8 @@ TEST_F(ActionE2eTest, CancelStopsUndeliveredTargets) {
   v1::CancelActionRequest cancel;
   cancel.set_id(action.id());
   v1::Action cancelled;
-  grpc::Status status = Admin([&](auto& stub, auto& context) {
-    return stub.CancelAction(&context, cancel, &cancelled);
-  });
+  grpc::Status status = Admin(
+      [&](auto& stub, auto& context) { return stub.CancelAction(&context, cancel, &cancelled); });
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(cancelled.counts().cancelled(), 1);  // the offline one
   std::optional<v1::ServerMessage> message = agent->NextActionMessage();

@@ -113,13 +113,13 @@ TEST_F(ActionServiceTest, RolloutMustEndBeforeExpiry) {
 TEST_F(ActionServiceTest, CreateCommitsTheActionWithItsTargets) {
   v1::Creator creator;
   creator.set_token_id("bbbbbbbbbbbb");
-  ASSERT_OK_AND_ASSIGN(
-      v1::Action action,
-      service_.Create(Request("upgrade", R"({ "version": "2.0", "sha256": ")" +
-                                             std::string(64, 'a') + "\" }"),
-                      creator));
+  ASSERT_OK_AND_ASSIGN(v1::Action action,
+                       service_.Create(Request("upgrade", R"({ "version": "2.0", "sha256": ")" +
+                                                              std::string(64, 'a') + "\" }"),
+                                       creator));
   EXPECT_EQ(action.id().size(), 12u);
-  EXPECT_EQ(action.arguments_json(), R"({"sha256":")" + std::string(64, 'a') + R"(","version":"2.0"})");
+  EXPECT_EQ(action.arguments_json(),
+            R"({"sha256":")" + std::string(64, 'a') + R"(","version":"2.0"})");
   EXPECT_EQ(action.created_by().token_id(), "bbbbbbbbbbbb");
   EXPECT_EQ(TimeUtil::TimestampToMicroseconds(action.expires_at()),
             absl::ToUnixMicros(env_.clock.Now() + absl::Hours(14 * 24)));
