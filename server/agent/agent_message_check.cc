@@ -41,7 +41,7 @@ absl::Status CheckHello(const v1::Hello& hello) {
 absl::Status CheckReportId(const char* field, const std::string& id) {
   if (id.empty() || id.size() > kMaxReportIdBytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat(std::string(field), " is ", id.size(), " bytes: send the id of the message answered"));
+        absl::StrCat(field, " is ", id.size(), " bytes: send the id of the message answered"));
   }
   return absl::OkStatus();
 }
