@@ -32,7 +32,9 @@ class ActionService {
                                     const v1::Creator& creator);
   // NOT_FOUND for an unknown id; INVALID_ARGUMENT for a malformed one.
   absl::StatusOr<v1::Action> Get(const v1::GetActionRequest& request);
-  // Newest first, `state` filtered, paged (at most kMaxPageSize a page).
+  // Newest first, paged (at most kMaxPageSize a page), only those in `state` when set: ACTIVE,
+  // CANCELLED and EXPIRED as ActionStateOf (action_engine.h) says, DONE every finished action
+  // (cancelled and expired ones too). INVALID_ARGUMENT for a bad page token or size.
   absl::StatusOr<v1::ListActionsResponse> List(const v1::ListActionsRequest& request);
   // Commits cancelled_at (once: a cancelled or finished action is returned as it is).
   absl::StatusOr<v1::Action> Cancel(const v1::CancelActionRequest& request);
