@@ -1,6 +1,7 @@
 // End-to-end: actions from the admin API to agents on real Connect streams of a real fleetd:
 // only the targets get them, an offline target gets one when it connects (but not once it
-// expired), a cancel stops the targets that did not get it, results survive a restart, and one
+// expired), a cancel stops the targets that did not get it, results survive a restart, a watch
+// ends when the action is done, and one
 // stream never gets an action twice. Where a test shows that something does NOT arrive, it sends
 // a later action to the same agent and checks that this one comes first: no waiting on time.
 #include <grpcpp/client_context.h>
@@ -303,6 +304,33 @@ TEST_F(ActionE2eTest, NotRedeliveredOnTheSameStream) {
   std::optional<v1::AgentAction> got = again->NextAction();
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->id(), first.id());  // a new stream: still unfinished, so sent again
+}
+
+// WatchAction streams the counts as they change and ends with the message that says done.
+TEST_F(ActionE2eTest, WatchEndsWhenEveryTargetFinished) {
+  const v1::EnrollResponse identity = Enroll("watched");
+  auto agent = Connect(identity);
+  const v1::Action action = CreateFor({identity.agent_id()});
+  auto stub = v1::AdminService::NewStub(
+      grpc::CreateChannel(fleetd_->admin_address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer " + admin_token_);
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  v1::GetActionRequest request;
+  request.set_id(action.id());
+  std::unique_ptr<grpc::ClientReader<v1::Action>> watch = stub->WatchAction(&context, request);
+  v1::Action seen;
+  ASSERT_TRUE(watch->Read(&seen));
+  EXPECT_FALSE(seen.done());
+  std::optional<v1::AgentAction> got = agent->NextAction();
+  ASSERT_TRUE(got.has_value());
+  ASSERT_TRUE(agent->ReportAction(action.id(), v1::ActionStatus::SUCCEEDED, 100));
+  v1::Action last = seen;
+  while (watch->Read(&seen)) last = seen;
+  grpc::Status status = watch->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(last.done());
+  EXPECT_EQ(last.counts().succeeded(), 1);
 }
 
 // Bad requests are INVALID_ARGUMENT naming the field, through the real API.
