@@ -1,8 +1,9 @@
 // End-to-end: actions from the admin API to agents on real Connect streams of a real fleetd:
 // only the targets get them, an offline target gets one when it connects (but not once it
 // expired), a cancel stops the targets that did not get it, results survive a restart, a watch
-// ends when the action is done, and one stream never gets an action twice. Where a test shows that something does NOT arrive, it sends
-// a later action to the same agent and checks that this one comes first: no waiting on time.
+// ends when the action is done, and one stream never gets an action twice. Where a test shows
+// that something does NOT arrive, it sends a later action to the same agent and checks that this
+// one comes first: no waiting on time.
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
