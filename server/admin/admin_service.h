@@ -7,11 +7,13 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/log_rate_limiter.h"
 #include "fleet/v1/admin.grpc.pb.h"
+#include "server/admin/action_service.h"
 #include "server/admin/admin_auth.h"
 #include "server/admin/admin_token_service.h"
 #include "server/admin/agent_registry.h"
@@ -40,8 +42,10 @@ struct AdminControl {
   AgentDirectory& directory;
   AgentStateTracker& state;
   RolloutTracker& rollouts;
-  // Live queries (RunQuery); null: RunQuery is UNIMPLEMENTED.
+  // Live queries (null: RunQuery answers UNAVAILABLE).
   QueryRouter* queries = nullptr;
+  // The actions (null: the action RPCs answer UNAVAILABLE).
+  ActionEngine* actions = nullptr;
 };
 
 // Thread-safe: gRPC calls the handlers concurrently.
@@ -119,6 +123,19 @@ class AdminService final : public v1::AdminService::Service {
                                   grpc::ServerWriter<v1::RolloutStatus>* writer) override;
   grpc::Status RunQuery(grpc::ServerContext* context, const v1::RunQueryRequest* request,
                         grpc::ServerWriter<v1::QueryEvent>* writer) override;
+  grpc::Status CreateAction(grpc::ServerContext* context, const v1::CreateActionRequest* request,
+                            v1::Action* response) override;
+  grpc::Status GetAction(grpc::ServerContext* context, const v1::GetActionRequest* request,
+                         v1::Action* response) override;
+  grpc::Status ListActions(grpc::ServerContext* context, const v1::ListActionsRequest* request,
+                           v1::ListActionsResponse* response) override;
+  grpc::Status CancelAction(grpc::ServerContext* context, const v1::CancelActionRequest* request,
+                            v1::Action* response) override;
+  grpc::Status WatchAction(grpc::ServerContext* context, const v1::GetActionRequest* request,
+                           grpc::ServerWriter<v1::Action>* writer) override;
+  grpc::Status ListActionTargets(grpc::ServerContext* context,
+                                 const v1::ListActionTargetsRequest* request,
+                                 v1::ListActionTargetsResponse* response) override;
 
   AdminTokenService& admin_tokens() { return admin_tokens_; }
 
@@ -152,6 +169,10 @@ class AdminService final : public v1::AdminService::Service {
   AgentRegistry agents_;
   RolloutStatusService rollouts_;
   std::unique_ptr<QueryService> queries_;  // null without a router
+  // Set when the control layer has an action engine.
+  std::optional<ActionService> actions_;
+  // Runs `body` with the action service, or answers UNAVAILABLE without one.
+  absl::Status WithActions(const std::function<absl::Status(ActionService&)>& body);
 };
 
 }  // namespace fleet::server

@@ -38,7 +38,7 @@ absl::Status CheckHello(const v1::Hello& hello) {
   return CheckSha256("Hello.applied_sha256", hello.applied_sha256());
 }
 
-absl::Status CheckReportId(std::string_view field, const std::string& id) {
+absl::Status CheckReportId(const char* field, const std::string& id) {
   if (id.empty() || id.size() > kMaxReportIdBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, " is ", id.size(), " bytes: send the id of the message answered"));

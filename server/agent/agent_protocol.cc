@@ -61,14 +61,14 @@ AgentProtocol::ReadOutcome AgentProtocol::OnReport(const v1::AgentMessage& messa
   if (error.ok()) {
     if (message.has_action_status()) {
       const v1::ActionStatus& status = message.action_status();
-      const absl::Status taken = deps_.actions == nullptr
-                                     ? absl::NotFoundError("no actions here")
-                                     : deps_.actions->ActionStatusReported(
-                                           agent_id_, KeptActionStatus(status));
+      const absl::Status taken =
+          deps_.actions == nullptr
+              ? absl::NotFoundError("no actions here")
+              : deps_.actions->ActionStatusReported(agent_id_, KeptActionStatus(status));
       if (taken.code() == absl::StatusCode::kNotFound) {
-        error = absl::InvalidArgumentError(absl::StrCat(
-            "ActionStatus.id ", QuoteForError(status.id()),
-            " is no action for this agent: answer only the actions fleetd sent"));
+        error = absl::InvalidArgumentError(
+            absl::StrCat("ActionStatus.id ", QuoteForError(status.id()),
+                         " is no action for this agent: answer only the actions fleetd sent"));
       } else {
         error = taken;
       }

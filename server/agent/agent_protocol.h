@@ -68,10 +68,10 @@
 // stream's completion queue, the hub's kicks and moves on its threads). The protocol holds its
 // own lock, taken before AgentStateTracker's, the AgentMailbox's (and a Clock's) and no other; it
 // never holds it while asking the UpdateSource (which takes its own lock and may read the store),
-// nor while calling a report sink or a mail's sender, nor when a method returns. The caller performs the returned Action itself, with no lock held that a
-// reaction of its transport could need (gRPC may run them inline). The transport reports
-// OnWriteDone once for every kWrite, reads the next message only when a ReadOutcome says so, and
-// calls OnEnded last.
+// nor while calling a report sink or a mail's sender, nor when a method returns. The caller
+// performs the returned Action itself, with no lock held that a reaction of its transport could
+// need (gRPC may run them inline). The transport reports OnWriteDone once for every kWrite, reads
+// the next message only when a ReadOutcome says so, and calls OnEnded last.
 #ifndef FLEETD_SERVER_AGENT_AGENT_PROTOCOL_H_
 #define FLEETD_SERVER_AGENT_AGENT_PROTOCOL_H_
 

@@ -18,6 +18,7 @@ ControlPlane::ControlPlane(storage::Store& store, Clock& clock, AgentStateOption
 }
 
 ControlPlane::~ControlPlane() {
+  if (actions_ != nullptr) actions_->Stop();
   engine_.reset();
   directory_.Stop();
   mailbox_.Stop();
@@ -38,6 +39,8 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(
       sync_timeout, revision_cache_bytes);
   if (!engine.ok()) return engine.status();
   plane->engine_ = *std::move(engine);
+  plane->actions_ = std::make_unique<ActionEngine>(store, clock, plane->mailbox_);
+  if (absl::Status s = plane->actions_->Start(sync_timeout); !s.ok()) return s;
   return plane;
 }
 

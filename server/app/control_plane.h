@@ -2,7 +2,8 @@
 // stopped in the reverse: the rollout tracker, the agents' live state, the agents' mailbox (of
 // actions and live queries, which kicks their streams through the hub), the hub of agent streams,
 // the agent directory (which tells the hub and the rollout tracker of assignments) and the policy
-// engine (which tells the hub and the rollout tracker of changes). Part of the composition root:
+// engine (which tells the hub and the rollout tracker of changes), and the action engine (which
+// posts actions to the mailbox). Part of the composition root:
 // FleetdServer (fleetd_server.h) owns one.
 #ifndef FLEETD_SERVER_APP_CONTROL_PLANE_H_
 #define FLEETD_SERVER_APP_CONTROL_PLANE_H_
@@ -13,6 +14,7 @@
 #include "common/clock.h"
 #include "server/agent/agent_hub.h"
 #include "server/app/connection_summary.h"
+#include "server/control/action_engine.h"
 #include "server/control/agent_directory.h"
 #include "server/control/agent_mailbox.h"
 #include "server/control/agent_state.h"
@@ -47,6 +49,7 @@ class ControlPlane {
   AgentHub& hub() { return hub_; }
   AgentDirectory& directory() { return directory_; }
   AgentMailbox& mailbox() { return mailbox_; }
+  ActionEngine& actions() { return *actions_; }
   PolicyEngine& engine() { return *engine_; }
   QueryRouter& queries() { return queries_; }
 
@@ -63,6 +66,8 @@ class ControlPlane {
   // Live queries: asks through the mailbox the agents the state says are online.
   QueryRouter queries_;
   std::unique_ptr<PolicyEngine> engine_;
+  // Posts to the mailbox; started after the directory.
+  std::unique_ptr<ActionEngine> actions_;
   // The minute's agent connections line, at info.
   ConnectionSummary connection_summary_{hub_, absl::Minutes(1)};
 };

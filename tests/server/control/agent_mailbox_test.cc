@@ -127,7 +127,8 @@ TEST_F(AgentMailboxTest, ExpiredMailIsNotHandedOut) {
 // Mail posted to many agents at once takes one block of numbers: each agent's cursor sees it once.
 TEST_F(AgentMailboxTest, ManyRecipients) {
   std::vector<std::pair<std::string, absl::Time>> recipients;
-  for (int i = 0; i < 1000; ++i) recipients.emplace_back(absl::StrCat("agent", i), absl::InfinitePast());
+  for (int i = 0; i < 1000; ++i)
+    recipients.emplace_back(absl::StrCat("agent", i), absl::InfinitePast());
   mailbox_.Post(Action("a"), recipients);
   EXPECT_EQ(mailbox_.Size(), std::make_pair(size_t{1000}, size_t{1000}));
   EXPECT_EQ(observer_.TakeDue().size(), 1000u);
