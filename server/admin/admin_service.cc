@@ -371,6 +371,71 @@ grpc::Status AdminService::WatchRolloutStatus(grpc::ServerContext* context,
   });
 }
 
+grpc::Status AdminService::CreateAction(grpc::ServerContext* context,
+                                        const v1::CreateActionRequest* request,
+                                        v1::Action* response) {
+  return Handle(
+      context, v1::ROLE_OPERATOR,
+      Mutation{
+          "CreateAction",
+          [&] { return CreatedTarget("action/", response->id(), "action/" + request->type()); }},
+      [&](const Principal& principal) {
+        return WithActions([&](ActionService& actions) {
+          return Assign(actions.Create(*request, principal.Creator()), response);
+        });
+      });
+}
+
+grpc::Status AdminService::GetAction(grpc::ServerContext* context,
+                                     const v1::GetActionRequest* request, v1::Action* response) {
+  return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
+    return WithActions(
+        [&](ActionService& actions) { return Assign(actions.Get(*request), response); });
+  });
+}
+
+grpc::Status AdminService::ListActions(grpc::ServerContext* context,
+                                       const v1::ListActionsRequest* request,
+                                       v1::ListActionsResponse* response) {
+  return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
+    return WithActions(
+        [&](ActionService& actions) { return Assign(actions.List(*request), response); });
+  });
+}
+
+grpc::Status AdminService::CancelAction(grpc::ServerContext* context,
+                                        const v1::CancelActionRequest* request,
+                                        v1::Action* response) {
+  return Handle(context, v1::ROLE_OPERATOR,
+                Mutation{"CancelAction", [&] { return AuditTarget{"action/" + request->id()}; }},
+                [&](const Principal&) {
+                  return WithActions([&](ActionService& actions) {
+                    return Assign(actions.Cancel(*request), response);
+                  });
+                });
+}
+
+grpc::Status AdminService::WatchAction(grpc::ServerContext* context,
+                                       const v1::GetActionRequest* request,
+                                       grpc::ServerWriter<v1::Action>* writer) {
+  return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
+    return WithActions([&](ActionService& actions) {
+      return actions.Watch(
+          *request, [&](const v1::Action& action) { return writer->Write(action); },
+          [&] { return context->IsCancelled(); });
+    });
+  });
+}
+
+grpc::Status AdminService::ListActionTargets(grpc::ServerContext* context,
+                                             const v1::ListActionTargetsRequest* request,
+                                             v1::ListActionTargetsResponse* response) {
+  return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
+    return WithActions(
+        [&](ActionService& actions) { return Assign(actions.ListTargets(*request), response); });
+  });
+}
+
 grpc::Status AdminService::RunQuery(grpc::ServerContext* context,
                                     const v1::RunQueryRequest* request,
                                     grpc::ServerWriter<v1::QueryEvent>* writer) {
@@ -379,71 +444,7 @@ grpc::Status AdminService::RunQuery(grpc::ServerContext* context,
     return queries_->Run(
         *request, [&](const v1::QueryEvent& event) { return writer->Write(event); },
         [&] { return context->IsCancelled(); });
-    grpc::Status AdminService::CreateAction(grpc::ServerContext * context,
-                                            const v1::CreateActionRequest* request,
-                                            v1::Action* response) {
-      return Handle(context, v1::ROLE_OPERATOR,
-                    Mutation{"CreateAction",
-                             [&] {
-                               return CreatedTarget("action/", response->id(),
-                                                    "action/" + request->type());
-                             }},
-                    [&](const Principal& principal) {
-                      return WithActions([&](ActionService& actions) {
-                        return Assign(actions.Create(*request, principal.Creator()), response);
-                      });
-                    });
-    }
-
-    grpc::Status AdminService::GetAction(
-        grpc::ServerContext * context, const v1::GetActionRequest* request, v1::Action* response) {
-      return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
-        return WithActions(
-            [&](ActionService& actions) { return Assign(actions.Get(*request), response); });
-      });
-    }
-
-    grpc::Status AdminService::ListActions(grpc::ServerContext * context,
-                                           const v1::ListActionsRequest* request,
-                                           v1::ListActionsResponse* response) {
-      return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
-        return WithActions(
-            [&](ActionService& actions) { return Assign(actions.List(*request), response); });
-      });
-    }
-
-    grpc::Status AdminService::CancelAction(grpc::ServerContext * context,
-                                            const v1::CancelActionRequest* request,
-                                            v1::Action* response) {
-      return Handle(
-          context, v1::ROLE_OPERATOR,
-          Mutation{"CancelAction", [&] { return AuditTarget{"action/" + request->id()}; }},
-          [&](const Principal&) {
-            return WithActions(
-                [&](ActionService& actions) { return Assign(actions.Cancel(*request), response); });
-          });
-    }
-
-    grpc::Status AdminService::WatchAction(grpc::ServerContext * context,
-                                           const v1::GetActionRequest* request,
-                                           grpc::ServerWriter<v1::Action>* writer) {
-      return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
-        return WithActions([&](ActionService& actions) {
-          return actions.Watch(
-              *request, [&](const v1::Action& action) { return writer->Write(action); },
-              [&] { return context->IsCancelled(); });
-        });
-      });
-    }
-
-    grpc::Status AdminService::ListActionTargets(grpc::ServerContext * context,
-                                                 const v1::ListActionTargetsRequest* request,
-                                                 v1::ListActionTargetsResponse* response) {
-      return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
-        return WithActions([&](ActionService& actions) {
-          return Assign(actions.ListTargets(*request), response);
-        });
-      });
-    }
+  });
+}
 
 }  // namespace fleet::server

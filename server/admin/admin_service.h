@@ -42,10 +42,10 @@ struct AdminControl {
   AgentDirectory& directory;
   AgentStateTracker& state;
   RolloutTracker& rollouts;
-  // Live queries (null: RunQuery answers UNAVAILABLE).
-  QueryRouter* queries = nullptr;
   // The actions (null: the action RPCs answer UNAVAILABLE).
   ActionEngine* actions = nullptr;
+  // Live queries (null: RunQuery answers UNAVAILABLE).
+  QueryRouter* queries = nullptr;
 };
 
 // Thread-safe: gRPC calls the handlers concurrently.
