@@ -263,6 +263,11 @@ void ConnectionProtocol::OnQuery(const v1::AgentQuery& query) {
   if (open_queries_.contains(query.id())) return;
   const absl::Time deadline =
       query.has_deadline() ? ToTime(query.deadline()) : absl::InfiniteFuture();
+  if (open_queries_.size() >= options_.max_open_queries) {
+    // Queries a handler never finished answering hold no place once their deadline is past.
+    const absl::Time now = clock_.Now();
+    absl::erase_if(open_queries_, [now](const auto& open) { return open.second < now; });
+  }
   if (options_.queries == nullptr || open_queries_.size() >= options_.max_open_queries) {
     v1::QueryResult refused = QueryError(
         options_.queries == nullptr ? "this agent does not run live queries"

@@ -105,7 +105,8 @@ struct ConnectionProtocolOptions {
   std::string agent_version;
   // Finished actions remembered by id to answer repeats (action_ledger.h).
   size_t finished_actions_kept = 256;
-  // Queries open on one stream at most; one more is answered with an error at once.
+  // Queries open on one stream at most (those past their deadline not counted); one more is
+  // answered with an error at once.
   size_t max_open_queries = 256;
 };
 

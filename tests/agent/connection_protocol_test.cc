@@ -883,6 +883,11 @@ TEST_F(ConnectionProtocolActionsTest, QueryWithoutHandlerOrBeyondTheBoundGetsAnE
   EXPECT_EQ(sent.query_result().id(), "q2");
   EXPECT_TRUE(sent.query_result().last());
   EXPECT_FALSE(sent.query_result().error().empty());
+  // Once q1's deadline has passed, it no longer holds the place.
+  Advance(absl::Seconds(31));
+  protocol_->OnMessage(Query("q4", clock_.Now() + absl::Seconds(30)));
+  EXPECT_EQ(queries_.asked, (std::vector<std::string>{"q1", "q4"}));
+  EXPECT_TRUE(transport_.TakeSent().empty());
 
   transport_ = {};
   Make();
