@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -40,15 +41,35 @@ class AgentSimActionsE2eTest : public ::testing::Test {
     std::getline(file, token_);
     admin_ = v1::AdminService::NewStub(
         grpc::CreateChannel(fleetd_.process().admin_address(), grpc::InsecureChannelCredentials()));
+  }
+
+  // Starts agent-sim (bounded to 5 minutes) with actions lasting `action_duration`, and waits
+  // until every agent is connected.
+  void StartSim(const std::string& action_duration) {
     sim_ = fleetd_.StartSim({"--agents", absl::StrCat(kAgents), "--connections", "4", "--state-dir",
                              tmp_.Sub("state"), "--duration", "5m", "--report",
-                             tmp_.Sub("report.json"), "--action-duration", "300ms",
+                             tmp_.Sub("report.json"), "--action-duration", action_duration,
                              "--action-progress-steps", "2", "--query-latency", "20ms",
                              "--query-rows", absl::StrCat(kRowsPerAgent)});
     ASSERT_NE(sim_, nullptr);
     // agent-sim's progress line (every 5 s) says when all are connected.
     ASSERT_TRUE(
         sim_->WaitForStderr(absl::StrCat(kAgents, "/", kAgents, " connected"), absl::Seconds(120)));
+  }
+
+  // GetAction, polled every 200 ms until `until` holds of it (bounded: 120 s); the last seen.
+  v1::Action AwaitAction(const std::string& id,
+                         const std::function<bool(const v1::Action&)>& until) {
+    v1::Action action;
+    for (int attempt = 0; attempt < 600; ++attempt) {
+      v1::GetActionRequest get;
+      get.set_id(id);
+      const grpc::Status got = admin_->GetAction(Context().get(), get, &action);
+      EXPECT_TRUE(got.ok()) << got.error_message();
+      if (!got.ok() || until(action)) break;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    return action;
   }
 
   // A context for one admin call as the bootstrap admin, bounded to `timeout`.
@@ -75,6 +96,7 @@ class AgentSimActionsE2eTest : public ::testing::Test {
 // A query to every agent gets each one's synthetic rows and ends with all answered; the report
 // counts it.
 TEST_F(AgentSimActionsE2eTest, QueryIsAnsweredByEveryAgent) {
+  ASSERT_NO_FATAL_FAILURE(StartSim("300ms"));
   v1::RunQueryRequest query;
   query.set_query("select * from hosts");
   *query.mutable_targets() = SimAgents();
@@ -122,6 +144,7 @@ TEST_F(AgentSimActionsE2eTest, QueryIsAnsweredByEveryAgent) {
 // An upgrade reaches succeeded on every agent, each reconnecting with the new version; the report
 // counts it.
 TEST_F(AgentSimActionsE2eTest, UpgradeSucceedsOnEveryAgent) {
+  ASSERT_NO_FATAL_FAILURE(StartSim("300ms"));
   v1::CreateActionRequest create;
   create.set_type("upgrade");
   create.set_arguments_json(R"({"version":"9.9.9"})");
@@ -130,14 +153,7 @@ TEST_F(AgentSimActionsE2eTest, UpgradeSucceedsOnEveryAgent) {
   const grpc::Status created = admin_->CreateAction(Context().get(), create, &action);
   ASSERT_TRUE(created.ok()) << created.error_message();
   EXPECT_EQ(action.counts().targets(), kAgents);
-  // Bounded: 120 s of polling.
-  for (int attempt = 0; attempt < 600 && !action.done(); ++attempt) {
-    absl::SleepFor(absl::Milliseconds(200));
-    v1::GetActionRequest get;
-    get.set_id(action.id());
-    const grpc::Status got = admin_->GetAction(Context().get(), get, &action);
-    ASSERT_TRUE(got.ok()) << got.error_message();
-  }
+  action = AwaitAction(action.id(), [](const v1::Action& now) { return now.done(); });
   ASSERT_TRUE(action.done()) << action.DebugString();
   EXPECT_EQ(action.counts().succeeded(), kAgents) << action.DebugString();
 
@@ -163,6 +179,36 @@ TEST_F(AgentSimActionsE2eTest, UpgradeSucceedsOnEveryAgent) {
   EXPECT_EQ(report["actions"]["succeeded"], kAgents) << report.dump();
   EXPECT_EQ(report["actions"]["failed"], 0) << report.dump();
   EXPECT_EQ(report["actions"]["rejected"], 0) << report.dump();
+  EXPECT_EQ(report["errors"], 0) << report.dump();
+}
+
+// A cancel stops an action running on every agent: each answers CANCELLED.
+TEST_F(AgentSimActionsE2eTest, CancelStopsRunningActions) {
+  ASSERT_NO_FATAL_FAILURE(StartSim("10m"));
+  v1::CreateActionRequest create;
+  create.set_type("diagnostics");
+  *create.mutable_targets() = SimAgents();
+  v1::Action action;
+  const grpc::Status created = admin_->CreateAction(Context().get(), create, &action);
+  ASSERT_TRUE(created.ok()) << created.error_message();
+  // Every agent accepted it (or reports its first progress step).
+  action = AwaitAction(action.id(), [](const v1::Action& now) {
+    return now.counts().delivered() + now.counts().running() == kAgents;
+  });
+  ASSERT_EQ(action.counts().delivered() + action.counts().running(), kAgents)
+      << action.DebugString();
+  v1::CancelActionRequest cancel;
+  cancel.set_id(action.id());
+  const grpc::Status cancelled = admin_->CancelAction(Context().get(), cancel, &action);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.error_message();
+  action = AwaitAction(action.id(), [](const v1::Action& now) { return now.done(); });
+  ASSERT_TRUE(action.done()) << action.DebugString();
+  EXPECT_EQ(action.counts().cancelled(), kAgents) << action.DebugString();
+
+  const nlohmann::json report = testing::StopAgentSim(*sim_, tmp_.Sub("report.json"));
+  EXPECT_EQ(report["actions"]["received"], kAgents) << report.dump();
+  EXPECT_EQ(report["actions"]["cancelled"], kAgents) << report.dump();
+  EXPECT_EQ(report["actions"]["succeeded"], 0) << report.dump();
   EXPECT_EQ(report["errors"], 0) << report.dump();
 }
 
