@@ -42,7 +42,7 @@ class ActionLedger {
   // Records a later status of a known action: NOT_FOUND when Find(status.id()) is null,
   // FAILED_PRECONDITION when its recorded state is final (nothing changes). Precondition:
   // CheckActionStatus(status) is OK.
-  absl::Status Update(v1::ActionStatus status);
+  [[nodiscard]] absl::Status Update(v1::ActionStatus status);
 
   // Actions recorded in a state that is not final, and finished ones remembered.
   size_t running() const { return entries_.size() - finished_.size(); }

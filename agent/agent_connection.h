@@ -98,8 +98,8 @@ class AgentConnection final : public AgentOutbox, private ConnectionProtocol::Tr
   AgentIdentity identity() const;
 
   // AgentOutbox (agent_outbox.h): the results and contracts are ConnectionProtocol's.
-  absl::Status ReportAction(v1::ActionStatus status) override;
-  absl::Status SendQueryResult(v1::QueryResult result) override;
+  [[nodiscard]] absl::Status ReportAction(v1::ActionStatus status) override;
+  [[nodiscard]] absl::Status SendQueryResult(v1::QueryResult result) override;
   void Restart(std::string agent_version) override;
 
  private:

@@ -20,13 +20,13 @@ class AgentOutbox {
   // FAILED_PRECONDITION when it is already in a final state (a final state never changes);
   // INVALID_ARGUMENT naming the field when the status is out of bounds (no valid state, progress
   // outside 0..100, output over 64 KiB). Nothing is sent on an error.
-  virtual absl::Status ReportAction(v1::ActionStatus status) = 0;
+  [[nodiscard]] virtual absl::Status ReportAction(v1::ActionStatus status) = 0;
 
   // Sends a result of a query received on the open stream; `last` ends the query. NOT_FOUND when
   // no such query is open on this stream (never received, already answered with `last`, or its
   // stream has ended); DEADLINE_EXCEEDED when its deadline has passed (the query is then closed);
   // INVALID_ARGUMENT naming the field when rows_json is over 1 MiB or not a JSON array of objects.
-  virtual absl::Status SendQueryResult(v1::QueryResult result) = 0;
+  [[nodiscard]] virtual absl::Status SendQueryResult(v1::QueryResult result) = 0;
 
   // The agent software "restarted" as `agent_version` (after an upgrade): the open stream is
   // half-closed after what is queued, and the next one opens at once with agent_version in its

@@ -170,8 +170,8 @@ class ConnectionProtocol {
 
   // What handlers say after they returned; the results and contracts of AgentOutbox
   // (agent_outbox.h). Never from inside the protocol's own events.
-  absl::Status ReportAction(v1::ActionStatus status);
-  absl::Status SendQueryResult(v1::QueryResult result);
+  [[nodiscard]] absl::Status ReportAction(v1::ActionStatus status);
+  [[nodiscard]] absl::Status SendQueryResult(v1::QueryResult result);
   void Restart(std::string agent_version);
 
   // Finished() was called.
