@@ -37,6 +37,14 @@ constexpr absl::Duration kMinSendInterval = absl::Milliseconds(100);
 constexpr int32_t kMaxTargetPageSize = 1000;
 constexpr int kMaxAttempts = 5;
 
+// `action` as just committed to `targets` agents, before any of them was sent it.
+v1::Action AsCommitted(v1::Action action, size_t targets) {
+  v1::ActionCounts& counts = *action.mutable_counts();
+  counts.set_targets(static_cast<int64_t>(targets));
+  counts.set_pending(static_cast<int64_t>(targets));
+  return action;
+}
+
 // Where ListActions continues: the last action of a page, by (created_at, id).
 std::string ListCursor(const v1::Action& action) {
   return absl::StrFormat("%s%020d/%s", layout::kActions,
@@ -101,7 +109,9 @@ absl::StatusOr<v1::Action> ActionService::Create(const v1::CreateActionRequest& 
         {.compares = {Compare::Missing(key)}, .success = ActionRecordOps(action, agent_ids)});
     if (!result.ok()) return result.status();
     if (!result->succeeded) continue;  // the random id was taken: another one
-    if (absl::Status s = CatchUp(result->revision); !s.ok()) return s;
+    // Committed: a retry would make a second action, so a slow engine gets the action as
+    // committed (every target pending) rather than an error.
+    if (!CatchUp(result->revision).ok()) return AsCommitted(action, agent_ids.size());
     return FromEngine(action.id());
   }
   return absl::AbortedError("no free action id was found; try again");

@@ -52,12 +52,15 @@ AgentProtocol::ReadOutcome AgentProtocol::OnMessage(const v1::AgentMessage& mess
 }
 
 AgentProtocol::ReadOutcome AgentProtocol::OnReport(const v1::AgentMessage& message) {
-  absl::Status error;
+  bool hello = false;
   {
     absl::MutexLock lock(&mu_);
-    error = hello_ ? CheckAgentMessage(message)
-                   : absl::InvalidArgumentError("the stream must open with Hello");
+    hello = hello_;
   }
+  // Outside the lock: a QueryResult's rows may be 1 MiB of JSON to check, and a kick of this
+  // stream must not wait for that.
+  absl::Status error = hello ? CheckAgentMessage(message)
+                             : absl::InvalidArgumentError("the stream must open with Hello");
   if (error.ok()) {
     if (message.has_action_status()) {
       const v1::ActionStatus& status = message.action_status();

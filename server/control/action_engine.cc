@@ -425,25 +425,30 @@ absl::Status ActionEngine::ActionStatusReported(const std::string& agent_id,
     Target& target = entry.targets[i];
     const v1::ActionTargetState reported = StateOf(status.state());
     const absl::Time now = clock_.Now();
+    bool drop_mail = false;
     // After expiry, results no longer count (the timer turns the target expired).
     if (IsFinal(target.state) || reported == v1::ACTION_TARGET_STATE_UNSPECIFIED ||
         now >= entry.expires_at) {
-      return absl::OkStatus();
-    }
-    target.progress = static_cast<int8_t>(std::clamp(status.progress_percent(), 0, 100));
-    if (!status.message().empty() || !status.output().empty() || entry.details.contains(i)) {
-      Detail& detail = entry.details[i];
-      detail.message = status.message();
-      if (!status.output().empty()) detail.output = status.output();
-    }
-    ++entry.version;
-    if (Rank(reported) >= Rank(target.state) && reported != target.state) {
-      SetState(id, entry, i, reported, now);
+      // A final target has no mail left: a cancel posted after it finished (a race with its
+      // last report, or a write that raced the cancel) goes once the agent answers it.
+      drop_mail = IsFinal(target.state);
     } else {
-      target.updated_us = absl::ToUnixMicros(now);
-      Persist(id, entry, i);
+      target.progress = static_cast<int8_t>(std::clamp(status.progress_percent(), 0, 100));
+      if (!status.message().empty() || !status.output().empty() || entry.details.contains(i)) {
+        Detail& detail = entry.details[i];
+        detail.message = status.message();
+        if (!status.output().empty()) detail.output = status.output();
+      }
+      ++entry.version;
+      if (Rank(reported) >= Rank(target.state) && reported != target.state) {
+        SetState(id, entry, i, reported, now);
+      } else {
+        target.updated_us = absl::ToUnixMicros(now);
+        Persist(id, entry, i);
+      }
+      drop_mail = IsFinal(reported);
     }
-    if (IsFinal(reported)) {
+    if (drop_mail) {
       ops.removes.push_back({agent_id, {Mail::Kind::kAction, id}});
       ops.removes.push_back({agent_id, {Mail::Kind::kActionCancel, id}});
     }

@@ -53,8 +53,6 @@ void AgentMailbox::Insert(std::vector<Entry>& box, Entry entry) {
 void AgentMailbox::Post(const MailPtr& mail,
                         const std::vector<std::pair<std::string, absl::Time>>& recipients) {
   const absl::Time now = clock_.Now();
-  // One block of sequence numbers for the whole post, in recipient order.
-  const uint64_t first_seq = next_seq_.fetch_add(recipients.size());
   std::vector<std::string> due;
   bool later = false;
   for (size_t i = 0; i < recipients.size(); ++i) {
@@ -62,8 +60,10 @@ void AgentMailbox::Post(const MailPtr& mail,
     const bool due_now = not_before <= now;
     Shard& shard = ShardOf(agent_id);
     {
+      // Numbered under the recipient's lock (see next_seq_): a stream that took mail of this
+      // agent before sees this one above its cursor.
       absl::MutexLock lock(&shard.mu);
-      Insert(shard.boxes[agent_id], Entry{due_now ? first_seq + i : 0, not_before, mail});
+      Insert(shard.boxes[agent_id], Entry{due_now ? next_seq_.fetch_add(1) : 0, not_before, mail});
     }
     if (due_now) {
       due.push_back(agent_id);

@@ -139,6 +139,8 @@ class AgentMailbox {
 
   Clock& clock_;  // not owned
   std::array<Shard, kShards> shards_;
+  // Always taken while holding the recipient's shard lock, where Next reads the box too: so any
+  // mail numbered after a stream's Next has a number above that stream's cursor.
   std::atomic<uint64_t> next_seq_{1};
 
   absl::Mutex mu_;
