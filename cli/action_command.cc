@@ -33,7 +33,6 @@ void AddWatchFlags(CLI::App* command, WatchFlags* flags, const std::string& watc
       ->add_option("--timeout", flags->timeout,
                    "With --watch: give up after this long (exit 5, or 4 when some target did not "
                    "succeed already). Default: wait until every target finished.")
-      ->type_name("DURATION")
       ->check(DurationValidator())
       ->needs(watch);
 }
@@ -127,13 +126,11 @@ void AddCreate(CLI::App& parent, const GlobalOptions& globals, CommandAction* ac
       ->add_option("--expires", flags->expires,
                    "Stop sending it this long from now; targets not finished by then count as "
                    "expired. Default: 14 days (336h).")
-      ->type_name("DURATION")
       ->check(DurationValidator());
   command
       ->add_option("--rollout", flags->rollout,
                    "Spread the targets' start times evenly over this span (the first at once). "
                    "Shorter than --expires. Default: all at once.")
-      ->type_name("DURATION")
       ->check(DurationValidator());
   AddWatchFlags(command, &flags->watch,
                 "Then follow it: a live line on stderr, exit 0 once every target succeeded, 4 "
@@ -150,32 +147,32 @@ void AddCreate(CLI::App& parent, const GlobalOptions& globals, CommandAction* ac
                                               ": the last targets would start after it expired"));
     }
   });
-  OnRemoteCommand(
-      command, globals, action, [&globals, flags](AdminClient& client, std::ostream& out) {
-        v1::CreateActionRequest request;
-        request.set_type(flags->type);
-        request.set_arguments_json(flags->arguments);
-        *request.mutable_targets() = TargetsOf(flags->targets);
-        if (!flags->expires.empty()) {
-          const absl::Time expires = absl::Now() + *ParseDuration(flags->expires);
-          request.mutable_expires_at()->set_seconds(absl::ToUnixSeconds(expires));
-        }
-        if (!flags->rollout.empty()) {
-          *request.mutable_rollout_duration() = ToProto(*ParseDuration(flags->rollout));
-        }
-        absl::StatusOr<v1::Action> created = client.CreateAction(request);
-        if (!created.ok()) return created.status();
-        if (globals.output == OutputFormat::kTable) {
-          out << "action/" << created->id()
-              << (globals.table_style == TableStyle::kName ? "" : " created") << "\n"
-              << std::flush;
-          std::cerr << WithThousands(created->counts().targets()) << " targets\n";
-        } else if (!flags->watch.watch) {
-          WriteStructured(ActionToJson(*created), globals.output, out);
-        }
-        if (!flags->watch.watch) return absl::OkStatus();
-        return WatchToEnd(client, globals, created->id(), flags->watch, out);
-      });
+  OnRemoteCommand(command, globals, action,
+                  [&globals, flags](AdminClient& client, std::ostream& out) {
+                    v1::CreateActionRequest request;
+                    request.set_type(flags->type);
+                    request.set_arguments_json(flags->arguments);
+                    *request.mutable_targets() = TargetsOf(flags->targets);
+                    if (!flags->expires.empty()) {
+                      const absl::Time expires = absl::Now() + *ParseDuration(flags->expires);
+                      request.mutable_expires_at()->set_seconds(absl::ToUnixSeconds(expires));
+                    }
+                    if (!flags->rollout.empty()) {
+                      *request.mutable_rollout_duration() = ToProto(*ParseDuration(flags->rollout));
+                    }
+                    absl::StatusOr<v1::Action> created = client.CreateAction(request);
+                    if (!created.ok()) return created.status();
+                    if (globals.output == OutputFormat::kTable) {
+                      out << "action/" << created->id()
+                          << (globals.table_style == TableStyle::kName ? "" : " created") << "\n"
+                          << std::flush;
+                      std::cerr << WithThousands(created->counts().targets()) << " targets\n";
+                    } else if (!flags->watch.watch) {
+                      WriteStructured(ActionToJson(*created), globals.output, out);
+                    }
+                    if (!flags->watch.watch) return absl::OkStatus();
+                    return WatchToEnd(client, globals, created->id(), flags->watch, out);
+                  });
 }
 
 void AddStatus(CLI::App& parent, const GlobalOptions& globals, CommandAction* action) {

@@ -22,9 +22,9 @@ bool AddsUp(const v1::ActionCounts& counts) {
 // "151 pending, 3 failed" for the states other than succeeded that have targets.
 std::vector<std::string> OtherStates(const v1::ActionCounts& counts) {
   const std::pair<const char*, int64_t> states[] = {
-      {"pending", counts.pending()},   {"delivered", counts.delivered()},
-      {"running", counts.running()},   {"failed", counts.failed()},
-      {"rejected", counts.rejected()}, {"expired", counts.expired()},
+      {"pending", counts.pending()},    {"delivered", counts.delivered()},
+      {"running", counts.running()},    {"failed", counts.failed()},
+      {"rejected", counts.rejected()},  {"expired", counts.expired()},
       {"cancelled", counts.cancelled()}};
   std::vector<std::string> parts;
   for (const auto& [name, count] : states) {
@@ -62,10 +62,10 @@ absl::Status ActionOutcome(const v1::Action& action, bool timed_out, const std::
   const v1::ActionCounts& counts = action.counts();
   if (DecideAction(action) == ActionVerdict::kSucceeded) return absl::OkStatus();
   if (Unsuccessful(counts) > 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "action ", action.id(), ": ", WithThousands(Unsuccessful(counts)), " of ",
-        WithThousands(counts.targets()), " targets did not succeed (", CountsText(counts),
-        "); see fleetctl describe action ", action.id()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("action ", action.id(), ": ", WithThousands(Unsuccessful(counts)), " of ",
+                     WithThousands(counts.targets()), " targets did not succeed (",
+                     CountsText(counts), "); see fleetctl describe action ", action.id()));
   }
   if (timed_out) {
     return absl::DeadlineExceededError(absl::StrCat("action ", action.id(), " not finished after ",

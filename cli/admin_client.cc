@@ -272,11 +272,12 @@ absl::StatusOr<v1::ListActionTargetsResponse> AdminClient::ListActionTargets(
 }
 
 template <typename Request, typename Message>
-absl::Status AdminClient::ReadStream(
-    const Request& request, absl::Duration timeout,
-    std::unique_ptr<grpc::ClientReader<Message>> (v1::AdminService::Stub::*open)(
-        grpc::ClientContext*, const Request&),
-    const std::function<bool(const Message&)>& on_message, const absl::Status& ended_ok) {
+absl::Status AdminClient::ReadStream(const Request& request, absl::Duration timeout,
+                                     std::unique_ptr<grpc::ClientReader<Message>> (
+                                         v1::AdminService::Stub::*open)(grpc::ClientContext*,
+                                                                        const Request&),
+                                     const std::function<bool(const Message&)>& on_message,
+                                     const absl::Status& ended_ok) {
   grpc::ClientContext context;
   if (absl::Status ready = SetUp(context, timeout); !ready.ok()) return ready;
   std::unique_ptr<grpc::ClientReader<Message>> reader = (stub_.get()->*open)(&context, request);

@@ -131,11 +131,11 @@ class AdminClient {
   // `on_message` until it returns false (cancelled, OK) or the stream ends. `ended_ok` is what a
   // stream the server ended without error returns.
   template <typename Request, typename Message>
-  absl::Status ReadStream(
-      const Request& request, absl::Duration timeout,
-      std::unique_ptr<grpc::ClientReader<Message>> (v1::AdminService::Stub::*open)(
-          grpc::ClientContext*, const Request&),
-      const std::function<bool(const Message&)>& on_message, const absl::Status& ended_ok);
+  absl::Status ReadStream(const Request& request, absl::Duration timeout,
+                          std::unique_ptr<grpc::ClientReader<Message>> (
+                              v1::AdminService::Stub::*open)(grpc::ClientContext*, const Request&),
+                          const std::function<bool(const Message&)>& on_message,
+                          const absl::Status& ended_ok);
 
   const std::string address_;
   const std::string token_;

@@ -108,8 +108,8 @@ void AddDescribeAgent(CLI::App& describe, const GlobalOptions& globals, CommandA
 
 // The order `describe action` lists targets that have not succeeded in: problems first.
 constexpr v1::ActionTargetState kNotSucceeded[] = {
-    v1::ACTION_TARGET_FAILED,    v1::ACTION_TARGET_REJECTED,  v1::ACTION_TARGET_EXPIRED,
-    v1::ACTION_TARGET_CANCELLED, v1::ACTION_TARGET_RUNNING,   v1::ACTION_TARGET_DELIVERED,
+    v1::ACTION_TARGET_FAILED,    v1::ACTION_TARGET_REJECTED, v1::ACTION_TARGET_EXPIRED,
+    v1::ACTION_TARGET_CANCELLED, v1::ACTION_TARGET_RUNNING,  v1::ACTION_TARGET_DELIVERED,
     v1::ACTION_TARGET_PENDING};
 
 // How many targets `describe action` lists unless --limit says otherwise.
@@ -197,27 +197,27 @@ void AddDescribeAction(CLI::App& describe, const GlobalOptions& globals, Command
                    "List at most N of the targets that have not succeeded; 0: all. Default: 100.")
       ->type_name("N")
       ->check(Count());
-  OnRemoteCommand(
-      command, globals, action, [&globals, flags](AdminClient& client, std::ostream& out) {
-        v1::GetActionRequest request;
-        request.set_id(flags->id);
-        absl::StatusOr<v1::Action> got = client.GetAction(request);
-        if (!got.ok()) return got.status();
-        absl::StatusOr<ActionDetail> detail =
-            ReadActionDetail(client, *std::move(got), flags->limit);
-        if (!detail.ok()) return detail.status();
-        if (globals.output != OutputFormat::kTable) {
-          nlohmann::ordered_json json = ActionToJson(detail->action);
-          json["status"]["targets"] = nlohmann::ordered_json::array();
-          for (const v1::ActionTarget& target : detail->targets) {
-            json["status"]["targets"].push_back(ActionTargetToJson(target));
-          }
-          WriteStructured(json, globals.output, out);
-          return absl::OkStatus();
-        }
-        DescribeAction(*detail, absl::Now(), out);
-        return absl::OkStatus();
-      });
+  OnRemoteCommand(command, globals, action,
+                  [&globals, flags](AdminClient& client, std::ostream& out) {
+                    v1::GetActionRequest request;
+                    request.set_id(flags->id);
+                    absl::StatusOr<v1::Action> got = client.GetAction(request);
+                    if (!got.ok()) return got.status();
+                    absl::StatusOr<ActionDetail> detail =
+                        ReadActionDetail(client, *std::move(got), flags->limit);
+                    if (!detail.ok()) return detail.status();
+                    if (globals.output != OutputFormat::kTable) {
+                      nlohmann::ordered_json json = ActionToJson(detail->action);
+                      json["status"]["targets"] = nlohmann::ordered_json::array();
+                      for (const v1::ActionTarget& target : detail->targets) {
+                        json["status"]["targets"].push_back(ActionTargetToJson(target));
+                      }
+                      WriteStructured(json, globals.output, out);
+                      return absl::OkStatus();
+                    }
+                    DescribeAction(*detail, absl::Now(), out);
+                    return absl::OkStatus();
+                  });
 }
 
 }  // namespace

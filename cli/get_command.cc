@@ -358,9 +358,9 @@ void AddGetActions(CLI::App& get, const GlobalOptions& globals, CommandAction* a
                         "fleetctl get action 3f9c2a7b1e04 -o yaml"});
   command->alias("action");
   CLI::Option* id = command->add_option("ID", flags->id, "An action's id.");
-  NamedValues(command->add_option("--state", flags->state,
-                                  "Only actions in this state (fleetd filters)."),
-              ActionStatesByName())
+  NamedValues(
+      command->add_option("--state", flags->state, "Only actions in this state (fleetd filters)."),
+      ActionStatesByName())
       ->excludes(id);
   AddListFlags(command, ActionTable(), &flags->list);
   OnRemoteCommand(
@@ -397,9 +397,8 @@ void AddGetActions(CLI::App& get, const GlobalOptions& globals, CommandAction* a
 }  // namespace
 
 void AddGetCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action) {
-  CLI::App* get =
-      AddGroup(app, "get",
-               "List resources, or show one: policies, tokens, agents, admin-tokens, actions.");
+  CLI::App* get = AddGroup(
+      app, "get", "List resources, or show one: policies, tokens, agents, admin-tokens, actions.");
   SetExamples(get, {"fleetctl get policies", "fleetctl get agents -l env=prod"});
   AddGetPolicies(*get, globals, action);
   AddGetTokens(*get, globals, action);

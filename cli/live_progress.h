@@ -41,8 +41,8 @@ class ProgressLine {
   std::ostream& err_;
   const bool terminal_;
   const absl::Duration min_interval_;
-  bool in_line_ = false;     // a terminal's cursor is after the progress line
-  std::string unprinted_;    // not a terminal: the latest update, not printed yet
+  bool in_line_ = false;   // a terminal's cursor is after the progress line
+  std::string unprinted_;  // not a terminal: the latest update, not printed yet
   absl::Time last_printed_ = absl::InfinitePast();
 };
 

@@ -62,50 +62,50 @@ void AddQueryCommand(CLI::App& app, const GlobalOptions& globals, CommandAction*
           },
           ""));
   command->parse_complete_callback([flags] { CheckTargetFlags(flags->targets, "the query"); });
-  OnRemoteCommand(command, globals, action, [&globals, flags](AdminClient& client,
-                                                              std::ostream& out) {
-    if (globals.output == OutputFormat::kYaml) {
-      return UsageError("query prints JSON lines, one object per row; -o yaml does not apply");
-    }
-    const absl::Duration timeout =
-        flags->timeout.empty() ? kDefaultQueryTimeout : *ParseDuration(flags->timeout);
-    v1::RunQueryRequest request;
-    request.set_query(flags->query);
-    *request.mutable_targets() = TargetsOf(flags->targets);
-    *request.mutable_timeout() = ToProto(timeout);
-    std::optional<v1::QuerySummary> summary;
-    ProgressLine progress(kLogLineInterval);
-    const absl::Status ran =
-        client.RunQuery(request, timeout + kSummaryGrace, [&](const v1::QueryEvent& event) {
-          switch (event.event_case()) {
-            case v1::QueryEvent::kStarted:
-              progress.Update(QueryProgressLine(event.started()));
-              break;
-            case v1::QueryEvent::kProgress:
-              progress.Update(QueryProgressLine(event.progress()));
-              break;
-            case v1::QueryEvent::kRows:
-              WriteQueryRows(event.rows(), out);
-              out.flush();
-              for (const std::string& note : QueryRowsNotes(event.rows())) progress.Note(note);
-              break;
-            case v1::QueryEvent::kSummary:
-              summary = event.summary();
-              progress.Update(QueryProgressLine(event.summary().progress()));
-              break;
-            case v1::QueryEvent::EVENT_NOT_SET:
-              break;
-          }
-          return true;
-        });
-    progress.Finish();
-    if (!ran.ok()) return ran;
-    if (!summary.has_value()) {
-      return absl::UnavailableError("fleetd ended the query without its summary; try again");
-    }
-    for (const std::string& line : QuerySummaryLines(*summary)) std::cerr << line << "\n";
-    return QueryOutcome(*summary, flags->timeout);
-  });
+  OnRemoteCommand(
+      command, globals, action, [&globals, flags](AdminClient& client, std::ostream& out) {
+        if (globals.output == OutputFormat::kYaml) {
+          return UsageError("query prints JSON lines, one object per row; -o yaml does not apply");
+        }
+        const absl::Duration timeout =
+            flags->timeout.empty() ? kDefaultQueryTimeout : *ParseDuration(flags->timeout);
+        v1::RunQueryRequest request;
+        request.set_query(flags->query);
+        *request.mutable_targets() = TargetsOf(flags->targets);
+        *request.mutable_timeout() = ToProto(timeout);
+        std::optional<v1::QuerySummary> summary;
+        ProgressLine progress(kLogLineInterval);
+        const absl::Status ran =
+            client.RunQuery(request, timeout + kSummaryGrace, [&](const v1::QueryEvent& event) {
+              switch (event.event_case()) {
+                case v1::QueryEvent::kStarted:
+                  progress.Update(QueryProgressLine(event.started()));
+                  break;
+                case v1::QueryEvent::kProgress:
+                  progress.Update(QueryProgressLine(event.progress()));
+                  break;
+                case v1::QueryEvent::kRows:
+                  WriteQueryRows(event.rows(), out);
+                  out.flush();
+                  for (const std::string& note : QueryRowsNotes(event.rows())) progress.Note(note);
+                  break;
+                case v1::QueryEvent::kSummary:
+                  summary = event.summary();
+                  progress.Update(QueryProgressLine(event.summary().progress()));
+                  break;
+                case v1::QueryEvent::EVENT_NOT_SET:
+                  break;
+              }
+              return true;
+            });
+        progress.Finish();
+        if (!ran.ok()) return ran;
+        if (!summary.has_value()) {
+          return absl::UnavailableError("fleetd ended the query without its summary; try again");
+        }
+        for (const std::string& line : QuerySummaryLines(*summary)) std::cerr << line << "\n";
+        return QueryOutcome(*summary, flags->timeout);
+      });
 }
 
 }  // namespace fleet::cli

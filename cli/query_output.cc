@@ -19,9 +19,9 @@ void WriteLine(const v1::QueryRows& rows, nlohmann::ordered_json row, std::ostre
 }
 
 std::string AgentName(const v1::QueryRows& rows) {
-  return rows.hostname().empty() ? absl::StrCat("agent ", rows.agent_id())
-                                 : absl::StrCat("agent ", rows.agent_id(), " (", rows.hostname(),
-                                                ")");
+  return rows.hostname().empty()
+             ? absl::StrCat("agent ", rows.agent_id())
+             : absl::StrCat("agent ", rows.agent_id(), " (", rows.hostname(), ")");
 }
 
 std::string IdList(const google::protobuf::RepeatedPtrField<std::string>& ids) {
@@ -88,15 +88,14 @@ std::vector<std::string> QuerySummaryLines(const v1::QuerySummary& summary) {
 absl::Status QueryOutcome(const v1::QuerySummary& summary, const std::string& timeout) {
   const v1::QueryProgress& progress = summary.progress();
   if (progress.errors() > 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(WithThousands(progress.errors()), " of ", WithThousands(progress.answered()),
-                     " agents that answered query ", summary.query_id(),
-                     " reported an error (shown above)"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        WithThousands(progress.errors()), " of ", WithThousands(progress.answered()),
+        " agents that answered query ", summary.query_id(), " reported an error (shown above)"));
   }
   if (summary.timed_out() && progress.pending() > 0) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        WithThousands(progress.pending()), " online agents did not answer query ",
-        summary.query_id(), " within ", timeout, " (named above)"));
+    return absl::DeadlineExceededError(
+        absl::StrCat(WithThousands(progress.pending()), " online agents did not answer query ",
+                     summary.query_id(), " within ", timeout, " (named above)"));
   }
   return absl::OkStatus();
 }

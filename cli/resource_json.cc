@@ -97,11 +97,11 @@ const std::map<std::string, v1::AgentStatus>& AgentStatusesByName() {
 }
 
 const std::map<std::string, v1::ActionState>& ActionStatesByName() {
-  static const auto* const kStates = new std::map<std::string, v1::ActionState>{
-      {"active", v1::ACTION_STATE_ACTIVE},
-      {"done", v1::ACTION_STATE_DONE},
-      {"cancelled", v1::ACTION_STATE_CANCELLED},
-      {"expired", v1::ACTION_STATE_EXPIRED}};
+  static const auto* const kStates =
+      new std::map<std::string, v1::ActionState>{{"active", v1::ACTION_STATE_ACTIVE},
+                                                 {"done", v1::ACTION_STATE_DONE},
+                                                 {"cancelled", v1::ACTION_STATE_CANCELLED},
+                                                 {"expired", v1::ACTION_STATE_EXPIRED}};
   return *kStates;
 }
 
@@ -252,8 +252,7 @@ nlohmann::ordered_json ActionToJson(const v1::Action& action) {
         {"selector", TextOrNull(action.targets().selector())},
         {"policy", TextOrNull(action.targets().policy())}}},
       {"expiresAt", TimestampToJson(action.expires_at())},
-      {"rolloutDuration",
-       has_rollout ? nlohmann::ordered_json(DurationToJson(rollout)) : nullptr}};
+      {"rolloutDuration", has_rollout ? nlohmann::ordered_json(DurationToJson(rollout)) : nullptr}};
   const v1::ActionCounts& counts = action.counts();
   json["status"] = {{"state", ActionStateOf(action, absl::Now())},
                     {"cancelledAt", TimestampToJson(action.cancelled_at())},

@@ -296,8 +296,7 @@ const TableSpec<v1::Action>& ActionTable() {
       .columns =
           {{"ID", [](const Row& action, absl::Time) { return action.id(); }},
            {"TYPE", [](const Row& action, absl::Time) { return action.type(); }},
-           {"STATE",
-            [](const Row& action, absl::Time now) { return ActionStateOf(action, now); },
+           {"STATE", [](const Row& action, absl::Time now) { return ActionStateOf(action, now); },
             [](const Row& action) { return SortKey{.text = ActionStateOf(action, absl::Now())}; }},
            ActionCount("TARGETS", &Counts::targets),
            ActionCount("SUCCEEDED", &Counts::succeeded),
@@ -320,7 +319,9 @@ const TableSpec<v1::Action>& ActionTable() {
               return NumberKey(absl::ToInt64Seconds(FromProto(action.rollout_duration())));
             },
             true},
-           {"CREATED-BY", [](const Row& action, absl::Time) { return ActionCreator(action); }, {},
+           {"CREATED-BY",
+            [](const Row& action, absl::Time) { return ActionCreator(action); },
+            {},
             true}},
       .default_sort = "AGE"};
   return *spec;
@@ -455,19 +456,17 @@ void DescribeAction(const ActionDetail& detail, absl::Time now, std::ostream& ou
        {"Created", when(action.created_at())},
        {"Created By", ActionCreator(action)},
        {"Expires", when(action.expires_at())},
-       {"Rollout", Rollout(action) == "-"
-                       ? "-"
-                       : absl::StrCat("start times spread over ", Rollout(action))},
+       {"Rollout",
+        Rollout(action) == "-" ? "-" : absl::StrCat("start times spread over ", Rollout(action))},
        {"Cancelled", when(action.cancelled_at())},
-       {"Counts", absl::StrCat(WithThousands(counts.targets()), " targets: ",
-                               WithThousands(counts.succeeded()), " succeeded, ",
-                               WithThousands(counts.failed()), " failed, ",
-                               WithThousands(counts.rejected()), " rejected, ",
-                               WithThousands(counts.expired()), " expired, ",
-                               WithThousands(counts.cancelled()), " cancelled, ",
-                               WithThousands(counts.running()), " running, ",
-                               WithThousands(counts.delivered()), " delivered, ",
-                               WithThousands(counts.pending()), " pending")}},
+       {"Counts",
+        absl::StrCat(
+            WithThousands(counts.targets()), " targets: ", WithThousands(counts.succeeded()),
+            " succeeded, ", WithThousands(counts.failed()), " failed, ",
+            WithThousands(counts.rejected()), " rejected, ", WithThousands(counts.expired()),
+            " expired, ", WithThousands(counts.cancelled()), " cancelled, ",
+            WithThousands(counts.running()), " running, ", WithThousands(counts.delivered()),
+            " delivered, ", WithThousands(counts.pending()), " pending")}},
       out);
   out << "Targets Not Succeeded:";
   if (detail.targets.empty()) {
