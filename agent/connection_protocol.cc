@@ -79,6 +79,9 @@ void ConnectionProtocol::OnMessage(const v1::ServerMessage& message) {
     case v1::ServerMessage::kCredentials:
       OnCredentials(message.credentials());
       break;
+    case v1::ServerMessage::kAction:
+    case v1::ServerMessage::kActionCancel:
+    case v1::ServerMessage::kQuery:
     case v1::ServerMessage::MESSAGE_NOT_SET:
       break;
   }

@@ -6,11 +6,13 @@
 #define FLEETD_SERVER_ADMIN_ADMIN_SERVICE_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/log_rate_limiter.h"
 #include "fleet/v1/admin.grpc.pb.h"
+#include "server/admin/action_service.h"
 #include "server/admin/admin_auth.h"
 #include "server/admin/admin_token_service.h"
 #include "server/admin/agent_registry.h"
@@ -38,6 +40,8 @@ struct AdminControl {
   AgentDirectory& directory;
   AgentStateTracker& state;
   RolloutTracker& rollouts;
+  // The actions (null: the action RPCs answer UNAVAILABLE).
+  ActionEngine* actions = nullptr;
 };
 
 // Thread-safe: gRPC calls the handlers concurrently.
@@ -113,6 +117,19 @@ class AdminService final : public v1::AdminService::Service {
   grpc::Status WatchRolloutStatus(grpc::ServerContext* context,
                                   const v1::GetRolloutStatusRequest* request,
                                   grpc::ServerWriter<v1::RolloutStatus>* writer) override;
+  grpc::Status CreateAction(grpc::ServerContext* context, const v1::CreateActionRequest* request,
+                            v1::Action* response) override;
+  grpc::Status GetAction(grpc::ServerContext* context, const v1::GetActionRequest* request,
+                         v1::Action* response) override;
+  grpc::Status ListActions(grpc::ServerContext* context, const v1::ListActionsRequest* request,
+                           v1::ListActionsResponse* response) override;
+  grpc::Status CancelAction(grpc::ServerContext* context, const v1::CancelActionRequest* request,
+                            v1::Action* response) override;
+  grpc::Status WatchAction(grpc::ServerContext* context, const v1::GetActionRequest* request,
+                           grpc::ServerWriter<v1::Action>* writer) override;
+  grpc::Status ListActionTargets(grpc::ServerContext* context,
+                                 const v1::ListActionTargetsRequest* request,
+                                 v1::ListActionTargetsResponse* response) override;
 
   AdminTokenService& admin_tokens() { return admin_tokens_; }
 
@@ -145,6 +162,10 @@ class AdminService final : public v1::AdminService::Service {
   AdminTokenService admin_tokens_;
   AgentRegistry agents_;
   RolloutStatusService rollouts_;
+  // Set when the control layer has an action engine.
+  std::optional<ActionService> actions_;
+  // Runs `body` with the action service, or answers UNAVAILABLE without one.
+  absl::Status WithActions(const std::function<absl::Status(ActionService&)>& body);
 };
 
 }  // namespace fleet::server

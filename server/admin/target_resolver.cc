@@ -21,8 +21,8 @@ using AgentRecords = std::vector<StoredRecord<record::AgentRecord>>;
 absl::StatusOr<AgentRecords> ReadNamed(storage::Store& store,
                                        const google::protobuf::RepeatedPtrField<std::string>& ids) {
   if (ids.size() > kMaxSelectedIds) {
-    return absl::InvalidArgumentError(absl::StrCat("targets.agent_ids has ", ids.size(),
-                                                   " entries; at most ", kMaxSelectedIds));
+    return absl::InvalidArgumentError(
+        absl::StrCat("targets.agent_ids has ", ids.size(), " entries; at most ", kMaxSelectedIds));
   }
   std::set<std::string> unique;
   for (const std::string& id : ids) {
@@ -74,7 +74,7 @@ absl::StatusOr<std::vector<ResolvedTarget>> ResolveTargets(storage::Store& store
     const v1::Agent& agent = stored.record.agent();
     if (selector.has_value() && !selector->Matches(agent.labels())) continue;
     if (!targets.policy().empty() && agent.policy() != targets.policy()) continue;
-    resolved.push_back({agent.id(), agent.facts().hostname()});
+    resolved.push_back({agent.id(), agent.hostname()});
   }
   if (resolved.empty()) {
     return absl::InvalidArgumentError("targets: no enrolled agent matches every criterion given");

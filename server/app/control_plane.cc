@@ -6,14 +6,20 @@
 namespace fleet::server {
 
 ControlPlane::ControlPlane(storage::Store& store, Clock& clock, AgentStateOptions state_options)
-    : state_(store, clock, state_options, &rollouts_), directory_(store), hub_(directory_) {
+    : state_(store, clock, state_options, &rollouts_),
+      directory_(store),
+      mailbox_(clock),
+      hub_(directory_) {
   directory_.AddObserver(hub_);
+  mailbox_.SetObserver(&hub_);
   directory_.AddObserver(rollouts_);
 }
 
 ControlPlane::~ControlPlane() {
+  if (actions_ != nullptr) actions_->Stop();
   engine_.reset();
   directory_.Stop();
+  mailbox_.Stop();
 }
 
 absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(storage::Store& store,
@@ -33,6 +39,8 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(storage::Store
       sync_timeout, revision_cache_bytes);
   if (!engine.ok()) return engine.status();
   plane->engine_ = *std::move(engine);
+  plane->actions_ = std::make_unique<ActionEngine>(store, clock, plane->mailbox_);
+  if (absl::Status s = plane->actions_->Start(sync_timeout); !s.ok()) return s;
   return plane;
 }
 

@@ -240,7 +240,8 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
       **store, Clock::Real(),
       AdminControl{.directory = (*control)->directory(),
                    .state = (*control)->state(),
-                   .rollouts = (*control)->rollouts()},
+                   .rollouts = (*control)->rollouts(),
+                   .actions = &(*control)->actions()},
       AdminServiceOptions{.store_backend = valid->store.BackendName(),
                           .policy = {.history_limit = config.policy_history},
                           .heartbeat_interval = config.heartbeat_interval});
@@ -271,7 +272,9 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
       AgentControl{.updates = (*control)->engine(),
                    .directory = (*control)->directory(),
                    .state = (*control)->state(),
-                   .hub = (*control)->hub()},
+                   .hub = (*control)->hub(),
+                   .mailbox = &(*control)->mailbox(),
+                   .actions = &(*control)->actions()},
       AgentServiceOptions{.heartbeat_interval = config.heartbeat_interval,
                           .metrics = &registry,
                           .credential_max_age = config.credential_max_age});
