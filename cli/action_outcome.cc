@@ -74,12 +74,11 @@ absl::Status ActionOutcome(const v1::Action& action, bool timed_out, const std::
   return absl::OkStatus();
 }
 
-std::string ActionStateOf(const v1::Action& action, absl::Time now) {
+std::string ActionStateOf(const v1::Action& action) {
+  if (!action.done()) return "active";
   if (action.has_cancelled_at()) return "cancelled";
-  const bool expired =
-      action.has_expires_at() && action.expires_at().seconds() <= absl::ToUnixSeconds(now);
-  if (action.done()) return action.counts().expired() > 0 ? "expired" : "done";
-  return expired ? "expired" : "active";
+  if (action.counts().expired() > 0) return "expired";
+  return "done";
 }
 
 }  // namespace fleet::cli

@@ -39,11 +39,10 @@ std::string ActionProgress(const v1::Action& action, absl::Duration elapsed);
 // Messages name the action and its counts, and where to look next.
 absl::Status ActionOutcome(const v1::Action& action, bool timed_out, const std::string& timeout);
 
-// "active", "done", "cancelled" (CancelAction was called), "expired" (its expiry passed before
-// every target finished), for the STATE column; ListActionsRequest.state takes the same words
-// (ActionStatesByName, resource_json.h). `now` decides expiry when fleetd has not marked the
-// targets yet.
-std::string ActionStateOf(const v1::Action& action, absl::Time now);
+// The word for the STATE column, as fleetd's ListActionsRequest.state judges it: "active" while
+// some target is not final; once every target is: "cancelled" when CancelAction was called,
+// "expired" when some target expired, else "done".
+std::string ActionStateOf(const v1::Action& action);
 
 }  // namespace fleet::cli
 

@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "cli/action_outcome.h"
 #include "cli/admin_client.h"
 #include "cli/config_store.h"
@@ -86,10 +85,8 @@ class FleetdSource : public DynamicSource {
         absl::StatusOr<v1::ListActionsResponse> listed =
             client.ListActions(v1::ListActionsRequest());
         if (!listed.ok()) return listed.status();
-        const absl::Time now = absl::Now();
         for (const v1::Action& action : listed->actions()) {
-          found.push_back(
-              {action.id(), absl::StrCat(action.type(), ", ", ActionStateOf(action, now))});
+          found.push_back({action.id(), absl::StrCat(action.type(), ", ", ActionStateOf(action))});
         }
         break;
       }

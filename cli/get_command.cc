@@ -352,8 +352,9 @@ void AddGetActions(CLI::App& get, const GlobalOptions& globals, CommandAction* a
   CLI::App* command = get.add_subcommand(
       "actions",
       "List actions with how many of their targets are in each state (-o wide: every state; they "
-      "add up to TARGETS), or show one action (ID). STATE: active (some target not finished), "
-      "done, cancelled, expired.");
+      "add up to TARGETS), or show one action (ID). STATE: active while some target is not "
+      "final; then cancelled, expired (some target expired) or done. --state done lists every "
+      "finished action.");
   SetExamples(command, {"fleetctl get actions", "fleetctl get actions --state active -o wide",
                         "fleetctl get action 3f9c2a7b1e04 -o yaml"});
   command->alias("action");

@@ -254,7 +254,7 @@ nlohmann::ordered_json ActionToJson(const v1::Action& action) {
       {"expiresAt", TimestampToJson(action.expires_at())},
       {"rolloutDuration", has_rollout ? nlohmann::ordered_json(DurationToJson(rollout)) : nullptr}};
   const v1::ActionCounts& counts = action.counts();
-  json["status"] = {{"state", ActionStateOf(action, absl::Now())},
+  json["status"] = {{"state", ActionStateOf(action)},
                     {"cancelledAt", TimestampToJson(action.cancelled_at())},
                     {"done", action.done()},
                     {"counts",

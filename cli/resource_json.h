@@ -75,7 +75,7 @@ nlohmann::ordered_json AdminTokenToJson(const v1::AdminToken& token);
 nlohmann::ordered_json RolloutStatusToJson(const v1::RolloutStatus& status);
 // metadata {id, createdAt, creator}, spec {type, arguments (the parsed arguments_json object),
 // targets {agentIds, selector, policy}, expiresAt, rolloutDuration (protobuf's JSON form,
-// "600s"; null for none)}, status {state (ActionStateOf, action_outcome.h, at `now`),
+// "600s"; null for none)}, status {state (ActionStateOf, action_outcome.h),
 // cancelledAt, done, counts {targets, pending, delivered, running, succeeded, failed, rejected,
 // expired, cancelled}}.
 nlohmann::ordered_json ActionToJson(const v1::Action& action);

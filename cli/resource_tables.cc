@@ -293,36 +293,36 @@ const TableSpec<v1::Action>& ActionTable() {
   static const auto* const spec = new TableSpec<v1::Action>{
       .kind = "action",
       .name = [](const Row& action) { return action.id(); },
-      .columns =
-          {{"ID", [](const Row& action, absl::Time) { return action.id(); }},
-           {"TYPE", [](const Row& action, absl::Time) { return action.type(); }},
-           {"STATE", [](const Row& action, absl::Time now) { return ActionStateOf(action, now); },
-            [](const Row& action) { return SortKey{.text = ActionStateOf(action, absl::Now())}; }},
-           ActionCount("TARGETS", &Counts::targets),
-           ActionCount("SUCCEEDED", &Counts::succeeded),
-           ActionCount("FAILED", &Counts::failed),
-           ActionCount("PENDING", &Counts::pending),
-           ActionCount("RUNNING", &Counts::running),
-           {"AGE", [](const Row& action, absl::Time now) { return Age(action.created_at(), now); },
-            [](const Row& action) { return TimeKey(action.created_at()); }},
-           ActionCount("DELIVERED", &Counts::delivered, true),
-           ActionCount("REJECTED", &Counts::rejected, true),
-           ActionCount("EXPIRED", &Counts::expired, true),
-           ActionCount("CANCELLED", &Counts::cancelled, true),
-           {"EXPIRES",
-            [](const Row& action, absl::Time) {
-              return OrDash(FormatTimestamp(action.expires_at()));
-            },
-            [](const Row& action) { return TimeKey(action.expires_at()); }, true},
-           {"ROLLOUT", [](const Row& action, absl::Time) { return Rollout(action); },
-            [](const Row& action) {
-              return NumberKey(absl::ToInt64Seconds(FromProto(action.rollout_duration())));
-            },
-            true},
-           {"CREATED-BY",
-            [](const Row& action, absl::Time) { return ActionCreator(action); },
-            {},
-            true}},
+      .columns = {{"ID", [](const Row& action, absl::Time) { return action.id(); }},
+                  {"TYPE", [](const Row& action, absl::Time) { return action.type(); }},
+                  {"STATE", [](const Row& action, absl::Time) { return ActionStateOf(action); },
+                   [](const Row& action) { return SortKey{.text = ActionStateOf(action)}; }},
+                  ActionCount("TARGETS", &Counts::targets),
+                  ActionCount("SUCCEEDED", &Counts::succeeded),
+                  ActionCount("FAILED", &Counts::failed),
+                  ActionCount("PENDING", &Counts::pending),
+                  ActionCount("RUNNING", &Counts::running),
+                  {"AGE",
+                   [](const Row& action, absl::Time now) { return Age(action.created_at(), now); },
+                   [](const Row& action) { return TimeKey(action.created_at()); }},
+                  ActionCount("DELIVERED", &Counts::delivered, true),
+                  ActionCount("REJECTED", &Counts::rejected, true),
+                  ActionCount("EXPIRED", &Counts::expired, true),
+                  ActionCount("CANCELLED", &Counts::cancelled, true),
+                  {"EXPIRES",
+                   [](const Row& action, absl::Time) {
+                     return OrDash(FormatTimestamp(action.expires_at()));
+                   },
+                   [](const Row& action) { return TimeKey(action.expires_at()); }, true},
+                  {"ROLLOUT", [](const Row& action, absl::Time) { return Rollout(action); },
+                   [](const Row& action) {
+                     return NumberKey(absl::ToInt64Seconds(FromProto(action.rollout_duration())));
+                   },
+                   true},
+                  {"CREATED-BY",
+                   [](const Row& action, absl::Time) { return ActionCreator(action); },
+                   {},
+                   true}},
       .default_sort = "AGE"};
   return *spec;
 }
@@ -452,7 +452,7 @@ void DescribeAction(const ActionDetail& detail, absl::Time now, std::ostream& ou
        {"Type", action.type()},
        {"Arguments", action.arguments_json().empty() ? "{}" : action.arguments_json()},
        {"Targets", TargetsText(action.targets())},
-       {"State", ActionStateOf(action, now)},
+       {"State", ActionStateOf(action)},
        {"Created", when(action.created_at())},
        {"Created By", ActionCreator(action)},
        {"Expires", when(action.expires_at())},
