@@ -65,7 +65,10 @@ AdminService::AdminService(storage::Store& store, Clock& clock, const AdminContr
       enrollment_tokens_(store, clock),
       admin_tokens_(store, clock),
       agents_(store, clock, control.state, OfflineAfter(options.heartbeat_interval)),
-      rollouts_(store, control.rollouts) {
+      rollouts_(store, control.rollouts),
+      queries_(control.queries == nullptr
+                   ? nullptr
+                   : std::make_unique<QueryService>(store, clock, *control.queries)) {
   if (control.actions != nullptr) actions_.emplace(store, clock, *control.actions);
 }
 
@@ -430,6 +433,17 @@ grpc::Status AdminService::ListActionTargets(grpc::ServerContext* context,
   return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
     return WithActions(
         [&](ActionService& actions) { return Assign(actions.ListTargets(*request), response); });
+  });
+}
+
+grpc::Status AdminService::RunQuery(grpc::ServerContext* context,
+                                    const v1::RunQueryRequest* request,
+                                    grpc::ServerWriter<v1::QueryEvent>* writer) {
+  return Handle(context, v1::ROLE_OPERATOR, [&](const Principal&) {
+    if (queries_ == nullptr) return absl::UnavailableError("this fleetd runs no live queries");
+    return queries_->Run(
+        *request, [&](const v1::QueryEvent& event) { return writer->Write(event); },
+        [&] { return context->IsCancelled(); });
   });
 }
 

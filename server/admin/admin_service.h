@@ -6,6 +6,7 @@
 #define FLEETD_SERVER_ADMIN_ADMIN_SERVICE_H_
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@
 #include "server/admin/audit_log.h"
 #include "server/admin/enrollment_token_service.h"
 #include "server/admin/policy_service.h"
+#include "server/admin/query_service.h"
 #include "server/admin/rollout_status.h"
 #include "server/control/agent_directory.h"
 #include "server/control/agent_state.h"
@@ -42,6 +44,8 @@ struct AdminControl {
   RolloutTracker& rollouts;
   // The actions (null: the action RPCs answer UNAVAILABLE).
   ActionEngine* actions = nullptr;
+  // Live queries (null: RunQuery answers UNAVAILABLE).
+  QueryRouter* queries = nullptr;
 };
 
 // Thread-safe: gRPC calls the handlers concurrently.
@@ -117,6 +121,8 @@ class AdminService final : public v1::AdminService::Service {
   grpc::Status WatchRolloutStatus(grpc::ServerContext* context,
                                   const v1::GetRolloutStatusRequest* request,
                                   grpc::ServerWriter<v1::RolloutStatus>* writer) override;
+  grpc::Status RunQuery(grpc::ServerContext* context, const v1::RunQueryRequest* request,
+                        grpc::ServerWriter<v1::QueryEvent>* writer) override;
   grpc::Status CreateAction(grpc::ServerContext* context, const v1::CreateActionRequest* request,
                             v1::Action* response) override;
   grpc::Status GetAction(grpc::ServerContext* context, const v1::GetActionRequest* request,
@@ -162,6 +168,7 @@ class AdminService final : public v1::AdminService::Service {
   AdminTokenService admin_tokens_;
   AgentRegistry agents_;
   RolloutStatusService rollouts_;
+  std::unique_ptr<QueryService> queries_;  // null without a router
   // Set when the control layer has an action engine.
   std::optional<ActionService> actions_;
   // Runs `body` with the action service, or answers UNAVAILABLE without one.

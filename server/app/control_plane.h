@@ -19,6 +19,7 @@
 #include "server/control/agent_mailbox.h"
 #include "server/control/agent_state.h"
 #include "server/control/policy_engine.h"
+#include "server/control/query_router.h"
 #include "server/control/rollout_tracker.h"
 #include "storage/store.h"
 
@@ -34,7 +35,7 @@ class ControlPlane {
   static absl::StatusOr<std::unique_ptr<ControlPlane>> Start(
       storage::Store& store, Clock& clock, AgentStateOptions state_options,
       absl::Duration sync_timeout = absl::Seconds(30),
-      int64_t revision_cache_bytes = kDefaultRevisionCacheBytes);
+      int64_t revision_cache_bytes = kDefaultRevisionCacheBytes, QueryLimits query_limits = {});
 
   // Stops the engine and the directory first, so that nothing calls into the hub or the
   // trackers while they go.
@@ -50,9 +51,11 @@ class ControlPlane {
   AgentMailbox& mailbox() { return mailbox_; }
   ActionEngine& actions() { return *actions_; }
   PolicyEngine& engine() { return *engine_; }
+  QueryRouter& queries() { return queries_; }
 
  private:
-  ControlPlane(storage::Store& store, Clock& clock, AgentStateOptions state_options);
+  ControlPlane(storage::Store& store, Clock& clock, AgentStateOptions state_options,
+               QueryLimits query_limits);
 
   // In construction order, each after what it refers to.
   RolloutTracker rollouts_;
@@ -60,6 +63,8 @@ class ControlPlane {
   AgentDirectory directory_;
   AgentMailbox mailbox_;
   AgentHub hub_;
+  // Live queries: asks through the mailbox the agents the state says are online.
+  QueryRouter queries_;
   std::unique_ptr<PolicyEngine> engine_;
   // Posts to the mailbox; started after the directory.
   std::unique_ptr<ActionEngine> actions_;

@@ -230,7 +230,10 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
                             TxnBuckets()),
       Clock::Real());
   absl::StatusOr<std::unique_ptr<ControlPlane>> control = ControlPlane::Start(
-      **store, Clock::Real(), AgentStateOptions{}, absl::Seconds(30), config.revision_cache_bytes);
+      **store, Clock::Real(), AgentStateOptions{}, absl::Seconds(30), config.revision_cache_bytes,
+      QueryLimits{.max_concurrent = config.max_concurrent_queries,
+                  .max_rows_per_agent = config.query_max_rows_per_agent,
+                  .max_bytes = config.query_max_bytes});
   if (!control.ok()) return control.status();
 
   InitGrpcOnce();
@@ -241,7 +244,8 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
       AdminControl{.directory = (*control)->directory(),
                    .state = (*control)->state(),
                    .rollouts = (*control)->rollouts(),
-                   .actions = &(*control)->actions()},
+                   .actions = &(*control)->actions(),
+                   .queries = &(*control)->queries()},
       AdminServiceOptions{.store_backend = valid->store.BackendName(),
                           .policy = {.history_limit = config.policy_history},
                           .heartbeat_interval = config.heartbeat_interval});
@@ -274,7 +278,8 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
                    .state = (*control)->state(),
                    .hub = (*control)->hub(),
                    .mailbox = &(*control)->mailbox(),
-                   .actions = &(*control)->actions()},
+                   .actions = &(*control)->actions(),
+                   .queries = &(*control)->queries()},
       AgentServiceOptions{.heartbeat_interval = config.heartbeat_interval,
                           .metrics = &registry,
                           .credential_max_age = config.credential_max_age});
