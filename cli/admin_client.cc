@@ -253,21 +253,61 @@ absl::StatusOr<v1::RolloutStatus> AdminClient::GetRolloutStatus(
   return Call(&v1::AdminService::Stub::GetRolloutStatus, request);
 }
 
-absl::Status AdminClient::WatchRolloutStatus(
-    const v1::GetRolloutStatusRequest& request, absl::Duration timeout,
-    const std::function<bool(const v1::RolloutStatus&)>& on_status) {
+absl::StatusOr<v1::Action> AdminClient::CreateAction(const v1::CreateActionRequest& request) {
+  return Call(&v1::AdminService::Stub::CreateAction, request);
+}
+absl::StatusOr<v1::Action> AdminClient::GetAction(const v1::GetActionRequest& request) {
+  return Call(&v1::AdminService::Stub::GetAction, request);
+}
+absl::StatusOr<v1::ListActionsResponse> AdminClient::ListActions(
+    const v1::ListActionsRequest& request) {
+  return Call(&v1::AdminService::Stub::ListActions, request);
+}
+absl::StatusOr<v1::Action> AdminClient::CancelAction(const v1::CancelActionRequest& request) {
+  return Call(&v1::AdminService::Stub::CancelAction, request);
+}
+absl::StatusOr<v1::ListActionTargetsResponse> AdminClient::ListActionTargets(
+    const v1::ListActionTargetsRequest& request) {
+  return Call(&v1::AdminService::Stub::ListActionTargets, request);
+}
+
+template <typename Request, typename Message>
+absl::Status AdminClient::ReadStream(const Request& request, absl::Duration timeout,
+                                     std::unique_ptr<grpc::ClientReader<Message>> (
+                                         v1::AdminService::Stub::*open)(grpc::ClientContext*,
+                                                                        const Request&),
+                                     const std::function<bool(const Message&)>& on_message,
+                                     const absl::Status& ended_ok) {
   grpc::ClientContext context;
   if (absl::Status ready = SetUp(context, timeout); !ready.ok()) return ready;
-  std::unique_ptr<grpc::ClientReader<v1::RolloutStatus>> reader =
-      stub_->WatchRolloutStatus(&context, request);
-  v1::RolloutStatus status;
+  std::unique_ptr<grpc::ClientReader<Message>> reader = (stub_.get()->*open)(&context, request);
+  Message message;
   bool stopped = false;
-  while (!stopped && reader->Read(&status)) stopped = !on_status(status);
+  while (!stopped && reader->Read(&message)) stopped = !on_message(message);
   if (stopped) context.TryCancel();
   grpc::Status finish = reader->Finish();
   if (stopped) return absl::OkStatus();
-  if (finish.ok()) return absl::UnavailableError("fleetd ended the watch; try again");
+  if (finish.ok()) return ended_ok;
   return FromGrpc(finish, timeout);
+}
+
+absl::Status AdminClient::WatchRolloutStatus(
+    const v1::GetRolloutStatusRequest& request, absl::Duration timeout,
+    const std::function<bool(const v1::RolloutStatus&)>& on_status) {
+  return ReadStream(request, timeout, &v1::AdminService::Stub::WatchRolloutStatus, on_status,
+                    absl::UnavailableError("fleetd ended the watch; try again"));
+}
+
+absl::Status AdminClient::WatchAction(const v1::GetActionRequest& request, absl::Duration timeout,
+                                      const std::function<bool(const v1::Action&)>& on_action) {
+  return ReadStream(request, timeout, &v1::AdminService::Stub::WatchAction, on_action,
+                    absl::UnavailableError("fleetd ended the watch; try again"));
+}
+
+absl::Status AdminClient::RunQuery(const v1::RunQueryRequest& request, absl::Duration timeout,
+                                   const std::function<bool(const v1::QueryEvent&)>& on_event) {
+  return ReadStream(request, timeout, &v1::AdminService::Stub::RunQuery, on_event,
+                    absl::OkStatus());
 }
 
 }  // namespace fleet::cli

@@ -77,6 +77,12 @@ class AdminClient {
   absl::StatusOr<v1::RevokeAdminTokenResponse> RevokeAdminToken(
       const v1::RevokeAdminTokenRequest& request);
   absl::StatusOr<v1::RolloutStatus> GetRolloutStatus(const v1::GetRolloutStatusRequest& request);
+  absl::StatusOr<v1::Action> CreateAction(const v1::CreateActionRequest& request);
+  absl::StatusOr<v1::Action> GetAction(const v1::GetActionRequest& request);
+  absl::StatusOr<v1::ListActionsResponse> ListActions(const v1::ListActionsRequest& request);
+  absl::StatusOr<v1::Action> CancelAction(const v1::CancelActionRequest& request);
+  absl::StatusOr<v1::ListActionTargetsResponse> ListActionTargets(
+      const v1::ListActionTargetsRequest& request);
 
   // Calls WatchRolloutStatus and hands each status to `on_status` until it returns false (then
   // cancels the stream and returns OK), the stream fails, or `timeout` passes
@@ -85,6 +91,17 @@ class AdminClient {
   absl::Status WatchRolloutStatus(const v1::GetRolloutStatusRequest& request,
                                   absl::Duration timeout,
                                   const std::function<bool(const v1::RolloutStatus&)>& on_status);
+
+  // Calls WatchAction, as WatchRolloutStatus does WatchRolloutStatus.
+  absl::Status WatchAction(const v1::GetActionRequest& request, absl::Duration timeout,
+                           const std::function<bool(const v1::Action&)>& on_action);
+
+  // Calls RunQuery and hands each event to `on_event` until the server ends the stream (OK: the
+  // query is over, its summary handed on last), `on_event` returns false (the stream is
+  // cancelled, which ends the query on fleetd; OK), the stream fails, or `timeout` passes
+  // (DEADLINE_EXCEEDED). Errors as the unary methods'.
+  absl::Status RunQuery(const v1::RunQueryRequest& request, absl::Duration timeout,
+                        const std::function<bool(const v1::QueryEvent&)>& on_event);
 
   const std::string& address() const { return address_; }
 
@@ -109,6 +126,16 @@ class AdminClient {
 
   template <typename Request, typename Response>
   absl::StatusOr<Response> Call(UnaryMethod<Request, Response> method, const Request& request);
+
+  // Reads a server stream that `open` starts on a prepared context, handing each message to
+  // `on_message` until it returns false (cancelled, OK) or the stream ends. `ended_ok` is what a
+  // stream the server ended without error returns.
+  template <typename Request, typename Message>
+  absl::Status ReadStream(const Request& request, absl::Duration timeout,
+                          std::unique_ptr<grpc::ClientReader<Message>> (
+                              v1::AdminService::Stub::*open)(grpc::ClientContext*, const Request&),
+                          const std::function<bool(const Message&)>& on_message,
+                          const absl::Status& ended_ok);
 
   const std::string address_;
   const std::string token_;

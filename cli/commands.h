@@ -23,7 +23,8 @@ void AddConfigCommands(CLI::App& app, const GlobalOptions& globals, CommandActio
 void AddApplyCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 // diff -f FILE|-: what apply would change, as a unified diff; exit 1 when there is any.
 void AddDiffCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
-// get policies|tokens|agents|admin-tokens [NAME], describe policy|agent, delete policy NAME...|-f.
+// get policies|tokens|agents|admin-tokens|actions [NAME], describe policy|agent|action, delete
+// policy NAME...|-f.
 void AddGetCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 void AddDescribeCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 void AddDeleteCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
@@ -37,6 +38,10 @@ void AddAgentCommands(CLI::App& app, const GlobalOptions& globals, CommandAction
 void AddAdminTokenCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 // rollout status [--watch [--timeout D] [--ignore-offline]] [--max-nacked K].
 void AddRolloutCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
+// action create TYPE | status ID [--watch] | cancel ID (docs/actions.md).
+void AddActionCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
+// query TEXT: a live query, results streamed as JSON lines (docs/actions.md).
+void AddQueryCommand(CLI::App& app, const GlobalOptions& globals, CommandAction* action);
 // help [COMMAND...]: the help of fleetctl or of the command the words name.
 void AddHelpCommand(CLI::App& app, CommandAction* action);
 // completion bash|zsh|fish: a script that asks the hidden `__complete` command, which completes

@@ -70,6 +70,8 @@ Dynamic ResourceOfPath(const CLI::App& command) {
       {"tokens", Dynamic::kEnrollmentTokens},
       {"admin-token", Dynamic::kAdminTokens},
       {"admin-tokens", Dynamic::kAdminTokens},
+      {"action", Dynamic::kActions},
+      {"actions", Dynamic::kActions},
       {"config", Dynamic::kContexts},
   };
   for (const CLI::App* at = &command; at != nullptr; at = at->get_parent()) {
@@ -266,6 +268,8 @@ ValueSource SourceFor(const CLI::App& command, CLI::Option& option) {
     source.files = true;
   } else if (option.check_lname("policy")) {
     source.dynamic = Dynamic::kPolicies;
+  } else if (option.check_lname("agent")) {
+    source.dynamic = Dynamic::kAgents;
   } else if (option.check_lname("context")) {
     source.dynamic = Dynamic::kContexts;
   } else if (option.get_positional()) {

@@ -29,6 +29,7 @@ enum class Dynamic {
   kAgents,            // agent ids
   kEnrollmentTokens,  // enrollment token ids
   kAdminTokens,       // admin token ids
+  kActions,           // action ids
   kContexts,          // the config file's context names
 };
 
@@ -53,10 +54,12 @@ struct ValueSource {
 // How `option` (a flag or a positional argument of `command`) completes: the values of an enum
 // flag (one whose type name lists them as "a|b|c", and -o/--output, --role, --status) that its
 // validator accepts; files for a value whose type
-// name is FILE; policy names for --policy and context names for --context; for a positional
+// name is FILE; policy names for --policy, agent ids for --agent and context names for
+// --context; for a positional
 // POLICY, AGENT or CONTEXT, what it says; for a positional NAME or ID, the resource named by the
 // nearest of the command's path words that names one (policy/policies/rollout, agent/agents,
-// token/tokens, admin-token/admin-tokens, config for contexts). Nothing for anything else.
+// token/tokens, admin-token/admin-tokens, action/actions, config for contexts). Nothing for
+// anything else.
 ValueSource SourceFor(const CLI::App& command, CLI::Option& option);
 
 struct Completion {

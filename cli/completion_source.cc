@@ -3,6 +3,8 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "cli/action_outcome.h"
 #include "cli/admin_client.h"
 #include "cli/config_store.h"
 #include "cli/connection.h"
@@ -76,6 +78,15 @@ class FleetdSource : public DynamicSource {
         if (!listed.ok()) return listed.status();
         for (const v1::AdminToken& token : listed->tokens()) {
           found.push_back({token.id(), RoleName(token.role())});
+        }
+        break;
+      }
+      case Dynamic::kActions: {
+        absl::StatusOr<v1::ListActionsResponse> listed =
+            client.ListActions(v1::ListActionsRequest());
+        if (!listed.ok()) return listed.status();
+        for (const v1::Action& action : listed->actions()) {
+          found.push_back({action.id(), absl::StrCat(action.type(), ", ", ActionStateOf(action))});
         }
         break;
       }

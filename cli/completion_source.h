@@ -18,7 +18,8 @@ inline constexpr absl::Duration kCompletionRpcTimeout = absl::Milliseconds(500);
 // `globals`, the environment and the config select (as for any command), with the token file if
 // one is configured, and kCompletionRpcTimeout: its first page (up to 500), which is as many
 // as a shell shows. Policies carry their description, agents their hostname, enrollment tokens
-// their policy, admin tokens their role, contexts their address. Every error (no config, an
+// their policy, admin tokens their role, actions their type and state, contexts their
+// address. Every error (no config, an
 // unreachable or refusing fleetd, a missing token) is an empty list, and nothing is printed.
 std::unique_ptr<DynamicSource> NewFleetdSource();
 

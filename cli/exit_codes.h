@@ -15,8 +15,11 @@ enum ExitCode : int {
   kExitUsage = 2,     // bad flags or arguments
   kExitNotFound = 3,  // the named thing does not exist (NOT_FOUND)
   kExitConflict = 4,  // ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED; a rollout more than
-                      // --max-nacked agents nacked; an apply whose status.revision is stale
-  kExitTimeout = 5,   // fleetd did not answer in time, or a --timeout passed (DEADLINE_EXCEEDED)
+                      // --max-nacked agents nacked; an apply whose status.revision is stale; an
+                      // action some target of which did not succeed; a query some agent answered
+                      // with an error
+  kExitTimeout = 5,   // fleetd did not answer in time, or a --timeout passed (DEADLINE_EXCEEDED):
+                      // also an action watch or a query with targets still unfinished
   kExitDenied = 6,    // UNAUTHENTICATED or PERMISSION_DENIED, or no token configured
   // fleetctl diff only, as kubectl diff: 1 means "there are differences", and an error that
   // would exit 1 elsewhere exits 7 there.
@@ -30,11 +33,14 @@ inline constexpr char kExitCodeHelp[] =
     "  0  success\n"
     "  1  error (e.g. fleetd unreachable, a bad file)\n"
     "  2  usage error (unknown command or flag, bad flag value or selector, unknown context)\n"
-    "  3  not found (a policy, agent or token fleetd does not have)\n"
+    "  3  not found (a policy, agent, token or action fleetd does not have)\n"
     "  4  conflict or failed precondition (exists already, stale revision: the policy changed\n"
     "     since the file's status.revision, agents assigned; a rollout that more than\n"
-    "     --max-nacked agents rejected)\n"
-    "  5  timeout (including rollout status --watch --timeout before every agent acked)\n"
+    "     --max-nacked agents rejected; an action some target of which failed, was rejected,\n"
+    "     expired or was cancelled; a query some agent answered with an error)\n"
+    "  5  timeout (including rollout status --watch --timeout before every agent acked, action\n"
+    "     status --watch --timeout before every target finished, a query's --timeout with\n"
+    "     online agents still pending)\n"
     "  6  not authenticated (no, unknown or revoked token) or not allowed (role too low)\n"
     "fleetctl diff: 0 no differences, 1 differences, 7 instead of 1 for an error.\n";
 

@@ -342,16 +342,70 @@ void AddGetAdminTokens(CLI::App& get, const GlobalOptions& globals, CommandActio
       });
 }
 
+void AddGetActions(CLI::App& get, const GlobalOptions& globals, CommandAction* action) {
+  struct Flags {
+    std::string id;
+    v1::ActionState state = v1::ACTION_STATE_UNSPECIFIED;
+    ListFlags list;
+  };
+  auto flags = std::make_shared<Flags>();
+  CLI::App* command = get.add_subcommand(
+      "actions",
+      "List actions with how many of their targets are in each state (-o wide: every state; they "
+      "add up to TARGETS), or show one action (ID). STATE: active while some target is not "
+      "final; then cancelled, expired (some target expired) or done. --state done lists every "
+      "finished action.");
+  SetExamples(command, {"fleetctl get actions", "fleetctl get actions --state active -o wide",
+                        "fleetctl get action 3f9c2a7b1e04 -o yaml"});
+  command->alias("action");
+  CLI::Option* id = command->add_option("ID", flags->id, "An action's id.");
+  NamedValues(
+      command->add_option("--state", flags->state, "Only actions in this state (fleetd filters)."),
+      ActionStatesByName())
+      ->excludes(id);
+  AddListFlags(command, ActionTable(), &flags->list);
+  OnRemoteCommand(
+      command, globals, action, [&globals, flags](AdminClient& client, std::ostream& out) {
+        if (!flags->id.empty()) {
+          v1::GetActionRequest request;
+          request.set_id(flags->id);
+          absl::StatusOr<v1::Action> got = client.GetAction(request);
+          if (!got.ok()) return got.status();
+          PrintSingle(globals, flags->list, ActionTable(), *got, &Same<v1::Action>, &ActionToJson,
+                      &WriteActionTable, out);
+          return absl::OkStatus();
+        }
+        v1::ListActionsRequest request;
+        request.set_state(flags->state);
+        std::vector<v1::Action> rows;
+        absl::Status listed = ForEachPage(
+            request, flags->list.limit,
+            [&client](const v1::ListActionsRequest& page) { return client.ListActions(page); },
+            [&rows, limit = flags->list.limit](const v1::ListActionsResponse& page) {
+              for (const v1::Action& one : page.actions()) {
+                if (limit > 0 && static_cast<int64_t>(rows.size()) >= limit) break;
+                rows.push_back(one);
+              }
+              return static_cast<int64_t>(rows.size());
+            });
+        if (!listed.ok()) return listed;
+        PrintRowsAs(globals, flags->list, ActionTable(), std::move(rows), &Same<v1::Action>,
+                    &ActionToJson, &WriteActionTable, out);
+        return absl::OkStatus();
+      });
+}
+
 }  // namespace
 
 void AddGetCommands(CLI::App& app, const GlobalOptions& globals, CommandAction* action) {
-  CLI::App* get =
-      AddGroup(app, "get", "List resources, or show one: policies, tokens, agents, admin-tokens.");
+  CLI::App* get = AddGroup(
+      app, "get", "List resources, or show one: policies, tokens, agents, admin-tokens, actions.");
   SetExamples(get, {"fleetctl get policies", "fleetctl get agents -l env=prod"});
   AddGetPolicies(*get, globals, action);
   AddGetTokens(*get, globals, action);
   AddGetAgents(*get, globals, action);
   AddGetAdminTokens(*get, globals, action);
+  AddGetActions(*get, globals, action);
 }
 
 }  // namespace fleet::cli

@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   fleet::cli::AddAgentCommands(app, globals, &action);
   fleet::cli::AddAdminTokenCommands(app, globals, &action);
   fleet::cli::AddRolloutCommands(app, globals, &action);
+  fleet::cli::AddActionCommands(app, globals, &action);
+  fleet::cli::AddQueryCommand(app, globals, &action);
   fleet::cli::AddHelpCommand(app, &action);
   fleet::cli::AddCompletionCommand(app, globals, &action);
   fleet::cli::AddDocsCommand(app, &action);

@@ -1,8 +1,12 @@
 #include "cli/resource_json.h"
 
+#include <cstdlib>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cli/action_outcome.h"
 
 namespace fleet::cli {
 namespace {
@@ -35,6 +39,15 @@ nlohmann::ordered_json TimestampToJson(const google::protobuf::Timestamp& time) 
 // Revisions start at 1: 0 is fleetd's "none" (not applied yet, not a rollback, a dry run).
 nlohmann::ordered_json RevisionOrNull(int64_t revision) {
   return revision > 0 ? nlohmann::ordered_json(revision) : nlohmann::ordered_json(nullptr);
+}
+
+// protobuf's JSON form of a Duration: "600s", "1.500s".
+std::string DurationToJson(const google::protobuf::Duration& duration) {
+  if (duration.nanos() == 0) return absl::StrCat(duration.seconds(), "s");
+  std::string nanos = absl::StrCat(std::abs(duration.nanos()));
+  nanos.insert(0, 9 - nanos.size(), '0');
+  while (nanos.size() > 3 && nanos.back() == '0') nanos.pop_back();
+  return absl::StrCat(duration.seconds(), ".", nanos, "s");
 }
 
 // The first two members of every resource.
@@ -81,6 +94,38 @@ const std::map<std::string, v1::AgentStatus>& AgentStatusesByName() {
   static const auto* const kStatuses = new std::map<std::string, v1::AgentStatus>{
       {"online", v1::AGENT_STATUS_ONLINE}, {"offline", v1::AGENT_STATUS_OFFLINE}};
   return *kStatuses;
+}
+
+const std::map<std::string, v1::ActionState>& ActionStatesByName() {
+  static const auto* const kStates =
+      new std::map<std::string, v1::ActionState>{{"active", v1::ACTION_STATE_ACTIVE},
+                                                 {"done", v1::ACTION_STATE_DONE},
+                                                 {"cancelled", v1::ACTION_STATE_CANCELLED},
+                                                 {"expired", v1::ACTION_STATE_EXPIRED}};
+  return *kStates;
+}
+
+std::string ActionTargetStateName(v1::ActionTargetState state) {
+  switch (state) {
+    case v1::ACTION_TARGET_PENDING:
+      return "pending";
+    case v1::ACTION_TARGET_DELIVERED:
+      return "delivered";
+    case v1::ACTION_TARGET_RUNNING:
+      return "running";
+    case v1::ACTION_TARGET_SUCCEEDED:
+      return "succeeded";
+    case v1::ACTION_TARGET_FAILED:
+      return "failed";
+    case v1::ACTION_TARGET_REJECTED:
+      return "rejected";
+    case v1::ACTION_TARGET_EXPIRED:
+      return "expired";
+    case v1::ACTION_TARGET_CANCELLED:
+      return "cancelled";
+    default:
+      return "unknown";
+  }
 }
 
 std::string FormatTimestamp(const google::protobuf::Timestamp& time) {
@@ -187,6 +232,53 @@ nlohmann::ordered_json RolloutStatusToJson(const v1::RolloutStatus& status) {
                     {"offline", status.offline()},
                     {"complete", status.complete()}};
   return json;
+}
+
+nlohmann::ordered_json ActionToJson(const v1::Action& action) {
+  nlohmann::ordered_json json = Resource("Action");
+  json["metadata"] = {{"id", action.id()},
+                      {"createdAt", TimestampToJson(action.created_at())},
+                      {"creator", CreatorToJson(action.created_by(), "")}};
+  nlohmann::ordered_json agent_ids = nlohmann::ordered_json::array();
+  for (const std::string& id : action.targets().agent_ids()) agent_ids.push_back(id);
+  const google::protobuf::Duration& rollout = action.rollout_duration();
+  const bool has_rollout = rollout.seconds() != 0 || rollout.nanos() != 0;
+  json["spec"] = {
+      {"type", action.type()},
+      {"arguments", action.arguments_json().empty() ? nlohmann::ordered_json::object()
+                                                    : SpecToJson(action.arguments_json())},
+      {"targets",
+       {{"agentIds", std::move(agent_ids)},
+        {"selector", TextOrNull(action.targets().selector())},
+        {"policy", TextOrNull(action.targets().policy())}}},
+      {"expiresAt", TimestampToJson(action.expires_at())},
+      {"rolloutDuration", has_rollout ? nlohmann::ordered_json(DurationToJson(rollout)) : nullptr}};
+  const v1::ActionCounts& counts = action.counts();
+  json["status"] = {{"state", ActionStateOf(action)},
+                    {"cancelledAt", TimestampToJson(action.cancelled_at())},
+                    {"done", action.done()},
+                    {"counts",
+                     {{"targets", counts.targets()},
+                      {"pending", counts.pending()},
+                      {"delivered", counts.delivered()},
+                      {"running", counts.running()},
+                      {"succeeded", counts.succeeded()},
+                      {"failed", counts.failed()},
+                      {"rejected", counts.rejected()},
+                      {"expired", counts.expired()},
+                      {"cancelled", counts.cancelled()}}}};
+  return json;
+}
+
+nlohmann::ordered_json ActionTargetToJson(const v1::ActionTarget& target) {
+  return {{"agentId", target.agent_id()},
+          {"hostname", TextOrNull(target.hostname())},
+          {"state", ActionTargetStateName(target.state())},
+          {"progressPercent", target.progress_percent()},
+          {"message", TextOrNull(target.message())},
+          {"output", TextOrNull(target.output())},
+          {"updatedAt", TimestampToJson(target.updated_at())},
+          {"startAt", TimestampToJson(target.start_at())}};
 }
 
 nlohmann::ordered_json WhoAmIToJson(const v1::WhoAmIResponse& whoami) {

@@ -2,7 +2,7 @@
 // every kind (docs/output.md describes each with an example):
 //
 //   apiVersion: fleet/v1
-//   kind: Policy | EnrollmentToken | Agent | AdminToken | RolloutStatus | WhoAmI
+//   kind: Policy | EnrollmentToken | Agent | AdminToken | RolloutStatus | WhoAmI | Action
 //   metadata: {name or id, description, labels, createdAt, updatedAt, creator: {id, description}}
 //   spec:     what the operator sets
 //   status:   what fleetd observes
@@ -40,6 +40,11 @@ std::string AgentHealthName(v1::AgentHealth health);
 // The names --role and the connection statuses take (flag_values.h NamedValues).
 const std::map<std::string, v1::Role>& RolesByName();
 const std::map<std::string, v1::AgentStatus>& AgentStatusesByName();
+// "active", "done", "cancelled", "expired": what `get actions --state` takes.
+const std::map<std::string, v1::ActionState>& ActionStatesByName();
+// "pending", "delivered", "running", "succeeded", "failed", "rejected", "expired", "cancelled";
+// "unknown" for anything else.
+std::string ActionTargetStateName(v1::ActionTargetState state);
 
 // RFC 3339 in UTC to the second, e.g. "2024-05-01T10:00:00Z"; "" when unset (all zero).
 std::string FormatTimestamp(const google::protobuf::Timestamp& time);
@@ -68,6 +73,16 @@ nlohmann::ordered_json AdminTokenToJson(const v1::AdminToken& token);
 // metadata {name: the policy}, spec {revision: the revision asked about}, status
 // {latestRevision, agents, acked, nacked, pending, pendingOffline, offline, complete}.
 nlohmann::ordered_json RolloutStatusToJson(const v1::RolloutStatus& status);
+// metadata {id, createdAt, creator}, spec {type, arguments (the parsed arguments_json object),
+// targets {agentIds, selector, policy}, expiresAt, rolloutDuration (protobuf's JSON form,
+// "600s"; null for none)}, status {state (ActionStateOf, action_outcome.h),
+// cancelledAt, done, counts {targets, pending, delivered, running, succeeded, failed, rejected,
+// expired, cancelled}}.
+nlohmann::ordered_json ActionToJson(const v1::Action& action);
+// {agentId, hostname, state, progressPercent, message, output, updatedAt, startAt}: one target of
+// an action, as `describe action -o json` lists them under status.targets (not a kind of its
+// own).
+nlohmann::ordered_json ActionTargetToJson(const v1::ActionTarget& target);
 // metadata {id: the calling token's id, description}, spec {role}.
 nlohmann::ordered_json WhoAmIToJson(const v1::WhoAmIResponse& whoami);
 

@@ -15,6 +15,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "cli/action_outcome.h"
 #include "cli/human_duration.h"
 #include "cli/resource_json.h"
 #include "cli/table_writer.h"
@@ -239,6 +240,93 @@ const TableSpec<v1::AdminToken>& AdminTokenTable() {
   return *spec;
 }
 
+namespace {
+
+int64_t CountOf(const v1::Action& action, int64_t (v1::ActionCounts::*count)() const) {
+  return (action.counts().*count)();
+}
+
+// A count column of the actions table.
+Column<v1::Action> ActionCount(std::string header, int64_t (v1::ActionCounts::*count)() const,
+                               bool wide = false) {
+  return {std::move(header),
+          [count](const v1::Action& action, absl::Time) {
+            return WithThousands(CountOf(action, count));
+          },
+          [count](const v1::Action& action) { return NumberKey(CountOf(action, count)); }, wide};
+}
+
+std::string ActionCreator(const v1::Action& action) {
+  const v1::Creator& creator = action.created_by();
+  if (creator.token_id().empty()) return "-";
+  if (creator.description().empty()) return creator.token_id();
+  return absl::StrCat(creator.token_id(), " (", creator.description(), ")");
+}
+
+absl::Duration FromProto(const google::protobuf::Duration& duration) {
+  return absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos());
+}
+
+std::string Rollout(const v1::Action& action) {
+  const absl::Duration rollout = FromProto(action.rollout_duration());
+  return rollout <= absl::ZeroDuration() ? "-" : HumanDuration(rollout);
+}
+
+// "selector env=prod, policy linux-servers, agents a1b2c3d4e5f6, 0f0e0d0c0b0a": the criteria as
+// given (an agent must match each).
+std::string TargetsText(const v1::Targets& targets) {
+  std::vector<std::string> parts;
+  if (!targets.selector().empty()) parts.push_back(absl::StrCat("selector ", targets.selector()));
+  if (!targets.policy().empty()) parts.push_back(absl::StrCat("policy ", targets.policy()));
+  if (!targets.agent_ids().empty()) {
+    parts.push_back(absl::StrCat(targets.agent_ids_size() == 1 ? "agent " : "agents ",
+                                 absl::StrJoin(targets.agent_ids(), ", ")));
+  }
+  return parts.empty() ? "-" : absl::StrJoin(parts, "; ");
+}
+
+}  // namespace
+
+const TableSpec<v1::Action>& ActionTable() {
+  using Row = v1::Action;
+  using Counts = v1::ActionCounts;
+  static const auto* const spec = new TableSpec<v1::Action>{
+      .kind = "action",
+      .name = [](const Row& action) { return action.id(); },
+      .columns = {{"ID", [](const Row& action, absl::Time) { return action.id(); }},
+                  {"TYPE", [](const Row& action, absl::Time) { return action.type(); }},
+                  {"STATE", [](const Row& action, absl::Time) { return ActionStateOf(action); },
+                   [](const Row& action) { return SortKey{.text = ActionStateOf(action)}; }},
+                  ActionCount("TARGETS", &Counts::targets),
+                  ActionCount("SUCCEEDED", &Counts::succeeded),
+                  ActionCount("FAILED", &Counts::failed),
+                  ActionCount("PENDING", &Counts::pending),
+                  ActionCount("RUNNING", &Counts::running),
+                  {"AGE",
+                   [](const Row& action, absl::Time now) { return Age(action.created_at(), now); },
+                   [](const Row& action) { return TimeKey(action.created_at()); }},
+                  ActionCount("DELIVERED", &Counts::delivered, true),
+                  ActionCount("REJECTED", &Counts::rejected, true),
+                  ActionCount("EXPIRED", &Counts::expired, true),
+                  ActionCount("CANCELLED", &Counts::cancelled, true),
+                  {"EXPIRES",
+                   [](const Row& action, absl::Time) {
+                     return OrDash(FormatTimestamp(action.expires_at()));
+                   },
+                   [](const Row& action) { return TimeKey(action.expires_at()); }, true},
+                  {"ROLLOUT", [](const Row& action, absl::Time) { return Rollout(action); },
+                   [](const Row& action) {
+                     return NumberKey(absl::ToInt64Seconds(FromProto(action.rollout_duration())));
+                   },
+                   true},
+                  {"CREATED-BY",
+                   [](const Row& action, absl::Time) { return ActionCreator(action); },
+                   {},
+                   true}},
+      .default_sort = "AGE"};
+  return *spec;
+}
+
 void WritePolicyTable(const Items<v1::Policy>& policies, std::ostream& out) {
   std::vector<PolicyRow> rows;
   for (const v1::Policy& policy : policies) rows.push_back({policy, std::nullopt});
@@ -255,6 +343,10 @@ void WriteAgentTable(const Items<v1::Agent>& agents, std::ostream& out) {
 
 void WriteAdminTokenTable(const Items<v1::AdminToken>& tokens, std::ostream& out) {
   PrintRows(AdminTokenTable(), Rows(tokens), {}, absl::Now(), out);
+}
+
+void WriteActionTable(const Items<v1::Action>& actions, std::ostream& out) {
+  PrintRows(ActionTable(), Rows(actions), {}, absl::Now(), out);
 }
 
 void WritePolicyHistoryTable(const Items<v1::Policy>& revisions, std::ostream& out) {
@@ -343,6 +435,57 @@ void DescribePolicy(const PolicyDetail& detail, absl::Time now, std::ostream& ou
                    TokenState(token), Age(token.created_at(), now), token.description()});
   }
   Indented(tokens, out);
+}
+
+void DescribeAction(const ActionDetail& detail, absl::Time now, std::ostream& out) {
+  const v1::Action& action = detail.action;
+  const v1::ActionCounts& counts = action.counts();
+  const auto when = [now](const google::protobuf::Timestamp& time) {
+    const std::string text = FormatTimestamp(time);
+    if (text.empty()) return std::string("-");
+    const absl::Time at = absl::FromUnixSeconds(time.seconds());
+    return at <= now ? absl::StrCat(text, " (", HumanDuration(now - at), " ago)")
+                     : absl::StrCat(text, " (in ", HumanDuration(at - now), ")");
+  };
+  WriteKeyValueTable(
+      {{"ID", action.id()},
+       {"Type", action.type()},
+       {"Arguments", action.arguments_json().empty() ? "{}" : action.arguments_json()},
+       {"Targets", TargetsText(action.targets())},
+       {"State", ActionStateOf(action)},
+       {"Created", when(action.created_at())},
+       {"Created By", ActionCreator(action)},
+       {"Expires", when(action.expires_at())},
+       {"Rollout",
+        Rollout(action) == "-" ? "-" : absl::StrCat("start times spread over ", Rollout(action))},
+       {"Cancelled", when(action.cancelled_at())},
+       {"Counts",
+        absl::StrCat(
+            WithThousands(counts.targets()), " targets: ", WithThousands(counts.succeeded()),
+            " succeeded, ", WithThousands(counts.failed()), " failed, ",
+            WithThousands(counts.rejected()), " rejected, ", WithThousands(counts.expired()),
+            " expired, ", WithThousands(counts.cancelled()), " cancelled, ",
+            WithThousands(counts.running()), " running, ", WithThousands(counts.delivered()),
+            " delivered, ", WithThousands(counts.pending()), " pending")}},
+      out);
+  out << "Targets Not Succeeded:";
+  if (detail.targets.empty()) {
+    out << "  <none>\n";
+    return;
+  }
+  out << "\n";
+  TableWriter targets({"AGENT", "HOSTNAME", "STATE", "PROGRESS", "UPDATED", "MESSAGE"});
+  for (const v1::ActionTarget& target : detail.targets) {
+    targets.AddRow({target.agent_id(), OrDash(target.hostname()),
+                    ActionTargetStateName(target.state()),
+                    absl::StrCat(target.progress_percent(), "%"), Age(target.updated_at(), now),
+                    OrDash(target.message())});
+  }
+  Indented(targets, out);
+  if (detail.more_targets > 0) {
+    out << "  ... and " << WithThousands(detail.more_targets)
+        << " more (--limit 0 lists them all)\n";
+  }
 }
 
 void DescribeAgent(const v1::Agent& agent, std::ostream& out) {

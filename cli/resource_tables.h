@@ -37,11 +37,16 @@ struct PolicyRow {
 //                 + wide: OS ARCH VERSION TOKEN NACK-REASON MESSAGE
 //   tokens:       ID POLICY USES EXPIRES STATE CREATED-BY AGE DESCRIPTION
 //   admin-tokens: ID ROLE CREATED-BY AGE DESCRIPTION
+//   actions:      ID TYPE STATE TARGETS SUCCEEDED FAILED PENDING RUNNING AGE
+//                 + wide: DELIVERED REJECTED EXPIRED CANCELLED EXPIRES ROLLOUT CREATED-BY
+//                 (the eight state columns of -o wide add up to TARGETS)
 // UPDATED, LAST-SEEN and AGE are ages (HumanDuration); sorting by them puts the oldest first.
+// Actions sort by AGE, oldest first.
 const TableSpec<PolicyRow>& PolicyTable();
 const TableSpec<v1::Agent>& AgentTable();
 const TableSpec<v1::EnrollmentToken>& EnrollmentTokenTable();
 const TableSpec<v1::AdminToken>& AdminTokenTable();
+const TableSpec<v1::Action>& ActionTable();
 
 // The tables above for PrintList and PrintOne (policies without rollout counts), ages relative
 // to now.
@@ -49,6 +54,7 @@ void WritePolicyTable(const Items<v1::Policy>& policies, std::ostream& out);
 void WriteEnrollmentTokenTable(const Items<v1::EnrollmentToken>& tokens, std::ostream& out);
 void WriteAgentTable(const Items<v1::Agent>& agents, std::ostream& out);
 void WriteAdminTokenTable(const Items<v1::AdminToken>& tokens, std::ostream& out);
+void WriteActionTable(const Items<v1::Action>& actions, std::ostream& out);
 // REVISION  SHA256  CREATED  AUTHOR  ROLLBACK-OF  DESCRIPTION.
 void WritePolicyHistoryTable(const Items<v1::Policy>& revisions, std::ostream& out);
 
@@ -64,6 +70,18 @@ struct PolicyDetail {
 // "Label:  value" lines about one policy and its rollout, its spec as indented, pretty JSON, then
 // tables of `detail`'s revisions and tokens (or "<none>"), ages relative to `now`.
 void DescribePolicy(const PolicyDetail& detail, absl::Time now, std::ostream& out);
+// What `describe action` shows besides the action: its targets that have not succeeded (problems
+// first: failed, rejected, expired, cancelled, then running, delivered, pending), at most as many
+// as were asked for, and how many more there are.
+struct ActionDetail {
+  v1::Action action;
+  std::vector<v1::ActionTarget> targets;
+  int64_t more_targets = 0;  // not succeeded and not in `targets`
+};
+
+// "Label:  value" lines about one action and its counts, then a table of `detail`'s targets
+// (AGENT HOSTNAME STATE PROGRESS UPDATED MESSAGE) or "<none>", ages relative to `now`.
+void DescribeAction(const ActionDetail& detail, absl::Time now, std::ostream& out);
 // "Label:  value" lines about one agent.
 void DescribeAgent(const v1::Agent& agent, std::ostream& out);
 

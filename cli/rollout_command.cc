@@ -1,22 +1,19 @@
-#include <unistd.h>
-
 #include <algorithm>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
 
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "cli/duration.h"
 #include "cli/flag_values.h"
+#include "cli/live_progress.h"
 #include "cli/resource_json.h"
 #include "cli/resource_tables.h"
 #include "cli/rollout_gate.h"
 #include "cli/table_writer.h"
-#include "common/backoff.h"
 
 namespace fleet::cli {
 namespace {
@@ -28,11 +25,6 @@ struct RolloutFlags {
   std::string timeout;
   GateOptions gate;
 };
-
-// How the watch waits between attempts to reach fleetd again: quickly at first (a restart takes
-// a second or two), at most 5 s apart.
-constexpr BackoffOptions kReconnectBackoff = {
-    .initial = absl::Milliseconds(250), .max = absl::Seconds(5), .multiplier = 2.0, .jitter = 0.2};
 
 void WriteStatus(const v1::RolloutStatus& status, OutputFormat format, std::ostream& out) {
   if (format != OutputFormat::kTable) {
@@ -56,49 +48,6 @@ absl::Status TooManyNacked(const v1::RolloutStatus& status, const GateOptions& g
                    "); see fleetctl get agents --policy ", status.policy()));
 }
 
-// The watch can go on after these: fleetd restarting or briefly unreachable.
-bool Reconnectable(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kCancelled:
-    case absl::StatusCode::kAborted:
-    case absl::StatusCode::kUnknown:
-    case absl::StatusCode::kInternal:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// The live progress line on stderr: rewritten in place on a terminal, else a line per update;
-// notes (reconnecting, left out) on lines of their own.
-class ProgressLine {
- public:
-  ProgressLine() : tty_(isatty(STDERR_FILENO) == 1) {}
-  ~ProgressLine() { EndLine(); }
-  void Update(const std::string& line) {
-    if (tty_) {
-      std::cerr << "\r" << line << "\x1b[K" << std::flush;
-      in_line_ = true;
-    } else {
-      std::cerr << line << std::endl;
-    }
-  }
-  void Note(const std::string& text) {
-    EndLine();
-    std::cerr << text << std::endl;
-  }
-
- private:
-  void EndLine() {
-    if (in_line_) std::cerr << "\n";
-    in_line_ = false;
-  }
-
-  const bool tty_;
-  bool in_line_ = false;
-};
-
 // Follows the rollout until DecideRollout passes or fails it, reconnecting (with backoff) when
 // the stream breaks, until --timeout.
 absl::Status Watch(AdminClient& client, const RolloutFlags& flags,
@@ -108,33 +57,20 @@ absl::Status Watch(AdminClient& client, const RolloutFlags& flags,
   const absl::Time deadline = flags.timeout.empty()
                                   ? absl::InfiniteFuture()
                                   : start + *ParseDuration(flags.timeout);  // checked by the flag
-  absl::BitGen rng;
-  Backoff backoff(kReconnectBackoff, rng);
   std::optional<v1::RolloutStatus> last;
   GateDecision decision;
   ProgressLine progress;
-  // Bounded by the deadline (or, without --timeout, deliberately unbounded: the operator asked
-  // to wait for the rollout however long it takes).
-  while (true) {
-    const absl::Duration remaining = deadline - absl::Now();
-    if (remaining <= absl::ZeroDuration()) break;
-    const absl::Status watched =
-        client.WatchRolloutStatus(request, remaining, [&](const v1::RolloutStatus& status) {
-          backoff.Reset();  // fleetd answered: the next break starts the backoff again
+  const absl::Status watched =
+      WatchUntil(deadline, progress, [&](absl::Duration remaining, bool& answered) {
+        return client.WatchRolloutStatus(request, remaining, [&](const v1::RolloutStatus& status) {
+          answered = true;
           last = status;
           decision = DecideRollout(status, flags.gate);
           progress.Update(RolloutProgress(status, absl::Now() - start));
           return decision.verdict == GateVerdict::kWaiting;
         });
-    if (watched.ok()) break;  // decided
-    if (absl::IsDeadlineExceeded(watched)) break;
-    if (!Reconnectable(watched)) return watched;
-    const absl::Duration delay = std::min(backoff.Next(), deadline - absl::Now());
-    if (delay <= absl::ZeroDuration()) break;
-    progress.Note(absl::StrCat("watch interrupted: ", watched.message(), "; reconnecting in ",
-                               absl::FormatDuration(absl::Trunc(delay, absl::Milliseconds(10)))));
-    absl::SleepFor(delay);
-  }
+      });
+  if (!watched.ok() && !absl::IsDeadlineExceeded(watched)) return watched;
   if (!last.has_value() || decision.verdict == GateVerdict::kWaiting) {
     return absl::DeadlineExceededError(absl::StrCat(
         "rollout of policy ", flags.policy, " not complete after ", flags.timeout,

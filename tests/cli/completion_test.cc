@@ -78,12 +78,23 @@ class CompletionTest : public ::testing::Test {
         ->add_option("--color", name_, "A color.")
         ->type_name("red|green|blue")
         ->check(CLI::IsMember({"red", "green"}).description(""));
+    app_.get_subcommand("describe")
+        ->add_subcommand("action", "Show an action.")
+        ->add_option("ID", name_, "The action's id.");
+    CLI::App* action = app_.add_subcommand("action", "Actions.");
+    action->add_subcommand("cancel", "Cancel one.")->add_option("ID", name_, "The id.");
+    action->add_subcommand("status", "Its status.")->add_option("ID", name_, "The id.");
+    CLI::App* query = app_.add_subcommand("query", "A live query.");
+    query->add_option("TEXT", name_, "The query.");
+    query->add_option("--agent", words_, "An agent.")->type_name("ID");
     app_.add_subcommand("help", "Help of a command.")->prefix_command()->allow_extras();
     app_.add_subcommand("__complete", "Hidden.")->group("");
     source_.lists[Dynamic::kPolicies] = {
         {"linux-servers", "servers"}, {"laptops", ""}, {"web", "web servers"}};
     source_.lists[Dynamic::kAgents] = {{"0a1b", "host-a"}, {"9f8e", "host-b"}};
     source_.lists[Dynamic::kEnrollmentTokens] = {{"aaa111", "web"}};
+    source_.lists[Dynamic::kActions] = {{"3f9c2a7b1e04", "upgrade, active"},
+                                        {"0123456789ab", "restart, done"}};
     source_.lists[Dynamic::kContexts] = {{"prod", "fleetd.example.com:8221"}, {"dev", ""}};
   }
 
@@ -108,8 +119,9 @@ class CompletionTest : public ::testing::Test {
 
 // An empty word at the top offers every command but hidden ones, and asks fleetd nothing.
 TEST_F(CompletionTest, TopLevelOffersVisibleCommands) {
-  EXPECT_THAT(Values({""}), ElementsAre("get", "describe", "agent", "policy", "rollout", "token",
-                                        "config", "admin-token", "apply", "paint", "help"));
+  EXPECT_THAT(Values({""}),
+              ElementsAre("get", "describe", "agent", "policy", "rollout", "token", "config",
+                          "admin-token", "apply", "paint", "action", "query", "help"));
   EXPECT_THAT(source_.asked, IsEmpty());
 }
 
@@ -153,6 +165,22 @@ TEST_F(CompletionTest, OtherResourcesFromTheirSources) {
   EXPECT_THAT(Values({"token", "revoke", ""}), ElementsAre("aaa111"));
   EXPECT_THAT(Values({"config", "use-context", ""}), ElementsAre("prod", "dev"));
   EXPECT_THAT(Values({"--context", "p"}), ElementsAre("prod"));
+}
+
+// Action ids complete for describe action, action cancel and action status, from fleetd's list
+// with each action's type and state; --agent completes agent ids; a query's TEXT completes to
+// nothing.
+TEST_F(CompletionTest, ActionIdsAndQueryTargets) {
+  EXPECT_THAT(Values({"describe", "action", ""}), ElementsAre("3f9c2a7b1e04", "0123456789ab"));
+  EXPECT_THAT(Values({"action", "cancel", "3f"}), ElementsAre("3f9c2a7b1e04"));
+  EXPECT_THAT(Values({"action", "status", "0"}), ElementsAre("0123456789ab"));
+  const Completion described = Complete(app_, {"describe", "action", "3"}, globals_, source_);
+  ASSERT_EQ(described.candidates.size(), 1u);
+  EXPECT_EQ(described.candidates[0].description, "upgrade, active");
+  EXPECT_THAT(Values({"query", "SELECT 1", "--agent", ""}), ElementsAre("0a1b", "9f8e"));
+  source_.asked.clear();
+  EXPECT_THAT(Values({"query", ""}), IsEmpty());
+  EXPECT_THAT(source_.asked, IsEmpty());
 }
 
 // A positional that names no resource (agent label's LABELS), or one past the last, completes to

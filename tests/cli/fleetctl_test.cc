@@ -48,6 +48,60 @@ TEST_F(FleetctlTest, HelpListsCommandsAndExitCodes) {
   }
 }
 
+// The action and query commands refuse bad flags before asking fleetd (none runs here): exit 2
+// and one line naming the flag and what to do.
+TEST_F(FleetctlTest, ActionAndQueryUsageErrorsNameTheFlag) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"action", "create", "restart"}, "name the targets of the action: --agent ID"},
+      {{"action", "create", "upgrade", "--agent", "a", "--arg", "version"},
+       "invalid --arg \"version\": want KEY=VALUE"},
+      {{"action", "create", "upgrade", "--agent", "a", "--arg", "v=1", "--arg", "v=2"},
+       "--arg v given twice"},
+      {{"action", "create", "upgrade", "--agent", "a", "--arg", "v=1", "--args-json", "{\"v\":2}"},
+       "--arg v and --args-json both set \"v\""},
+      {{"action", "create", "custom", "--agent", "a", "--args-json", "[1]"},
+       "invalid --args-json: want a JSON object"},
+      {{"action", "create", "restart", "--agent", "a", "--expires", "1d"}, "invalid --expires"},
+      {{"action", "create", "restart", "--agent", "a", "--rollout", "2h", "--expires", "1h"},
+       "--rollout 2h is not shorter than --expires 1h"},
+      {{"action", "create", "restart", "--agent", "a", "--timeout", "5m"},
+       "--timeout requires --watch"},
+      {{"action", "status"}, "fleetctl action status needs ID"},
+      {{"get", "actions", "--state", "running"},
+       "invalid --state \"running\": want active, cancelled, done or expired"},
+      {{"query", "SELECT 1"}, "name the targets of the query"},
+      {{"query", "SELECT 1", "--agent", "a", "--timeout", "11m"}, "invalid --timeout \"11m\""},
+      {{"query", "SELECT", "1", "--agent", "a"}, "unexpected argument \"1\""},
+  };
+  for (const auto& [args, message] : cases) {
+    CommandResult result = Run(args);
+    EXPECT_EQ(result.exit_code, 2) << absl::StrJoin(args, " ") << "\n" << result.err;
+    EXPECT_TRUE(absl::StrContains(result.err, "error: " + message))
+        << absl::StrJoin(args, " ") << "\n"
+        << result.err;
+    EXPECT_EQ(result.out, "") << absl::StrJoin(args, " ");
+  }
+}
+
+// Each action and query command has help with examples, and the top-level help lists them.
+TEST_F(FleetctlTest, ActionAndQueryHelpHasExamples) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"action", "create", "--help"},
+                                             {"action", "status", "--help"},
+                                             {"action", "cancel", "--help"},
+                                             {"get", "actions", "--help"},
+                                             {"describe", "action", "--help"},
+                                             {"query", "--help"}}) {
+    CommandResult result = Run(args);
+    EXPECT_EQ(result.exit_code, 0) << absl::StrJoin(args, " ");
+    EXPECT_TRUE(absl::StrContains(result.out, "Examples:")) << result.out;
+    EXPECT_TRUE(absl::StrContains(result.out, "fleetctl " + args[0])) << result.out;
+  }
+  CommandResult top = Run({"--help"});
+  EXPECT_TRUE(absl::StrContains(top.out, "action")) << top.out;
+  EXPECT_TRUE(absl::StrContains(top.out, "query")) << top.out;
+}
+
 // Bad flags and arguments are usage errors: exit 2, nothing sent anywhere.
 TEST_F(FleetctlTest, UsageErrorsExit2) {
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
