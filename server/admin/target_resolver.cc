@@ -74,7 +74,7 @@ absl::StatusOr<std::vector<ResolvedTarget>> ResolveTargets(storage::Store& store
     const v1::Agent& agent = stored.record.agent();
     if (selector.has_value() && !selector->Matches(agent.labels())) continue;
     if (!targets.policy().empty() && agent.policy() != targets.policy()) continue;
-    resolved.push_back({agent.id(), agent.facts().hostname()});
+    resolved.push_back({agent.id(), agent.hostname()});
   }
   if (resolved.empty()) {
     return absl::InvalidArgumentError("targets: no enrolled agent matches every criterion given");
