@@ -99,8 +99,8 @@ absl::StatusOr<std::unique_ptr<AgentPopulation>> StartPopulation(BenchEnv& env, 
 
 absl::StatusOr<std::string> EnrollmentTokenFor(BenchEnv& env, const std::string& policy) {
   if (absl::StatusOr<int64_t> applied = ApplyNextRevision(env, policy); !applied.ok()) {
-    return absl::Status(applied.status().code(), absl::StrCat("applying policy ", policy, ": ",
-                                                              applied.status().message()));
+    return absl::Status(applied.status().code(),
+                        absl::StrCat("applying policy ", policy, ": ", applied.status().message()));
   }
   v1::CreateEnrollmentTokenRequest request;
   request.set_policy(policy);
