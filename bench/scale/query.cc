@@ -73,8 +73,6 @@ CaseResult RunCase(BenchEnv& env, const QueryCase& spec) {
 
 }  // namespace
 
-const char kQueryPolicy[] = "bench-query";
-
 std::string QueryStateDir(const BenchEnv& env) { return env.state_dir + "/query"; }
 
 ScenarioResult RunQueryScenario(BenchEnv& env) {

@@ -49,7 +49,7 @@ ScenarioResult RunQueryConcurrency(BenchEnv& env);
 
 // The policy the query scenarios' agents are enrolled into (so that a policy target names exactly
 // them), and where their identities live: query and query-concurrency share them.
-extern const char kQueryPolicy[];
+inline constexpr char kQueryPolicy[] = "bench-query";
 std::string QueryStateDir(const BenchEnv& env);
 
 struct Scenario {
