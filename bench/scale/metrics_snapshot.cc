@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "httplib.h"
 
 namespace fleet::bench {
@@ -27,7 +28,9 @@ absl::StatusOr<MetricsSnapshot> MetricsSnapshot::Take(const std::string& http_ad
 
 MetricsSnapshot MetricsSnapshot::Parse(std::string_view text) {
   MetricsSnapshot snapshot;
-  for (std::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+  // Debian's abseil has a string_view of its own.
+  for (absl::string_view line :
+       absl::StrSplit(absl::string_view(text.data(), text.size()), '\n', absl::SkipEmpty())) {
     if (line.front() == '#') continue;
     // The value follows the last space (label values may hold spaces, the value cannot).
     const size_t space = line.rfind(' ');
