@@ -66,8 +66,7 @@ absl::StatusOr<ActionRound> TimeAction(const BenchEnv& env, v1::AdminService::St
     std::unique_ptr<grpc::ClientContext> context = AdminContext(env.admin_token, deadline);
     const grpc::Status status = stub.CreateAction(context.get(), request, &created);
     if (!status.ok()) {
-      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                          absl::StrCat("CreateAction: ", status.error_message()));
+      return CallError(status, "CreateAction");
     }
   }
   const absl::Time created_at = absl::Now();
@@ -103,9 +102,8 @@ absl::StatusOr<ActionRound> TimeAction(const BenchEnv& env, v1::AdminService::St
                        .create_call = created_at - start};
   }
   if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        absl::StrCat("WatchAction ", created.id(), ": ", status.error_message(),
-                                     "; last seen: ", Describe(action.counts())));
+    return CallError(status, absl::StrCat("WatchAction ", created.id(),
+                                          " (last seen: ", Describe(action.counts()), ")"));
   }
   return absl::FailedPreconditionError(
       absl::StrCat("action ", created.id(), " did not succeed on every target within ",

@@ -127,6 +127,12 @@ std::unique_ptr<grpc::ClientContext> AdminContext(const std::string& token, absl
   return context;
 }
 
+absl::Status CallError(const grpc::Status& status, const std::string& what) {
+  const auto code = static_cast<absl::StatusCode>(status.error_code());
+  return absl::Status(
+      code, absl::StrCat(what, ": ", absl::StatusCodeToString(code), ": ", status.error_message()));
+}
+
 std::string PopulationName(int agents, int connections) {
   if (connections >= agents) return absl::StrCat(agents, " agents, one connection each");
   return absl::StrCat(agents, " agents over ", connections, " connections");

@@ -90,6 +90,10 @@ std::unique_ptr<v1::AdminService::Stub> NewAdminStub(const BenchEnv& env);
 // `deadline`.
 std::unique_ptr<grpc::ClientContext> AdminContext(const std::string& token, absl::Time deadline);
 
+// A failed call's status as an absl::Status of the same code, its message "WHAT: CODE: message"
+// (UNIMPLEMENTED says so even when fleetd sends no message).
+absl::Status CallError(const grpc::Status& status, const std::string& what);
+
 // "10000 agents, one connection each" or "100000 agents over 1000 connections".
 std::string PopulationName(int agents, int connections);
 

@@ -54,8 +54,7 @@ absl::StatusOr<std::vector<std::string>> OnlineAgents(const BenchEnv& env,
           AdminContext(env.admin_token, absl::Now() + kAdminCallTimeout);
       const grpc::Status status = stub.ListAgents(context.get(), request, &response);
       if (!status.ok()) {
-        return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                            absl::StrCat("ListAgents: ", status.error_message()));
+        return CallError(status, "ListAgents");
       }
       for (const v1::Agent& agent : response.agents()) ids.push_back(agent.id());
       if (response.next_page_token().empty()) break;
@@ -133,8 +132,8 @@ class AdminProber {
         absl::MutexLock lock(&mu_);
         if (!status.ok()) {
           if (failures_++ == 0) {
-            first_failure_ = absl::StrCat(call % 2 == 0 ? "GetRolloutStatus" : "ListAgents", ": ",
-                                          status.error_message());
+            first_failure_ = std::string(
+                CallError(status, call % 2 == 0 ? "GetRolloutStatus" : "ListAgents").message());
           }
         } else {
           (loaded_ ? load_ms_ : idle_ms_).push_back(ms);

@@ -61,8 +61,7 @@ absl::StatusOr<QueryOutcome> RunTimedQuery(v1::AdminService::Stub& stub, const s
   }
   const grpc::Status status = reader->Finish();
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        absl::StrCat("RunQuery: ", status.error_message()));
+    return CallError(status, "RunQuery");
   }
   if (!summarized) return absl::InternalError("RunQuery ended without a summary");
   return outcome;
