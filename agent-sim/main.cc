@@ -22,9 +22,13 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{
       "Simulates fleetd agents: enrolls each once (identities kept in --state-dir), keeps their "
-      "Connect streams open, applies and acks (or nacks) policy updates, and prints a JSON report "
-      "at the end: agents, enrolled, connected, updates {delta, full}, acks, nacks, reconnects, "
-      "errors, latency_ms {p50, p90, p99, max} from commit to apply.\n"
+      "Connect streams open, applies and acks (or nacks) policy updates, runs actions (ACCEPTED, "
+      "RUNNING with progress, then SUCCEEDED or FAILED; an upgrade reconnects with its new "
+      "version), answers live queries with synthetic rows, and prints a JSON report at the end: "
+      "agents, enrolled, connected, updates {delta, full}, acks, nacks, reconnects, errors, "
+      "rotations, latency_ms {p50, p90, p99, max} from commit to apply, actions {received, "
+      "repeated, succeeded, failed, rejected, cancelled}, queries {received, answered, errored, "
+      "dropped}.\n"
       "Exit codes: 0 done, 1 runtime error (token file, server unreachable), 2 bad flags.",
       "agent-sim"};
   fleet::agent::SimFlags flags;

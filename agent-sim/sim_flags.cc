@@ -42,6 +42,36 @@ void AddSimFlags(CLI::App& app, SimFlags& flags) {
                  "--agent-client-ca; fleetd admits it only for the agent it names, so use it "
                  "with --agents 1 (see docs/tls.md). Needs --key");
   app.add_option("--key", flags.tls.key_file, "The private key (PEM) of --cert");
+  app.add_option("--action-duration", flags.action_duration,
+                 "How long each action runs, from ACCEPTED to its final state, e.g. 2s, 500ms, "
+                 "0 (at once)")
+      ->capture_default_str();
+  app.add_option("--action-progress-steps", flags.action_progress_steps,
+                 "RUNNING reports with progress, spread evenly over --action-duration (0 to 100)")
+      ->capture_default_str();
+  app.add_option("--action-failure-rate", flags.action_failure_rate,
+                 "Probability (0 to 1) that an action ends FAILED rather than SUCCEEDED")
+      ->capture_default_str();
+  app.add_option("--query-latency", flags.query_latency,
+                 "How long each live query takes to answer, e.g. 50ms, 1s, 0")
+      ->capture_default_str();
+  app.add_option("--query-error-rate", flags.query_error_rate,
+                 "Probability (0 to 1) that a live query is answered with an error")
+      ->capture_default_str();
+  app.add_option("--query-rows", flags.query_rows,
+                 "Synthetic rows {\"host\": HOSTNAME, \"n\": i} in each query answer (0 to "
+                 "1000000)")
+      ->capture_default_str();
+}
+
+absl::StatusOr<absl::Duration> ParseDelay(const std::string& flag, const std::string& text) {
+  absl::Duration delay;
+  if (!absl::ParseDuration(text, &delay) || delay < absl::ZeroDuration() ||
+      delay == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, ": \"", text, "\" is not a duration such as 0, 250ms or 2s (zero or more)"));
+  }
+  return delay;
 }
 
 absl::StatusOr<std::optional<absl::Duration>> ParseRunDuration(const std::string& text) {
@@ -65,6 +95,17 @@ absl::StatusOr<SimulatorOptions> SimulatorOptionsFrom(const SimFlags& flags,
                            .state_dir = flags.state_dir,
                            .nack_rate = flags.nack_rate,
                            .seed = flags.seed};
+  absl::StatusOr<absl::Duration> action_duration =
+      ParseDelay("--action-duration", flags.action_duration);
+  if (!action_duration.ok()) return action_duration.status();
+  absl::StatusOr<absl::Duration> query_latency = ParseDelay("--query-latency", flags.query_latency);
+  if (!query_latency.ok()) return query_latency.status();
+  options.behavior = {.action_duration = *action_duration,
+                      .action_progress_steps = flags.action_progress_steps,
+                      .action_failure_rate = flags.action_failure_rate,
+                      .query_latency = *query_latency,
+                      .query_error_rate = flags.query_error_rate,
+                      .query_rows = flags.query_rows};
   if (absl::Status valid = ValidateOptions(options); !valid.ok()) return valid;
   return options;
 }

@@ -24,6 +24,13 @@ struct SimFlags {
   uint64_t seed = 1;
   std::string report;
   AgentTlsFiles tls;
+  // SimBehavior's (sim_agent.h); the durations as typed.
+  std::string action_duration = "2s";
+  int action_progress_steps = 3;
+  double action_failure_rate = 0.0;
+  std::string query_latency = "50ms";
+  double query_error_rate = 0.0;
+  int query_rows = 1;
 };
 
 // Adds every flag, with its help text, to `app`; parsing writes into `flags`, which must outlive
@@ -34,6 +41,11 @@ void AddSimFlags(CLI::App& app, SimFlags& flags);
 // limit). INVALID_ARGUMENT naming --duration otherwise.
 [[nodiscard]] absl::StatusOr<std::optional<absl::Duration>> ParseRunDuration(
     const std::string& text);
+
+// A delay such as "0", "250ms", "2s": zero or positive, finite. INVALID_ARGUMENT naming `flag`
+// otherwise.
+[[nodiscard]] absl::StatusOr<absl::Duration> ParseDelay(const std::string& flag,
+                                                        const std::string& text);
 
 // The options `flags` ask for, with `enroll_token`; INVALID_ARGUMENT naming the flag when one is
 // out of range (ValidateOptions).

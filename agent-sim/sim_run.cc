@@ -36,10 +36,16 @@ absl::Status WriteReport(const SimulatorReport& report, const std::string& path)
 
 void PrintProgress(const Simulator& simulator, int agents) {
   const SimulatorReport now = simulator.Report();
+  const SimActivityCounts& activity = now.activity;
   std::cerr << absl::StrCat("agent-sim: ", simulator.connected_now(), "/", agents, " connected, ",
                             now.acks, " updates applied, ", now.nacks, " nacked, ", now.reconnects,
                             " reconnects, ", now.rotations, " credential rotations, ", now.errors,
-                            " errors\n")
+                            " errors; actions ", activity.actions_received, " received, ",
+                            activity.actions_succeeded, " succeeded, ", activity.actions_failed,
+                            " failed, ", activity.actions_rejected, " rejected, ",
+                            activity.actions_cancelled, " cancelled; queries ",
+                            activity.queries_received, " received, ", activity.queries_answered,
+                            " answered, ", activity.queries_errored, " errored\n")
             << std::flush;
 }
 

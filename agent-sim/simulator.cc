@@ -116,7 +116,19 @@ nlohmann::ordered_json SimulatorReport::ToJson() const {
            {{"p50", latency_ms.p50},
             {"p90", latency_ms.p90},
             {"p99", latency_ms.p99},
-            {"max", latency_ms.max}}}};
+            {"max", latency_ms.max}}},
+          {"actions",
+           {{"received", activity.actions_received},
+            {"repeated", activity.actions_repeated},
+            {"succeeded", activity.actions_succeeded},
+            {"failed", activity.actions_failed},
+            {"rejected", activity.actions_rejected},
+            {"cancelled", activity.actions_cancelled}}},
+          {"queries",
+           {{"received", activity.queries_received},
+            {"answered", activity.queries_answered},
+            {"errored", activity.queries_errored},
+            {"dropped", activity.queries_dropped}}}};
 }
 
 LatencySummary Summarize(std::vector<double>& samples) {
@@ -140,7 +152,7 @@ absl::Status ValidateOptions(const SimulatorOptions& options) {
   if (!(options.nack_rate >= 0.0 && options.nack_rate <= 1.0)) {
     return absl::InvalidArgumentError("--nack-rate must be between 0 and 1");
   }
-  return absl::OkStatus();
+  return ValidateBehavior(options.behavior);
 }
 
 absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(SimulatorOptions options) {
@@ -161,6 +173,7 @@ Simulator::Simulator(SimulatorOptions options, std::unique_ptr<IdentityStore> id
       identities_(std::move(identities)),
       channels_(std::move(channels)),
       queues_(rpc::CqPool::ForClients(kQueues)),
+      timers_(std::make_unique<TimerThread>()),
       enrolled_(options_.agents) {}
 
 Simulator::~Simulator() { Stop(); }
@@ -247,8 +260,8 @@ absl::StatusOr<v1::EnrollResponse> Simulator::EnrollWithRetries(const std::strin
   }
 }
 
-std::unique_ptr<AgentConnection> Simulator::NewConnection(int index,
-                                                          const AgentIdentity& identity) {
+std::unique_ptr<AgentConnection> Simulator::NewConnection(int index, const AgentIdentity& identity,
+                                                          SimAgent& agent) {
   const uint64_t seed = options_.seed * 1'000'003 + static_cast<uint64_t>(index);
   auto state = std::make_shared<AgentState>(seed);
   AgentConnectionHooks hooks;
@@ -274,12 +287,14 @@ std::unique_ptr<AgentConnection> Simulator::NewConnection(int index,
     absl::MutexLock lock(&latencies_mu_);
     latencies_ms_.push_back(latency_ms);
   };
-  hooks.on_connected = [this, state](const v1::Welcome&) {
+  hooks.on_connected = [this, state, &agent](const v1::Welcome&) {
     ++connected_now_;
     if (!state->connected_once) ++connected_ever_;
     state->connected_once = true;
     state->welcomed = true;
+    agent.OnConnected();
   };
+  hooks.on_repeated_action = [&agent](const v1::AgentAction&) { agent.OnRepeated(); };
   hooks.on_disconnected = [this, state](const absl::Status& status) {
     if (state->welcomed) --connected_now_;
     state->welcomed = false;
@@ -295,6 +310,8 @@ std::unique_ptr<AgentConnection> Simulator::NewConnection(int index,
   options.protocol.status_after_connect->set_health(v1::StatusReport::HEALTHY);
   options.protocol.status_after_connect->set_message("simulated");
   options.protocol.apply_cache = &apply_cache_;
+  options.protocol.actions = &agent;
+  options.protocol.queries = &agent;
   options.seed = seed;
   options.queue = queues_->queue(index);
   // Kept where the next run finds it: a restarted agent must hold its new secret.
@@ -309,21 +326,32 @@ void Simulator::Start() {
   absl::MutexLock lock(&mu_);
   for (int index = 0; index < options_.agents; ++index) {
     if (!enrolled_[index].has_value()) continue;
-    connections_.push_back(NewConnection(index, *enrolled_[index]));
+    const uint64_t seed = options_.seed * 2'000'003 + static_cast<uint64_t>(index);
+    sim_agents_.push_back(
+        std::make_unique<SimAgent>(AgentName(index), options_.behavior, seed, *timers_, activity_));
+    connections_.push_back(NewConnection(index, *enrolled_[index], *sim_agents_.back()));
+    sim_agents_.back()->Attach(*connections_.back());
     connections_.back()->Start();
   }
 }
 
 void Simulator::Stop() {
   std::vector<std::unique_ptr<AgentConnection>> connections;
+  std::vector<std::unique_ptr<SimAgent>> agents;
   {
     absl::MutexLock lock(&mu_);
     connections.swap(connections_);
+    agents.swap(sim_agents_);
   }
+  // No task (which reports through a connection) runs after this; the agents' handlers may still
+  // be called, and what they schedule is dropped.
+  timers_->Stop();
   // All are told first, so that they wind down together rather than one after another.
   for (auto& connection : connections) connection->Stop();
   // A loop that ended with UNAUTHENTICATED was counted as an error when its stream ended.
   for (auto& connection : connections) connection->Join();
+  // The connections go before their handlers.
+  connections.clear();
 }
 
 SimulatorReport Simulator::Report() const {
@@ -337,6 +365,7 @@ SimulatorReport Simulator::Report() const {
   report.reconnects = reconnects_.load();
   report.errors = errors_.load();
   report.rotations = rotations_.load();
+  report.activity = activity_.Counts();
   std::vector<double> latencies;
   {
     absl::MutexLock lock(&mu_);

@@ -1,6 +1,7 @@
 // The agent simulator: N agents, each enrolled once and remembered in a state directory, on M
 // gRPC channels, each applying policy updates with the agent client core and acking (or nacking
-// at a chosen rate), counting what happened and how long commit-to-apply took.
+// at a chosen rate), running actions and answering live queries as sim_agent.h plays them,
+// counting what happened and how long commit-to-apply took.
 #ifndef FLEETD_AGENT_SIM_SIMULATOR_H_
 #define FLEETD_AGENT_SIM_SIMULATOR_H_
 
@@ -18,6 +19,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent-sim/sim_agent.h"
+#include "agent-sim/task_scheduler.h"
 #include "agent/agent_channel.h"
 #include "agent/agent_connection.h"
 #include "agent/identity_store.h"
@@ -50,6 +53,8 @@ struct SimulatorOptions {
   int enroll_concurrency = 32;
   // How long to wait for the server at the start before giving up.
   absl::Duration connect_timeout = absl::Seconds(10);
+  // How the agents play actions and queries.
+  SimBehavior behavior;
 };
 
 // Commit-to-apply latency percentiles, in milliseconds.
@@ -81,9 +86,13 @@ struct SimulatorReport {
   // and confirmed.
   int64_t rotations = 0;
   LatencySummary latency_ms;
+  // Actions and queries.
+  SimActivityCounts activity;
 
   // {"agents","enrolled","connected","updates":{"delta","full"},"acks","nacks","reconnects",
-  //  "errors","rotations","latency_ms":{"p50","p90","p99","max"}}
+  //  "errors","rotations","latency_ms":{"p50","p90","p99","max"},
+  //  "actions":{"received","repeated","succeeded","failed","rejected","cancelled"},
+  //  "queries":{"received","answered","errored","dropped"}}
   nlohmann::ordered_json ToJson() const;
 };
 
@@ -116,6 +125,9 @@ class Simulator {
   // Ends every agent's loop and waits for them (promptly: streams are cancelled).
   void Stop();
 
+  // What the agents did with actions and queries so far.
+  SimActivityCounts activity() const { return activity_.Counts(); }
+
   // Agents with a stream open now, updates read off streams, and updates applied (acked) so far.
   int64_t connected_now() const { return connected_now_.load(); }
   int64_t received() const { return delta_updates_.load() + full_updates_.load(); }
@@ -136,7 +148,9 @@ class Simulator {
   absl::StatusOr<AgentIdentity> IdentityOf(int index);
   // Enroll for agent `index` called `name`, retrying transient refusals a bounded number of times.
   absl::StatusOr<v1::EnrollResponse> EnrollWithRetries(const std::string& name, int index);
-  std::unique_ptr<AgentConnection> NewConnection(int index, const AgentIdentity& identity);
+  // The connection of agent `index`, its actions and queries handled by `agent`.
+  std::unique_ptr<AgentConnection> NewConnection(int index, const AgentIdentity& identity,
+                                                 SimAgent& agent);
 
   const SimulatorOptions options_;
   const std::unique_ptr<IdentityStore> identities_;
@@ -147,11 +161,16 @@ class Simulator {
   // checked once, then shared (the simulator's CPU goes to the protocol, not to N identical
   // JSON patches).
   ApplyCache apply_cache_;
+  // Every agent's timed steps of actions and queries.
+  const std::unique_ptr<TimerThread> timers_;
+  SimActivity activity_;
 
   mutable absl::Mutex mu_;
   // Agent index -> its identity, for enrolled agents.
   std::vector<std::optional<AgentIdentity>> enrolled_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<AgentConnection>> connections_ ABSL_GUARDED_BY(mu_);
+  // The handlers of connections_, one per connection; they outlive their connection.
+  std::vector<std::unique_ptr<SimAgent>> sim_agents_ ABSL_GUARDED_BY(mu_);
   // A leaf lock of its own: the connections' hooks take it with their connection's lock held, and
   // Start() holds mu_ while it starts connections.
   mutable absl::Mutex latencies_mu_;

@@ -147,6 +147,21 @@ AgentIdentity AgentConnection::identity() const {
   return identity_;
 }
 
+absl::Status AgentConnection::ReportAction(v1::ActionStatus status) {
+  absl::MutexLock lock(&mu_);
+  return protocol_.ReportAction(std::move(status));
+}
+
+absl::Status AgentConnection::SendQueryResult(v1::QueryResult result) {
+  absl::MutexLock lock(&mu_);
+  return protocol_.SendQueryResult(std::move(result));
+}
+
+void AgentConnection::Restart(std::string agent_version) {
+  absl::MutexLock lock(&mu_);
+  protocol_.Restart(std::move(agent_version));
+}
+
 absl::Status AgentConnection::SaveSecret(const std::string& agent_secret) {
   // A secret not of this agent's form ("fagt_<id>_<secret>", agent.proto) would lock the agent out
   // once saved: refused, so that the old one stays and the next stream rotates again.

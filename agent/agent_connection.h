@@ -2,7 +2,9 @@
 // are ConnectionProtocol's (connection_protocol.h: Hello, Ack or Nack, heartbeats, GoAway,
 // reconnect with jittered exponential backoff, until asked to stop or until the server refuses
 // the credentials); this class carries them: it opens the streams with the agent's credentials,
-// moves the messages and runs the protocol's timers.
+// moves the messages and runs the protocol's timers. Actions and live queries go to the handlers
+// in the options (action_handler.h, query_handler.h), which answer later through the connection
+// as an AgentOutbox (agent_outbox.h).
 //
 // Threads: none of its own. The stream is an rpc::AsyncClientStream on a completion queue of a
 // rpc::CqPool (rpc/cq_pool.h says why not the callback API), and the protocol's timers are gRPC
@@ -23,12 +25,14 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/agent_outbox.h"
 #include "agent/connection_protocol.h"
 #include "agent/identity_store.h"
 #include "agent/policy_applier.h"
@@ -51,10 +55,11 @@ struct AgentConnectionOptions {
   std::function<absl::Status(const AgentIdentity&)> save_identity;
 };
 
-// Stop() is thread-safe; Start() and Join() belong to the owner. The applier and the hooks belong
-// to the connection while it runs; the hooks run on the queue's thread with the connection's lock
-// held (see AgentConnectionHooks).
-class AgentConnection final : private ConnectionProtocol::Transport {
+// Stop() and the AgentOutbox methods are thread-safe; Start() and Join() belong to the owner. The
+// applier and the hooks belong to the connection while it runs; the hooks and the handlers run on
+// the queue's thread with the connection's lock held (see AgentConnectionHooks), so they must not
+// call the AgentOutbox methods (a deadlock): those are for other threads.
+class AgentConnection final : public AgentOutbox, private ConnectionProtocol::Transport {
  public:
   // `channel` is shared with other connections (gRPC multiplexes their streams over it); the
   // connection keeps a reference. `applier` is the agent's last good policy; Hello says what it
@@ -91,6 +96,11 @@ class AgentConnection final : private ConnectionProtocol::Transport {
 
   // The identity the next stream opens with (its secret rotated, if the server rotated it).
   AgentIdentity identity() const;
+
+  // AgentOutbox (agent_outbox.h): the results and contracts are ConnectionProtocol's.
+  [[nodiscard]] absl::Status ReportAction(v1::ActionStatus status) override;
+  [[nodiscard]] absl::Status SendQueryResult(v1::QueryResult result) override;
+  void Restart(std::string agent_version) override;
 
  private:
   // One Connect stream, from StartCall to OnDone; owned by stream_, freed when it is done.

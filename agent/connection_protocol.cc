@@ -2,9 +2,14 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/random/distributions.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 
 namespace fleet::agent {
 namespace {
@@ -13,6 +18,46 @@ using google::protobuf::util::TimeUtil;
 
 absl::Duration ToDuration(const google::protobuf::Duration& duration) {
   return absl::Microseconds(TimeUtil::DurationToMicroseconds(duration));
+}
+
+absl::Time ToTime(const google::protobuf::Timestamp& timestamp) {
+  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(timestamp));
+}
+
+// agent.proto, QueryResult.rows_json.
+constexpr size_t kMaxRowsBytes = 1024 * 1024;
+
+// OK when fleetd takes `result`'s rows: empty, or a JSON array of objects of at most 1 MiB.
+absl::Status CheckRows(const v1::QueryResult& result) {
+  const std::string& rows = result.rows_json();
+  if (rows.empty()) return absl::OkStatus();
+  if (rows.size() > kMaxRowsBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("QueryResult.rows_json: ", rows.size(),
+                     " bytes, over the limit of 1,048,576: send the rows in several results"));
+  }
+  const nlohmann::json parsed = nlohmann::json::parse(rows, nullptr, /*allow_exceptions=*/false);
+  const bool objects =
+      parsed.is_array() &&
+      std::all_of(parsed.begin(), parsed.end(), [](const auto& row) { return row.is_object(); });
+  if (!objects) {
+    return absl::InvalidArgumentError("QueryResult.rows_json: not a JSON array of objects");
+  }
+  return absl::OkStatus();
+}
+
+v1::QueryResult QueryError(std::string error) {
+  v1::QueryResult result;
+  result.set_error(std::move(error));
+  result.set_last(true);
+  return result;
+}
+
+v1::ActionStatus Rejected(std::string message) {
+  v1::ActionStatus status;
+  status.set_state(v1::ActionStatus::REJECTED);
+  status.set_message(std::move(message));
+  return status;
 }
 
 }  // namespace
@@ -26,7 +71,9 @@ ConnectionProtocol::ConnectionProtocol(Transport& transport, Clock& clock, absl:
       hooks_(std::move(hooks)),
       options_(std::move(options)),
       applier_(std::move(applier)),
-      backoff_(options_.backoff, rng_) {}
+      backoff_(options_.backoff, rng_),
+      agent_version_(options_.agent_version),
+      actions_(options_.finished_actions_kept) {}
 
 void ConnectionProtocol::Start() {
   if (state_ != State::kIdle) return;
@@ -61,6 +108,7 @@ void ConnectionProtocol::OnStreamStarted() {
   state_ = State::kStreaming;
   v1::AgentMessage hello;
   *hello.mutable_hello() = applier_.HelloMessage();
+  hello.mutable_hello()->set_agent_version(agent_version_);
   Send(std::move(hello));
 }
 
@@ -78,6 +126,15 @@ void ConnectionProtocol::OnMessage(const v1::ServerMessage& message) {
       break;
     case v1::ServerMessage::kCredentials:
       OnCredentials(message.credentials());
+      break;
+    case v1::ServerMessage::kAction:
+      OnAction(message.action());
+      break;
+    case v1::ServerMessage::kActionCancel:
+      OnActionCancel(message.action_cancel());
+      break;
+    case v1::ServerMessage::kQuery:
+      OnQuery(message.query());
       break;
     case v1::ServerMessage::MESSAGE_NOT_SET:
       break;
@@ -140,9 +197,141 @@ void ConnectionProtocol::OnCredentials(const v1::Credentials& credentials) {
   Send(std::move(confirmed));
 }
 
+void ConnectionProtocol::OnAction(const v1::AgentAction& action) {
+  if (const v1::ActionStatus* known = actions_.Find(action.id()); known != nullptr) {
+    // Sent again after a reconnect (or fleetd restarted before it stored the last report): run
+    // once, answer with where it is.
+    SendActionStatus(*known);
+    if (hooks_.on_repeated_action) hooks_.on_repeated_action(action);
+    return;
+  }
+  RecordHandlerStatus(action.id(),
+                      options_.actions == nullptr ? Rejected("this agent does not run actions")
+                                                  : options_.actions->OnAction(action),
+                      /*first=*/true);
+}
+
+void ConnectionProtocol::OnActionCancel(const v1::ActionCancel& cancel) {
+  const v1::ActionStatus* known = actions_.Find(cancel.id());
+  // Never received (or long forgotten): there is nothing to stop, and nothing may be said of it.
+  if (known == nullptr) return;
+  if (IsFinalActionState(known->state())) {
+    SendActionStatus(*known);
+    return;
+  }
+  if (options_.actions == nullptr) return;
+  std::optional<v1::ActionStatus> stopped = options_.actions->OnCancel(cancel.id());
+  if (stopped.has_value()) RecordHandlerStatus(cancel.id(), *std::move(stopped), /*first=*/false);
+}
+
+void ConnectionProtocol::RecordHandlerStatus(const std::string& id, v1::ActionStatus status,
+                                             bool first) {
+  status.set_id(id);
+  if (absl::Status valid = CheckActionStatus(status); !valid.ok()) {
+    // A handler's mistake must not end the stream (fleetd would, on a status out of bounds).
+    v1::ActionStatus replaced;
+    replaced.set_id(id);
+    replaced.set_state(first ? v1::ActionStatus::REJECTED : v1::ActionStatus::FAILED);
+    replaced.set_message(std::string(valid.message()));
+    status = std::move(replaced);
+  }
+  if (first) {
+    actions_.Add(status);
+  } else if (!actions_.Update(status).ok()) {
+    return;
+  }
+  SendActionStatus(status);
+}
+
+absl::Status ConnectionProtocol::ReportAction(v1::ActionStatus status) {
+  if (absl::Status valid = CheckActionStatus(status); !valid.ok()) return valid;
+  if (absl::Status updated = actions_.Update(status); !updated.ok()) return updated;
+  // Between streams it is only recorded: fleetd sends the action again on the next stream (it
+  // has no final state yet) and the record answers it.
+  SendActionStatus(status);
+  return absl::OkStatus();
+}
+
+void ConnectionProtocol::SendActionStatus(const v1::ActionStatus& status) {
+  v1::AgentMessage message;
+  *message.mutable_action_status() = status;
+  Send(std::move(message));
+}
+
+void ConnectionProtocol::OnQuery(const v1::AgentQuery& query) {
+  // fleetd never sends a query twice on one stream; a repeat is not run twice.
+  if (open_queries_.contains(query.id())) return;
+  const absl::Time deadline =
+      query.has_deadline() ? ToTime(query.deadline()) : absl::InfiniteFuture();
+  if (open_queries_.size() >= options_.max_open_queries) {
+    // Queries a handler never finished answering hold no place once their deadline is past.
+    const absl::Time now = clock_.Now();
+    absl::erase_if(open_queries_, [now](const auto& open) { return open.second < now; });
+  }
+  if (options_.queries == nullptr || open_queries_.size() >= options_.max_open_queries) {
+    v1::QueryResult refused = QueryError(
+        options_.queries == nullptr ? "this agent does not run live queries"
+                                    : absl::StrCat("this agent runs at most ",
+                                                   options_.max_open_queries, " queries at once"));
+    refused.set_id(query.id());
+    v1::AgentMessage message;
+    *message.mutable_query_result() = std::move(refused);
+    Send(std::move(message));
+    return;
+  }
+  open_queries_.emplace(query.id(), deadline);
+  std::optional<v1::QueryResult> answer = options_.queries->OnQuery(query);
+  if (!answer.has_value()) return;
+  answer->set_last(true);
+  if (absl::Status rows = CheckRows(*answer); !rows.ok()) {
+    answer = QueryError(std::string(rows.message()));
+  }
+  SendResult(query.id(), *std::move(answer));
+}
+
+absl::Status ConnectionProtocol::SendQueryResult(v1::QueryResult result) {
+  const auto open = open_queries_.find(result.id());
+  if (open == open_queries_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("query ", result.id(), " is not open on this agent's stream"));
+  }
+  if (clock_.Now() > open->second) {
+    open_queries_.erase(open);
+    return absl::DeadlineExceededError(
+        absl::StrCat("query ", result.id(), " is past its deadline: fleetd drops its results"));
+  }
+  if (absl::Status rows = CheckRows(result); !rows.ok()) return rows;
+  const std::string id = result.id();
+  SendResult(id, std::move(result));
+  return absl::OkStatus();
+}
+
+void ConnectionProtocol::SendResult(const std::string& id, v1::QueryResult result) {
+  result.set_id(id);
+  if (result.last()) open_queries_.erase(id);
+  v1::AgentMessage message;
+  *message.mutable_query_result() = std::move(result);
+  Send(std::move(message));
+}
+
+void ConnectionProtocol::Restart(std::string agent_version) {
+  if (stopping_ || state_ == State::kFinished) return;
+  agent_version_ = std::move(agent_version);
+  // Connecting or between streams: the next Hello carries the new version anyway.
+  if (state_ != State::kStreaming) return;
+  // As a GoAway with no delay: what is queued still goes out, then the next stream opens at once.
+  go_away_after_ = absl::ZeroDuration();
+  CancelHeartbeat();
+  if (send_closed_) return;
+  send_closed_ = true;
+  transport_.CloseSend();
+}
+
 void ConnectionProtocol::OnStreamEnded(const absl::Status& status) {
   if (state_ != State::kConnecting && state_ != State::kStreaming) return;
   CancelHeartbeat();
+  // Queries belong to their stream: fleetd drops results sent on another.
+  open_queries_.clear();
   const std::optional<absl::Duration> go_away_after = go_away_after_;
   heartbeat_interval_ = absl::ZeroDuration();
   send_closed_ = false;
@@ -185,7 +374,8 @@ void ConnectionProtocol::OnTimer(Timer timer) {
 }
 
 void ConnectionProtocol::Send(v1::AgentMessage message) {
-  if (!send_closed_) transport_.Send(std::move(message));
+  // Nothing before Hello, which OnStreamStarted sends first, nor between streams.
+  if (state_ == State::kStreaming && !send_closed_) transport_.Send(std::move(message));
 }
 
 void ConnectionProtocol::ArmHeartbeat() {

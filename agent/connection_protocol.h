@@ -22,6 +22,18 @@
 //   (fleetd accepts it until a confirmation, and rotates again on the next stream).
 // - Any other end of a stream: reconnect after the backoff's next delay (backoff.h); but
 //   UNAUTHENTICATED ends the connection with that status (the agent must enroll again).
+// - Actions (action_handler.h): an AgentAction whose id is new goes to the handler, whose first
+//   status is recorded (action_ledger.h) and sent; one seen before, on this stream or an earlier
+//   one, is answered with its recorded status and not run again. An ActionCancel of a running
+//   action goes to the handler; of a finished one it is answered with the final state; of one
+//   never received it is ignored. Later statuses (ReportAction) are recorded, and sent when a
+//   stream is open; none is ever sent for an action not received, nor after a final state.
+//   Without a handler every action is REJECTED.
+// - Live queries (query_handler.h): an AgentQuery is open on its stream until a result with
+//   `last` is sent, its deadline passes, or the stream ends; results go out only for open
+//   queries. Without a handler, or beyond max_open_queries, a query is answered with an error.
+// - Restart(version) (after an upgrade): half-close like a GoAway, reconnect at once, and every
+//   later Hello carries the new agent_version.
 // - Stop: cancel the stream and the timers; once the stream has ended, the connection ends OK.
 #ifndef FLEETD_AGENT_CONNECTION_PROTOCOL_H_
 #define FLEETD_AGENT_CONNECTION_PROTOCOL_H_
@@ -30,10 +42,14 @@
 #include <optional>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/random/bit_gen_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "agent/action_handler.h"
+#include "agent/action_ledger.h"
 #include "agent/policy_applier.h"
+#include "agent/query_handler.h"
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "fleet/v1/agent.pb.h"
@@ -69,6 +85,8 @@ struct AgentConnectionHooks {
   // Each new secret from the server, after the attempt to save it: OK when it was saved (and is
   // confirmed and used from now on), else why not.
   std::function<void(const absl::Status&)> on_credentials;
+  // Each AgentAction of an id already received, answered from the record without running it.
+  std::function<void(const v1::AgentAction&)> on_repeated_action;
 };
 
 struct ConnectionProtocolOptions {
@@ -78,6 +96,18 @@ struct ConnectionProtocolOptions {
   // Shared by the agents of one simulator: each change is applied once per distinct state (see
   // PolicyApplier::Apply); null to apply every update afresh. Not owned; outlives the protocol.
   ApplyCache* apply_cache = nullptr;
+  // Run the actions and queries fleetd sends; null: actions are REJECTED, queries answered with an
+  // error. Not owned; outlive the protocol.
+  ActionHandler* actions = nullptr;
+  QueryHandler* queries = nullptr;
+  // The agent software's version, sent in every Hello when not empty (agent.proto,
+  // Hello.agent_version: at most 64 bytes); Restart() changes it.
+  std::string agent_version;
+  // Finished actions remembered by id to answer repeats (action_ledger.h).
+  size_t finished_actions_kept = 256;
+  // Queries open on one stream at most (those past their deadline not counted); one more is
+  // answered with an error at once.
+  size_t max_open_queries = 256;
 };
 
 // Thread-compatible: the owner serializes the events (AgentConnection holds its lock around
@@ -138,10 +168,20 @@ class ConnectionProtocol {
   // Only for a timer that is armed; others are ignored.
   void OnTimer(Timer timer);
 
+  // What handlers say after they returned; the results and contracts of AgentOutbox
+  // (agent_outbox.h). Never from inside the protocol's own events.
+  [[nodiscard]] absl::Status ReportAction(v1::ActionStatus status);
+  [[nodiscard]] absl::Status SendQueryResult(v1::QueryResult result);
+  void Restart(std::string agent_version);
+
   // Finished() was called.
   bool finished() const { return state_ == State::kFinished; }
   // The last good policy.
   const PolicyApplier& applier() const { return applier_; }
+  // The actions received, and where each is.
+  const ActionLedger& actions() const { return actions_; }
+  // Queries open on the stream now.
+  size_t open_queries() const { return open_queries_.size(); }
 
  private:
   enum class State {
@@ -158,7 +198,15 @@ class ConnectionProtocol {
   void OnPolicyUpdate(const v1::PolicyUpdate& update);
   void OnGoAway(const v1::GoAway& go_away);
   void OnCredentials(const v1::Credentials& credentials);
-  // Sends unless the stream is half-closed.
+  void OnAction(const v1::AgentAction& action);
+  void OnActionCancel(const v1::ActionCancel& cancel);
+  void OnQuery(const v1::AgentQuery& query);
+  // Records a handler's answer for action `id` and sends what was recorded.
+  void RecordHandlerStatus(const std::string& id, v1::ActionStatus status, bool first);
+  // Sends `result` of open query `id` (the id set), closing the query when it is the last.
+  void SendResult(const std::string& id, v1::QueryResult result);
+  void SendActionStatus(const v1::ActionStatus& status);
+  // Sends on an open stream that is not half-closed; drops the message otherwise.
   void Send(v1::AgentMessage message);
   void ArmHeartbeat();
   void CancelHeartbeat();
@@ -180,6 +228,11 @@ class ConnectionProtocol {
   bool heartbeat_armed_ = false;
   bool send_closed_ = false;
   std::optional<absl::Duration> go_away_after_;
+  // Sent in Hello when not empty.
+  std::string agent_version_;
+  ActionLedger actions_;
+  // The open stream's queries not answered with `last` yet, by id, with their deadlines.
+  absl::flat_hash_map<std::string, absl::Time> open_queries_;
 };
 
 }  // namespace fleet::agent

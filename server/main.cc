@@ -215,6 +215,23 @@ int main(int argc, char** argv) {
                  "rotate-credentials` rotates); otherwise at least 1m. Default: 0. Example: "
                  "--credential-max-age 720h")
       ->type_name("DURATION");
+  // Live queries (docs/actions.md).
+  app.add_option("--max-concurrent-queries", config.max_concurrent_queries,
+                 "How many live queries (fleetctl query) may run at once; one more is refused "
+                 "with RESOURCE_EXHAUSTED until one ends. At least 1. Default: 500. Example: "
+                 "--max-concurrent-queries 100")
+      ->type_name("N");
+  app.add_option("--query-max-rows-per-agent", config.query_max_rows_per_agent,
+                 "How many rows of one agent's answer to a live query are kept; the rest are cut "
+                 "and the result marked truncated. At least 1. Default: 10000. Example: "
+                 "--query-max-rows-per-agent 1000")
+      ->type_name("N");
+  app.add_option("--query-max-bytes", config.query_max_bytes,
+                 "How many bytes of results one live query may hold that its caller has not read "
+                 "yet; beyond, results lose their rows and are marked truncated, so that a slow "
+                 "caller costs bounded memory. At least 1024. Default: 67108864 (64 MiB). "
+                 "Example: --query-max-bytes 16777216")
+      ->type_name("BYTES");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

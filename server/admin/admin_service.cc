@@ -65,7 +65,17 @@ AdminService::AdminService(storage::Store& store, Clock& clock, const AdminContr
       enrollment_tokens_(store, clock),
       admin_tokens_(store, clock),
       agents_(store, clock, control.state, OfflineAfter(options.heartbeat_interval)),
-      rollouts_(store, control.rollouts) {}
+      rollouts_(store, control.rollouts),
+      queries_(control.queries == nullptr
+                   ? nullptr
+                   : std::make_unique<QueryService>(store, clock, *control.queries)) {
+  if (control.actions != nullptr) actions_.emplace(store, clock, *control.actions);
+}
+
+absl::Status AdminService::WithActions(const std::function<absl::Status(ActionService&)>& body) {
+  if (!actions_.has_value()) return absl::UnavailableError("this fleetd serves no actions");
+  return body(*actions_);
+}
 
 grpc::Status AdminService::Handle(grpc::ServerContext* context, v1::Role role,
                                   const std::function<absl::Status(const Principal&)>& body) {
@@ -357,6 +367,82 @@ grpc::Status AdminService::WatchRolloutStatus(grpc::ServerContext* context,
   return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
     return rollouts_.Watch(
         *request, [&](const v1::RolloutStatus& status) { return writer->Write(status); },
+        [&] { return context->IsCancelled(); });
+  });
+}
+
+grpc::Status AdminService::CreateAction(grpc::ServerContext* context,
+                                        const v1::CreateActionRequest* request,
+                                        v1::Action* response) {
+  return Handle(
+      context, v1::ROLE_OPERATOR,
+      Mutation{
+          "CreateAction",
+          [&] { return CreatedTarget("action/", response->id(), "action/" + request->type()); }},
+      [&](const Principal& principal) {
+        return WithActions([&](ActionService& actions) {
+          return Assign(actions.Create(*request, principal.Creator()), response);
+        });
+      });
+}
+
+grpc::Status AdminService::GetAction(grpc::ServerContext* context,
+                                     const v1::GetActionRequest* request, v1::Action* response) {
+  return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
+    return WithActions(
+        [&](ActionService& actions) { return Assign(actions.Get(*request), response); });
+  });
+}
+
+grpc::Status AdminService::ListActions(grpc::ServerContext* context,
+                                       const v1::ListActionsRequest* request,
+                                       v1::ListActionsResponse* response) {
+  return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
+    return WithActions(
+        [&](ActionService& actions) { return Assign(actions.List(*request), response); });
+  });
+}
+
+grpc::Status AdminService::CancelAction(grpc::ServerContext* context,
+                                        const v1::CancelActionRequest* request,
+                                        v1::Action* response) {
+  return Handle(context, v1::ROLE_OPERATOR,
+                Mutation{"CancelAction", [&] { return AuditTarget{"action/" + request->id()}; }},
+                [&](const Principal&) {
+                  return WithActions([&](ActionService& actions) {
+                    return Assign(actions.Cancel(*request), response);
+                  });
+                });
+}
+
+grpc::Status AdminService::WatchAction(grpc::ServerContext* context,
+                                       const v1::GetActionRequest* request,
+                                       grpc::ServerWriter<v1::Action>* writer) {
+  return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
+    return WithActions([&](ActionService& actions) {
+      return actions.Watch(
+          *request, [&](const v1::Action& action) { return writer->Write(action); },
+          [&] { return context->IsCancelled(); });
+    });
+  });
+}
+
+grpc::Status AdminService::ListActionTargets(grpc::ServerContext* context,
+                                             const v1::ListActionTargetsRequest* request,
+                                             v1::ListActionTargetsResponse* response) {
+  return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
+    return WithActions(
+        [&](ActionService& actions) { return Assign(actions.ListTargets(*request), response); });
+  });
+}
+
+grpc::Status AdminService::RunQuery(grpc::ServerContext* context,
+                                    const v1::RunQueryRequest* request,
+                                    grpc::ServerWriter<v1::QueryEvent>* writer) {
+  return Handle(context, v1::ROLE_OPERATOR, [&](const Principal&) {
+    if (queries_ == nullptr) return absl::UnavailableError("this fleetd runs no live queries");
+    return queries_->Run(
+        *request, [&](const v1::QueryEvent& event) { return writer->Write(event); },
         [&] { return context->IsCancelled(); });
   });
 }

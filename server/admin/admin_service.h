@@ -6,17 +6,21 @@
 #define FLEETD_SERVER_ADMIN_ADMIN_SERVICE_H_
 
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/log_rate_limiter.h"
 #include "fleet/v1/admin.grpc.pb.h"
+#include "server/admin/action_service.h"
 #include "server/admin/admin_auth.h"
 #include "server/admin/admin_token_service.h"
 #include "server/admin/agent_registry.h"
 #include "server/admin/audit_log.h"
 #include "server/admin/enrollment_token_service.h"
 #include "server/admin/policy_service.h"
+#include "server/admin/query_service.h"
 #include "server/admin/rollout_status.h"
 #include "server/control/agent_directory.h"
 #include "server/control/agent_state.h"
@@ -38,6 +42,10 @@ struct AdminControl {
   AgentDirectory& directory;
   AgentStateTracker& state;
   RolloutTracker& rollouts;
+  // The actions (null: the action RPCs answer UNAVAILABLE).
+  ActionEngine* actions = nullptr;
+  // Live queries (null: RunQuery answers UNAVAILABLE).
+  QueryRouter* queries = nullptr;
 };
 
 // Thread-safe: gRPC calls the handlers concurrently.
@@ -113,6 +121,21 @@ class AdminService final : public v1::AdminService::Service {
   grpc::Status WatchRolloutStatus(grpc::ServerContext* context,
                                   const v1::GetRolloutStatusRequest* request,
                                   grpc::ServerWriter<v1::RolloutStatus>* writer) override;
+  grpc::Status RunQuery(grpc::ServerContext* context, const v1::RunQueryRequest* request,
+                        grpc::ServerWriter<v1::QueryEvent>* writer) override;
+  grpc::Status CreateAction(grpc::ServerContext* context, const v1::CreateActionRequest* request,
+                            v1::Action* response) override;
+  grpc::Status GetAction(grpc::ServerContext* context, const v1::GetActionRequest* request,
+                         v1::Action* response) override;
+  grpc::Status ListActions(grpc::ServerContext* context, const v1::ListActionsRequest* request,
+                           v1::ListActionsResponse* response) override;
+  grpc::Status CancelAction(grpc::ServerContext* context, const v1::CancelActionRequest* request,
+                            v1::Action* response) override;
+  grpc::Status WatchAction(grpc::ServerContext* context, const v1::GetActionRequest* request,
+                           grpc::ServerWriter<v1::Action>* writer) override;
+  grpc::Status ListActionTargets(grpc::ServerContext* context,
+                                 const v1::ListActionTargetsRequest* request,
+                                 v1::ListActionTargetsResponse* response) override;
 
   AdminTokenService& admin_tokens() { return admin_tokens_; }
 
@@ -145,6 +168,11 @@ class AdminService final : public v1::AdminService::Service {
   AdminTokenService admin_tokens_;
   AgentRegistry agents_;
   RolloutStatusService rollouts_;
+  std::unique_ptr<QueryService> queries_;  // null without a router
+  // Set when the control layer has an action engine.
+  std::optional<ActionService> actions_;
+  // Runs `body` with the action service, or answers UNAVAILABLE without one.
+  absl::Status WithActions(const std::function<absl::Status(ActionService&)>& body);
 };
 
 }  // namespace fleet::server

@@ -21,8 +21,8 @@ using AgentRecords = std::vector<StoredRecord<record::AgentRecord>>;
 absl::StatusOr<AgentRecords> ReadNamed(storage::Store& store,
                                        const google::protobuf::RepeatedPtrField<std::string>& ids) {
   if (ids.size() > kMaxSelectedIds) {
-    return absl::InvalidArgumentError(absl::StrCat("targets.agent_ids has ", ids.size(),
-                                                   " entries; at most ", kMaxSelectedIds));
+    return absl::InvalidArgumentError(
+        absl::StrCat("targets.agent_ids has ", ids.size(), " entries; at most ", kMaxSelectedIds));
   }
   std::set<std::string> unique;
   for (const std::string& id : ids) {

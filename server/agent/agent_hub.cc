@@ -105,6 +105,23 @@ void AgentHub::PolicyChanged(const std::string& policy) {
   KickAll(sessions);
 }
 
+void AgentHub::MailDue(const std::string& agent_id) {
+  if (std::shared_ptr<AgentSession> session = SessionOf(agent_id)) session->Kick();
+}
+
+void AgentHub::MailDueMany(const std::vector<std::string>& agent_ids) {
+  std::vector<std::shared_ptr<AgentSession>> sessions;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& agent_id : agent_ids) {
+      auto it = by_agent_.find(agent_id);
+      if (it == by_agent_.end()) continue;
+      if (auto session = it->second.session.lock()) sessions.push_back(std::move(session));
+    }
+  }
+  KickAll(sessions);
+}
+
 void AgentHub::KickAll(const std::vector<std::shared_ptr<AgentSession>>& sessions) {
   // Slices small enough that the last agent does not wait for everyone else's write to start.
   constexpr size_t kSlice = 64;

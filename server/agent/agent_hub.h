@@ -2,8 +2,9 @@
 // policy when the policy changes (from the PolicyEngine), kicking them from a fixed pool of
 // threads, and follows the agent directory (server/control/agent_directory.h): an agent moved to
 // another policy is moved on its open stream, an unenrolled one is disconnected, one whose
-// credentials an operator asked to rotate is told so on its open stream. A second stream
-// of the same agent replaces the first.
+// credentials an operator asked to rotate is told so on its open stream, and one with mail due
+// (an action or a live query: server/control/agent_mailbox.h) is kicked to write it. A second
+// stream of the same agent replaces the first.
 #ifndef FLEETD_SERVER_AGENT_AGENT_HUB_H_
 #define FLEETD_SERVER_AGENT_AGENT_HUB_H_
 
@@ -19,11 +20,12 @@
 #include "server/agent/agent_session.h"
 #include "server/agent/connection_log.h"
 #include "server/control/agent_directory.h"
+#include "server/control/agent_mailbox.h"
 
 namespace fleet::server {
 
 // Thread-safe.
-class AgentHub final : public AgentDirectoryObserver {
+class AgentHub final : public AgentDirectoryObserver, public MailboxObserver {
  public:
   // `directory` is not owned and outlives the hub; register the hub with it as an observer.
   explicit AgentHub(AgentDirectory& directory);
@@ -42,6 +44,9 @@ class AgentHub final : public AgentDirectoryObserver {
   void RotationRequested(const std::string& agent_id) override;
   // Kicks every session on `policy`.
   void PolicyChanged(const std::string& policy);
+  // MailboxObserver: kicks the agents' sessions here, if they have one.
+  void MailDue(const std::string& agent_id) override;
+  void MailDueMany(const std::vector<std::string>& agent_ids) override;
   // Closes every session: the agents are told to go away (reconnect elsewhere or later).
   void CloseAll();
   // How many sessions are open.

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/utf8.h"
+#include "nlohmann/json.hpp"
 #include "server/model/validation.h"
 
 namespace fleet::server {
@@ -29,7 +30,61 @@ absl::Status CheckHello(const v1::Hello& hello) {
                                                    hello.applied_revision(),
                                                    "; send 0 when nothing is applied"));
   }
+  if (hello.agent_version().size() > kMaxAgentVersionBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("Hello.agent_version is ",
+                                                   hello.agent_version().size(), " bytes; at most ",
+                                                   kMaxAgentVersionBytes));
+  }
   return CheckSha256("Hello.applied_sha256", hello.applied_sha256());
+}
+
+absl::Status CheckReportId(const char* field, const std::string& id) {
+  if (id.empty() || id.size() > kMaxReportIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is ", id.size(), " bytes: send the id of the message answered"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckActionStatus(const v1::ActionStatus& status) {
+  if (absl::Status s = CheckReportId("ActionStatus.id", status.id()); !s.ok()) return s;
+  if (status.state() == v1::ActionStatus::STATE_UNSPECIFIED ||
+      !v1::ActionStatus::State_IsValid(status.state())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ActionStatus.state is ", status.state(),
+                     ": send ACCEPTED, RUNNING, SUCCEEDED, FAILED, REJECTED or CANCELLED"));
+  }
+  if (status.progress_percent() < 0 || status.progress_percent() > 100) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ActionStatus.progress_percent is ", status.progress_percent(), "; 0 to 100"));
+  }
+  if (status.output().size() > kMaxActionOutputBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("ActionStatus.output is ",
+                                                   status.output().size(), " bytes; at most ",
+                                                   kMaxActionOutputBytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckQueryResult(const v1::QueryResult& result) {
+  if (absl::Status s = CheckReportId("QueryResult.id", result.id()); !s.ok()) return s;
+  if (result.rows_json().size() > kMaxQueryRowsBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("QueryResult.rows_json is ",
+                                                   result.rows_json().size(), " bytes; at most ",
+                                                   kMaxQueryRowsBytes,
+                                                   ": send the rest in "
+                                                   "further QueryResults"));
+  }
+  if (result.rows_json().empty()) return absl::OkStatus();
+  const nlohmann::json rows = nlohmann::json::parse(result.rows_json(), nullptr,
+                                                    /*allow_exceptions=*/false);
+  bool objects = rows.is_array();
+  for (size_t i = 0; objects && i < rows.size(); ++i) objects = rows[i].is_object();
+  if (!objects) {
+    return absl::InvalidArgumentError(
+        "QueryResult.rows_json is not a JSON array of objects, e.g. [{\"pid\": 1}]");
+  }
+  return absl::OkStatus();
 }
 
 bool IsComponentKey(std::string_view key) {
@@ -71,6 +126,10 @@ absl::Status CheckAgentMessage(const v1::AgentMessage& message) {
       return CheckSha256("Ack.sha256", message.ack().sha256());
     case v1::AgentMessage::kStatus:
       return CheckStatusReport(message.status());
+    case v1::AgentMessage::kActionStatus:
+      return CheckActionStatus(message.action_status());
+    case v1::AgentMessage::kQueryResult:
+      return CheckQueryResult(message.query_result());
     case v1::AgentMessage::kCredentialsConfirmed:
       if (message.credentials_confirmed().agent_secret().size() > kMaxAgentSecretBytes) {
         return absl::InvalidArgumentError(
@@ -93,6 +152,18 @@ void KeepStatusReport(const v1::StatusReport& report, record::AgentStatusRecord&
   for (const auto& [key, value] : report.components()) {
     components[key] = SanitizeUtf8(value, kMaxComponentValueBytes);
   }
+}
+
+v1::ActionStatus KeptActionStatus(const v1::ActionStatus& status) {
+  v1::ActionStatus kept = status;
+  kept.set_message(SanitizeUtf8(status.message(), kMaxAgentTextBytes));
+  return kept;
+}
+
+v1::QueryResult KeptQueryResult(const v1::QueryResult& result) {
+  v1::QueryResult kept = result;
+  kept.set_error(SanitizeUtf8(result.error(), kMaxAgentTextBytes));
+  return kept;
 }
 
 }  // namespace fleet::server

@@ -42,10 +42,44 @@ AgentProtocol::AgentProtocol(const AgentProtocolDeps& deps, std::string agent_id
 }
 
 AgentProtocol::ReadOutcome AgentProtocol::OnMessage(const v1::AgentMessage& message) {
+  if (message.has_action_status() || message.has_query_result()) return OnReport(message);
   bool read_next = false;
   {
     absl::MutexLock lock(&mu_);
     read_next = AfterMessage(Handle(message));
+  }
+  return {.read_next = read_next, .action = Advance()};
+}
+
+AgentProtocol::ReadOutcome AgentProtocol::OnReport(const v1::AgentMessage& message) {
+  absl::Status error;
+  {
+    absl::MutexLock lock(&mu_);
+    error = hello_ ? CheckAgentMessage(message)
+                   : absl::InvalidArgumentError("the stream must open with Hello");
+  }
+  if (error.ok()) {
+    if (message.has_action_status()) {
+      const v1::ActionStatus& status = message.action_status();
+      const absl::Status taken =
+          deps_.actions == nullptr
+              ? absl::NotFoundError("no actions here")
+              : deps_.actions->ActionStatusReported(agent_id_, KeptActionStatus(status));
+      if (taken.code() == absl::StatusCode::kNotFound) {
+        error = absl::InvalidArgumentError(
+            absl::StrCat("ActionStatus.id ", QuoteForError(status.id()),
+                         " is no action for this agent: answer only the actions fleetd sent"));
+      } else {
+        error = taken;
+      }
+    } else if (deps_.queries != nullptr) {
+      deps_.queries->QueryResultReported(agent_id_, KeptQueryResult(message.query_result()));
+    }
+  }
+  bool read_next = false;
+  {
+    absl::MutexLock lock(&mu_);
+    read_next = AfterMessage(error);
   }
   return {.read_next = read_next, .action = Advance()};
 }
@@ -233,15 +267,21 @@ absl::Status AgentProtocol::HandleConfirmation(const v1::CredentialsConfirmed& c
 }
 
 AgentProtocol::Action AgentProtocol::OnWriteDone(bool ok) {
+  MailPtr delivered;
   {
     absl::MutexLock lock(&mu_);
     writing_ = false;
+    delivered = std::move(mail_in_flight_);
+    if (!ok) delivered = nullptr;
     if (!ok) {
       // The stream broke: nothing more can be written, only finished (at once: no write is in
       // flight, so nothing queued goes first).
       control_.clear();
       EndWith(absl::UnavailableError("the stream broke"));
     }
+  }
+  if (delivered != nullptr && delivered->sender != nullptr) {
+    delivered->sender->Delivered(agent_id_, *delivered);
   }
   return Advance();
 }
@@ -306,26 +346,27 @@ AgentProtocol::Action AgentProtocol::AdvanceStream() {
   {
     absl::MutexLock lock(&mu_);
     Action control = NextControl();
-    if (control.kind != Action::Kind::kNone || !WantsUpdate()) return control;
+    if (control.kind != Action::Kind::kNone) return control;
+    if (!WantsUpdate()) return NextMail();
     policy = policy_;
     position = position_;
     generation = generation_;
   }
   absl::StatusOr<PreparedUpdatePtr> update = deps_.updates.UpdateFor(policy, position);
-  // A deleted policy, or content not ready yet: the next kick asks again.
-  if (!update.ok()) return {};
   absl::MutexLock lock(&mu_);
+  // A deleted policy, or content not ready yet: the next kick asks again.
+  if (!update.ok()) return NextMail();
   // Busy, ending, or the update went stale: whoever changed things asked again.
-  if (!WantsUpdate() || generation != generation_) return {};
+  if (!WantsUpdate() || generation != generation_) return NextMail();
   if (claim_pending_) {
     // See update_source.h: only these answers prove the agent holds what it said.
     SettleClaim(*update == nullptr || (*update)->from_revision == position_.revision);
   }
-  if (*update == nullptr) return {};  // up to date
+  if (*update == nullptr) return NextMail();  // up to date
   const v1::PolicyUpdate& next = (*update)->update;
-  if (next.target_revision() == refused_ && !position_.needs_full) return {};
+  if (next.target_revision() == refused_ && !position_.needs_full) return NextMail();
   // A FULL document asked for after a failed DELTA is other bytes: it goes once, as ever.
-  if (!position_.needs_full && Held(next.target_revision())) return {};
+  if (!position_.needs_full && Held(next.target_revision())) return NextMail();
   unacked_ = next.target_revision();
   unacked_sha256_ = next.sha256();
   unacked_full_ = next.kind() == v1::PolicyUpdate::FULL;
@@ -349,6 +390,16 @@ AgentProtocol::Action AgentProtocol::NextControl() {
   if (!finish_.has_value()) return {};
   finished_ = true;
   return {.kind = Action::Kind::kFinish, .status = *finish_};
+}
+
+AgentProtocol::Action AgentProtocol::NextMail() {
+  if (deps_.mailbox == nullptr || !hello_ || writing_ || finished_ || Ending()) return {};
+  std::optional<AgentMailbox::Posted> next = deps_.mailbox->Next(agent_id_, mail_cursor_);
+  if (!next.has_value()) return {};
+  mail_cursor_ = next->seq;
+  mail_in_flight_ = next->mail;
+  // The bytes every recipient shares.
+  return Write(next->mail->bytes);
 }
 
 bool AgentProtocol::WantsUpdate() const {
@@ -406,6 +457,7 @@ void AgentProtocol::HandleHello(const v1::Hello& hello) {
   deps_.state.Update(agent_id_, [&](record::AgentStatusRecord& state) {
     mu_.AssertHeld();  // run by Update on this thread, under mu_
     state.set_status(v1::AGENT_STATUS_ONLINE);
+    if (!hello.agent_version().empty()) state.set_agent_version(hello.agent_version());
     OnPolicy(state);
     // Until the claim is confirmed, only what the server recorded itself counts. A refusal
     // stays: only an Ack clears it.

@@ -50,18 +50,28 @@
 //    is ending; a new rotation starts only on a live one. A failed commit is retried, after
 //    kCredentialRetryDelay, on a later event (a promotion that found another pending secret is
 //    not: a fresh rotation follows when one is still due). At most one commit is in flight.
+//  - Actions and live queries (agent.proto, "Actions", "Live queries"): once the agent has said
+//    Hello and while the stream is not ending, the agent's mail (agent_mailbox.h) is written
+//    after the control messages and any policy update due, one mail at a time, in the mailbox's
+//    order; the protocol keeps the sequence number of the last one written (its cursor), so that
+//    nothing is written twice on one stream, and tells the mail's sender once its write
+//    completed. A policy update in flight does not hold mail back. The agent's ActionStatus
+//    goes to the ActionReportSink and its QueryResult to the QueryReportSink, checked and cut
+//    (agent_message_check.h) and handed over outside the protocol's lock; an ActionStatus for an
+//    action that does not name the agent (the sink's NOT_FOUND) ends the stream with
+//    INVALID_ARGUMENT. A Hello's agent_version goes into the agent's state.
 //  - One write in flight; a Finish only once no write is in flight, and only once.
 //  Updates are the UpdateSource's shared bytes (PreparedUpdate::serialized_message), written as
 //  they are: nothing is serialized per agent but Welcome and GoAway.
 //
 // Threads: every method may be called from any thread, concurrently (gRPC reactions on the
 // stream's completion queue, the hub's kicks and moves on its threads). The protocol holds its
-// own lock, taken before AgentStateTracker's (and a Clock's) and no other; it never holds it
-// while asking the UpdateSource (which takes its own lock and may read the store), nor when a
-// method returns. The caller performs the returned Action itself, with no lock held that a
-// reaction of its transport could need (gRPC may run them inline). The transport reports
-// OnWriteDone once for every kWrite, reads the next message only when a ReadOutcome says so, and
-// calls OnEnded last.
+// own lock, taken before AgentStateTracker's, the AgentMailbox's (and a Clock's) and no other; it
+// never holds it while asking the UpdateSource (which takes its own lock and may read the store),
+// nor while calling a report sink or a mail's sender, nor when a method returns. The caller
+// performs the returned Action itself, with no lock held that a reaction of its transport could
+// need (gRPC may run them inline). The transport reports OnWriteDone once for every kWrite, reads
+// the next message only when a ReadOutcome says so, and calls OnEnded last.
 #ifndef FLEETD_SERVER_AGENT_AGENT_PROTOCOL_H_
 #define FLEETD_SERVER_AGENT_AGENT_PROTOCOL_H_
 
@@ -191,6 +201,10 @@ class AgentProtocol {
   void OnEnded(bool current);
 
  private:
+  // An ActionStatus or a QueryResult: checked under the lock, handed to its sink outside it.
+  ReadOutcome OnReport(const v1::AgentMessage& message) ABSL_LOCKS_EXCLUDED(mu_);
+  // The next mail for the agent, if the stream may write and has one.
+  Action NextMail() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Handles one message; an error ends the stream with it.
   absl::Status Handle(const v1::AgentMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleHello(const v1::Hello& hello) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -287,6 +301,10 @@ class AgentProtocol {
   std::string new_sha256_ ABSL_GUARDED_BY(mu_);
   // No credential commit starts before this (after a failed one).
   absl::Time retry_after_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // The sequence number of the last mail written (agent_mailbox.h), and the mail being written
+  // (null: the write in flight is no mail).
+  uint64_t mail_cursor_ ABSL_GUARDED_BY(mu_) = 0;
+  MailPtr mail_in_flight_ ABSL_GUARDED_BY(mu_);
   // Bumped whenever what the next update depends on changes (policy, position, update in
   // flight), so that an update asked for outside the lock is dropped if it went stale; whoever
   // bumped it asks again.

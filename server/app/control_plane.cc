@@ -5,23 +5,29 @@
 
 namespace fleet::server {
 
-ControlPlane::ControlPlane(storage::Store& store, Clock& clock, AgentStateOptions state_options)
-    : state_(store, clock, state_options, &rollouts_), directory_(store), hub_(directory_) {
+ControlPlane::ControlPlane(storage::Store& store, Clock& clock, AgentStateOptions state_options,
+                           QueryLimits query_limits)
+    : state_(store, clock, state_options, &rollouts_),
+      directory_(store),
+      mailbox_(clock),
+      hub_(directory_),
+      queries_(mailbox_, state_, clock, query_limits) {
   directory_.AddObserver(hub_);
+  mailbox_.SetObserver(&hub_);
   directory_.AddObserver(rollouts_);
 }
 
 ControlPlane::~ControlPlane() {
+  if (actions_ != nullptr) actions_->Stop();
   engine_.reset();
   directory_.Stop();
+  mailbox_.Stop();
 }
 
-absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(storage::Store& store,
-                                                                  Clock& clock,
-                                                                  AgentStateOptions state_options,
-                                                                  absl::Duration sync_timeout,
-                                                                  int64_t revision_cache_bytes) {
-  std::unique_ptr<ControlPlane> plane(new ControlPlane(store, clock, state_options));
+absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(
+    storage::Store& store, Clock& clock, AgentStateOptions state_options,
+    absl::Duration sync_timeout, int64_t revision_cache_bytes, QueryLimits query_limits) {
+  std::unique_ptr<ControlPlane> plane(new ControlPlane(store, clock, state_options, query_limits));
   if (absl::Status s = plane->state_.Load(); !s.ok()) return s;
   if (absl::Status s = plane->directory_.Start(sync_timeout); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<PolicyEngine>> engine = PolicyEngine::Start(
@@ -33,6 +39,8 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(storage::Store
       sync_timeout, revision_cache_bytes);
   if (!engine.ok()) return engine.status();
   plane->engine_ = *std::move(engine);
+  plane->actions_ = std::make_unique<ActionEngine>(store, clock, plane->mailbox_);
+  if (absl::Status s = plane->actions_->Start(sync_timeout); !s.ok()) return s;
   return plane;
 }
 

@@ -1,7 +1,9 @@
 // The control layer of one fleetd, built in the order its parts depend on each other and
-// stopped in the reverse: the rollout tracker, the agents' live state, the hub of agent streams,
+// stopped in the reverse: the rollout tracker, the agents' live state, the agents' mailbox (of
+// actions and live queries, which kicks their streams through the hub), the hub of agent streams,
 // the agent directory (which tells the hub and the rollout tracker of assignments) and the policy
-// engine (which tells the hub and the rollout tracker of changes). Part of the composition root:
+// engine (which tells the hub and the rollout tracker of changes), and the action engine (which
+// posts actions to the mailbox). Part of the composition root:
 // FleetdServer (fleetd_server.h) owns one.
 #ifndef FLEETD_SERVER_APP_CONTROL_PLANE_H_
 #define FLEETD_SERVER_APP_CONTROL_PLANE_H_
@@ -12,9 +14,12 @@
 #include "common/clock.h"
 #include "server/agent/agent_hub.h"
 #include "server/app/connection_summary.h"
+#include "server/control/action_engine.h"
 #include "server/control/agent_directory.h"
+#include "server/control/agent_mailbox.h"
 #include "server/control/agent_state.h"
 #include "server/control/policy_engine.h"
+#include "server/control/query_router.h"
 #include "server/control/rollout_tracker.h"
 #include "storage/store.h"
 
@@ -30,7 +35,7 @@ class ControlPlane {
   static absl::StatusOr<std::unique_ptr<ControlPlane>> Start(
       storage::Store& store, Clock& clock, AgentStateOptions state_options,
       absl::Duration sync_timeout = absl::Seconds(30),
-      int64_t revision_cache_bytes = kDefaultRevisionCacheBytes);
+      int64_t revision_cache_bytes = kDefaultRevisionCacheBytes, QueryLimits query_limits = {});
 
   // Stops the engine and the directory first, so that nothing calls into the hub or the
   // trackers while they go.
@@ -43,17 +48,26 @@ class ControlPlane {
   AgentStateTracker& state() { return state_; }
   AgentHub& hub() { return hub_; }
   AgentDirectory& directory() { return directory_; }
+  AgentMailbox& mailbox() { return mailbox_; }
+  ActionEngine& actions() { return *actions_; }
   PolicyEngine& engine() { return *engine_; }
+  QueryRouter& queries() { return queries_; }
 
  private:
-  ControlPlane(storage::Store& store, Clock& clock, AgentStateOptions state_options);
+  ControlPlane(storage::Store& store, Clock& clock, AgentStateOptions state_options,
+               QueryLimits query_limits);
 
   // In construction order, each after what it refers to.
   RolloutTracker rollouts_;
   AgentStateTracker state_;
   AgentDirectory directory_;
+  AgentMailbox mailbox_;
   AgentHub hub_;
+  // Live queries: asks through the mailbox the agents the state says are online.
+  QueryRouter queries_;
   std::unique_ptr<PolicyEngine> engine_;
+  // Posts to the mailbox; started after the directory.
+  std::unique_ptr<ActionEngine> actions_;
   // The minute's agent connections line, at info.
   ConnectionSummary connection_summary_{hub_, absl::Minutes(1)};
 };

@@ -139,6 +139,19 @@ absl::StatusOr<ValidConfig> ValidateConfig(const FleetdConfig& config) {
     return absl::InvalidArgumentError(absl::StrCat("--revision-cache-bytes must be 0 or more (got ",
                                                    config.revision_cache_bytes, ")"));
   }
+  if (config.max_concurrent_queries < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max-concurrent-queries must be at least 1 (got ", config.max_concurrent_queries, ")"));
+  }
+  if (config.query_max_rows_per_agent < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--query-max-rows-per-agent must be at least 1 (got ",
+                     config.query_max_rows_per_agent, ")"));
+  }
+  if (config.query_max_bytes < 1024) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--query-max-bytes must be at least 1024 (got ", config.query_max_bytes, ")"));
+  }
   if (config.policy_history < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("--policy-history must be at least 1 (got ", config.policy_history, ")"));

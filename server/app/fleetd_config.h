@@ -43,6 +43,12 @@ struct FleetdConfig {
   // Agents' secrets at least this old are rotated on their streams (--credential-max-age); zero
   // for never (only operators' requests rotate them).
   absl::Duration credential_max_age = absl::ZeroDuration();
+  // Live queries' limits (--max-concurrent-queries, --query-max-rows-per-agent,
+  // --query-max-bytes): queries running at once, rows kept of one agent's answer, bytes of
+  // results one query holds that its caller has not read yet.
+  int64_t max_concurrent_queries = 500;
+  int64_t query_max_rows_per_agent = 10'000;
+  int64_t query_max_bytes = int64_t{64} << 20;
 
   // TLS (--tls-cert, --tls-key): the certificate chain and private key files (PEM) both gRPC
   // listeners and the HTTP endpoint serve, re-read when they change; empty for plaintext.

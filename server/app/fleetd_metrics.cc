@@ -33,6 +33,14 @@ void AddFleetdMetrics(metrics::Registry& registry, ServingComponents& components
           return samples;
         });
       });
+  registry.AddCallback("fleetd_live_queries",
+                       "Live queries running on this fleetd (--max-concurrent-queries).",
+                       metrics::MetricType::kGauge, {}, [&components] {
+                         return FromParts(components, [](const ServingParts& parts) {
+                           return std::vector<Sample>{
+                               {.value = static_cast<double>(parts.control.queries().running())}};
+                         });
+                       });
   registry.AddCallback(
       "fleetd_store_revision", "The revision of the newest transaction committed to the store.",
       metrics::MetricType::kGauge, {}, [&components] {

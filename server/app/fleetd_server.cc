@@ -226,7 +226,10 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
   absl::StatusOr<std::unique_ptr<storage::Store>> store = std::make_unique<storage::MeteredStore>(
       *std::move(opened), storage::AddStoreInstruments(registry, TxnBuckets()), Clock::Real());
   absl::StatusOr<std::unique_ptr<ControlPlane>> control = ControlPlane::Start(
-      **store, Clock::Real(), AgentStateOptions{}, absl::Seconds(30), config.revision_cache_bytes);
+      **store, Clock::Real(), AgentStateOptions{}, absl::Seconds(30), config.revision_cache_bytes,
+      QueryLimits{.max_concurrent = config.max_concurrent_queries,
+                  .max_rows_per_agent = config.query_max_rows_per_agent,
+                  .max_bytes = config.query_max_bytes});
   if (!control.ok()) return control.status();
 
   InitGrpcOnce();
@@ -236,7 +239,9 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
       **store, Clock::Real(),
       AdminControl{.directory = (*control)->directory(),
                    .state = (*control)->state(),
-                   .rollouts = (*control)->rollouts()},
+                   .rollouts = (*control)->rollouts(),
+                   .actions = &(*control)->actions(),
+                   .queries = &(*control)->queries()},
       AdminServiceOptions{.store_backend = valid->store.BackendName(),
                           .policy = {.history_limit = config.policy_history},
                           .heartbeat_interval = config.heartbeat_interval});
@@ -267,7 +272,10 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
       AgentControl{.updates = (*control)->engine(),
                    .directory = (*control)->directory(),
                    .state = (*control)->state(),
-                   .hub = (*control)->hub()},
+                   .hub = (*control)->hub(),
+                   .mailbox = &(*control)->mailbox(),
+                   .actions = &(*control)->actions(),
+                   .queries = &(*control)->queries()},
       AgentServiceOptions{.heartbeat_interval = config.heartbeat_interval,
                           .metrics = &registry,
                           .credential_max_age = config.credential_max_age});

@@ -3,14 +3,14 @@
 // mail for agents; each stream's protocol (server/agent/agent_protocol.h) takes the agent's mail
 // in order, one at a time, and reports each one written.
 //
-// The per-agent cursor: every mail gets a sequence number, increasing across the mailbox, and a
-// stream remembers the number of the last mail it wrote. Next(after = that number) hands it only
-// later mail, so nothing is written twice on one stream; a new stream starts from 0 and gets
-// again what is still here (an action not finished yet), which the agent treats by id. Mail stays
-// until its poster removes it (an action target finished, a query ended) or it expires; it
-// becomes due at its recipient's not_before (an action's place in its rollout), when the mailbox
-// tells its observer (the hub, which kicks the agent's stream), as it does at once for mail due
-// when posted.
+// The per-agent cursor: every mail gets a sequence number when it becomes due for its recipient,
+// increasing across the mailbox, and a stream remembers the number of the last mail it wrote.
+// Next(after = that number) hands it only later mail, so nothing is written twice on one stream; a
+// new stream starts from 0 and gets again what is still here (an action not finished yet), which
+// the agent treats by id. Mail stays until its poster removes it (an action target finished, a
+// query ended) or it expires; it becomes due at its recipient's not_before (an action's place in
+// its rollout), when the mailbox tells its observer (the hub, which kicks the agent's stream), as
+// it does at once for mail due when posted.
 //
 // The bytes of a mail are one serialized ServerMessage shared by every recipient: posting to
 // 100,000 agents serializes nothing per agent.
@@ -18,6 +18,7 @@
 #define FLEETD_SERVER_CONTROL_AGENT_MAILBOX_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -83,8 +84,12 @@ class AgentMailbox {
 
   // `clock` is not owned and outlives the mailbox. Starts the timer thread.
   explicit AgentMailbox(Clock& clock);
-  // Stops the timer thread.
+  // Stop()s.
   ~AgentMailbox();
+
+  // Stops the timer thread: the observer is not told of mail any more once it returns, but by
+  // Post. Idempotent.
+  void Stop();
 
   AgentMailbox(const AgentMailbox&) = delete;
   AgentMailbox& operator=(const AgentMailbox&) = delete;
@@ -95,14 +100,14 @@ class AgentMailbox {
 
   // Posts `mail` to each agent, due at its not_before (InfinitePast: at once); tells the observer
   // of those due now, and of the others when they become due.
-  void Post(const MailPtr& mail,
-            const std::vector<std::pair<std::string, absl::Time>>& recipients);
+  void Post(const MailPtr& mail, const std::vector<std::pair<std::string, absl::Time>>& recipients);
   // Removes the mail of `kind` and `id` for `agent_id`, if it has it.
   void Remove(const std::string& agent_id, Mail::Kind kind, const std::string& id);
 
-  // The agent's first mail with a sequence number above `after` that is due at `now` and not
-  // expired; nullopt when there is none. Expired mail is dropped on the way.
-  std::optional<Posted> Next(const std::string& agent_id, uint64_t after, absl::Time now);
+  // The agent's first due mail with a sequence number above `after` that has not expired;
+  // nullopt when there is none. Expired mail is dropped on the way. Reads the clock only when
+  // the agent has mail.
+  std::optional<Posted> Next(const std::string& agent_id, uint64_t after);
 
   // How many agents have mail, and how many mails wait in all.
   std::pair<size_t, size_t> Size();
@@ -113,10 +118,14 @@ class AgentMailbox {
 
  private:
   struct Entry {
+    // Given when the mail becomes due (0 until then), so that the agent's mail is handed out in
+    // the order it became due and a stream's cursor never passes over mail that was not due yet.
     uint64_t seq = 0;
     absl::Time not_before;
     MailPtr mail;
   };
+  // Puts `entry` into `box`, which is in sequence order with the entries not due yet last.
+  static void Insert(std::vector<Entry>& box, Entry entry);
   // Agents spread over shards by id, so that posting to 100,000 agents and their streams taking
   // mail do not all queue on one lock.
   struct Shard {
@@ -130,10 +139,10 @@ class AgentMailbox {
 
   Clock& clock_;  // not owned
   std::array<Shard, kShards> shards_;
+  std::atomic<uint64_t> next_seq_{1};
 
   absl::Mutex mu_;
   MailboxObserver* observer_ ABSL_GUARDED_BY(mu_) = nullptr;  // not owned
-  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   // When each agent's mail not due at posting becomes due.
   using Wake = std::pair<absl::Time, std::string>;
   std::priority_queue<Wake, std::vector<Wake>, std::greater<Wake>> wakes_ ABSL_GUARDED_BY(mu_);

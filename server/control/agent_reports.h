@@ -16,7 +16,8 @@ namespace fleet::server {
 class ActionReportSink {
  public:
   virtual ~ActionReportSink() = default;
-  // `agent_id` reports `status` (already checked against agent_message_check.h's bounds). OK
+  // `agent_id` reports `status` (already checked against agent_message_check.h's bounds, its
+  // text cut: KeptActionStatus). OK
   // when taken or deliberately ignored (the target is in a final state already, the action
   // expired); NOT_FOUND when the agent is no target of an action with that id: the stream then
   // ends with INVALID_ARGUMENT.
@@ -27,7 +28,8 @@ class ActionReportSink {
 class QueryReportSink {
  public:
   virtual ~QueryReportSink() = default;
-  // `agent_id` sends results (already checked against the bounds) of a query its stream was sent;
+  // `agent_id` sends results (already checked against the bounds: rows_json is empty or a JSON
+  // array of objects; the error cut: KeptQueryResult) of a query its stream may have been sent;
   // results of a query that ended, or after the agent's last, are dropped.
   virtual void QueryResultReported(const std::string& agent_id, const v1::QueryResult& result) = 0;
 };

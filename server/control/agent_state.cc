@@ -80,6 +80,13 @@ std::optional<record::AgentStatusRecord> AgentStateTracker::Get(const std::strin
   return it->second;
 }
 
+bool AgentStateTracker::IsOnline(const std::string& agent_id) {
+  Shard& shard = ShardOf(agent_id);
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.states.find(agent_id);
+  return it != shard.states.end() && it->second.status() == v1::AGENT_STATUS_ONLINE;
+}
+
 absl::Status AgentStateTracker::Load() {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> stored =
       store_.RangeState(layout::kAgentStatus);

@@ -28,6 +28,10 @@ void MergeAgentState(const record::AgentStatusRecord* state, absl::Time now,
   }
   agent.set_health(state->health());
   agent.set_health_message(Showable(state->health_message()));
+  // What the agent runs now, when it said so (after an upgrade).
+  if (!state->agent_version().empty()) {
+    agent.set_agent_version(Showable(state->agent_version()));
+  }
   // Revisions count only for the policy the agent is on now (a reassignment starts over).
   if (state->policy() == agent.policy()) {
     agent.set_applied_revision(state->applied_revision());

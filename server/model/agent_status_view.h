@@ -17,7 +17,8 @@ inline absl::Duration OfflineAfter(absl::Duration heartbeat_interval) {
 }
 
 // Sets the live fields of `agent` from `state` (nullptr: never seen) as of `now`; online only if
-// its last heartbeat is at most `offline_after` old.
+// its last heartbeat is at most `offline_after` old; agent_version as its latest Hello said,
+// when it said one.
 void MergeAgentState(const record::AgentStatusRecord* state, absl::Time now,
                      absl::Duration offline_after, v1::Agent& agent);
 

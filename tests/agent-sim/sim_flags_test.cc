@@ -87,6 +87,88 @@ TEST(SimFlagsTest, OptionsOutOfRange) {
   }
 }
 
+// The action and query flags land in the options; their defaults hold when left out.
+TEST(SimFlagsTest, ActionAndQueryFlags) {
+  SimFlags defaults;
+  ASSERT_EQ(
+      Parse({"--server", "127.0.0.1:8220", "--enroll-token-file", "t", "--agents", "2"}, defaults),
+      "");
+  ASSERT_OK_AND_ASSIGN(SimulatorOptions by_default, SimulatorOptionsFrom(defaults, "tok"));
+  EXPECT_EQ(by_default.behavior.action_duration, absl::Seconds(2));
+  EXPECT_EQ(by_default.behavior.action_progress_steps, 3);
+  EXPECT_EQ(by_default.behavior.action_failure_rate, 0.0);
+  EXPECT_EQ(by_default.behavior.query_latency, absl::Milliseconds(50));
+  EXPECT_EQ(by_default.behavior.query_error_rate, 0.0);
+  EXPECT_EQ(by_default.behavior.query_rows, 1);
+
+  SimFlags flags;
+  ASSERT_EQ(
+      Parse({"--server", "127.0.0.1:8220", "--enroll-token-file", "t", "--agents", "2",
+             "--action-duration", "0", "--action-progress-steps", "5", "--action-failure-rate",
+             "0.1", "--query-latency", "250ms", "--query-error-rate", "0.2", "--query-rows", "10"},
+            flags),
+      "");
+  ASSERT_OK_AND_ASSIGN(SimulatorOptions options, SimulatorOptionsFrom(flags, "tok"));
+  EXPECT_EQ(options.behavior.action_duration, absl::ZeroDuration());
+  EXPECT_EQ(options.behavior.action_progress_steps, 5);
+  EXPECT_DOUBLE_EQ(options.behavior.action_failure_rate, 0.1);
+  EXPECT_EQ(options.behavior.query_latency, absl::Milliseconds(250));
+  EXPECT_DOUBLE_EQ(options.behavior.query_error_rate, 0.2);
+  EXPECT_EQ(options.behavior.query_rows, 10);
+
+  // Not a number at all: CLI11 refuses it, naming the flag.
+  SimFlags typo;
+  EXPECT_NE(Parse({"--server", "s", "--enroll-token-file", "t", "--agents", "2",
+                   "--action-progress-steps", "many"},
+                  typo)
+                .find("--action-progress-steps"),
+            std::string::npos);
+}
+
+// Bad values of the action and query flags are refused naming the flag.
+TEST(SimFlagsTest, ActionAndQueryFlagsOutOfRange) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string flag;
+  };
+  const std::vector<Case> cases = {
+      {{"--action-duration", "-1s"}, "--action-duration"},
+      {{"--action-duration", "2"}, "--action-duration"},
+      {{"--action-duration", "inf"}, "--action-duration"},
+      {{"--action-progress-steps", "-1"}, "--action-progress-steps"},
+      {{"--action-progress-steps", "101"}, "--action-progress-steps"},
+      {{"--action-failure-rate", "1.5"}, "--action-failure-rate"},
+      {{"--query-latency", "soon"}, "--query-latency"},
+      {{"--query-error-rate", "-0.5"}, "--query-error-rate"},
+      {{"--query-rows", "-3"}, "--query-rows"},
+      {{"--query-rows", "2000000"}, "--query-rows"},
+  };
+  for (const Case& c : cases) {
+    SimFlags flags;
+    std::vector<std::string> args = {"--server", "127.0.0.1:1", "--enroll-token-file",
+                                     "t",        "--agents",    "2"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    ASSERT_EQ(Parse(args, flags), "") << c.flag;
+    absl::StatusOr<SimulatorOptions> options = SimulatorOptionsFrom(flags, "tok");
+    EXPECT_EQ(options.status().code(), absl::StatusCode::kInvalidArgument) << c.flag;
+    EXPECT_NE(options.status().message().find(c.flag), std::string::npos)
+        << options.status().message();
+  }
+}
+
+// A delay takes zero; anything negative, infinite or not a duration names the flag.
+TEST(SimFlagsTest, Delay) {
+  ASSERT_OK_AND_ASSIGN(absl::Duration zero, ParseDelay("--query-latency", "0"));
+  EXPECT_EQ(zero, absl::ZeroDuration());
+  ASSERT_OK_AND_ASSIGN(absl::Duration ms, ParseDelay("--query-latency", "250ms"));
+  EXPECT_EQ(ms, absl::Milliseconds(250));
+  for (const std::string bad : {"", "5", "-1ms", "inf", "x"}) {
+    const absl::Status status = ParseDelay("--query-latency", bad).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(status.message().find("--query-latency"), std::string::npos);
+  }
+}
+
 // The token file is read without surrounding white space; missing or empty files are errors
 // naming the file.
 TEST(SimFlagsTest, TokenFile) {

@@ -19,13 +19,23 @@ TEST(SimulatorReportTest, JsonShape) {
                          .reconnects = 7,
                          .errors = 1,
                          .rotations = 8,
-                         .latency_ms = {.p50 = 1.5, .p90 = 2, .p99 = 3, .max = 4}};
+                         .latency_ms = {.p50 = 1.5, .p90 = 2, .p99 = 3, .max = 4},
+                         .activity = {.actions_received = 10,
+                                      .actions_repeated = 2,
+                                      .actions_succeeded = 6,
+                                      .actions_failed = 1,
+                                      .actions_rejected = 2,
+                                      .actions_cancelled = 1,
+                                      .queries_received = 9,
+                                      .queries_answered = 7,
+                                      .queries_errored = 1,
+                                      .queries_dropped = 1}};
   const nlohmann::json json = nlohmann::json::parse(report.ToJson().dump());
   std::vector<std::string> keys;
   for (const auto& [key, value] : json.items()) keys.push_back(key);
-  EXPECT_EQ(keys, (std::vector<std::string>{"acks", "agents", "connected", "enrolled", "errors",
-                                            "latency_ms", "nacks", "reconnects", "rotations",
-                                            "updates"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"acks", "actions", "agents", "connected", "enrolled",
+                                            "errors", "latency_ms", "nacks", "queries",
+                                            "reconnects", "rotations", "updates"}));
   EXPECT_EQ(json["agents"], 200);
   EXPECT_EQ(json["enrolled"], 199);
   EXPECT_EQ(json["connected"], 198);
@@ -37,6 +47,14 @@ TEST(SimulatorReportTest, JsonShape) {
   EXPECT_EQ(json["rotations"], 8);
   EXPECT_EQ(json["latency_ms"],
             (nlohmann::json{{"p50", 1.5}, {"p90", 2.0}, {"p99", 3.0}, {"max", 4.0}}));
+  EXPECT_EQ(json["actions"], (nlohmann::json{{"received", 10},
+                                             {"repeated", 2},
+                                             {"succeeded", 6},
+                                             {"failed", 1},
+                                             {"rejected", 2},
+                                             {"cancelled", 1}}));
+  EXPECT_EQ(json["queries"],
+            (nlohmann::json{{"received", 9}, {"answered", 7}, {"errored", 1}, {"dropped", 1}}));
 }
 
 // No samples: all zero.

@@ -489,5 +489,416 @@ TEST_F(ConnectionProtocolTest, CredentialsThatCannotBeSavedAreNotConfirmed) {
   EXPECT_EQ(transport_.TakeSent().size(), 1u);  // the Ack
 }
 
+v1::ServerMessage Action(const std::string& id, const std::string& type = "restart") {
+  v1::ServerMessage message;
+  message.mutable_action()->set_id(id);
+  message.mutable_action()->set_type(type);
+  message.mutable_action()->set_arguments_json("{}");
+  return message;
+}
+
+v1::ServerMessage Cancel(const std::string& id) {
+  v1::ServerMessage message;
+  message.mutable_action_cancel()->set_id(id);
+  return message;
+}
+
+v1::ServerMessage Query(const std::string& id, absl::Time deadline) {
+  v1::ServerMessage message;
+  message.mutable_query()->set_id(id);
+  message.mutable_query()->set_query("select 1");
+  *message.mutable_query()->mutable_deadline() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(deadline));
+  return message;
+}
+
+v1::ActionStatus Status(const std::string& id, v1::ActionStatus::State state, int progress = 0) {
+  v1::ActionStatus status;
+  status.set_id(id);
+  status.set_state(state);
+  status.set_progress_percent(progress);
+  return status;
+}
+
+// Records what the protocol hands it, answering as told.
+class FakeActions final : public ActionHandler {
+ public:
+  v1::ActionStatus OnAction(const v1::AgentAction& action) override {
+    started.push_back(action.id());
+    return first;
+  }
+  std::optional<v1::ActionStatus> OnCancel(const std::string& id) override {
+    cancelled.push_back(id);
+    return on_cancel;
+  }
+
+  v1::ActionStatus first = Status("", v1::ActionStatus::ACCEPTED);
+  std::optional<v1::ActionStatus> on_cancel;
+  std::vector<std::string> started;
+  std::vector<std::string> cancelled;
+};
+
+class FakeQueries final : public QueryHandler {
+ public:
+  std::optional<v1::QueryResult> OnQuery(const v1::AgentQuery& query) override {
+    asked.push_back(query.id());
+    return answer;
+  }
+
+  std::optional<v1::QueryResult> answer;
+  std::vector<std::string> asked;
+};
+
+class ConnectionProtocolActionsTest : public ConnectionProtocolTest {
+ protected:
+  void MakeWith(ConnectionProtocolOptions options, AgentConnectionHooks hooks = {}) {
+    options.actions = &actions_;
+    options.queries = &queries_;
+    Make({}, std::move(hooks), std::move(options));
+    protocol_->Start();
+    OpenAndWelcome();
+    transport_.TakeSent();
+  }
+  void MakeStreaming() { MakeWith(Exact()); }
+
+  // The stream ends (the server went away) and the next one opens and is welcomed.
+  void Reconnect() {
+    protocol_->OnStreamEnded(absl::UnavailableError("connection reset"));
+    Advance(ReconnectDelay());
+    OpenAndWelcome();
+  }
+
+  // The one message sent since the last look; fails the test when there is not exactly one.
+  v1::AgentMessage OneSent() {
+    std::vector<v1::AgentMessage> sent = transport_.TakeSent();
+    EXPECT_EQ(sent.size(), 1u);
+    return sent.empty() ? v1::AgentMessage() : sent.front();
+  }
+
+  FakeActions actions_;
+  FakeQueries queries_;
+};
+
+// A new action goes to the handler once, and its first status goes out with the action's id.
+TEST_F(ConnectionProtocolActionsTest, NewActionGoesToTheHandlerAndItsFirstStatusIsSent) {
+  MakeStreaming();
+  protocol_->OnMessage(Action("a1"));
+  EXPECT_EQ(actions_.started, std::vector<std::string>{"a1"});
+  const v1::AgentMessage sent = OneSent();
+  ASSERT_TRUE(sent.has_action_status()) << sent.DebugString();
+  EXPECT_EQ(sent.action_status().id(), "a1");
+  EXPECT_EQ(sent.action_status().state(), v1::ActionStatus::ACCEPTED);
+}
+
+// An action sent again after a reconnect is not run again: it is answered with where it is (the
+// last progress reported), and the hook hears of the repeat.
+TEST_F(ConnectionProtocolActionsTest, RepeatAfterReconnectIsAnsweredWithItsStateNotRunAgain) {
+  int repeats = 0;
+  MakeWith(Exact(), {.on_repeated_action = [&](const v1::AgentAction&) { ++repeats; }});
+  protocol_->OnMessage(Action("a1"));
+  ASSERT_OK(protocol_->ReportAction(Status("a1", v1::ActionStatus::RUNNING, 40)));
+  transport_.TakeSent();
+  Reconnect();
+  transport_.TakeSent();  // Hello
+  protocol_->OnMessage(Action("a1"));
+  EXPECT_EQ(actions_.started, std::vector<std::string>{"a1"});
+  const v1::AgentMessage sent = OneSent();
+  ASSERT_TRUE(sent.has_action_status()) << sent.DebugString();
+  EXPECT_EQ(sent.action_status().state(), v1::ActionStatus::RUNNING);
+  EXPECT_EQ(sent.action_status().progress_percent(), 40);
+  EXPECT_EQ(repeats, 1);
+}
+
+// A status reported between streams is recorded, not sent (nothing goes out without a stream),
+// and it answers the repeat on the next stream.
+TEST_F(ConnectionProtocolActionsTest, StatusBetweenStreamsIsRecordedAndAnswersTheRepeat) {
+  MakeStreaming();
+  protocol_->OnMessage(Action("a1"));
+  transport_.TakeSent();
+  protocol_->OnStreamEnded(absl::UnavailableError("connection reset"));
+  ASSERT_OK(protocol_->ReportAction(Status("a1", v1::ActionStatus::SUCCEEDED, 100)));
+  EXPECT_TRUE(transport_.TakeSent().empty());
+  Advance(ReconnectDelay());
+  OpenAndWelcome();
+  transport_.TakeSent();
+  protocol_->OnMessage(Action("a1"));
+  const v1::AgentMessage sent = OneSent();
+  EXPECT_EQ(sent.action_status().state(), v1::ActionStatus::SUCCEEDED);
+  EXPECT_EQ(actions_.started.size(), 1u);
+}
+
+// No status ever goes out for an action that was not received.
+TEST_F(ConnectionProtocolActionsTest, StatusOfAnActionNotReceivedIsRefusedAndNotSent) {
+  MakeStreaming();
+  EXPECT_EQ(protocol_->ReportAction(Status("zz", v1::ActionStatus::SUCCEEDED)).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(transport_.TakeSent().empty());
+}
+
+// A final state never changes: a later report is refused and not sent.
+TEST_F(ConnectionProtocolActionsTest, FinalStateStays) {
+  MakeStreaming();
+  protocol_->OnMessage(Action("a1"));
+  ASSERT_OK(protocol_->ReportAction(Status("a1", v1::ActionStatus::SUCCEEDED, 100)));
+  transport_.TakeSent();
+  EXPECT_EQ(protocol_->ReportAction(Status("a1", v1::ActionStatus::FAILED)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(transport_.TakeSent().empty());
+  EXPECT_EQ(protocol_->actions().Find("a1")->state(), v1::ActionStatus::SUCCEEDED);
+}
+
+// Statuses fleetd would end the stream for are refused naming the field.
+TEST_F(ConnectionProtocolActionsTest, StatusOutOfBoundsIsRefusedNamingTheField) {
+  MakeStreaming();
+  protocol_->OnMessage(Action("a1"));
+  transport_.TakeSent();
+  const absl::Status progress =
+      protocol_->ReportAction(Status("a1", v1::ActionStatus::RUNNING, 101));
+  EXPECT_EQ(progress.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(progress.message().find("progress_percent"), std::string::npos);
+  const absl::Status state =
+      protocol_->ReportAction(Status("a1", v1::ActionStatus::STATE_UNSPECIFIED));
+  EXPECT_NE(state.message().find("state"), std::string::npos);
+  v1::ActionStatus big = Status("a1", v1::ActionStatus::SUCCEEDED);
+  big.set_output(std::string(64 * 1024 + 1, 'x'));
+  const absl::Status output = protocol_->ReportAction(big);
+  EXPECT_NE(output.message().find("output"), std::string::npos);
+  EXPECT_TRUE(transport_.TakeSent().empty());
+}
+
+// A handler's first status without a valid state goes out as REJECTED saying why, rather than
+// ending the stream.
+TEST_F(ConnectionProtocolActionsTest, InvalidFirstStatusIsSentAsRejected) {
+  MakeStreaming();
+  actions_.first = Status("", v1::ActionStatus::STATE_UNSPECIFIED);
+  protocol_->OnMessage(Action("a1"));
+  const v1::AgentMessage sent = OneSent();
+  EXPECT_EQ(sent.action_status().id(), "a1");
+  EXPECT_EQ(sent.action_status().state(), v1::ActionStatus::REJECTED);
+  EXPECT_NE(sent.action_status().message().find("state"), std::string::npos);
+}
+
+// Without a handler, every action is rejected.
+TEST_F(ConnectionProtocolActionsTest, WithoutHandlerActionsAreRejected) {
+  Make();
+  protocol_->Start();
+  OpenAndWelcome();
+  transport_.TakeSent();
+  protocol_->OnMessage(Action("a1"));
+  const v1::AgentMessage sent = OneSent();
+  EXPECT_EQ(sent.action_status().state(), v1::ActionStatus::REJECTED);
+  EXPECT_FALSE(sent.action_status().message().empty());
+}
+
+// A cancel of a running action goes to the handler; what it stopped with goes out and is final.
+TEST_F(ConnectionProtocolActionsTest, CancelOfRunningActionGoesToTheHandler) {
+  MakeStreaming();
+  protocol_->OnMessage(Action("a1"));
+  transport_.TakeSent();
+  actions_.on_cancel = Status("", v1::ActionStatus::CANCELLED);
+  protocol_->OnMessage(Cancel("a1"));
+  EXPECT_EQ(actions_.cancelled, std::vector<std::string>{"a1"});
+  const v1::AgentMessage sent = OneSent();
+  EXPECT_EQ(sent.action_status().id(), "a1");
+  EXPECT_EQ(sent.action_status().state(), v1::ActionStatus::CANCELLED);
+  EXPECT_EQ(protocol_->ReportAction(Status("a1", v1::ActionStatus::SUCCEEDED)).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+// A handler that cannot stop any more says nothing at the cancel; its final state follows.
+TEST_F(ConnectionProtocolActionsTest, CancelTheHandlerRefusesSendsNothing) {
+  MakeStreaming();
+  protocol_->OnMessage(Action("a1"));
+  transport_.TakeSent();
+  protocol_->OnMessage(Cancel("a1"));
+  EXPECT_TRUE(transport_.TakeSent().empty());
+  ASSERT_OK(protocol_->ReportAction(Status("a1", v1::ActionStatus::SUCCEEDED, 100)));
+  EXPECT_EQ(OneSent().action_status().state(), v1::ActionStatus::SUCCEEDED);
+}
+
+// A cancel of a finished action is answered with its final state; one of an action never
+// received is ignored; neither reaches the handler.
+TEST_F(ConnectionProtocolActionsTest, CancelOfFinishedOrUnknownActionDoesNotReachTheHandler) {
+  MakeStreaming();
+  protocol_->OnMessage(Action("a1"));
+  ASSERT_OK(protocol_->ReportAction(Status("a1", v1::ActionStatus::FAILED)));
+  transport_.TakeSent();
+  protocol_->OnMessage(Cancel("a1"));
+  EXPECT_EQ(OneSent().action_status().state(), v1::ActionStatus::FAILED);
+  protocol_->OnMessage(Cancel("zz"));
+  EXPECT_TRUE(transport_.TakeSent().empty());
+  EXPECT_TRUE(actions_.cancelled.empty());
+}
+
+// Finished actions are remembered up to the bound; the oldest is forgotten beyond it (and would
+// run again if fleetd ever sent it again), running ones are all kept.
+TEST_F(ConnectionProtocolActionsTest, FinishedActionsAreRememberedUpToTheBound) {
+  ConnectionProtocolOptions options = Exact();
+  options.finished_actions_kept = 2;
+  MakeWith(std::move(options));
+  for (const std::string id : {"a1", "a2", "a3"}) {
+    protocol_->OnMessage(Action(id));
+    ASSERT_OK(protocol_->ReportAction(Status(id, v1::ActionStatus::SUCCEEDED)));
+  }
+  protocol_->OnMessage(Action("a4"));
+  EXPECT_EQ(protocol_->actions().finished(), 2u);
+  EXPECT_EQ(protocol_->actions().running(), 1u);
+  EXPECT_EQ(protocol_->actions().Find("a1"), nullptr);
+  ASSERT_NE(protocol_->actions().Find("a3"), nullptr);
+  protocol_->OnMessage(Action("a3"));
+  protocol_->OnMessage(Action("a1"));
+  EXPECT_EQ(actions_.started, (std::vector<std::string>{"a1", "a2", "a3", "a4", "a1"}));
+}
+
+// Hello carries agent_version when set, and not when empty (as enrolled).
+TEST_F(ConnectionProtocolActionsTest, HelloCarriesAgentVersionWhenSet) {
+  ConnectionProtocolOptions options = Exact();
+  options.agent_version = "1.2.3";
+  Make({}, {}, std::move(options));
+  protocol_->Start();
+  protocol_->OnStreamStarted();
+  EXPECT_EQ(OneSent().hello().agent_version(), "1.2.3");
+
+  transport_ = {};
+  Make();
+  protocol_->Start();
+  protocol_->OnStreamStarted();
+  EXPECT_TRUE(OneSent().hello().agent_version().empty());
+}
+
+// Restart (after an upgrade) half-closes the stream after what is queued, reconnects at once
+// when it has ended, and the new Hello names the new version; the action's record survives.
+TEST_F(ConnectionProtocolActionsTest, RestartReconnectsAtOnceWithTheNewVersion) {
+  MakeWith(Exact());
+  protocol_->OnMessage(Action("u1", "upgrade"));
+  ASSERT_OK(protocol_->ReportAction(Status("u1", v1::ActionStatus::RUNNING, 90)));
+  transport_.TakeSent();
+  protocol_->Restart("2.0.0");
+  EXPECT_TRUE(transport_.send_closed);
+  protocol_->OnStreamEnded(absl::OkStatus());
+  EXPECT_EQ(ReconnectDelay(), absl::ZeroDuration());
+  Advance(absl::ZeroDuration());
+  EXPECT_EQ(transport_.connects, 2);
+  protocol_->OnStreamStarted();
+  EXPECT_EQ(OneSent().hello().agent_version(), "2.0.0");
+  protocol_->OnMessage(Welcome(absl::ZeroDuration()));
+  ASSERT_OK(protocol_->ReportAction(Status("u1", v1::ActionStatus::SUCCEEDED, 100)));
+  EXPECT_EQ(OneSent().action_status().state(), v1::ActionStatus::SUCCEEDED);
+}
+
+// A query's answer at once goes out as its last result, with its id.
+TEST_F(ConnectionProtocolActionsTest, QueryAnsweredAtOnce) {
+  MakeStreaming();
+  queries_.answer.emplace();
+  queries_.answer->set_rows_json(R"([{"n": 1}])");
+  protocol_->OnMessage(Query("q1", clock_.Now() + absl::Seconds(30)));
+  EXPECT_EQ(queries_.asked, std::vector<std::string>{"q1"});
+  const v1::AgentMessage sent = OneSent();
+  ASSERT_TRUE(sent.has_query_result()) << sent.DebugString();
+  EXPECT_EQ(sent.query_result().id(), "q1");
+  EXPECT_TRUE(sent.query_result().last());
+  EXPECT_EQ(sent.query_result().rows_json(), R"([{"n": 1}])");
+  EXPECT_EQ(protocol_->open_queries(), 0u);
+}
+
+// Results that follow go out until the last; after it the query is closed.
+TEST_F(ConnectionProtocolActionsTest, QueryResultsInSeveralMessagesUntilTheLast) {
+  MakeStreaming();
+  protocol_->OnMessage(Query("q1", clock_.Now() + absl::Seconds(30)));
+  EXPECT_TRUE(transport_.TakeSent().empty());
+  v1::QueryResult part;
+  part.set_id("q1");
+  part.set_rows_json(R"([{"n": 1}])");
+  ASSERT_OK(protocol_->SendQueryResult(part));
+  part.set_last(true);
+  ASSERT_OK(protocol_->SendQueryResult(part));
+  EXPECT_EQ(transport_.TakeSent().size(), 2u);
+  EXPECT_EQ(protocol_->SendQueryResult(part).code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(transport_.TakeSent().empty());
+}
+
+// A query belongs to its stream: after the stream ended, its results are refused; a query never
+// received too.
+TEST_F(ConnectionProtocolActionsTest, QueryResultsOnlyOnTheStreamItCameOn) {
+  MakeStreaming();
+  protocol_->OnMessage(Query("q1", clock_.Now() + absl::Seconds(30)));
+  Reconnect();
+  transport_.TakeSent();
+  v1::QueryResult result;
+  result.set_id("q1");
+  result.set_last(true);
+  EXPECT_EQ(protocol_->SendQueryResult(result).code(), absl::StatusCode::kNotFound);
+  result.set_id("zz");
+  EXPECT_EQ(protocol_->SendQueryResult(result).code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(transport_.TakeSent().empty());
+}
+
+// A result after the query's deadline is refused (fleetd would drop it) and the query closed.
+TEST_F(ConnectionProtocolActionsTest, QueryResultAfterDeadlineIsRefused) {
+  MakeStreaming();
+  protocol_->OnMessage(Query("q1", clock_.Now() + absl::Seconds(1)));
+  Advance(absl::Seconds(2));
+  v1::QueryResult result;
+  result.set_id("q1");
+  result.set_last(true);
+  EXPECT_EQ(protocol_->SendQueryResult(result).code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(protocol_->open_queries(), 0u);
+  EXPECT_TRUE(transport_.TakeSent().empty());
+}
+
+// Rows fleetd would end the stream for are refused naming rows_json; a handler's answer at once
+// with such rows goes out as an error.
+TEST_F(ConnectionProtocolActionsTest, BadRowsAreRefusedNamingTheField) {
+  MakeStreaming();
+  protocol_->OnMessage(Query("q1", clock_.Now() + absl::Seconds(30)));
+  v1::QueryResult result;
+  result.set_id("q1");
+  for (const std::string& bad :
+       std::vector<std::string>{"{}", "[1]", "not json", std::string(1024 * 1024 + 1, ' ')}) {
+    result.set_rows_json(bad);
+    const absl::Status sent = protocol_->SendQueryResult(result);
+    EXPECT_EQ(sent.code(), absl::StatusCode::kInvalidArgument) << bad.substr(0, 10);
+    EXPECT_NE(sent.message().find("rows_json"), std::string::npos);
+  }
+  EXPECT_TRUE(transport_.TakeSent().empty());
+  queries_.answer.emplace();
+  queries_.answer->set_rows_json("[1]");
+  protocol_->OnMessage(Query("q2", clock_.Now() + absl::Seconds(30)));
+  const v1::AgentMessage answered = OneSent();
+  EXPECT_EQ(answered.query_result().id(), "q2");
+  EXPECT_TRUE(answered.query_result().last());
+  EXPECT_NE(answered.query_result().error().find("rows_json"), std::string::npos);
+  EXPECT_TRUE(answered.query_result().rows_json().empty());
+}
+
+// Without a handler, or beyond the queries open at once, a query is answered with an error.
+TEST_F(ConnectionProtocolActionsTest, QueryWithoutHandlerOrBeyondTheBoundGetsAnError) {
+  ConnectionProtocolOptions options = Exact();
+  options.max_open_queries = 1;
+  MakeWith(std::move(options));
+  protocol_->OnMessage(Query("q1", clock_.Now() + absl::Seconds(30)));
+  protocol_->OnMessage(Query("q2", clock_.Now() + absl::Seconds(30)));
+  EXPECT_EQ(queries_.asked, std::vector<std::string>{"q1"});
+  v1::AgentMessage sent = OneSent();
+  EXPECT_EQ(sent.query_result().id(), "q2");
+  EXPECT_TRUE(sent.query_result().last());
+  EXPECT_FALSE(sent.query_result().error().empty());
+  // Once q1's deadline has passed, it no longer holds the place.
+  Advance(absl::Seconds(31));
+  protocol_->OnMessage(Query("q4", clock_.Now() + absl::Seconds(30)));
+  EXPECT_EQ(queries_.asked, (std::vector<std::string>{"q1", "q4"}));
+  EXPECT_TRUE(transport_.TakeSent().empty());
+
+  transport_ = {};
+  Make();
+  protocol_->Start();
+  OpenAndWelcome();
+  transport_.TakeSent();
+  protocol_->OnMessage(Query("q3", clock_.Now() + absl::Seconds(30)));
+  sent = OneSent();
+  EXPECT_EQ(sent.query_result().id(), "q3");
+  EXPECT_FALSE(sent.query_result().error().empty());
+}
+
 }  // namespace
 }  // namespace fleet::agent

@@ -1,5 +1,6 @@
 // One agent's Connect stream to a fleetd, driven step by step by a test: enroll, Hello, read the
-// next update, apply it with the agent client core (agent/policy_applier.h) and answer.
+// next update, apply it with the agent client core (agent/policy_applier.h) and answer; read
+// actions and report on them.
 #ifndef FLEETD_TESTS_TESTING_TEST_AGENT_H_
 #define FLEETD_TESTS_TESTING_TEST_AGENT_H_
 
@@ -97,6 +98,33 @@ class TestAgent {
       return update;
     }
     return std::nullopt;
+  }
+  // The next action or action cancel (other messages skipped); nullopt when the stream ends
+  // first.
+  std::optional<v1::ServerMessage> NextActionMessage() {
+    while (std::optional<v1::ServerMessage> message = Read()) {
+      if (message->has_action() || message->has_action_cancel()) return message;
+    }
+    return std::nullopt;
+  }
+  // The next AgentAction (other messages skipped); nullopt when the stream ends first.
+  std::optional<v1::AgentAction> NextAction() {
+    while (std::optional<v1::ServerMessage> message = Read()) {
+      if (message->has_action()) return message->action();
+    }
+    return std::nullopt;
+  }
+  // Reports where the agent is with action `id`.
+  bool ReportAction(const std::string& id, v1::ActionStatus::State state, int progress = 0,
+                    const std::string& text = "", const std::string& output = "") {
+    v1::AgentMessage message;
+    v1::ActionStatus& status = *message.mutable_action_status();
+    status.set_id(id);
+    status.set_state(state);
+    status.set_progress_percent(progress);
+    status.set_message(text);
+    status.set_output(output);
+    return Send(message);
   }
   // Half-closes, drains and returns the stream's status.
   grpc::Status End() {

@@ -168,5 +168,20 @@ TEST_F(FleetdConfigTest, ClientAuthDefaultsAndRequirements) {
   EXPECT_THAT(Error(plaintext).message(), HasSubstr("--admin-client-ca needs TLS on --admin-addr"));
 }
 
+// The live queries' limits must leave room for a query; the defaults validate.
+TEST_F(FleetdConfigTest, QueryLimitsAreChecked) {
+  EXPECT_OK(ValidateConfig(FleetdConfig{}).status());
+  FleetdConfig no_queries;
+  no_queries.max_concurrent_queries = 0;
+  EXPECT_THAT(Error(no_queries).message(), HasSubstr("--max-concurrent-queries"));
+  FleetdConfig no_rows;
+  no_rows.query_max_rows_per_agent = 0;
+  EXPECT_THAT(Error(no_rows).message(), HasSubstr("--query-max-rows-per-agent"));
+  FleetdConfig few_bytes;
+  few_bytes.query_max_bytes = 100;
+  EXPECT_EQ(Error(few_bytes).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Error(few_bytes).message(), HasSubstr("--query-max-bytes"));
+}
+
 }  // namespace
 }  // namespace fleet::server

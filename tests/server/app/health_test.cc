@@ -166,6 +166,7 @@ TEST_F(HealthTest, MetricsCountWhatHappened) {
   EXPECT_THAT(text, HasSubstr("\nfleetd_admin_request_duration_seconds_count{method=\"grpc.health."
                               "v1.Health/Check\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("\nfleetd_store_revision "));
+  EXPECT_THAT(text, HasSubstr("\n# TYPE fleetd_live_queries gauge\nfleetd_live_queries 0\n"));
   for (const char* name :
        {"fleetd_agents_connected gauge", "fleetd_agent_streams_opened_total counter",
         "fleetd_policy_updates_sent_total counter", "fleetd_policy_update_bytes_total counter",

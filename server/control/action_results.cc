@@ -1,0 +1,119 @@
+#include "server/control/action_results.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "common/log_fields.h"
+#include "server/model/record_repair.h"
+#include "server/model/store_layout.h"
+#include "spdlog/spdlog.h"
+
+namespace fleet::server {
+
+absl::StatusOr<StoredActionResults> LoadActionResults(storage::Store& store) {
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> range =
+      store.RangeState(layout::kActionResults);
+  if (!range.ok()) return range.status();
+  StoredActionResults results;
+  constexpr size_t kPrefix = sizeof(layout::kActionResults) - 1;
+  for (const auto& [key, value] : *range) {
+    const size_t slash = key.find('/', kPrefix);
+    if (slash == std::string::npos) continue;
+    record::ActionResultRecord result;
+    bool repaired = false;
+    if (!ParseRecordRepairingUtf8(value, result, &repaired, /*try_plain_first=*/true)) {
+      LogRecordProblemOnce(key, "does not parse; the target counts as pending");
+      continue;
+    }
+    results[key.substr(kPrefix, slash - kPrefix)][key.substr(slash + 1)] = std::move(result);
+  }
+  return results;
+}
+
+ActionResultWriter::ActionResultWriter(storage::Store& store, absl::Duration flush_interval)
+    : store_(store), flush_interval_(flush_interval), flusher_([this] { Run(); }) {}
+
+ActionResultWriter::~ActionResultWriter() { Stop(); }
+
+void ActionResultWriter::Put(const std::string& action_id, const std::string& agent_id,
+                             const record::ActionResultRecord& result) {
+  std::string key = layout::ActionResultKey(action_id, agent_id);
+  std::string value = result.SerializeAsString();
+  absl::MutexLock lock(&mu_);
+  pending_.insert_or_assign(std::move(key), std::move(value));
+}
+
+size_t ActionResultWriter::pending() {
+  absl::MutexLock lock(&mu_);
+  return pending_.size();
+}
+
+absl::Status ActionResultWriter::Flush() {
+  absl::MutexLock flush_lock(&flush_mu_);
+  absl::flat_hash_map<std::string, std::string> taken;
+  {
+    absl::MutexLock lock(&mu_);
+    taken.swap(pending_);
+  }
+  absl::Status status;
+  std::vector<std::pair<std::string, std::string>> batch;
+  batch.reserve(std::min(taken.size(), kMaxResultsPerPut));
+  std::vector<std::pair<std::string, std::string>> failed;
+  auto commit = [&] {
+    if (batch.empty()) return;
+    if (status.ok()) status = store_.PutState(batch, {});
+    if (!status.ok()) {
+      for (auto& put : batch) failed.push_back(std::move(put));
+    }
+    batch.clear();
+  };
+  for (auto& [key, value] : taken) {
+    batch.emplace_back(key, std::move(value));
+    if (batch.size() >= kMaxResultsPerPut) commit();
+  }
+  commit();
+  if (!failed.empty()) {
+    absl::MutexLock lock(&mu_);
+    // A newer result put meanwhile wins over the one that failed.
+    for (auto& [key, value] : failed) pending_.try_emplace(std::move(key), std::move(value));
+  }
+  return status;
+}
+
+void ActionResultWriter::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  flusher_.join();
+  if (absl::Status flushed = Flush(); !flushed.ok()) {
+    const std::string error(flushed.message());
+    LogEvent(spdlog::level::warn, "store error",
+             {{"op", "flush action results at stop"}, {"error", error}});
+  }
+}
+
+void ActionResultWriter::Run() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    auto stopping = [this] {
+      mu_.AssertHeld();
+      return stopping_;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&stopping), flush_interval_);
+    if (stopping_) break;
+    if (pending_.empty()) continue;
+    mu_.Unlock();
+    // Retried with the next interval; meanwhile the stored results lag the agents'.
+    if (absl::Status flushed = Flush(); !flushed.ok()) {
+      const std::string error(flushed.message());
+      LogEvent(spdlog::level::warn, "store error",
+               {{"op", "flush action results"}, {"error", error}});
+    }
+    mu_.Lock();
+  }
+}
+
+}  // namespace fleet::server

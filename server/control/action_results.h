@@ -1,0 +1,78 @@
+// Where the targets of actions stand, made durable: the ActionEngine (action_engine.h) hands each
+// change of a target here, and a flusher writes what changed to /action_results/ID/AGENT in the
+// store's unlogged state, in batches (Store::PutState, at most kMaxResultsPerPut a call) every
+// flush interval and on Stop: a result of 100,000 agents costs a few writes, never one per agent,
+// and never a revision. A target changed several times between flushes is written once, as it
+// is last. After a restart LoadActionResults reads them back (to within one flush interval).
+#ifndef FLEETD_SERVER_CONTROL_ACTION_RESULTS_H_
+#define FLEETD_SERVER_CONTROL_ACTION_RESULTS_H_
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/model/records.pb.h"
+#include "storage/store.h"
+
+namespace fleet::server {
+
+// Puts per Store::PutState call: the store's transaction op limit.
+inline constexpr size_t kMaxResultsPerPut = storage::kMaxOpsPerTxn;
+
+// Every stored result: action id -> agent id -> its record. Records that do not parse are
+// skipped (and logged). Errors are the store's.
+using StoredActionResults =
+    absl::flat_hash_map<std::string, std::map<std::string, record::ActionResultRecord>>;
+absl::StatusOr<StoredActionResults> LoadActionResults(storage::Store& store);
+
+// Thread-safe.
+class ActionResultWriter {
+ public:
+  // Starts the flusher, which writes every `flush_interval`. `store` is not owned and outlives
+  // the writer.
+  ActionResultWriter(storage::Store& store, absl::Duration flush_interval);
+  // Stop.
+  ~ActionResultWriter();
+
+  ActionResultWriter(const ActionResultWriter&) = delete;
+  ActionResultWriter& operator=(const ActionResultWriter&) = delete;
+
+  // Keeps `result` to be written with the next flush as the target `agent_id` of `action_id`
+  // (replacing what waits for it). In memory only; quick.
+  void Put(const std::string& action_id, const std::string& agent_id,
+           const record::ActionResultRecord& result);
+
+  // Writes everything waiting now, in calls of at most kMaxResultsPerPut. Errors are the
+  // store's: what was not written waits for the next flush (unless a newer Put replaced it).
+  absl::Status Flush();
+
+  // Stops the flusher and flushes once more (errors logged). Idempotent.
+  void Stop();
+
+  // How many results wait to be written.
+  size_t pending();
+
+ private:
+  void Run();
+
+  storage::Store& store_;  // not owned
+  const absl::Duration flush_interval_;
+
+  absl::Mutex mu_;
+  // Store key -> serialized record.
+  absl::flat_hash_map<std::string, std::string> pending_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Mutex flush_mu_;  // one flush at a time, so that batches land in order
+  std::thread flusher_;
+};
+
+}  // namespace fleet::server
+
+#endif  // FLEETD_SERVER_CONTROL_ACTION_RESULTS_H_
