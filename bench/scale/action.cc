@@ -176,6 +176,8 @@ std::vector<CaseResult> RunCase(BenchEnv& env, const ActionCase& spec) {
   }
   const agent::SimulatorReport report = (*population)->simulator().Report();
   timing.figures = {{"create_call_ms_median", Median(create_call_ms)},
+                    {"agent_actions_succeeded", report.activity.actions_succeeded},
+                    {"agent_actions_repeated", report.activity.actions_repeated},
                     {"errors", report.errors},
                     {"reconnects", report.reconnects}};
   writes.figures = {{"result_keys_written_median", Median(result_keys)},

@@ -66,6 +66,8 @@ CaseResult RunCase(BenchEnv& env, const QueryCase& spec) {
   result.figures = {{"to_summary_s_median", Median(to_summary_s)},
                     {"rows_events_per_round",
                      result.samples.empty() ? 0 : rows_events / std::ssize(result.samples)},
+                    {"agent_queries_answered", report.activity.queries_answered},
+                    {"agent_queries_dropped", report.activity.queries_dropped},
                     {"errors", report.errors},
                     {"reconnects", report.reconnects}};
   return result;
