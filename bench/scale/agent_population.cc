@@ -34,6 +34,15 @@ bool WaitForCount(const std::function<int64_t()>& count, int64_t target, absl::D
 
 }  // namespace
 
+agent::SimBehavior InstantBehavior() {
+  return agent::SimBehavior{.action_duration = absl::ZeroDuration(),
+                            .action_progress_steps = 0,
+                            .action_failure_rate = 0,
+                            .query_latency = absl::ZeroDuration(),
+                            .query_error_rate = 0,
+                            .query_rows = 1};
+}
+
 void Progress(const std::string& message) {
   std::cerr << "fleet-bench: " << message << "\n" << std::flush;
 }
@@ -47,7 +56,8 @@ absl::StatusOr<std::unique_ptr<AgentPopulation>> AgentPopulation::Start(
                                 .agents = options.agents,
                                 .connections = options.connections,
                                 .state_dir = options.state_dir,
-                                .enroll_concurrency = 64});
+                                .enroll_concurrency = 64,
+                                .behavior = options.behavior});
   if (!simulator.ok()) return simulator.status();
   if (absl::Status enrolled = (*simulator)->Enroll(); !enrolled.ok()) return enrolled;
   const agent::SimulatorReport enrolled = (*simulator)->Report();

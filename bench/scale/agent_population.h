@@ -15,6 +15,11 @@
 
 namespace fleet::bench {
 
+// How the harness's agents play actions and queries: they finish an action as soon as they get
+// it (SUCCEEDED, no progress steps in between) and answer a query at once with one row, so that
+// the action and query scenarios time fleetd, not a simulated wait.
+agent::SimBehavior InstantBehavior();
+
 struct PopulationOptions {
   // fleetd's agent address.
   std::string server;
@@ -27,6 +32,7 @@ struct PopulationOptions {
   int connections = 0;
   // Bounds enrollment plus connecting plus the first policy.
   absl::Duration start_timeout = absl::Minutes(5);
+  agent::SimBehavior behavior = InstantBehavior();
 };
 
 // What Wait* returns: when the last of the awaited updates arrived (or was acked).

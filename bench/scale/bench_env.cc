@@ -1,5 +1,8 @@
 #include "bench/scale/bench_env.h"
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -92,6 +95,42 @@ absl::StatusOr<std::unique_ptr<AgentPopulation>> StartPopulation(BenchEnv& env, 
         absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1)))));
   }
   return population;
+}
+
+absl::StatusOr<std::string> EnrollmentTokenFor(BenchEnv& env, const std::string& policy) {
+  if (absl::StatusOr<int64_t> applied = ApplyNextRevision(env, policy); !applied.ok()) {
+    return absl::Status(applied.status().code(),
+                        absl::StrCat("applying policy ", policy, ": ", applied.status().message()));
+  }
+  v1::CreateEnrollmentTokenRequest request;
+  request.set_policy(policy);
+  request.set_description(absl::StrCat("fleet-bench agents of ", policy));
+  absl::StatusOr<v1::CreateEnrollmentTokenResponse> token =
+      env.admin->CreateEnrollmentToken(request);
+  if (!token.ok()) {
+    return absl::Status(token.status().code(),
+                        absl::StrCat("creating an enrollment token of policy ", policy, ": ",
+                                     token.status().message()));
+  }
+  return token->secret();
+}
+
+std::unique_ptr<v1::AdminService::Stub> NewAdminStub(const BenchEnv& env) {
+  return v1::AdminService::NewStub(
+      grpc::CreateChannel(env.fleetd->admin_address(), grpc::InsecureChannelCredentials()));
+}
+
+std::unique_ptr<grpc::ClientContext> AdminContext(const std::string& token, absl::Time deadline) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->AddMetadata("authorization", "Bearer " + token);
+  context->set_deadline(absl::ToChronoTime(deadline));
+  return context;
+}
+
+absl::Status CallError(const grpc::Status& status, const std::string& what) {
+  const auto code = static_cast<absl::StatusCode>(status.error_code());
+  return absl::Status(
+      code, absl::StrCat(what, ": ", absl::StatusCodeToString(code), ": ", status.error_message()));
 }
 
 std::string PopulationName(int agents, int connections) {

@@ -3,6 +3,9 @@
 #ifndef FLEETD_BENCH_SCALE_BENCH_ENV_H_
 #define FLEETD_BENCH_SCALE_BENCH_ENV_H_
 
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -13,6 +16,7 @@
 #include "bench/scale/agent_population.h"
 #include "bench/scale/results.h"
 #include "cli/admin_client.h"
+#include "fleet/v1/admin.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/fleetd_process.h"
 
@@ -72,6 +76,23 @@ absl::StatusOr<std::unique_ptr<AgentPopulation>> StartPopulation(BenchEnv& env, 
                                                                  int connections,
                                                                  const std::string& enroll_token,
                                                                  const std::string& state_dir);
+
+// An enrollment token of `policy`, after committing a new revision of it (NextPolicySpec; this
+// creates the policy when there is none): for a population of a scenario's own, whose agents are
+// then the only ones assigned to `policy`, so that a policy target or its rollout status counts
+// exactly them.
+absl::StatusOr<std::string> EnrollmentTokenFor(BenchEnv& env, const std::string& policy);
+
+// A stub of the admin API on a channel of its own to env's fleetd, for scenarios that call what
+// cli::AdminClient does not (streams, many calls at once).
+std::unique_ptr<v1::AdminService::Stub> NewAdminStub(const BenchEnv& env);
+// A context for one call of such a stub: the admin token `token` (BenchEnv::admin_token), and
+// `deadline`.
+std::unique_ptr<grpc::ClientContext> AdminContext(const std::string& token, absl::Time deadline);
+
+// A failed call's status as an absl::Status of the same code, its message "WHAT: CODE: message"
+// (UNIMPLEMENTED says so even when fleetd sends no message).
+absl::Status CallError(const grpc::Status& status, const std::string& what);
 
 // "10000 agents, one connection each" or "100000 agents over 1000 connections".
 std::string PopulationName(int agents, int connections);

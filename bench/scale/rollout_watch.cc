@@ -2,8 +2,6 @@
 // how soon every watcher sees it complete, and what the watches cost fleetd, during the rollout
 // and while nothing changes.
 #include <grpcpp/client_context.h>
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 
 #include <algorithm>
 #include <cmath>
@@ -58,12 +56,7 @@ class RolloutWatchers {
                   v1::GetRolloutStatusRequest request, int64_t agents, int count,
                   absl::Time deadline)
       : stub_(stub), request_(std::move(request)), agents_(agents) {
-    for (int i = 0; i < count; ++i) {
-      auto context = std::make_unique<grpc::ClientContext>();
-      context->AddMetadata("authorization", "Bearer " + token);
-      context->set_deadline(absl::ToChronoTime(deadline));
-      contexts_.push_back(std::move(context));
-    }
+    for (int i = 0; i < count; ++i) contexts_.push_back(AdminContext(token, deadline));
     for (int i = 0; i < count; ++i) threads_.emplace_back([this, i] { Watch(i); });
   }
 
@@ -211,22 +204,14 @@ std::vector<CaseResult> RunCase(BenchEnv& env, const RolloutWatchCase& spec) {
     return cases;
   };
 
-  if (absl::StatusOr<int64_t> created = ApplyNextRevision(env, kPolicy); !created.ok()) {
-    return fail(created.status());
-  }
-  v1::CreateEnrollmentTokenRequest token_request;
-  token_request.set_policy(kPolicy);
-  token_request.set_description("fleet-bench rollout-watch agents");
-  absl::StatusOr<v1::CreateEnrollmentTokenResponse> token =
-      env.admin->CreateEnrollmentToken(token_request);
+  absl::StatusOr<std::string> token = EnrollmentTokenFor(env, kPolicy);
   if (!token.ok()) return fail(token.status());
   absl::StatusOr<std::unique_ptr<AgentPopulation>> population =
-      StartPopulation(env, agents, connections, token->secret(), env.state_dir + "/rollout-watch");
+      StartPopulation(env, agents, connections, *token, env.state_dir + "/rollout-watch");
   if (!population.ok()) return fail(population.status());
   agent::Simulator& sim = (*population)->simulator();
 
-  const std::unique_ptr<v1::AdminService::Stub> stub = v1::AdminService::NewStub(
-      grpc::CreateChannel(env.fleetd->admin_address(), grpc::InsecureChannelCredentials()));
+  const std::unique_ptr<v1::AdminService::Stub> stub = NewAdminStub(env);
   // fleetd with the same agents and no watcher, for the hold to be read against.
   absl::SleepFor(kSettle);
   absl::StatusOr<double> quiet = CpuOver(*env.fleetd, kIdleHold);

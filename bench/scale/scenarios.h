@@ -37,6 +37,21 @@ ScenarioResult RunRolloutWatch(BenchEnv& env);
 // same payload, time until every stream has it, and the ratio.
 ScenarioResult RunVsEtcd(BenchEnv& env);
 
+// One live query to every agent (10k agents one connection each, 100k multiplexed): the RunQuery
+// call to the last result at the caller.
+ScenarioResult RunQueryScenario(BenchEnv& env);
+// One action to every agent (10k one connection each, 100k multiplexed): CreateAction until every
+// target succeeded, and the store writes it caused.
+ScenarioResult RunAction(BenchEnv& env);
+// Waves of 200 concurrent single-agent queries with 10k agents connected: every query answered,
+// and the admin API's latency meanwhile.
+ScenarioResult RunQueryConcurrency(BenchEnv& env);
+
+// The policy the query scenarios' agents are enrolled into (so that a policy target names exactly
+// them), and where their identities live: query and query-concurrency share them.
+inline constexpr char kQueryPolicy[] = "bench-query";
+std::string QueryStateDir(const BenchEnv& env);
+
 struct Scenario {
   std::string name;
   std::function<ScenarioResult(BenchEnv&)> run;

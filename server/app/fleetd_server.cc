@@ -224,11 +224,7 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
       given_store != nullptr ? std::move(given_store) : storage::OpenStore(valid->store);
   if (!opened.ok()) return opened.status();
   absl::StatusOr<std::unique_ptr<storage::Store>> store = std::make_unique<storage::MeteredStore>(
-      *std::move(opened),
-      registry.AddHistogram("fleetd_store_txn_duration_seconds",
-                            "Time a store transaction takes, failed ones included, in seconds.",
-                            TxnBuckets()),
-      Clock::Real());
+      *std::move(opened), storage::AddStoreInstruments(registry, TxnBuckets()), Clock::Real());
   absl::StatusOr<std::unique_ptr<ControlPlane>> control = ControlPlane::Start(
       **store, Clock::Real(), AgentStateOptions{}, absl::Seconds(30), config.revision_cache_bytes,
       QueryLimits{.max_concurrent = config.max_concurrent_queries,
