@@ -259,15 +259,15 @@ std::vector<v1::QueryResult> SimAgent::Rows(const std::string& id) const {
   std::vector<v1::QueryResult> results;
   std::string rows = "[";
   const auto flush = [&](bool last) {
-    rows += "]";
-    results.emplace_back();
-    results.back().set_id(id);
-    results.back().set_rows_json(std::move(rows));
-    results.back().set_last(last);
-    rows = "[";
+    rows.push_back(']');
+    v1::QueryResult& result = results.emplace_back();
+    result.set_id(id);
+    result.set_rows_json(std::move(rows));
+    result.set_last(last);
+    rows.assign(1, '[');
   };
   for (int i = 0; i < behavior_.query_rows; ++i) {
-    if (rows.size() > 1) rows += ",";
+    if (rows.size() > 1) rows.push_back(',');
     absl::StrAppend(&rows, "{\"host\":", hostname_json_, ",\"n\":", i, "}");
     if (rows.size() >= kRowsBytesPerResult && i + 1 < behavior_.query_rows) flush(false);
   }
