@@ -167,18 +167,27 @@ TEST_F(HealthTest, MetricsCountWhatHappened) {
                               "v1.Health/Check\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("\nfleetd_store_revision "));
   EXPECT_THAT(text, HasSubstr("\n# TYPE fleetd_live_queries gauge\nfleetd_live_queries 0\n"));
-  for (const char* name :
-       {"fleetd_agents_connected gauge", "fleetd_agent_streams_opened_total counter",
-        "fleetd_policy_updates_sent_total counter", "fleetd_policy_update_bytes_total counter",
-        "fleetd_agent_answers_total counter", "fleetd_rollout_convergence_seconds histogram",
-        "fleetd_enrollments_total counter", "fleetd_admin_requests_total counter",
-        "fleetd_admin_request_duration_seconds histogram",
-        "fleetd_store_txn_duration_seconds histogram", "fleetd_store_state_writes_total counter",
-        "fleetd_store_state_keys_total counter", "fleetd_store_revision gauge",
-        "fleetd_watch_restarts_total counter", "fleetd_connections_refused_total counter",
-        "process_resident_memory_bytes gauge", "process_open_fds gauge", "process_max_fds gauge",
-        "process_cpu_seconds_total counter", "process_start_time_seconds gauge",
-        "process_virtual_memory_bytes gauge"}) {
+  for (const char* name : {"fleetd_agents_connected gauge",
+                           "fleetd_agent_streams_opened_total counter",
+                           "fleetd_policy_updates_sent_total counter",
+                           "fleetd_policy_update_bytes_total counter",
+                           "fleetd_agent_answers_total counter",
+                           "fleetd_rollout_convergence_seconds histogram",
+                           "fleetd_enrollments_total counter",
+                           "fleetd_admin_requests_total counter",
+                           "fleetd_admin_request_duration_seconds histogram",
+                           "fleetd_store_txn_duration_seconds histogram",
+                           "fleetd_store_state_writes_total counter",
+                           "fleetd_store_state_keys_total counter",
+                           "fleetd_store_revision gauge",
+                           "fleetd_watch_restarts_total counter",
+                           "fleetd_connections_refused_total counter",
+                           "process_resident_memory_bytes gauge",
+                           "process_open_fds gauge",
+                           "process_max_fds gauge",
+                           "process_cpu_seconds_total counter",
+                           "process_start_time_seconds gauge",
+                           "process_virtual_memory_bytes gauge"}) {
     EXPECT_THAT(text, HasSubstr(absl::StrCat("\n# TYPE ", name, "\n"))) << name;
   }
 }
