@@ -318,7 +318,7 @@ TEST_F(FleetctlActionE2eTest, ActionIdsComplete) {
   CommandResult created = Fleetctl({"action", "create", "diagnostics", "--agent", web.agent_id()});
   ASSERT_EQ(created.exit_code, 0) << created.err;
   const std::string id = CreatedId(created.out);
-  for (const std::string& command : {"describe action", "action status", "action cancel"}) {
+  for (const char* command : {"describe action", "action status", "action cancel"}) {
     std::vector<std::string> args = {"__complete", "--"};
     for (absl::string_view word : absl::StrSplit(command, ' ')) args.emplace_back(word);
     args.push_back("");
