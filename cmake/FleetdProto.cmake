@@ -35,6 +35,8 @@ function(fleetd_proto_library name)
     list(APPEND srcs ${outputs})
   endforeach()
   add_library(${name} STATIC ${srcs})
+  # protoc's files each define the same file-level helpers: never batched together.
+  set_target_properties(${name} PROPERTIES UNITY_BUILD OFF)
   target_include_directories(${name} SYSTEM PUBLIC ${out_dir})
   target_link_libraries(${name} PUBLIC protobuf::libprotobuf ${ARG_DEPS})
   if(ARG_GRPC)

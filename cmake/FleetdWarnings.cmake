@@ -8,19 +8,18 @@ function(fleetd_target_options target)
   endif()
 endfunction()
 
-if(FLEETD_SANITIZE)
-  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all
-                      -fno-omit-frame-pointer)
-  add_link_options(-fsanitize=address,undefined)
-endif()
-
-# Coverage for libFuzzer in every library, with the sanitizers that turn memory errors and
-# undefined behaviour into crashes; fuzz/CMakeLists.txt links the targets with libFuzzer's main.
+# FLEETD_FUZZ adds libFuzzer's coverage to every library, with the sanitizers that turn memory
+# errors and undefined behaviour into crashes; fuzz/CMakeLists.txt links the targets with
+# libFuzzer's main. Both options together (scripts/test) make one build for the tests and the
+# fuzz targets.
 if(FLEETD_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
     message(FATAL_ERROR "FLEETD_FUZZ needs clang (CC=clang CXX=clang++): libFuzzer is clang's")
   endif()
-  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
+if(FLEETD_SANITIZE OR FLEETD_FUZZ)
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all
                       -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
 endif()
