@@ -79,7 +79,7 @@ absl::Status WatchToEnd(AdminClient& client, const GlobalOptions& globals, const
   return ActionOutcome(*last, timed_out, flags.timeout);
 }
 
-void AddCreate(CLI::App& parent, const GlobalOptions& globals, CommandAction* action) {
+void AddActionCreate(CLI::App& parent, const GlobalOptions& globals, CommandAction* action) {
   struct Flags {
     std::string type;
     TargetFlags targets;
@@ -222,7 +222,7 @@ void AddActionCommands(CLI::App& app, const GlobalOptions& globals, CommandActio
   CLI::App* group = AddGroup(app, "action", "Run actions on agents: create, status, cancel.");
   SetExamples(group, {"fleetctl action create restart -l env=staging --watch",
                       "fleetctl action status 3f9c2a7b1e04 --watch"});
-  AddCreate(*group, globals, action);
+  AddActionCreate(*group, globals, action);
   AddStatus(*group, globals, action);
   AddIdCommand(*group, "cancel",
                "Cancel an action: targets it was not sent to yet never get it (cancelled); those "

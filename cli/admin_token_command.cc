@@ -10,7 +10,7 @@
 namespace fleet::cli {
 namespace {
 
-void AddCreate(CLI::App& admin_token, const GlobalOptions& globals, CommandAction* action) {
+void AddAdminTokenCreate(CLI::App& admin_token, const GlobalOptions& globals, CommandAction* action) {
   auto role = std::make_shared<v1::Role>(v1::ROLE_UNSPECIFIED);
   auto description = std::make_shared<std::string>();
   CLI::App* command = admin_token.add_subcommand(
@@ -49,7 +49,7 @@ void AddAdminTokenCommands(CLI::App& app, const GlobalOptions& globals, CommandA
       AddGroup(app, "admin-token", "Create and revoke admin tokens (role admin).");
   SetExamples(admin_token, {"fleetctl admin-token create --role operator",
                             "fleetctl admin-token revoke TOKEN_ID"});
-  AddCreate(*admin_token, globals, action);
+  AddAdminTokenCreate(*admin_token, globals, action);
   AddIdCommand(*admin_token, "revoke",
                "Revoke an admin token (ID: see fleetctl get admin-tokens). The last admin-role "
                "token cannot be revoked (exit 4). Role: admin.",

@@ -31,7 +31,7 @@ absl::StatusOr<v1::CreateEnrollmentTokenRequest> ToRequest(const CreateFlags& fl
   return request;
 }
 
-void AddCreate(CLI::App& token, const GlobalOptions& globals, CommandAction* action) {
+void AddTokenCreate(CLI::App& token, const GlobalOptions& globals, CommandAction* action) {
   auto flags = std::make_shared<CreateFlags>();
   CLI::App* command = token.add_subcommand(
       "create",
@@ -69,7 +69,7 @@ void AddTokenCommands(CLI::App& app, const GlobalOptions& globals, CommandAction
   CLI::App* token = AddGroup(app, "token", "Create and revoke enrollment tokens.");
   SetExamples(token,
               {"fleetctl token create --policy linux-servers", "fleetctl token revoke TOKEN_ID"});
-  AddCreate(*token, globals, action);
+  AddTokenCreate(*token, globals, action);
   AddIdCommand(*token, "revoke",
                "Revoke an enrollment token (ID: see fleetctl get tokens): it enrolls no more "
                "agents; those it enrolled stay.",
