@@ -84,10 +84,12 @@ void AddQueryCommand(CLI::App& app, const GlobalOptions& globals, CommandAction*
                 case v1::QueryEvent::kProgress:
                   progress.Update(QueryProgressLine(event.progress()));
                   break;
-                case v1::QueryEvent::kRows:
-                  WriteQueryRows(event.rows(), out);
+                case v1::QueryEvent::kResults:
+                  for (const v1::QueryRows& rows : event.results().rows()) {
+                    WriteQueryRows(rows, out);
+                    for (const std::string& note : QueryRowsNotes(rows)) progress.Note(note);
+                  }
                   out.flush();
-                  for (const std::string& note : QueryRowsNotes(event.rows())) progress.Note(note);
                   break;
                 case v1::QueryEvent::kSummary:
                   summary = event.summary();

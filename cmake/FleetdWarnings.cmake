@@ -5,6 +5,9 @@ function(fleetd_target_options target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Werror -Wno-missing-field-initializers)
   if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
     target_compile_options(${target} PRIVATE -Wthread-safety)
+  elseif(FLEETD_UNITY_BUILD)
+    # g++ takes a batched source for a header and flags its anonymous-namespace types.
+    target_compile_options(${target} PRIVATE -Wno-subobject-linkage)
   endif()
 endfunction()
 

@@ -51,7 +51,7 @@ CaseResult RunCase(BenchEnv& env, const QueryCase& spec) {
   request.mutable_targets()->set_policy(kQueryPolicy);
   request.mutable_timeout()->set_seconds(absl::ToInt64Seconds(kQueryTimeout));
   std::vector<double> to_summary_s;
-  int64_t rows_events = 0;
+  int64_t results_events = 0;
   RunRounds(result, RoundsOr(env, spec.rounds), [&](int) -> absl::StatusOr<double> {
     absl::SleepFor(kSettle);
     absl::StatusOr<QueryOutcome> outcome =
@@ -59,13 +59,13 @@ CaseResult RunCase(BenchEnv& env, const QueryCase& spec) {
     if (!outcome.ok()) return outcome.status();
     if (absl::Status all = CheckAllAnswered(*outcome, agents); !all.ok()) return all;
     to_summary_s.push_back(absl::ToDoubleSeconds(outcome->to_summary));
-    rows_events += outcome->rows_events;
+    results_events += outcome->results_events;
     return absl::ToDoubleSeconds(outcome->to_last_result);
   });
   const agent::SimulatorReport report = (*population)->simulator().Report();
   result.figures = {{"to_summary_s_median", Median(to_summary_s)},
-                    {"rows_events_per_round",
-                     result.samples.empty() ? 0 : rows_events / std::ssize(result.samples)},
+                    {"results_events_per_round",
+                     result.samples.empty() ? 0 : results_events / std::ssize(result.samples)},
                     {"agent_queries_answered", report.activity.queries_answered},
                     {"agent_queries_dropped", report.activity.queries_dropped},
                     {"errors", report.errors},

@@ -39,14 +39,16 @@ absl::StatusOr<QueryOutcome> RunTimedQuery(v1::AdminService::Stub& stub, const s
       case v1::QueryEvent::kStarted:
         outcome.targets = event.started().targets();
         break;
-      case v1::QueryEvent::kRows: {
-        const v1::QueryRows& rows = event.rows();
-        ++outcome.rows_events;
-        if (rows.truncated()) ++outcome.truncated;
-        if (rows.last()) {
-          outcome.to_last_result = absl::Now() - start;
-          ++outcome.last_results;
-          if (!rows.error().empty()) ++outcome.errors;
+      case v1::QueryEvent::kResults: {
+        ++outcome.results_events;
+        for (const v1::QueryRows& rows : event.results().rows()) {
+          ++outcome.results;
+          if (rows.truncated()) ++outcome.truncated;
+          if (rows.last()) {
+            outcome.to_last_result = absl::Now() - start;
+            ++outcome.last_results;
+            if (!rows.error().empty()) ++outcome.errors;
+          }
         }
         break;
       }

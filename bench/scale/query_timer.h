@@ -14,13 +14,15 @@
 namespace fleet::bench {
 
 struct QueryOutcome {
-  // From just before the RunQuery call until the last `rows` event that ended an agent's answer
-  // (last=true) was read; InfiniteDuration() when none came.
+  // From just before the RunQuery call until the last `results` event holding a result that
+  // ended an agent's answer (last=true) was read; InfiniteDuration() when none came.
   absl::Duration to_last_result = absl::InfiniteDuration();
   // Until the summary was read.
   absl::Duration to_summary = absl::InfiniteDuration();
-  // `rows` events read, and of them those with last=true (agents that finished answering).
-  int64_t rows_events = 0;
+  // `results` events read, the results (QueryRows) they held, and of those the ones with
+  // last=true (agents that finished answering).
+  int64_t results_events = 0;
+  int64_t results = 0;
   int64_t last_results = 0;
   // Agents whose last result carried an error, or was truncated.
   int64_t errors = 0;

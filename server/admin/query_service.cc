@@ -22,6 +22,8 @@ constexpr absl::Duration kDefaultTimeout = absl::Seconds(30);
 constexpr absl::Duration kMaxTimeout = absl::Minutes(10);
 // Progress goes out at most this often; the caller's cancel is looked at as often.
 constexpr absl::Duration kProgressInterval = absl::Milliseconds(100);
+// Results per event, about: well under a client's default 4 MiB receive limit.
+constexpr int64_t kMaxResultsBytes = int64_t{1} << 20;
 
 absl::StatusOr<absl::Duration> Timeout(const v1::RunQueryRequest& request) {
   if (!request.has_timeout()) return kDefaultTimeout;
@@ -83,10 +85,14 @@ absl::Status QueryService::Run(const v1::RunQueryRequest& request,
     const absl::Duration wait =
         owed ? std::max(progress_sent + kProgressInterval - absl::Now(), absl::ZeroDuration())
              : kProgressInterval;
-    RunningQuery::Taken taken = query.Take(wait);
-    for (v1::QueryRows& rows : taken.rows) {
+    RunningQuery::Taken taken = query.Take(wait, kMaxResultsBytes);
+    if (!taken.rows.empty()) {
+      // Whatever came while the last event was written goes in one: a write per batch, not per
+      // agent, however many answer at once.
       v1::QueryEvent event = Event(query.id());
-      *event.mutable_rows() = std::move(rows);
+      v1::QueryResults& results = *event.mutable_results();
+      results.mutable_rows()->Reserve(static_cast<int>(taken.rows.size()));
+      for (v1::QueryRows& rows : taken.rows) *results.add_rows() = std::move(rows);
       if (!send(event)) return absl::OkStatus();
     }
     if (taken.ended) break;

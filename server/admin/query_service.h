@@ -1,7 +1,7 @@
 // RunQuery (admin.proto): checks the request, resolves its targets (target_resolver.h), runs
 // the query on the QueryRouter (server/control/query_router.h) and streams its events to the
-// caller: started, rows as they come, progress when the counts change (at most every 100 ms),
-// and the summary last.
+// caller: started, results as they come (what came while the last event was written goes in one
+// `results` event), progress when the counts change (at most every 100 ms), and the summary last.
 #ifndef FLEETD_SERVER_ADMIN_QUERY_SERVICE_H_
 #define FLEETD_SERVER_ADMIN_QUERY_SERVICE_H_
 

@@ -108,16 +108,17 @@ TEST_F(AgentSimActionsE2eTest, QueryIsAnsweredByEveryAgent) {
   int rows = 0;
   std::optional<v1::QuerySummary> summary;
   for (int read = 0; read < 10'000 && events->Read(&event); ++read) {
-    if (event.has_rows()) {
-      const v1::QueryRows& got = event.rows();
-      EXPECT_TRUE(got.error().empty()) << got.error();
-      const nlohmann::json parsed = nlohmann::json::parse(got.rows_json(), nullptr, false);
-      ASSERT_TRUE(parsed.is_array()) << got.rows_json();
-      for (const nlohmann::json& row : parsed) {
-        EXPECT_EQ(row["host"], got.hostname()) << row.dump();
-        ++rows;
+    if (event.has_results()) {
+      for (const v1::QueryRows& got : event.results().rows()) {
+        EXPECT_TRUE(got.error().empty()) << got.error();
+        const nlohmann::json parsed = nlohmann::json::parse(got.rows_json(), nullptr, false);
+        ASSERT_TRUE(parsed.is_array()) << got.rows_json();
+        for (const nlohmann::json& row : parsed) {
+          EXPECT_EQ(row["host"], got.hostname()) << row.dump();
+          ++rows;
+        }
+        if (got.last()) answered.insert(got.agent_id());
       }
-      if (got.last()) answered.insert(got.agent_id());
     } else if (event.has_summary()) {
       summary = event.summary();
     }

@@ -55,7 +55,7 @@ struct QueryRun {
   std::vector<v1::QueryRows> Rows() const {
     std::vector<v1::QueryRows> rows;
     for (const v1::QueryEvent& event : events) {
-      if (event.has_rows()) rows.push_back(event.rows());
+      for (const v1::QueryRows& got : event.results().rows()) rows.push_back(got);
     }
     return rows;
   }
