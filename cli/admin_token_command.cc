@@ -10,7 +10,8 @@
 namespace fleet::cli {
 namespace {
 
-void AddAdminTokenCreate(CLI::App& admin_token, const GlobalOptions& globals, CommandAction* action) {
+void AddAdminTokenCreate(CLI::App& admin_token, const GlobalOptions& globals,
+                         CommandAction* action) {
   auto role = std::make_shared<v1::Role>(v1::ROLE_UNSPECIFIED);
   auto description = std::make_shared<std::string>();
   CLI::App* command = admin_token.add_subcommand(

@@ -71,8 +71,7 @@ TEST_F(QueryServiceTest, ResultsThatCameTogetherGoInOneEvent) {
     EXPECT_EQ(rows.rows_json(), R"([{"n":1}])");
     answered.push_back(rows.agent_id());
   }
-  EXPECT_EQ(answered,
-            (std::vector<std::string>{"aaaaaaaaaaa1", "aaaaaaaaaaa2", "aaaaaaaaaaa3"}));
+  EXPECT_EQ(answered, (std::vector<std::string>{"aaaaaaaaaaa1", "aaaaaaaaaaa2", "aaaaaaaaaaa3"}));
   ASSERT_TRUE(events[2].has_summary());
   EXPECT_EQ(events[2].summary().progress().answered(), 3);
   EXPECT_FALSE(events[2].summary().timed_out());
@@ -83,8 +82,8 @@ TEST_F(QueryServiceTest, ResultsThatCameTogetherGoInOneEvent) {
 
 // A caller that stops reading (send returns false) ends the query: its place is free again.
 TEST_F(QueryServiceTest, CallerThatGoesEndsTheQuery) {
-  ASSERT_OK(service_.Run(Request(), [](const v1::QueryEvent&) { return false; },
-                         [] { return false; }));
+  ASSERT_OK(service_.Run(
+      Request(), [](const v1::QueryEvent&) { return false; }, [] { return false; }));
   EXPECT_EQ(router_.running(), 0);
 }
 
