@@ -161,7 +161,7 @@ class Simulator {
   // checked once, then shared (the simulator's CPU goes to the protocol, not to N identical
   // JSON patches).
   ApplyCache apply_cache_;
-  // Every agent's timed steps of actions and queries.
+  // Every agent's timed steps of actions and queries, and its connection's timers.
   const std::unique_ptr<TimerThread> timers_;
   SimActivity activity_;
 

@@ -1,7 +1,6 @@
-// Deferred work for many simulated agents without a thread per agent: a task runs at a time,
-// once. The simulated agents' actions (progress steps, the final state) and query answers (after
-// their latency) are tasks; TimerThread runs every agent's on one thread, and tests use a
-// scheduler they step by hand.
+// The thread that runs agent-sim's tasks (agent/task_scheduler.h): the simulated agents' actions
+// (progress steps, the final state), their query answers (after their latency) and their
+// connections' heartbeat and reconnect timers, every agent's on one thread.
 #ifndef FLEETD_AGENT_SIM_TASK_SCHEDULER_H_
 #define FLEETD_AGENT_SIM_TASK_SCHEDULER_H_
 
@@ -10,24 +9,11 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/task_scheduler.h"
 
 namespace fleet::agent {
-
-// Thread-safe: At() may be called from any thread, tasks included.
-class TaskScheduler {
- public:
-  using Task = absl::AnyInvocable<void() &&>;
-
-  virtual ~TaskScheduler() = default;
-  // The scheduler's time, by which `at` is read.
-  virtual absl::Time Now() = 0;
-  // Runs `task` once, at or after `at`, unless the scheduler stops first (then it is destroyed
-  // without running). Tasks due at the same time run in the order they were added.
-  virtual void At(absl::Time at, Task task) = 0;
-};
 
 // One thread that runs every task when due, in time order. A task must not block for long: it
 // holds up every later one.

@@ -95,14 +95,21 @@ AgentConnection::AgentConnection(std::shared_ptr<grpc::Channel> channel, AgentId
       stub_(channel_),
       queue_(options.queue != nullptr ? options.queue : DefaultQueue()),
       save_identity_(std::move(options.save_identity)),
+      timers_(options.timers),
+      timer_host_(std::make_shared<TimerHost>()),
       rng_(options.seed),
       identity_(std::move(identity)),
       protocol_(*this, Clock::Real(), rng_, std::move(applier), std::move(hooks),
-                std::move(options.protocol)) {}
+                std::move(options.protocol)) {
+  absl::MutexLock lock(&timer_host_->mu);
+  timer_host_->connection = this;
+}
 
 AgentConnection::~AgentConnection() {
   Stop();
   Join();
+  absl::MutexLock lock(&timer_host_->mu);
+  timer_host_->connection = nullptr;
 }
 
 absl::Status AgentConnection::Run() {
@@ -224,6 +231,14 @@ void AgentConnection::SetTimer(Timer timer, absl::Time at) {
   TimerSlot& slot = SlotOf(timer);
   slot.armed = true;
   slot.at = at;
+  if (timers_ != nullptr) {
+    const uint64_t generation = ++slot.generation;
+    timers_->At(at, [host = timer_host_, timer, generation] {
+      absl::MutexLock lock(&host->mu);
+      if (host->connection != nullptr) host->connection->OnScheduled(timer, generation);
+    });
+    return;
+  }
   if (!slot.in_flight) {
     SetAlarm(slot);
     return;
@@ -237,6 +252,8 @@ void AgentConnection::CancelTimer(Timer timer) {
   TimerSlot& slot = SlotOf(timer);
   slot.armed = false;
   slot.rearm = false;
+  // A scheduled task of the timer finds another generation and does nothing.
+  ++slot.generation;
   // The tag then comes back with fired = false.
   if (slot.in_flight) slot.alarm.Cancel();
 }
@@ -316,6 +333,15 @@ void AgentConnection::OnAlarm(Timer timer, bool fired) {
     // Cancelled, by the protocol or by the queue shutting down.
     slot.armed = false;
   }
+  MaybeDone();
+}
+
+void AgentConnection::OnScheduled(Timer timer, uint64_t generation) {
+  absl::MutexLock lock(&mu_);
+  TimerSlot& slot = SlotOf(timer);
+  if (!slot.armed || slot.generation != generation) return;
+  slot.armed = false;
+  protocol_.OnTimer(timer);
   MaybeDone();
 }
 

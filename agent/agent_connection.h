@@ -8,9 +8,10 @@
 //
 // Threads: none of its own. The stream is an rpc::AsyncClientStream on a completion queue of a
 // rpc::CqPool (rpc/cq_pool.h says why not the callback API), and the protocol's timers are gRPC
-// alarms on that queue, so everything runs on the pool's threads and 100,000 connections in one
-// process cost memory, not threads. One stream has at most one read and one write in flight;
-// replies and heartbeats queue behind the write in flight.
+// alarms on that queue (or tasks of a TaskScheduler given in the options), so everything runs on
+// the pool's threads and 100,000 connections in one process cost memory, not threads. One stream
+// has at most one read and one write in flight; replies and heartbeats queue behind the write in
+// flight.
 #ifndef FLEETD_AGENT_AGENT_CONNECTION_H_
 #define FLEETD_AGENT_AGENT_CONNECTION_H_
 
@@ -36,6 +37,7 @@
 #include "agent/connection_protocol.h"
 #include "agent/identity_store.h"
 #include "agent/policy_applier.h"
+#include "agent/task_scheduler.h"
 #include "fleet/v1/agent.pb.h"
 #include "rpc/cq_pool.h"
 
@@ -53,6 +55,12 @@ struct AgentConnectionOptions {
   // new secret is kept in memory only, and a restarted agent would hold a secret fleetd no
   // longer accepts, so anything that restarts must set it.
   std::function<absl::Status(const AgentIdentity&)> save_identity;
+  // Runs the protocol's timers (heartbeat, reconnect) instead of gRPC alarms; not owned, may be
+  // stopped before the connection ends but must outlive it, and must never run a task inside
+  // At() (the connection's lock is held there). Null: gRPC alarms on the queue. A
+  // process with many connections (agent-sim) sets it: every connection would hold a pending
+  // alarm, and gRPC's cost per timer added or cancelled grows with the timers pending.
+  TaskScheduler* timers = nullptr;
 };
 
 // Stop() and the AgentOutbox methods are thread-safe; Start() and Join() belong to the owner. The
@@ -129,6 +137,15 @@ class AgentConnection final : public AgentOutbox, private ConnectionProtocol::Tr
     // It was armed again while the alarm was in flight: set the alarm anew once the tag is back.
     bool rearm = false;
     absl::Time at;
+    // With a TaskScheduler: counts the arms and cancels, so that a task of an earlier one is a
+    // no-op.
+    uint64_t generation = 0;
+  };
+  // What a TaskScheduler's tasks reach the connection through: the destructor clears it (under
+  // its lock, which a task holds while it runs), so no task runs into a connection gone.
+  struct TimerHost {
+    absl::Mutex mu;
+    AgentConnection* connection ABSL_GUARDED_BY(mu);
   };
 
   // ConnectionProtocol::Transport, called by protocol_ with mu_ held.
@@ -149,6 +166,8 @@ class AgentConnection final : public AgentOutbox, private ConnectionProtocol::Tr
   // Frees the stream and tells the protocol.
   void OnStreamDone(const grpc::Status& status);
   void OnAlarm(Timer timer, bool fired);
+  // A TaskScheduler task of the arm numbered `generation`.
+  void OnScheduled(Timer timer, uint64_t generation);
 
   void StartWrite(const v1::AgentMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetAlarm(TimerSlot& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -160,6 +179,8 @@ class AgentConnection final : public AgentOutbox, private ConnectionProtocol::Tr
   grpc::GenericStub stub_;
   grpc::CompletionQueue* const queue_;
   const std::function<absl::Status(const AgentIdentity&)> save_identity_;
+  TaskScheduler* const timers_;  // not owned; may be null
+  const std::shared_ptr<TimerHost> timer_host_;
   std::mt19937_64 rng_;
 
   mutable absl::Mutex mu_;

@@ -35,7 +35,10 @@ std::string Policy(const std::string& level) {
 
 class AgentSimE2eTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_NO_FATAL_FAILURE(fleetd_.Start(Policy("info"), "sim")); }
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(fleetd_.Start(Policy("info"), "sim", FleetdFlags()));
+  }
+  virtual std::vector<std::string> FleetdFlags() { return {}; }
 
   CommandResult Fleetctl(const std::vector<std::string>& args,
                          const std::optional<std::string>& input = std::nullopt) {
@@ -110,6 +113,32 @@ TEST_F(AgentSimE2eTest, RollsOutToEveryAgentAndResumesWithoutEnrolling) {
   nlohmann::json agents =
       nlohmann::json::parse(Fleetctl({"get", "agents", "-o", "json"}).out)["items"];
   EXPECT_EQ(agents.size(), static_cast<size_t>(kAgents));
+}
+
+// fleetd asks for a heartbeat every second (offline after three missed); agent-sim's agents send
+// them from its timer thread (AgentConnectionOptions::timers), so agents left idle for 5 s are
+// all still online and none had to reconnect.
+class AgentSimHeartbeatE2eTest : public AgentSimE2eTest {
+ protected:
+  std::vector<std::string> FleetdFlags() override { return {"--heartbeat-interval", "1s"}; }
+};
+
+TEST_F(AgentSimHeartbeatE2eTest, IdleAgentsStayOnline) {
+  std::unique_ptr<Subprocess> sim = StartSim(tmp_.Sub("report.json"));
+  ASSERT_NE(sim, nullptr);
+  ASSERT_NO_FATAL_FAILURE(AwaitAllAcked(1));
+  absl::SleepFor(absl::Seconds(5));
+  const nlohmann::json agents =
+      nlohmann::json::parse(Fleetctl({"get", "agents", "-o", "json"}).out)["items"];
+  ASSERT_EQ(agents.size(), static_cast<size_t>(kAgents));
+  int online = 0;
+  for (const nlohmann::json& agent : agents) {
+    if (agent["status"]["connection"] == "online") ++online;
+  }
+  EXPECT_EQ(online, kAgents);
+  const nlohmann::json report = testing::StopAgentSim(*sim, tmp_.Sub("report.json"));
+  EXPECT_EQ(report["reconnects"], 0) << report.dump();
+  EXPECT_EQ(report["errors"], 0) << report.dump();
 }
 
 }  // namespace

@@ -12,9 +12,11 @@
 
 namespace fleet::testing {
 
-void AgentSimFleetd::Start(const std::string& policy_yaml, const std::string& policy) {
+void AgentSimFleetd::Start(const std::string& policy_yaml, const std::string& policy,
+                           const std::vector<std::string>& fleetd_flags) {
   ASSERT_OK_AND_ASSIGN(fleetd_, FleetdProcess::Start({.binary = binaries_.fleetd,
                                                       .data_dir = tmp_.Sub("data"),
+                                                      .extra_flags = fleetd_flags,
                                                       .log_path = tmp_.Sub("fleetd.log")}));
   CommandResult applied = Fleetctl({"apply", "-f", "-"}, policy_yaml);
   ASSERT_EQ(applied.exit_code, 0) << applied.err;

@@ -29,8 +29,10 @@ class AgentSimFleetd {
 
   // Starts fleetd with its log in a file (an info line per enrollment would fill a pipe nobody
   // reads), applies `policy_yaml` (a Policy named `policy`) and writes a new token for `policy`
-  // to token_file(). Fails the test (call it under ASSERT_NO_FATAL_FAILURE) when a step fails.
-  void Start(const std::string& policy_yaml, const std::string& policy);
+  // to token_file(). `fleetd_flags` go to fleetd after ours. Fails the test (call it under
+  // ASSERT_NO_FATAL_FAILURE) when a step fails.
+  void Start(const std::string& policy_yaml, const std::string& policy,
+             const std::vector<std::string>& fleetd_flags = {});
 
   // fleetctl with `args` (and `input` on stdin) as the bootstrap admin (RunFleetctl).
   CommandResult Fleetctl(const std::vector<std::string>& args,
