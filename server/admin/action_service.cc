@@ -84,7 +84,8 @@ absl::StatusOr<v1::Action> ActionService::Create(const v1::CreateActionRequest& 
   const absl::Time now = clock_.Now();
   absl::StatusOr<ActionSpec> spec = ValidateActionSpec(request, now);
   if (!spec.ok()) return spec.status();
-  absl::StatusOr<std::vector<ResolvedTarget>> targets = ResolveTargets(store_, request.targets());
+  absl::StatusOr<std::vector<ResolvedTarget>> targets =
+      ResolveTargets(store_, directory_, request.targets());
   if (!targets.ok()) return targets.status();
   std::vector<std::string> agent_ids;
   agent_ids.reserve(targets->size());

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "fleet/v1/admin.pb.h"
 #include "server/control/action_engine.h"
+#include "server/control/agent_directory.h"
 #include "storage/store.h"
 
 namespace fleet::server {
@@ -21,9 +22,11 @@ namespace fleet::server {
 // Thread-safe.
 class ActionService {
  public:
-  // `store`, `clock` and `engine` are not owned and outlive the service.
-  ActionService(storage::Store& store, Clock& clock, ActionEngine& engine)
-      : store_(store), clock_(clock), engine_(engine) {}
+  // `store`, `clock`, `directory` (which targets are resolved against) and `engine` are not owned
+  // and outlive the service.
+  ActionService(storage::Store& store, Clock& clock, AgentDirectory& directory,
+                ActionEngine& engine)
+      : store_(store), clock_(clock), directory_(directory), engine_(engine) {}
 
   // Commits the action (created by `creator`) and returns it with its counts. INVALID_ARGUMENT
   // naming the field for a bad request (action_spec.h, target_resolver.h), NOT_FOUND for an
@@ -58,9 +61,10 @@ class ActionService {
   // The engine's view of a known action.
   absl::StatusOr<v1::Action> FromEngine(const std::string& id);
 
-  storage::Store& store_;  // not owned
-  Clock& clock_;           // not owned
-  ActionEngine& engine_;   // not owned
+  storage::Store& store_;      // not owned
+  Clock& clock_;               // not owned
+  AgentDirectory& directory_;  // not owned
+  ActionEngine& engine_;       // not owned
 };
 
 }  // namespace fleet::server

@@ -66,10 +66,12 @@ AdminService::AdminService(storage::Store& store, Clock& clock, const AdminContr
       admin_tokens_(store, clock),
       agents_(store, clock, control.state, OfflineAfter(options.heartbeat_interval)),
       rollouts_(store, control.rollouts),
-      queries_(control.queries == nullptr
-                   ? nullptr
-                   : std::make_unique<QueryService>(store, clock, *control.queries)) {
-  if (control.actions != nullptr) actions_.emplace(store, clock, *control.actions);
+      queries_(
+          control.queries == nullptr
+              ? nullptr
+              : std::make_unique<QueryService>(store, clock, control.directory, *control.queries)) {
+  if (control.actions != nullptr)
+    actions_.emplace(store, clock, control.directory, *control.actions);
 }
 
 absl::Status AdminService::WithActions(const std::function<absl::Status(ActionService&)>& body) {

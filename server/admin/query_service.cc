@@ -60,7 +60,8 @@ absl::Status QueryService::Run(const v1::RunQueryRequest& request,
   if (absl::Status checked = CheckQuery(request.query()); !checked.ok()) return checked;
   absl::StatusOr<absl::Duration> timeout = Timeout(request);
   if (!timeout.ok()) return timeout.status();
-  absl::StatusOr<std::vector<ResolvedTarget>> resolved = ResolveTargets(store_, request.targets());
+  absl::StatusOr<std::vector<ResolvedTarget>> resolved =
+      ResolveTargets(store_, directory_, request.targets());
   if (!resolved.ok()) return resolved.status();
   QueryRequest query_request{.text = request.query(), .deadline = clock_.Now() + *timeout};
   query_request.targets.reserve(resolved->size());

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "common/clock.h"
 #include "fleet/v1/admin.pb.h"
+#include "server/control/agent_directory.h"
 #include "server/control/query_router.h"
 #include "storage/store.h"
 
@@ -18,9 +19,10 @@ namespace fleet::server {
 // Thread-safe.
 class QueryService {
  public:
-  // `store`, `clock` and `router` are not owned and outlive the service.
-  QueryService(storage::Store& store, Clock& clock, QueryRouter& router)
-      : store_(store), clock_(clock), router_(router) {}
+  // `store`, `clock`, `directory` (which targets are resolved against) and `router` are not owned
+  // and outlive the service.
+  QueryService(storage::Store& store, Clock& clock, AgentDirectory& directory, QueryRouter& router)
+      : store_(store), clock_(clock), directory_(directory), router_(router) {}
 
   // Runs `request`, calling send(event) for each event, until the summary is sent (then OK),
   // send returns false or cancelled() returns true (looked at least every 100 ms; the query is
@@ -32,9 +34,10 @@ class QueryService {
                    const std::function<bool()>& cancelled);
 
  private:
-  storage::Store& store_;  // not owned
-  Clock& clock_;           // not owned
-  QueryRouter& router_;    // not owned
+  storage::Store& store_;      // not owned
+  Clock& clock_;               // not owned
+  AgentDirectory& directory_;  // not owned
+  QueryRouter& router_;        // not owned
 };
 
 }  // namespace fleet::server

@@ -43,6 +43,7 @@ absl::StatusOr<AgentRecords> ReadNamed(storage::Store& store,
 }  // namespace
 
 absl::StatusOr<std::vector<ResolvedTarget>> ResolveTargets(storage::Store& store,
+                                                           AgentDirectory& directory,
                                                            const v1::Targets& targets) {
   if (targets.agent_ids().empty() && targets.selector().empty() && targets.policy().empty()) {
     return absl::InvalidArgumentError(
@@ -65,16 +66,27 @@ absl::StatusOr<std::vector<ResolvedTarget>> ResolveTargets(storage::Store& store
       return absl::NotFoundError(absl::StrCat("policy ", targets.policy(), " not found"));
     }
   }
-  absl::StatusOr<AgentRecords> agents =
-      targets.agent_ids().empty() ? ReadAllRecords<record::AgentRecord>(store, layout::kAgents)
-                                  : ReadNamed(store, targets.agent_ids());
-  if (!agents.ok()) return agents.status();
+  const auto matches = [&](const google::protobuf::Map<std::string, std::string>& labels,
+                           const std::string& policy) {
+    return (!selector.has_value() || selector->Matches(labels)) &&
+           (targets.policy().empty() || policy == targets.policy());
+  };
   std::vector<ResolvedTarget> resolved;
-  for (const StoredRecord<record::AgentRecord>& stored : *agents) {
-    const v1::Agent& agent = stored.record.agent();
-    if (selector.has_value() && !selector->Matches(agent.labels())) continue;
-    if (!targets.policy().empty() && agent.policy() != targets.policy()) continue;
-    resolved.push_back({agent.id(), agent.hostname()});
+  if (targets.agent_ids().empty()) {
+    absl::StatusOr<std::vector<std::pair<std::string, std::string>>> selected = directory.Select(
+        store.CurrentRevision(),
+        [&](const DirectoryAgent& agent) { return matches(agent.labels, agent.policy); });
+    if (!selected.ok()) return selected.status();
+    resolved.reserve(selected->size());
+    for (auto& [id, hostname] : *selected) resolved.push_back({std::move(id), std::move(hostname)});
+  } else {
+    absl::StatusOr<AgentRecords> agents = ReadNamed(store, targets.agent_ids());
+    if (!agents.ok()) return agents.status();
+    for (const StoredRecord<record::AgentRecord>& stored : *agents) {
+      const v1::Agent& agent = stored.record.agent();
+      if (matches(agent.labels(), agent.policy()))
+        resolved.push_back({agent.id(), agent.hostname()});
+    }
   }
   if (resolved.empty()) {
     return absl::InvalidArgumentError("targets: no enrolled agent matches every criterion given");

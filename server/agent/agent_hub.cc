@@ -5,7 +5,34 @@
 
 namespace fleet::server {
 
-AgentHub::AgentHub(AgentDirectory& directory) : directory_(directory) {}
+AgentHub::AgentHub(AgentDirectory& directory)
+    : directory_(directory), mail_kicker_([this] { RunMailKicks(); }) {}
+
+AgentHub::~AgentHub() {
+  {
+    absl::MutexLock lock(&kicks_mu_);
+    stopping_ = true;
+  }
+  mail_kicker_.join();
+}
+
+void AgentHub::RunMailKicks() {
+  auto ready = [this] {
+    kicks_mu_.AssertHeld();
+    return stopping_ || !mail_kicks_.empty();
+  };
+  while (true) {
+    std::vector<std::shared_ptr<AgentSession>> sessions;
+    {
+      absl::MutexLock lock(&kicks_mu_);
+      kicks_mu_.Await(absl::Condition(&ready));
+      if (mail_kicks_.empty()) return;  // stopping, nothing left
+      sessions = std::move(mail_kicks_.front());
+      mail_kicks_.pop_front();
+    }
+    KickAll(sessions);
+  }
+}
 
 void AgentHub::RecheckAgent(const std::string& agent_id) {
   {
@@ -119,7 +146,9 @@ void AgentHub::MailDueMany(const std::vector<std::string>& agent_ids) {
       if (auto session = it->second.session.lock()) sessions.push_back(std::move(session));
     }
   }
-  KickAll(sessions);
+  if (sessions.empty()) return;
+  absl::MutexLock lock(&kicks_mu_);
+  mail_kicks_.push_back(std::move(sessions));
 }
 
 void AgentHub::KickAll(const std::vector<std::shared_ptr<AgentSession>>& sessions) {

@@ -5,13 +5,19 @@
 // credentials an operator asked to rotate is told so on its open stream, and one with mail due
 // (an action or a live query: server/control/agent_mailbox.h) is kicked to write it. A second
 // stream of the same agent replaces the first.
+//
+// Mail due for many agents at once (an action to 100,000) is kicked by the hub's own thread, not
+// the poster's: MailDueMany returns once the sessions are found, so that a poster (the action
+// engine following the store, a live query) never waits for 100,000 writes to start.
 #ifndef FLEETD_SERVER_AGENT_AGENT_HUB_H_
 #define FLEETD_SERVER_AGENT_AGENT_HUB_H_
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -29,6 +35,11 @@ class AgentHub final : public AgentDirectoryObserver, public MailboxObserver {
  public:
   // `directory` is not owned and outlives the hub; register the hub with it as an observer.
   explicit AgentHub(AgentDirectory& directory);
+  // Kicks what MailDueMany queued, then stops the hub's thread.
+  ~AgentHub() override;
+
+  AgentHub(const AgentHub&) = delete;
+  AgentHub& operator=(const AgentHub&) = delete;
 
   // Adds a session; a previous session of the same agent is closed with ABORTED.
   void Register(const std::shared_ptr<AgentSession>& session, const std::string& policy);
@@ -44,7 +55,8 @@ class AgentHub final : public AgentDirectoryObserver, public MailboxObserver {
   void RotationRequested(const std::string& agent_id) override;
   // Kicks every session on `policy`.
   void PolicyChanged(const std::string& policy);
-  // MailboxObserver: kicks the agents' sessions here, if they have one.
+  // MailboxObserver: kicks the agents' sessions here, if they have one (MailDueMany from the
+  // hub's thread, in the order of the calls).
   void MailDue(const std::string& agent_id) override;
   void MailDueMany(const std::vector<std::string>& agent_ids) override;
   // Closes every session: the agents are told to go away (reconnect elsewhere or later).
@@ -66,6 +78,8 @@ class AgentHub final : public AgentDirectoryObserver, public MailboxObserver {
   std::shared_ptr<AgentSession> SessionOf(const std::string& agent_id) ABSL_LOCKS_EXCLUDED(mu_);
   // Kicks every session in `sessions`, sharing them out with the kick pool when there are many.
   void KickAll(const std::vector<std::shared_ptr<AgentSession>>& sessions);
+  // The hub's thread: kicks the sessions MailDueMany queued, batch by batch.
+  void RunMailKicks();
   // The sessions of `policy`, held so they stay alive while called outside the lock.
   std::vector<std::shared_ptr<AgentSession>> SessionsOf(const std::string& policy)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -86,6 +100,12 @@ class AgentHub final : public AgentDirectoryObserver, public MailboxObserver {
   };
   std::map<std::string, Entry> by_agent_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::set<std::string>> by_policy_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex kicks_mu_;
+  std::deque<std::vector<std::shared_ptr<AgentSession>>> mail_kicks_ ABSL_GUARDED_BY(kicks_mu_);
+  bool stopping_ ABSL_GUARDED_BY(kicks_mu_) = false;
+  // Last: started once the rest is built, joined before it goes.
+  std::thread mail_kicker_;
 };
 
 }  // namespace fleet::server

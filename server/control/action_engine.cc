@@ -99,7 +99,7 @@ ActionEngine::ActionEngine(storage::Store& store, Clock& clock, AgentMailbox& ma
       clock_(clock),
       mailbox_(mailbox),
       options_(options),
-      writer_(store, options.flush_interval) {}
+      writer_(store, options.flush_interval, options.unsettled_hold) {}
 
 ActionEngine::~ActionEngine() { Stop(); }
 
@@ -371,7 +371,7 @@ void ActionEngine::Persist(const std::string& action_id, Entry& entry, uint32_t 
     result.set_output(it->second.output);
   }
   result.set_updated_unix_micros(target.updated_us);
-  writer_.Put(action_id, entry.agent_ids[i], result);
+  writer_.Put(action_id, entry.agent_ids[i], result, IsFinal(target.state));
 }
 
 void ActionEngine::ExpireDue() {

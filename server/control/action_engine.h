@@ -47,6 +47,9 @@ namespace fleet::server {
 struct ActionEngineOptions {
   // How often changed results are written (action_results.h).
   absl::Duration flush_interval = absl::Milliseconds(250);
+  // How long a target's state on the way (delivered, running) may wait for its next change
+  // before it is written (action_results.h).
+  absl::Duration unsettled_hold = absl::Seconds(3);
   // The longest the expiry timer sleeps before it looks at the clock again.
   absl::Duration expiry_poll = absl::Seconds(1);
 };

@@ -31,17 +31,29 @@ absl::StatusOr<StoredActionResults> LoadActionResults(storage::Store& store) {
   return results;
 }
 
-ActionResultWriter::ActionResultWriter(storage::Store& store, absl::Duration flush_interval)
-    : store_(store), flush_interval_(flush_interval), flusher_([this] { Run(); }) {}
+ActionResultWriter::ActionResultWriter(storage::Store& store, absl::Duration flush_interval,
+                                       absl::Duration unsettled_hold)
+    : store_(store),
+      flush_interval_(flush_interval),
+      unsettled_hold_(unsettled_hold),
+      flusher_([this] { Run(); }) {}
 
 ActionResultWriter::~ActionResultWriter() { Stop(); }
 
 void ActionResultWriter::Put(const std::string& action_id, const std::string& agent_id,
-                             const record::ActionResultRecord& result) {
+                             const record::ActionResultRecord& result, bool settled) {
   std::string key = layout::ActionResultKey(action_id, agent_id);
   std::string value = result.SerializeAsString();
+  const absl::Time due = settled ? absl::InfinitePast() : absl::Now() + unsettled_hold_;
   absl::MutexLock lock(&mu_);
-  pending_.insert_or_assign(std::move(key), std::move(value));
+  auto it = pending_.find(key);
+  if (it == pending_.end()) {
+    pending_.emplace(std::move(key), Waiting{std::move(value), due});
+    return;
+  }
+  it->second.value = std::move(value);
+  // Never later than what it replaces: a target that keeps reporting is still written.
+  it->second.due = std::min(it->second.due, due);
 }
 
 size_t ActionResultWriter::pending() {
@@ -49,12 +61,19 @@ size_t ActionResultWriter::pending() {
   return pending_.size();
 }
 
-absl::Status ActionResultWriter::Flush() {
+absl::Status ActionResultWriter::Write(absl::Time now) {
   absl::MutexLock flush_lock(&flush_mu_);
-  absl::flat_hash_map<std::string, std::string> taken;
+  std::vector<std::pair<std::string, std::string>> taken;
   {
     absl::MutexLock lock(&mu_);
-    taken.swap(pending_);
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.due > now) {
+        ++it;
+        continue;
+      }
+      taken.emplace_back(it->first, std::move(it->second.value));
+      pending_.erase(it++);
+    }
   }
   absl::Status status;
   std::vector<std::pair<std::string, std::string>> batch;
@@ -76,7 +95,9 @@ absl::Status ActionResultWriter::Flush() {
   if (!failed.empty()) {
     absl::MutexLock lock(&mu_);
     // A newer result put meanwhile wins over the one that failed.
-    for (auto& [key, value] : failed) pending_.try_emplace(std::move(key), std::move(value));
+    for (auto& [key, value] : failed) {
+      pending_.try_emplace(std::move(key), Waiting{std::move(value), absl::InfinitePast()});
+    }
   }
   return status;
 }
@@ -107,7 +128,7 @@ void ActionResultWriter::Run() {
     if (pending_.empty()) continue;
     mu_.Unlock();
     // Retried with the next interval; meanwhile the stored results lag the agents'.
-    if (absl::Status flushed = Flush(); !flushed.ok()) {
+    if (absl::Status flushed = Write(absl::Now()); !flushed.ok()) {
       const std::string error(flushed.message());
       LogEvent(spdlog::level::warn, "store error",
                {{"op", "flush action results"}, {"error", error}});

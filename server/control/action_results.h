@@ -3,7 +3,12 @@
 // store's unlogged state, in batches (Store::PutState, at most kMaxResultsPerPut a call) every
 // flush interval and on Stop: a result of 100,000 agents costs a few writes, never one per agent,
 // and never a revision. A target changed several times between flushes is written once, as it
-// is last. After a restart LoadActionResults reads them back (to within one flush interval).
+// is last. A target's final state goes with the next flush; a state on the way (delivered,
+// running) may wait up to a hold for the target's next change, so that a target that finishes
+// within the hold (most do, in a fast action) is written once, not once per step, and one that
+// reports progress often is written at most once per hold. After a restart LoadActionResults
+// reads them back: final states to within one flush interval, states on the way to within the
+// hold (a target read back as pending is sent the action again, which the agent treats by id).
 #ifndef FLEETD_SERVER_CONTROL_ACTION_RESULTS_H_
 #define FLEETD_SERVER_CONTROL_ACTION_RESULTS_H_
 
@@ -35,23 +40,25 @@ absl::StatusOr<StoredActionResults> LoadActionResults(storage::Store& store);
 // Thread-safe.
 class ActionResultWriter {
  public:
-  // Starts the flusher, which writes every `flush_interval`. `store` is not owned and outlives
-  // the writer.
-  ActionResultWriter(storage::Store& store, absl::Duration flush_interval);
+  // Starts the flusher, which writes every `flush_interval` what is due. `store` is not owned and
+  // outlives the writer.
+  ActionResultWriter(storage::Store& store, absl::Duration flush_interval,
+                     absl::Duration unsettled_hold);
   // Stop.
   ~ActionResultWriter();
 
   ActionResultWriter(const ActionResultWriter&) = delete;
   ActionResultWriter& operator=(const ActionResultWriter&) = delete;
 
-  // Keeps `result` to be written with the next flush as the target `agent_id` of `action_id`
-  // (replacing what waits for it). In memory only; quick.
+  // Keeps `result` to be written as the target `agent_id` of `action_id` (replacing what waits
+  // for it): with the next flush when `settled` (a final state) or when what it replaces was due,
+  // else within the hold. In memory only; quick.
   void Put(const std::string& action_id, const std::string& agent_id,
-           const record::ActionResultRecord& result);
+           const record::ActionResultRecord& result, bool settled);
 
-  // Writes everything waiting now, in calls of at most kMaxResultsPerPut. Errors are the
-  // store's: what was not written waits for the next flush (unless a newer Put replaced it).
-  absl::Status Flush();
+  // Writes everything waiting now, due or not, in calls of at most kMaxResultsPerPut. Errors are
+  // the store's: what was not written waits for the next flush (unless a newer Put replaced it).
+  absl::Status Flush() { return Write(absl::InfiniteFuture()); }
 
   // Stops the flusher and flushes once more (errors logged). Idempotent.
   void Stop();
@@ -60,14 +67,21 @@ class ActionResultWriter {
   size_t pending();
 
  private:
+  struct Waiting {
+    std::string value;  // the serialized record
+    absl::Time due;     // written by the first flush at or after this
+  };
+  // Writes what is due at `now` (everything for InfiniteFuture).
+  absl::Status Write(absl::Time now);
   void Run();
 
   storage::Store& store_;  // not owned
   const absl::Duration flush_interval_;
+  const absl::Duration unsettled_hold_;
 
   absl::Mutex mu_;
-  // Store key -> serialized record.
-  absl::flat_hash_map<std::string, std::string> pending_ ABSL_GUARDED_BY(mu_);
+  // Store key -> what waits to be written there.
+  absl::flat_hash_map<std::string, Waiting> pending_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex flush_mu_;  // one flush at a time, so that batches land in order
   std::thread flusher_;

@@ -1,5 +1,6 @@
 #include "server/control/agent_directory.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "google/protobuf/util/time_util.h"
@@ -43,7 +44,10 @@ AgentDirectory::Entry AgentDirectory::EntryOf(const record::AgentRecord& record)
                    record.agent().has_rotation_requested_at()
                        ? TimeUtil::TimestampToMicroseconds(record.agent().rotation_requested_at())
                        : 0,
-               .secret_issued_at = SecretIssuedAt(record.agent())};
+               .secret_issued_at = SecretIssuedAt(record.agent()),
+               .facts = DirectoryAgent{.hostname = record.agent().hostname(),
+                                       .policy = record.agent().policy(),
+                                       .labels = record.agent().labels()}};
 }
 
 void AgentDirectory::Set(const std::string& agent_id, const Entry* entry, Changes& changes) {
@@ -161,6 +165,22 @@ bool AgentDirectory::WaitForAgent(const std::string& agent_id, absl::Duration ti
 
 bool AgentDirectory::WaitForRevision(int64_t revision, absl::Duration timeout) {
   return reflector_ != nullptr && reflector_->WaitForRevision(revision, timeout);
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> AgentDirectory::Select(
+    int64_t revision, const std::function<bool(const DirectoryAgent&)>& match) {
+  if (!WaitForRevision(revision, kCatchUpTimeout)) {
+    return absl::UnavailableError("fleetd's agent directory is behind its store; retry shortly");
+  }
+  std::vector<std::pair<std::string, std::string>> selected;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, entry] : agents_) {
+      if (match(entry.facts)) selected.emplace_back(id, entry.facts.hostname);
+    }
+  }
+  std::sort(selected.begin(), selected.end());
+  return selected;
 }
 
 absl::StatusOr<int64_t> AgentDirectory::AgentsOn(const std::string& policy, int64_t revision) {

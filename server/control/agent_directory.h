@@ -8,6 +8,7 @@
 #define FLEETD_SERVER_CONTROL_AGENT_DIRECTORY_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "google/protobuf/map.h"
 #include "server/model/records.pb.h"
 #include "storage/reflector.h"
 #include "storage/store.h"
@@ -47,6 +49,14 @@ struct AuthenticatedAgent {
   // age).
   bool rotation_requested = false;
   absl::Time secret_issued_at;
+};
+
+// What the directory tells of an enrolled agent to those who pick agents by it (the targets of an
+// action or a live query).
+struct DirectoryAgent {
+  std::string hostname;
+  std::string policy;
+  google::protobuf::Map<std::string, std::string> labels;
 };
 
 // Thread-safe.
@@ -86,6 +96,13 @@ class AgentDirectory final : private storage::ReflectorHandler {
   // UNAVAILABLE when it has not within a few seconds.
   absl::StatusOr<int64_t> AgentsOn(const std::string& policy, int64_t revision);
 
+  // The id and hostname of every enrolled agent for which match(agent) is true, in id order, once
+  // the directory has seen the store up to `revision`. `match` is called under the directory's
+  // lock: quick, and it must not call the directory. UNAVAILABLE when the directory has not seen
+  // `revision` within a few seconds.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Select(
+      int64_t revision, const std::function<bool(const DirectoryAgent&)>& match);
+
   // Waits up to `timeout` until the directory knows `agent_id`; returns whether it does.
   bool WaitForAgent(const std::string& agent_id, absl::Duration timeout);
 
@@ -103,6 +120,8 @@ class AgentDirectory final : private storage::ReflectorHandler {
     // rotation_requested_at in unix micros; 0 for none.
     int64_t rotation_requested_us = 0;
     absl::Time secret_issued_at;
+    // Hostname, policy (again) and labels, for Select.
+    DirectoryAgent facts;
   };
   // What the directory keeps of a record.
   static Entry EntryOf(const record::AgentRecord& record);

@@ -11,6 +11,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "server/control/action_engine.h"
+#include "server/control/agent_directory.h"
 #include "server/control/agent_mailbox.h"
 #include "tests/server/admin_test_env.h"
 #include "tests/testing/status_matchers.h"
@@ -26,7 +27,7 @@ class ActionServiceTest : public ::testing::Test {
     env_.PutAgent("aaaaaaaaaaa1", "web", v1::AGENT_STATUS_ONLINE, 0, {{"role", "web"}});
     env_.PutAgent("aaaaaaaaaaa2", "web", v1::AGENT_STATUS_ONLINE, 0, {{"role", "web"}});
     env_.PutAgent("aaaaaaaaaaa3", "db", v1::AGENT_STATUS_ONLINE, 0, {{"role", "db"}});
-    if (!engine_.Start().ok()) std::abort();
+    if (!directory_.Start().ok() || !engine_.Start().ok()) std::abort();
   }
 
   v1::CreateActionRequest Request(const std::string& type, const std::string& args = "") {
@@ -52,7 +53,8 @@ class ActionServiceTest : public ::testing::Test {
   AdminTestEnv env_;
   AgentMailbox mailbox_{env_.clock};
   ActionEngine engine_{*env_.store, env_.clock, mailbox_};
-  ActionService service_{*env_.store, env_.clock, engine_};
+  AgentDirectory directory_{*env_.store};
+  ActionService service_{*env_.store, env_.clock, directory_, engine_};
 };
 
 // An unknown type names "type".

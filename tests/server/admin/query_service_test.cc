@@ -20,6 +20,7 @@ class QueryServiceTest : public ::testing::Test {
     for (const char* id : {"aaaaaaaaaaa1", "aaaaaaaaaaa2", "aaaaaaaaaaa3"}) {
       env_.PutAgent(id, "web", v1::AGENT_STATUS_ONLINE, 0, {{"role", "web"}});
     }
+    if (!directory_.Start().ok()) std::abort();
   }
   ~QueryServiceTest() override { mailbox_.Stop(); }
 
@@ -41,7 +42,8 @@ class QueryServiceTest : public ::testing::Test {
   AdminTestEnv env_;
   AgentMailbox mailbox_{env_.clock};
   QueryRouter router_{mailbox_, env_.state, env_.clock, {}};
-  QueryService service_{*env_.store, env_.clock, router_};
+  AgentDirectory directory_{*env_.store};
+  QueryService service_{*env_.store, env_.clock, directory_, router_};
 };
 
 // Every target answers while the caller reads `started`: the three results come in one

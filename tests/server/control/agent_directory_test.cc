@@ -159,4 +159,39 @@ TEST_F(AgentDirectoryTest, AuthenticatesPendingSecretsAndTellsRotationRequests) 
 }
 
 }  // namespace
+// Select picks by what the record says (labels, policy), answers with id and hostname in id
+// order, and sees a change committed just before it is called.
+TEST_F(AgentDirectoryTest, SelectsByLabelsAndPolicyInIdOrder) {
+  const auto put = [this](const std::string& id, const std::string& policy,
+                          const std::string& role) {
+    record::AgentRecord record;
+    record.mutable_agent()->set_id(id);
+    record.mutable_agent()->set_policy(policy);
+    record.mutable_agent()->set_hostname("host-" + id);
+    (*record.mutable_agent()->mutable_labels())["role"] = role;
+    absl::StatusOr<storage::TxnResult> result = memory_->Txn(
+        {.success = {storage::Op::Put(layout::AgentKey(id), record.SerializeAsString())}});
+    EXPECT_OK(result);
+    return result.ok() ? result->revision : 0;
+  };
+  put("c", "linux", "web");
+  put("a", "linux", "web");
+  put("b", "windows", "web");
+  AgentDirectory directory(store_);
+  ASSERT_OK(directory.Start());
+  const auto web_on_linux = [](const DirectoryAgent& agent) {
+    auto role = agent.labels.find("role");
+    return agent.policy == "linux" && role != agent.labels.end() && role->second == "web";
+  };
+  using Selected = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(directory.Select(store_.CurrentRevision(), web_on_linux).value(),
+            (Selected{{"a", "host-a"}, {"c", "host-c"}}));
+
+  const int64_t revision = put("a", "linux", "db");
+  EXPECT_EQ(directory.Select(revision, web_on_linux).value(), (Selected{{"c", "host-c"}}));
+  // A revision the store never reaches: the directory cannot have seen it.
+  EXPECT_EQ(directory.Select(revision + 100, web_on_linux).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
 }  // namespace fleet::server
