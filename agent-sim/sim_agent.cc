@@ -128,6 +128,12 @@ v1::ActionStatus SimAgent::OnAction(const v1::AgentAction& action) {
   const absl::Time first = StepTime(running.start, 1);
   {
     absl::MutexLock lock(&mu_);
+    // Done the moment it comes (no duration, no steps, no restart): answered with its final
+    // status alone, as agent.proto allows, rather than ACCEPTED and the end right after it.
+    if (first <= now && behavior_.action_progress_steps == 0 && !Restarts(running.type)) {
+      const bool fails = std::bernoulli_distribution(behavior_.action_failure_rate)(rng_);
+      return Finished(action.id(), running, fails);
+    }
     running_.insert_or_assign(action.id(), std::move(running));
   }
   scheduler_.At(first, [this, id = action.id()] { Step(id); });
@@ -154,33 +160,39 @@ void SimAgent::Step(const std::string& id) {
       report = StatusOf(id, v1::ActionStatus::RUNNING, 100 * running.steps_done / (steps + 1),
                         absl::StrCat("step ", running.steps_done, " of ", steps + 1));
       scheduler_.At(StepTime(running.start, running.steps_done + 1), [this, id] { Step(id); });
-    } else if (std::bernoulli_distribution(behavior_.action_failure_rate)(rng_)) {
-      running_.erase(it);
-      ++activity_.actions_failed;
-      report = StatusOf(id, v1::ActionStatus::FAILED, 100, "simulated failure");
-    } else if (Restarts(running.type)) {
+    } else if (const bool fails = std::bernoulli_distribution(behavior_.action_failure_rate)(rng_);
+               !fails && Restarts(running.type)) {
       // It succeeds once the agent is back (OnConnected).
       const std::string version = running.type == "upgrade" ? running.version : version_;
       restarting_.push_back({.id = id, .version = version});
       running_.erase(it);
       restart_as = version;
     } else {
-      v1::ActionStatus done = StatusOf(
-          id, v1::ActionStatus::SUCCEEDED, 100,
-          running.type == "unenroll" ? "simulated: the agent keeps running" : "done by agent-sim");
-      if (running.type == "diagnostics") {
-        done.set_output(nlohmann::json{
-            {"host", hostname_}, {"version", version_}, {"actions_running", running_.size() - 1}}
-                            .dump());
-      }
+      const Running finished = std::move(running);
       running_.erase(it);
-      ++activity_.actions_succeeded;
-      report = std::move(done);
+      report = Finished(id, finished, fails);
     }
   }
   // Outside the lock: the connection's lock is taken inside, and its handlers take ours.
   if (report.has_value()) Report(*std::move(report));
   if (restart_as.has_value()) outbox_->Restart(*std::move(restart_as));
+}
+
+v1::ActionStatus SimAgent::Finished(const std::string& id, const Running& running, bool fails) {
+  if (fails) {
+    ++activity_.actions_failed;
+    return StatusOf(id, v1::ActionStatus::FAILED, 100, "simulated failure");
+  }
+  v1::ActionStatus done = StatusOf(
+      id, v1::ActionStatus::SUCCEEDED, 100,
+      running.type == "unenroll" ? "simulated: the agent keeps running" : "done by agent-sim");
+  if (running.type == "diagnostics") {
+    done.set_output(nlohmann::json{
+        {"host", hostname_}, {"version", version_}, {"actions_running", running_.size()}}
+                        .dump());
+  }
+  ++activity_.actions_succeeded;
+  return done;
 }
 
 void SimAgent::Report(v1::ActionStatus status) {

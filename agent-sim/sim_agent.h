@@ -1,10 +1,11 @@
 // One simulated agent's actions and live queries (agent.proto, "Actions" and "Live queries"):
 // each action is ACCEPTED at once, reports RUNNING with progress in steps over its duration, then
-// SUCCEEDED or FAILED (at the failure rate); an unknown type (or bad arguments) is REJECTED; an
-// ActionCancel stops a running action (CANCELLED). An upgrade (and a restart) reports its
-// progress, then "restarts": the connection reconnects (with the upgrade's version in its
-// Hello), and the action SUCCEEDS once the new stream is welcomed. An unenroll SUCCEEDS and the
-// agent goes on running. A query is answered after the latency with synthetic rows
+// SUCCEEDED or FAILED (at the failure rate), except that one done the moment it comes (no
+// duration, no steps, no restart) is answered with its final status alone; an unknown type (or bad
+// arguments) is REJECTED; an ActionCancel stops a running action (CANCELLED). An upgrade (and a
+// restart) reports its progress, then "restarts": the connection reconnects (with the upgrade's
+// version in its Hello), and the action SUCCEEDS once the new stream is welcomed. An unenroll
+// SUCCEEDS and the agent goes on running. A query is answered after the latency with synthetic rows
 // ({"host": hostname, "n": i}), or with an error at the error rate. Timed steps are tasks on a
 // TaskScheduler shared by every agent: no thread per agent.
 #ifndef FLEETD_AGENT_SIM_SIM_AGENT_H_
@@ -127,6 +128,10 @@ class SimAgent final : public ActionHandler, public QueryHandler {
 
   // The next step of action `id`, a task: a RUNNING report, or its end.
   void Step(const std::string& id);
+  // The final status of `running` (action `id`, not or no longer in running_), FAILED when
+  // `fails`, counted in activity_.
+  v1::ActionStatus Finished(const std::string& id, const Running& running, bool fails)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // When step `step` (1-based; steps + 1 is the end) of an action started at `start` is due.
   absl::Time StepTime(absl::Time start, int step) const;
   // Answers query `id`, a task.

@@ -114,19 +114,19 @@ TEST_F(SimAgentTest, ActionRunsInStepsThenSucceeds) {
   EXPECT_EQ(scheduler_.pending(), 0u);
 }
 
-// A zero duration without steps ends at once (from a task, never inside the handler call).
+// A zero duration without steps ends at once: the handler answers with the final status itself
+// (no ACCEPTED first), except for a restart, which is accepted and reconnects from a task.
 TEST_F(SimAgentTest, ZeroDurationEndsAtOnce) {
   Make({.action_duration = absl::ZeroDuration(), .action_progress_steps = 0});
-  agent_->OnAction(Action("a1", "restart"));
-  agent_->OnAction(Action("a2", "diagnostics"));
-  EXPECT_TRUE(outbox_.reports.empty());
+  EXPECT_EQ(agent_->OnAction(Action("a1", "restart")).state(), v1::ActionStatus::ACCEPTED);
+  const v1::ActionStatus done = agent_->OnAction(Action("a2", "diagnostics"));
+  EXPECT_EQ(done.id(), "a2");
+  EXPECT_EQ(done.state(), v1::ActionStatus::SUCCEEDED);
+  EXPECT_EQ(nlohmann::json::parse(done.output())["host"], "sim-7");
+  EXPECT_EQ(activity_.Counts().actions_succeeded, 1);
   scheduler_.Advance(absl::ZeroDuration());
-  ASSERT_EQ(outbox_.reports.size(), 1u);
-  EXPECT_EQ(outbox_.reports[0].id(), "a2");
-  EXPECT_EQ(outbox_.reports[0].state(), v1::ActionStatus::SUCCEEDED);
-  const nlohmann::json output = nlohmann::json::parse(outbox_.reports[0].output());
-  EXPECT_EQ(output["host"], "sim-7");
-  // The restart reconnects first.
+  // Nothing more is reported of the diagnostics; the restart reconnects first.
+  EXPECT_TRUE(outbox_.reports.empty());
   EXPECT_EQ(outbox_.restarts.size(), 1u);
 }
 
@@ -201,9 +201,9 @@ TEST_F(SimAgentTest, CancelStopsARunningAction) {
 
 // Unenroll succeeds (the simulated agent keeps running).
 TEST_F(SimAgentTest, UnenrollSucceeds) {
-  Make({.action_duration = absl::ZeroDuration(), .action_progress_steps = 0});
+  Make({.action_duration = absl::Seconds(1), .action_progress_steps = 0});
   agent_->OnAction(Action("a1", "unenroll"));
-  scheduler_.Advance(absl::ZeroDuration());
+  scheduler_.Advance(absl::Seconds(1));
   ASSERT_EQ(outbox_.reports.size(), 1u);
   EXPECT_EQ(outbox_.reports[0].state(), v1::ActionStatus::SUCCEEDED);
 }
