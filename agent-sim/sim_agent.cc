@@ -234,13 +234,21 @@ void SimAgent::OnRepeated() { ++activity_.actions_repeated; }
 
 std::optional<v1::QueryResult> SimAgent::OnQuery(const v1::AgentQuery& query) {
   ++activity_.queries_received;
+  if (behavior_.query_latency <= absl::ZeroDuration()) {
+    // An answer at once that fits in one result is the handler's own return: no task, no hop.
+    bool error = false;
+    std::vector<v1::QueryResult> results = AnswerOf(query.id(), error);
+    if (results.size() == 1) {
+      ++(error ? activity_.queries_errored : activity_.queries_answered);
+      return std::move(results.front());
+    }
+  }
   scheduler_.At(scheduler_.Now() + behavior_.query_latency,
                 [this, id = query.id()] { Answer(id); });
   return std::nullopt;
 }
 
-void SimAgent::Answer(const std::string& id) {
-  bool error = false;
+std::vector<v1::QueryResult> SimAgent::AnswerOf(const std::string& id, bool& error) {
   {
     absl::MutexLock lock(&mu_);
     error = std::bernoulli_distribution(behavior_.query_error_rate)(rng_);
@@ -256,8 +264,14 @@ void SimAgent::Answer(const std::string& id) {
   }
   const google::protobuf::Duration took =
       TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(behavior_.query_latency));
+  for (v1::QueryResult& result : results) *result.mutable_duration() = took;
+  return results;
+}
+
+void SimAgent::Answer(const std::string& id) {
+  bool error = false;
+  std::vector<v1::QueryResult> results = AnswerOf(id, error);
   for (v1::QueryResult& result : results) {
-    *result.mutable_duration() = took;
     // The stream ended or the deadline passed: the rest would be dropped as well.
     if (!outbox_->SendQueryResult(std::move(result)).ok()) {
       ++activity_.queries_dropped;

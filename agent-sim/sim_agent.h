@@ -6,7 +6,8 @@
 // restart) reports its progress, then "restarts": the connection reconnects (with the upgrade's
 // version in its Hello), and the action SUCCEEDS once the new stream is welcomed. An unenroll
 // SUCCEEDS and the agent goes on running. A query is answered after the latency with synthetic rows
-// ({"host": hostname, "n": i}), or with an error at the error rate. Timed steps are tasks on a
+// ({"host": hostname, "n": i}), or with an error at the error rate; with no latency, an answer
+// that fits in one result is the handler's own return. Timed steps are tasks on a
 // TaskScheduler shared by every agent: no thread per agent.
 #ifndef FLEETD_AGENT_SIM_SIM_AGENT_H_
 #define FLEETD_AGENT_SIM_SIM_AGENT_H_
@@ -136,6 +137,8 @@ class SimAgent final : public ActionHandler, public QueryHandler {
   absl::Time StepTime(absl::Time start, int step) const;
   // Answers query `id`, a task.
   void Answer(const std::string& id);
+  // The answer to query `id`: an error (then `error` is set) at the error rate, else the rows.
+  std::vector<v1::QueryResult> AnswerOf(const std::string& id, bool& error);
   // The rows of one answer, in results of at most 512 KiB of rows each; the last marked.
   std::vector<v1::QueryResult> Rows(const std::string& id) const;
   // Sends a later status of an action.

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -259,29 +260,33 @@ TEST_F(SimAgentTest, ManyRowsGoInSeveralResults) {
   EXPECT_EQ(rows, 100'000u);
 }
 
-// Zero rows is an empty array.
+// Zero rows is an empty array; with no latency, an answer in one result is OnQuery's return and
+// nothing is left to a task.
 TEST_F(SimAgentTest, ZeroRows) {
   Make({.query_latency = absl::ZeroDuration(), .query_rows = 0});
-  agent_->OnQuery(Query("q1"));
-  scheduler_.Advance(absl::ZeroDuration());
-  ASSERT_EQ(outbox_.results.size(), 1u);
-  EXPECT_EQ(outbox_.results[0].rows_json(), "[]");
-  EXPECT_TRUE(outbox_.results[0].last());
+  const std::optional<v1::QueryResult> result = agent_->OnQuery(Query("q1"));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->id(), "q1");
+  EXPECT_EQ(result->rows_json(), "[]");
+  EXPECT_TRUE(result->last());
+  EXPECT_EQ(activity_.Counts().queries_answered, 1);
+  EXPECT_EQ(scheduler_.pending(), 0u);
+  EXPECT_TRUE(outbox_.results.empty());
 }
 
 // At an error rate of 1 every query is answered with an error; an answer that cannot go out is
 // counted as dropped.
 TEST_F(SimAgentTest, QueryErrorsAndDrops) {
-  Make({.query_latency = absl::ZeroDuration(), .query_error_rate = 1.0});
+  Make({.query_latency = absl::Milliseconds(1), .query_error_rate = 1.0});
   agent_->OnQuery(Query("q1"));
-  scheduler_.Advance(absl::ZeroDuration());
+  scheduler_.Advance(absl::Milliseconds(1));
   ASSERT_EQ(outbox_.results.size(), 1u);
   EXPECT_FALSE(outbox_.results[0].error().empty());
   EXPECT_TRUE(outbox_.results[0].last());
   EXPECT_EQ(activity_.Counts().queries_errored, 1);
   outbox_.result_status = absl::NotFoundError("stream ended");
   agent_->OnQuery(Query("q2"));
-  scheduler_.Advance(absl::ZeroDuration());
+  scheduler_.Advance(absl::Milliseconds(1));
   EXPECT_EQ(activity_.Counts().queries_dropped, 1);
   EXPECT_EQ(activity_.Counts().queries_errored, 1);
 }
