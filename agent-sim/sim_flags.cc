@@ -44,7 +44,8 @@ void AddSimFlags(CLI::App& app, SimFlags& flags) {
   app.add_option("--key", flags.tls.key_file, "The private key (PEM) of --cert");
   app.add_option("--action-duration", flags.action_duration,
                  "How long each action runs, from ACCEPTED to its final state, e.g. 2s, 500ms, "
-                 "0 (at once)")
+                 "0 (at once: answered with its final state alone unless it has progress steps "
+                 "or restarts the agent)")
       ->capture_default_str();
   app.add_option("--action-progress-steps", flags.action_progress_steps,
                  "RUNNING reports with progress, spread evenly over --action-duration (0 to 100)")
