@@ -70,8 +70,9 @@ AdminService::AdminService(storage::Store& store, Clock& clock, const AdminContr
           control.queries == nullptr
               ? nullptr
               : std::make_unique<QueryService>(store, clock, control.directory, *control.queries)) {
-  if (control.actions != nullptr)
+  if (control.actions != nullptr) {
     actions_.emplace(store, clock, control.directory, *control.actions);
+  }
 }
 
 absl::Status AdminService::WithActions(const std::function<absl::Status(ActionService&)>& body) {

@@ -84,8 +84,9 @@ absl::StatusOr<std::vector<ResolvedTarget>> ResolveTargets(storage::Store& store
     if (!agents.ok()) return agents.status();
     for (const StoredRecord<record::AgentRecord>& stored : *agents) {
       const v1::Agent& agent = stored.record.agent();
-      if (matches(agent.labels(), agent.policy()))
+      if (matches(agent.labels(), agent.policy())) {
         resolved.push_back({agent.id(), agent.hostname()});
+      }
     }
   }
   if (resolved.empty()) {

@@ -37,23 +37,22 @@ absl::Status AgentDirectory::Start(absl::Duration sync_timeout) {
 }
 
 AgentDirectory::Entry AgentDirectory::EntryOf(const record::AgentRecord& record) {
-  return Entry{.policy = record.agent().policy(),
+  return Entry{.facts = DirectoryAgent{.hostname = record.agent().hostname(),
+                                       .policy = record.agent().policy(),
+                                       .labels = record.agent().labels()},
                .secret_sha256 = record.secret_sha256(),
                .pending_sha256 = record.pending_secret_sha256(),
                .rotation_requested_us =
                    record.agent().has_rotation_requested_at()
                        ? TimeUtil::TimestampToMicroseconds(record.agent().rotation_requested_at())
                        : 0,
-               .secret_issued_at = SecretIssuedAt(record.agent()),
-               .facts = DirectoryAgent{.hostname = record.agent().hostname(),
-                                       .policy = record.agent().policy(),
-                                       .labels = record.agent().labels()}};
+               .secret_issued_at = SecretIssuedAt(record.agent())};
 }
 
 void AgentDirectory::Set(const std::string& agent_id, const Entry* entry, Changes& changes) {
   auto it = agents_.find(agent_id);
-  const std::string old_policy = it == agents_.end() ? "" : it->second.policy;
-  const std::string new_policy = entry == nullptr ? "" : entry->policy;
+  const std::string old_policy = it == agents_.end() ? "" : it->second.facts.policy;
+  const std::string new_policy = entry == nullptr ? "" : entry->facts.policy;
   if (old_policy != new_policy) {
     if (!old_policy.empty() && --per_policy_[old_policy] == 0) per_policy_.erase(old_policy);
     if (!new_policy.empty()) ++per_policy_[new_policy];
@@ -136,7 +135,7 @@ absl::StatusOr<AuthenticatedAgent> AgentDirectory::Authenticate(const std::strin
     return absl::UnauthenticatedError("unknown or unenrolled agent, or a wrong secret");
   }
   const Entry& entry = it->second;
-  return AuthenticatedAgent{.policy = entry.policy,
+  return AuthenticatedAgent{.policy = entry.facts.policy,
                             .pending_sha256 = pending ? entry.pending_sha256 : "",
                             .rotation_requested = entry.rotation_requested_us != 0,
                             .secret_issued_at = entry.secret_issued_at};
@@ -151,7 +150,7 @@ bool AgentDirectory::RotationRequested(const std::string& agent_id) {
 std::string AgentDirectory::PolicyOf(const std::string& agent_id) {
   absl::MutexLock lock(&mu_);
   auto it = agents_.find(agent_id);
-  return it == agents_.end() ? "" : it->second.policy;
+  return it == agents_.end() ? "" : it->second.facts.policy;
 }
 
 bool AgentDirectory::WaitForAgent(const std::string& agent_id, absl::Duration timeout) {

@@ -114,14 +114,13 @@ class AgentDirectory final : private storage::ReflectorHandler {
 
  private:
   struct Entry {
-    std::string policy;
+    // Hostname, policy and labels.
+    DirectoryAgent facts;
     std::string secret_sha256;
     std::string pending_sha256;
     // rotation_requested_at in unix micros; 0 for none.
     int64_t rotation_requested_us = 0;
     absl::Time secret_issued_at;
-    // Hostname, policy (again) and labels, for Select.
-    DirectoryAgent facts;
   };
   // What the directory keeps of a record.
   static Entry EntryOf(const record::AgentRecord& record);
