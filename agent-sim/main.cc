@@ -23,8 +23,9 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Simulates fleetd agents: enrolls each once (identities kept in --state-dir), keeps their "
       "Connect streams open, applies and acks (or nacks) policy updates, runs actions (ACCEPTED, "
-      "RUNNING with progress, then SUCCEEDED or FAILED; an upgrade reconnects with its new "
-      "version), answers live queries with synthetic rows, and prints a JSON report at the end: "
+      "RUNNING with progress, then SUCCEEDED or FAILED; one done at once, with no steps, is "
+      "answered with its final state alone; an upgrade reconnects with its new version), answers "
+      "live queries with synthetic rows, and prints a JSON report at the end: "
       "agents, enrolled, connected, updates {delta, full}, acks, nacks, reconnects, errors, "
       "rotations, latency_ms {p50, p90, p99, max} from commit to apply, actions {received, "
       "repeated, succeeded, failed, rejected, cancelled}, queries {received, answered, errored, "
