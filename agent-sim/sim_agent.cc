@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -237,11 +238,13 @@ std::optional<v1::QueryResult> SimAgent::OnQuery(const v1::AgentQuery& query) {
   if (behavior_.query_latency <= absl::ZeroDuration()) {
     // An answer at once that fits in one result is the handler's own return: no task, no hop.
     bool error = false;
-    std::vector<v1::QueryResult> results = AnswerOf(query.id(), error);
-    if (results.size() == 1) {
+    auto results = std::make_shared<std::vector<v1::QueryResult>>(AnswerOf(query.id(), error));
+    if (results->size() == 1) {
       ++(error ? activity_.queries_errored : activity_.queries_answered);
-      return std::move(results.front());
+      return std::move(results->front());
     }
+    scheduler_.At(scheduler_.Now(), [this, results, error] { Send(*results, error); });
+    return std::nullopt;
   }
   scheduler_.At(scheduler_.Now() + behavior_.query_latency,
                 [this, id = query.id()] { Answer(id); });
@@ -271,6 +274,10 @@ std::vector<v1::QueryResult> SimAgent::AnswerOf(const std::string& id, bool& err
 void SimAgent::Answer(const std::string& id) {
   bool error = false;
   std::vector<v1::QueryResult> results = AnswerOf(id, error);
+  Send(results, error);
+}
+
+void SimAgent::Send(std::vector<v1::QueryResult>& results, bool error) {
   for (v1::QueryResult& result : results) {
     // The stream ended or the deadline passed: the rest would be dropped as well.
     if (!outbox_->SendQueryResult(std::move(result)).ok()) {

@@ -139,6 +139,9 @@ class SimAgent final : public ActionHandler, public QueryHandler {
   void Answer(const std::string& id);
   // The answer to query `id`: an error (then `error` is set) at the error rate, else the rows.
   std::vector<v1::QueryResult> AnswerOf(const std::string& id, bool& error);
+  // Sends `results` (an answer, an error when `error`) and counts it, or counts it dropped when
+  // the stream no longer takes it.
+  void Send(std::vector<v1::QueryResult>& results, bool error);
   // The rows of one answer, in results of at most 512 KiB of rows each; the last marked.
   std::vector<v1::QueryResult> Rows(const std::string& id) const;
   // Sends a later status of an action.

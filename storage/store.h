@@ -45,8 +45,9 @@ class Watcher {
   virtual ~Watcher() = default;
 
   // Waits up to `timeout` for changes. Returns the next batch (events of one or more whole
-  // transactions, in revision order, never repeating or skipping one). On timeout returns a batch
-  // with no events whose revision says how far the watch has progressed. Errors: the Compacted
+  // transactions, in revision order, never repeating or skipping one). On timeout, and may also
+  // when transactions outside the prefix were committed, returns a batch with no events whose
+  // revision says how far the watch has progressed. Errors: the Compacted
   // error when the watcher fell so far behind that the log it needs was compacted; CANCELLED
   // after Cancel or when the store closed; a backend's I/O error. After an error the watcher is
   // done and keeps returning it.

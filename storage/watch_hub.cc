@@ -57,7 +57,10 @@ class WatcherImpl final : public Watcher {
         if (!buffer_.empty()) return DrainBuffer();
         // Only while still live: an overflow during the wait sent the watcher back to the log,
         // and buffer_tail_ then names transactions it has not delivered.
-        if (cv_.WaitWithDeadline(&core_->mu, deadline) && live_ && buffer_.empty() && !done_) {
+        const bool timed_out = cv_.WaitWithDeadline(&core_->mu, deadline);
+        // A timeout, or a commit outside the prefix: how far the watch has come, so that a
+        // caller waiting for a revision need not wait out the timeout.
+        if (live_ && buffer_.empty() && !done_ && (timed_out || buffer_tail_ > position_)) {
           return WatchBatch{.revision = position_ = buffer_tail_};
         }
         continue;
@@ -83,7 +86,10 @@ class WatcherImpl final : public Watcher {
   void Append(const CommittedTxnPtr& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(core_->mu) {
     if (txn->revision <= buffer_tail_) return;
     buffer_tail_ = txn->revision;
-    if (!Matches(*txn)) return;
+    if (!Matches(*txn)) {
+      cv_.Signal();
+      return;
+    }
     buffered_bytes_ += WatchHub::ChargedBytes(*txn);
     if (buffered_bytes_ > core_->buffer_bytes) {
       // Too slow to keep up live: fall back to the log from the last delivered revision.

@@ -12,6 +12,8 @@ AgentHub::~AgentHub() {
   {
     absl::MutexLock lock(&kicks_mu_);
     stopping_ = true;
+    // The streams are gone by now (the agent service stops first): nothing is left to kick.
+    mail_kicks_.clear();
   }
   mail_kicker_.join();
 }
@@ -26,7 +28,7 @@ void AgentHub::RunMailKicks() {
     {
       absl::MutexLock lock(&kicks_mu_);
       kicks_mu_.Await(absl::Condition(&ready));
-      if (mail_kicks_.empty()) return;  // stopping, nothing left
+      if (stopping_) return;
       sessions = std::move(mail_kicks_.front());
       mail_kicks_.pop_front();
     }
@@ -146,7 +148,11 @@ void AgentHub::MailDueMany(const std::vector<std::string>& agent_ids) {
       if (auto session = it->second.session.lock()) sessions.push_back(std::move(session));
     }
   }
-  if (sessions.empty()) return;
+  // A few (a query to one agent) are kicked here, without waiting behind a big batch.
+  if (sessions.size() <= kInlineKicks) {
+    for (const std::shared_ptr<AgentSession>& session : sessions) session->Kick();
+    return;
+  }
   absl::MutexLock lock(&kicks_mu_);
   mail_kicks_.push_back(std::move(sessions));
 }

@@ -8,7 +8,9 @@
 //
 // Mail due for many agents at once (an action to 100,000) is kicked by the hub's own thread, not
 // the poster's: MailDueMany returns once the sessions are found, so that a poster (the action
-// engine following the store, a live query) never waits for 100,000 writes to start.
+// engine following the store, a live query) never waits for 100,000 writes to start. A few
+// sessions (up to kInlineKicks) are kicked on the poster's thread, so that a query to one agent
+// never waits behind a big batch.
 #ifndef FLEETD_SERVER_AGENT_AGENT_HUB_H_
 #define FLEETD_SERVER_AGENT_AGENT_HUB_H_
 
@@ -35,8 +37,12 @@ class AgentHub final : public AgentDirectoryObserver, public MailboxObserver {
  public:
   // `directory` is not owned and outlives the hub; register the hub with it as an observer.
   explicit AgentHub(AgentDirectory& directory);
-  // Kicks what MailDueMany queued, then stops the hub's thread.
+  // Stops the hub's thread; what MailDueMany queued and was not kicked yet is dropped (call it
+  // once the streams have ended).
   ~AgentHub() override;
+
+  // MailDueMany kicks at most this many sessions on the caller's thread.
+  static constexpr size_t kInlineKicks = 64;
 
   AgentHub(const AgentHub&) = delete;
   AgentHub& operator=(const AgentHub&) = delete;

@@ -354,14 +354,17 @@ void ActionEngine::Drop(const std::string& id, MailOps& ops) {
 void ActionEngine::SetState(const std::string& action_id, Entry& entry, uint32_t i,
                             v1::ActionTargetState state, absl::Time now) {
   Target& target = entry.targets[i];
+  // Whether the agent has the action decides what a cancel after a restart does: leaving pending
+  // is written as soon as a final state is.
+  const bool settled = IsFinal(state) || target.state == v1::ACTION_TARGET_PENDING;
   --entry.counts[target.state];
   target.state = static_cast<uint8_t>(state);
   ++entry.counts[target.state];
   target.updated_us = absl::ToUnixMicros(now);
-  Persist(action_id, entry, i);
+  Persist(action_id, entry, i, settled);
 }
 
-void ActionEngine::Persist(const std::string& action_id, Entry& entry, uint32_t i) {
+void ActionEngine::Persist(const std::string& action_id, Entry& entry, uint32_t i, bool settled) {
   const Target& target = entry.targets[i];
   record::ActionResultRecord result;
   result.set_state(static_cast<v1::ActionTargetState>(target.state));
@@ -371,7 +374,7 @@ void ActionEngine::Persist(const std::string& action_id, Entry& entry, uint32_t 
     result.set_output(it->second.output);
   }
   result.set_updated_unix_micros(target.updated_us);
-  writer_.Put(action_id, entry.agent_ids[i], result, IsFinal(target.state));
+  writer_.Put(action_id, entry.agent_ids[i], result, settled);
 }
 
 void ActionEngine::ExpireDue() {
@@ -444,7 +447,7 @@ absl::Status ActionEngine::ActionStatusReported(const std::string& agent_id,
         SetState(id, entry, i, reported, now);
       } else {
         target.updated_us = absl::ToUnixMicros(now);
-        Persist(id, entry, i);
+        Persist(id, entry, i, /*settled=*/false);  // progress, message or output only
       }
       drop_mail = IsFinal(reported);
     }

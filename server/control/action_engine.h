@@ -47,8 +47,8 @@ namespace fleet::server {
 struct ActionEngineOptions {
   // How often changed results are written (action_results.h).
   absl::Duration flush_interval = absl::Milliseconds(250);
-  // How long a target's state on the way (delivered, running) may wait for its next change
-  // before it is written (action_results.h).
+  // How long a change of a target that has the action and has not finished (delivered to
+  // running, progress) may wait for its next change before it is written (action_results.h).
   absl::Duration unsettled_hold = absl::Seconds(3);
   // The longest the expiry timer sleeps before it looks at the clock again.
   absl::Duration expiry_poll = absl::Seconds(1);
@@ -203,7 +203,8 @@ class ActionEngine final : public ActionReportSink,
   // Moves target `i` to `state` (counts follow), stamped `now`, and hands it to the writer.
   void SetState(const std::string& action_id, Entry& entry, uint32_t i, v1::ActionTargetState state,
                 absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Persist(const std::string& action_id, Entry& entry, uint32_t i)
+  // Hands target `i` as it is to the writer; `settled` as ActionResultWriter::Put takes it.
+  void Persist(const std::string& action_id, Entry& entry, uint32_t i, bool settled)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Action View(const Entry& entry) const;
   ActionTargetView TargetView(const Entry& entry, uint32_t i) const;

@@ -3,12 +3,12 @@
 // store's unlogged state, in batches (Store::PutState, at most kMaxResultsPerPut a call) every
 // flush interval and on Stop: a result of 100,000 agents costs a few writes, never one per agent,
 // and never a revision. A target changed several times between flushes is written once, as it
-// is last. A target's final state goes with the next flush; a state on the way (delivered,
-// running) may wait up to a hold for the target's next change, so that a target that finishes
-// within the hold (most do, in a fast action) is written once, not once per step, and one that
-// reports progress often is written at most once per hold. After a restart LoadActionResults
-// reads them back: final states to within one flush interval, states on the way to within the
-// hold (a target read back as pending is sent the action again, which the agent treats by id).
+// is last. What the engine calls settled (a final state, and a target leaving pending: whether
+// the agent has the action decides whether a cancel is sent to it) goes with the next flush; a
+// change on the way (delivered to running, progress, a message) may wait up to a hold for the
+// target's next change, so that a target that reports progress often is written at most once per
+// hold. After a restart LoadActionResults reads them back: settled states to within one flush
+// interval, changes on the way to within the hold.
 #ifndef FLEETD_SERVER_CONTROL_ACTION_RESULTS_H_
 #define FLEETD_SERVER_CONTROL_ACTION_RESULTS_H_
 
@@ -51,8 +51,8 @@ class ActionResultWriter {
   ActionResultWriter& operator=(const ActionResultWriter&) = delete;
 
   // Keeps `result` to be written as the target `agent_id` of `action_id` (replacing what waits
-  // for it): with the next flush when `settled` (a final state) or when what it replaces was due,
-  // else within the hold. In memory only; quick.
+  // for it): with the next flush when `settled` or when what it replaces was due, else within the
+  // hold. In memory only; quick.
   void Put(const std::string& action_id, const std::string& agent_id,
            const record::ActionResultRecord& result, bool settled);
 

@@ -54,14 +54,14 @@ class ActionResultWriterTest : public ::testing::Test {
   std::unique_ptr<storage::Store> store_ = storage::NewMemoryStore();
 };
 
-// A final state is written by the flusher; a delivered one held for an hour is not, until its
+// A settled state is written by the flusher; a running one held for an hour is not, until its
 // final state replaces it, and then only the final state is written.
 TEST_F(ActionResultWriterTest, FinalStatesGoAtOnceStatesOnTheWayWaitForTheNext) {
   ActionResultWriter writer(*store_, kFlushInterval, absl::Hours(1));
   writer.Put("act1", "agent1", Result(v1::ACTION_TARGET_SUCCEEDED, 100), /*settled=*/true);
-  writer.Put("act1", "agent2", Result(v1::ACTION_TARGET_DELIVERED), /*settled=*/false);
+  writer.Put("act1", "agent2", Result(v1::ACTION_TARGET_RUNNING, 50), /*settled=*/false);
   ASSERT_TRUE(WaitForState("agent1", v1::ACTION_TARGET_SUCCEEDED));
-  // Many flushes have run since: the delivered state still waits.
+  // Many flushes have run since: the running state still waits.
   absl::SleepFor(kFlushInterval * 10);
   EXPECT_FALSE(Stored("agent2").has_value());
   EXPECT_EQ(writer.pending(), 1u);
@@ -99,11 +99,11 @@ TEST_F(ActionResultWriterTest, FlushWritesWhatIsHeld) {
     std::optional<record::ActionResultRecord> stored = Stored("agent1");
     ASSERT_TRUE(stored.has_value());
     EXPECT_EQ(stored->progress_percent(), 40);
-    writer.Put("act1", "agent2", Result(v1::ACTION_TARGET_DELIVERED), /*settled=*/false);
+    writer.Put("act1", "agent2", Result(v1::ACTION_TARGET_RUNNING, 60), /*settled=*/false);
   }
   std::optional<record::ActionResultRecord> stored = Stored("agent2");
   ASSERT_TRUE(stored.has_value());
-  EXPECT_EQ(stored->state(), v1::ACTION_TARGET_DELIVERED);
+  EXPECT_EQ(stored->progress_percent(), 60);
 }
 
 }  // namespace
