@@ -100,6 +100,17 @@ TEST_F(ReflectorTest, ListsThenFollowsThePrefix) {
   EXPECT_EQ(reflector->restarts(), 0);
 }
 
+// A commit outside the prefix moves the reflector's revision at once, not after its poll: a
+// caller waiting for the store's current revision (the agent directory for an action's targets)
+// is not held up by other keys' commits.
+TEST_F(ReflectorTest, CommitOutsideThePrefixIsSeenWithoutWaitingOutThePoll) {
+  Reflector reflector(store_, handler_,
+                      ReflectorOptions{.name = "test", .prefix = "/k/", .poll = absl::Hours(1)});
+  ASSERT_TRUE(reflector.WaitSynced(kWait));
+  const int64_t revision = Put("/other", "x");
+  EXPECT_TRUE(reflector.WaitForRevision(revision, kWait));
+}
+
 // A watch that breaks mid-stream is restarted: the view is listed again, with whatever changed
 // while it was broken, and later changes still arrive.
 TEST_F(ReflectorTest, WatchBrokenMidStreamIsListedAgain) {
