@@ -47,6 +47,7 @@ class WatcherImpl final : public Watcher {
   absl::StatusOr<WatchBatch> Next(absl::Duration timeout) override {
     const absl::Time deadline = absl::Now() + timeout;
     absl::MutexLock lock(&core_->mu);
+    const int64_t reported = position_;
     while (true) {
       if (done_) return error_;
       if (core_->log == nullptr) {
@@ -70,7 +71,10 @@ class WatcherImpl final : public Watcher {
         Finish(batch.status());
         continue;
       }
-      if (!batch->events.empty() || absl::Now() >= deadline) return batch;
+      // Progress through commits outside the prefix is reported as the live path reports it.
+      if (!batch->events.empty() || batch->revision > reported || absl::Now() >= deadline) {
+        return batch;
+      }
     }
   }
 
