@@ -21,6 +21,10 @@
 
 namespace fleet::storage::etcd {
 
+// The request metadata that makes etcd refuse a call (UNAVAILABLE, "etcdserver: no leader")
+// before it acts on it when the member has no leader.
+inline constexpr char kRequireLeaderKey[] = "hasleader";
+
 // An insecure channel to `endpoint` ("host:port"). It connects lazily, on the first call. With
 // `own_connection`, the channel keeps its subchannels to itself (grpc.use_local_subchannel_pool),
 // so it is a TCP connection of its own instead of sharing one with every other channel to the

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "storage/etcd/etcd_api.grpc.pb.h"
+#include "storage/errors.h"
 #include "storage/etcd/etcd_client.h"
 
 namespace fleet::storage::etcd {
@@ -22,12 +23,15 @@ class EtcdWatchStream::Reactor
       : channel_(std::move(channel)),
         endpoint_(std::move(endpoint)),
         key_(options.key),
+        start_revision_(options.start_revision),
         callbacks_(std::move(callbacks)) {
     etcdserverpb::WatchCreateRequest& create = *create_request_.mutable_create_request();
     create.set_key(options.key);
+    create.set_range_end(options.range_end);
     create.set_start_revision(options.start_revision);
     create.set_prev_kv(options.prev_kv);
     create.set_progress_notify(options.progress_notify);
+    if (options.require_leader) context_.AddMetadata(kRequireLeaderKey, "true");
   }
 
   void Start() {
@@ -114,9 +118,9 @@ class EtcdWatchStream::Reactor
   // The status for etcd's cancellation of the watch.
   absl::Status CanceledByEtcd(const etcdserverpb::WatchResponse& response) const {
     if (response.compact_revision() != 0) {
-      return absl::OutOfRangeError(absl::StrCat(
-          "etcd at ", endpoint_, ": Watch: revisions before ", response.compact_revision(),
-          " are compacted; watch from there after re-reading"));
+      // etcd names the oldest revision it still has; the Store's compaction point is the one
+      // before it.
+      return CompactedError(start_revision_ - 1, response.compact_revision() - 1);
     }
     return absl::AbortedError(absl::StrCat(
         "etcd at ", endpoint_, ": Watch: etcd cancelled the watch: ", response.cancel_reason()));
@@ -134,6 +138,7 @@ class EtcdWatchStream::Reactor
   const std::shared_ptr<grpc::Channel> channel_;
   const std::string endpoint_;
   const std::string key_;
+  const int64_t start_revision_;
   const EtcdWatchCallbacks callbacks_;
 
   // Owned by gRPC's reactions (one at a time), or set before the call starts.

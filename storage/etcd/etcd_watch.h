@@ -1,4 +1,4 @@
-// One etcd Watch stream carrying one watch on one key: it sends the create request, reports the
+// One etcd Watch stream carrying one watch on a key or a key range: it sends the create request, reports the
 // created confirmation and every event batch to callbacks, and ends when cancelled, when etcd
 // cancels the watch, or when the connection fails.
 //
@@ -24,8 +24,10 @@
 namespace fleet::storage::etcd {
 
 struct EtcdWatchOptions {
-  // The one key watched; must not be empty.
+  // The key watched, or the first key of the range; must not be empty.
   std::string key;
+  // Empty: only `key`. Otherwise the range [key, range_end).
+  std::string range_end;
   // The first revision to deliver (inclusive), to replay history; 0 delivers only writes made
   // after etcd created the watch. A revision etcd has compacted ends the stream (see Wait).
   int64_t start_revision = 0;
@@ -33,6 +35,9 @@ struct EtcdWatchOptions {
   bool prev_kv = false;
   // etcd sends an event-less response now and then while the key does not change.
   bool progress_notify = false;
+  // etcd ends the watch (UNAVAILABLE, "no leader") when the member loses its leader, instead of
+  // leaving a partitioned member's watch silent.
+  bool require_leader = false;
 };
 
 // Each hook may be empty. They run on gRPC's callback threads, one at a time for one stream and
@@ -81,8 +86,9 @@ class EtcdWatchStream {
   // Waits up to `timeout` for the stream to end; nullopt while it still runs. The final status:
   // CANCELLED after Cancel(); OUT_OF_RANGE naming the compact revision when start_revision was
   // compacted; ABORTED with etcd's reason when etcd cancelled the watch for another reason; the
-  // stream's gRPC error otherwise (UNAVAILABLE when etcd is unreachable or went away). Every
-  // message names etcd and the endpoint.
+  // stream's gRPC error otherwise (UNAVAILABLE when etcd is unreachable or went away). The
+  // OUT_OF_RANGE status is storage::CompactedError (storage/errors.h), which carries the compact
+  // revision. Every message names etcd and the endpoint.
   std::optional<absl::Status> Wait(absl::Duration timeout);
 
  private:
