@@ -17,6 +17,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -29,13 +30,13 @@ constexpr int kLaunchAttempts = 3;
 constexpr absl::Duration kStopTimeout = absl::Seconds(30);
 constexpr absl::Duration kPollInterval = absl::Milliseconds(50);
 
-// Two distinct loopback ports that were free a moment ago: bound to port 0 together (so the
+// `n` distinct loopback ports that were free a moment ago: bound to port 0 together (so the
 // kernel cannot hand out the same one twice), then closed for etcd to take.
-absl::StatusOr<std::pair<int, int>> PickTwoFreePorts() {
-  int fds[2] = {-1, -1};
-  int ports[2] = {0, 0};
+absl::StatusOr<std::vector<int>> PickFreePorts(size_t n) {
+  std::vector<int> fds(n, -1);
+  std::vector<int> ports(n, 0);
   absl::Status status;
-  for (int i = 0; i < 2 && status.ok(); ++i) {
+  for (size_t i = 0; i < n && status.ok(); ++i) {
     fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -52,8 +53,10 @@ absl::StatusOr<std::pair<int, int>> PickTwoFreePorts() {
     if (fd >= 0) close(fd);
   }
   if (!status.ok()) return status;
-  return std::make_pair(ports[0], ports[1]);
+  return ports;
 }
+
+std::string PeerUrl(int port) { return absl::StrCat("http://127.0.0.1:", port); }
 
 // "3.4.23" out of `etcd --version`'s "etcd Version: 3.4.23" line.
 absl::StatusOr<std::string> ReadVersion(const std::string& etcd_bin) {
@@ -76,55 +79,80 @@ absl::StatusOr<std::string> ReadVersion(const std::string& etcd_bin) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EtcdProcess>> EtcdProcess::Start(const EtcdProcessOptions& options) {
-  absl::StatusOr<std::string> version = ReadVersion(options.etcd_bin);
-  if (!version.ok()) return version.status();
-  std::unique_ptr<EtcdProcess> etcd(new EtcdProcess());
-  etcd->version_ = *std::move(version);
-  etcd->data_dir_ = etcd->dir_.Sub("data");
-  etcd->log_path_ = etcd->dir_.Sub("etcd.log");
   absl::Status status;
   for (int attempt = 0; attempt < kLaunchAttempts; ++attempt) {
-    status = etcd->Launch(options);
+    absl::StatusOr<std::vector<std::unique_ptr<EtcdProcess>>> started =
+        StartCluster(1, options);
+    if (started.ok()) return std::move(started->front());
+    status = started.status();
     // Someone else took a port between our closing it and etcd binding it: try new ones.
-    if (status.ok() || !absl::StrContains(status.message(), "address already in use")) break;
+    if (!absl::StrContains(status.message(), "address already in use")) break;
   }
-  if (!status.ok()) return status;
-  return etcd;
+  return status;
 }
 
-absl::Status EtcdProcess::Launch(const EtcdProcessOptions& options) {
-  absl::StatusOr<std::pair<int, int>> ports = PickTwoFreePorts();
+absl::StatusOr<std::vector<std::unique_ptr<EtcdProcess>>> EtcdProcess::StartCluster(
+    size_t members, const EtcdProcessOptions& options) {
+  absl::StatusOr<std::string> version = ReadVersion(options.etcd_bin);
+  if (!version.ok()) return version.status();
+  absl::StatusOr<std::vector<int>> ports = PickFreePorts(2 * members);
   if (!ports.ok()) return ports.status();
-  // A failed attempt may have left a member directory that names the old peer port.
-  std::error_code ignored;  // a data dir that was never made is not an error
-  std::filesystem::remove_all(data_dir_, ignored);
-  endpoint_ = absl::StrCat("127.0.0.1:", ports->first);
-  const std::string client_url = absl::StrCat("http://", endpoint_);
-  const std::string peer_url = absl::StrCat("http://127.0.0.1:", ports->second);
+  std::vector<std::string> initial_cluster;
+  for (size_t i = 0; i < members; ++i) {
+    initial_cluster.push_back(absl::StrCat("m", i, "=", PeerUrl((*ports)[2 * i + 1])));
+  }
+  const std::string cluster = absl::StrJoin(initial_cluster, ",");
+  std::vector<std::unique_ptr<EtcdProcess>> started;
+  for (size_t i = 0; i < members; ++i) {
+    std::unique_ptr<EtcdProcess> etcd(new EtcdProcess());
+    etcd->version_ = *version;
+    etcd->options_ = options;
+    etcd->name_ = absl::StrCat("m", i);
+    etcd->initial_cluster_ = cluster;
+    etcd->client_port_ = (*ports)[2 * i];
+    etcd->peer_port_ = (*ports)[2 * i + 1];
+    etcd->data_dir_ = etcd->dir_.Sub("data");
+    etcd->log_path_ = etcd->dir_.Sub("etcd.log");
+    etcd->endpoint_ = absl::StrCat("127.0.0.1:", etcd->client_port_);
+    if (absl::Status s = etcd->Spawn(); !s.ok()) return s;
+    started.push_back(std::move(etcd));
+  }
+  // A member serves only once a quorum is up, so every one is started before any is waited on.
+  for (std::unique_ptr<EtcdProcess>& etcd : started) {
+    if (absl::Status s = etcd->WaitServing(options.start_timeout); !s.ok()) return s;
+  }
+  return started;
+}
 
+absl::Status EtcdProcess::Spawn() {
+  const std::string client_url = absl::StrCat("http://", endpoint_);
+  const std::string peer_url = PeerUrl(peer_port_);
   // sh only redirects etcd's output into the log and execs it, so the child's pid is etcd's.
   std::vector<std::string> argv = {"/bin/sh",
                                    "-c",
                                    "exec \"$0\" \"$@\" >>\"$FLEET_ETCD_LOG\" 2>&1",
-                                   options.etcd_bin,
-                                   "--name=default",
+                                   options_.etcd_bin,
+                                   "--name=" + name_,
                                    "--data-dir=" + data_dir_,
                                    "--listen-client-urls=" + client_url,
                                    "--advertise-client-urls=" + client_url,
                                    "--listen-peer-urls=" + peer_url,
                                    "--initial-advertise-peer-urls=" + peer_url,
-                                   "--initial-cluster=default=" + peer_url,
+                                   "--initial-cluster=" + initial_cluster_,
                                    "--initial-cluster-state=new",
                                    "--logger=zap",
                                    "--log-outputs=stderr"};
-  argv.insert(argv.end(), options.extra_flags.begin(), options.extra_flags.end());
+  argv.insert(argv.end(), options_.extra_flags.begin(), options_.extra_flags.end());
   absl::StatusOr<std::unique_ptr<Subprocess>> process =
       Subprocess::Start(argv, {"FLEET_ETCD_LOG=" + log_path_});
   if (!process.ok()) return process.status();
   process_ = *std::move(process);
   stopped_ = false;
+  return absl::OkStatus();
+}
 
-  const absl::Time deadline = absl::Now() + options.start_timeout;
+absl::Status EtcdProcess::WaitServing(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
   absl::Status last = absl::UnavailableError("no answer yet");
   while (absl::Now() < deadline) {
     if (std::optional<int> exited = process_->Wait(absl::ZeroDuration()); exited.has_value()) {
@@ -143,8 +171,23 @@ absl::Status EtcdProcess::Launch(const EtcdProcessOptions& options) {
   }
   absl::Status stopped = Stop();
   return absl::UnavailableError(absl::StrCat(
-      "etcd did not serve within ", absl::FormatDuration(options.start_timeout),
-      " (last: ", last.ToString(), "; stop: ", stopped.ToString(), "); its log ends: ", LogTail()));
+      "etcd did not serve within ", absl::FormatDuration(timeout), " (last: ", last.ToString(),
+      "; stop: ", stopped.ToString(), "); its log ends: ", LogTail()));
+}
+
+void EtcdProcess::Kill() {
+  if (stopped_) return;
+  process_->Signal(SIGKILL);
+  process_->Wait(kStopTimeout);
+  stopped_ = true;
+  stop_status_ = absl::OkStatus();
+}
+
+absl::Status EtcdProcess::Restart() {
+  if (!stopped_) return absl::FailedPreconditionError("etcd is still running; stop it first");
+  // The data dir says the member exists: it rejoins rather than bootstrapping again.
+  if (absl::Status s = Spawn(); !s.ok()) return s;
+  return absl::OkStatus();
 }
 
 EtcdProcess::~EtcdProcess() {

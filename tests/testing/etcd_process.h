@@ -1,6 +1,6 @@
-// A real single-member etcd child process on loopback, for the etcd client's tests and the etcd
-// benchmarks: its data dir and log in a temp dir of its own, client and peer URLs on free
-// 127.0.0.1 ports, ready once a Get answers. etcd keeps its defaults, fsync included, so what a
+// A real etcd child process on loopback, alone or as a member of a cluster started together, for
+// the etcd client's and Store's tests and the etcd benchmarks: its data dir and log in a temp dir
+// of its own, client and peer URLs on free 127.0.0.1 ports, ready once a Get answers. etcd keeps its defaults, fsync included, so what a
 // benchmark measures is what an operator would run.
 #ifndef FLEETD_TESTS_TESTING_ETCD_PROCESS_H_
 #define FLEETD_TESTS_TESTING_ETCD_PROCESS_H_
@@ -39,6 +39,10 @@ class EtcdProcess {
   // start_timeout.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<EtcdProcess>> Start(
       const EtcdProcessOptions& options = {});
+  // Starts a cluster of `members` (named m0, m1, ...) and waits until every one serves. The
+  // errors of Start, without its retry on a taken port.
+  [[nodiscard]] static absl::StatusOr<std::vector<std::unique_ptr<EtcdProcess>>> StartCluster(
+      size_t members, const EtcdProcessOptions& options = {});
 
   ~EtcdProcess();
   EtcdProcess(const EtcdProcess&) = delete;
@@ -57,15 +61,27 @@ class EtcdProcess {
   // already exited with 0; INTERNAL, with the end of its log, when it had died otherwise;
   // DEADLINE_EXCEEDED when it had to be killed. Idempotent.
   absl::Status Stop();
+  // SIGKILL, and waits for it to die: a member that fails without warning.
+  void Kill();
+  // Starts a stopped or killed member again on its data dir and ports; it rejoins its cluster.
+  // Returns once it runs (WaitServing tells when it serves). FAILED_PRECONDITION while it runs.
+  absl::Status Restart();
+  // Waits until etcd answers a Get; UNAVAILABLE (and stops it) after `timeout` or when it exits.
+  absl::Status WaitServing(absl::Duration timeout);
 
  private:
   EtcdProcess() = default;
-  // One attempt at Start on freshly chosen ports.
-  absl::Status Launch(const EtcdProcessOptions& options);
+  // Starts the process on the chosen name, ports and data dir.
+  absl::Status Spawn();
   // The last `max_bytes` of the log.
   std::string LogTail(size_t max_bytes = 4096) const;
 
   TempDir dir_;
+  EtcdProcessOptions options_;
+  std::string name_;
+  std::string initial_cluster_;
+  int client_port_ = 0;
+  int peer_port_ = 0;
   std::string data_dir_;
   std::string log_path_;
   std::string endpoint_;

@@ -1,0 +1,140 @@
+// What the etcd Store adds to the contract suite (store_contract_test.cc runs that on etcd too):
+// failing over between the members of a real 3-member cluster, fleets sharing a cluster under
+// their own prefixes, and etcd's limits.
+#include "storage/etcd/etcd_store.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "storage/errors.h"
+#include "tests/storage/store_test_util.h"
+#include "tests/testing/etcd_process.h"
+#include "tests/testing/status_matchers.h"
+
+namespace fleet::storage::etcd {
+namespace {
+
+using testing::EtcdProcess;
+
+std::vector<std::string> Endpoints(const std::vector<std::unique_ptr<EtcdProcess>>& members) {
+  std::vector<std::string> endpoints;
+  for (const auto& member : members) endpoints.push_back(member->endpoint());
+  return endpoints;
+}
+
+// Kills the member the store talks to (the first endpoint): the store's calls and its watch go
+// on on the others, and the watch delivers every revision once, in order.
+TEST(EtcdStoreTest, KilledMemberFailsOverToAnother) {
+  ASSERT_OK_AND_ASSIGN(std::vector<std::unique_ptr<EtcdProcess>> cluster,
+                       EtcdProcess::StartCluster(3));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store,
+                       OpenEtcdStore({.connection = {.endpoints = Endpoints(cluster)}}));
+  ASSERT_OK_AND_ASSIGN(int64_t first, Put(*store, "k/before", "1"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Watcher> watcher, store->Watch("k/", first - 1));
+  ASSERT_OK_AND_ASSIGN(std::vector<WatchBatch> before, CollectThrough(*watcher, first));
+  ASSERT_EQ(Flatten(before).size(), 1u);
+
+  cluster[0]->Kill();
+
+  std::vector<int64_t> revisions;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_OK_AND_ASSIGN(int64_t revision, Put(*store, absl::StrCat("k/after/", i), "v"));
+    revisions.push_back(revision);
+  }
+  ASSERT_OK_AND_ASSIGN(std::optional<KeyValue> read, store->Get("k/after/4"));
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->mod_revision, revisions.back());
+  ASSERT_OK_AND_ASSIGN(RangeResult listing, store->Range({.prefix = "k/"}));
+  EXPECT_EQ(listing.kvs.size(), 6u);
+
+  ASSERT_OK_AND_ASSIGN(std::vector<WatchBatch> after, CollectThrough(*watcher, revisions.back()));
+  std::vector<Event> events = Flatten(after);
+  ASSERT_EQ(events.size(), revisions.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].kv.key, absl::StrCat("k/after/", i));
+    EXPECT_EQ(events[i].kv.mod_revision, revisions[i]);
+  }
+}
+
+// Two fleets on one cluster: neither sees the other's keys, state or watch events.
+TEST(EtcdStoreTest, FleetsSharingAClusterStayApart) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<EtcdProcess> etcd, EtcdProcess::Start());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> a,
+                       OpenEtcdStore({.connection = {.endpoints = {etcd->endpoint()}},
+                                      .key_prefix = "/fleet-a/"}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> b,
+                       OpenEtcdStore({.connection = {.endpoints = {etcd->endpoint()}},
+                                      .key_prefix = "/fleet-b/"}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Watcher> b_watch, b->Watch("", b->CurrentRevision()));
+  ASSERT_OK(Put(*a, "policies/p", "a's"));
+  ASSERT_OK(a->PutState({{"status/x", "a's"}}, {}));
+  ASSERT_OK_AND_ASSIGN(int64_t b_revision, Put(*b, "policies/q", "b's"));
+
+  ASSERT_OK_AND_ASSIGN(RangeResult b_keys, b->Range({}));
+  ASSERT_EQ(b_keys.kvs.size(), 1u);
+  EXPECT_EQ(b_keys.kvs[0].key, "policies/q");
+  ASSERT_OK_AND_ASSIGN(auto b_state, b->RangeState(""));
+  EXPECT_TRUE(b_state.empty());
+  ASSERT_OK_AND_ASSIGN(std::optional<KeyValue> missing, b->Get("policies/p"));
+  EXPECT_FALSE(missing.has_value());
+  ASSERT_OK_AND_ASSIGN(std::vector<WatchBatch> seen, CollectThrough(*b_watch, b_revision));
+  std::vector<Event> events = Flatten(seen);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kv.key, "policies/q");
+}
+
+// With etcd's default --max-txn-ops (128), a larger transaction is refused whole, naming the
+// limit; a larger state write goes through in several transactions.
+TEST(EtcdStoreTest, EtcdLimitsRefuseTransactionsAndSplitStateWrites) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<EtcdProcess> etcd, EtcdProcess::Start());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store,
+                       OpenEtcdStore({.connection = {.endpoints = {etcd->endpoint()}}}));
+  TxnRequest big;
+  for (size_t i = 0; i <= kEtcdDefaultMaxTxnOps; ++i) {
+    big.success.push_back(Op::Put(absl::StrCat("k/", i), "v"));
+  }
+  absl::StatusOr<TxnResult> refused = store->Txn(big);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "--max-txn-ops")) << refused.status();
+  ASSERT_OK_AND_ASSIGN(RangeResult none, store->Range({.prefix = "k/"}));
+  EXPECT_TRUE(none.kvs.empty());
+
+  std::vector<std::pair<std::string, std::string>> state;
+  for (int i = 0; i < 300; ++i) state.emplace_back(absl::StrCat("s/", i), std::string(100, 'x'));
+  ASSERT_OK(store->PutState(state, {}));
+  ASSERT_OK_AND_ASSIGN(auto read, store->RangeState("s/"));
+  EXPECT_EQ(read.size(), 300u);
+}
+
+// A store opened on a compacted cluster knows the compaction point, so a watch from before it
+// fails at once with the Compacted error.
+TEST(EtcdStoreTest, ReopenedStoreKnowsTheCompactionPoint) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<EtcdProcess> etcd, EtcdProcess::Start());
+  const EtcdStoreOptions options{.connection = {.endpoints = {etcd->endpoint()}}};
+  int64_t compacted = 0;
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, OpenEtcdStore(options));
+    for (int i = 0; i < 20; ++i) ASSERT_OK(Put(*store, absl::StrCat("k/", i), "v"));
+    compacted = store->CurrentRevision() - 5;
+    ASSERT_OK(store->Compact(compacted));
+  }
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> reopened, OpenEtcdStore(options));
+  EXPECT_EQ(reopened->CompactRevision(), compacted);
+  absl::StatusOr<std::unique_ptr<Watcher>> too_old = reopened->Watch("", compacted - 1);
+  EXPECT_TRUE(IsCompacted(too_old.status())) << too_old.status();
+}
+
+// No member answers: opening fails with UNAVAILABLE naming the endpoints.
+TEST(EtcdStoreTest, UnreachableClusterIsUnavailable) {
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(
+      {.connection = {.endpoints = {"127.0.0.1:1"}, .retry_budget = absl::Seconds(1)}});
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(store.status().message(), "127.0.0.1:1")) << store.status();
+}
+
+}  // namespace
+}  // namespace fleet::storage::etcd
