@@ -44,7 +44,8 @@ EtcdClient::EtcdClient(std::shared_ptr<grpc::Channel> channel, std::string endpo
     : endpoint_(std::move(endpoint)),
       options_(options),
       channel_(std::move(channel)),
-      stub_(etcdserverpb::KV::NewStub(channel_)) {}
+      stub_(etcdserverpb::KV::NewStub(channel_)),
+      maintenance_(etcdserverpb::Maintenance::NewStub(channel_)) {}
 
 absl::StatusOr<int64_t> EtcdClient::Put(std::string_view key, std::string_view value) {
   etcdserverpb::PutRequest request;
@@ -72,6 +73,18 @@ absl::StatusOr<EtcdValue> EtcdClient::Get(std::string_view key) {
   }
   const etcdserverpb::KeyValue& kv = response.kvs(0);
   return EtcdValue{.value = kv.value(), .mod_revision = kv.mod_revision()};
+}
+
+absl::StatusOr<EtcdMemberStatus> EtcdClient::Status() {
+  etcdserverpb::StatusResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context, options_.call_timeout);
+  grpc::Status status = maintenance_->Status(&context, etcdserverpb::StatusRequest(), &response);
+  if (!status.ok()) return EtcdCallStatus(status, endpoint_, "Status");
+  return EtcdMemberStatus{.member_id = response.header().member_id(),
+                          .leader_id = response.leader(),
+                          .raft_term = response.raft_term(),
+                          .version = response.version()};
 }
 
 }  // namespace fleet::storage::etcd

@@ -1,5 +1,5 @@
-// A client of one etcd server's v3 KV API (storage/etcd/etcd_api.proto): Put and Get of single
-// keys, each a unary gRPC call with a deadline. Errors keep gRPC's code and name etcd, the
+// A client of one etcd server's v3 API (storage/etcd/etcd_api.proto): Put and Get of single
+// keys and the member's Status, each a unary gRPC call with a deadline. Errors keep gRPC's code and name etcd, the
 // endpoint and the call, so "etcd at 127.0.0.1:2379: Put: failed to connect" tells an operator
 // where to look.
 #ifndef FLEETD_STORAGE_ETCD_ETCD_CLIENT_H_
@@ -49,6 +49,17 @@ struct EtcdValue {
   int64_t mod_revision = 0;
 };
 
+// What a member says of itself and its cluster.
+struct EtcdMemberStatus {
+  uint64_t member_id = 0;
+  // The leader's member id; 0 while the member knows of none.
+  uint64_t leader_id = 0;
+  uint64_t raft_term = 0;
+  std::string version;
+
+  bool IsLeader() const { return leader_id != 0 && leader_id == member_id; }
+};
+
 // Thread-safe: every method may be called concurrently. Calls fail fast: while etcd cannot be
 // reached they return UNAVAILABLE at once rather than waiting out the deadline.
 class EtcdClient {
@@ -69,6 +80,9 @@ class EtcdClient {
   // The current value of `key`. NOT_FOUND when it has none; otherwise the errors of Put.
   [[nodiscard]] absl::StatusOr<EtcdValue> Get(std::string_view key);
 
+  // The member's status (Maintenance.Status). The errors of Put.
+  [[nodiscard]] absl::StatusOr<EtcdMemberStatus> Status();
+
   const std::string& endpoint() const { return endpoint_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
@@ -77,6 +91,7 @@ class EtcdClient {
   const EtcdClientOptions options_;
   const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<etcdserverpb::KV::Stub> stub_;
+  const std::unique_ptr<etcdserverpb::Maintenance::Stub> maintenance_;
 };
 
 }  // namespace fleet::storage::etcd

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/errors.h"
+#include "storage/etcd/etcd_client.h"
 #include "tests/storage/store_test_util.h"
 #include "tests/testing/etcd_process.h"
 #include "tests/testing/status_matchers.h"
@@ -20,25 +21,85 @@ namespace {
 
 using testing::EtcdProcess;
 
-std::vector<std::string> Endpoints(const std::vector<std::unique_ptr<EtcdProcess>>& members) {
-  std::vector<std::string> endpoints;
-  for (const auto& member : members) endpoints.push_back(member->endpoint());
+// The index of the cluster's leader, once the members agree on one.
+absl::StatusOr<size_t> Leader(const std::vector<std::unique_ptr<EtcdProcess>>& cluster) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    for (size_t i = 0; i < cluster.size(); ++i) {
+      EtcdClient client(cluster[i]->endpoint());
+      absl::StatusOr<EtcdMemberStatus> status = client.Status();
+      if (status.ok() && status->IsLeader()) return i;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::DeadlineExceededError("no member of the cluster became leader within 10 s");
+}
+
+// The store's endpoints with member `first` first: the member it talks to.
+std::vector<std::string> EndpointsStartingWith(
+    const std::vector<std::unique_ptr<EtcdProcess>>& cluster, size_t first) {
+  std::vector<std::string> endpoints = {cluster[first]->endpoint()};
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    if (i != first) endpoints.push_back(cluster[i]->endpoint());
+  }
   return endpoints;
 }
 
-// Kills the member the store talks to (the first endpoint): the store's calls and its watch go
-// on on the others, and the watch delivers every revision once, in order.
+// Writes keys under `prefix` with `store` for up to 30 s until `count` writes succeeded. A write
+// may fail only as etcd_store.h allows while a leader is being elected: UNAVAILABLE or
+// DEADLINE_EXCEEDED, saying its outcome is unknown. Returns the acknowledged writes' revisions.
+std::vector<int64_t> WriteThrough(Store& store, const std::string& prefix, size_t count) {
+  std::vector<int64_t> revisions;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  for (int i = 0; revisions.size() < count && absl::Now() < deadline; ++i) {
+    absl::StatusOr<int64_t> revision = Put(store, absl::StrCat(prefix, revisions.size()), "v");
+    if (revision.ok()) {
+      revisions.push_back(*revision);
+      continue;
+    }
+    EXPECT_TRUE(absl::IsUnavailable(revision.status()) ||
+                absl::IsDeadlineExceeded(revision.status()))
+        << revision.status();
+    EXPECT_TRUE(absl::StrContains(revision.status().message(), "may or may not have been applied"))
+        << revision.status();
+  }
+  EXPECT_EQ(revisions.size(), count) << "writes did not go through within 30 s";
+  return revisions;
+}
+
+// Every write the store acknowledged under `prefix` reaches `watcher` once, in order; writes
+// whose outcome was unknown may show up too (they did get applied).
+void ExpectWatched(Watcher& watcher, const std::string& prefix,
+                   const std::vector<int64_t>& acknowledged) {
+  ASSERT_FALSE(acknowledged.empty());
+  ASSERT_OK_AND_ASSIGN(std::vector<WatchBatch> batches,
+                       CollectThrough(watcher, acknowledged.back()));
+  std::vector<Event> events = Flatten(batches);
+  size_t next = 0;
+  int64_t last = 0;
+  for (const Event& event : events) {
+    EXPECT_GT(event.kv.mod_revision, last) << "repeated or out of order";
+    last = event.kv.mod_revision;
+    EXPECT_TRUE(event.kv.key.starts_with(prefix)) << event.kv.key;
+    if (next < acknowledged.size() && event.kv.mod_revision == acknowledged[next]) ++next;
+  }
+  EXPECT_EQ(next, acknowledged.size()) << "an acknowledged write was not watched";
+}
+
+// Kills the member the store talks to (a follower): its calls and its watch go on on the others
+// at once, and the watch delivers every revision once, in order.
 TEST(EtcdStoreTest, KilledMemberFailsOverToAnother) {
   ASSERT_OK_AND_ASSIGN(std::vector<std::unique_ptr<EtcdProcess>> cluster,
                        EtcdProcess::StartCluster(3));
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store,
-                       OpenEtcdStore({.connection = {.endpoints = Endpoints(cluster)}}));
+  ASSERT_OK_AND_ASSIGN(size_t leader, Leader(cluster));
+  const size_t follower = (leader + 1) % cluster.size();
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Store> store,
+      OpenEtcdStore({.connection = {.endpoints = EndpointsStartingWith(cluster, follower)}}));
   ASSERT_OK_AND_ASSIGN(int64_t first, Put(*store, "k/before", "1"));
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Watcher> watcher, store->Watch("k/", first - 1));
-  ASSERT_OK_AND_ASSIGN(std::vector<WatchBatch> before, CollectThrough(*watcher, first));
-  ASSERT_EQ(Flatten(before).size(), 1u);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Watcher> watcher, store->Watch("k/", first));
 
-  cluster[0]->Kill();
+  cluster[follower]->Kill();
 
   std::vector<int64_t> revisions;
   for (int i = 0; i < 5; ++i) {
@@ -58,6 +119,25 @@ TEST(EtcdStoreTest, KilledMemberFailsOverToAnother) {
     EXPECT_EQ(events[i].kv.key, absl::StrCat("k/after/", i));
     EXPECT_EQ(events[i].kv.mod_revision, revisions[i]);
   }
+}
+
+// Kills the leader the store talks to: until the others elect a new one, writes fail saying
+// their outcome is unknown (never silently); then they go through, and the watch, moved to
+// another member, delivers every acknowledged write in order.
+TEST(EtcdStoreTest, KilledLeaderFailsOverOnceANewOneIsElected) {
+  ASSERT_OK_AND_ASSIGN(std::vector<std::unique_ptr<EtcdProcess>> cluster,
+                       EtcdProcess::StartCluster(3));
+  ASSERT_OK_AND_ASSIGN(size_t leader, Leader(cluster));
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Store> store,
+      OpenEtcdStore({.connection = {.endpoints = EndpointsStartingWith(cluster, leader)}}));
+  ASSERT_OK_AND_ASSIGN(int64_t first, Put(*store, "k/before", "1"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Watcher> watcher, store->Watch("k/", first));
+
+  cluster[leader]->Kill();
+
+  std::vector<int64_t> revisions = WriteThrough(*store, "k/after/", 5);
+  ExpectWatched(*watcher, "k/after/", revisions);
 }
 
 // Two fleets on one cluster: neither sees the other's keys, state or watch events.
