@@ -83,6 +83,59 @@ absl::StatusOr<rpc::ClientAuth> AgentClientAuth(const FleetdConfig& config) {
   return *auth;
 }
 
+// Checks the --etcd-* flags and puts them into `spec`: they go with an etcd:// store only.
+absl::Status AddEtcdFlags(const FleetdConfig& config, storage::StoreSpec& spec) {
+  const FleetdConfig defaults;
+  const bool etcd = spec.backend == storage::StoreSpec::Backend::kEtcd;
+  const std::pair<const char*, bool> given[] = {
+      {"--etcd-ca", !config.etcd_ca_file.empty()},
+      {"--etcd-cert", !config.etcd_cert_file.empty()},
+      {"--etcd-key", !config.etcd_key_file.empty()},
+      {"--etcd-prefix", config.etcd_prefix != defaults.etcd_prefix},
+      {"--etcd-max-txn-ops", config.etcd_max_txn_ops != defaults.etcd_max_txn_ops},
+      {"--etcd-max-request-bytes",
+       config.etcd_max_request_bytes != defaults.etcd_max_request_bytes}};
+  for (const auto& [flag, set] : given) {
+    if (set && !etcd) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          flag, " applies to an etcd store only; add --store etcd://HOST:PORT[,HOST:PORT...]"));
+    }
+  }
+  if (!etcd) return absl::OkStatus();
+  if (config.etcd_prefix.empty() || config.etcd_prefix.size() > 256) {
+    return absl::InvalidArgumentError(
+        "--etcd-prefix must be 1 to 256 bytes, e.g. /fleetd/ or /fleets/production/");
+  }
+  if (config.etcd_max_txn_ops < 16 || config.etcd_max_txn_ops > 100'000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--etcd-max-txn-ops must be 16 to 100000, as etcd's --max-txn-ops (got ",
+        config.etcd_max_txn_ops, ")"));
+  }
+  if (config.etcd_max_request_bytes < 64 * 1024 ||
+      config.etcd_max_request_bytes > int64_t{64} << 20) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--etcd-max-request-bytes must be 65536 to 67108864, as etcd's --max-request-bytes (got ",
+        config.etcd_max_request_bytes, ")"));
+  }
+  const rpc::FlagFile ca{.flag = "--etcd-ca", .path = config.etcd_ca_file};
+  const rpc::FlagFile cert{.flag = "--etcd-cert", .path = config.etcd_cert_file};
+  const rpc::FlagFile key{.flag = "--etcd-key", .path = config.etcd_key_file};
+  if (absl::Status s = rpc::CheckBothOrNeither(cert, key); !s.ok()) return s;
+  if (!ca.path.empty()) {
+    if (absl::Status s = rpc::CheckCaFile(ca); !s.ok()) return s;
+  }
+  if (!cert.path.empty()) {
+    if (absl::Status s = rpc::CheckKeyPairFiles(cert, key); !s.ok()) return s;
+  }
+  spec.etcd.ca_file = config.etcd_ca_file;
+  spec.etcd.cert_file = config.etcd_cert_file;
+  spec.etcd.key_file = config.etcd_key_file;
+  spec.etcd.key_prefix = config.etcd_prefix;
+  spec.etcd.max_txn_ops = static_cast<size_t>(config.etcd_max_txn_ops);
+  spec.etcd.max_request_bytes = static_cast<size_t>(config.etcd_max_request_bytes);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ValidConfig> ValidateConfig(const FleetdConfig& config) {
@@ -114,6 +167,7 @@ absl::StatusOr<ValidConfig> ValidateConfig(const FleetdConfig& config) {
       config.store.empty() ? absl::StrCat("rocksdb:", config.data_dir, "/store") : config.store;
   absl::StatusOr<storage::StoreSpec> spec = storage::ParseStoreSpec("--store", store);
   if (!spec.ok()) return spec.status();
+  if (absl::Status etcd = AddEtcdFlags(config, *spec); !etcd.ok()) return etcd;
   if (config.heartbeat_interval < absl::Seconds(1)) {
     return absl::InvalidArgumentError(absl::StrCat("--heartbeat-interval must be at least 1s (got ",
                                                    absl::FormatDuration(config.heartbeat_interval),

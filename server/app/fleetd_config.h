@@ -13,7 +13,7 @@
 #include "absl/time/time.h"
 #include "rpc/tls_credentials.h"
 #include "server/app/listen_address.h"
-#include "storage/open_store.h"
+#include "storage/open/open_store.h"
 
 namespace fleet::server {
 
@@ -21,8 +21,18 @@ struct FleetdConfig {
   // Holds the lock file, the bootstrap admin token and (by default) the store; created with
   // mode 0700 when missing.
   std::string data_dir = "fleetd-data";
-  // The store (--store): rocksdb:DIR or memory:; empty means rocksdb:DATA_DIR/store.
+  // The store (--store): rocksdb:DIR, memory: or etcd://HOST:PORT[,...]; empty means
+  // rocksdb:DATA_DIR/store.
   std::string store;
+  // For --store etcd://...: TLS files for the connection to etcd (--etcd-ca, --etcd-cert,
+  // --etcd-key), the fleet's key prefix (--etcd-prefix) and the cluster's limits
+  // (--etcd-max-txn-ops, --etcd-max-request-bytes); see storage/open/open_store.h.
+  std::string etcd_ca_file;
+  std::string etcd_cert_file;
+  std::string etcd_key_file;
+  std::string etcd_prefix = "/fleetd/";
+  int64_t etcd_max_txn_ops = 128;
+  int64_t etcd_max_request_bytes = 1536 * 1024;
   // HOST:PORT for the admin API (--admin-addr); port 0 picks a free port.
   std::string admin_addr = "127.0.0.1:8221";
   // HOST:PORT for agents (--agent-addr); port 0 picks a free port.

@@ -21,7 +21,7 @@
 #include "server/app/listen_address.h"
 #include "spdlog/spdlog.h"
 #include "storage/metered_store.h"
-#include "storage/open_store.h"
+#include "storage/open/open_store.h"
 
 namespace fleet::server {
 namespace {

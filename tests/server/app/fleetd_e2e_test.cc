@@ -321,8 +321,8 @@ TEST(FleetdFlagsTest, MalformedAddressIsAnError) {
 TEST(FleetdFlagsTest, BadValuesExitTwoAndCreateNothing) {
   TempDir tmp;
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--store", "postgres://db"}, "--store must be rocksdb:DIR or memory:"},
-      {{"--store", "rocksdb:"}, "--store must be rocksdb:DIR or memory:"},
+      {{"--store", "postgres://db"}, "--store must be rocksdb:DIR, memory: or etcd://HOST:PORT"},
+      {{"--store", "rocksdb:"}, "--store must be rocksdb:DIR, memory: or etcd://HOST:PORT"},
       {{"--revision-retention", "10"}, "--revision-retention must be at least 1000"},
       {{"--heartbeat-interval", "10ms"}, "--heartbeat-interval must be at least 1s"},
       {{"--admin-addr", "127.0.0.1:9", "--agent-addr", "127.0.0.1:9"}, "need different ports"},
