@@ -14,6 +14,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "fleet/v1/agent.grpc.pb.h"
 
 #ifndef FLEETD_VERSION
@@ -49,8 +50,9 @@ void StoreMax(std::atomic<int64_t>& target, int64_t value) {
 
 std::string AgentName(int index) { return absl::StrCat("sim-", index); }
 
-absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> MakeChannels(
-    const SimulatorOptions& options) {
+// `options.connections` channels (one per agent for 0) to `server`.
+absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> MakeServerChannels(
+    const SimulatorOptions& options, const std::string& server) {
   const int count = options.connections == 0 ? options.agents : options.connections;
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   channels.reserve(count);
@@ -69,13 +71,29 @@ absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> MakeChannels(
     // connection onto it (a reconnect storm feeding itself).
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 3000);
     absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-        CreateAgentChannel(options.server, options.tls, args);
+        CreateAgentChannel(server, options.tls, args);
     if (!channel.ok()) return channel.status();
     channels.push_back(*std::move(channel));
   }
   return channels;
 }
 
+// The servers of `options.server` ("A" or "A,B,C").
+std::vector<std::string> Servers(const SimulatorOptions& options) {
+  return absl::StrSplit(options.server, ',', absl::SkipWhitespace());
+}
+
+absl::StatusOr<std::vector<std::vector<std::shared_ptr<grpc::Channel>>>> MakeChannels(
+    const SimulatorOptions& options) {
+  std::vector<std::vector<std::shared_ptr<grpc::Channel>>> servers;
+  for (const std::string& server : Servers(options)) {
+    absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> channels =
+        MakeServerChannels(options, server);
+    if (!channels.ok()) return channels.status();
+    servers.push_back(*std::move(channels));
+  }
+  return servers;
+}
 // Stream endings a healthy run sees: the server's clean close or GoAway, our own Stop(), a
 // replaced stream, an unreachable server.
 bool IsExpectedEnd(absl::StatusCode code) {
@@ -144,7 +162,7 @@ LatencySummary Summarize(std::vector<double>& samples) {
 }
 
 absl::Status ValidateOptions(const SimulatorOptions& options) {
-  if (options.server.empty()) return absl::InvalidArgumentError("--server is required");
+  if (Servers(options).empty()) return absl::InvalidArgumentError("--server is required");
   if (options.agents < 1) return absl::InvalidArgumentError("--agents must be at least 1");
   if (options.connections < 0 || options.connections > options.agents) {
     return absl::InvalidArgumentError("--connections must be between 1 and --agents");
@@ -158,7 +176,8 @@ absl::Status ValidateOptions(const SimulatorOptions& options) {
 absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(SimulatorOptions options) {
   if (absl::Status valid = ValidateOptions(options); !valid.ok()) return valid;
   if (options.enroll_concurrency < 1) options.enroll_concurrency = 1;
-  absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> channels = MakeChannels(options);
+  absl::StatusOr<std::vector<std::vector<std::shared_ptr<grpc::Channel>>>> channels =
+      MakeChannels(options);
   if (!channels.ok()) return channels.status();
   absl::StatusOr<std::unique_ptr<IdentityStore>> identities =
       IdentityStore::Open(options.state_dir);
@@ -168,7 +187,7 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(SimulatorOptions op
 }
 
 Simulator::Simulator(SimulatorOptions options, std::unique_ptr<IdentityStore> identities,
-                     std::vector<std::shared_ptr<grpc::Channel>> channels)
+                     std::vector<std::vector<std::shared_ptr<grpc::Channel>>> channels)
     : options_(std::move(options)),
       identities_(std::move(identities)),
       channels_(std::move(channels)),
@@ -178,12 +197,29 @@ Simulator::Simulator(SimulatorOptions options, std::unique_ptr<IdentityStore> id
 
 Simulator::~Simulator() { Stop(); }
 
+std::vector<std::shared_ptr<grpc::Channel>> Simulator::ChannelsOf(int index) const {
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (size_t k = 0; k < channels_.size(); ++k) {
+    const auto& server = channels_[(static_cast<size_t>(index) + k) % channels_.size()];
+    channels.push_back(server[static_cast<size_t>(index) % server.size()]);
+  }
+  return channels;
+}
+
 absl::Status Simulator::Enroll() {
-  if (!channels_.front()->WaitForConnected(
-          absl::ToChronoTime(absl::Now() + options_.connect_timeout))) {
-    return absl::UnavailableError(absl::StrCat("cannot reach fleetd at ", options_.server,
-                                               " within ",
-                                               absl::FormatDuration(options_.connect_timeout)));
+  // Any server will do: agents whose first server is away enroll through another.
+  const absl::Time deadline = absl::Now() + options_.connect_timeout;
+  for (bool reached = false; !reached;) {
+    for (const auto& server : channels_) {
+      reached = reached || server.front()->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_READY;
+    }
+    if (reached) break;
+    if (absl::Now() >= deadline) {
+      return absl::UnavailableError(absl::StrCat("cannot reach fleetd at ", options_.server,
+                                                 " within ",
+                                                 absl::FormatDuration(options_.connect_timeout)));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
   }
   std::atomic<int> next{0};
   absl::Mutex first_error_mu;
@@ -241,14 +277,17 @@ absl::StatusOr<v1::EnrollResponse> Simulator::EnrollWithRetries(const std::strin
   facts.set_arch("amd64");
   facts.set_agent_version(FLEETD_VERSION);
   (*facts.mutable_labels())["sim"] = "true";
-  const auto stub = v1::AgentService::NewStub(channels_[index % channels_.size()]);
+  const std::vector<std::shared_ptr<grpc::Channel>> servers = ChannelsOf(index);
   absl::BitGen rng;
   Backoff backoff(kEnrollBackoff, rng);
   for (int attempt = 1;; ++attempt) {
+    // Each attempt after a failure goes to the next server.
+    const auto stub = v1::AgentService::NewStub(servers[(attempt - 1) % servers.size()]);
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + kEnrollTimeout));
-    // Waits (until the deadline) for a channel that is still connecting or reconnecting.
-    context.set_wait_for_ready(true);
+    // Waits (until the deadline) for a channel that is still connecting or reconnecting; with
+    // other servers to try, fails at once instead.
+    context.set_wait_for_ready(servers.size() == 1);
     v1::EnrollResponse response;
     const grpc::Status status = stub->Enroll(&context, request, &response);
     if (status.ok()) return response;
@@ -321,7 +360,7 @@ std::unique_ptr<AgentConnection> Simulator::NewConnection(int index, const Agent
   options.save_identity = [this, name = AgentName(index)](const AgentIdentity& rotated) {
     return identities_->Save(name, rotated);
   };
-  return std::make_unique<AgentConnection>(channels_[index % channels_.size()], identity,
+  return std::make_unique<AgentConnection>(ChannelsOf(index), identity,
                                            PolicyApplier(), std::move(hooks), std::move(options));
 }
 

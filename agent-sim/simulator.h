@@ -30,7 +30,9 @@
 namespace fleet::agent {
 
 struct SimulatorOptions {
-  // fleetd's agent address, HOST:PORT.
+  // fleetd's agent address, HOST:PORT, or several (replicas of one fleet) separated by commas:
+  // agent i goes to server i % S first and moves on to the next one when its stream fails for
+  // want of its server (agent_connection.h).
   std::string server;
   // TLS (--ca, --cert, --key); plaintext when none is set. Every channel presents the same
   // certificate, so with mTLS it names one agent: run one agent per certificate.
@@ -39,8 +41,8 @@ struct SimulatorOptions {
   std::string enroll_token;
   // How many agents; at least 1.
   int agents = 1;
-  // How many gRPC channels (each its own TCP connection) carry the agents' streams; agent i uses
-  // channel i % connections. 0 means one per agent.
+  // How many gRPC channels (each its own TCP connection) carry the agents' streams to each
+  // server; agent i uses channel i % connections. 0 means one per agent.
   int connections = 0;
   // Where identities live, one file per agent ("sim-<i>.json"), so that a second run resumes as
   // the same agents without enrolling again.
@@ -143,7 +145,7 @@ class Simulator {
 
  private:
   Simulator(SimulatorOptions options, std::unique_ptr<IdentityStore> identities,
-            std::vector<std::shared_ptr<grpc::Channel>> channels);
+            std::vector<std::vector<std::shared_ptr<grpc::Channel>>> channels);
   // Enrolls agent `index`, or returns its saved identity.
   absl::StatusOr<AgentIdentity> IdentityOf(int index);
   // Enroll for agent `index` called `name`, retrying transient refusals a bounded number of times.
@@ -154,7 +156,10 @@ class Simulator {
 
   const SimulatorOptions options_;
   const std::unique_ptr<IdentityStore> identities_;
-  const std::vector<std::shared_ptr<grpc::Channel>> channels_;  // never empty
+  // channels_[s][c]: channel c to server s; neither level empty.
+  const std::vector<std::vector<std::shared_ptr<grpc::Channel>>> channels_;
+  // Agent `index`'s channel to each server, its first server first.
+  std::vector<std::shared_ptr<grpc::Channel>> ChannelsOf(int index) const;
   // The queues the connections run on; outlives them.
   const std::unique_ptr<rpc::CqPool> queues_;
   // Agents in the same state given the same update reach the same content: it is computed and

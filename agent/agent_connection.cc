@@ -52,7 +52,16 @@ bool ParseFrom(grpc::ByteBuffer& buffer, v1::ServerMessage& message) {
   return ok;
 }
 
+// Whether a stream that ended with `code` failed for want of its server, so that the next one
+// should go to another.
+bool LacksItsServer(grpc::StatusCode code) {
+  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+         code == grpc::StatusCode::UNKNOWN || code == grpc::StatusCode::INTERNAL ||
+         code == grpc::StatusCode::RESOURCE_EXHAUSTED;
+}
+
 }  // namespace
+
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
@@ -68,11 +77,15 @@ class AgentConnection::Stream final : public rpc::AsyncClientStream {
     context().AddMetadata("authorization", "Bearer " + identity.agent_secret);
     // While fleetd is away the stream waits for the channel, which reconnects with its own
     // backoff, instead of failing at once and growing the connection's backoff with each try:
-    // after a restart, agents are back as soon as their channel is.
-    context().set_wait_for_ready(true);
+    // after a restart, agents are back as soon as their channel is. With other servers to go
+    // to, it fails at once instead, and the next stream goes elsewhere.
+    context().set_wait_for_ready(owner.servers_.size() == 1);
   }
 
-  void Start() { StartCall(owner_.stub_, ConnectMethod(), owner_.queue_); }
+  // With the owner's lock held.
+  void Start() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    StartCall(*owner_.stubs_[owner_.server_], ConnectMethod(), owner_.queue_);
+  }
 
   using AsyncClientStream::StartRead;
   using AsyncClientStream::StartWrite;
@@ -91,8 +104,14 @@ class AgentConnection::Stream final : public rpc::AsyncClientStream {
 AgentConnection::AgentConnection(std::shared_ptr<grpc::Channel> channel, AgentIdentity identity,
                                  PolicyApplier applier, AgentConnectionHooks hooks,
                                  AgentConnectionOptions options)
-    : channel_(std::move(channel)),
-      stub_(channel_),
+    : AgentConnection(std::vector<std::shared_ptr<grpc::Channel>>{std::move(channel)},
+                      std::move(identity), std::move(applier), std::move(hooks),
+                      std::move(options)) {}
+
+AgentConnection::AgentConnection(std::vector<std::shared_ptr<grpc::Channel>> servers,
+                                 AgentIdentity identity, PolicyApplier applier,
+                                 AgentConnectionHooks hooks, AgentConnectionOptions options)
+    : servers_(std::move(servers)),
       queue_(options.queue != nullptr ? options.queue : DefaultQueue()),
       save_identity_(std::move(options.save_identity)),
       timers_(options.timers),
@@ -101,6 +120,9 @@ AgentConnection::AgentConnection(std::shared_ptr<grpc::Channel> channel, AgentId
       identity_(std::move(identity)),
       protocol_(*this, Clock::Real(), rng_, std::move(applier), std::move(hooks),
                 std::move(options.protocol)) {
+  for (const std::shared_ptr<grpc::Channel>& server : servers_) {
+    stubs_.push_back(std::make_unique<grpc::GenericStub>(server));
+  }
   absl::MutexLock lock(&timer_host_->mu);
   timer_host_->connection = this;
 }
@@ -315,6 +337,9 @@ void AgentConnection::OnStreamDone(const grpc::Status& status) {
   // Freed on the way out, still under the lock: Join() may return as soon as it is released.
   const std::unique_ptr<Stream> ended = std::move(stream_);
   queued_.clear();
+  if (servers_.size() > 1 && LacksItsServer(status.error_code())) {
+    server_ = (server_ + 1) % servers_.size();
+  }
   protocol_.OnStreamEnded(FromGrpcStatus(status));
   MaybeDone();
 }

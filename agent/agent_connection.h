@@ -71,8 +71,16 @@ class AgentConnection final : public AgentOutbox, private ConnectionProtocol::Tr
  public:
   // `channel` is shared with other connections (gRPC multiplexes their streams over it); the
   // connection keeps a reference. `applier` is the agent's last good policy; Hello says what it
-  // holds.
+  // holds. A stream to the one server waits for its channel while the server is away.
   AgentConnection(std::shared_ptr<grpc::Channel> channel, AgentIdentity identity,
+                  PolicyApplier applier, AgentConnectionHooks hooks,
+                  AgentConnectionOptions options = {});
+  // The same with several servers (replicas of one fleet), a channel to each, at least one: the
+  // first stream goes to servers[0]; when a stream fails for want of its server (UNAVAILABLE,
+  // DEADLINE_EXCEEDED, UNKNOWN, INTERNAL, RESOURCE_EXHAUSTED), the next one goes to the next
+  // server, round the list, after the protocol's backoff. Streams then fail at once while their
+  // server cannot be reached rather than wait for it.
+  AgentConnection(std::vector<std::shared_ptr<grpc::Channel>> servers, AgentIdentity identity,
                   PolicyApplier applier, AgentConnectionHooks hooks,
                   AgentConnectionOptions options = {});
   // Stops and joins.
@@ -175,8 +183,9 @@ class AgentConnection final : public AgentOutbox, private ConnectionProtocol::Tr
   // Wakes Join() once the protocol has finished and nothing of the connection is on the queue.
   void MaybeDone() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const std::shared_ptr<grpc::Channel> channel_;
-  grpc::GenericStub stub_;
+  const std::vector<std::shared_ptr<grpc::Channel>> servers_;  // never empty
+  // One per server, in the same order.
+  std::vector<std::unique_ptr<grpc::GenericStub>> stubs_;
   grpc::CompletionQueue* const queue_;
   const std::function<absl::Status(const AgentIdentity&)> save_identity_;
   TaskScheduler* const timers_;  // not owned; may be null
@@ -194,6 +203,8 @@ class AgentConnection final : public AgentOutbox, private ConnectionProtocol::Tr
 
   // The open stream (or the one opening); null between streams.
   std::unique_ptr<Stream> stream_ ABSL_GUARDED_BY(mu_);
+  // The server the next stream goes to (an index into servers_).
+  size_t server_ ABSL_GUARDED_BY(mu_) = 0;
   // The open stream's reads: the one read in flight fills read_buffer_, parsed into incoming_.
   grpc::ByteBuffer read_buffer_;
   v1::ServerMessage incoming_ ABSL_GUARDED_BY(mu_);

@@ -1,0 +1,112 @@
+// End-to-end: two fleetd replicas on one real etcd (--store etcd://), agent-sim's agents spread
+// over both (--server A,B). A change through either replica reaches every agent; when one replica
+// is killed with SIGKILL its agents move to the other and resume by delta, without a FULL
+// document.
+#include <signal.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/testing/agent_sim_process.h"
+#include "tests/testing/etcd_process.h"
+#include "tests/testing/fleetctl_runner.h"
+#include "tests/testing/fleetd_process.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fleet {
+namespace {
+
+using testing::CommandResult;
+using testing::FleetdProcess;
+using testing::Subprocess;
+
+constexpr int kAgents = 60;
+
+// As in agent_sim_e2e_test.cc: notes make the document larger than a patch, so changes are
+// DELTAs.
+std::string Policy(const std::string& level) {
+  return absl::StrCat("kind: Policy\nmetadata: {name: sim}\nspec: {logs: {level: ", level,
+                      "}, notes: ", std::string(200, 'n'), "}\n");
+}
+
+class ReplicasE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(etcd_, testing::EtcdProcess::Start());
+    const std::vector<std::string> store = {"--store", "etcd://" + etcd_->endpoint()};
+    ASSERT_NO_FATAL_FAILURE(a_.Start(Policy("info"), "sim", store));
+    ASSERT_OK_AND_ASSIGN(b_, FleetdProcess::Start({.binary = FLEETD_BIN,
+                                                   .data_dir = tmp_.Sub("b"),
+                                                   .extra_flags = store,
+                                                   .log_path = tmp_.Sub("b.log")}));
+  }
+
+  // fleetctl against `replica` as the bootstrap admin (the first replica wrote its token; the
+  // store both share holds it).
+  CommandResult Fleetctl(const FleetdProcess& replica, const std::vector<std::string>& args,
+                         const std::optional<std::string>& input = std::nullopt) {
+    return testing::RunFleetctl(FLEETCTL_BIN, replica, tmp_.Sub("config"), args,
+                                a_.process().bootstrap_token_file(), input);
+  }
+
+  // How many agents `replica` counts as having acked `revision` of the policy (-1 on error).
+  int Acked(const FleetdProcess& replica, int revision) {
+    nlohmann::json status = nlohmann::json::parse(
+        Fleetctl(replica, {"rollout", "status", "sim", "-o", "json"}).out, nullptr, false);
+    if (status.is_discarded() || status["spec"]["revision"] != revision) return -1;
+    return status["status"]["acked"].get<int>();
+  }
+
+  // Polls (bounded: 120 s) until `done` holds.
+  void Await(const std::string& what, const std::function<bool()>& done) {
+    for (int attempt = 0; attempt < 600; ++attempt) {
+      if (done()) return;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    ADD_FAILURE() << "timed out waiting until " << what;
+  }
+
+  testing::TempDir tmp_;
+  std::unique_ptr<testing::EtcdProcess> etcd_;
+  testing::AgentSimFleetd a_{{FLEETD_BIN, FLEETCTL_BIN, AGENT_SIM_BIN}};
+  std::unique_ptr<FleetdProcess> b_;
+};
+
+TEST_F(ReplicasE2eTest, AgentsOfAKilledReplicaResumeOnTheOtherByDelta) {
+  const std::string report = tmp_.Sub("report.json");
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Subprocess> sim,
+      Subprocess::Start({AGENT_SIM_BIN, "--server",
+                         a_.process().agent_address() + "," + b_->agent_address(),
+                         "--enroll-token-file", a_.token_file(), "--agents", absl::StrCat(kAgents),
+                         "--connections", "4", "--state-dir", tmp_.Sub("state"), "--duration",
+                         "5m", "--report", report}));
+  // Agent i starts on replica i % 2: both hold half, and each counts its own agents' acks.
+  Await("the agents on both replicas acked revision 1",
+        [&] { return Acked(a_.process(), 1) == kAgents / 2 && Acked(*b_, 1) == kAgents / 2; });
+
+  kill(a_.process().pid(), SIGKILL);
+  Await("every agent acked revision 1 on the surviving replica",
+        [&] { return Acked(*b_, 1) == kAgents; });
+
+  ASSERT_EQ(Fleetctl(*b_, {"apply", "-f", "-"}, Policy("debug")).exit_code, 0);
+  Await("every agent acked revision 2", [&] { return Acked(*b_, 2) == kAgents; });
+
+  nlohmann::json result = testing::StopAgentSim(*sim, report);
+  EXPECT_EQ(result["connected"], kAgents) << result.dump();
+  // One FULL document per agent, on its first stream; after moving, each resumed from what it
+  // had applied, and the change came as a DELTA.
+  EXPECT_EQ(result["updates"]["full"], kAgents) << result.dump();
+  EXPECT_GE(result["updates"]["delta"], kAgents) << result.dump();
+  EXPECT_GE(result["reconnects"], kAgents / 2) << result.dump();
+  EXPECT_EQ(result["nacks"], 0) << result.dump();
+}
+
+}  // namespace
+}  // namespace fleet
