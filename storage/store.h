@@ -6,7 +6,10 @@
 //    and no transaction split across batches, served from the revision log for the past and
 //    from the commit path for the present;
 //  - Compact drops log entries; watching from before the compaction point fails with the
-//    distinct Compacted error (errors.h), and the caller re-lists and watches from there.
+//    distinct Compacted error (errors.h), and the caller re-lists and watches from there;
+//  - a shared store (etcd, several replicas) has leases; revisions there are not consecutive,
+//    as others write to the cluster too, and a Txn failing with UNAVAILABLE or DEADLINE_EXCEEDED
+//    may have been applied (storage/etcd/etcd_store.h).
 #ifndef FLEETD_STORAGE_STORE_H_
 #define FLEETD_STORAGE_STORE_H_
 
@@ -74,7 +77,9 @@ class Store {
   // atomically at the next revision. Returns OK once the change is committed (durably, for a
   // durable backend) and visible to Get, Range and Watch. INVALID_ARGUMENT for empty or oversized
   // keys and values, more than kMaxOpsPerTxn ops, or two ops in one branch touching the same key.
-  // Any other error means nothing of the transaction was applied.
+  // Any other error means nothing of the transaction was applied (but see etcd_store.h for a
+  // shared store's UNAVAILABLE and DEADLINE_EXCEEDED). NOT_FOUND for a put with a lease that has
+  // ended.
   virtual absl::StatusOr<TxnResult> Txn(const TxnRequest& request) = 0;
 
   // Starts a watch on keys under `prefix` (empty: all keys) delivering every transaction with
@@ -104,6 +109,22 @@ class Store {
   // Every state key under `prefix` with its value, in key order.
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RangeState(
       std::string_view prefix) = 0;
+
+  // Whether several fleetd replicas may share this store (etcd). Only a shared store has leases;
+  // a local one (RocksDB, memory) belongs to one process, which is the only replica.
+  virtual bool Shared() const { return false; }
+
+  // Leases, for keys that must vanish with the replica that wrote them: one lease per replica,
+  // never one per agent. A key put with Op::lease set is deleted (a delete event, like any) when
+  // the lease ends: revoked, or not kept alive for its TTL. A store that is not Shared() has
+  // none: these return UNIMPLEMENTED, and its Txn refuses an Op with a lease.
+  //
+  // Grants a lease of `ttl` (rounded up to whole seconds, at least 1 s); returns its id.
+  virtual absl::StatusOr<int64_t> GrantLease(absl::Duration ttl);
+  // Renews the lease for its TTL from now. NOT_FOUND when it has ended already.
+  virtual absl::Status KeepAliveLease(int64_t lease);
+  // Ends the lease now, deleting its keys. OK when it had ended already.
+  virtual absl::Status RevokeLease(int64_t lease);
 };
 
 }  // namespace fleet::storage

@@ -43,6 +43,12 @@ class StoreWrapper : public Store {
       std::string_view prefix) override {
     return target_.RangeState(prefix);
   }
+  bool Shared() const override { return target_.Shared(); }
+  absl::StatusOr<int64_t> GrantLease(absl::Duration ttl) override {
+    return target_.GrantLease(ttl);
+  }
+  absl::Status KeepAliveLease(int64_t lease) override { return target_.KeepAliveLease(lease); }
+  absl::Status RevokeLease(int64_t lease) override { return target_.RevokeLease(lease); }
 
  protected:
   Store& target() { return target_; }

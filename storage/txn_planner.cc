@@ -108,12 +108,25 @@ Compare Compare::ValueIs(std::string key, std::string value) {
 Op Op::Put(std::string key, std::string value) {
   return {.type = Type::kPut, .key = std::move(key), .value = std::move(value)};
 }
+Op Op::PutWithLease(std::string key, std::string value, int64_t lease) {
+  return {.type = Type::kPut, .key = std::move(key), .value = std::move(value), .lease = lease};
+}
 Op Op::Delete(std::string key) { return {.type = Type::kDelete, .key = std::move(key)}; }
 Op Op::DeletePrefix(std::string prefix) {
   return {.type = Type::kDeletePrefix, .key = std::move(prefix)};
 }
 
-absl::Status ValidateTxn(const TxnRequest& request) {
+absl::Status ValidateTxn(const TxnRequest& request, bool leases) {
+  if (!leases) {
+    for (const std::vector<Op>* branch : {&request.success, &request.failure}) {
+      for (const Op& op : *branch) {
+        if (op.lease != 0) {
+          return absl::InvalidArgumentError(
+              "leases need a shared store (etcd); this one belongs to one fleetd");
+        }
+      }
+    }
+  }
   size_t ops = request.success.size() + request.failure.size();
   if (ops > kMaxOpsPerTxn) {
     return absl::InvalidArgumentError(

@@ -27,9 +27,10 @@ class KeyReader {
   virtual absl::StatusOr<std::vector<std::string>> KeysWithPrefix(std::string_view prefix) = 0;
 };
 
-// OK when `request` is within the Store's limits (store.h) and neither branch touches a key
-// twice; INVALID_ARGUMENT naming the offending op otherwise.
-absl::Status ValidateTxn(const TxnRequest& request);
+// OK when `request` is within the Store's limits (store.h), neither branch touches a key twice
+// and, unless `leases` (a shared store), no op has a lease; INVALID_ARGUMENT naming the offending
+// op otherwise.
+absl::Status ValidateTxn(const TxnRequest& request, bool leases = false);
 
 // The same limits for a PutState call (store.h).
 absl::Status ValidateStateWrite(const std::vector<std::pair<std::string, std::string>>& puts,

@@ -51,8 +51,11 @@ struct Op {
   Type type = Type::kPut;
   std::string key;  // the key, or for kDeletePrefix the prefix (non-empty)
   std::string value;
+  // For kPut on a shared store: the lease the key goes with (Store::GrantLease); 0 for none.
+  int64_t lease = 0;
 
   static Op Put(std::string key, std::string value);
+  static Op PutWithLease(std::string key, std::string value, int64_t lease);
   static Op Delete(std::string key);
   static Op DeletePrefix(std::string prefix);
 };

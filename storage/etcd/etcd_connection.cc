@@ -114,7 +114,8 @@ absl::StatusOr<std::unique_ptr<EtcdConnection>> EtcdConnection::Open(
         grpc::CreateCustomChannel(address, *credentials, args);
     members.push_back(Member{.address = address,
                              .channel = channel,
-                             .kv = etcdserverpb::KV::NewStub(channel)});
+                             .kv = etcdserverpb::KV::NewStub(channel),
+                             .lease = etcdserverpb::Lease::NewStub(channel)});
   }
   return std::unique_ptr<EtcdConnection>(new EtcdConnection(options, std::move(members)));
 }
@@ -145,7 +146,8 @@ absl::Status EtcdConnection::Call(absl::string_view call, Kind kind, const Attem
     context.set_deadline(absl::ToChronoTime(
         std::min(absl::Now() + options_.call_timeout, std::max(give_up, absl::Now()))));
     context.AddMetadata(kRequireLeaderKey, "true");
-    const grpc::Status status = attempt(*members_[member.index].kv, context);
+    const Member& target = members_[member.index];
+    const grpc::Status status = attempt({.kv = *target.kv, .lease = *target.lease}, context);
     if (status.ok()) return absl::OkStatus();
     last = EtcdCallStatus(status, member.address, call);
     const bool retryable =

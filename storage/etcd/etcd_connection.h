@@ -2,7 +2,8 @@
 // or TLS, and unary calls that fail over from a member that cannot serve them to the next one.
 //
 // What is retried, and where:
-//  - a read (kRead) is retried on any UNAVAILABLE or DEADLINE_EXCEEDED, on the next endpoint;
+//  - a read (kRead), and any call that may be repeated harmlessly, is retried on any UNAVAILABLE
+//    or DEADLINE_EXCEEDED, on the next endpoint;
 //  - a write (kWrite) only when etcd cannot have acted on it: no connection to the member could
 //    be made, or the member refused it for want of a leader (calls carry etcd's require-leader
 //    metadata, so such a member answers "etcdserver: no leader" before it proposes anything).
@@ -67,9 +68,13 @@ class EtcdConnection {
       const EtcdConnectionOptions& options);
 
   enum class Kind { kRead, kWrite };
-  // One attempt: the call on `stub` with `context` (deadline and metadata already set).
-  using Attempt = std::function<grpc::Status(etcdserverpb::KV::Stub& stub,
-                                             grpc::ClientContext& context)>;
+  // The services of one member.
+  struct Stubs {
+    etcdserverpb::KV::Stub& kv;
+    etcdserverpb::Lease::Stub& lease;
+  };
+  // One attempt: the call on one of `stubs` with `context` (deadline and metadata already set).
+  using Attempt = std::function<grpc::Status(const Stubs& stubs, grpc::ClientContext& context)>;
 
   // Runs `attempt` on the current member and fails over as the header describes. Returns OK, or
   // the last failure as "etcd at ENDPOINT: CALL: ..." with gRPC's code (for a write whose outcome
@@ -92,6 +97,7 @@ class EtcdConnection {
     std::string address;
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<etcdserverpb::KV::Stub> kv;
+    std::unique_ptr<etcdserverpb::Lease::Stub> lease;
   };
   EtcdConnection(EtcdConnectionOptions options, std::vector<Member> members);
 

@@ -57,6 +57,7 @@ etcdserverpb::RequestOp ToEtcd(const EtcdKeyspace& keyspace, const Op& op) {
       etcdserverpb::PutRequest& put = *out.mutable_request_put();
       put.set_key(keyspace.KvKey(op.key));
       put.set_value(op.value);
+      put.set_lease(op.lease);
       break;
     }
     case Op::Type::kDelete:
@@ -116,7 +117,7 @@ class EtcdStore final : public Store {
   }
 
   absl::StatusOr<TxnResult> Txn(const TxnRequest& request) override {
-    if (absl::Status s = ValidateTxn(request); !s.ok()) return s;
+    if (absl::Status s = ValidateTxn(request, /*leases=*/true); !s.ok()) return s;
     for (const auto& [branch, ops] : {std::pair{"success", &request.success},
                                       std::pair{"failure", &request.failure}}) {
       if (ops->size() > max_txn_ops_) {
@@ -165,6 +166,60 @@ class EtcdStore final : public Store {
     if (!status.ok() && !absl::StrContains(status.message(), "has been compacted")) return status;
     state_->SawCompaction(revision);
     return absl::OkStatus();
+  }
+
+  bool Shared() const override { return true; }
+
+  absl::StatusOr<int64_t> GrantLease(absl::Duration ttl) override {
+    etcdserverpb::LeaseGrantRequest request;
+    request.set_ttl(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(ttl, absl::Seconds(1)))));
+    etcdserverpb::LeaseGrantResponse response;
+    // A lease granted by an attempt whose answer was lost is never used and expires by itself.
+    absl::Status status = state_->connection->Call(
+        "LeaseGrant", Kind::kRead,
+        [&](const EtcdConnection::Stubs& stubs, grpc::ClientContext& context) {
+          return stubs.lease.LeaseGrant(&context, request, &response);
+        });
+    if (!status.ok()) return status;
+    if (!response.error().empty()) {
+      return absl::InternalError(absl::StrCat("etcd: LeaseGrant: ", response.error()));
+    }
+    return response.id();
+  }
+
+  absl::Status KeepAliveLease(int64_t lease) override {
+    etcdserverpb::LeaseKeepAliveResponse response;
+    absl::Status status = state_->connection->Call(
+        "LeaseKeepAlive", Kind::kRead,
+        [&](const EtcdConnection::Stubs& stubs, grpc::ClientContext& context) {
+          auto stream = stubs.lease.LeaseKeepAlive(&context);
+          etcdserverpb::LeaseKeepAliveRequest request;
+          request.set_id(lease);
+          if (stream->Write(request) && stream->Read(&response)) {
+            stream->WritesDone();
+            context.TryCancel();  // one renewal per call; the stream is done with
+            return grpc::Status::OK;
+          }
+          return stream->Finish();
+        });
+    if (!status.ok()) return status;
+    if (response.ttl() <= 0) {
+      return absl::NotFoundError(absl::StrCat("etcd lease ", absl::Hex(lease), " has ended"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status RevokeLease(int64_t lease) override {
+    etcdserverpb::LeaseRevokeRequest request;
+    request.set_id(lease);
+    absl::Status status = state_->connection->Call(
+        "LeaseRevoke", Kind::kRead,
+        [&](const EtcdConnection::Stubs& stubs, grpc::ClientContext& context) {
+          etcdserverpb::LeaseRevokeResponse response;
+          return stubs.lease.LeaseRevoke(&context, request, &response);
+        });
+    if (absl::IsNotFound(status)) return absl::OkStatus();  // it had ended already
+    return status;
   }
 
   int64_t CurrentRevision() override { return state_->head.load(); }
@@ -224,9 +279,9 @@ class EtcdStore final : public Store {
                                                     const etcdserverpb::RangeRequest& request) {
     etcdserverpb::RangeResponse response;
     absl::Status status = state_->connection->Call(
-        call, Kind::kRead, [&](etcdserverpb::KV::Stub& stub, grpc::ClientContext& context) {
+        call, Kind::kRead, [&](const EtcdConnection::Stubs& stubs, grpc::ClientContext& context) {
           response.Clear();
-          return stub.Range(&context, request, &response);
+          return stubs.kv.Range(&context, request, &response);
         });
     if (!status.ok()) return status;
     return response;
@@ -270,9 +325,9 @@ class EtcdStore final : public Store {
     }
     etcdserverpb::TxnResponse response;
     absl::Status status = state_->connection->Call(
-        "Txn", Kind::kWrite, [&](etcdserverpb::KV::Stub& stub, grpc::ClientContext& context) {
+        "Txn", Kind::kWrite, [&](const EtcdConnection::Stubs& stubs, grpc::ClientContext& context) {
           response.Clear();
-          return stub.Txn(&context, txn, &response);
+          return stubs.kv.Txn(&context, txn, &response);
         });
     if (!status.ok()) return status;
     return response;
@@ -284,9 +339,9 @@ class EtcdStore final : public Store {
     request.set_physical(true);
     // Compacting again at the same revision changes nothing: retried like a read.
     return state_->connection->Call(
-        "Compact", Kind::kRead, [&](etcdserverpb::KV::Stub& stub, grpc::ClientContext& context) {
+        "Compact", Kind::kRead, [&](const EtcdConnection::Stubs& stubs, grpc::ClientContext& context) {
           etcdserverpb::CompactionResponse response;
-          return stub.Compact(&context, request, &response);
+          return stubs.kv.Compact(&context, request, &response);
         });
   }
 
@@ -305,9 +360,9 @@ absl::StatusOr<int64_t> OldestReadable(EtcdConnection& connection, const EtcdKey
     request.set_count_only(true);
     request.set_revision(revision);
     absl::Status status = connection.Call(
-        "Range", Kind::kRead, [&](etcdserverpb::KV::Stub& stub, grpc::ClientContext& context) {
+        "Range", Kind::kRead, [&](const EtcdConnection::Stubs& stubs, grpc::ClientContext& context) {
           etcdserverpb::RangeResponse response;
-          return stub.Range(&context, request, &response);
+          return stubs.kv.Range(&context, request, &response);
         });
     if (status.ok()) return true;
     if (absl::StrContains(status.message(), "has been compacted")) return false;
@@ -342,8 +397,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenEtcdStore(const EtcdStoreOptions& opt
   probe.set_count_only(true);
   etcdserverpb::RangeResponse response;
   absl::Status status = (*connection)->Call(
-      "Range", Kind::kRead, [&](etcdserverpb::KV::Stub& stub, grpc::ClientContext& context) {
-        return stub.Range(&context, probe, &response);
+      "Range", Kind::kRead, [&](const EtcdConnection::Stubs& stubs, grpc::ClientContext& context) {
+        return stubs.kv.Range(&context, probe, &response);
       });
   if (!status.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot reach etcd at ",

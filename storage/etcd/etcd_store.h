@@ -19,6 +19,7 @@
 //    show only as this store reads or writes).
 //  - Txn failing with UNAVAILABLE or DEADLINE_EXCEEDED may have been applied (the message says
 //    so): etcd had the request when the member or the connection failed.
+//  - Leases are etcd's: Shared() is true, and a key put with a lease goes when etcd ends it.
 //  - Every call fails over between the endpoints (etcd_connection.h).
 #ifndef FLEETD_STORAGE_ETCD_ETCD_STORE_H_
 #define FLEETD_STORAGE_ETCD_ETCD_STORE_H_

@@ -4,6 +4,7 @@
 #include "storage/etcd/etcd_store.h"
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -206,6 +207,46 @@ TEST(EtcdStoreTest, ReopenedStoreKnowsTheCompactionPoint) {
   EXPECT_EQ(reopened->CompactRevision(), compacted);
   absl::StatusOr<std::unique_ptr<Watcher>> too_old = reopened->Watch("", compacted - 1);
   EXPECT_TRUE(IsCompacted(too_old.status())) << too_old.status();
+}
+
+// A key put with a lease lives while the lease is kept alive and goes, with a delete event, when
+// it is not (after its TTL) or when it is revoked; a lease that ended takes no more keys.
+TEST(EtcdStoreTest, LeasedKeysGoWithTheirLease) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<EtcdProcess> etcd, EtcdProcess::Start());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store,
+                       OpenEtcdStore({.connection = {.endpoints = {etcd->endpoint()}}}));
+  EXPECT_TRUE(store->Shared());
+  ASSERT_OK_AND_ASSIGN(int64_t kept, store->GrantLease(absl::Seconds(2)));
+  ASSERT_OK_AND_ASSIGN(int64_t lapsed, store->GrantLease(absl::Seconds(2)));
+  ASSERT_OK_AND_ASSIGN(int64_t revoked, store->GrantLease(absl::Seconds(60)));
+  ASSERT_OK(store->Txn({.success = {Op::PutWithLease("l/kept", "1", kept),
+                                    Op::PutWithLease("l/lapsed", "2", lapsed),
+                                    Op::PutWithLease("l/revoked", "3", revoked)}}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Watcher> watcher,
+                       store->Watch("l/", store->CurrentRevision()));
+
+  ASSERT_OK(store->RevokeLease(revoked));
+  ASSERT_OK_AND_ASSIGN(std::optional<KeyValue> gone, store->Get("l/revoked"));
+  EXPECT_FALSE(gone.has_value());
+  // etcd expires leases on its own schedule: a 2 s lease ends within a few seconds.
+  std::set<std::string> deleted;
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (deleted.count("l/lapsed") == 0 && absl::Now() < deadline) {
+    ASSERT_OK(store->KeepAliveLease(kept));
+    ASSERT_OK_AND_ASSIGN(WatchBatch batch, watcher->Next(absl::Milliseconds(500)));
+    for (const Event& event : batch.events) {
+      EXPECT_EQ(event.type, Event::Type::kDelete) << event.kv.key;
+      deleted.insert(event.kv.key);
+    }
+  }
+  EXPECT_EQ(deleted, (std::set<std::string>{"l/lapsed", "l/revoked"}));
+  ASSERT_OK_AND_ASSIGN(std::optional<KeyValue> still, store->Get("l/kept"));
+  EXPECT_TRUE(still.has_value());
+
+  EXPECT_EQ(store->KeepAliveLease(lapsed).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->Txn({.success = {Op::PutWithLease("l/late", "4", lapsed)}}).status().code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_OK(store->RevokeLease(lapsed));  // ended already: nothing to do
 }
 
 // No member answers: opening fails with UNAVAILABLE naming the endpoints.

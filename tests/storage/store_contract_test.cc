@@ -506,5 +506,25 @@ TYPED_TEST(StoreContractTest, StateStaysOffTheLog) {
   EXPECT_EQ(store.PutState({{"", "x"}}, {}).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Leases belong to shared stores: a local one has none and refuses a put with one, writing
+// nothing; a shared one grants them.
+TYPED_TEST(StoreContractTest, LeasesOnlyOnASharedStore) {
+  Store& store = this->store();
+  if (store.Shared()) {
+    ASSERT_OK_AND_ASSIGN(int64_t lease, store.GrantLease(absl::Seconds(5)));
+    ASSERT_OK(store.Txn({.success = {Op::PutWithLease("leased", "v", lease)}}));
+    ASSERT_OK(store.RevokeLease(lease));
+  } else {
+    EXPECT_EQ(store.GrantLease(absl::Seconds(5)).status().code(),
+              absl::StatusCode::kUnimplemented);
+    EXPECT_EQ(store.KeepAliveLease(1).code(), absl::StatusCode::kUnimplemented);
+    EXPECT_EQ(store.Txn({.success = {Op::PutWithLease("leased", "v", 1)}}).status().code(),
+              absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(store.CurrentRevision(), this->R(0));
+  }
+  ASSERT_OK_AND_ASSIGN(std::optional<KeyValue> kv, store.Get("leased"));
+  EXPECT_FALSE(kv.has_value());
+}
+
 }  // namespace
 }  // namespace fleet::storage
