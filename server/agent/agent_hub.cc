@@ -95,6 +95,12 @@ void AgentHub::Register(const std::shared_ptr<AgentSession>& session, const std:
   if (replaced != nullptr) replaced->Replaced();
 }
 
+void AgentHub::TakenOver(const std::string& agent_id) {
+  if (std::shared_ptr<AgentSession> session = SessionOf(agent_id); session != nullptr) {
+    session->Replaced();
+  }
+}
+
 bool AgentHub::Unregister(const AgentSession& session) {
   const bool current = Remove(session);
   connection_log_.Disconnected(session.agent_id(), /*replaced=*/!current);

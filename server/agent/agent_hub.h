@@ -65,6 +65,9 @@ class AgentHub final : public AgentDirectoryObserver, public MailboxObserver {
   // hub's thread, in the order of the calls).
   void MailDue(const std::string& agent_id) override;
   void MailDueMany(const std::vector<std::string>& agent_ids) override;
+  // Another replica of a shared store took the agent over: its session here, if any, ends as
+  // replaced.
+  void TakenOver(const std::string& agent_id);
   // Closes every session: the agents are told to go away (reconnect elsewhere or later).
   void CloseAll();
   // How many sessions are open.

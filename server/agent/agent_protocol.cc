@@ -457,8 +457,8 @@ void AgentProtocol::HandleHello(const v1::Hello& hello) {
   *welcome.mutable_welcome()->mutable_heartbeat_interval() = ToProto(deps_.heartbeat_interval);
   welcome.mutable_welcome()->set_policy(policy_);
   Queue(welcome);
-  deps_.state.Update(agent_id_, [&](record::AgentStatusRecord& state) {
-    mu_.AssertHeld();  // run by Update on this thread, under mu_
+  deps_.state.Claim(agent_id_, [&](record::AgentStatusRecord& state) {
+    mu_.AssertHeld();  // run by Claim on this thread, under mu_
     state.set_status(v1::AGENT_STATUS_ONLINE);
     if (!hello.agent_version().empty()) state.set_agent_version(hello.agent_version());
     OnPolicy(state);

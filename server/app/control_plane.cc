@@ -18,6 +18,8 @@ ControlPlane::ControlPlane(storage::Store& store, Clock& clock, AgentStateOption
 }
 
 ControlPlane::~ControlPlane() {
+  if (sessions_ != nullptr) sessions_->Stop();
+  state_.SetPublisher(nullptr);
   if (actions_ != nullptr) actions_->Stop();
   engine_.reset();
   directory_.Stop();
@@ -26,9 +28,23 @@ ControlPlane::~ControlPlane() {
 
 absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(
     storage::Store& store, Clock& clock, AgentStateOptions state_options,
-    absl::Duration sync_timeout, int64_t revision_cache_bytes, QueryLimits query_limits) {
+    absl::Duration sync_timeout, int64_t revision_cache_bytes, QueryLimits query_limits,
+    std::optional<record::ReplicaRecord> replica) {
   std::unique_ptr<ControlPlane> plane(new ControlPlane(store, clock, state_options, query_limits));
   if (absl::Status s = plane->state_.Load(); !s.ok()) return s;
+  if (store.Shared() && replica.has_value()) {
+    absl::StatusOr<std::unique_ptr<ReplicaLease>> lease =
+        ReplicaLease::Start(store, *std::move(replica));
+    if (!lease.ok()) return lease.status();
+    plane->replica_lease_ = *std::move(lease);
+    ControlPlane* const raw = plane.get();
+    plane->replica_lease_->OnNewLease([raw] { raw->state_.RepublishHeld(); });
+    plane->sessions_ = std::make_unique<SessionShare>(
+        store, plane->state_, *plane->replica_lease_,
+        [raw](const std::string& agent_id) { raw->hub_.TakenOver(agent_id); });
+    plane->state_.SetPublisher(plane->sessions_.get());
+    if (absl::Status s = plane->sessions_->Start(sync_timeout); !s.ok()) return s;
+  }
   if (absl::Status s = plane->directory_.Start(sync_timeout); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<PolicyEngine>> engine = PolicyEngine::Start(
       store,

@@ -9,6 +9,7 @@
 #define FLEETD_SERVER_APP_CONTROL_PLANE_H_
 
 #include <memory>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -20,7 +21,9 @@
 #include "server/control/agent_state.h"
 #include "server/control/policy_engine.h"
 #include "server/control/query_router.h"
+#include "server/control/replica_lease.h"
 #include "server/control/rollout_tracker.h"
+#include "server/control/session_share.h"
 #include "storage/store.h"
 
 namespace fleet::server {
@@ -32,10 +35,15 @@ class ControlPlane {
   // store; the engine caches parsed revisions up to `revision_cache_bytes`. `store` and `clock`
   // are not owned and outlive the control plane. Errors: the store's, or UNAVAILABLE when a
   // first listing did not succeed within `sync_timeout`.
+  //
+  // On a shared store (several replicas), `replica` (its id as state_options.replica) is
+  // registered under the replica's lease and the agents' live state is shared with the other
+  // replicas (replica_lease.h, session_share.h); ignored on a store of one fleetd.
   static absl::StatusOr<std::unique_ptr<ControlPlane>> Start(
       storage::Store& store, Clock& clock, AgentStateOptions state_options,
       absl::Duration sync_timeout = absl::Seconds(30),
-      int64_t revision_cache_bytes = kDefaultRevisionCacheBytes, QueryLimits query_limits = {});
+      int64_t revision_cache_bytes = kDefaultRevisionCacheBytes, QueryLimits query_limits = {},
+      std::optional<record::ReplicaRecord> replica = std::nullopt);
 
   // Stops the engine and the directory first, so that nothing calls into the hub or the
   // trackers while they go.
@@ -70,6 +78,9 @@ class ControlPlane {
   std::unique_ptr<ActionEngine> actions_;
   // The minute's agent connections line, at info.
   ConnectionSummary connection_summary_{hub_, absl::Minutes(1)};
+  // Shared store only: the replica's lease, and the agents' state shared through it.
+  std::unique_ptr<ReplicaLease> replica_lease_;
+  std::unique_ptr<SessionShare> sessions_;
 };
 
 }  // namespace fleet::server

@@ -21,10 +21,15 @@
 #include "server/app/listen_address.h"
 #include "spdlog/spdlog.h"
 #include "storage/metered_store.h"
+#include "server/model/secret_token.h"
 #include "storage/open/open_store.h"
 
 namespace fleet::server {
 namespace {
+
+// A replica's id: 12 random hex characters, new with every start (a restarted replica is a new
+// one; the agents it held reconnect and are claimed again).
+std::string NewReplicaId() { return MintToken("frep").id; }
 
 // Process-wide gRPC switches that every server built afterwards picks up.
 void InitGrpcOnce() {
@@ -225,11 +230,27 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
   if (!opened.ok()) return opened.status();
   absl::StatusOr<std::unique_ptr<storage::Store>> store = std::make_unique<storage::MeteredStore>(
       *std::move(opened), storage::AddStoreInstruments(registry, TxnBuckets()), Clock::Real());
+  // On a shared store this fleetd is one replica of several: it gets an id of its own, and
+  // writes a heartbeat-only change of an agent at most once per heartbeat interval (up to a
+  // minute), so that idle agents cost the cluster few writes (docs/scaling.md).
+  AgentStateOptions state_options;
+  std::optional<record::ReplicaRecord> replica;
+  if ((*store)->Shared()) {
+    state_options.replica = NewReplicaId();
+    state_options.last_seen_write_interval =
+        std::min(absl::Minutes(1), config.heartbeat_interval);
+    replica.emplace();
+    replica->set_id(state_options.replica);
+    replica->set_admin_address(config.admin_addr);
+    replica->set_agent_address(config.agent_addr);
+    replica->set_started_unix_micros(absl::ToUnixMicros(absl::Now()));
+  }
   absl::StatusOr<std::unique_ptr<ControlPlane>> control = ControlPlane::Start(
-      **store, Clock::Real(), AgentStateOptions{}, absl::Seconds(30), config.revision_cache_bytes,
+      **store, Clock::Real(), state_options, absl::Seconds(30), config.revision_cache_bytes,
       QueryLimits{.max_concurrent = config.max_concurrent_queries,
                   .max_rows_per_agent = config.query_max_rows_per_agent,
-                  .max_bytes = config.query_max_bytes});
+                  .max_bytes = config.query_max_bytes},
+      std::move(replica));
   if (!control.ok()) return control.status();
 
   InitGrpcOnce();

@@ -1,5 +1,6 @@
 #include "server/control/agent_state.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,17 +60,119 @@ AgentStateTracker::Shard& AgentStateTracker::ShardOf(const std::string& agent_id
 
 void AgentStateTracker::Update(const std::string& agent_id,
                                const std::function<void(record::AgentStatusRecord&)>& change) {
+  Change(agent_id, change, /*claim=*/false);
+}
+
+void AgentStateTracker::Claim(const std::string& agent_id,
+                              const std::function<void(record::AgentStatusRecord&)>& change) {
+  Change(agent_id, change, /*claim=*/true);
+}
+
+void AgentStateTracker::Change(const std::string& agent_id,
+                               const std::function<void(record::AgentStatusRecord&)>& change,
+                               bool claim) {
   const int64_t now = absl::ToUnixMicros(clock_.Now());
   Shard& shard = ShardOf(agent_id);
   absl::MutexLock lock(&shard.mu);
   record::AgentStatusRecord& state = shard.states[agent_id];
+  if (!claim && HeldElsewhere(state)) return;  // a stream that was taken over
   const RolloutFields before(state);
+  // Only with a write interval: the state as it was, to tell a heartbeat from a change.
+  std::optional<std::string> unchanged;
+  const int64_t seen_before = state.last_seen_unix_micros();
+  if (options_.last_seen_write_interval > absl::ZeroDuration()) {
+    unchanged = state.SerializeAsString();
+  }
+  if (claim && !options_.replica.empty()) state.set_replica(options_.replica);
   change(state);
+  bool write = true;
+  if (unchanged.has_value()) {
+    state.set_last_seen_unix_micros(seen_before);
+    auto dirtied = shard.dirtied_at.find(agent_id);
+    write = state.SerializeAsString() != *unchanged || dirtied == shard.dirtied_at.end() ||
+            now - dirtied->second >= absl::ToInt64Microseconds(options_.last_seen_write_interval);
+    if (write) shard.dirtied_at[agent_id] = now;
+  }
   state.set_last_seen_unix_micros(now);
-  shard.dirty.insert(agent_id);
+  if (write) shard.dirty.insert(agent_id);
   if (observer_ != nullptr && !before.SameAs(state)) {
     observer_->StateChanged(agent_id, state);
   }
+}
+
+bool AgentStateTracker::ApplyRemote(const std::string& agent_id, record::AgentStatusRecord state) {
+  if (state.replica().empty() || state.replica() == options_.replica) return false;
+  Shard& shard = ShardOf(agent_id);
+  absl::MutexLock lock(&shard.mu);
+  record::AgentStatusRecord& current = shard.states[agent_id];
+  if (HeldHere(current)) {
+    if (state.status() != v1::AGENT_STATUS_ONLINE) {
+      // A replica that held the agent before said it left, after this one took it over.
+      shard.dirty.insert(agent_id);
+      return false;
+    }
+    // Another replica took the agent over: its stream here ends, and its word counts from now.
+  }
+  const bool taken_over = HeldHere(current);
+  const RolloutFields before(current);
+  current = std::move(state);
+  if (observer_ != nullptr && !before.SameAs(current)) {
+    observer_->StateChanged(agent_id, current);
+  }
+  return taken_over;
+}
+
+void AgentStateTracker::RemoteGone(const std::string& agent_id) {
+  Shard& shard = ShardOf(agent_id);
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.states.find(agent_id);
+  if (it == shard.states.end()) return;
+  record::AgentStatusRecord& current = it->second;
+  if (HeldHere(current)) {
+    shard.dirty.insert(agent_id);  // our own record went with a lost lease: publish it again
+    return;
+  }
+  if (!HeldElsewhere(current) || current.status() != v1::AGENT_STATUS_ONLINE) return;
+  const RolloutFields before(current);
+  current.set_status(v1::AGENT_STATUS_OFFLINE);
+  if (observer_ != nullptr && !before.SameAs(current)) {
+    observer_->StateChanged(agent_id, current);
+  }
+}
+
+std::vector<std::string> AgentStateTracker::ReplaceRemote(
+    const std::vector<std::pair<std::string, record::AgentStatusRecord>>& states) {
+  absl::flat_hash_set<std::string> listed;
+  std::vector<std::string> taken_over;
+  for (const auto& [id, state] : states) {
+    listed.insert(id);
+    if (ApplyRemote(id, state)) taken_over.push_back(id);
+  }
+  std::vector<std::string> gone;
+  for (Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    for (const auto& [id, state] : shard.states) {
+      if (HeldElsewhere(state) && state.status() == v1::AGENT_STATUS_ONLINE &&
+          !listed.contains(id)) {
+        gone.push_back(id);
+      }
+    }
+  }
+  for (const std::string& id : gone) RemoteGone(id);
+  return taken_over;
+}
+
+void AgentStateTracker::RepublishHeld() {
+  for (Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    for (const auto& [id, state] : shard.states) {
+      if (HeldHere(state)) shard.dirty.insert(id);
+    }
+  }
+}
+
+void AgentStateTracker::SetPublisher(AgentStatePublisher* publisher) {
+  publisher_.store(publisher);
 }
 
 std::optional<record::AgentStatusRecord> AgentStateTracker::Get(const std::string& agent_id) {
@@ -84,7 +187,8 @@ bool AgentStateTracker::IsOnline(const std::string& agent_id) {
   Shard& shard = ShardOf(agent_id);
   absl::MutexLock lock(&shard.mu);
   auto it = shard.states.find(agent_id);
-  return it != shard.states.end() && it->second.status() == v1::AGENT_STATUS_ONLINE;
+  return it != shard.states.end() && it->second.status() == v1::AGENT_STATUS_ONLINE &&
+         !HeldElsewhere(it->second);
 }
 
 absl::Status AgentStateTracker::Load() {
@@ -125,12 +229,17 @@ absl::Status AgentStateTracker::Flush() {
   absl::MutexLock flush_lock(&flush_mu_);
   absl::Status status;
   std::vector<std::pair<std::string, std::string>> puts;
+  // The states of agents held here, for the other replicas of a shared store.
+  std::vector<std::pair<std::string, record::AgentStatusRecord>> held;
+  AgentStatePublisher* const publisher = publisher_.load();
   // Ids taken from the shards' dirty sets; put back if their write fails.
   std::vector<std::string> taken;
   auto commit = [&] {
     if (puts.empty() || !status.ok()) return;
     status = store_.PutState(puts, {});
     puts.clear();
+    if (status.ok() && publisher != nullptr && !held.empty()) status = publisher->Publish(held);
+    held.clear();
   };
   for (Shard& shard : shards_) {
     {
@@ -139,6 +248,9 @@ absl::Status AgentStateTracker::Flush() {
         auto it = shard.states.find(id);
         if (it == shard.states.end()) continue;
         puts.emplace_back(layout::AgentStatusKey(id), it->second.SerializeAsString());
+        if (publisher != nullptr && it->second.replica() == options_.replica) {
+          held.emplace_back(id, it->second);
+        }
         taken.push_back(id);
       }
       shard.dirty.clear();

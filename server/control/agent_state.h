@@ -9,12 +9,15 @@
 #define FLEETD_SERVER_CONTROL_AGENT_STATE_H_
 
 #include <array>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -31,6 +34,21 @@ namespace fleet::server {
 
 struct AgentStateOptions {
   absl::Duration flush_interval = absl::Milliseconds(500);
+  // A change that only stamps last_seen (a heartbeat) is written at most this often per agent;
+  // zero: with the next flush, as every other change.
+  absl::Duration last_seen_write_interval = absl::ZeroDuration();
+  // On a shared store (several replicas): this replica's id. Empty: a store of one fleetd.
+  std::string replica;
+};
+
+// Where a replica on a shared store sends, with each flush, the changed states of the agents
+// whose sessions it holds (session_share.h shares them with the other replicas).
+class AgentStatePublisher {
+ public:
+  virtual ~AgentStatePublisher() = default;
+  // Errors are the store's; the states are published again with the next flush.
+  virtual absl::Status Publish(
+      const std::vector<std::pair<std::string, record::AgentStatusRecord>>& states) = 0;
 };
 
 // Told of each agent whose rollout-relevant state changed. Called on the thread that changed it,
@@ -63,14 +81,40 @@ class AgentStateTracker {
   void Update(const std::string& agent_id,
               const std::function<void(record::AgentStatusRecord&)>& change);
 
+  // Update for a stream that has just said Hello: the agent's session is held here from now on.
+  // On a shared store this replica takes it over from any other (and records itself as the
+  // holder); Update drops a change to an agent another replica holds, the late word of a stream
+  // that was taken over.
+  void Claim(const std::string& agent_id,
+             const std::function<void(record::AgentStatusRecord&)>& change);
+
+  // Shared store: the state another replica published for an agent (its `replica` says which).
+  // Returns true when the agent's stream here must end because that replica took it over; a
+  // stale word that the agent went offline elsewhere while it is online here is answered by
+  // publishing this replica's state again.
+  bool ApplyRemote(const std::string& agent_id, record::AgentStatusRecord state);
+  // Shared store: the agent's session record is gone (the replica holding it ended, its lease
+  // with it): the agent is offline unless held here (then its state is published again).
+  void RemoteGone(const std::string& agent_id);
+  // Shared store: every session record there is, as a listing gives them (after a watch
+  // error): agents held elsewhere and not listed are offline. Returns the agents whose streams
+  // here must end (as ApplyRemote).
+  std::vector<std::string> ReplaceRemote(
+      const std::vector<std::pair<std::string, record::AgentStatusRecord>>& states);
+  // Marks every agent held here for publishing with the next flush (after the replica's lease
+  // was lost and granted anew, its session records went with the old one).
+  void RepublishHeld();
+  // Sets where a shared store's states are published; call before streams arrive.
+  void SetPublisher(AgentStatePublisher* publisher);
+
   // Drops the agent's state (it was unenrolled): nothing more is written for it.
   void Forget(const std::string& agent_id);
 
   // The agent's state, nullopt when none is known.
   std::optional<record::AgentStatusRecord> Get(const std::string& agent_id);
 
-  // Whether the agent holds a stream to this fleetd now (status ONLINE); cheaper than Get, which
-  // copies the record.
+  // Whether the agent holds a stream to this fleetd now (status ONLINE, and on a shared store
+  // held by this replica); cheaper than Get, which copies the record.
   bool IsOnline(const std::string& agent_id);
 
   // Loads the persisted state of every agent not seen yet, as offline (no stream of theirs is
@@ -82,6 +126,18 @@ class AgentStateTracker {
 
  private:
   void Run();
+  // Update and Claim.
+  void Change(const std::string& agent_id,
+              const std::function<void(record::AgentStatusRecord&)>& change, bool claim);
+  // Whether `state` belongs to an agent whose session another replica holds.
+  bool HeldElsewhere(const record::AgentStatusRecord& state) const {
+    return !options_.replica.empty() && !state.replica().empty() &&
+           state.replica() != options_.replica;
+  }
+  bool HeldHere(const record::AgentStatusRecord& state) const {
+    return !options_.replica.empty() && state.replica() == options_.replica &&
+           state.status() == v1::AGENT_STATUS_ONLINE;
+  }
 
   storage::Store& store_;  // not owned
   Clock& clock_;           // not owned
@@ -95,6 +151,8 @@ class AgentStateTracker {
     absl::flat_hash_map<std::string, record::AgentStatusRecord> states ABSL_GUARDED_BY(mu);
     // Ids whose state changed since the last flush.
     absl::flat_hash_set<std::string> dirty ABSL_GUARDED_BY(mu);
+    // With last_seen_write_interval: when each agent was last marked dirty (unix micros).
+    absl::flat_hash_map<std::string, int64_t> dirtied_at ABSL_GUARDED_BY(mu);
   };
   static constexpr size_t kShards = 64;
   Shard& ShardOf(const std::string& agent_id);
@@ -103,6 +161,7 @@ class AgentStateTracker {
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex flush_mu_;  // one flush at a time, so that batches land in order
+  std::atomic<AgentStatePublisher*> publisher_{nullptr};  // not owned
   std::thread flusher_;
 };
 

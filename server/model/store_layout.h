@@ -13,6 +13,11 @@
 //   /actions/ID                        record::ActionRecord
 //   /action_targets/ID/CHUNK           record::ActionTargetChunk (CHUNK zero-padded to 6 digits)
 //   /action_results/ID/AGENT           record::ActionResultRecord, in the unlogged state
+//   /replicas/ID                       record::ReplicaRecord, under the replica's lease (shared
+//                                      stores only)
+//   /sessions/ID                       record::AgentStatusRecord of an agent, written by the
+//                                      replica holding its stream, under that replica's lease
+//                                      (shared stores only): how the replicas share live state
 //   /health_probe                      the time of fleetd's latest readiness probe, unlogged:
 //                                      written to prove the store writable
 #ifndef FLEETD_SERVER_MODEL_STORE_LAYOUT_H_
@@ -36,6 +41,8 @@ inline constexpr char kAdminTokens[] = "/admin_tokens/";
 inline constexpr char kAgents[] = "/agents/";
 inline constexpr char kAgentStatus[] = "/agent_status/";
 inline constexpr char kHealthProbe[] = "/health_probe";
+inline constexpr char kReplicas[] = "/replicas/";
+inline constexpr char kSessions[] = "/sessions/";
 inline constexpr char kActions[] = "/actions/";
 inline constexpr char kActionTargets[] = "/action_targets/";
 // What both action keys above start with: one watch on it follows both.
@@ -45,6 +52,12 @@ inline constexpr char kActionResults[] = "/action_results/";
 // value limit (and etcd's default request limit of 1.5 MiB).
 inline constexpr int kActionTargetsPerChunk = 10'000;
 
+inline std::string ReplicaKey(std::string_view id) {
+  return absl::StrCat(kReplicas, std::string(id));
+}
+inline std::string SessionKey(std::string_view agent_id) {
+  return absl::StrCat(kSessions, std::string(agent_id));
+}
 inline std::string PolicyKey(std::string_view name) {
   return absl::StrCat(kPolicies, std::string(name));
 }

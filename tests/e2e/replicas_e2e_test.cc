@@ -63,6 +63,18 @@ class ReplicasE2eTest : public ::testing::Test {
     return status["status"]["acked"].get<int>();
   }
 
+  // How many agents `replica` lists as online (-1 on error).
+  int Online(const FleetdProcess& replica) {
+    nlohmann::json agents = nlohmann::json::parse(
+        Fleetctl(replica, {"get", "agents", "-o", "json"}).out, nullptr, false);
+    if (agents.is_discarded()) return -1;
+    int online = 0;
+    for (const nlohmann::json& agent : agents["items"]) {
+      if (agent["status"]["connection"] == "online") ++online;
+    }
+    return online;
+  }
+
   // Polls (bounded: 120 s) until `done` holds.
   void Await(const std::string& what, const std::function<bool()>& done) {
     for (int attempt = 0; attempt < 600; ++attempt) {
@@ -87,9 +99,11 @@ TEST_F(ReplicasE2eTest, AgentsOfAKilledReplicaResumeOnTheOtherByDelta) {
                          "--enroll-token-file", a_.token_file(), "--agents", absl::StrCat(kAgents),
                          "--connections", "4", "--state-dir", tmp_.Sub("state"), "--duration",
                          "5m", "--report", report}));
-  // Agent i starts on replica i % 2: both hold half, and each counts its own agents' acks.
-  Await("the agents on both replicas acked revision 1",
-        [&] { return Acked(a_.process(), 1) == kAgents / 2 && Acked(*b_, 1) == kAgents / 2; });
+  // Agent i starts on replica i % 2: each holds half, and each counts every agent's ack.
+  Await("both replicas count every agent's ack of revision 1",
+        [&] { return Acked(a_.process(), 1) == kAgents && Acked(*b_, 1) == kAgents; });
+  EXPECT_EQ(Online(a_.process()), kAgents);
+  EXPECT_EQ(Online(*b_), kAgents);
 
   kill(a_.process().pid(), SIGKILL);
   Await("every agent acked revision 1 on the surviving replica",
@@ -106,6 +120,26 @@ TEST_F(ReplicasE2eTest, AgentsOfAKilledReplicaResumeOnTheOtherByDelta) {
   EXPECT_GE(result["updates"]["delta"], kAgents) << result.dump();
   EXPECT_GE(result["reconnects"], kAgents / 2) << result.dump();
   EXPECT_EQ(result["nacks"], 0) << result.dump();
+}
+
+// Agents held by a replica that dies, and that go nowhere else, turn offline on the other
+// replica once the dead one's lease ends (10 s), and their acks still count.
+TEST_F(ReplicasE2eTest, AgentsOfADeadReplicaGoOfflineWhenItsLeaseEnds) {
+  const std::string report = tmp_.Sub("report.json");
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Subprocess> sim,
+      Subprocess::Start({AGENT_SIM_BIN, "--server", a_.process().agent_address(),
+                         "--enroll-token-file", a_.token_file(), "--agents", "20",
+                         "--connections", "2", "--state-dir", tmp_.Sub("state"), "--duration", "5m",
+                         "--report", report}));
+  Await("the other replica lists every agent online", [&] { return Online(*b_) == 20; });
+  EXPECT_EQ(Acked(*b_, 1), 20);
+
+  kill(a_.process().pid(), SIGKILL);
+  Await("the other replica lists every agent offline", [&] { return Online(*b_) == 0; });
+  EXPECT_EQ(Acked(*b_, 1), 20);
+  sim->Signal(SIGKILL);
+  sim->Wait(absl::Seconds(30));
 }
 
 }  // namespace
