@@ -141,5 +141,152 @@ TEST(AgentStateTrackerTest, LoadRepairsIllFormedUtf8) {
   EXPECT_FALSE(tracker.Get("b").has_value());
 }
 
+// Keeps what a shared store's tracker publishes, flush by flush.
+class RecordingPublisher final : public AgentStatePublisher {
+ public:
+  absl::Status Publish(
+      const std::vector<std::pair<std::string, record::AgentStatusRecord>>& states) override {
+    for (const auto& [id, state] : states) published[id] = state;
+    ++flushes;
+    return absl::OkStatus();
+  }
+  std::map<std::string, record::AgentStatusRecord> published;
+  int flushes = 0;
+};
+
+record::AgentStatusRecord HeldBy(const std::string& replica, v1::AgentStatus status,
+                                 int64_t applied = 0) {
+  record::AgentStatusRecord state;
+  state.set_replica(replica);
+  state.set_status(status);
+  state.set_applied_revision(applied);
+  return state;
+}
+
+void Connect(AgentStateTracker& tracker, const std::string& id) {
+  tracker.Claim(id, [](record::AgentStatusRecord& state) {
+    state.set_status(v1::AGENT_STATUS_ONLINE);
+  });
+}
+
+// On a shared store a replica publishes the agents it holds, marked as its own, and not the
+// agents other replicas hold; another replica's records count in its view.
+TEST(AgentStateTrackerTest, SharedStorePublishesWhatThisReplicaHolds) {
+  std::unique_ptr<storage::Store> store = storage::NewMemoryStore();
+  ManualClock clock(absl::FromUnixSeconds(1'000'000));
+  AgentStateOptions options = kManualFlush;
+  options.replica = "r1";
+  RecordingPublisher publisher;  // outlives the tracker, which flushes as it goes
+  AgentStateTracker tracker(*store, clock, options);
+  tracker.SetPublisher(&publisher);
+
+  Connect(tracker, "here");
+  EXPECT_FALSE(tracker.ApplyRemote("there", HeldBy("r2", v1::AGENT_STATUS_ONLINE, 7)));
+  ASSERT_OK(tracker.Flush());
+  ASSERT_EQ(publisher.published.size(), 1u);
+  EXPECT_EQ(publisher.published.at("here").replica(), "r1");
+  EXPECT_EQ(tracker.Get("there")->applied_revision(), 7);
+  EXPECT_TRUE(tracker.IsOnline("here"));
+  EXPECT_FALSE(tracker.IsOnline("there"));  // online, but not through a stream of this replica
+  EXPECT_FALSE(Stored(*store).contains("there"));  // only the holder writes an agent's state
+}
+
+// Another replica's newer claim takes an agent over: the stream here must end, and its late
+// words (the stream's end, a heartbeat) change nothing; a stale "offline" from a replica that
+// held it before is answered by publishing this replica's state again.
+TEST(AgentStateTrackerTest, SharedStoreTakeOverAndStaleWords) {
+  std::unique_ptr<storage::Store> store = storage::NewMemoryStore();
+  ManualClock clock(absl::FromUnixSeconds(1'000'000));
+  AgentStateOptions options = kManualFlush;
+  options.replica = "r1";
+  RecordingPublisher publisher;  // outlives the tracker, which flushes as it goes
+  AgentStateTracker tracker(*store, clock, options);
+  tracker.SetPublisher(&publisher);
+
+  Connect(tracker, "a");
+  ASSERT_OK(tracker.Flush());
+  publisher.published.clear();
+  EXPECT_FALSE(tracker.ApplyRemote("a", HeldBy("r0", v1::AGENT_STATUS_OFFLINE)));
+  ASSERT_OK(tracker.Flush());
+  ASSERT_TRUE(publisher.published.contains("a"));  // r1's word again
+  EXPECT_EQ(tracker.Get("a")->replica(), "r1");
+
+  EXPECT_TRUE(tracker.ApplyRemote("a", HeldBy("r2", v1::AGENT_STATUS_ONLINE, 3)));
+  publisher.published.clear();
+  tracker.Update("a", [](record::AgentStatusRecord& state) {
+    state.set_status(v1::AGENT_STATUS_OFFLINE);
+  });
+  ASSERT_OK(tracker.Flush());
+  EXPECT_TRUE(publisher.published.empty());
+  EXPECT_EQ(tracker.Get("a")->status(), v1::AGENT_STATUS_ONLINE);
+  EXPECT_EQ(tracker.Get("a")->replica(), "r2");
+  EXPECT_EQ(tracker.Get("a")->applied_revision(), 3);
+
+  // It comes back here: this replica holds it again.
+  Connect(tracker, "a");
+  EXPECT_TRUE(tracker.IsOnline("a"));
+  EXPECT_EQ(tracker.Get("a")->replica(), "r1");
+}
+
+// When the record of an agent another replica held goes (its lease ended) the agent is offline,
+// what it applied still counts; a listing without it does the same. Our own record going is
+// answered by publishing it again.
+TEST(AgentStateTrackerTest, SharedStoreGoneRecordsAreOffline) {
+  std::unique_ptr<storage::Store> store = storage::NewMemoryStore();
+  ManualClock clock(absl::FromUnixSeconds(1'000'000));
+  AgentStateOptions options = kManualFlush;
+  options.replica = "r1";
+  RolloutTracker rollouts;
+  RecordingPublisher publisher;  // outlives the tracker, which flushes as it goes
+  AgentStateTracker tracker(*store, clock, options, &rollouts);
+  tracker.SetPublisher(&publisher);
+
+  tracker.ApplyRemote("b", HeldBy("r2", v1::AGENT_STATUS_ONLINE, 4));
+  tracker.ApplyRemote("c", HeldBy("r2", v1::AGENT_STATUS_ONLINE, 4));
+  Connect(tracker, "mine");
+  ASSERT_OK(tracker.Flush());
+  publisher.published.clear();
+
+  tracker.RemoteGone("b");
+  EXPECT_EQ(tracker.Get("b")->status(), v1::AGENT_STATUS_OFFLINE);
+  EXPECT_EQ(tracker.Get("b")->applied_revision(), 4);
+  EXPECT_TRUE(tracker.ReplaceRemote({}).empty());
+  EXPECT_EQ(tracker.Get("c")->status(), v1::AGENT_STATUS_OFFLINE);
+
+  tracker.RemoteGone("mine");
+  EXPECT_TRUE(tracker.IsOnline("mine"));
+  ASSERT_OK(tracker.Flush());
+  EXPECT_TRUE(publisher.published.contains("mine"));
+}
+
+// With a last-seen write interval, a heartbeat alone is written once per interval; any other
+// change is written with the next flush.
+TEST(AgentStateTrackerTest, HeartbeatsAreWrittenOncePerInterval) {
+  std::unique_ptr<storage::Store> store = storage::NewMemoryStore();
+  ManualClock clock(absl::FromUnixSeconds(1'000'000));
+  AgentStateOptions options = kManualFlush;
+  options.last_seen_write_interval = absl::Minutes(1);
+  AgentStateTracker tracker(*store, clock, options);
+  auto heartbeat = [](record::AgentStatusRecord&) {};
+  tracker.Update("a", heartbeat);
+  ASSERT_OK(tracker.Flush());
+  const int64_t first = Stored(*store).at("a").last_seen_unix_micros();
+
+  clock.Advance(absl::Seconds(30));
+  tracker.Update("a", heartbeat);
+  ASSERT_OK(tracker.Flush());
+  EXPECT_EQ(Stored(*store).at("a").last_seen_unix_micros(), first);  // not written
+  EXPECT_EQ(tracker.Get("a")->last_seen_unix_micros(), absl::ToUnixMicros(clock.Now()));
+
+  tracker.Update("a", [](record::AgentStatusRecord& state) { state.set_applied_revision(2); });
+  ASSERT_OK(tracker.Flush());
+  EXPECT_EQ(Stored(*store).at("a").applied_revision(), 2);  // a change: written at once
+
+  clock.Advance(absl::Seconds(61));
+  tracker.Update("a", heartbeat);
+  ASSERT_OK(tracker.Flush());
+  EXPECT_EQ(Stored(*store).at("a").last_seen_unix_micros(), absl::ToUnixMicros(clock.Now()));
+}
+
 }  // namespace
 }  // namespace fleet::server
