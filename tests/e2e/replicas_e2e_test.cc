@@ -4,6 +4,8 @@
 // document.
 #include <signal.h>
 
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +20,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_agent.h"
 
 namespace fleet {
 namespace {
@@ -140,6 +143,32 @@ TEST_F(ReplicasE2eTest, AgentsOfADeadReplicaGoOfflineWhenItsLeaseEnds) {
   EXPECT_EQ(Acked(*b_, 1), 20);
   sim->Signal(SIGKILL);
   sim->Wait(absl::Seconds(30));
+}
+
+// An agent's second stream, on the other replica, takes its session over: the first replica
+// ends the old stream (ABORTED, as a replaced stream on one fleetd), and both replicas list the
+// agent online once, held by the second.
+TEST_F(ReplicasE2eTest, StreamOnAnotherReplicaTakesTheSessionOver) {
+  std::ifstream token_file(a_.token_file());
+  const std::string token((std::istreambuf_iterator<char>(token_file)),
+                          std::istreambuf_iterator<char>());
+  v1::EnrollResponse identity;
+  ASSERT_TRUE(
+      testing::EnrollAgent(a_.process().agent_address(), token, "moving", &identity).ok());
+  testing::TestAgent old_stream(a_.process().agent_address(), identity);
+  ASSERT_TRUE(old_stream.Hello());
+  ASSERT_TRUE(old_stream.ApplyNext().has_value());
+  Await("the other replica lists the agent online", [&] { return Online(*b_) == 1; });
+
+  testing::TestAgent new_stream(b_->agent_address(), identity);
+  ASSERT_TRUE(new_stream.Hello());
+  EXPECT_EQ(old_stream.Status().error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_TRUE(new_stream.ApplyNext().has_value());
+  absl::SleepFor(absl::Seconds(1));  // past a state flush on each replica
+  Await("both replicas list the agent online and acked", [&] {
+    return Online(a_.process()) == 1 && Online(*b_) == 1 && Acked(a_.process(), 1) == 1 &&
+           Acked(*b_, 1) == 1;
+  });
 }
 
 }  // namespace
