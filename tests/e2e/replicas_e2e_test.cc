@@ -4,10 +4,12 @@
 // document.
 #include <signal.h>
 
+#include <atomic>
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -107,20 +109,24 @@ TEST_F(ReplicasE2eTest, AgentsOfAKilledReplicaResumeOnTheOtherByDelta) {
         [&] { return Acked(a_.process(), 1) == kAgents && Acked(*b_, 1) == kAgents; });
   EXPECT_EQ(Online(a_.process()), kAgents);
   EXPECT_EQ(Online(*b_), kAgents);
+  // A change through replica A reaches the agents replica B holds too.
+  ASSERT_EQ(Fleetctl(a_.process(), {"apply", "-f", "-"}, Policy("notice")).exit_code, 0);
+  Await("both replicas count every agent's ack of revision 2",
+        [&] { return Acked(a_.process(), 2) == kAgents && Acked(*b_, 2) == kAgents; });
 
   kill(a_.process().pid(), SIGKILL);
-  Await("every agent acked revision 1 on the surviving replica",
-        [&] { return Acked(*b_, 1) == kAgents; });
+  Await("every agent acked revision 2 on the surviving replica",
+        [&] { return Acked(*b_, 2) == kAgents && Online(*b_) == kAgents; });
 
   ASSERT_EQ(Fleetctl(*b_, {"apply", "-f", "-"}, Policy("debug")).exit_code, 0);
-  Await("every agent acked revision 2", [&] { return Acked(*b_, 2) == kAgents; });
+  Await("every agent acked revision 3", [&] { return Acked(*b_, 3) == kAgents; });
 
   nlohmann::json result = testing::StopAgentSim(*sim, report);
   EXPECT_EQ(result["connected"], kAgents) << result.dump();
   // One FULL document per agent, on its first stream; after moving, each resumed from what it
   // had applied, and the change came as a DELTA.
   EXPECT_EQ(result["updates"]["full"], kAgents) << result.dump();
-  EXPECT_GE(result["updates"]["delta"], kAgents) << result.dump();
+  EXPECT_GE(result["updates"]["delta"], 2 * kAgents) << result.dump();
   EXPECT_GE(result["reconnects"], kAgents / 2) << result.dump();
   EXPECT_EQ(result["nacks"], 0) << result.dump();
 }
@@ -169,6 +175,33 @@ TEST_F(ReplicasE2eTest, StreamOnAnotherReplicaTakesTheSessionOver) {
     return Online(a_.process()) == 1 && Online(*b_) == 1 && Acked(a_.process(), 1) == 1 &&
            Acked(*b_, 1) == 1;
   });
+}
+
+// A token's max-uses holds across replicas: 40 enrollments at once, half through each replica,
+// with a token of 10 uses enroll exactly 10 agents.
+TEST_F(ReplicasE2eTest, MaxUsesIsExactAcrossReplicas) {
+  CommandResult created =
+      Fleetctl(*b_, {"token", "create", "--policy", "sim", "--max-uses", "10", "-o", "json"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string token = nlohmann::json::parse(created.out)["secret"].get<std::string>();
+  std::atomic<int> enrolled{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 40; ++i) {
+    threads.emplace_back([&, i] {
+      const std::string& address = i % 2 == 0 ? a_.process().agent_address() : b_->agent_address();
+      v1::EnrollResponse response;
+      const grpc::Status status =
+          testing::EnrollAgent(address, token, absl::StrCat("host-", i), &response);
+      ++(status.ok() ? enrolled : refused);
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(enrolled.load(), 10);
+  EXPECT_EQ(refused.load(), 30);
+  nlohmann::json agents =
+      nlohmann::json::parse(Fleetctl(a_.process(), {"get", "agents", "-o", "json"}).out);
+  EXPECT_EQ(agents["items"].size(), 10u);
 }
 
 }  // namespace
