@@ -11,6 +11,7 @@
 #include "fleet/v1/agent.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/model/record_io.h"
+#include "server/model/record_repair.h"
 #include "server/model/store_layout.h"
 
 namespace fleet::server {
@@ -97,6 +98,7 @@ ActionEngine::ActionEngine(storage::Store& store, Clock& clock, AgentMailbox& ma
                            ActionEngineOptions options)
     : store_(store),
       clock_(clock),
+      shared_(store.Shared()),
       mailbox_(mailbox),
       options_(options),
       writer_(store, options.flush_interval, options.unsettled_hold) {}
@@ -195,6 +197,27 @@ void ActionEngine::Take(const storage::KeyValue& kv, std::vector<std::string>& t
     }
     staged_[id].head = std::move(stored->record);
     touched.push_back(id);
+    return;
+  }
+  if (shared_ && absl::StartsWith(kv.key, layout::kActionResults)) {
+    const std::string rest = kv.key.substr(sizeof(layout::kActionResults) - 1);
+    const size_t slash = rest.find('/');
+    if (slash == std::string::npos) return;
+    record::ActionResultRecord result;
+    if (!ParseRecordRepairingUtf8(kv.value, result, nullptr, /*try_plain_first=*/true)) {
+      LogRecordProblemOnce(kv.key, "does not parse; skipped");
+      return;
+    }
+    const std::string id = rest.substr(0, slash);
+    const std::string agent_id = rest.substr(slash + 1);
+    auto it = actions_.find(id);
+    if (it == actions_.end()) {
+      restored_[id][agent_id] = std::move(result);  // taken when the action is complete
+      return;
+    }
+    if (auto index = it->second->index.find(agent_id); index != it->second->index.end()) {
+      TakeStoredResult(*it->second, index->second, result, ops);
+    }
     return;
   }
   if (!absl::StartsWith(kv.key, layout::kActionTargets)) return;
@@ -314,7 +337,7 @@ void ActionEngine::ApplyCancel(Entry& entry, MailOps& ops) {
     ops.removes.push_back({entry.agent_ids[i], {Mail::Kind::kAction, id}});
     if (target.state == v1::ACTION_TARGET_PENDING) {
       target.cancelled_undelivered = true;
-      SetState(id, entry, i, v1::ACTION_TARGET_CANCELLED, now);
+      SetState(id, entry, i, v1::ACTION_TARGET_CANCELLED, now, /*derived=*/true);
     } else {
       cancels.emplace_back(entry.agent_ids[i], absl::InfinitePast());
     }
@@ -335,7 +358,7 @@ void ActionEngine::ApplyExpiry(Entry& entry, MailOps& ops) {
     if (entry.cancel_applied) {
       ops.removes.push_back({entry.agent_ids[i], {Mail::Kind::kActionCancel, id}});
     }
-    SetState(id, entry, i, v1::ACTION_TARGET_EXPIRED, now);
+    SetState(id, entry, i, v1::ACTION_TARGET_EXPIRED, now, /*derived=*/true);
   }
 }
 
@@ -351,8 +374,42 @@ void ActionEngine::Drop(const std::string& id, MailOps& ops) {
   actions_.erase(it);
 }
 
+void ActionEngine::TakeStoredResult(Entry& entry, uint32_t i,
+                                    const record::ActionResultRecord& result, MailOps& ops) {
+  const int state = result.state();
+  if (state <= v1::ACTION_TARGET_STATE_UNSPECIFIED || static_cast<size_t>(state) >= kStates) {
+    return;
+  }
+  Target& target = entry.targets[i];
+  const bool reported_final = state == v1::ACTION_TARGET_SUCCEEDED ||
+                              state == v1::ACTION_TARGET_FAILED ||
+                              state == v1::ACTION_TARGET_REJECTED;
+  const bool derived_final = target.state == v1::ACTION_TARGET_EXPIRED ||
+                             (target.state == v1::ACTION_TARGET_CANCELLED &&
+                              target.cancelled_undelivered);
+  const bool moves_on =
+      !IsFinal(target.state) &&
+      (Rank(state) > Rank(target.state) ||
+       (state == target.state && result.updated_unix_micros() > target.updated_us));
+  if (!moves_on && !(derived_final && reported_final)) return;
+  --entry.counts[target.state];
+  target.state = static_cast<uint8_t>(state);
+  ++entry.counts[target.state];
+  target.cancelled_undelivered = false;
+  target.progress = static_cast<int8_t>(std::clamp(result.progress_percent(), 0, 100));
+  target.updated_us = result.updated_unix_micros();
+  if (!result.message().empty() || !result.output().empty()) {
+    entry.details[i] = Detail{result.message(), result.output()};
+  }
+  ++entry.version;
+  if (IsFinal(state)) {
+    ops.removes.push_back({entry.agent_ids[i], {Mail::Kind::kAction, entry.action.id()}});
+    ops.removes.push_back({entry.agent_ids[i], {Mail::Kind::kActionCancel, entry.action.id()}});
+  }
+}
+
 void ActionEngine::SetState(const std::string& action_id, Entry& entry, uint32_t i,
-                            v1::ActionTargetState state, absl::Time now) {
+                            v1::ActionTargetState state, absl::Time now, bool derived) {
   Target& target = entry.targets[i];
   // Whether the agent has the action decides what a cancel after a restart does: leaving pending
   // is written as soon as a final state is.
@@ -361,7 +418,7 @@ void ActionEngine::SetState(const std::string& action_id, Entry& entry, uint32_t
   target.state = static_cast<uint8_t>(state);
   ++entry.counts[target.state];
   target.updated_us = absl::ToUnixMicros(now);
-  Persist(action_id, entry, i, settled);
+  if (!(derived && shared_)) Persist(action_id, entry, i, settled);
 }
 
 void ActionEngine::Persist(const std::string& action_id, Entry& entry, uint32_t i, bool settled) {

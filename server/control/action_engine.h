@@ -8,7 +8,10 @@
 // what is not final into expired at expires_at and into cancelled (or sends an ActionCancel to
 // those that have it) once a cancel is committed, and hands every change to an
 // ActionResultWriter (action_results.h), which batches them into the store's unlogged state; on
-// Start they are read back, so that results survive a restart.
+// Start they are read back, so that results survive a restart. On a shared store (several
+// replicas) results are revisioned keys that every replica's engine follows: each replica writes
+// what its own agents reported and takes the others' from the store, and derives expiry and
+// cancel from the action itself, so that the counts agree on every replica.
 //
 // Target states (admin.proto ActionTargetState): pending -> delivered -> running -> succeeded |
 // failed | rejected | cancelled, or expired when not final at expires_at. A final state never
@@ -200,9 +203,16 @@ class ActionEngine final : public ActionReportSink,
   void ApplyCancel(Entry& entry, MailOps& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyExpiry(Entry& entry, MailOps& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Drop(const std::string& id, MailOps& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Moves target `i` to `state` (counts follow), stamped `now`, and hands it to the writer.
+  // Moves target `i` to `state` (counts follow), stamped `now`, and hands it to the writer, unless
+  // `derived` (expiry or cancel, which every replica derives from the action itself) on a shared
+  // store, where each replica writes only what its own agents reported.
   void SetState(const std::string& action_id, Entry& entry, uint32_t i, v1::ActionTargetState state,
-                absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                absl::Time now, bool derived = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Shared store: a result a replica wrote for target `i` (another replica's agent, or this
+  // replica's own write coming back): taken when it moves the target on, or when it is a final
+  // report of the agent where this replica derived expiry or cancel.
+  void TakeStoredResult(Entry& entry, uint32_t i, const record::ActionResultRecord& result,
+                        MailOps& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands target `i` as it is to the writer; `settled` as ActionResultWriter::Put takes it.
   void Persist(const std::string& action_id, Entry& entry, uint32_t i, bool settled)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -213,6 +223,8 @@ class ActionEngine final : public ActionReportSink,
 
   storage::Store& store_;  // not owned
   Clock& clock_;           // not owned
+  // Whether other replicas share the store (then results come from the store too).
+  const bool shared_;
   AgentMailbox& mailbox_;  // not owned
   const ActionEngineOptions options_;
   ActionResultWriter writer_;

@@ -11,9 +11,29 @@
 
 namespace fleet::server {
 
+namespace {
+
+// Every result key with its value: the unlogged state, or the revisioned keys of a shared store.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ReadResults(
+    storage::Store& store) {
+  if (!store.Shared()) return store.RangeState(layout::kActionResults);
+  std::vector<std::pair<std::string, std::string>> found;
+  storage::RangeRequest page{.prefix = layout::kActionResults, .limit = 1000};
+  do {
+    absl::StatusOr<storage::RangeResult> result = store.Range(page);
+    if (!result.ok()) return result.status();
+    for (storage::KeyValue& kv : result->kvs) {
+      found.emplace_back(std::move(kv.key), std::move(kv.value));
+    }
+    page.continuation = result->continuation;
+  } while (!page.continuation.empty());
+  return found;
+}
+
+}  // namespace
+
 absl::StatusOr<StoredActionResults> LoadActionResults(storage::Store& store) {
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> range =
-      store.RangeState(layout::kActionResults);
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> range = ReadResults(store);
   if (!range.ok()) return range.status();
   StoredActionResults results;
   constexpr size_t kPrefix = sizeof(layout::kActionResults) - 1;
@@ -79,9 +99,17 @@ absl::Status ActionResultWriter::Write(absl::Time now) {
   std::vector<std::pair<std::string, std::string>> batch;
   batch.reserve(std::min(taken.size(), kMaxResultsPerPut));
   std::vector<std::pair<std::string, std::string>> failed;
+  const bool shared = store_.Shared();
+  const size_t per_write = shared ? kSharedResultsPerTxn : kMaxResultsPerPut;
   auto commit = [&] {
     if (batch.empty()) return;
-    if (status.ok()) status = store_.PutState(batch, {});
+    if (status.ok() && shared) {
+      storage::TxnRequest txn;
+      for (const auto& [key, value] : batch) txn.success.push_back(storage::Op::Put(key, value));
+      status = store_.Txn(txn).status();
+    } else if (status.ok()) {
+      status = store_.PutState(batch, {});
+    }
     if (!status.ok()) {
       for (auto& put : batch) failed.push_back(std::move(put));
     }
@@ -89,7 +117,7 @@ absl::Status ActionResultWriter::Write(absl::Time now) {
   };
   for (auto& [key, value] : taken) {
     batch.emplace_back(key, std::move(value));
-    if (batch.size() >= kMaxResultsPerPut) commit();
+    if (batch.size() >= per_write) commit();
   }
   commit();
   if (!failed.empty()) {

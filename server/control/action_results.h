@@ -9,6 +9,11 @@
 // target's next change, so that a target that reports progress often is written at most once per
 // hold. After a restart LoadActionResults reads them back: settled states to within one flush
 // interval, changes on the way to within the hold.
+//
+// On a shared store (several replicas) the results are revisioned keys instead, written in
+// transactions of kSharedResultsPerTxn, so that every replica's ActionEngine sees the results the
+// others' agents reported (it follows them with its Reflector); each replica writes only what
+// its own agents reported.
 #ifndef FLEETD_SERVER_CONTROL_ACTION_RESULTS_H_
 #define FLEETD_SERVER_CONTROL_ACTION_RESULTS_H_
 
@@ -30,6 +35,8 @@ namespace fleet::server {
 
 // Puts per Store::PutState call: the store's transaction op limit.
 inline constexpr size_t kMaxResultsPerPut = storage::kMaxOpsPerTxn;
+// Puts per transaction on a shared store (under etcd's default --max-txn-ops of 128).
+inline constexpr size_t kSharedResultsPerTxn = 100;
 
 // Every stored result: action id -> agent id -> its record. Records that do not parse are
 // skipped (and logged). Errors are the store's.

@@ -204,5 +204,34 @@ TEST_F(ReplicasE2eTest, MaxUsesIsExactAcrossReplicas) {
   EXPECT_EQ(agents["items"].size(), 10u);
 }
 
+// An action to agents held by both replicas: created through one, each replica delivers it to
+// its own agents, and both count every target's result (each replica writes what its agents
+// report; the other takes it from the store).
+TEST_F(ReplicasE2eTest, ActionToAgentsOnBothReplicasIsCountedOnBoth) {
+  const std::string report = tmp_.Sub("report.json");
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Subprocess> sim,
+      Subprocess::Start({AGENT_SIM_BIN, "--server",
+                         a_.process().agent_address() + "," + b_->agent_address(),
+                         "--enroll-token-file", a_.token_file(), "--agents", "20",
+                         "--connections", "2", "--state-dir", tmp_.Sub("state"), "--duration", "5m",
+                         "--report", report}));
+  Await("both replicas list every agent online",
+        [&] { return Online(a_.process()) == 20 && Online(*b_) == 20; });
+  CommandResult created = Fleetctl(a_.process(), {"action", "create", "custom", "--arg",
+                                                  "name=probe", "-l", "sim=true", "--watch",
+                                                  "--timeout", "60s"});
+  EXPECT_EQ(created.exit_code, 0) << created.out << created.err;
+  Await("the other replica counts every target succeeded", [&] {
+    nlohmann::json actions = nlohmann::json::parse(
+        Fleetctl(*b_, {"get", "actions", "-o", "json"}).out, nullptr, false);
+    return !actions.is_discarded() && actions["items"].size() == 1 &&
+           actions["items"][0]["status"]["counts"]["succeeded"] == 20 &&
+           actions["items"][0]["status"]["state"] == "done";
+  });
+  nlohmann::json result = testing::StopAgentSim(*sim, report);
+  EXPECT_EQ(result["actions"]["succeeded"], 20) << result.dump();
+}
+
 }  // namespace
 }  // namespace fleet
