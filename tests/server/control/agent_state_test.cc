@@ -17,7 +17,7 @@ namespace fleet::server {
 namespace {
 
 // Flushes only when asked.
-constexpr AgentStateOptions kManualFlush{.flush_interval = absl::Hours(1)};
+const AgentStateOptions kManualFlush{.flush_interval = absl::Hours(1)};
 
 std::map<std::string, record::AgentStatusRecord> Stored(storage::Store& store) {
   std::map<std::string, record::AgentStatusRecord> stored;
