@@ -210,7 +210,13 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
                               .components = std::make_unique<ServingComponents>()};
   metrics::Registry& registry = *observability.registry;
   AddFleetdMetrics(registry, *observability.components);
-  observability.health = std::make_unique<HealthMonitor>(*observability.components, Clock::Real());
+  // A shared store's probe is a write the whole cluster carries: every 5 s, not every second.
+  const bool shared_store = valid->store.backend == storage::StoreSpec::Backend::kEtcd;
+  observability.health = std::make_unique<HealthMonitor>(
+      *observability.components, Clock::Real(),
+      shared_store ? HealthMonitorOptions{.interval = absl::Seconds(5),
+                                          .probe_max_age = absl::Seconds(15)}
+                   : HealthMonitorOptions{});
   if (valid->http.has_value()) {
     // The admin listener's pair (--admin-tls-*, else --tls-*): the endpoint is the operators'.
     HttpEndpointOptions http_options;
@@ -230,13 +236,15 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
   if (!opened.ok()) return opened.status();
   absl::StatusOr<std::unique_ptr<storage::Store>> store = std::make_unique<storage::MeteredStore>(
       *std::move(opened), storage::AddStoreInstruments(registry, TxnBuckets()), Clock::Real());
-  // On a shared store this fleetd is one replica of several: it gets an id of its own, and
-  // writes a heartbeat-only change of an agent at most once per heartbeat interval (up to a
-  // minute), so that idle agents cost the cluster few writes (docs/scaling.md).
+  // On a shared store this fleetd is one replica of several: it gets an id of its own, flushes
+  // its agents' state every 2 s rather than every 0.5 s, and writes a heartbeat-only change of an
+  // agent at most once per heartbeat interval (up to a minute), so that idle agents cost the
+  // cluster few writes (docs/scaling.md). Its own rollout views see every change at once.
   AgentStateOptions state_options;
   std::optional<record::ReplicaRecord> replica;
   if ((*store)->Shared()) {
     state_options.replica = NewReplicaId();
+    state_options.flush_interval = absl::Seconds(2);
     state_options.last_seen_write_interval =
         std::min(absl::Minutes(1), config.heartbeat_interval);
     replica.emplace();
