@@ -14,8 +14,10 @@
 #include "storage/errors.h"
 #include "storage/etcd/etcd_client.h"
 #include "tests/storage/store_test_util.h"
+#include "tests/testing/dev_certs.h"
 #include "tests/testing/etcd_process.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fleet::storage::etcd {
 namespace {
@@ -247,6 +249,50 @@ TEST(EtcdStoreTest, LeasedKeysGoWithTheirLease) {
   EXPECT_EQ(store->Txn({.success = {Op::PutWithLease("l/late", "4", lapsed)}}).status().code(),
             absl::StatusCode::kNotFound);
   ASSERT_OK(store->RevokeLease(lapsed));  // ended already: nothing to do
+}
+
+// With --etcd-ca/--etcd-cert/--etcd-key's files (scripts/dev-certs), the store speaks TLS to an
+// etcd that asks for client certificates; without a client certificate, or in plaintext, it
+// cannot.
+TEST(EtcdStoreTest, TlsWithClientCertificates) {
+  testing::TempDir dir;
+  const std::string certs = dir.Sub("certs");
+  ASSERT_OK(testing::RunDevCerts(certs));
+  auto file = [&](const char* name) { return certs + "/" + name; };
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<EtcdProcess> etcd,
+                       EtcdProcess::Start({.tls = {.cert_file = file("server.pem"),
+                                                   .key_file = file("server-key.pem"),
+                                                   .client_ca_file = file("ca.pem"),
+                                                   .probe_cert_file = file("admin.pem"),
+                                                   .probe_key_file = file("admin-key.pem")}}));
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Store> store,
+      OpenEtcdStore({.connection = {.endpoints = {etcd->endpoint()},
+                                    .tls = {.ca_file = file("ca.pem"),
+                                            .cert_file = file("admin.pem"),
+                                            .key_file = file("admin-key.pem")}}}));
+  ASSERT_OK_AND_ASSIGN(int64_t revision, Put(*store, "k/tls", "v"));
+  ASSERT_OK_AND_ASSIGN(std::optional<KeyValue> read, store->Get("k/tls"));
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->mod_revision, revision);
+
+  const absl::Duration quick = absl::Seconds(1);
+  EXPECT_EQ(OpenEtcdStore({.connection = {.endpoints = {etcd->endpoint()},
+                                          .tls = {.ca_file = file("ca.pem")},
+                                          .retry_budget = quick}})
+                .status()
+                .code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(
+      OpenEtcdStore({.connection = {.endpoints = {etcd->endpoint()}, .retry_budget = quick}})
+          .status()
+          .code(),
+      absl::StatusCode::kUnavailable);
+  EXPECT_EQ(OpenEtcdStore({.connection = {.endpoints = {etcd->endpoint()},
+                                          .tls = {.ca_file = file("missing.pem")}}})
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
 }
 
 // No member answers: opening fails with UNAVAILABLE naming the endpoints.

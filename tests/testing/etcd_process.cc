@@ -22,6 +22,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "storage/etcd/etcd_client.h"
+#include "storage/etcd/etcd_connection.h"
 
 namespace fleet::testing {
 namespace {
@@ -125,7 +126,8 @@ absl::StatusOr<std::vector<std::unique_ptr<EtcdProcess>>> EtcdProcess::StartClus
 }
 
 absl::Status EtcdProcess::Spawn() {
-  const std::string client_url = absl::StrCat("http://", endpoint_);
+  const bool tls = !options_.tls.cert_file.empty();
+  const std::string client_url = absl::StrCat(tls ? "https://" : "http://", endpoint_);
   const std::string peer_url = PeerUrl(peer_port_);
   // sh only redirects etcd's output into the log and execs it, so the child's pid is etcd's.
   std::vector<std::string> argv = {"/bin/sh",
@@ -142,6 +144,12 @@ absl::Status EtcdProcess::Spawn() {
                                    "--initial-cluster-state=new",
                                    "--logger=zap",
                                    "--log-outputs=stderr"};
+  if (tls) {
+    argv.push_back("--cert-file=" + options_.tls.cert_file);
+    argv.push_back("--key-file=" + options_.tls.key_file);
+    argv.push_back("--trusted-ca-file=" + options_.tls.client_ca_file);
+    argv.push_back("--client-cert-auth");
+  }
   argv.insert(argv.end(), options_.extra_flags.begin(), options_.extra_flags.end());
   absl::StatusOr<std::unique_ptr<Subprocess>> process =
       Subprocess::Start(argv, {"FLEET_ETCD_LOG=" + log_path_});
@@ -160,19 +168,42 @@ absl::Status EtcdProcess::WaitServing(absl::Duration timeout) {
       return absl::UnavailableError(absl::StrCat("etcd exited (wait status ", *exited,
                                                  ") before serving; its log ends: ", LogTail()));
     }
-    // A channel per probe: one that found the port closed would wait out gRPC's reconnect
-    // backoff (1 s, growing) before trying again, and a channel of its own shares no backoff.
-    storage::etcd::EtcdClient client(storage::etcd::NewEtcdChannel(endpoint_, true), endpoint_,
-                                     {.call_timeout = absl::Seconds(1)});
-    absl::StatusOr<storage::etcd::EtcdValue> probe = client.Get("/fleetd-etcd-process/ready");
-    if (probe.ok() || absl::IsNotFound(probe.status())) return absl::OkStatus();
-    last = probe.status();
+    absl::Status probe = Probe();
+    if (probe.ok()) return absl::OkStatus();
+    last = probe;
     absl::SleepFor(kPollInterval);
   }
   absl::Status stopped = Stop();
   return absl::UnavailableError(absl::StrCat(
       "etcd did not serve within ", absl::FormatDuration(timeout), " (last: ", last.ToString(),
       "; stop: ", stopped.ToString(), "); its log ends: ", LogTail()));
+}
+
+absl::Status EtcdProcess::Probe() const {
+  if (options_.tls.cert_file.empty()) {
+    // A channel per probe: one that found the port closed would wait out gRPC's reconnect
+    // backoff (1 s, growing) before trying again, and a channel of its own shares no backoff.
+    storage::etcd::EtcdClient client(storage::etcd::NewEtcdChannel(endpoint_, true), endpoint_,
+                                     {.call_timeout = absl::Seconds(1)});
+    absl::StatusOr<storage::etcd::EtcdValue> probe = client.Get("/fleetd-etcd-process/ready");
+    return probe.ok() || absl::IsNotFound(probe.status()) ? absl::OkStatus() : probe.status();
+  }
+  absl::StatusOr<std::unique_ptr<storage::etcd::EtcdConnection>> connection =
+      storage::etcd::EtcdConnection::Open({.endpoints = {endpoint_},
+                                           .tls = {.ca_file = options_.tls.client_ca_file,
+                                                   .cert_file = options_.tls.probe_cert_file,
+                                                   .key_file = options_.tls.probe_key_file},
+                                           .call_timeout = absl::Seconds(1),
+                                           .retry_budget = absl::Seconds(1)});
+  if (!connection.ok()) return connection.status();
+  etcdserverpb::RangeRequest request;
+  request.set_key("/fleetd-etcd-process/ready");
+  return (*connection)->Call(
+      "Range", storage::etcd::EtcdConnection::Kind::kRead,
+      [&](const storage::etcd::EtcdConnection::Stubs& stubs, grpc::ClientContext& context) {
+        etcdserverpb::RangeResponse response;
+        return stubs.kv.Range(&context, request, &response);
+      });
 }
 
 void EtcdProcess::Kill() {

@@ -25,6 +25,16 @@ struct EtcdProcessOptions {
   std::string etcd_bin = kDefaultEtcdBinary;
   // Flags added after ours (etcd takes the last of a repeated flag).
   std::vector<std::string> extra_flags;
+  // TLS for etcd's clients: its certificate and key, and the CA client certificates must be
+  // signed by (--client-cert-auth). All empty: plaintext. With TLS the readiness probe presents
+  // `probe_cert`/`probe_key`.
+  struct Tls {
+    std::string cert_file;
+    std::string key_file;
+    std::string client_ca_file;
+    std::string probe_cert_file;
+    std::string probe_key_file;
+  } tls;
   // How long etcd may take to answer its first Get.
   absl::Duration start_timeout = absl::Seconds(30);
 };
@@ -48,7 +58,7 @@ class EtcdProcess {
   EtcdProcess(const EtcdProcess&) = delete;
   EtcdProcess& operator=(const EtcdProcess&) = delete;
 
-  // "127.0.0.1:PORT", for EtcdClient and NewEtcdChannel.
+  // "127.0.0.1:PORT", for EtcdClient and NewEtcdChannel (plaintext) or an EtcdConnection (TLS).
   const std::string& endpoint() const { return endpoint_; }
   // What `etcd --version` says, e.g. "3.4.23".
   const std::string& Version() const { return version_; }
@@ -73,6 +83,8 @@ class EtcdProcess {
   EtcdProcess() = default;
   // Starts the process on the chosen name, ports and data dir.
   absl::Status Spawn();
+  // OK once etcd answers a read.
+  absl::Status Probe() const;
   // The last `max_bytes` of the log.
   std::string LogTail(size_t max_bytes = 4096) const;
 

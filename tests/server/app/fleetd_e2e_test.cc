@@ -329,6 +329,14 @@ TEST(FleetdFlagsTest, BadValuesExitTwoAndCreateNothing) {
       {{"--admin-addr", "127.0.0.1:9", "--http-addr", "127.0.0.1:9"},
        "--http-addr and --admin-addr are both 127.0.0.1:9"},
       {{"--http-addr", "nowhere"}, "--http-addr \"nowhere\" is not a valid HOST:PORT"},
+      {{"--store", "etcd://"}, "\"\" is not HOST:PORT"},
+      {{"--store", "etcd://a:1,b"}, "\"b\" is not HOST:PORT"},
+      {{"--etcd-prefix", "/x/"}, "--etcd-prefix applies to an etcd store only"},
+      {{"--store", "etcd://127.0.0.1:2379", "--etcd-max-txn-ops", "3"},
+       "--etcd-max-txn-ops must be 16 to 100000"},
+      {{"--store", "etcd://127.0.0.1:2379", "--etcd-cert", "c.pem"},
+       "--etcd-key"},
+      {{"--store", "etcd://127.0.0.1:2379", "--etcd-ca", "/nonexistent/ca.pem"}, "--etcd-ca"},
   };
   for (const auto& [flags, message] : cases) {
     std::vector<std::string> argv = {FLEETD_BIN, "--data-dir", tmp.Sub("data")};
