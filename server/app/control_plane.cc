@@ -18,6 +18,8 @@ ControlPlane::ControlPlane(storage::Store& store, Clock& clock, AgentStateOption
 }
 
 ControlPlane::~ControlPlane() {
+  queries_.SetForwarder(nullptr);
+  if (relay_ != nullptr) relay_->Stop();
   if (sessions_ != nullptr) sessions_->Stop();
   state_.SetPublisher(nullptr);
   if (actions_ != nullptr) actions_->Stop();
@@ -44,6 +46,10 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(
         [raw](const std::string& agent_id) { raw->hub_.TakenOver(agent_id); });
     plane->state_.SetPublisher(plane->sessions_.get());
     if (absl::Status s = plane->sessions_->Start(sync_timeout); !s.ok()) return s;
+    plane->relay_ =
+        std::make_unique<QueryRelay>(store, plane->queries_, *plane->replica_lease_);
+    if (absl::Status s = plane->relay_->Start(sync_timeout); !s.ok()) return s;
+    plane->queries_.SetForwarder(plane->relay_.get());
   }
   if (absl::Status s = plane->directory_.Start(sync_timeout); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<PolicyEngine>> engine = PolicyEngine::Start(

@@ -20,6 +20,7 @@
 #include "server/control/agent_mailbox.h"
 #include "server/control/agent_state.h"
 #include "server/control/policy_engine.h"
+#include "server/control/query_relay.h"
 #include "server/control/query_router.h"
 #include "server/control/replica_lease.h"
 #include "server/control/rollout_tracker.h"
@@ -81,6 +82,8 @@ class ControlPlane {
   // Shared store only: the replica's lease, and the agents' state shared through it.
   std::unique_ptr<ReplicaLease> replica_lease_;
   std::unique_ptr<SessionShare> sessions_;
+  // Shared store only: live queries to agents that other replicas hold.
+  std::unique_ptr<QueryRelay> relay_;
 };
 
 }  // namespace fleet::server

@@ -191,6 +191,17 @@ bool AgentStateTracker::IsOnline(const std::string& agent_id) {
          !HeldElsewhere(it->second);
 }
 
+std::string AgentStateTracker::HolderElsewhere(const std::string& agent_id) {
+  Shard& shard = ShardOf(agent_id);
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.states.find(agent_id);
+  if (it == shard.states.end() || !HeldElsewhere(it->second) ||
+      it->second.status() != v1::AGENT_STATUS_ONLINE) {
+    return "";
+  }
+  return it->second.replica();
+}
+
 absl::Status AgentStateTracker::Load() {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> stored =
       store_.RangeState(layout::kAgentStatus);

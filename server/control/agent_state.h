@@ -88,6 +88,10 @@ class AgentStateTracker {
   void Claim(const std::string& agent_id,
              const std::function<void(record::AgentStatusRecord&)>& change);
 
+  // Shared store: the replica that holds the agent's stream when it is online through another
+  // replica; empty otherwise.
+  std::string HolderElsewhere(const std::string& agent_id);
+
   // Shared store: the state another replica published for an agent (its `replica` says which).
   // Returns true when the agent's stream here must end because that replica took it over; a
   // stale word that the agent went offline elsewhere while it is online here is answered by

@@ -4,9 +4,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/log_fields.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/control/query_rows.h"
 #include "server/model/secret_token.h"
+#include "spdlog/spdlog.h"
 
 namespace fleet::server {
 namespace {
@@ -160,16 +162,28 @@ absl::StatusOr<std::unique_ptr<RunningQuery>> QueryRouter::Start(QueryRequest re
   query->targets_.reserve(request.targets.size());
   query->index_.reserve(request.targets.size());
   std::vector<std::pair<std::string, absl::Time>> recipients;
+  QueryForwarder* const forwarder = request.forward ? forwarder_.load() : nullptr;
+  std::map<std::string, std::vector<std::string>> elsewhere;  // replica -> agents it holds
+  int64_t forwarded = 0;
   for (QueryTarget& target : request.targets) {
     if (!query->index_.emplace(target.agent_id, query->targets_.size()).second) continue;
-    const bool online = state_.IsOnline(target.agent_id);
-    if (online) recipients.emplace_back(target.agent_id, absl::InfinitePast());
+    bool online = state_.IsOnline(target.agent_id);
+    if (online) {
+      recipients.emplace_back(target.agent_id, absl::InfinitePast());
+    } else if (forwarder != nullptr) {
+      if (std::string holder = state_.HolderElsewhere(target.agent_id); !holder.empty()) {
+        elsewhere[holder].push_back(target.agent_id);
+        ++forwarded;
+        online = true;
+      }
+    }
     query->targets_.push_back(
         RunningQuery::Target{.target = std::move(target),
                              .state = online ? RunningQuery::TargetState::kPending
                                              : RunningQuery::TargetState::kOffline});
   }
-  query->asked_ = static_cast<int64_t>(recipients.size());
+  query->forwarded_ = forwarded > 0;
+  query->asked_ = static_cast<int64_t>(recipients.size()) + forwarded;
   query->offline_ = static_cast<int64_t>(query->targets_.size()) - query->asked_;
   {
     absl::MutexLock lock(&query->mu_);
@@ -202,8 +216,16 @@ absl::StatusOr<std::unique_ptr<RunningQuery>> QueryRouter::Start(QueryRequest re
     mail->expires_at = request.deadline;
     mailbox_.Post(mail, recipients);
   }
+  if (query->forwarded_) {
+    if (absl::Status s = forwarder->Forward(query->id(), request, elsewhere); !s.ok()) {
+      LogEvent(spdlog::level::warn, "store error",
+               {{"op", "forward a live query"}, {"error", std::string(s.message())}});
+    }
+  }
   return query;
 }
+
+void QueryRouter::SetForwarder(QueryForwarder* forwarder) { forwarder_.store(forwarder); }
 
 void QueryRouter::QueryResultReported(const std::string& agent_id, const v1::QueryResult& result) {
   // Held while reporting, so that the query cannot go meanwhile (Finish waits for it).
@@ -232,6 +254,11 @@ void QueryRouter::Finish(RunningQuery& query) {
   for (const RunningQuery::Target& target : query.targets_) {
     if (target.state != RunningQuery::TargetState::kOffline) {
       mailbox_.Remove(target.target.agent_id, Mail::Kind::kQuery, query.id());
+    }
+  }
+  if (query.forwarded_) {
+    if (QueryForwarder* forwarder = forwarder_.load(); forwarder != nullptr) {
+      forwarder->Forget(query.id());
     }
   }
 }

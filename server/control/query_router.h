@@ -15,14 +15,17 @@
 #ifndef FLEETD_SERVER_CONTROL_QUERY_ROUTER_H_
 #define FLEETD_SERVER_CONTROL_QUERY_ROUTER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -54,6 +57,22 @@ struct QueryRequest {
   // Distinct agents; the summary lists ids in id order whatever the order here.
   std::vector<QueryTarget> targets;
   absl::Time deadline;
+  // Whether targets online through other replicas of a shared store are asked through them
+  // (false for a query another replica forwarded here).
+  bool forward = true;
+};
+
+// On a shared store: asks the replicas that hold some of a query's targets to ask them, and
+// hands their answers to the router as the agents' own (query_relay.h).
+class QueryForwarder {
+ public:
+  virtual ~QueryForwarder() = default;
+  // Asks each replica of `by_replica` to ask its agents `request`'s query `query_id`. Errors
+  // are the store's; the targets then stay unanswered.
+  virtual absl::Status Forward(const std::string& query_id, const QueryRequest& request,
+                               const std::map<std::string, std::vector<std::string>>& by_replica) = 0;
+  // The query ended: its asks and their answers go.
+  virtual void Forget(const std::string& query_id) = 0;
 };
 
 class QueryRouter;
@@ -122,6 +141,8 @@ class RunningQuery {
   absl::flat_hash_map<std::string, size_t> index_;
   int64_t asked_ = 0;
   int64_t offline_ = 0;
+  // Some targets were asked through other replicas.
+  bool forwarded_ = false;
 
   absl::Mutex mu_;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
@@ -153,6 +174,9 @@ class QueryRouter final : public QueryReportSink {
 
   // Queries running now (for metrics).
   int64_t running();
+  // Shared store: where targets online through other replicas are asked; set before queries
+  // start, cleared before the forwarder goes.
+  void SetForwarder(QueryForwarder* forwarder);
   const QueryLimits& limits() const { return limits_; }
 
  private:
@@ -164,6 +188,7 @@ class QueryRouter final : public QueryReportSink {
   AgentStateTracker& state_;  // not owned
   Clock& clock_;              // not owned
   const QueryLimits limits_;
+  std::atomic<QueryForwarder*> forwarder_{nullptr};  // not owned
 
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, RunningQuery*> queries_ ABSL_GUARDED_BY(mu_);  // not owned

@@ -18,6 +18,10 @@
 //   /sessions/ID                       record::AgentStatusRecord of an agent, written by the
 //                                      replica holding its stream, under that replica's lease
 //                                      (shared stores only): how the replicas share live state
+//   /query_asks/QUERY/REPLICA          record::QueryAsk: a live query's targets that REPLICA
+//                                      holds, under the asking replica's lease (shared stores)
+//   /query_results/QUERY/REPLICA/SEQ   record::QueryResultBatch: their answers, under REPLICA's
+//                                      lease, deleted when the query ends (shared stores)
 //   /health_probe                      the time of fleetd's latest readiness probe, unlogged:
 //                                      written to prove the store writable
 #ifndef FLEETD_SERVER_MODEL_STORE_LAYOUT_H_
@@ -43,6 +47,8 @@ inline constexpr char kAgentStatus[] = "/agent_status/";
 inline constexpr char kHealthProbe[] = "/health_probe";
 inline constexpr char kReplicas[] = "/replicas/";
 inline constexpr char kSessions[] = "/sessions/";
+inline constexpr char kQueryAsks[] = "/query_asks/";
+inline constexpr char kQueryResults[] = "/query_results/";
 inline constexpr char kActions[] = "/actions/";
 inline constexpr char kActionTargets[] = "/action_targets/";
 // What both action keys above start with: one watch on it follows both.
@@ -57,6 +63,14 @@ inline std::string ReplicaKey(std::string_view id) {
 }
 inline std::string SessionKey(std::string_view agent_id) {
   return absl::StrCat(kSessions, std::string(agent_id));
+}
+inline std::string QueryAskPrefix(std::string_view query_id) {
+  return absl::StrCat(kQueryAsks, std::string(query_id), "/");
+}
+inline std::string QueryResultPrefix(std::string_view query_id, std::string_view replica = "") {
+  return replica.empty()
+             ? absl::StrCat(kQueryResults, std::string(query_id), "/")
+             : absl::StrCat(kQueryResults, std::string(query_id), "/", std::string(replica), "/");
 }
 inline std::string PolicyKey(std::string_view name) {
   return absl::StrCat(kPolicies, std::string(name));

@@ -8,11 +8,14 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/agent_sim_process.h"
@@ -231,6 +234,36 @@ TEST_F(ReplicasE2eTest, ActionToAgentsOnBothReplicasIsCountedOnBoth) {
   });
   nlohmann::json result = testing::StopAgentSim(*sim, report);
   EXPECT_EQ(result["actions"]["succeeded"], 20) << result.dump();
+}
+
+// A live query through one replica to agents held by both: the other replica asks its own and
+// relays their answers; every agent answers and the query ends as soon as they did.
+TEST_F(ReplicasE2eTest, QueryToAgentsOnBothReplicasIsAnsweredByAll) {
+  const std::string report = tmp_.Sub("report.json");
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Subprocess> sim,
+      Subprocess::Start({AGENT_SIM_BIN, "--server",
+                         a_.process().agent_address() + "," + b_->agent_address(),
+                         "--enroll-token-file", a_.token_file(), "--agents", "20",
+                         "--connections", "2", "--state-dir", tmp_.Sub("state"), "--duration", "5m",
+                         "--report", report}));
+  Await("both replicas list every agent online",
+        [&] { return Online(a_.process()) == 20 && Online(*b_) == 20; });
+  const absl::Time started = absl::Now();
+  CommandResult query =
+      Fleetctl(a_.process(), {"query", "SELECT * FROM os_version", "-l", "sim=true", "--timeout", "60s"});
+  EXPECT_EQ(query.exit_code, 0) << query.err;
+  EXPECT_LT(absl::Now() - started, absl::Seconds(30)) << "the query waited out its deadline";
+  std::set<std::string> answered;
+  for (absl::string_view line : absl::StrSplit(query.out, '\n', absl::SkipEmpty())) {
+    nlohmann::json row = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(row.is_discarded()) << line;
+    answered.insert(row["agentId"].get<std::string>());
+  }
+  EXPECT_EQ(answered.size(), 20u) << query.out << query.err;
+  EXPECT_TRUE(absl::StrContains(query.err, "20/20 answered")) << query.err;
+  nlohmann::json result = testing::StopAgentSim(*sim, report);
+  EXPECT_EQ(result["queries"]["answered"], 20) << result.dump();
 }
 
 }  // namespace

@@ -1,0 +1,255 @@
+#include "server/control/query_relay.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/log_fields.h"
+#include "server/model/record_repair.h"
+#include "server/model/records.pb.h"
+#include "server/model/store_layout.h"
+#include "spdlog/spdlog.h"
+
+namespace fleet::server {
+namespace {
+
+// Transactions of at most this many ops (under etcd's default --max-txn-ops of 128).
+constexpr size_t kOpsPerTxn = 100;
+
+// "QUERY" and "REPLICA" of /query_asks/QUERY/REPLICA, or false for another key.
+bool SplitAskKey(const std::string& key, std::string& query_id, std::string& replica) {
+  if (!absl::StartsWith(key, layout::kQueryAsks)) return false;
+  const std::string rest = key.substr(sizeof(layout::kQueryAsks) - 1);
+  const size_t slash = rest.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size()) return false;
+  query_id = rest.substr(0, slash);
+  replica = rest.substr(slash + 1);
+  return true;
+}
+
+void LogStoreError(const char* op, const absl::Status& status) {
+  LogEvent(spdlog::level::warn, "store error", {{"op", op}, {"error", std::string(status.message())}});
+}
+
+}  // namespace
+
+QueryRelay::QueryRelay(storage::Store& store, QueryRouter& router, ReplicaLease& lease)
+    : store_(store), router_(router), lease_(lease) {}
+
+QueryRelay::~QueryRelay() { Stop(); }
+
+absl::Status QueryRelay::Start(absl::Duration timeout) {
+  results_reflector_ = std::make_unique<storage::Reflector>(
+      store_, results_,
+      storage::ReflectorOptions{.name = "query results", .prefix = layout::kQueryResults});
+  asks_reflector_ = std::make_unique<storage::Reflector>(
+      store_, asks_, storage::ReflectorOptions{.name = "query asks", .prefix = layout::kQueryAsks});
+  if (!results_reflector_->WaitSynced(timeout) || !asks_reflector_->WaitSynced(timeout)) {
+    return absl::UnavailableError(absl::StrCat(
+        "the live queries of other replicas were not listed within ", absl::FormatDuration(timeout)));
+  }
+  return absl::OkStatus();
+}
+
+void QueryRelay::Stop() {
+  asks_reflector_.reset();
+  results_reflector_.reset();
+  std::vector<std::string> asked;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, entry] : asked_) asked.push_back(id);
+  }
+  for (const std::string& id : asked) StopAsked(id);
+}
+
+absl::Status QueryRelay::Forward(const std::string& query_id, const QueryRequest& request,
+                                 const std::map<std::string, std::vector<std::string>>& by_replica) {
+  {
+    absl::MutexLock lock(&mu_);
+    forwarded_.insert(query_id);
+  }
+  const int64_t lease = lease_.lease();
+  storage::TxnRequest txn;
+  auto commit = [&]() -> absl::Status {
+    if (txn.success.empty()) return absl::OkStatus();
+    absl::Status status = store_.Txn(txn).status();
+    txn.success.clear();
+    return status;
+  };
+  for (const auto& [replica, agent_ids] : by_replica) {
+    record::QueryAsk ask;
+    ask.set_origin(lease_.id());
+    ask.set_text(request.text);
+    ask.set_deadline_unix_micros(absl::ToUnixMicros(request.deadline));
+    for (const std::string& id : agent_ids) ask.add_agent_ids(id);
+    txn.success.push_back(storage::Op::PutWithLease(layout::QueryAskPrefix(query_id) + replica,
+                                                    ask.SerializeAsString(), lease));
+    if (txn.success.size() >= kOpsPerTxn) {
+      if (absl::Status s = commit(); !s.ok()) return s;
+    }
+  }
+  return commit();
+}
+
+void QueryRelay::Forget(const std::string& query_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    forwarded_.erase(query_id);
+  }
+  absl::Status status = store_
+                            .Txn({.success = {storage::Op::DeletePrefix(
+                                                  layout::QueryAskPrefix(query_id)),
+                                              storage::Op::DeletePrefix(
+                                                  layout::QueryResultPrefix(query_id))}})
+                            .status();
+  // Left behind, they go with this replica's lease.
+  if (!status.ok()) LogStoreError("delete a forwarded live query", status);
+}
+
+void QueryRelay::Asks::Replace(const std::vector<storage::KeyValue>& kvs, int64_t) {
+  absl::flat_hash_set<std::string> listed;
+  for (const storage::KeyValue& kv : kvs) {
+    std::string query_id, replica;
+    if (!SplitAskKey(kv.key, query_id, replica) || replica != relay_.lease_.id()) continue;
+    listed.insert(query_id);
+    relay_.StartAsked(query_id, kv);
+  }
+  std::vector<std::string> gone;
+  {
+    absl::MutexLock lock(&relay_.mu_);
+    for (const auto& [id, entry] : relay_.asked_) {
+      if (!listed.contains(id)) gone.push_back(id);
+    }
+  }
+  for (const std::string& id : gone) relay_.StopAsked(id);
+}
+
+void QueryRelay::Asks::Apply(const storage::WatchBatch& batch) {
+  for (const storage::Event& event : batch.events) {
+    std::string query_id, replica;
+    if (!SplitAskKey(event.kv.key, query_id, replica) || replica != relay_.lease_.id()) continue;
+    if (event.type == storage::Event::Type::kDelete) {
+      relay_.StopAsked(query_id);
+    } else {
+      relay_.StartAsked(query_id, event.kv);
+    }
+  }
+}
+
+void QueryRelay::StartAsked(const std::string& query_id, const storage::KeyValue& kv) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (asked_.contains(query_id)) return;
+  }
+  record::QueryAsk ask;
+  if (!ParseRecordRepairingUtf8(kv.value, ask, nullptr)) {
+    LogRecordProblemOnce(kv.key, "does not parse; the query's agents here are not asked");
+    return;
+  }
+  QueryRequest request{.text = ask.text(),
+                       .deadline = absl::FromUnixMicros(ask.deadline_unix_micros()),
+                       .forward = false};
+  for (const std::string& id : ask.agent_ids()) request.targets.push_back({.agent_id = id});
+  absl::StatusOr<std::unique_ptr<RunningQuery>> query = router_.Start(std::move(request));
+  if (!query.ok()) {
+    // The asking replica sees these agents time out.
+    LogEvent(spdlog::level::warn, "live query not forwarded",
+             {{"query", query_id}, {"error", std::string(query.status().message())}});
+    return;
+  }
+  auto asked = std::make_unique<Asked>();
+  asked->query = *std::move(query);
+  Asked* const raw = asked.get();
+  raw->pump = std::thread([this, query_id, raw] { Pump(query_id, *raw); });
+  absl::MutexLock lock(&mu_);
+  asked_.emplace(query_id, std::move(asked));
+}
+
+void QueryRelay::StopAsked(const std::string& query_id) {
+  std::unique_ptr<Asked> asked;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = asked_.find(query_id);
+    if (it == asked_.end()) return;
+    asked = std::move(it->second);
+    asked_.erase(it);
+  }
+  asked->stop.store(true);
+  asked->pump.join();
+  absl::Status status =
+      store_
+          .Txn({.success = {storage::Op::DeletePrefix(
+                    layout::QueryResultPrefix(query_id, lease_.id()))}})
+          .status();
+  if (!status.ok()) LogStoreError("delete a forwarded live query's answers", status);
+}
+
+void QueryRelay::Pump(const std::string& query_id, Asked& asked) {
+  const std::string prefix = layout::QueryResultPrefix(query_id, lease_.id());
+  int64_t seq = 0;
+  record::QueryResultBatch batch;
+  int64_t bytes = 0;
+  absl::Time first = absl::InfiniteFuture();  // when the oldest answer in `batch` came
+  bool ended = false;
+  while (!ended && !asked.stop.load()) {
+    RunningQuery::Taken taken = asked.query->Take(kRelayFlush, kRelayBatchBytes);
+    for (v1::QueryRows& rows : taken.rows) {
+      bytes += static_cast<int64_t>(rows.ByteSizeLong());
+      *batch.add_rows() = std::move(rows);
+      first = std::min(first, absl::Now());
+    }
+    ended = taken.ended;
+    if (batch.rows().empty()) continue;
+    if (!ended && bytes < kRelayBatchBytes && absl::Now() - first < kRelayFlush) continue;
+    absl::Status status =
+        store_
+            .Txn({.success = {storage::Op::PutWithLease(absl::StrFormat("%s%08d", prefix, seq++),
+                                                        batch.SerializeAsString(),
+                                                        lease_.lease())}})
+            .status();
+    // The asking replica sees these agents time out.
+    if (!status.ok()) LogStoreError("write a forwarded live query's answers", status);
+    batch.Clear();
+    bytes = 0;
+    first = absl::InfiniteFuture();
+  }
+  asked.query.reset();  // ends the query here: its mail leaves the mailbox
+}
+
+void QueryRelay::Results::Replace(const std::vector<storage::KeyValue>& kvs, int64_t) {
+  for (const storage::KeyValue& kv : kvs) relay_.TakeResults(kv);
+}
+
+void QueryRelay::Results::Apply(const storage::WatchBatch& batch) {
+  for (const storage::Event& event : batch.events) {
+    if (event.type == storage::Event::Type::kPut) relay_.TakeResults(event.kv);
+  }
+}
+
+void QueryRelay::TakeResults(const storage::KeyValue& kv) {
+  const std::string rest = kv.key.substr(sizeof(layout::kQueryResults) - 1);
+  const std::string query_id = rest.substr(0, rest.find('/'));
+  {
+    absl::MutexLock lock(&mu_);
+    if (!forwarded_.contains(query_id)) return;
+  }
+  record::QueryResultBatch batch;
+  if (!ParseRecordRepairingUtf8(kv.value, batch, nullptr)) {
+    LogRecordProblemOnce(kv.key, "does not parse; those answers are lost");
+    return;
+  }
+  for (const v1::QueryRows& rows : batch.rows()) {
+    v1::QueryResult result;
+    result.set_id(query_id);
+    result.set_rows_json(rows.rows_json());
+    result.set_error(rows.error());
+    result.set_truncated(rows.truncated());
+    *result.mutable_duration() = rows.duration();
+    result.set_last(rows.last());
+    router_.QueryResultReported(rows.agent_id(), result);
+  }
+}
+
+}  // namespace fleet::server
