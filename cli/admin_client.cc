@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "cli/address_list.h"
 #include "cli/exit_codes.h"
 
 namespace fleet::cli {
@@ -100,8 +101,8 @@ absl::Status AdminClient::FromGrpc(const grpc::Status& status, absl::Duration ti
 
 std::unique_ptr<AdminClient> AdminClient::Create(const std::string& address,
                                                  const std::string& token, absl::Duration timeout) {
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), ChannelArgs());
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+      GrpcTarget(address), grpc::InsecureChannelCredentials(), ChannelArgs());
   return std::unique_ptr<AdminClient>(
       new AdminClient(address, token, timeout, std::nullopt, v1::AdminService::NewStub(channel)));
 }
@@ -110,8 +111,12 @@ absl::StatusOr<std::unique_ptr<AdminClient>> AdminClient::Create(
     const std::string& address, const std::string& token,
     const std::optional<rpc::ClientTlsOptions>& tls, absl::Duration timeout) {
   if (!tls.has_value()) return Create(address, token, timeout);
+  rpc::ClientTlsOptions options = *tls;
+  if (options.server_name.empty() && address.find(',') != std::string::npos) {
+    options.server_name = FirstHost(address);
+  }
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      rpc::CreateTlsChannel(address, *tls, ChannelArgs());
+      rpc::CreateTlsChannel(GrpcTarget(address), options, ChannelArgs());
   if (!channel.ok()) return channel.status();
   return std::unique_ptr<AdminClient>(
       new AdminClient(address, token, timeout, tls, v1::AdminService::NewStub(*channel)));

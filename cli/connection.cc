@@ -5,11 +5,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "cli/address_list.h"
 #include "cli/admin_client.h"
 #include "cli/exit_codes.h"
 
@@ -35,6 +37,24 @@ absl::Status UnknownContextError(const std::string& name) {
 }
 
 absl::Status CheckAddress(const std::string& address, const std::string& source) {
+  if (address.find(',') != std::string::npos) {
+    // Several replicas: gRPC tries them in order and moves on from one it cannot reach, which it
+    // can do only for addresses it need not resolve.
+    std::optional<bool> ipv4;
+    for (const std::string& one : SplitAddresses(address)) {
+      if (absl::Status s = CheckAddress(one, source); !s.ok()) return s;
+      const std::string host = HostOf(one);
+      const bool four = IsIpv4Address(host);
+      if ((!four && host.find(':') == std::string::npos) || (ipv4.has_value() && *ipv4 != four)) {
+        return UsageError(absl::StrCat(
+            source, " \"", address,
+            "\": several addresses (replicas) must all be IPv4 or all IPv6 IP:PORT, e.g. "
+            "10.0.0.1:8221,10.0.0.2:8221; put host names behind one name or a load balancer"));
+      }
+      ipv4 = four;
+    }
+    return absl::OkStatus();
+  }
   // gRPC's own Unix-socket targets pass as they are.
   if (absl::StartsWith(address, "unix:") || absl::StartsWith(address, "unix-abstract:")) {
     return absl::OkStatus();

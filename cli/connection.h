@@ -26,7 +26,8 @@ struct Connection {
 // The UsageError for a context `name` that the config does not have.
 absl::Status UnknownContextError(const std::string& name);
 
-// OK when `address` is HOST:PORT (IPv6 hosts in brackets) or a gRPC "unix:" target; else a
+// OK when `address` is HOST:PORT (IPv6 hosts in brackets), several IP:PORT of one family
+// separated by commas (replicas; cli/address_list.h), or a gRPC "unix:" target; else a
 // UsageError (exit_codes.h) saying what is wrong: a scheme such as "http://", no port, a port
 // that is not 1 to 65535. `source` names where the address came from, e.g. "--address".
 absl::Status CheckAddress(const std::string& address, const std::string& source);

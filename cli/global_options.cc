@@ -39,9 +39,10 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions* options) {
                  "the FLEETCTL_CONTEXT environment variable, else the config's current-context.")
       ->type_name("NAME");
   app.add_option("--address", options->address,
-                 "The HOST:PORT of fleetd's admin API. Default: the FLEETCTL_ADDRESS environment "
-                 "variable, else the context's address, else 127.0.0.1:8221. Example: --address "
-                 "fleetd.example.com:8221")
+                 "The HOST:PORT of fleetd's admin API, or several replicas' as IP:PORT,IP:PORT "
+                 "(tried in order; one that cannot be reached is skipped). Default: the "
+                 "FLEETCTL_ADDRESS environment variable, else the context's address, else "
+                 "127.0.0.1:8221. Example: --address fleetd.example.com:8221")
       ->type_name("HOST:PORT");
   app.add_option("--token-file", options->token_file,
                  "A file holding the admin token to authenticate with. Default: the "

@@ -266,5 +266,26 @@ TEST_F(ReplicasE2eTest, QueryToAgentsOnBothReplicasIsAnsweredByAll) {
   EXPECT_EQ(result["queries"]["answered"], 20) << result.dump();
 }
 
+// fleetctl --address A,B: it moves on from a replica it cannot reach to the next one; host
+// names cannot be listed (gRPC resolves one name at a time) and are refused, naming the flag.
+TEST_F(ReplicasE2eTest, FleetctlFailsOverBetweenListedReplicas) {
+  const std::string token = "--token-file=" + a_.process().bootstrap_token_file();
+  auto run = [&](const std::string& addresses) {
+    return testing::RunCommand({FLEETCTL_BIN, "--address", addresses, token, "get", "policies",
+                                "-o", "name"},
+                               {"XDG_CONFIG_HOME=" + tmp_.Sub("config")}, std::nullopt,
+                               absl::Seconds(60));
+  };
+  // Port 1 on loopback refuses connections: the replica that is down.
+  absl::StatusOr<CommandResult> moved = run("127.0.0.1:1," + b_->admin_address());
+  ASSERT_OK(moved.status());
+  EXPECT_EQ(moved->exit_code, 0) << moved->err;
+  EXPECT_EQ(moved->out, "policy/sim\n");
+  absl::StatusOr<CommandResult> names = run("localhost:1," + b_->admin_address());
+  ASSERT_OK(names.status());
+  EXPECT_EQ(names->exit_code, 2) << names->err;
+  EXPECT_TRUE(absl::StrContains(names->err, "--address")) << names->err;
+}
+
 }  // namespace
 }  // namespace fleet
