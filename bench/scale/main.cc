@@ -181,7 +181,7 @@ int main(int argc, char** argv) {
   app.add_option("scenarios", flags.scenarios,
                  "Scenarios to run, in order (default: all): fanout, memory, reconnect, enroll, "
                  "admin-write, rollout-watch, vs-etcd, fanout-metrics, action, query, "
-                 "query-concurrency");
+                 "query-concurrency, ha");
   app.add_option("--fleetd", flags.fleetd, "The fleetd binary (default: build/bin/fleetd)");
   app.add_option("--etcd", flags.etcd, "The etcd binary for vs-etcd (default: etcd on PATH)");
   app.add_option("--out", flags.out, "Where the JSON files go (default: bench/results)");

@@ -15,6 +15,7 @@ const std::vector<Scenario>& AllScenarios() {
       {"action", RunAction},
       {"query", RunQueryScenario},
       {"query-concurrency", RunQueryConcurrency},
+      {"ha", RunHa},
   };
   return *kScenarios;
 }

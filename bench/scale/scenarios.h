@@ -47,6 +47,11 @@ ScenarioResult RunAction(BenchEnv& env);
 // and the admin API's latency meanwhile.
 ScenarioResult RunQueryConcurrency(BenchEnv& env);
 
+// 3 fleetd replicas on a 3-member etcd cluster, 30k agents spread over them: commit to all acked
+// against the same agents on the run's own fleetd (RocksDB), the time from SIGKILL of a replica
+// until every agent acked a commit made right after, and etcd's writes and keys at steady state.
+ScenarioResult RunHa(BenchEnv& env);
+
 // The policy the query scenarios' agents are enrolled into (so that a policy target names exactly
 // them), and where their identities live: query and query-concurrency share them.
 inline constexpr char kQueryPolicy[] = "bench-query";
