@@ -12,10 +12,11 @@
 namespace fleet::agent {
 
 void AddSimFlags(CLI::App& app, SimFlags& flags) {
-  app.add_option("--server", flags.server,
-                 "fleetd's agent address, HOST:PORT, or several replicas' as HOST:PORT,HOST:PORT,...: "
-                 "agent i connects to server i % N first and moves on to the next when its "
-                 "stream fails for want of its server")
+  app.add_option(
+         "--server", flags.server,
+         "fleetd's agent address, HOST:PORT, or several replicas' as HOST:PORT,HOST:PORT,...: "
+         "agent i connects to server i % N first and moves on to the next when its "
+         "stream fails for want of its server")
       ->required();
   app.add_option("--enroll-token-file", flags.enroll_token_file,
                  "File holding the enrollment token (fenr_...) that agents without a saved "

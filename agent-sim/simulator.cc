@@ -360,8 +360,8 @@ std::unique_ptr<AgentConnection> Simulator::NewConnection(int index, const Agent
   options.save_identity = [this, name = AgentName(index)](const AgentIdentity& rotated) {
     return identities_->Save(name, rotated);
   };
-  return std::make_unique<AgentConnection>(ChannelsOf(index), identity,
-                                           PolicyApplier(), std::move(hooks), std::move(options));
+  return std::make_unique<AgentConnection>(ChannelsOf(index), identity, PolicyApplier(),
+                                           std::move(hooks), std::move(options));
 }
 
 void Simulator::Start() {

@@ -62,7 +62,6 @@ bool LacksItsServer(grpc::StatusCode code) {
 
 }  // namespace
 
-
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }

@@ -36,6 +36,8 @@ std::string GrpcTarget(const std::string& address) {
                       address);
 }
 
-std::string FirstHost(const std::string& address) { return HostOf(SplitAddresses(address).front()); }
+std::string FirstHost(const std::string& address) {
+  return HostOf(SplitAddresses(address).front());
+}
 
 }  // namespace fleet::cli

@@ -62,15 +62,14 @@ absl::StatusOr<std::unique_ptr<HaFleet>> StartHaFleet(const BenchEnv& run) {
   const std::string store = "etcd://" + absl::StrJoin(endpoints, ",");
   std::vector<std::string> agents;
   for (int i = 0; i < kReplicas; ++i) {
-    absl::StatusOr<std::unique_ptr<testing::FleetdProcess>> replica =
-        testing::FleetdProcess::Start(
-            {.binary = run.fleetd_binary,
-             .data_dir = absl::StrCat(run.work_dir, "/ha-replica-", i),
-             .extra_flags = {"--store", store},
-             .log_path = absl::StrCat(run.work_dir, "/ha-replica-", i, ".log")});
+    absl::StatusOr<std::unique_ptr<testing::FleetdProcess>> replica = testing::FleetdProcess::Start(
+        {.binary = run.fleetd_binary,
+         .data_dir = absl::StrCat(run.work_dir, "/ha-replica-", i),
+         .extra_flags = {"--store", store},
+         .log_path = absl::StrCat(run.work_dir, "/ha-replica-", i, ".log")});
     if (!replica.ok()) {
-      return absl::Status(replica.status().code(), absl::StrCat("starting replica ", i, ": ",
-                                                                replica.status().message()));
+      return absl::Status(replica.status().code(),
+                          absl::StrCat("starting replica ", i, ": ", replica.status().message()));
     }
     agents.push_back((*replica)->agent_address());
     fleet->replicas.push_back(*std::move(replica));
@@ -107,9 +106,9 @@ ScenarioResult RunHa(BenchEnv& env) {
       absl::StrCat("SIGKILL of replica 1 (", agents / kReplicas,
                    " agents): commit via replica 0 right after, until every agent acked it"),
       params, "kill_to_all_resynced", "s", Target{.stat = "p99", .op = "<", .value = 10});
-  CaseResult writes = NewCase("etcd writes per second per 10,000 idle agents", params,
-                              "etcd_writes_per_s_per_10k", "writes/s",
-                              Target{.stat = "p99", .op = "<", .value = 10});
+  CaseResult writes =
+      NewCase("etcd writes per second per 10,000 idle agents", params, "etcd_writes_per_s_per_10k",
+              "writes/s", Target{.stat = "p99", .op = "<", .value = 10});
   CaseResult keys = NewCase("etcd keys per 10,000 agents", params, "etcd_keys_per_10k", "keys");
 
   // The same agents on the run's own fleetd first.

@@ -46,8 +46,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(
         [raw](const std::string& agent_id) { raw->hub_.TakenOver(agent_id); });
     plane->state_.SetPublisher(plane->sessions_.get());
     if (absl::Status s = plane->sessions_->Start(sync_timeout); !s.ok()) return s;
-    plane->relay_ =
-        std::make_unique<QueryRelay>(store, plane->queries_, *plane->replica_lease_);
+    plane->relay_ = std::make_unique<QueryRelay>(store, plane->queries_, *plane->replica_lease_);
     if (absl::Status s = plane->relay_->Start(sync_timeout); !s.ok()) return s;
     plane->queries_.SetForwarder(plane->relay_.get());
   }

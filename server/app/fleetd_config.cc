@@ -107,12 +107,12 @@ absl::Status AddEtcdFlags(const FleetdConfig& config, storage::StoreSpec& spec) 
         "--etcd-prefix must be 1 to 256 bytes, e.g. /fleetd/ or /fleets/production/");
   }
   if (config.etcd_max_txn_ops < 16 || config.etcd_max_txn_ops > 100'000) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--etcd-max-txn-ops must be 16 to 100000, as etcd's --max-txn-ops (got ",
-        config.etcd_max_txn_ops, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--etcd-max-txn-ops must be 16 to 100000, as etcd's --max-txn-ops (got ",
+                     config.etcd_max_txn_ops, ")"));
   }
-  if (config.etcd_max_request_bytes < 64 * 1024 ||
-      config.etcd_max_request_bytes > int64_t{64} << 20) {
+  if (config.etcd_max_request_bytes < 64 * 1024 || config.etcd_max_request_bytes > int64_t{64}
+                                                                                       << 20) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--etcd-max-request-bytes must be 65536 to 67108864, as etcd's --max-request-bytes (got ",
         config.etcd_max_request_bytes, ")"));

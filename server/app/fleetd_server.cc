@@ -19,9 +19,9 @@
 #include "rpc/unparsed_request_interceptor.h"
 #include "server/app/fleetd_metrics.h"
 #include "server/app/listen_address.h"
+#include "server/model/secret_token.h"
 #include "spdlog/spdlog.h"
 #include "storage/metered_store.h"
-#include "server/model/secret_token.h"
 #include "storage/open/open_store.h"
 
 namespace fleet::server {
@@ -214,9 +214,9 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
   const bool shared_store = valid->store.backend == storage::StoreSpec::Backend::kEtcd;
   observability.health = std::make_unique<HealthMonitor>(
       *observability.components, Clock::Real(),
-      shared_store ? HealthMonitorOptions{.interval = absl::Seconds(5),
-                                          .probe_max_age = absl::Seconds(15)}
-                   : HealthMonitorOptions{});
+      shared_store
+          ? HealthMonitorOptions{.interval = absl::Seconds(5), .probe_max_age = absl::Seconds(15)}
+          : HealthMonitorOptions{});
   if (valid->http.has_value()) {
     // The admin listener's pair (--admin-tls-*, else --tls-*): the endpoint is the operators'.
     HttpEndpointOptions http_options;
@@ -245,8 +245,7 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
   if ((*store)->Shared()) {
     state_options.replica = NewReplicaId();
     state_options.flush_interval = absl::Seconds(2);
-    state_options.last_seen_write_interval =
-        std::min(absl::Minutes(1), config.heartbeat_interval);
+    state_options.last_seen_write_interval = std::min(absl::Minutes(1), config.heartbeat_interval);
     replica.emplace();
     replica->set_id(state_options.replica);
     replica->set_admin_address(config.admin_addr);

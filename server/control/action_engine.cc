@@ -384,9 +384,9 @@ void ActionEngine::TakeStoredResult(Entry& entry, uint32_t i,
   const bool reported_final = state == v1::ACTION_TARGET_SUCCEEDED ||
                               state == v1::ACTION_TARGET_FAILED ||
                               state == v1::ACTION_TARGET_REJECTED;
-  const bool derived_final = target.state == v1::ACTION_TARGET_EXPIRED ||
-                             (target.state == v1::ACTION_TARGET_CANCELLED &&
-                              target.cancelled_undelivered);
+  const bool derived_final =
+      target.state == v1::ACTION_TARGET_EXPIRED ||
+      (target.state == v1::ACTION_TARGET_CANCELLED && target.cancelled_undelivered);
   const bool moves_on =
       !IsFinal(target.state) &&
       (Rank(state) > Rank(target.state) ||

@@ -30,7 +30,8 @@ bool SplitAskKey(const std::string& key, std::string& query_id, std::string& rep
 }
 
 void LogStoreError(const char* op, const absl::Status& status) {
-  LogEvent(spdlog::level::warn, "store error", {{"op", op}, {"error", std::string(status.message())}});
+  LogEvent(spdlog::level::warn, "store error",
+           {{"op", op}, {"error", std::string(status.message())}});
 }
 
 }  // namespace
@@ -47,8 +48,9 @@ absl::Status QueryRelay::Start(absl::Duration timeout) {
   asks_reflector_ = std::make_unique<storage::Reflector>(
       store_, asks_, storage::ReflectorOptions{.name = "query asks", .prefix = layout::kQueryAsks});
   if (!results_reflector_->WaitSynced(timeout) || !asks_reflector_->WaitSynced(timeout)) {
-    return absl::UnavailableError(absl::StrCat(
-        "the live queries of other replicas were not listed within ", absl::FormatDuration(timeout)));
+    return absl::UnavailableError(
+        absl::StrCat("the live queries of other replicas were not listed within ",
+                     absl::FormatDuration(timeout)));
   }
   return absl::OkStatus();
 }
@@ -64,8 +66,9 @@ void QueryRelay::Stop() {
   for (const std::string& id : asked) StopAsked(id);
 }
 
-absl::Status QueryRelay::Forward(const std::string& query_id, const QueryRequest& request,
-                                 const std::map<std::string, std::vector<std::string>>& by_replica) {
+absl::Status QueryRelay::Forward(
+    const std::string& query_id, const QueryRequest& request,
+    const std::map<std::string, std::vector<std::string>>& by_replica) {
   {
     absl::MutexLock lock(&mu_);
     forwarded_.insert(query_id);
@@ -98,12 +101,11 @@ void QueryRelay::Forget(const std::string& query_id) {
     absl::MutexLock lock(&mu_);
     forwarded_.erase(query_id);
   }
-  absl::Status status = store_
-                            .Txn({.success = {storage::Op::DeletePrefix(
-                                                  layout::QueryAskPrefix(query_id)),
-                                              storage::Op::DeletePrefix(
-                                                  layout::QueryResultPrefix(query_id))}})
-                            .status();
+  absl::Status status =
+      store_
+          .Txn({.success = {storage::Op::DeletePrefix(layout::QueryAskPrefix(query_id)),
+                            storage::Op::DeletePrefix(layout::QueryResultPrefix(query_id))}})
+          .status();
   // Left behind, they go with this replica's lease.
   if (!status.ok()) LogStoreError("delete a forwarded live query", status);
 }
@@ -178,11 +180,10 @@ void QueryRelay::StopAsked(const std::string& query_id) {
   }
   asked->stop.store(true);
   asked->pump.join();
-  absl::Status status =
-      store_
-          .Txn({.success = {storage::Op::DeletePrefix(
-                    layout::QueryResultPrefix(query_id, lease_.id()))}})
-          .status();
+  absl::Status status = store_
+                            .Txn({.success = {storage::Op::DeletePrefix(
+                                      layout::QueryResultPrefix(query_id, lease_.id()))}})
+                            .status();
   if (!status.ok()) LogStoreError("delete a forwarded live query's answers", status);
 }
 
@@ -205,9 +206,9 @@ void QueryRelay::Pump(const std::string& query_id, Asked& asked) {
     if (!ended && bytes < kRelayBatchBytes && absl::Now() - first < kRelayFlush) continue;
     absl::Status status =
         store_
-            .Txn({.success = {storage::Op::PutWithLease(absl::StrFormat("%s%08d", prefix, seq++),
-                                                        batch.SerializeAsString(),
-                                                        lease_.lease())}})
+            .Txn(
+                {.success = {storage::Op::PutWithLease(absl::StrFormat("%s%08d", prefix, seq++),
+                                                       batch.SerializeAsString(), lease_.lease())}})
             .status();
     // The asking replica sees these agents time out.
     if (!status.ok()) LogStoreError("write a forwarded live query's answers", status);

@@ -69,8 +69,9 @@ class QueryForwarder {
   virtual ~QueryForwarder() = default;
   // Asks each replica of `by_replica` to ask its agents `request`'s query `query_id`. Errors
   // are the store's; the targets then stay unanswered.
-  virtual absl::Status Forward(const std::string& query_id, const QueryRequest& request,
-                               const std::map<std::string, std::vector<std::string>>& by_replica) = 0;
+  virtual absl::Status Forward(
+      const std::string& query_id, const QueryRequest& request,
+      const std::map<std::string, std::vector<std::string>>& by_replica) = 0;
   // The query ended: its asks and their answers go.
   virtual void Forget(const std::string& query_id) = 0;
 };

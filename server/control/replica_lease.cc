@@ -42,9 +42,9 @@ absl::Status ReplicaLease::Register() {
   absl::StatusOr<int64_t> lease = store_.GrantLease(options_.ttl);
   if (!lease.ok()) return lease.status();
   record::ReplicaRecord replica = replica_;
-  absl::StatusOr<storage::TxnResult> put = store_.Txn({.success = {storage::Op::PutWithLease(
-                                                           layout::ReplicaKey(replica_.id()),
-                                                           replica.SerializeAsString(), *lease)}});
+  absl::StatusOr<storage::TxnResult> put =
+      store_.Txn({.success = {storage::Op::PutWithLease(layout::ReplicaKey(replica_.id()),
+                                                        replica.SerializeAsString(), *lease)}});
   if (!put.ok()) return put.status();
   lease_.store(*lease);
   return absl::OkStatus();

@@ -55,8 +55,8 @@ absl::Status SessionShare::Publish(
   for (size_t begin = 0; begin < states.size(); begin += batch_) {
     storage::TxnRequest txn;
     for (size_t i = begin; i < std::min(states.size(), begin + batch_); ++i) {
-      txn.success.push_back(storage::Op::PutWithLease(
-          layout::SessionKey(states[i].first), states[i].second.SerializeAsString(), lease));
+      txn.success.push_back(storage::Op::PutWithLease(layout::SessionKey(states[i].first),
+                                                      states[i].second.SerializeAsString(), lease));
     }
     if (absl::Status s = store_.Txn(txn).status(); !s.ok()) return s;
   }

@@ -35,8 +35,7 @@ class SessionShare final : public AgentStatePublisher, private storage::Reflecto
   // called on the reflector's thread with an agent whose stream here must end; it must not
   // block.
   SessionShare(storage::Store& store, AgentStateTracker& state, ReplicaLease& lease,
-               std::function<void(const std::string&)> on_taken_over,
-               size_t batch = kSessionBatch);
+               std::function<void(const std::string&)> on_taken_over, size_t batch = kSessionBatch);
   ~SessionShare() override;
   SessionShare(const SessionShare&) = delete;
   SessionShare& operator=(const SessionShare&) = delete;
@@ -57,7 +56,7 @@ class SessionShare final : public AgentStatePublisher, private storage::Reflecto
   void Replace(const std::vector<storage::KeyValue>& kvs, int64_t revision) override;
   void Apply(const storage::WatchBatch& batch) override;
 
-  storage::Store& store_;    // not owned
+  storage::Store& store_;     // not owned
   AgentStateTracker& state_;  // not owned
   ReplicaLease& lease_;       // not owned
   const std::function<void(const std::string&)> on_taken_over_;

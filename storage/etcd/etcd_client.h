@@ -1,7 +1,7 @@
 // A client of one etcd server's v3 API (storage/etcd/etcd_api.proto): Put and Get of single
-// keys and the member's Status, each a unary gRPC call with a deadline. Errors keep gRPC's code and name etcd, the
-// endpoint and the call, so "etcd at 127.0.0.1:2379: Put: failed to connect" tells an operator
-// where to look.
+// keys and the member's Status, each a unary gRPC call with a deadline. Errors keep gRPC's code and
+// name etcd, the endpoint and the call, so "etcd at 127.0.0.1:2379: Put: failed to connect" tells
+// an operator where to look.
 #ifndef FLEETD_STORAGE_ETCD_ETCD_CLIENT_H_
 #define FLEETD_STORAGE_ETCD_ETCD_CLIENT_H_
 

@@ -33,8 +33,8 @@ absl::StatusOr<std::string> ReadPem(const char* what, const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int error = errno;
-    std::string message = absl::StrCat("cannot read the etcd ", what, " file ", path, ": ",
-                                       std::strerror(error));
+    std::string message =
+        absl::StrCat("cannot read the etcd ", what, " file ", path, ": ", std::strerror(error));
     return error == EACCES ? absl::PermissionDeniedError(message) : absl::NotFoundError(message);
   }
   std::ostringstream text;
@@ -95,8 +95,7 @@ absl::StatusOr<std::unique_ptr<EtcdConnection>> EtcdConnection::Open(
   if (options.endpoints.empty()) {
     return absl::InvalidArgumentError("etcd: no endpoints given; name at least one HOST:PORT");
   }
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      Credentials(options.tls);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = Credentials(options.tls);
   if (!credentials.ok()) return credentials.status();
   std::vector<Member> members;
   for (const std::string& address : options.endpoints) {
@@ -110,8 +109,7 @@ absl::StatusOr<std::unique_ptr<EtcdConnection>> EtcdConnection::Open(
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
     args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-    std::shared_ptr<grpc::Channel> channel =
-        grpc::CreateCustomChannel(address, *credentials, args);
+    std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(address, *credentials, args);
     members.push_back(Member{.address = address,
                              .channel = channel,
                              .kv = etcdserverpb::KV::NewStub(channel),
@@ -150,15 +148,15 @@ absl::Status EtcdConnection::Call(absl::string_view call, Kind kind, const Attem
     const grpc::Status status = attempt({.kv = *target.kv, .lease = *target.lease}, context);
     if (status.ok()) return absl::OkStatus();
     last = EtcdCallStatus(status, member.address, call);
-    const bool retryable =
-        kind == Kind::kRead ? status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                                  status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
-                            : NotSent(status);
+    const bool retryable = kind == Kind::kRead
+                               ? status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                                     status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
+                               : NotSent(status);
     if (!retryable) {
-      const bool unknown = kind == Kind::kWrite &&
-                           (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                            status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
-                            status.error_code() == grpc::StatusCode::UNKNOWN);
+      const bool unknown =
+          kind == Kind::kWrite && (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                                   status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                                   status.error_code() == grpc::StatusCode::UNKNOWN);
       if (unknown) {
         FailedOver(member.index);
         return absl::Status(last.code(),
@@ -170,9 +168,9 @@ absl::Status EtcdConnection::Call(absl::string_view call, Kind kind, const Attem
     }
     FailedOver(member.index);
     if (absl::Now() >= give_up) {
-      return absl::Status(last.code(), absl::StrCat(last.message(), " (gave up after trying ",
-                                                    tried + 1, " times over ", endpoint_list_,
-                                                    ")"));
+      return absl::Status(last.code(),
+                          absl::StrCat(last.message(), " (gave up after trying ", tried + 1,
+                                       " times over ", endpoint_list_, ")"));
     }
   }
 }

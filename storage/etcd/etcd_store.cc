@@ -24,10 +24,18 @@ etcdserverpb::Compare ToEtcd(const EtcdKeyspace& keyspace, const Compare& compar
   etcdserverpb::Compare out;
   out.set_key(keyspace.KvKey(compare.key));
   switch (compare.op) {
-    case Compare::Op::kEqual: out.set_result(etcdserverpb::Compare::EQUAL); break;
-    case Compare::Op::kNotEqual: out.set_result(etcdserverpb::Compare::NOT_EQUAL); break;
-    case Compare::Op::kLess: out.set_result(etcdserverpb::Compare::LESS); break;
-    case Compare::Op::kGreater: out.set_result(etcdserverpb::Compare::GREATER); break;
+    case Compare::Op::kEqual:
+      out.set_result(etcdserverpb::Compare::EQUAL);
+      break;
+    case Compare::Op::kNotEqual:
+      out.set_result(etcdserverpb::Compare::NOT_EQUAL);
+      break;
+    case Compare::Op::kLess:
+      out.set_result(etcdserverpb::Compare::LESS);
+      break;
+    case Compare::Op::kGreater:
+      out.set_result(etcdserverpb::Compare::GREATER);
+      break;
   }
   switch (compare.target) {
     case Compare::Target::kVersion:
@@ -77,9 +85,8 @@ etcdserverpb::RequestOp ToEtcd(const EtcdKeyspace& keyspace, const Op& op) {
 bool Changed(const etcdserverpb::TxnResponse& response) {
   return std::any_of(response.responses().begin(), response.responses().end(),
                      [](const etcdserverpb::ResponseOp& op) {
-                       return op.has_response_put() ||
-                              (op.has_response_delete_range() &&
-                               op.response_delete_range().deleted() > 0);
+                       return op.has_response_put() || (op.has_response_delete_range() &&
+                                                        op.response_delete_range().deleted() > 0);
                      });
 }
 
@@ -107,9 +114,8 @@ class EtcdStore final : public Store {
     const std::string end = PrefixEnd(keyspace().KvKey(request.prefix));
     RangeResult result;
     absl::Status status = List(
-        keyspace().KvKey(*start), end, request.limit, [&](const etcdserverpb::KeyValue& kv) {
-          result.kvs.push_back(keyspace().ToStore(kv));
-        },
+        keyspace().KvKey(*start), end, request.limit,
+        [&](const etcdserverpb::KeyValue& kv) { result.kvs.push_back(keyspace().ToStore(kv)); },
         &result.revision, &result.continuation);
     if (!status.ok()) return status;
     if (!result.continuation.empty()) result.continuation = result.kvs.back().key;
@@ -118,8 +124,8 @@ class EtcdStore final : public Store {
 
   absl::StatusOr<TxnResult> Txn(const TxnRequest& request) override {
     if (absl::Status s = ValidateTxn(request, /*leases=*/true); !s.ok()) return s;
-    for (const auto& [branch, ops] : {std::pair{"success", &request.success},
-                                      std::pair{"failure", &request.failure}}) {
+    for (const auto& [branch, ops] :
+         {std::pair{"success", &request.success}, std::pair{"failure", &request.failure}}) {
       if (ops->size() > max_txn_ops_) {
         return absl::InvalidArgumentError(absl::StrCat(
             "the transaction's ", branch, " branch has ", ops->size(), " ops; etcd takes at most ",
@@ -154,9 +160,8 @@ class EtcdStore final : public Store {
 
   absl::Status Compact(int64_t revision) override {
     if (revision > CurrentRevision()) {
-      return absl::InvalidArgumentError(absl::StrCat("cannot compact at ", revision,
-                                                     ": the current revision is ",
-                                                     CurrentRevision()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot compact at ", revision, ": the current revision is ", CurrentRevision()));
     }
     if (revision <= CompactRevision()) return absl::OkStatus();
     // The Store's Compact(R) drops R itself: etcd's compaction at R + 1. When R is etcd's newest
@@ -249,9 +254,8 @@ class EtcdStore final : public Store {
             " bytes; etcd takes requests of at most ", max_request_bytes_,
             " (its --max-request-bytes; raise both it and fleetd's --etcd-max-request-bytes)"));
       }
-      if (batch.success_size() > 0 &&
-          (static_cast<size_t>(batch.success_size()) >= max_txn_ops_ ||
-           batch.ByteSizeLong() + op_bytes > max_request_bytes_)) {
+      if (batch.success_size() > 0 && (static_cast<size_t>(batch.success_size()) >= max_txn_ops_ ||
+                                       batch.ByteSizeLong() + op_bytes > max_request_bytes_)) {
         if (absl::Status s = Commit(batch).status(); !s.ok()) return s;
         batch.Clear();
       }
@@ -339,7 +343,8 @@ class EtcdStore final : public Store {
     request.set_physical(true);
     // Compacting again at the same revision changes nothing: retried like a read.
     return state_->connection->Call(
-        "Compact", Kind::kRead, [&](const EtcdConnection::Stubs& stubs, grpc::ClientContext& context) {
+        "Compact", Kind::kRead,
+        [&](const EtcdConnection::Stubs& stubs, grpc::ClientContext& context) {
           etcdserverpb::CompactionResponse response;
           return stubs.kv.Compact(&context, request, &response);
         });
@@ -359,11 +364,12 @@ absl::StatusOr<int64_t> OldestReadable(EtcdConnection& connection, const EtcdKey
     request.set_key(keyspace.kv_begin());
     request.set_count_only(true);
     request.set_revision(revision);
-    absl::Status status = connection.Call(
-        "Range", Kind::kRead, [&](const EtcdConnection::Stubs& stubs, grpc::ClientContext& context) {
-          etcdserverpb::RangeResponse response;
-          return stubs.kv.Range(&context, request, &response);
-        });
+    absl::Status status =
+        connection.Call("Range", Kind::kRead,
+                        [&](const EtcdConnection::Stubs& stubs, grpc::ClientContext& context) {
+                          etcdserverpb::RangeResponse response;
+                          return stubs.kv.Range(&context, request, &response);
+                        });
     if (status.ok()) return true;
     if (absl::StrContains(status.message(), "has been compacted")) return false;
     return status;
@@ -396,20 +402,21 @@ absl::StatusOr<std::unique_ptr<Store>> OpenEtcdStore(const EtcdStoreOptions& opt
   probe.set_range_end(keyspace.kv_end());
   probe.set_count_only(true);
   etcdserverpb::RangeResponse response;
-  absl::Status status = (*connection)->Call(
-      "Range", Kind::kRead, [&](const EtcdConnection::Stubs& stubs, grpc::ClientContext& context) {
-        return stubs.kv.Range(&context, probe, &response);
-      });
+  absl::Status status =
+      (*connection)
+          ->Call("Range", Kind::kRead,
+                 [&](const EtcdConnection::Stubs& stubs, grpc::ClientContext& context) {
+                   return stubs.kv.Range(&context, probe, &response);
+                 });
   if (!status.ok()) {
-    return absl::UnavailableError(absl::StrCat("cannot reach etcd at ",
-                                               (*connection)->endpoint_list(), ": ",
-                                               status.message()));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot reach etcd at ", (*connection)->endpoint_list(), ": ", status.message()));
   }
   const int64_t current = response.header().revision();
   absl::StatusOr<int64_t> oldest = OldestReadable(**connection, keyspace, current);
   if (!oldest.ok()) return oldest.status();
-  auto state = std::make_shared<EtcdStoreState>(*std::move(connection), std::move(keyspace),
-                                                options.store);
+  auto state =
+      std::make_shared<EtcdStoreState>(*std::move(connection), std::move(keyspace), options.store);
   state->head.store(current);
   state->compacted.store(*oldest - 1);
   return std::unique_ptr<Store>(new EtcdStore(std::move(state), options));

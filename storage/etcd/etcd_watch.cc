@@ -9,8 +9,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "storage/etcd/etcd_api.grpc.pb.h"
 #include "storage/errors.h"
+#include "storage/etcd/etcd_api.grpc.pb.h"
 #include "storage/etcd/etcd_client.h"
 
 namespace fleet::storage::etcd {

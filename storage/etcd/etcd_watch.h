@@ -1,6 +1,6 @@
-// One etcd Watch stream carrying one watch on a key or a key range: it sends the create request, reports the
-// created confirmation and every event batch to callbacks, and ends when cancelled, when etcd
-// cancels the watch, or when the connection fails.
+// One etcd Watch stream carrying one watch on a key or a key range: it sends the create request,
+// reports the created confirmation and every event batch to callbacks, and ends when cancelled,
+// when etcd cancels the watch, or when the connection fails.
 //
 // Threads: none of its own. The stream is a gRPC callback reactor (one read in flight at a time),
 // so its callbacks run on gRPC's callback threads and ten thousand streams in one process cost

@@ -27,9 +27,12 @@ bool IsHostPort(std::string_view endpoint) {
 
 std::string StoreSpec::BackendName() const {
   switch (backend) {
-    case Backend::kMemory: return "memory";
-    case Backend::kEtcd: return "etcd";
-    case Backend::kRocksDb: break;
+    case Backend::kMemory:
+      return "memory";
+    case Backend::kEtcd:
+      return "etcd";
+    case Backend::kRocksDb:
+      break;
   }
   return "rocksdb";
 }
@@ -58,27 +61,27 @@ absl::StatusOr<StoreSpec> ParseStoreSpec(std::string_view flag, std::string_view
     }
     return parsed;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat(std::string(flag),
-                   " must be rocksdb:DIR, memory: or etcd://HOST:PORT[,HOST:PORT...] (got \"",
-                   std::string(spec.substr(0, 64)), "\")"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      std::string(flag), " must be rocksdb:DIR, memory: or etcd://HOST:PORT[,HOST:PORT...] (got \"",
+      std::string(spec.substr(0, 64)), "\")"));
 }
 
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(const StoreSpec& spec,
                                                  const StoreOptions& options) {
   switch (spec.backend) {
-    case StoreSpec::Backend::kMemory: return NewMemoryStore(options);
+    case StoreSpec::Backend::kMemory:
+      return NewMemoryStore(options);
     case StoreSpec::Backend::kEtcd:
-      return etcd::OpenEtcdStore(
-          {.connection = {.endpoints = spec.etcd.endpoints,
-                          .tls = {.ca_file = spec.etcd.ca_file,
-                                  .cert_file = spec.etcd.cert_file,
-                                  .key_file = spec.etcd.key_file}},
-           .key_prefix = spec.etcd.key_prefix,
-           .max_txn_ops = spec.etcd.max_txn_ops,
-           .max_request_bytes = spec.etcd.max_request_bytes,
-           .store = options});
-    case StoreSpec::Backend::kRocksDb: break;
+      return etcd::OpenEtcdStore({.connection = {.endpoints = spec.etcd.endpoints,
+                                                 .tls = {.ca_file = spec.etcd.ca_file,
+                                                         .cert_file = spec.etcd.cert_file,
+                                                         .key_file = spec.etcd.key_file}},
+                                  .key_prefix = spec.etcd.key_prefix,
+                                  .max_txn_ops = spec.etcd.max_txn_ops,
+                                  .max_request_bytes = spec.etcd.max_request_bytes,
+                                  .store = options});
+    case StoreSpec::Backend::kRocksDb:
+      break;
   }
   return OpenRocksDbStore(spec.path, options);
 }

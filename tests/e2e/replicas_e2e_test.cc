@@ -105,8 +105,8 @@ TEST_F(ReplicasE2eTest, AgentsOfAKilledReplicaResumeOnTheOtherByDelta) {
       Subprocess::Start({AGENT_SIM_BIN, "--server",
                          a_.process().agent_address() + "," + b_->agent_address(),
                          "--enroll-token-file", a_.token_file(), "--agents", absl::StrCat(kAgents),
-                         "--connections", "4", "--state-dir", tmp_.Sub("state"), "--duration",
-                         "5m", "--report", report}));
+                         "--connections", "4", "--state-dir", tmp_.Sub("state"), "--duration", "5m",
+                         "--report", report}));
   // Agent i starts on replica i % 2: each holds half, and each counts every agent's ack.
   Await("both replicas count every agent's ack of revision 1",
         [&] { return Acked(a_.process(), 1) == kAgents && Acked(*b_, 1) == kAgents; });
@@ -138,12 +138,11 @@ TEST_F(ReplicasE2eTest, AgentsOfAKilledReplicaResumeOnTheOtherByDelta) {
 // replica once the dead one's lease ends (10 s), and their acks still count.
 TEST_F(ReplicasE2eTest, AgentsOfADeadReplicaGoOfflineWhenItsLeaseEnds) {
   const std::string report = tmp_.Sub("report.json");
-  ASSERT_OK_AND_ASSIGN(
-      std::unique_ptr<Subprocess> sim,
-      Subprocess::Start({AGENT_SIM_BIN, "--server", a_.process().agent_address(),
-                         "--enroll-token-file", a_.token_file(), "--agents", "20",
-                         "--connections", "2", "--state-dir", tmp_.Sub("state"), "--duration", "5m",
-                         "--report", report}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Subprocess> sim,
+                       Subprocess::Start({AGENT_SIM_BIN, "--server", a_.process().agent_address(),
+                                          "--enroll-token-file", a_.token_file(), "--agents", "20",
+                                          "--connections", "2", "--state-dir", tmp_.Sub("state"),
+                                          "--duration", "5m", "--report", report}));
   Await("the other replica lists every agent online", [&] { return Online(*b_) == 20; });
   EXPECT_EQ(Acked(*b_, 1), 20);
 
@@ -162,8 +161,7 @@ TEST_F(ReplicasE2eTest, StreamOnAnotherReplicaTakesTheSessionOver) {
   const std::string token((std::istreambuf_iterator<char>(token_file)),
                           std::istreambuf_iterator<char>());
   v1::EnrollResponse identity;
-  ASSERT_TRUE(
-      testing::EnrollAgent(a_.process().agent_address(), token, "moving", &identity).ok());
+  ASSERT_TRUE(testing::EnrollAgent(a_.process().agent_address(), token, "moving", &identity).ok());
   testing::TestAgent old_stream(a_.process().agent_address(), identity);
   ASSERT_TRUE(old_stream.Hello());
   ASSERT_TRUE(old_stream.ApplyNext().has_value());
@@ -214,20 +212,19 @@ TEST_F(ReplicasE2eTest, ActionToAgentsOnBothReplicasIsCountedOnBoth) {
   const std::string report = tmp_.Sub("report.json");
   ASSERT_OK_AND_ASSIGN(
       std::unique_ptr<Subprocess> sim,
-      Subprocess::Start({AGENT_SIM_BIN, "--server",
-                         a_.process().agent_address() + "," + b_->agent_address(),
-                         "--enroll-token-file", a_.token_file(), "--agents", "20",
-                         "--connections", "2", "--state-dir", tmp_.Sub("state"), "--duration", "5m",
-                         "--report", report}));
+      Subprocess::Start(
+          {AGENT_SIM_BIN, "--server", a_.process().agent_address() + "," + b_->agent_address(),
+           "--enroll-token-file", a_.token_file(), "--agents", "20", "--connections", "2",
+           "--state-dir", tmp_.Sub("state"), "--duration", "5m", "--report", report}));
   Await("both replicas list every agent online",
         [&] { return Online(a_.process()) == 20 && Online(*b_) == 20; });
-  CommandResult created = Fleetctl(a_.process(), {"action", "create", "custom", "--arg",
-                                                  "name=probe", "-l", "sim=true", "--watch",
-                                                  "--timeout", "60s"});
+  CommandResult created =
+      Fleetctl(a_.process(), {"action", "create", "custom", "--arg", "name=probe", "-l", "sim=true",
+                              "--watch", "--timeout", "60s"});
   EXPECT_EQ(created.exit_code, 0) << created.out << created.err;
   Await("the other replica counts every target succeeded", [&] {
-    nlohmann::json actions = nlohmann::json::parse(
-        Fleetctl(*b_, {"get", "actions", "-o", "json"}).out, nullptr, false);
+    nlohmann::json actions =
+        nlohmann::json::parse(Fleetctl(*b_, {"get", "actions", "-o", "json"}).out, nullptr, false);
     return !actions.is_discarded() && actions["items"].size() == 1 &&
            actions["items"][0]["status"]["counts"]["succeeded"] == 20 &&
            actions["items"][0]["status"]["state"] == "done";
@@ -242,16 +239,15 @@ TEST_F(ReplicasE2eTest, QueryToAgentsOnBothReplicasIsAnsweredByAll) {
   const std::string report = tmp_.Sub("report.json");
   ASSERT_OK_AND_ASSIGN(
       std::unique_ptr<Subprocess> sim,
-      Subprocess::Start({AGENT_SIM_BIN, "--server",
-                         a_.process().agent_address() + "," + b_->agent_address(),
-                         "--enroll-token-file", a_.token_file(), "--agents", "20",
-                         "--connections", "2", "--state-dir", tmp_.Sub("state"), "--duration", "5m",
-                         "--report", report}));
+      Subprocess::Start(
+          {AGENT_SIM_BIN, "--server", a_.process().agent_address() + "," + b_->agent_address(),
+           "--enroll-token-file", a_.token_file(), "--agents", "20", "--connections", "2",
+           "--state-dir", tmp_.Sub("state"), "--duration", "5m", "--report", report}));
   Await("both replicas list every agent online",
         [&] { return Online(a_.process()) == 20 && Online(*b_) == 20; });
   const absl::Time started = absl::Now();
-  CommandResult query =
-      Fleetctl(a_.process(), {"query", "SELECT * FROM os_version", "-l", "sim=true", "--timeout", "60s"});
+  CommandResult query = Fleetctl(
+      a_.process(), {"query", "SELECT * FROM os_version", "-l", "sim=true", "--timeout", "60s"});
   EXPECT_EQ(query.exit_code, 0) << query.err;
   EXPECT_LT(absl::Now() - started, absl::Seconds(30)) << "the query waited out its deadline";
   std::set<std::string> answered;
@@ -271,10 +267,9 @@ TEST_F(ReplicasE2eTest, QueryToAgentsOnBothReplicasIsAnsweredByAll) {
 TEST_F(ReplicasE2eTest, FleetctlFailsOverBetweenListedReplicas) {
   const std::string token = "--token-file=" + a_.process().bootstrap_token_file();
   auto run = [&](const std::string& addresses) {
-    return testing::RunCommand({FLEETCTL_BIN, "--address", addresses, token, "get", "policies",
-                                "-o", "name"},
-                               {"XDG_CONFIG_HOME=" + tmp_.Sub("config")}, std::nullopt,
-                               absl::Seconds(60));
+    return testing::RunCommand(
+        {FLEETCTL_BIN, "--address", addresses, token, "get", "policies", "-o", "name"},
+        {"XDG_CONFIG_HOME=" + tmp_.Sub("config")}, std::nullopt, absl::Seconds(60));
   };
   // Port 1 on loopback refuses connections: the replica that is down.
   absl::StatusOr<CommandResult> moved = run("127.0.0.1:1," + b_->admin_address());

@@ -146,12 +146,12 @@ TEST(EtcdStoreTest, KilledLeaderFailsOverOnceANewOneIsElected) {
 // Two fleets on one cluster: neither sees the other's keys, state or watch events.
 TEST(EtcdStoreTest, FleetsSharingAClusterStayApart) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<EtcdProcess> etcd, EtcdProcess::Start());
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> a,
-                       OpenEtcdStore({.connection = {.endpoints = {etcd->endpoint()}},
-                                      .key_prefix = "/fleet-a/"}));
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> b,
-                       OpenEtcdStore({.connection = {.endpoints = {etcd->endpoint()}},
-                                      .key_prefix = "/fleet-b/"}));
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Store> a,
+      OpenEtcdStore({.connection = {.endpoints = {etcd->endpoint()}}, .key_prefix = "/fleet-a/"}));
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Store> b,
+      OpenEtcdStore({.connection = {.endpoints = {etcd->endpoint()}}, .key_prefix = "/fleet-b/"}));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Watcher> b_watch, b->Watch("", b->CurrentRevision()));
   ASSERT_OK(Put(*a, "policies/p", "a's"));
   ASSERT_OK(a->PutState({{"status/x", "a's"}}, {}));
@@ -221,9 +221,9 @@ TEST(EtcdStoreTest, LeasedKeysGoWithTheirLease) {
   ASSERT_OK_AND_ASSIGN(int64_t kept, store->GrantLease(absl::Seconds(2)));
   ASSERT_OK_AND_ASSIGN(int64_t lapsed, store->GrantLease(absl::Seconds(2)));
   ASSERT_OK_AND_ASSIGN(int64_t revoked, store->GrantLease(absl::Seconds(60)));
-  ASSERT_OK(store->Txn({.success = {Op::PutWithLease("l/kept", "1", kept),
-                                    Op::PutWithLease("l/lapsed", "2", lapsed),
-                                    Op::PutWithLease("l/revoked", "3", revoked)}}));
+  ASSERT_OK(store->Txn(
+      {.success = {Op::PutWithLease("l/kept", "1", kept), Op::PutWithLease("l/lapsed", "2", lapsed),
+                   Op::PutWithLease("l/revoked", "3", revoked)}}));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Watcher> watcher,
                        store->Watch("l/", store->CurrentRevision()));
 
@@ -265,12 +265,11 @@ TEST(EtcdStoreTest, TlsWithClientCertificates) {
                                                    .client_ca_file = file("ca.pem"),
                                                    .probe_cert_file = file("admin.pem"),
                                                    .probe_key_file = file("admin-key.pem")}}));
-  ASSERT_OK_AND_ASSIGN(
-      std::unique_ptr<Store> store,
-      OpenEtcdStore({.connection = {.endpoints = {etcd->endpoint()},
-                                    .tls = {.ca_file = file("ca.pem"),
-                                            .cert_file = file("admin.pem"),
-                                            .key_file = file("admin-key.pem")}}}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store,
+                       OpenEtcdStore({.connection = {.endpoints = {etcd->endpoint()},
+                                                     .tls = {.ca_file = file("ca.pem"),
+                                                             .cert_file = file("admin.pem"),
+                                                             .key_file = file("admin-key.pem")}}}));
   ASSERT_OK_AND_ASSIGN(int64_t revision, Put(*store, "k/tls", "v"));
   ASSERT_OK_AND_ASSIGN(std::optional<KeyValue> read, store->Get("k/tls"));
   ASSERT_TRUE(read.has_value());
@@ -283,11 +282,10 @@ TEST(EtcdStoreTest, TlsWithClientCertificates) {
                 .status()
                 .code(),
             absl::StatusCode::kUnavailable);
-  EXPECT_EQ(
-      OpenEtcdStore({.connection = {.endpoints = {etcd->endpoint()}, .retry_budget = quick}})
-          .status()
-          .code(),
-      absl::StatusCode::kUnavailable);
+  EXPECT_EQ(OpenEtcdStore({.connection = {.endpoints = {etcd->endpoint()}, .retry_budget = quick}})
+                .status()
+                .code(),
+            absl::StatusCode::kUnavailable);
   EXPECT_EQ(OpenEtcdStore({.connection = {.endpoints = {etcd->endpoint()},
                                           .tls = {.ca_file = file("missing.pem")}}})
                 .status()

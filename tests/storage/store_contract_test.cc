@@ -62,13 +62,11 @@ TYPED_TEST(StoreContractTest, PutAndGetTrackRevisionsAndVersions) {
   EXPECT_EQ(second, this->R(2));
   ASSERT_OK_AND_ASSIGN(std::optional<KeyValue> kv, store.Get("a"));
   ASSERT_TRUE(kv.has_value());
-  EXPECT_EQ(
-      *kv,
-      (KeyValue{.key = "a",
-                .value = "2",
-                .create_revision = this->R(1),
-                .mod_revision = this->R(2),
-                .version = 2}));
+  EXPECT_EQ(*kv, (KeyValue{.key = "a",
+                           .value = "2",
+                           .create_revision = this->R(1),
+                           .mod_revision = this->R(2),
+                           .version = 2}));
   ASSERT_OK_AND_ASSIGN(std::optional<KeyValue> missing, store.Get("b"));
   EXPECT_FALSE(missing.has_value());
   EXPECT_EQ(store.CurrentRevision(), this->R(2));
@@ -128,7 +126,10 @@ TYPED_TEST(StoreContractTest, CompareTargetsAndOperators) {
       {Compare::ValueIs("k", "w"), true},
       {Compare::ValueIs("nope", ""), false},
       {{.key = "k", .target = Compare::Target::kCreateRevision, .number = this->R(1)}, true},
-      {{.key = "k", .target = Compare::Target::kModRevision, .op = Compare::Op::kLess, .number = this->R(3)},
+      {{.key = "k",
+        .target = Compare::Target::kModRevision,
+        .op = Compare::Op::kLess,
+        .number = this->R(3)},
        true},
       {{.key = "k", .target = Compare::Target::kVersion, .op = Compare::Op::kGreater, .number = 2},
        false},
@@ -265,13 +266,11 @@ TYPED_TEST(StoreContractTest, WatchReplaysThenFollowsLive) {
   events = Flatten(live);
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].kv.key, "w/3");
-  EXPECT_EQ(
-      events[1].kv,
-      (KeyValue{.key = "w/1",
-                .value = "f",
-                .create_revision = this->R(1),
-                .mod_revision = this->R(6),
-                .version = 2}));
+  EXPECT_EQ(events[1].kv, (KeyValue{.key = "w/1",
+                                    .value = "f",
+                                    .create_revision = this->R(1),
+                                    .mod_revision = this->R(6),
+                                    .version = 2}));
 }
 
 // A watch may start after a revision not reached yet: it delivers only what comes after it,
@@ -515,8 +514,7 @@ TYPED_TEST(StoreContractTest, LeasesOnlyOnASharedStore) {
     ASSERT_OK(store.Txn({.success = {Op::PutWithLease("leased", "v", lease)}}));
     ASSERT_OK(store.RevokeLease(lease));
   } else {
-    EXPECT_EQ(store.GrantLease(absl::Seconds(5)).status().code(),
-              absl::StatusCode::kUnimplemented);
+    EXPECT_EQ(store.GrantLease(absl::Seconds(5)).status().code(), absl::StatusCode::kUnimplemented);
     EXPECT_EQ(store.KeepAliveLease(1).code(), absl::StatusCode::kUnimplemented);
     EXPECT_EQ(store.Txn({.success = {Op::PutWithLease("leased", "v", 1)}}).status().code(),
               absl::StatusCode::kInvalidArgument);

@@ -82,8 +82,7 @@ absl::StatusOr<std::string> ReadVersion(const std::string& etcd_bin) {
 absl::StatusOr<std::unique_ptr<EtcdProcess>> EtcdProcess::Start(const EtcdProcessOptions& options) {
   absl::Status status;
   for (int attempt = 0; attempt < kLaunchAttempts; ++attempt) {
-    absl::StatusOr<std::vector<std::unique_ptr<EtcdProcess>>> started =
-        StartCluster(1, options);
+    absl::StatusOr<std::vector<std::unique_ptr<EtcdProcess>>> started = StartCluster(1, options);
     if (started.ok()) return std::move(started->front());
     status = started.status();
     // Someone else took a port between our closing it and etcd binding it: try new ones.
@@ -198,12 +197,12 @@ absl::Status EtcdProcess::Probe() const {
   if (!connection.ok()) return connection.status();
   etcdserverpb::RangeRequest request;
   request.set_key("/fleetd-etcd-process/ready");
-  return (*connection)->Call(
-      "Range", storage::etcd::EtcdConnection::Kind::kRead,
-      [&](const storage::etcd::EtcdConnection::Stubs& stubs, grpc::ClientContext& context) {
-        etcdserverpb::RangeResponse response;
-        return stubs.kv.Range(&context, request, &response);
-      });
+  return (*connection)
+      ->Call("Range", storage::etcd::EtcdConnection::Kind::kRead,
+             [&](const storage::etcd::EtcdConnection::Stubs& stubs, grpc::ClientContext& context) {
+               etcdserverpb::RangeResponse response;
+               return stubs.kv.Range(&context, request, &response);
+             });
 }
 
 void EtcdProcess::Kill() {

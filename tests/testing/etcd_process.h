@@ -1,7 +1,7 @@
 // A real etcd child process on loopback, alone or as a member of a cluster started together, for
 // the etcd client's and Store's tests and the etcd benchmarks: its data dir and log in a temp dir
-// of its own, client and peer URLs on free 127.0.0.1 ports, ready once a Get answers. etcd keeps its defaults, fsync included, so what a
-// benchmark measures is what an operator would run.
+// of its own, client and peer URLs on free 127.0.0.1 ports, ready once a Get answers. etcd keeps
+// its defaults, fsync included, so what a benchmark measures is what an operator would run.
 #ifndef FLEETD_TESTS_TESTING_ETCD_PROCESS_H_
 #define FLEETD_TESTS_TESTING_ETCD_PROCESS_H_
 

@@ -164,9 +164,8 @@ record::AgentStatusRecord HeldBy(const std::string& replica, v1::AgentStatus sta
 }
 
 void Connect(AgentStateTracker& tracker, const std::string& id) {
-  tracker.Claim(id, [](record::AgentStatusRecord& state) {
-    state.set_status(v1::AGENT_STATUS_ONLINE);
-  });
+  tracker.Claim(
+      id, [](record::AgentStatusRecord& state) { state.set_status(v1::AGENT_STATUS_ONLINE); });
 }
 
 // On a shared store a replica publishes the agents it holds, marked as its own, and not the
@@ -213,9 +212,8 @@ TEST(AgentStateTrackerTest, SharedStoreTakeOverAndStaleWords) {
 
   EXPECT_TRUE(tracker.ApplyRemote("a", HeldBy("r2", v1::AGENT_STATUS_ONLINE, 3)));
   publisher.published.clear();
-  tracker.Update("a", [](record::AgentStatusRecord& state) {
-    state.set_status(v1::AGENT_STATUS_OFFLINE);
-  });
+  tracker.Update(
+      "a", [](record::AgentStatusRecord& state) { state.set_status(v1::AGENT_STATUS_OFFLINE); });
   ASSERT_OK(tracker.Flush());
   EXPECT_TRUE(publisher.published.empty());
   EXPECT_EQ(tracker.Get("a")->status(), v1::AGENT_STATUS_ONLINE);
