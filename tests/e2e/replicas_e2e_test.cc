@@ -71,6 +71,26 @@ class ReplicasE2eTest : public ::testing::Test {
     return status["status"]["acked"].get<int>();
   }
 
+  // agent-sim with `agents` agents over `connections` connections to `servers` ("A" or "A,B"),
+  // enrolling with the first replica's token, bounded to 5 minutes; null (and a test failure)
+  // when it cannot start.
+  std::unique_ptr<Subprocess> StartSim(const std::string& servers, int agents, int connections,
+                                       const std::string& report) {
+    absl::StatusOr<std::unique_ptr<Subprocess>> sim = Subprocess::Start(
+        {AGENT_SIM_BIN, "--server", servers, "--enroll-token-file", a_.token_file(), "--agents",
+         absl::StrCat(agents), "--connections", absl::StrCat(connections), "--state-dir",
+         tmp_.Sub("state"), "--duration", "5m", "--report", report});
+    EXPECT_OK(sim);
+    return sim.ok() ? *std::move(sim) : nullptr;
+  }
+  std::string BothReplicas() { return a_.process().agent_address() + "," + b_->agent_address(); }
+
+  // Waits until both replicas list `agents` agents online.
+  void AwaitOnline(int agents) {
+    Await("both replicas list every agent online",
+          [&] { return Online(a_.process()) == agents && Online(*b_) == agents; });
+  }
+
   // How many agents `replica` lists as online (-1 on error).
   int Online(const FleetdProcess& replica) {
     nlohmann::json agents = nlohmann::json::parse(
@@ -100,13 +120,8 @@ class ReplicasE2eTest : public ::testing::Test {
 
 TEST_F(ReplicasE2eTest, AgentsOfAKilledReplicaResumeOnTheOtherByDelta) {
   const std::string report = tmp_.Sub("report.json");
-  ASSERT_OK_AND_ASSIGN(
-      std::unique_ptr<Subprocess> sim,
-      Subprocess::Start({AGENT_SIM_BIN, "--server",
-                         a_.process().agent_address() + "," + b_->agent_address(),
-                         "--enroll-token-file", a_.token_file(), "--agents", absl::StrCat(kAgents),
-                         "--connections", "4", "--state-dir", tmp_.Sub("state"), "--duration", "5m",
-                         "--report", report}));
+  std::unique_ptr<Subprocess> sim = StartSim(BothReplicas(), kAgents, 4, report);
+  ASSERT_NE(sim, nullptr);
   // Agent i starts on replica i % 2: each holds half, and each counts every agent's ack.
   Await("both replicas count every agent's ack of revision 1",
         [&] { return Acked(a_.process(), 1) == kAgents && Acked(*b_, 1) == kAgents; });
@@ -138,11 +153,8 @@ TEST_F(ReplicasE2eTest, AgentsOfAKilledReplicaResumeOnTheOtherByDelta) {
 // replica once the dead one's lease ends (10 s), and their acks still count.
 TEST_F(ReplicasE2eTest, AgentsOfADeadReplicaGoOfflineWhenItsLeaseEnds) {
   const std::string report = tmp_.Sub("report.json");
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Subprocess> sim,
-                       Subprocess::Start({AGENT_SIM_BIN, "--server", a_.process().agent_address(),
-                                          "--enroll-token-file", a_.token_file(), "--agents", "20",
-                                          "--connections", "2", "--state-dir", tmp_.Sub("state"),
-                                          "--duration", "5m", "--report", report}));
+  std::unique_ptr<Subprocess> sim = StartSim(a_.process().agent_address(), 20, 2, report);
+  ASSERT_NE(sim, nullptr);
   Await("the other replica lists every agent online", [&] { return Online(*b_) == 20; });
   EXPECT_EQ(Acked(*b_, 1), 20);
 
@@ -210,14 +222,9 @@ TEST_F(ReplicasE2eTest, MaxUsesIsExactAcrossReplicas) {
 // report; the other takes it from the store).
 TEST_F(ReplicasE2eTest, ActionToAgentsOnBothReplicasIsCountedOnBoth) {
   const std::string report = tmp_.Sub("report.json");
-  ASSERT_OK_AND_ASSIGN(
-      std::unique_ptr<Subprocess> sim,
-      Subprocess::Start(
-          {AGENT_SIM_BIN, "--server", a_.process().agent_address() + "," + b_->agent_address(),
-           "--enroll-token-file", a_.token_file(), "--agents", "20", "--connections", "2",
-           "--state-dir", tmp_.Sub("state"), "--duration", "5m", "--report", report}));
-  Await("both replicas list every agent online",
-        [&] { return Online(a_.process()) == 20 && Online(*b_) == 20; });
+  std::unique_ptr<Subprocess> sim = StartSim(BothReplicas(), 20, 2, report);
+  ASSERT_NE(sim, nullptr);
+  AwaitOnline(20);
   CommandResult created =
       Fleetctl(a_.process(), {"action", "create", "custom", "--arg", "name=probe", "-l", "sim=true",
                               "--watch", "--timeout", "60s"});
@@ -237,14 +244,9 @@ TEST_F(ReplicasE2eTest, ActionToAgentsOnBothReplicasIsCountedOnBoth) {
 // relays their answers; every agent answers and the query ends as soon as they did.
 TEST_F(ReplicasE2eTest, QueryToAgentsOnBothReplicasIsAnsweredByAll) {
   const std::string report = tmp_.Sub("report.json");
-  ASSERT_OK_AND_ASSIGN(
-      std::unique_ptr<Subprocess> sim,
-      Subprocess::Start(
-          {AGENT_SIM_BIN, "--server", a_.process().agent_address() + "," + b_->agent_address(),
-           "--enroll-token-file", a_.token_file(), "--agents", "20", "--connections", "2",
-           "--state-dir", tmp_.Sub("state"), "--duration", "5m", "--report", report}));
-  Await("both replicas list every agent online",
-        [&] { return Online(a_.process()) == 20 && Online(*b_) == 20; });
+  std::unique_ptr<Subprocess> sim = StartSim(BothReplicas(), 20, 2, report);
+  ASSERT_NE(sim, nullptr);
+  AwaitOnline(20);
   const absl::Time started = absl::Now();
   CommandResult query = Fleetctl(
       a_.process(), {"query", "SELECT * FROM os_version", "-l", "sim=true", "--timeout", "60s"});

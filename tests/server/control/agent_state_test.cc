@@ -4,6 +4,7 @@
 
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -154,6 +155,29 @@ class RecordingPublisher final : public AgentStatePublisher {
   int flushes = 0;
 };
 
+// Replica "r1" of a shared store: its tracker on a memory store, publishing to a recorder.
+class Replica {
+ public:
+  explicit Replica(AgentStateObserver* observer = nullptr)
+      : tracker_(*store_, clock_, Options(), observer) {
+    tracker_.SetPublisher(&publisher_);
+  }
+  std::tuple<storage::Store&, ManualClock&, RecordingPublisher&, AgentStateTracker&> parts() {
+    return {*store_, clock_, publisher_, tracker_};
+  }
+
+ private:
+  static AgentStateOptions Options() {
+    AgentStateOptions options = kManualFlush;
+    options.replica = "r1";
+    return options;
+  }
+  std::unique_ptr<storage::Store> store_ = storage::NewMemoryStore();
+  ManualClock clock_{absl::FromUnixSeconds(1'000'000)};
+  RecordingPublisher publisher_;  // outlives the tracker, which flushes as it goes
+  AgentStateTracker tracker_;
+};
+
 record::AgentStatusRecord HeldBy(const std::string& replica, v1::AgentStatus status,
                                  int64_t applied = 0) {
   record::AgentStatusRecord state;
@@ -171,13 +195,8 @@ void Connect(AgentStateTracker& tracker, const std::string& id) {
 // On a shared store a replica publishes the agents it holds, marked as its own, and not the
 // agents other replicas hold; another replica's records count in its view.
 TEST(AgentStateTrackerTest, SharedStorePublishesWhatThisReplicaHolds) {
-  std::unique_ptr<storage::Store> store = storage::NewMemoryStore();
-  ManualClock clock(absl::FromUnixSeconds(1'000'000));
-  AgentStateOptions options = kManualFlush;
-  options.replica = "r1";
-  RecordingPublisher publisher;  // outlives the tracker, which flushes as it goes
-  AgentStateTracker tracker(*store, clock, options);
-  tracker.SetPublisher(&publisher);
+  Replica replica;
+  auto [store, clock, publisher, tracker] = replica.parts();
 
   Connect(tracker, "here");
   EXPECT_FALSE(tracker.ApplyRemote("there", HeldBy("r2", v1::AGENT_STATUS_ONLINE, 7)));
@@ -187,20 +206,15 @@ TEST(AgentStateTrackerTest, SharedStorePublishesWhatThisReplicaHolds) {
   EXPECT_EQ(tracker.Get("there")->applied_revision(), 7);
   EXPECT_TRUE(tracker.IsOnline("here"));
   EXPECT_FALSE(tracker.IsOnline("there"));  // online, but not through a stream of this replica
-  EXPECT_FALSE(Stored(*store).contains("there"));  // only the holder writes an agent's state
+  EXPECT_FALSE(Stored(store).contains("there"));  // only the holder writes an agent's state
 }
 
 // Another replica's newer claim takes an agent over: the stream here must end, and its late
 // words (the stream's end, a heartbeat) change nothing; a stale "offline" from a replica that
 // held it before is answered by publishing this replica's state again.
 TEST(AgentStateTrackerTest, SharedStoreTakeOverAndStaleWords) {
-  std::unique_ptr<storage::Store> store = storage::NewMemoryStore();
-  ManualClock clock(absl::FromUnixSeconds(1'000'000));
-  AgentStateOptions options = kManualFlush;
-  options.replica = "r1";
-  RecordingPublisher publisher;  // outlives the tracker, which flushes as it goes
-  AgentStateTracker tracker(*store, clock, options);
-  tracker.SetPublisher(&publisher);
+  Replica replica;
+  auto [store, clock, publisher, tracker] = replica.parts();
 
   Connect(tracker, "a");
   ASSERT_OK(tracker.Flush());
@@ -230,14 +244,9 @@ TEST(AgentStateTrackerTest, SharedStoreTakeOverAndStaleWords) {
 // what it applied still counts; a listing without it does the same. Our own record going is
 // answered by publishing it again.
 TEST(AgentStateTrackerTest, SharedStoreGoneRecordsAreOffline) {
-  std::unique_ptr<storage::Store> store = storage::NewMemoryStore();
-  ManualClock clock(absl::FromUnixSeconds(1'000'000));
-  AgentStateOptions options = kManualFlush;
-  options.replica = "r1";
   RolloutTracker rollouts;
-  RecordingPublisher publisher;  // outlives the tracker, which flushes as it goes
-  AgentStateTracker tracker(*store, clock, options, &rollouts);
-  tracker.SetPublisher(&publisher);
+  Replica replica(&rollouts);
+  auto [store, clock, publisher, tracker] = replica.parts();
 
   tracker.ApplyRemote("b", HeldBy("r2", v1::AGENT_STATUS_ONLINE, 4));
   tracker.ApplyRemote("c", HeldBy("r2", v1::AGENT_STATUS_ONLINE, 4));
