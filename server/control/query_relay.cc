@@ -71,7 +71,7 @@ absl::Status QueryRelay::Forward(
     const std::map<std::string, std::vector<std::string>>& by_replica) {
   {
     absl::MutexLock lock(&mu_);
-    forwarded_.insert(query_id);
+    forwarded_.try_emplace(query_id);
   }
   const int64_t lease = lease_.lease();
   storage::TxnRequest txn;
@@ -234,7 +234,8 @@ void QueryRelay::TakeResults(const storage::KeyValue& kv) {
   const std::string query_id = rest.substr(0, rest.find('/'));
   {
     absl::MutexLock lock(&mu_);
-    if (!forwarded_.contains(query_id)) return;
+    auto it = forwarded_.find(query_id);
+    if (it == forwarded_.end() || !it->second.insert(kv.key).second) return;
   }
   record::QueryResultBatch batch;
   if (!ParseRecordRepairingUtf8(kv.value, batch, nullptr)) {

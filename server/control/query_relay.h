@@ -100,8 +100,10 @@ class QueryRelay final : public QueryForwarder {
   Results results_{*this};
 
   absl::Mutex mu_;
-  // Queries forwarded from here that have not ended.
-  absl::flat_hash_set<std::string> forwarded_ ABSL_GUARDED_BY(mu_);
+  // Queries forwarded from here that have not ended, with the result keys already handed to
+  // the router (a listing after a watch error hands them over again).
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> forwarded_
+      ABSL_GUARDED_BY(mu_);
   // Queries asked here.
   absl::flat_hash_map<std::string, std::unique_ptr<Asked>> asked_ ABSL_GUARDED_BY(mu_);
 
