@@ -61,6 +61,10 @@ class ControlPlane {
   ActionEngine& actions() { return *actions_; }
   PolicyEngine& engine() { return *engine_; }
   QueryRouter& queries() { return queries_; }
+  // Shared store only (null otherwise): the agents' state shared with the other replicas, and
+  // the queries relayed to them.
+  SessionShare* sessions() { return sessions_.get(); }
+  QueryRelay* relay() { return relay_.get(); }
 
  private:
   ControlPlane(storage::Store& store, Clock& clock, AgentStateOptions state_options,

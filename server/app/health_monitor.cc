@@ -103,6 +103,15 @@ std::vector<ReadinessCheck> HealthMonitor::Check() {
     const bool directory = parts->control.directory().synced();
     checks.push_back(Named("reflector:policy_engine", engine, synced(engine)));
     checks.push_back(Named("reflector:agent_directory", directory, synced(directory)));
+    // On a shared store: the other replicas' agents and queries.
+    if (SessionShare* sessions = parts->control.sessions(); sessions != nullptr) {
+      const bool ok = sessions->synced();
+      checks.push_back(Named("reflector:agent_sessions", ok, synced(ok)));
+    }
+    if (QueryRelay* relay = parts->control.relay(); relay != nullptr) {
+      const bool ok = relay->synced();
+      checks.push_back(Named("reflector:query_relay", ok, synced(ok)));
+    }
     const auto accepting = [](bool ok) { return ok ? "accepting" : "not accepting"; };
     const bool admin = parts->admin_acceptor.accepting();
     const bool agent = parts->agent_acceptor.accepting();

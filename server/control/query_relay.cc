@@ -66,6 +66,11 @@ void QueryRelay::Stop() {
   for (const std::string& id : asked) StopAsked(id);
 }
 
+bool QueryRelay::synced() {
+  return asks_reflector_ != nullptr && results_reflector_ != nullptr &&
+         asks_reflector_->synced() && results_reflector_->synced();
+}
+
 absl::Status QueryRelay::Forward(
     const std::string& query_id, const QueryRequest& request,
     const std::map<std::string, std::vector<std::string>>& by_replica) {

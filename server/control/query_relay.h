@@ -50,6 +50,8 @@ class QueryRelay final : public QueryForwarder {
   absl::Status Start(absl::Duration timeout);
   // Stops following and ends the queries asked here; call before the router goes.
   void Stop();
+  // Whether both followers are current (for readiness).
+  bool synced();
 
   // QueryForwarder.
   absl::Status Forward(const std::string& query_id, const QueryRequest& request,
