@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -113,6 +114,12 @@ class Store {
   // Whether several fleetd replicas may share this store (etcd). Only a shared store has leases;
   // a local one (RocksDB, memory) belongs to one process, which is the only replica.
   virtual bool Shared() const { return false; }
+
+  // The most ops, and about the most bytes of keys and values, one Txn may carry here, for
+  // callers that batch many writes: kMaxOpsPerTxn and no limit beyond the per-key ones, unless
+  // the backend has less (etcd: its --max-txn-ops and --max-request-bytes).
+  virtual size_t MaxTxnOps() const { return kMaxOpsPerTxn; }
+  virtual size_t MaxTxnBytes() const { return std::numeric_limits<size_t>::max(); }
 
   // Leases, for keys that must vanish with the replica that wrote them: one lease per replica,
   // never one per agent. A key put with Op::lease set is deleted (a delete event, like any) when

@@ -44,6 +44,8 @@ class StoreWrapper : public Store {
     return target_.RangeState(prefix);
   }
   bool Shared() const override { return target_.Shared(); }
+  size_t MaxTxnOps() const override { return target_.MaxTxnOps(); }
+  size_t MaxTxnBytes() const override { return target_.MaxTxnBytes(); }
   absl::StatusOr<int64_t> GrantLease(absl::Duration ttl) override {
     return target_.GrantLease(ttl);
   }

@@ -35,12 +35,11 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(
   std::unique_ptr<ControlPlane> plane(new ControlPlane(store, clock, state_options, query_limits));
   if (absl::Status s = plane->state_.Load(); !s.ok()) return s;
   if (store.Shared() && replica.has_value()) {
+    ControlPlane* const raw = plane.get();
     absl::StatusOr<std::unique_ptr<ReplicaLease>> lease =
-        ReplicaLease::Start(store, *std::move(replica));
+        ReplicaLease::Start(store, *std::move(replica), [raw] { raw->state_.RepublishHeld(); });
     if (!lease.ok()) return lease.status();
     plane->replica_lease_ = *std::move(lease);
-    ControlPlane* const raw = plane.get();
-    plane->replica_lease_->OnNewLease([raw] { raw->state_.RepublishHeld(); });
     plane->sessions_ = std::make_unique<SessionShare>(
         store, plane->state_, *plane->replica_lease_,
         [raw](const std::string& agent_id) { raw->hub_.TakenOver(agent_id); });

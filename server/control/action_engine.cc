@@ -149,7 +149,7 @@ void ActionEngine::Replace(const std::vector<storage::KeyValue>& kvs, int64_t) {
       if (absl::StartsWith(kv.key, layout::kActions)) {
         listed.insert(kv.key.substr(sizeof(layout::kActions) - 1));
       }
-      Take(kv, touched, ops);
+      Take(kv, touched, ops, /*listing=*/true);
     }
     std::vector<std::string> gone;
     for (const auto& [id, entry] : actions_) {
@@ -177,7 +177,7 @@ void ActionEngine::Apply(const storage::WatchBatch& batch) {
         }
         continue;
       }
-      Take(event.kv, touched, ops);
+      Take(event.kv, touched, ops, /*listing=*/false);
     }
     for (const std::string& id : touched) TryMaterialize(id, ops);
   }
@@ -185,7 +185,7 @@ void ActionEngine::Apply(const storage::WatchBatch& batch) {
 }
 
 void ActionEngine::Take(const storage::KeyValue& kv, std::vector<std::string>& touched,
-                        MailOps& ops) {
+                        MailOps& ops, bool listing) {
   if (absl::StartsWith(kv.key, layout::kActions)) {
     const std::string id = kv.key.substr(sizeof(layout::kActions) - 1);
     absl::StatusOr<StoredRecord<record::ActionRecord>> stored =
@@ -212,7 +212,10 @@ void ActionEngine::Take(const storage::KeyValue& kv, std::vector<std::string>& t
     const std::string agent_id = rest.substr(slash + 1);
     auto it = actions_.find(id);
     if (it == actions_.end()) {
-      restored_[id][agent_id] = std::move(result);  // taken when the action is complete
+      // A listing sorts results before their actions: kept for when the action is complete
+      // (Replace drops what is left). Watched, a result comes after its action, so one of an
+      // action not known is of one gone.
+      if (listing) restored_[id][agent_id] = std::move(result);
       return;
     }
     if (auto index = it->second->index.find(agent_id); index != it->second->index.end()) {

@@ -191,10 +191,10 @@ class ActionEngine final : public ActionReportSink,
 
   void Replace(const std::vector<storage::KeyValue>& kvs, int64_t revision) override;
   void Apply(const storage::WatchBatch& batch) override;
-  // Takes a put of one key of the listing or the watch into staged_ or the known actions;
-  // notes in `touched` an action id staged.
-  void Take(const storage::KeyValue& kv, std::vector<std::string>& touched, MailOps& ops)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes a put of one key of the listing (`listing`) or the watch into staged_ or the known
+  // actions; notes in `touched` an action id staged.
+  void Take(const storage::KeyValue& kv, std::vector<std::string>& touched, MailOps& ops,
+            bool listing) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Makes the staged action `id` known once all its keys came: restores its results, posts it.
   void TryMaterialize(const std::string& id, MailOps& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A newer record of a known action: applies a cancel.

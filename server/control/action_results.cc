@@ -100,7 +100,10 @@ absl::Status ActionResultWriter::Write(absl::Time now) {
   batch.reserve(std::min(taken.size(), kMaxResultsPerPut));
   std::vector<std::pair<std::string, std::string>> failed;
   const bool shared = store_.Shared();
-  const size_t per_write = shared ? kSharedResultsPerTxn : kMaxResultsPerPut;
+  const size_t per_write =
+      shared ? std::min(kSharedResultsPerTxn, store_.MaxTxnOps()) : kMaxResultsPerPut;
+  const size_t bytes_per_write = shared ? store_.MaxTxnBytes() : SIZE_MAX;
+  size_t batch_bytes = 0;
   auto commit = [&] {
     if (batch.empty()) return;
     if (status.ok() && shared) {
@@ -114,8 +117,12 @@ absl::Status ActionResultWriter::Write(absl::Time now) {
       for (auto& put : batch) failed.push_back(std::move(put));
     }
     batch.clear();
+    batch_bytes = 0;
   };
   for (auto& [key, value] : taken) {
+    const size_t bytes = key.size() + value.size();
+    if (!batch.empty() && batch_bytes + bytes > bytes_per_write) commit();
+    batch_bytes += bytes;
     batch.emplace_back(key, std::move(value));
     if (batch.size() >= per_write) commit();
   }

@@ -35,7 +35,8 @@ namespace fleet::server {
 
 // Puts per Store::PutState call: the store's transaction op limit.
 inline constexpr size_t kMaxResultsPerPut = storage::kMaxOpsPerTxn;
-// Puts per transaction on a shared store (under etcd's default --max-txn-ops of 128).
+// Puts per transaction on a shared store (under etcd's default --max-txn-ops of 128), and never
+// more ops or bytes than the store takes (Store::MaxTxnOps, MaxTxnBytes).
 inline constexpr size_t kSharedResultsPerTxn = 100;
 
 // Every stored result: action id -> agent id -> its record. Records that do not parse are

@@ -172,6 +172,9 @@ void AgentStateTracker::RepublishHeld() {
 }
 
 void AgentStateTracker::SetPublisher(AgentStatePublisher* publisher) {
+  // Under the flush lock: a flush in progress still uses the publisher it took, so that once
+  // this returns nothing calls the old one any more.
+  absl::MutexLock flush_lock(&flush_mu_);
   publisher_.store(publisher);
 }
 

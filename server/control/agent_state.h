@@ -108,7 +108,8 @@ class AgentStateTracker {
   // Marks every agent held here for publishing with the next flush (after the replica's lease
   // was lost and granted anew, its session records went with the old one).
   void RepublishHeld();
-  // Sets where a shared store's states are published; call before streams arrive.
+  // Sets where a shared store's states are published; call before streams arrive. Waits for a
+  // flush in progress, so that the previous publisher may go once this returns.
   void SetPublisher(AgentStatePublisher* publisher);
 
   // Drops the agent's state (it was unenrolled): nothing more is written for it.

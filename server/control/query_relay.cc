@@ -67,8 +67,8 @@ void QueryRelay::Stop() {
 }
 
 bool QueryRelay::synced() {
-  return asks_reflector_ != nullptr && results_reflector_ != nullptr &&
-         asks_reflector_->synced() && results_reflector_->synced();
+  return asks_reflector_ != nullptr && results_reflector_ != nullptr && asks_reflector_->synced() &&
+         results_reflector_->synced();
 }
 
 absl::Status QueryRelay::Forward(

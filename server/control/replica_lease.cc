@@ -8,18 +8,22 @@
 
 namespace fleet::server {
 
-absl::StatusOr<std::unique_ptr<ReplicaLease>> ReplicaLease::Start(storage::Store& store,
-                                                                  record::ReplicaRecord replica,
-                                                                  ReplicaLeaseOptions options) {
-  std::unique_ptr<ReplicaLease> lease(new ReplicaLease(store, std::move(replica), options));
+absl::StatusOr<std::unique_ptr<ReplicaLease>> ReplicaLease::Start(
+    storage::Store& store, record::ReplicaRecord replica, std::function<void()> on_new_lease,
+    ReplicaLeaseOptions options) {
+  std::unique_ptr<ReplicaLease> lease(
+      new ReplicaLease(store, std::move(replica), std::move(on_new_lease), options));
   if (absl::Status s = lease->Register(); !s.ok()) return s;
   lease->thread_ = std::thread([raw = lease.get()] { raw->Run(); });
   return lease;
 }
 
 ReplicaLease::ReplicaLease(storage::Store& store, record::ReplicaRecord replica,
-                           ReplicaLeaseOptions options)
-    : store_(store), replica_(std::move(replica)), options_(options) {}
+                           std::function<void()> on_new_lease, ReplicaLeaseOptions options)
+    : store_(store),
+      replica_(std::move(replica)),
+      options_(options),
+      on_new_lease_(std::move(on_new_lease)) {}
 
 ReplicaLease::~ReplicaLease() {
   {
@@ -32,10 +36,6 @@ ReplicaLease::~ReplicaLease() {
     LogEvent(spdlog::level::warn, "store error",
              {{"op", "revoke the replica's lease"}, {"error", std::string(s.message())}});
   }
-}
-
-void ReplicaLease::OnNewLease(std::function<void()> callback) {
-  on_new_lease_ = std::move(callback);
 }
 
 absl::Status ReplicaLease::Register() {

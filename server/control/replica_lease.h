@@ -6,8 +6,8 @@
 // go offline.
 //
 // Should the lease end while the replica runs (a pause longer than the TTL, a partition), the
-// thread grants a new one, registers again and tells `on_new_lease`, so that what went with the
-// old lease is written again under the new one.
+// thread grants a new one, registers again and calls `on_new_lease` (given to Start), so that
+// what went with the old lease is written again under the new one.
 #ifndef FLEETD_SERVER_CONTROL_REPLICA_LEASE_H_
 #define FLEETD_SERVER_CONTROL_REPLICA_LEASE_H_
 
@@ -39,9 +39,12 @@ struct ReplicaLeaseOptions {
 class ReplicaLease {
  public:
   // Grants the lease and writes `replica` (its id must be set) at /replicas/ID under it, then
-  // keeps it alive. `store` (Shared()) is not owned and outlives this. Errors are the store's.
+  // keeps it alive. `on_new_lease` (may be empty) is called on the renewing thread after the
+  // lease was lost and a new one registered. `store` (Shared()) is not owned and outlives this.
+  // Errors are the store's.
   static absl::StatusOr<std::unique_ptr<ReplicaLease>> Start(storage::Store& store,
                                                              record::ReplicaRecord replica,
+                                                             std::function<void()> on_new_lease,
                                                              ReplicaLeaseOptions options = {});
   // Stops renewing and revokes the lease: the replica's records go at once.
   ~ReplicaLease();
@@ -52,12 +55,9 @@ class ReplicaLease {
   int64_t lease() const { return lease_.load(); }
   const std::string& id() const { return replica_.id(); }
 
-  // Called on the renewing thread after the lease was lost and a new one registered. Set once,
-  // before anything is written under the lease.
-  void OnNewLease(std::function<void()> callback);
-
  private:
-  ReplicaLease(storage::Store& store, record::ReplicaRecord replica, ReplicaLeaseOptions options);
+  ReplicaLease(storage::Store& store, record::ReplicaRecord replica,
+               std::function<void()> on_new_lease, ReplicaLeaseOptions options);
   // Grants a lease and registers the replica under it.
   absl::Status Register();
   void Run();
@@ -66,7 +66,7 @@ class ReplicaLease {
   const record::ReplicaRecord replica_;
   const ReplicaLeaseOptions options_;
   std::atomic<int64_t> lease_{0};
-  std::function<void()> on_new_lease_;
+  const std::function<void()> on_new_lease_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

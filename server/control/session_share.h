@@ -2,7 +2,8 @@
 // status, agent lists and query and action counts are right on every replica:
 //  - each replica publishes, with each flush of its AgentStateTracker, the changed states of
 //    the agents whose streams it holds, at /sessions/ID under its lease (replica_lease.h), in
-//    transactions of at most `batch` keys; only the holder writes an agent's record;
+//    transactions of at most `batch` keys (and what the store takes); only the holder writes an
+//    agent's record;
 //  - each replica follows /sessions/ with a Reflector and hands the other replicas' records to
 //    its tracker: an agent another replica now holds, whose stream is still here, was taken over
 //    (its stream here ends); an agent whose record went (its replica's lease ended) is offline.

@@ -174,6 +174,9 @@ class EtcdStore final : public Store {
   }
 
   bool Shared() const override { return true; }
+  size_t MaxTxnOps() const override { return max_txn_ops_; }
+  // Room is left for each op's framing, which callers do not count.
+  size_t MaxTxnBytes() const override { return max_request_bytes_ / 4 * 3; }
 
   absl::StatusOr<int64_t> GrantLease(absl::Duration ttl) override {
     etcdserverpb::LeaseGrantRequest request;

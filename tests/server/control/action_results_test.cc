@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "server/model/records.pb.h"
 #include "storage/memory_store.h"
+#include "storage/store_wrapper.h"
 #include "tests/testing/status_matchers.h"
 
 namespace fleet::server {
@@ -104,6 +105,46 @@ TEST_F(ActionResultWriterTest, FlushWritesWhatIsHeld) {
   std::optional<record::ActionResultRecord> stored = Stored("agent2");
   ASSERT_TRUE(stored.has_value());
   EXPECT_EQ(stored->progress_percent(), 60);
+}
+
+// A shared store (as etcd) that takes transactions of at most 3 ops and 400 bytes, and counts
+// the ones that came within them.
+class SmallTxnStore final : public storage::StoreWrapper {
+ public:
+  explicit SmallTxnStore(storage::Store& target) : StoreWrapper(target) {}
+  bool Shared() const override { return true; }
+  size_t MaxTxnOps() const override { return 3; }
+  size_t MaxTxnBytes() const override { return 400; }
+  absl::StatusOr<storage::TxnResult> Txn(const storage::TxnRequest& request) override {
+    size_t bytes = 0;
+    for (const storage::Op& op : request.success) bytes += op.key.size() + op.value.size();
+    if (request.success.size() > MaxTxnOps() || bytes > MaxTxnBytes()) {
+      return absl::InvalidArgumentError("too large for this store");
+    }
+    ++txns;
+    return StoreWrapper::Txn(request);
+  }
+  int txns = 0;
+};
+
+// On a shared store results are revisioned keys, written in transactions within what the store
+// takes: ops and bytes.
+TEST(ActionResultWriterSharedTest, WritesWithinTheStoresLimits) {
+  std::unique_ptr<storage::Store> memory = storage::NewMemoryStore();
+  SmallTxnStore store(*memory);
+  ActionResultWriter writer(store, absl::Hours(1), absl::Hours(1));
+  for (int i = 0; i < 10; ++i) {
+    record::ActionResultRecord result = Result(v1::ACTION_TARGET_SUCCEEDED);
+    result.set_output(std::string(150, 'o'));
+    writer.Put("act1", "agent-" + std::to_string(i), result, /*settled=*/true);
+  }
+  ASSERT_OK(writer.Flush());
+  EXPECT_GE(store.txns, 5);  // 10 results of about 170 bytes: at most 2 per transaction
+  ASSERT_OK_AND_ASSIGN(storage::RangeResult stored, memory->Range({.prefix = "/action_results/"}));
+  EXPECT_EQ(stored.kvs.size(), 10u);
+  ASSERT_OK_AND_ASSIGN(StoredActionResults loaded, LoadActionResults(store));
+  EXPECT_EQ(loaded["act1"].size(), 10u);
+  writer.Stop();
 }
 
 }  // namespace
