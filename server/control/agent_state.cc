@@ -83,7 +83,10 @@ void AgentStateTracker::Change(const std::string& agent_id,
   if (options_.last_seen_write_interval > absl::ZeroDuration()) {
     unchanged = state.SerializeAsString();
   }
-  if (claim && !options_.replica.empty()) state.set_replica(options_.replica);
+  if (claim && !options_.replica.empty()) {
+    state.set_replica(options_.replica);
+    state.set_claimed_unix_micros(now);
+  }
   change(state);
   bool write = true;
   if (unchanged.has_value()) {
@@ -105,14 +108,19 @@ bool AgentStateTracker::ApplyRemote(const std::string& agent_id, record::AgentSt
   Shard& shard = ShardOf(agent_id);
   absl::MutexLock lock(&shard.mu);
   record::AgentStatusRecord& current = shard.states[agent_id];
-  if (HeldHere(current)) {
-    if (state.status() != v1::AGENT_STATUS_ONLINE) {
-      // A replica that held the agent before said it left, after this one took it over.
-      shard.dirty.insert(agent_id);
-      return false;
-    }
-    // Another replica took the agent over: its stream here ends, and its word counts from now.
+  // Of two replicas that both say they hold the agent, the later claim wins: a word of the one
+  // that held it before, landing after the newer claim, is stale.
+  const bool stale = current.status() == v1::AGENT_STATUS_ONLINE &&
+                     current.replica() != state.replica() &&
+                     state.claimed_unix_micros() < current.claimed_unix_micros();
+  if (HeldHere(current) && (stale || state.status() != v1::AGENT_STATUS_ONLINE)) {
+    // Answered with this replica's own state, published again.
+    shard.dirty.insert(agent_id);
+    return false;
   }
+  if (stale) return false;
+  // Otherwise another replica took the agent over (its stream here, if any, ends), or it speaks
+  // of an agent it holds.
   const bool taken_over = HeldHere(current);
   const RolloutFields before(current);
   current = std::move(state);

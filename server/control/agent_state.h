@@ -93,9 +93,10 @@ class AgentStateTracker {
   std::string HolderElsewhere(const std::string& agent_id);
 
   // Shared store: the state another replica published for an agent (its `replica` says which).
-  // Returns true when the agent's stream here must end because that replica took it over; a
-  // stale word that the agent went offline elsewhere while it is online here is answered by
-  // publishing this replica's state again.
+  // Returns true when the agent's stream here must end because that replica took it over (a
+  // claim later than this replica's). A stale word (an older claim, or that the agent went
+  // offline elsewhere while it is online here) is answered by publishing this replica's state
+  // again; a stale word about an agent another replica holds is ignored.
   bool ApplyRemote(const std::string& agent_id, record::AgentStatusRecord state);
   // Shared store: the agent's session record is gone (the replica holding it ended, its lease
   // with it): the agent is offline unless held here (then its state is published again).

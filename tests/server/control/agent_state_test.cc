@@ -179,11 +179,12 @@ class Replica {
 };
 
 record::AgentStatusRecord HeldBy(const std::string& replica, v1::AgentStatus status,
-                                 int64_t applied = 0) {
+                                 int64_t applied = 0, absl::Time claimed = absl::InfinitePast()) {
   record::AgentStatusRecord state;
   state.set_replica(replica);
   state.set_status(status);
   state.set_applied_revision(applied);
+  if (claimed != absl::InfinitePast()) state.set_claimed_unix_micros(absl::ToUnixMicros(claimed));
   return state;
 }
 
@@ -224,7 +225,20 @@ TEST(AgentStateTrackerTest, SharedStoreTakeOverAndStaleWords) {
   ASSERT_TRUE(publisher.published.contains("a"));  // r1's word again
   EXPECT_EQ(tracker.Get("a")->replica(), "r1");
 
-  EXPECT_TRUE(tracker.ApplyRemote("a", HeldBy("r2", v1::AGENT_STATUS_ONLINE, 3)));
+  // A claim older than r1's, landing late, is stale: r1 answers with its own state again.
+  const absl::Time claimed = clock.Now();
+  publisher.published.clear();
+  EXPECT_FALSE(tracker.ApplyRemote(
+      "a", HeldBy("r0", v1::AGENT_STATUS_ONLINE, 1, claimed - absl::Seconds(1))));
+  ASSERT_OK(tracker.Flush());
+  ASSERT_TRUE(publisher.published.contains("a"));
+  EXPECT_EQ(tracker.Get("a")->replica(), "r1");
+
+  EXPECT_TRUE(tracker.ApplyRemote(
+      "a", HeldBy("r2", v1::AGENT_STATUS_ONLINE, 3, claimed + absl::Seconds(1))));
+  // r0's stale word about the agent r2 holds now changes nothing either.
+  EXPECT_FALSE(tracker.ApplyRemote(
+      "a", HeldBy("r0", v1::AGENT_STATUS_ONLINE, 9, claimed - absl::Seconds(1))));
   publisher.published.clear();
   tracker.Update(
       "a", [](record::AgentStatusRecord& state) { state.set_status(v1::AGENT_STATUS_OFFLINE); });
