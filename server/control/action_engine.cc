@@ -11,7 +11,6 @@
 #include "fleet/v1/agent.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/model/record_io.h"
-#include "server/model/record_repair.h"
 #include "server/model/store_layout.h"
 
 namespace fleet::server {
@@ -200,16 +199,11 @@ void ActionEngine::Take(const storage::KeyValue& kv, std::vector<std::string>& t
     return;
   }
   if (shared_ && absl::StartsWith(kv.key, layout::kActionResults)) {
-    const std::string rest = kv.key.substr(sizeof(layout::kActionResults) - 1);
-    const size_t slash = rest.find('/');
-    if (slash == std::string::npos) return;
-    record::ActionResultRecord result;
-    if (!ParseRecordRepairingUtf8(kv.value, result, nullptr, /*try_plain_first=*/true)) {
-      LogRecordProblemOnce(kv.key, "does not parse; skipped");
-      return;
-    }
-    const std::string id = rest.substr(0, slash);
-    const std::string agent_id = rest.substr(slash + 1);
+    std::optional<StoredResult> stored = ParseStoredResult(kv.key, kv.value, "skipped");
+    if (!stored.has_value()) return;
+    const std::string& id = stored->action_id;
+    const std::string& agent_id = stored->agent_id;
+    record::ActionResultRecord& result = stored->result;
     auto it = actions_.find(id);
     if (it == actions_.end()) {
       // A listing sorts results before their actions: kept for when the action is complete

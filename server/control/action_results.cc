@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/log_fields.h"
 #include "server/model/record_repair.h"
 #include "server/model/store_layout.h"
@@ -36,19 +37,29 @@ absl::StatusOr<StoredActionResults> LoadActionResults(storage::Store& store) {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> range = ReadResults(store);
   if (!range.ok()) return range.status();
   StoredActionResults results;
-  constexpr size_t kPrefix = sizeof(layout::kActionResults) - 1;
   for (const auto& [key, value] : *range) {
-    const size_t slash = key.find('/', kPrefix);
-    if (slash == std::string::npos) continue;
-    record::ActionResultRecord result;
-    bool repaired = false;
-    if (!ParseRecordRepairingUtf8(value, result, &repaired, /*try_plain_first=*/true)) {
-      LogRecordProblemOnce(key, "does not parse; the target counts as pending");
-      continue;
+    std::optional<StoredResult> stored =
+        ParseStoredResult(key, value, "the target counts as pending");
+    if (stored.has_value()) {
+      results[stored->action_id][stored->agent_id] = std::move(stored->result);
     }
-    results[key.substr(kPrefix, slash - kPrefix)][key.substr(slash + 1)] = std::move(result);
   }
   return results;
+}
+
+std::optional<StoredResult> ParseStoredResult(const std::string& key, const std::string& value,
+                                              std::string_view what_then) {
+  constexpr size_t kPrefix = sizeof(layout::kActionResults) - 1;
+  if (!key.starts_with(layout::kActionResults)) return std::nullopt;
+  const size_t slash = key.find('/', kPrefix);
+  if (slash == std::string::npos) return std::nullopt;
+  StoredResult stored{.action_id = key.substr(kPrefix, slash - kPrefix),
+                      .agent_id = key.substr(slash + 1)};
+  if (!ParseRecordRepairingUtf8(value, stored.result, nullptr, /*try_plain_first=*/true)) {
+    LogRecordProblemOnce(key, "does not parse; " + std::string(what_then));
+    return std::nullopt;
+  }
+  return stored;
 }
 
 ActionResultWriter::ActionResultWriter(storage::Store& store, absl::Duration flush_interval,

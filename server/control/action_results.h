@@ -19,7 +19,9 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -44,6 +46,17 @@ inline constexpr size_t kSharedResultsPerTxn = 100;
 using StoredActionResults =
     absl::flat_hash_map<std::string, std::map<std::string, record::ActionResultRecord>>;
 absl::StatusOr<StoredActionResults> LoadActionResults(storage::Store& store);
+
+// One stored result: the action and agent its key names, and its record.
+struct StoredResult {
+  std::string action_id;
+  std::string agent_id;
+  record::ActionResultRecord result;
+};
+// The result stored at `key` (/action_results/ID/AGENT) as `value`; nullopt for another key or a
+// record that does not parse (logged once, as `what_then` says what follows).
+std::optional<StoredResult> ParseStoredResult(const std::string& key, const std::string& value,
+                                              std::string_view what_then);
 
 // Thread-safe.
 class ActionResultWriter {
