@@ -94,35 +94,37 @@ int main(int argc, char** argv) {
                  "endpoints). Default: rocksdb:DATA_DIR/store. Example: --store "
                  "etcd://10.0.0.1:2379,10.0.0.2:2379,10.0.0.3:2379")
       ->type_name("SPEC");
-  app.add_option("--etcd-ca", config.etcd_ca_file,
+  app.add_option("--etcd-ca", config.etcd.ca_file,
                  "With an etcd store: the CA certificates (PEM) etcd's server certificate is "
                  "checked against; turns on TLS to etcd. Default: none (plaintext). Example: "
                  "--etcd-ca /etc/fleetd/etcd-ca.pem")
       ->type_name("FILE");
-  app.add_option("--etcd-cert", config.etcd_cert_file,
+  app.add_option("--etcd-cert", config.etcd.cert_file,
                  "With an etcd store: the client certificate (PEM) fleetd presents to etcd; needs "
                  "--etcd-key. Default: none. Example: --etcd-cert /etc/fleetd/etcd-client.pem")
       ->type_name("FILE");
-  app.add_option("--etcd-key", config.etcd_key_file,
+  app.add_option("--etcd-key", config.etcd.key_file,
                  "With an etcd store: the private key (PEM) of --etcd-cert. Default: none. "
                  "Example: --etcd-key /etc/fleetd/etcd-client-key.pem")
       ->type_name("FILE");
-  app.add_option("--etcd-prefix", config.etcd_prefix,
+  app.add_option("--etcd-prefix", config.etcd.key_prefix,
                  "With an etcd store: the key prefix this fleet's keys live under, so several "
                  "fleets can share one cluster. Every replica of a fleet must use the same one. "
                  "Default: /fleetd/. Example: --etcd-prefix /fleets/production/")
       ->type_name("PREFIX");
-  app.add_option("--etcd-max-txn-ops", config.etcd_max_txn_ops,
+  app.add_option("--etcd-max-txn-ops", config.etcd.max_txn_ops,
                  "With an etcd store: the cluster's --max-txn-ops. fleetd refuses a transaction "
                  "with more ops rather than split it, and writes agent state in batches of at "
                  "most this many keys. Default: 128 (etcd's default). Example: "
                  "--etcd-max-txn-ops 1024")
-      ->type_name("N");
-  app.add_option("--etcd-max-request-bytes", config.etcd_max_request_bytes,
+      ->type_name("N")
+      ->check(CLI::Range(size_t{16}, size_t{100'000}));
+  app.add_option("--etcd-max-request-bytes", config.etcd.max_request_bytes,
                  "With an etcd store: the cluster's --max-request-bytes; fleetd keeps every "
                  "request under it. Default: 1572864 (etcd's default). Example: "
                  "--etcd-max-request-bytes 10485760")
-      ->type_name("BYTES");
+      ->type_name("BYTES")
+      ->check(CLI::Range(size_t{64} << 10, size_t{64} << 20));
   app.add_option("--admin-addr", config.admin_addr,
                  "The HOST:PORT the admin API (used by fleetctl and automation) listens on. "
                  "Port 0 picks a free port, which the \"fleetd listening\" log line reports. "

@@ -88,13 +88,13 @@ absl::Status AddEtcdFlags(const FleetdConfig& config, storage::StoreSpec& spec) 
   const FleetdConfig defaults;
   const bool etcd = spec.backend == storage::StoreSpec::Backend::kEtcd;
   const std::pair<const char*, bool> given[] = {
-      {"--etcd-ca", !config.etcd_ca_file.empty()},
-      {"--etcd-cert", !config.etcd_cert_file.empty()},
-      {"--etcd-key", !config.etcd_key_file.empty()},
-      {"--etcd-prefix", config.etcd_prefix != defaults.etcd_prefix},
-      {"--etcd-max-txn-ops", config.etcd_max_txn_ops != defaults.etcd_max_txn_ops},
+      {"--etcd-ca", !config.etcd.ca_file.empty()},
+      {"--etcd-cert", !config.etcd.cert_file.empty()},
+      {"--etcd-key", !config.etcd.key_file.empty()},
+      {"--etcd-prefix", config.etcd.key_prefix != defaults.etcd.key_prefix},
+      {"--etcd-max-txn-ops", config.etcd.max_txn_ops != defaults.etcd.max_txn_ops},
       {"--etcd-max-request-bytes",
-       config.etcd_max_request_bytes != defaults.etcd_max_request_bytes}};
+       config.etcd.max_request_bytes != defaults.etcd.max_request_bytes}};
   for (const auto& [flag, set] : given) {
     if (set && !etcd) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -102,24 +102,24 @@ absl::Status AddEtcdFlags(const FleetdConfig& config, storage::StoreSpec& spec) 
     }
   }
   if (!etcd) return absl::OkStatus();
-  if (config.etcd_prefix.empty() || config.etcd_prefix.size() > 256) {
+  if (config.etcd.key_prefix.empty() || config.etcd.key_prefix.size() > 256) {
     return absl::InvalidArgumentError(
         "--etcd-prefix must be 1 to 256 bytes, e.g. /fleetd/ or /fleets/production/");
   }
-  if (config.etcd_max_txn_ops < 16 || config.etcd_max_txn_ops > 100'000) {
+  if (config.etcd.max_txn_ops < 16 || config.etcd.max_txn_ops > 100'000) {
     return absl::InvalidArgumentError(
         absl::StrCat("--etcd-max-txn-ops must be 16 to 100000, as etcd's --max-txn-ops (got ",
-                     config.etcd_max_txn_ops, ")"));
+                     config.etcd.max_txn_ops, ")"));
   }
-  if (config.etcd_max_request_bytes < 64 * 1024 || config.etcd_max_request_bytes > int64_t{64}
+  if (config.etcd.max_request_bytes < 64 * 1024 || config.etcd.max_request_bytes > size_t{64}
                                                                                        << 20) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--etcd-max-request-bytes must be 65536 to 67108864, as etcd's --max-request-bytes (got ",
-        config.etcd_max_request_bytes, ")"));
+        config.etcd.max_request_bytes, ")"));
   }
-  const rpc::FlagFile ca{.flag = "--etcd-ca", .path = config.etcd_ca_file};
-  const rpc::FlagFile cert{.flag = "--etcd-cert", .path = config.etcd_cert_file};
-  const rpc::FlagFile key{.flag = "--etcd-key", .path = config.etcd_key_file};
+  const rpc::FlagFile ca{.flag = "--etcd-ca", .path = config.etcd.ca_file};
+  const rpc::FlagFile cert{.flag = "--etcd-cert", .path = config.etcd.cert_file};
+  const rpc::FlagFile key{.flag = "--etcd-key", .path = config.etcd.key_file};
   if (absl::Status s = rpc::CheckBothOrNeither(cert, key); !s.ok()) return s;
   if (!ca.path.empty()) {
     if (absl::Status s = rpc::CheckCaFile(ca); !s.ok()) return s;
@@ -127,12 +127,9 @@ absl::Status AddEtcdFlags(const FleetdConfig& config, storage::StoreSpec& spec) 
   if (!cert.path.empty()) {
     if (absl::Status s = rpc::CheckKeyPairFiles(cert, key); !s.ok()) return s;
   }
-  spec.etcd.ca_file = config.etcd_ca_file;
-  spec.etcd.cert_file = config.etcd_cert_file;
-  spec.etcd.key_file = config.etcd_key_file;
-  spec.etcd.key_prefix = config.etcd_prefix;
-  spec.etcd.max_txn_ops = static_cast<size_t>(config.etcd_max_txn_ops);
-  spec.etcd.max_request_bytes = static_cast<size_t>(config.etcd_max_request_bytes);
+  std::vector<std::string> endpoints = std::move(spec.etcd.endpoints);
+  spec.etcd = config.etcd;
+  spec.etcd.endpoints = std::move(endpoints);
   return absl::OkStatus();
 }
 

@@ -26,13 +26,9 @@ struct FleetdConfig {
   std::string store;
   // For --store etcd://...: TLS files for the connection to etcd (--etcd-ca, --etcd-cert,
   // --etcd-key), the fleet's key prefix (--etcd-prefix) and the cluster's limits
-  // (--etcd-max-txn-ops, --etcd-max-request-bytes); see storage/open/open_store.h.
-  std::string etcd_ca_file;
-  std::string etcd_cert_file;
-  std::string etcd_key_file;
-  std::string etcd_prefix = "/fleetd/";
-  int64_t etcd_max_txn_ops = 128;
-  int64_t etcd_max_request_bytes = 1536 * 1024;
+  // (--etcd-max-txn-ops, --etcd-max-request-bytes); the endpoints come from --store
+  // (storage/open/open_store.h).
+  storage::EtcdSpec etcd;
   // HOST:PORT for the admin API (--admin-addr); port 0 picks a free port.
   std::string admin_addr = "127.0.0.1:8221";
   // HOST:PORT for agents (--agent-addr); port 0 picks a free port.

@@ -333,7 +333,7 @@ TEST(FleetdFlagsTest, BadValuesExitTwoAndCreateNothing) {
       {{"--store", "etcd://a:1,b"}, "\"b\" is not HOST:PORT"},
       {{"--etcd-prefix", "/x/"}, "--etcd-prefix applies to an etcd store only"},
       {{"--store", "etcd://127.0.0.1:2379", "--etcd-max-txn-ops", "3"},
-       "--etcd-max-txn-ops must be 16 to 100000"},
+       "--etcd-max-txn-ops: Value 3 not in range 16 to 100000"},
       {{"--store", "etcd://127.0.0.1:2379", "--etcd-cert", "c.pem"}, "--etcd-key"},
       {{"--store", "etcd://127.0.0.1:2379", "--etcd-ca", "/nonexistent/ca.pem"}, "--etcd-ca"},
   };
