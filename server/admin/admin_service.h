@@ -32,8 +32,10 @@ namespace fleet::server {
 struct AdminServiceOptions {
   std::string store_backend;  // for VersionResponse: "rocksdb", "memory", ...
   PolicyOptions policy;
-  // The agents' heartbeat interval, to tell online from offline agents.
+  // The agents' heartbeat interval and how stale an agent's last-seen time may be beyond it, to
+  // tell online from offline agents (OfflineAfter() in server/model/agent_status_view.h).
   absl::Duration heartbeat_interval = absl::Seconds(30);
+  absl::Duration last_seen_lag = absl::ZeroDuration();
 };
 
 // What the admin API reads from the control layer: the agents' assignments and live state, and

@@ -105,6 +105,9 @@ constexpr uint64_t kAdminConnections = 128;
 constexpr double kStoreReserveMaxFraction = 0.375;
 constexpr double kAdminConnectionsMaxFraction = 0.125;
 
+// On a shared store: how seldom, at least, a replica writes an agent's heartbeat-only change.
+constexpr absl::Duration kSharedLastSeenWriteInterval = absl::Minutes(1);
+
 std::unique_ptr<FdBudget> MakeFdBudget() {
   absl::StatusOr<FdLimit> limit = CurrentFdLimit();
   if (!limit.ok()) {
@@ -238,14 +241,16 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
       *std::move(opened), storage::AddStoreInstruments(registry, TxnBuckets()), Clock::Real());
   // On a shared store this fleetd is one replica of several: it gets an id of its own, flushes
   // its agents' state every 2 s rather than every 0.5 s, and writes a heartbeat-only change of an
-  // agent at most once per heartbeat interval (up to a minute), so that idle agents cost the
-  // cluster few writes (docs/scaling.md). Its own rollout views see every change at once.
+  // agent at most once a minute (or once per heartbeat interval, if longer), so that idle agents
+  // cost the cluster few writes (docs/scaling.md); its views allow for last-seen times that much
+  // older. Its own rollout views see every change at once.
   AgentStateOptions state_options;
   std::optional<record::ReplicaRecord> replica;
   if ((*store)->Shared()) {
     state_options.replica = NewReplicaId();
     state_options.flush_interval = absl::Seconds(2);
-    state_options.last_seen_write_interval = std::min(absl::Minutes(1), config.heartbeat_interval);
+    state_options.last_seen_write_interval =
+        std::max(kSharedLastSeenWriteInterval, config.heartbeat_interval);
     replica.emplace();
     replica->set_id(state_options.replica);
     replica->set_admin_address(config.admin_addr);
@@ -272,7 +277,11 @@ absl::StatusOr<std::unique_ptr<FleetdServer>> FleetdServer::Start(
                    .queries = &(*control)->queries()},
       AdminServiceOptions{.store_backend = valid->store.BackendName(),
                           .policy = {.history_limit = config.policy_history},
-                          .heartbeat_interval = config.heartbeat_interval});
+                          .heartbeat_interval = config.heartbeat_interval,
+                          .last_seen_lag = state_options.replica.empty()
+                                               ? absl::ZeroDuration()
+                                               : state_options.last_seen_write_interval +
+                                                     state_options.flush_interval});
   const uint64_t store_reserve =
       FdBudget::ScaledReserve(limit, kStoreReserve, kStoreReserveMaxFraction);
   const uint64_t admin_connections =

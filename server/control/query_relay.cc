@@ -1,32 +1,72 @@
 #include "server/control/query_relay.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/log_fields.h"
 #include "server/model/record_repair.h"
 #include "server/model/records.pb.h"
 #include "server/model/store_layout.h"
 #include "spdlog/spdlog.h"
+#include "storage/txn_batches.h"
 
 namespace fleet::server {
 namespace {
 
 // Transactions of at most this many ops (under etcd's default --max-txn-ops of 128).
 constexpr size_t kOpsPerTxn = 100;
+// An ask's part at most this large where the store sets no bound of its own.
+constexpr size_t kMaxAskPartBytes = size_t{1} << 20;
+// What a target adds to an ask at most, beyond its id: the field's tag and length.
+constexpr size_t kAgentIdOverhead = 6;
 
-// "QUERY" and "REPLICA" of /query_asks/QUERY/REPLICA, or false for another key.
-bool SplitAskKey(const std::string& key, std::string& query_id, std::string& replica) {
-  if (!absl::StartsWith(key, layout::kQueryAsks)) return false;
-  const std::string rest = key.substr(sizeof(layout::kQueryAsks) - 1);
-  const size_t slash = rest.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size()) return false;
-  query_id = rest.substr(0, slash);
-  replica = rest.substr(slash + 1);
-  return true;
+// The parts of /query_asks/QUERY/REPLICA/PART.
+struct AskKey {
+  std::string query_id;
+  std::string replica;
+  std::string part;
+  // "QUERY/PART": a part's name in QueryRelay::asked_.
+  std::string name() const { return absl::StrCat(query_id, "/", part); }
+};
+
+// The parts of an ask's key, or nullopt for another key.
+std::optional<AskKey> SplitAskKey(const std::string& key) {
+  if (!absl::StartsWith(key, layout::kQueryAsks)) return std::nullopt;
+  std::vector<std::string> parts =
+      absl::StrSplit(absl::string_view(key).substr(sizeof(layout::kQueryAsks) - 1), '/');
+  if (parts.size() != 3 || parts[0].empty() || parts[1].empty() || parts[2].empty()) {
+    return std::nullopt;
+  }
+  return AskKey{std::move(parts[0]), std::move(parts[1]), std::move(parts[2])};
+}
+
+// `ask` with its targets, `agent_ids`, split into asks of at most `most_bytes` each with their
+// keys (at least one target each), as leased puts.
+void AddAskParts(const std::string& query_id, const std::string& replica,
+                 const record::QueryAsk& ask, const std::vector<std::string>& agent_ids,
+                 size_t most_bytes, int64_t lease, std::vector<storage::Op>& puts) {
+  const size_t bare = ask.ByteSizeLong() + layout::QueryAskKey(query_id, replica, 0).size();
+  record::QueryAsk part = ask;
+  size_t bytes = bare;
+  auto put = [&] {
+    puts.push_back(storage::Op::PutWithLease(
+        layout::QueryAskKey(query_id, replica, static_cast<int>(puts.size())),
+        part.SerializeAsString(), lease));
+    part.clear_agent_ids();
+    bytes = bare;
+  };
+  for (const std::string& id : agent_ids) {
+    const size_t size = id.size() + kAgentIdOverhead;
+    if (part.agent_ids_size() > 0 && bytes + size > most_bytes) put();
+    part.add_agent_ids(id);
+    bytes += size;
+  }
+  if (part.agent_ids_size() > 0) put();
 }
 
 void LogStoreError(const char* op, const absl::Status& status) {
@@ -78,27 +118,16 @@ absl::Status QueryRelay::Forward(
     absl::MutexLock lock(&mu_);
     forwarded_.try_emplace(query_id);
   }
-  const int64_t lease = lease_.lease();
-  storage::TxnRequest txn;
-  auto commit = [&]() -> absl::Status {
-    if (txn.success.empty()) return absl::OkStatus();
-    absl::Status status = store_.Txn(txn).status();
-    txn.success.clear();
-    return status;
-  };
+  record::QueryAsk ask;
+  ask.set_origin(lease_.id());
+  ask.set_text(request.text);
+  ask.set_deadline_unix_micros(absl::ToUnixMicros(request.deadline));
+  const size_t most_bytes = std::min(store_.MaxTxnBytes(), kMaxAskPartBytes);
+  std::vector<storage::Op> puts;
   for (const auto& [replica, agent_ids] : by_replica) {
-    record::QueryAsk ask;
-    ask.set_origin(lease_.id());
-    ask.set_text(request.text);
-    ask.set_deadline_unix_micros(absl::ToUnixMicros(request.deadline));
-    for (const std::string& id : agent_ids) ask.add_agent_ids(id);
-    txn.success.push_back(storage::Op::PutWithLease(layout::QueryAskPrefix(query_id) + replica,
-                                                    ask.SerializeAsString(), lease));
-    if (txn.success.size() >= kOpsPerTxn) {
-      if (absl::Status s = commit(); !s.ok()) return s;
-    }
+    AddAskParts(query_id, replica, ask, agent_ids, most_bytes, lease_.lease(), puts);
   }
-  return commit();
+  return storage::CommitInBatches(store_, std::move(puts), kOpsPerTxn);
 }
 
 void QueryRelay::Forget(const std::string& query_id) {
@@ -118,37 +147,39 @@ void QueryRelay::Forget(const std::string& query_id) {
 void QueryRelay::Asks::Replace(const std::vector<storage::KeyValue>& kvs, int64_t) {
   absl::flat_hash_set<std::string> listed;
   for (const storage::KeyValue& kv : kvs) {
-    std::string query_id, replica;
-    if (!SplitAskKey(kv.key, query_id, replica) || replica != relay_.lease_.id()) continue;
-    listed.insert(query_id);
-    relay_.StartAsked(query_id, kv);
+    std::optional<AskKey> key = SplitAskKey(kv.key);
+    if (!key.has_value() || key->replica != relay_.lease_.id()) continue;
+    listed.insert(key->name());
+    relay_.StartAsked(key->query_id, key->part, kv);
   }
   std::vector<std::string> gone;
   {
     absl::MutexLock lock(&relay_.mu_);
-    for (const auto& [id, entry] : relay_.asked_) {
-      if (!listed.contains(id)) gone.push_back(id);
+    for (const auto& [name, entry] : relay_.asked_) {
+      if (!listed.contains(name)) gone.push_back(name);
     }
   }
-  for (const std::string& id : gone) relay_.StopAsked(id);
+  for (const std::string& name : gone) relay_.StopAsked(name);
 }
 
 void QueryRelay::Asks::Apply(const storage::WatchBatch& batch) {
   for (const storage::Event& event : batch.events) {
-    std::string query_id, replica;
-    if (!SplitAskKey(event.kv.key, query_id, replica) || replica != relay_.lease_.id()) continue;
+    std::optional<AskKey> key = SplitAskKey(event.kv.key);
+    if (!key.has_value() || key->replica != relay_.lease_.id()) continue;
     if (event.type == storage::Event::Type::kDelete) {
-      relay_.StopAsked(query_id);
+      relay_.StopAsked(key->name());
     } else {
-      relay_.StartAsked(query_id, event.kv);
+      relay_.StartAsked(key->query_id, key->part, event.kv);
     }
   }
 }
 
-void QueryRelay::StartAsked(const std::string& query_id, const storage::KeyValue& kv) {
+void QueryRelay::StartAsked(const std::string& query_id, const std::string& part,
+                            const storage::KeyValue& kv) {
+  const std::string name = absl::StrCat(query_id, "/", part);
   {
     absl::MutexLock lock(&mu_);
-    if (asked_.contains(query_id)) return;
+    if (asked_.contains(name)) return;
   }
   record::QueryAsk ask;
   if (!ParseRecordRepairingUtf8(kv.value, ask, nullptr)) {
@@ -167,18 +198,20 @@ void QueryRelay::StartAsked(const std::string& query_id, const storage::KeyValue
     return;
   }
   auto asked = std::make_unique<Asked>();
+  asked->query_id = query_id;
+  asked->part = part;
   asked->query = *std::move(query);
   Asked* const raw = asked.get();
-  raw->pump = std::thread([this, query_id, raw] { Pump(query_id, *raw); });
+  raw->pump = std::thread([this, raw] { Pump(*raw); });
   absl::MutexLock lock(&mu_);
-  asked_.emplace(query_id, std::move(asked));
+  asked_.emplace(name, std::move(asked));
 }
 
-void QueryRelay::StopAsked(const std::string& query_id) {
+void QueryRelay::StopAsked(const std::string& name) {
   std::unique_ptr<Asked> asked;
   {
     absl::MutexLock lock(&mu_);
-    auto it = asked_.find(query_id);
+    auto it = asked_.find(name);
     if (it == asked_.end()) return;
     asked = std::move(it->second);
     asked_.erase(it);
@@ -187,13 +220,14 @@ void QueryRelay::StopAsked(const std::string& query_id) {
   asked->pump.join();
   absl::Status status = store_
                             .Txn({.success = {storage::Op::DeletePrefix(
-                                      layout::QueryResultPrefix(query_id, lease_.id()))}})
+                                      layout::QueryPartResultPrefix(
+                                          asked->query_id, lease_.id(), asked->part))}})
                             .status();
   if (!status.ok()) LogStoreError("delete a forwarded live query's answers", status);
 }
 
-void QueryRelay::Pump(const std::string& query_id, Asked& asked) {
-  const std::string prefix = layout::QueryResultPrefix(query_id, lease_.id());
+void QueryRelay::Pump(Asked& asked) {
+  const std::string prefix = layout::QueryPartResultPrefix(asked.query_id, lease_.id(), asked.part);
   int64_t seq = 0;
   record::QueryResultBatch batch;
   int64_t bytes = 0;

@@ -1,8 +1,10 @@
 // Live queries across the replicas of a shared store (etcd). The replica a caller runs a query
 // on asks its own agents itself (query_router.h); for the targets online through other replicas
-// it writes one ask per holding replica at /query_asks/QUERY/REPLICA, under its lease. Each
-// replica follows /query_asks/, asks the agents of the asks addressed to it as a local query,
-// and writes their answers back in batches at /query_results/QUERY/REPLICA/SEQ (at most every
+// it writes asks at /query_asks/QUERY/REPLICA/PART, under its lease: one per holding replica, or
+// more where its targets would not fit in one transaction of the store (each part as many as
+// fit). Each replica follows /query_asks/, asks the agents of each part addressed to it as a
+// local query of its own (so each part counts against its router's concurrent queries), and
+// writes their answers back in batches at /query_results/QUERY/REPLICA/PART/SEQ (at most every
 // kRelayFlush, at most kRelayBatchBytes each), under its own lease. The asking replica follows
 // /query_results/ and hands the answers to its router as the agents' own. When the query ends
 // its asks and results are deleted; when either replica dies, its lease takes its keys along.
@@ -79,19 +81,24 @@ class QueryRelay final : public QueryForwarder {
    private:
     QueryRelay& relay_;
   };
-  // One query asked here for another replica: the local query and the thread writing back.
+  // One part of a query asked here for another replica: the local query and the thread writing
+  // back.
   struct Asked {
+    std::string query_id;
+    std::string part;
     std::atomic<bool> stop{false};
     std::unique_ptr<RunningQuery> query;  // the pump's; gone when the pump ends
     std::thread pump;
   };
 
-  // An ask addressed to this replica arrived (or was listed): starts it once.
-  void StartAsked(const std::string& query_id, const storage::KeyValue& kv);
-  // The ask went (the query ended, or its replica died): stops it and deletes its answers.
-  void StopAsked(const std::string& query_id);
+  // A part of an ask addressed to this replica arrived (or was listed): starts it once.
+  void StartAsked(const std::string& query_id, const std::string& part,
+                  const storage::KeyValue& kv);
+  // The part went (the query ended, or its replica died): stops it and deletes its answers.
+  // `name` as in asked_.
+  void StopAsked(const std::string& name);
   // Takes the local query's answers and writes them back, until it ends or is stopped.
-  void Pump(const std::string& query_id, Asked& asked);
+  void Pump(Asked& asked);
   // Answers to a query forwarded from here.
   void TakeResults(const storage::KeyValue& kv);
 
@@ -106,7 +113,7 @@ class QueryRelay final : public QueryForwarder {
   // the router (a listing after a watch error hands them over again).
   absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> forwarded_
       ABSL_GUARDED_BY(mu_);
-  // Queries asked here.
+  // The parts of queries asked here, by "QUERY/PART".
   absl::flat_hash_map<std::string, std::unique_ptr<Asked>> asked_ ABSL_GUARDED_BY(mu_);
 
   std::unique_ptr<storage::Reflector> asks_reflector_;

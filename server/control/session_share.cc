@@ -4,6 +4,7 @@
 
 #include "server/model/record_repair.h"
 #include "server/model/store_layout.h"
+#include "storage/txn_batches.h"
 
 namespace fleet::server {
 namespace {
@@ -52,31 +53,13 @@ bool SessionShare::synced() { return reflector_ != nullptr && reflector_->synced
 absl::Status SessionShare::Publish(
     const std::vector<std::pair<std::string, record::AgentStatusRecord>>& states) {
   const int64_t lease = lease_.lease();
-  const size_t max_ops = std::min(batch_, store_.MaxTxnOps());
-  const size_t max_bytes = store_.MaxTxnBytes();
-  storage::TxnRequest txn;
-  size_t bytes = 0;
-  auto commit = [&]() -> absl::Status {
-    if (txn.success.empty()) return absl::OkStatus();
-    absl::Status status = store_.Txn(txn).status();
-    txn.success.clear();
-    bytes = 0;
-    return status;
-  };
+  std::vector<storage::Op> puts;
+  puts.reserve(states.size());
   for (const auto& [id, state] : states) {
-    storage::Op put =
-        storage::Op::PutWithLease(layout::SessionKey(id), state.SerializeAsString(), lease);
-    const size_t size = put.key.size() + put.value.size();
-    if (!txn.success.empty() && bytes + size > max_bytes) {
-      if (absl::Status s = commit(); !s.ok()) return s;
-    }
-    bytes += size;
-    txn.success.push_back(std::move(put));
-    if (txn.success.size() >= max_ops) {
-      if (absl::Status s = commit(); !s.ok()) return s;
-    }
+    puts.push_back(
+        storage::Op::PutWithLease(layout::SessionKey(id), state.SerializeAsString(), lease));
   }
-  return commit();
+  return storage::CommitInBatches(store_, std::move(puts), batch_);
 }
 
 void SessionShare::Replace(const std::vector<storage::KeyValue>& kvs, int64_t /*revision*/) {

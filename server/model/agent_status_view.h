@@ -11,9 +11,13 @@
 namespace fleet::server {
 
 // How long after its last heartbeat an agent still counts as online: three missed heartbeats,
-// plus a second for the state to be flushed.
-inline absl::Duration OfflineAfter(absl::Duration heartbeat_interval) {
-  return 3 * heartbeat_interval + absl::Seconds(1);
+// plus a second for the state to be flushed, plus `last_seen_lag`: how much older than its last
+// heartbeat an agent's last-seen time may be in this fleetd's view (on a shared store, where a
+// replica writes a heartbeat-only change at most once per write interval and learns the other
+// replicas' agents from what they write: that interval plus a flush).
+inline absl::Duration OfflineAfter(absl::Duration heartbeat_interval,
+                                   absl::Duration last_seen_lag = absl::ZeroDuration()) {
+  return 3 * heartbeat_interval + absl::Seconds(1) + last_seen_lag;
 }
 
 // Sets the live fields of `agent` from `state` (nullptr: never seen) as of `now`; online only if

@@ -18,10 +18,13 @@
 //   /sessions/ID                       record::AgentStatusRecord of an agent, written by the
 //                                      replica holding its stream, under that replica's lease
 //                                      (shared stores only): how the replicas share live state
-//   /query_asks/QUERY/REPLICA          record::QueryAsk: a live query's targets that REPLICA
-//                                      holds, under the asking replica's lease (shared stores)
-//   /query_results/QUERY/REPLICA/SEQ   record::QueryResultBatch: their answers, under REPLICA's
-//                                      lease, deleted when the query ends (shared stores)
+//   /query_asks/QUERY/REPLICA/PART     record::QueryAsk: a part of a live query's targets that
+//                                      REPLICA holds (as many as one transaction takes), under
+//                                      the asking replica's lease (shared stores)
+//   /query_results/QUERY/REPLICA/PART/SEQ
+//                                      record::QueryResultBatch: that part's answers, under
+//                                      REPLICA's lease, deleted when the query ends (shared
+//                                      stores)
 //   /health_probe                      the time of fleetd's latest readiness probe, unlogged:
 //                                      written to prove the store writable
 #ifndef FLEETD_SERVER_MODEL_STORE_LAYOUT_H_
@@ -71,6 +74,14 @@ inline std::string QueryResultPrefix(std::string_view query_id, std::string_view
   return replica.empty()
              ? absl::StrCat(kQueryResults, std::string(query_id), "/")
              : absl::StrCat(kQueryResults, std::string(query_id), "/", std::string(replica), "/");
+}
+inline std::string QueryAskKey(std::string_view query_id, std::string_view replica, int part) {
+  return absl::StrCat(QueryAskPrefix(query_id), std::string(replica), "/",
+                      absl::Dec(part, absl::kZeroPad4));
+}
+inline std::string QueryPartResultPrefix(std::string_view query_id, std::string_view replica,
+                                         std::string_view part) {
+  return absl::StrCat(QueryResultPrefix(query_id, replica), std::string(part), "/");
 }
 inline std::string PolicyKey(std::string_view name) {
   return absl::StrCat(kPolicies, std::string(name));
