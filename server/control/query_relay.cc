@@ -7,8 +7,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "common/log_fields.h"
+#include "server/control/query_asks.h"
 #include "server/model/record_repair.h"
 #include "server/model/records.pb.h"
 #include "server/model/store_layout.h"
@@ -22,52 +22,6 @@ namespace {
 constexpr size_t kOpsPerTxn = 100;
 // An ask's part at most this large where the store sets no bound of its own.
 constexpr size_t kMaxAskPartBytes = size_t{1} << 20;
-// What a target adds to an ask at most, beyond its id: the field's tag and length.
-constexpr size_t kAgentIdOverhead = 6;
-
-// The parts of /query_asks/QUERY/REPLICA/PART.
-struct AskKey {
-  std::string query_id;
-  std::string replica;
-  std::string part;
-  // "QUERY/PART": a part's name in QueryRelay::asked_.
-  std::string name() const { return absl::StrCat(query_id, "/", part); }
-};
-
-// The parts of an ask's key, or nullopt for another key.
-std::optional<AskKey> SplitAskKey(const std::string& key) {
-  if (!absl::StartsWith(key, layout::kQueryAsks)) return std::nullopt;
-  std::vector<std::string> parts =
-      absl::StrSplit(absl::string_view(key).substr(sizeof(layout::kQueryAsks) - 1), '/');
-  if (parts.size() != 3 || parts[0].empty() || parts[1].empty() || parts[2].empty()) {
-    return std::nullopt;
-  }
-  return AskKey{std::move(parts[0]), std::move(parts[1]), std::move(parts[2])};
-}
-
-// `ask` with its targets, `agent_ids`, split into asks of at most `most_bytes` each with their
-// keys (at least one target each), as leased puts.
-void AddAskParts(const std::string& query_id, const std::string& replica,
-                 const record::QueryAsk& ask, const std::vector<std::string>& agent_ids,
-                 size_t most_bytes, int64_t lease, std::vector<storage::Op>& puts) {
-  const size_t bare = ask.ByteSizeLong() + layout::QueryAskKey(query_id, replica, 0).size();
-  record::QueryAsk part = ask;
-  size_t bytes = bare;
-  auto put = [&] {
-    puts.push_back(storage::Op::PutWithLease(
-        layout::QueryAskKey(query_id, replica, static_cast<int>(puts.size())),
-        part.SerializeAsString(), lease));
-    part.clear_agent_ids();
-    bytes = bare;
-  };
-  for (const std::string& id : agent_ids) {
-    const size_t size = id.size() + kAgentIdOverhead;
-    if (part.agent_ids_size() > 0 && bytes + size > most_bytes) put();
-    part.add_agent_ids(id);
-    bytes += size;
-  }
-  if (part.agent_ids_size() > 0) put();
-}
 
 void LogStoreError(const char* op, const absl::Status& status) {
   LogEvent(spdlog::level::warn, "store error",
@@ -125,7 +79,7 @@ absl::Status QueryRelay::Forward(
   const size_t most_bytes = std::min(store_.MaxTxnBytes(), kMaxAskPartBytes);
   std::vector<storage::Op> puts;
   for (const auto& [replica, agent_ids] : by_replica) {
-    AddAskParts(query_id, replica, ask, agent_ids, most_bytes, lease_.lease(), puts);
+    AppendAskParts(query_id, replica, ask, agent_ids, most_bytes, lease_.lease(), puts);
   }
   return storage::CommitInBatches(store_, std::move(puts), kOpsPerTxn);
 }
@@ -147,7 +101,7 @@ void QueryRelay::Forget(const std::string& query_id) {
 void QueryRelay::Asks::Replace(const std::vector<storage::KeyValue>& kvs, int64_t) {
   absl::flat_hash_set<std::string> listed;
   for (const storage::KeyValue& kv : kvs) {
-    std::optional<AskKey> key = SplitAskKey(kv.key);
+    std::optional<AskKey> key = AskKey::Parse(kv.key);
     if (!key.has_value() || key->replica != relay_.lease_.id()) continue;
     listed.insert(key->name());
     relay_.StartAsked(key->query_id, key->part, kv);
@@ -164,7 +118,7 @@ void QueryRelay::Asks::Replace(const std::vector<storage::KeyValue>& kvs, int64_
 
 void QueryRelay::Asks::Apply(const storage::WatchBatch& batch) {
   for (const storage::Event& event : batch.events) {
-    std::optional<AskKey> key = SplitAskKey(event.kv.key);
+    std::optional<AskKey> key = AskKey::Parse(event.kv.key);
     if (!key.has_value() || key->replica != relay_.lease_.id()) continue;
     if (event.type == storage::Event::Type::kDelete) {
       relay_.StopAsked(key->name());
