@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "common/log_fields.h"
 #include "server/control/query_asks.h"
+#include "server/control/query_rows.h"
 #include "server/model/record_repair.h"
 #include "server/model/records.pb.h"
 #include "server/model/store_layout.h"
@@ -22,6 +23,36 @@ namespace {
 constexpr size_t kOpsPerTxn = 100;
 // An ask's part at most this large where the store sets no bound of its own.
 constexpr size_t kMaxAskPartBytes = size_t{1} << 20;
+
+// Room left in a write of answers for its key and framing.
+constexpr size_t kResultKeyRoom = 1024;
+// What one agent's answer adds to a batch beyond itself: its field's tag and length.
+constexpr size_t kRowsOverhead = 6;
+
+// `rows` as pieces of at most about `most_bytes` each: itself when it fits, else its rows split
+// into several results of the same agent, the last of them carrying its error, truncation,
+// duration and last flag.
+std::vector<v1::QueryRows> InPieces(v1::QueryRows rows, size_t most_bytes) {
+  std::vector<v1::QueryRows> pieces;
+  if (rows.ByteSizeLong() <= most_bytes) {
+    pieces.push_back(std::move(rows));
+    return pieces;
+  }
+  std::string rows_json = std::move(*rows.mutable_rows_json());
+  rows.clear_rows_json();
+  const size_t frame = rows.ByteSizeLong() + kRowsOverhead;
+  std::vector<std::string> arrays =
+      SplitRows(rows_json, most_bytes - std::min(most_bytes / 2, frame));
+  for (size_t i = 0; i + 1 < arrays.size(); ++i) {
+    v1::QueryRows& piece = pieces.emplace_back();
+    piece.set_agent_id(rows.agent_id());
+    piece.set_hostname(rows.hostname());
+    piece.set_rows_json(std::move(arrays[i]));
+  }
+  rows.set_rows_json(std::move(arrays.back()));
+  pieces.push_back(std::move(rows));
+  return pieces;
+}
 
 void LogStoreError(const char* op, const absl::Status& status) {
   LogEvent(spdlog::level::warn, "store error",
@@ -182,21 +213,17 @@ void QueryRelay::StopAsked(const std::string& name) {
 
 void QueryRelay::Pump(Asked& asked) {
   const std::string prefix = layout::QueryPartResultPrefix(asked.query_id, lease_.id(), asked.part);
+  // Batches no larger than one write of the store takes, with room for the key.
+  const size_t most_bytes =
+      std::min<size_t>(kRelayBatchBytes, store_.MaxTxnBytes() - std::min<size_t>(
+                                                                    store_.MaxTxnBytes() / 2,
+                                                                    kResultKeyRoom));
   int64_t seq = 0;
   record::QueryResultBatch batch;
-  int64_t bytes = 0;
+  size_t bytes = 0;
   absl::Time first = absl::InfiniteFuture();  // when the oldest answer in `batch` came
-  bool ended = false;
-  while (!ended && !asked.stop.load()) {
-    RunningQuery::Taken taken = asked.query->Take(kRelayFlush, kRelayBatchBytes);
-    for (v1::QueryRows& rows : taken.rows) {
-      bytes += static_cast<int64_t>(rows.ByteSizeLong());
-      *batch.add_rows() = std::move(rows);
-      first = std::min(first, absl::Now());
-    }
-    ended = taken.ended;
-    if (batch.rows().empty()) continue;
-    if (!ended && bytes < kRelayBatchBytes && absl::Now() - first < kRelayFlush) continue;
+  auto write = [&] {
+    if (batch.rows().empty()) return;
     absl::Status status =
         store_
             .Txn(
@@ -208,6 +235,22 @@ void QueryRelay::Pump(Asked& asked) {
     batch.Clear();
     bytes = 0;
     first = absl::InfiniteFuture();
+  };
+  bool ended = false;
+  while (!ended && !asked.stop.load()) {
+    RunningQuery::Taken taken =
+        asked.query->Take(kRelayFlush, static_cast<int64_t>(most_bytes));
+    for (v1::QueryRows& rows : taken.rows) {
+      for (v1::QueryRows& piece : InPieces(std::move(rows), most_bytes)) {
+        const size_t size = piece.ByteSizeLong() + kRowsOverhead;
+        if (bytes + size > most_bytes) write();
+        bytes += size;
+        *batch.add_rows() = std::move(piece);
+        first = std::min(first, absl::Now());
+      }
+    }
+    ended = taken.ended;
+    if (ended || bytes >= most_bytes || absl::Now() - first >= kRelayFlush) write();
   }
   asked.query.reset();  // ends the query here: its mail leaves the mailbox
 }

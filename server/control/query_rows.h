@@ -5,9 +5,11 @@
 #ifndef FLEETD_SERVER_CONTROL_QUERY_ROWS_H_
 #define FLEETD_SERVER_CONTROL_QUERY_ROWS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fleet::server {
 
@@ -24,6 +26,11 @@ struct CountedRows {
 // first `max_rows` (>= 0). Text that is no JSON array (which the agent stream's checks refuse
 // before it gets here) counts as no rows. Thread-safe; linear in the size of the text.
 CountedRows CountRows(std::string_view rows_json, int64_t max_rows);
+
+// `rows_json`, a JSON array, as JSON arrays of at most `max_bytes` each that hold its elements in
+// order (an element larger than that alone in its own): `rows_json` itself when it fits, "[]" for
+// text that is no JSON array. Never empty. For a result that must travel in bounded pieces.
+std::vector<std::string> SplitRows(std::string_view rows_json, size_t max_bytes);
 
 }  // namespace fleet::server
 
