@@ -87,6 +87,48 @@ absl::StatusOr<std::unique_ptr<HaFleet>> StartHaFleet(const BenchEnv& run) {
   return fleet;
 }
 
+// Restarts each replica in turn (SIGTERM, then a start on the same ports and data dir), and after
+// each, once it serves again, commits via replica 0 and waits until every agent acked: one
+// sample of `rolling` per replica, from its stop. `writes` gets etcd's revisions over the whole
+// restart per second per 10,000 of `agents`.
+void RollingRestart(HaFleet& f, AgentPopulation& population, CaseResult& rolling,
+                    CaseResult& writes, int agents) {
+  const int64_t full_before = population.simulator().full_updates();
+  const int64_t reconnects_before = population.simulator().Report().reconnects;
+  const absl::Time started = absl::Now();
+  absl::StatusOr<EtcdCount> before = CountEtcd(f.etcd[0]->endpoint());
+  RunRounds(rolling, kReplicas, [&](int round) -> absl::StatusOr<double> {
+    const absl::Time stopped_at = absl::Now();
+    if (absl::Status restarted = f.replicas[round]->Restart(); !restarted.ok()) {
+      return absl::Status(restarted.code(), absl::StrCat("restarting replica ", round, ": ",
+                                                         restarted.message()));
+    }
+    // A fresh admin connection after replica 0 came back, rather than one in its reconnect
+    // backoff.
+    if (round == 0) {
+      f.env.admin = cli::AdminClient::Create(f.env.fleetd->admin_address(), f.env.admin_token,
+                                             absl::Seconds(30));
+    }
+    absl::StatusOr<absl::Duration> took =
+        TimeRollout(f.env, population, Until::kAcked, kRolloutTimeout);
+    if (!took.ok()) return took.status();
+    return absl::ToDoubleSeconds(absl::Now() - stopped_at);
+  });
+  const absl::Duration window = absl::Now() - started;
+  absl::StatusOr<EtcdCount> after = CountEtcd(f.etcd[0]->endpoint());
+  if (!before.ok() || !after.ok()) {
+    writes.error = std::string((before.ok() ? after.status() : before.status()).message());
+    return;
+  }
+  writes.samples.push_back(static_cast<double>(after->revision - before->revision) /
+                           absl::ToDoubleSeconds(window) * 10'000 / agents);
+  writes.figures = {{"window_seconds", absl::ToDoubleSeconds(window)},
+                    {"revisions", after->revision - before->revision}};
+  rolling.figures = {
+      {"reconnects", population.simulator().Report().reconnects - reconnects_before},
+      {"full_updates", population.simulator().full_updates() - full_before}};
+}
+
 }  // namespace
 
 ScenarioResult RunHa(BenchEnv& env) {
@@ -110,6 +152,13 @@ ScenarioResult RunHa(BenchEnv& env) {
       NewCase("etcd writes per second per 10,000 idle agents", params, "etcd_writes_per_s_per_10k",
               "writes/s", Target{.stat = "p99", .op = "<", .value = 10});
   CaseResult keys = NewCase("etcd keys per 10,000 agents", params, "etcd_keys_per_10k", "keys");
+  CaseResult rolling = NewCase(
+      "rolling restart, one replica after another (SIGTERM, start on the same ports): from each "
+      "stop, a commit via replica 0 once it serves again, until every agent acked it",
+      params, "restart_to_all_acked", "s");
+  CaseResult rolling_writes =
+      NewCase("etcd writes per second per 10,000 agents during the rolling restart", params,
+              "etcd_writes_per_s_per_10k", "writes/s");
 
   // The same agents on the run's own fleetd first.
   {
@@ -177,9 +226,16 @@ ScenarioResult RunHa(BenchEnv& env) {
       failover.figures = {{"reconnects", report.reconnects},
                           {"full_updates", (*population)->simulator().full_updates()},
                           {"errors", report.errors}};
+      // The killed replica back first, on its ports; then the rolling restart.
+      (void)f.replicas[1]->Stop();  // it was SIGKILLed: not an exit of its own
+      if (absl::Status back = f.replicas[1]->Restart(); !back.ok()) {
+        rolling.error = rolling_writes.error = std::string(back.message());
+      } else {
+        RollingRestart(f, **population, rolling, rolling_writes, agents);
+      }
     }
   }
-  for (CaseResult* c : {&single, &ha, &failover, &writes, &keys}) {
+  for (CaseResult* c : {&single, &ha, &failover, &writes, &keys, &rolling, &rolling_writes}) {
     scenario.cases.push_back(std::move(*c));
   }
   scenario.notes.push_back(
@@ -189,7 +245,10 @@ ScenarioResult RunHa(BenchEnv& env) {
       "and commits through replica 0 at once: the time runs from the kill to the last agent's "
       "Ack, its 1/3 of the agents reconnecting to the other replicas and resuming by delta. etcd "
       "writes are etcd revisions over an idle window after the rounds; keys are every key under "
-      "the fleet's prefix.");
+      "the fleet's prefix. Then the killed replica comes back and the rolling restart stops and "
+      "starts each replica in turn on its ports (SIGTERM: its agents move to the others), "
+      "committing through replica 0 after each; its etcd writes count everything over the "
+      "restart, the three commits and their acks included.");
   scenario.duration = absl::Now() - scenario.started_at;
   return scenario;
 }
