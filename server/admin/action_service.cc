@@ -12,6 +12,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/admin/target_resolver.h"
+#include "server/control/action_states.h"
 #include "server/model/action_record.h"
 #include "server/model/action_spec.h"
 #include "server/model/page_token.h"

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "fleet/v1/agent.pb.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/control/action_states.h"
 #include "server/model/record_io.h"
 #include "server/model/store_layout.h"
 
@@ -17,52 +18,6 @@ namespace fleet::server {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-bool IsFinal(int state) {
-  switch (state) {
-    case v1::ACTION_TARGET_SUCCEEDED:
-    case v1::ACTION_TARGET_FAILED:
-    case v1::ACTION_TARGET_REJECTED:
-    case v1::ACTION_TARGET_EXPIRED:
-    case v1::ACTION_TARGET_CANCELLED:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// How far along a state is: a report never moves a target to a lower rank.
-int Rank(int state) {
-  switch (state) {
-    case v1::ACTION_TARGET_PENDING:
-      return 0;
-    case v1::ACTION_TARGET_DELIVERED:
-      return 1;
-    case v1::ACTION_TARGET_RUNNING:
-      return 2;
-    default:
-      return 3;
-  }
-}
-
-v1::ActionTargetState StateOf(v1::ActionStatus::State reported) {
-  switch (reported) {
-    case v1::ActionStatus::ACCEPTED:
-      return v1::ACTION_TARGET_DELIVERED;
-    case v1::ActionStatus::RUNNING:
-      return v1::ACTION_TARGET_RUNNING;
-    case v1::ActionStatus::SUCCEEDED:
-      return v1::ACTION_TARGET_SUCCEEDED;
-    case v1::ActionStatus::FAILED:
-      return v1::ACTION_TARGET_FAILED;
-    case v1::ActionStatus::REJECTED:
-      return v1::ACTION_TARGET_REJECTED;
-    case v1::ActionStatus::CANCELLED:
-      return v1::ACTION_TARGET_CANCELLED;
-    default:
-      return v1::ACTION_TARGET_STATE_UNSPECIFIED;
-  }
-}
 
 absl::Time TimeOf(const google::protobuf::Timestamp& timestamp) {
   return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(timestamp));
@@ -85,13 +40,6 @@ MailPtr MakeMail(Mail::Kind kind, const std::string& id, const v1::ServerMessage
 }
 
 }  // namespace
-
-v1::ActionState ActionStateOf(const v1::Action& action) {
-  if (!action.done()) return v1::ACTION_STATE_ACTIVE;
-  if (action.has_cancelled_at()) return v1::ACTION_STATE_CANCELLED;
-  if (action.counts().expired() > 0) return v1::ACTION_STATE_EXPIRED;
-  return v1::ACTION_STATE_DONE;
-}
 
 ActionEngine::ActionEngine(storage::Store& store, Clock& clock, AgentMailbox& mailbox,
                            ActionEngineOptions options)
@@ -307,7 +255,7 @@ void ActionEngine::TryMaterialize(const std::string& id, MailOps& ops) {
   recipients.reserve(n);
   const bool spread = e.rollout > absl::ZeroDuration();
   for (size_t i = 0; i < n; ++i) {
-    if (IsFinal(e.targets[i].state)) continue;
+    if (IsFinalTargetState(e.targets[i].state)) continue;
     recipients.emplace_back(e.agent_ids[i],
                             spread ? StartOf(e.created_at, e.rollout, i, n) : absl::InfinitePast());
   }
@@ -330,7 +278,7 @@ void ActionEngine::ApplyCancel(Entry& entry, MailOps& ops) {
   std::vector<std::pair<std::string, absl::Time>> cancels;
   for (uint32_t i = 0; i < entry.targets.size(); ++i) {
     Target& target = entry.targets[i];
-    if (IsFinal(target.state)) continue;
+    if (IsFinalTargetState(target.state)) continue;
     ops.removes.push_back({entry.agent_ids[i], {Mail::Kind::kAction, id}});
     if (target.state == v1::ACTION_TARGET_PENDING) {
       target.cancelled_undelivered = true;
@@ -350,7 +298,7 @@ void ActionEngine::ApplyExpiry(Entry& entry, MailOps& ops) {
   const std::string& id = entry.action.id();
   const absl::Time now = clock_.Now();
   for (uint32_t i = 0; i < entry.targets.size(); ++i) {
-    if (IsFinal(entry.targets[i].state)) continue;
+    if (IsFinalTargetState(entry.targets[i].state)) continue;
     ops.removes.push_back({entry.agent_ids[i], {Mail::Kind::kAction, id}});
     if (entry.cancel_applied) {
       ops.removes.push_back({entry.agent_ids[i], {Mail::Kind::kActionCancel, id}});
@@ -364,7 +312,7 @@ void ActionEngine::Drop(const std::string& id, MailOps& ops) {
   if (it == actions_.end()) return;
   const Entry& entry = *it->second;
   for (uint32_t i = 0; i < entry.targets.size(); ++i) {
-    if (IsFinal(entry.targets[i].state)) continue;
+    if (IsFinalTargetState(entry.targets[i].state)) continue;
     ops.removes.push_back({entry.agent_ids[i], {Mail::Kind::kAction, id}});
     ops.removes.push_back({entry.agent_ids[i], {Mail::Kind::kActionCancel, id}});
   }
@@ -385,8 +333,8 @@ void ActionEngine::TakeStoredResult(Entry& entry, uint32_t i,
       target.state == v1::ACTION_TARGET_EXPIRED ||
       (target.state == v1::ACTION_TARGET_CANCELLED && target.cancelled_undelivered);
   const bool moves_on =
-      !IsFinal(target.state) &&
-      (Rank(state) > Rank(target.state) ||
+      !IsFinalTargetState(target.state) &&
+      (TargetStateRank(state) > TargetStateRank(target.state) ||
        (state == target.state && result.updated_unix_micros() > target.updated_us));
   if (!moves_on && !(derived_final && reported_final)) return;
   --entry.counts[target.state];
@@ -399,7 +347,7 @@ void ActionEngine::TakeStoredResult(Entry& entry, uint32_t i,
     entry.details[i] = Detail{result.message(), result.output()};
   }
   ++entry.version;
-  if (IsFinal(state)) {
+  if (IsFinalTargetState(state)) {
     ops.removes.push_back({entry.agent_ids[i], {Mail::Kind::kAction, entry.action.id()}});
     ops.removes.push_back({entry.agent_ids[i], {Mail::Kind::kActionCancel, entry.action.id()}});
   }
@@ -410,7 +358,7 @@ void ActionEngine::SetState(const std::string& action_id, Entry& entry, uint32_t
   Target& target = entry.targets[i];
   // Whether the agent has the action decides what a cancel after a restart does: leaving pending
   // is written as soon as a final state is.
-  const bool settled = IsFinal(state) || target.state == v1::ACTION_TARGET_PENDING;
+  const bool settled = IsFinalTargetState(state) || target.state == v1::ACTION_TARGET_PENDING;
   --entry.counts[target.state];
   target.state = static_cast<uint8_t>(state);
   ++entry.counts[target.state];
@@ -480,15 +428,15 @@ absl::Status ActionEngine::ActionStatusReported(const std::string& agent_id,
     }
     const uint32_t i = index->second;
     Target& target = entry.targets[i];
-    const v1::ActionTargetState reported = StateOf(status.state());
+    const v1::ActionTargetState reported = TargetStateOf(status.state());
     const absl::Time now = clock_.Now();
     bool drop_mail = false;
     // After expiry, results no longer count (the timer turns the target expired).
-    if (IsFinal(target.state) || reported == v1::ACTION_TARGET_STATE_UNSPECIFIED ||
+    if (IsFinalTargetState(target.state) || reported == v1::ACTION_TARGET_STATE_UNSPECIFIED ||
         now >= entry.expires_at) {
       // A final target has no mail left: a cancel posted after it finished (a race with its
       // last report, or a write that raced the cancel) goes once the agent answers it.
-      drop_mail = IsFinal(target.state);
+      drop_mail = IsFinalTargetState(target.state);
     } else {
       target.progress = static_cast<int8_t>(std::clamp(status.progress_percent(), 0, 100));
       if (!status.message().empty() || !status.output().empty() || entry.details.contains(i)) {
@@ -497,13 +445,13 @@ absl::Status ActionEngine::ActionStatusReported(const std::string& agent_id,
         if (!status.output().empty()) detail.output = status.output();
       }
       ++entry.version;
-      if (Rank(reported) >= Rank(target.state) && reported != target.state) {
+      if (TargetStateRank(reported) >= TargetStateRank(target.state) && reported != target.state) {
         SetState(id, entry, i, reported, now);
       } else {
         target.updated_us = absl::ToUnixMicros(now);
         Persist(id, entry, i, /*settled=*/false);  // progress, message or output only
       }
-      drop_mail = IsFinal(reported);
+      drop_mail = IsFinalTargetState(reported);
     }
     if (drop_mail) {
       ops.removes.push_back({agent_id, {Mail::Kind::kAction, id}});

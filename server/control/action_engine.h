@@ -76,11 +76,6 @@ struct ActionTargetPage {
   std::string next_after;
 };
 
-// The overall state of an action with its counts (admin.proto ActionState): ACTIVE while some
-// target is not final; then CANCELLED when it was cancelled, EXPIRED when some target expired,
-// DONE otherwise.
-v1::ActionState ActionStateOf(const v1::Action& action);
-
 // Thread-safe. Reports and deliveries take one lock briefly and never do I/O; the mailbox is
 // called outside that lock.
 class ActionEngine final : public ActionReportSink,

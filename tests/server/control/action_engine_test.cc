@@ -3,6 +3,7 @@
 // states (never backwards, never out of a final state), cancel and expiry end what is not final,
 // the counts always add up, and results survive a restart of the engine, written in batches.
 #include "server/control/action_engine.h"
+#include "server/control/action_states.h"
 
 #include <atomic>
 #include <memory>
