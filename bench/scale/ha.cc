@@ -98,14 +98,15 @@ void RollingRestart(HaFleet& f, AgentPopulation& population, CaseResult& rolling
   const absl::Time started = absl::Now();
   absl::StatusOr<EtcdCount> before = CountEtcd(f.etcd[0]->endpoint());
   // Per replica: how long its stop and start took, of the round's time.
-  nlohmann::ordered_json restart_seconds = nlohmann::ordered_json::array();
+  nlohmann::ordered_json restart_seconds = nlohmann::ordered_json::object();
   RunRounds(rolling, kReplicas, [&](int round) -> absl::StatusOr<double> {
     const absl::Time stopped_at = absl::Now();
     if (absl::Status restarted = f.replicas[round]->Restart(); !restarted.ok()) {
       return absl::Status(restarted.code(), absl::StrCat("restarting replica ", round, ": ",
                                                          restarted.message()));
     }
-    restart_seconds.push_back(absl::ToDoubleSeconds(absl::Now() - stopped_at));
+    restart_seconds[absl::StrCat("replica_", round, "_restart_seconds")] =
+        absl::ToDoubleSeconds(absl::Now() - stopped_at);
     // A fresh admin connection after replica 0 came back, rather than one in its reconnect
     // backoff.
     if (round == 0) {
@@ -127,10 +128,10 @@ void RollingRestart(HaFleet& f, AgentPopulation& population, CaseResult& rolling
                            absl::ToDoubleSeconds(window) * 10'000 / agents);
   writes.figures = {{"window_seconds", absl::ToDoubleSeconds(window)},
                     {"revisions", after->revision - before->revision}};
-  rolling.figures = {
-      {"restart_seconds", restart_seconds},
+  rolling.figures = restart_seconds;
+  rolling.figures.update(nlohmann::ordered_json{
       {"reconnects", population.simulator().Report().reconnects - reconnects_before},
-      {"full_updates", population.simulator().full_updates() - full_before}};
+      {"full_updates", population.simulator().full_updates() - full_before}});
 }
 
 }  // namespace
