@@ -102,8 +102,8 @@ void RollingRestart(HaFleet& f, AgentPopulation& population, CaseResult& rolling
   RunRounds(rolling, kReplicas, [&](int round) -> absl::StatusOr<double> {
     const absl::Time stopped_at = absl::Now();
     if (absl::Status restarted = f.replicas[round]->Restart(); !restarted.ok()) {
-      return absl::Status(restarted.code(), absl::StrCat("restarting replica ", round, ": ",
-                                                         restarted.message()));
+      return absl::Status(restarted.code(),
+                          absl::StrCat("restarting replica ", round, ": ", restarted.message()));
     }
     restart_seconds[absl::StrCat("replica_", round, "_restart_seconds")] =
         absl::ToDoubleSeconds(absl::Now() - stopped_at);

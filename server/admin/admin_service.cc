@@ -64,7 +64,8 @@ AdminService::AdminService(storage::Store& store, Clock& clock, const AdminContr
       policies_(store, clock, options.policy, control.directory),
       enrollment_tokens_(store, clock),
       admin_tokens_(store, clock),
-      agents_(store, clock, control.state, OfflineAfter(options.heartbeat_interval, options.last_seen_lag)),
+      agents_(store, clock, control.state,
+              OfflineAfter(options.heartbeat_interval, options.last_seen_lag)),
       rollouts_(store, control.rollouts),
       queries_(
           control.queries == nullptr

@@ -203,21 +203,20 @@ void QueryRelay::StopAsked(const std::string& name) {
   }
   asked->stop.store(true);
   asked->pump.join();
-  absl::Status status = store_
-                            .Txn({.success = {storage::Op::DeletePrefix(
-                                      layout::QueryPartResultPrefix(
-                                          asked->query_id, lease_.id(), asked->part))}})
-                            .status();
+  absl::Status status =
+      store_
+          .Txn({.success = {storage::Op::DeletePrefix(
+                    layout::QueryPartResultPrefix(asked->query_id, lease_.id(), asked->part))}})
+          .status();
   if (!status.ok()) LogStoreError("delete a forwarded live query's answers", status);
 }
 
 void QueryRelay::Pump(Asked& asked) {
   const std::string prefix = layout::QueryPartResultPrefix(asked.query_id, lease_.id(), asked.part);
   // Batches no larger than one write of the store takes, with room for the key.
-  const size_t most_bytes =
-      std::min<size_t>(kRelayBatchBytes, store_.MaxTxnBytes() - std::min<size_t>(
-                                                                    store_.MaxTxnBytes() / 2,
-                                                                    kResultKeyRoom));
+  const size_t most_bytes = std::min<size_t>(
+      kRelayBatchBytes,
+      store_.MaxTxnBytes() - std::min<size_t>(store_.MaxTxnBytes() / 2, kResultKeyRoom));
   int64_t seq = 0;
   record::QueryResultBatch batch;
   size_t bytes = 0;
@@ -238,8 +237,7 @@ void QueryRelay::Pump(Asked& asked) {
   };
   bool ended = false;
   while (!ended && !asked.stop.load()) {
-    RunningQuery::Taken taken =
-        asked.query->Take(kRelayFlush, static_cast<int64_t>(most_bytes));
+    RunningQuery::Taken taken = asked.query->Take(kRelayFlush, static_cast<int64_t>(most_bytes));
     for (v1::QueryRows& rows : taken.rows) {
       for (v1::QueryRows& piece : InPieces(std::move(rows), most_bytes)) {
         const size_t size = piece.ByteSizeLong() + kRowsOverhead;

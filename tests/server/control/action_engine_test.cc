@@ -3,7 +3,6 @@
 // states (never backwards, never out of a final state), cancel and expiry end what is not final,
 // the counts always add up, and results survive a restart of the engine, written in batches.
 #include "server/control/action_engine.h"
-#include "server/control/action_states.h"
 
 #include <atomic>
 #include <memory>
@@ -15,6 +14,7 @@
 #include "fleet/v1/agent.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "server/control/action_states.h"
 #include "server/control/agent_mailbox.h"
 #include "server/model/action_record.h"
 #include "server/model/records.pb.h"
