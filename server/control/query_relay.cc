@@ -4,11 +4,9 @@
 #include <optional>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/log_fields.h"
-#include "server/control/query_asks.h"
 #include "server/control/query_rows.h"
 #include "server/model/record_repair.h"
 #include "server/model/records.pb.h"
@@ -135,7 +133,7 @@ void QueryRelay::Asks::Replace(const std::vector<storage::KeyValue>& kvs, int64_
     std::optional<AskKey> key = AskKey::Parse(kv.key);
     if (!key.has_value() || key->replica != relay_.lease_.id()) continue;
     listed.insert(key->name());
-    relay_.StartAsked(key->query_id, key->part, kv);
+    relay_.StartAsked(*key, kv);
   }
   std::vector<std::string> gone;
   {
@@ -154,14 +152,13 @@ void QueryRelay::Asks::Apply(const storage::WatchBatch& batch) {
     if (event.type == storage::Event::Type::kDelete) {
       relay_.StopAsked(key->name());
     } else {
-      relay_.StartAsked(key->query_id, key->part, event.kv);
+      relay_.StartAsked(*key, event.kv);
     }
   }
 }
 
-void QueryRelay::StartAsked(const std::string& query_id, const std::string& part,
-                            const storage::KeyValue& kv) {
-  const std::string name = absl::StrCat(query_id, "/", part);
+void QueryRelay::StartAsked(const AskKey& key, const storage::KeyValue& kv) {
+  const std::string name = key.name();
   {
     absl::MutexLock lock(&mu_);
     if (asked_.contains(name)) return;
@@ -179,12 +176,11 @@ void QueryRelay::StartAsked(const std::string& query_id, const std::string& part
   if (!query.ok()) {
     // The asking replica sees these agents time out.
     LogEvent(spdlog::level::warn, "live query not forwarded",
-             {{"query", query_id}, {"error", std::string(query.status().message())}});
+             {{"query", key.query_id}, {"error", std::string(query.status().message())}});
     return;
   }
   auto asked = std::make_unique<Asked>();
-  asked->query_id = query_id;
-  asked->part = part;
+  asked->key = key;
   asked->query = *std::move(query);
   Asked* const raw = asked.get();
   raw->pump = std::thread([this, raw] { Pump(*raw); });
@@ -205,18 +201,19 @@ void QueryRelay::StopAsked(const std::string& name) {
   asked->pump.join();
   absl::Status status =
       store_
-          .Txn({.success = {storage::Op::DeletePrefix(
-                    layout::QueryPartResultPrefix(asked->query_id, lease_.id(), asked->part))}})
+          .Txn({.success = {storage::Op::DeletePrefix(layout::QueryPartResultPrefix(
+                    asked->key.query_id, lease_.id(), asked->key.part))}})
           .status();
   if (!status.ok()) LogStoreError("delete a forwarded live query's answers", status);
 }
 
 void QueryRelay::Pump(Asked& asked) {
-  const std::string prefix = layout::QueryPartResultPrefix(asked.query_id, lease_.id(), asked.part);
+  const std::string prefix =
+      layout::QueryPartResultPrefix(asked.key.query_id, lease_.id(), asked.key.part);
   // Batches no larger than one write of the store takes, with room for the key.
-  const size_t most_bytes = std::min<size_t>(
-      kRelayBatchBytes,
-      store_.MaxTxnBytes() - std::min<size_t>(store_.MaxTxnBytes() / 2, kResultKeyRoom));
+  const size_t txn_bytes = store_.MaxTxnBytes();
+  const size_t most_bytes =
+      std::min<size_t>(kRelayBatchBytes, txn_bytes - std::min(txn_bytes / 2, kResultKeyRoom));
   int64_t seq = 0;
   record::QueryResultBatch batch;
   size_t bytes = 0;

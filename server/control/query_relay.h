@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/control/query_asks.h"
 #include "server/control/query_router.h"
 #include "server/control/replica_lease.h"
 #include "storage/reflector.h"
@@ -84,16 +85,14 @@ class QueryRelay final : public QueryForwarder {
   // One part of a query asked here for another replica: the local query and the thread writing
   // back.
   struct Asked {
-    std::string query_id;
-    std::string part;
+    AskKey key;
     std::atomic<bool> stop{false};
     std::unique_ptr<RunningQuery> query;  // the pump's; gone when the pump ends
     std::thread pump;
   };
 
   // A part of an ask addressed to this replica arrived (or was listed): starts it once.
-  void StartAsked(const std::string& query_id, const std::string& part,
-                  const storage::KeyValue& kv);
+  void StartAsked(const AskKey& key, const storage::KeyValue& kv);
   // The part went (the query ended, or its replica died): stops it and deletes its answers.
   // `name` as in asked_.
   void StopAsked(const std::string& name);
