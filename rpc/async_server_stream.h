@@ -14,12 +14,18 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "rpc/async_stream.h"
+#include "rpc/live_calls.h"
 
 namespace fleet::rpc {
 
 // A call that gRPC has accepted (the RequestConnect of an async service completed): its context
-// and stream, which live as long as the call.
+// and stream, which live as long as the call, counted among the service's live calls until it is
+// destroyed (so that its queue shuts down only after that).
 struct AcceptedCall {
+  explicit AcceptedCall(LiveCalls& live) : live(live) {}
+
+  // First, so that it is destroyed last.
+  const LiveCalls::Entry live;
   grpc::ServerContext context;
   grpc::ServerAsyncReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer> stream{&context};
 };

@@ -46,9 +46,9 @@ class RequestMetricsInterceptor final : public grpc::experimental::Interceptor {
   bool recorded_ = false;  // hook points of one call come one after the other
 };
 
-class Factory final : public grpc::experimental::ServerInterceptorFactoryInterface {
+class RequestMetricsFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  Factory(RequestMetrics metrics, Clock& clock) : metrics_(metrics), clock_(clock) {}
+  RequestMetricsFactory(RequestMetrics metrics, Clock& clock) : metrics_(metrics), clock_(clock) {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
@@ -66,7 +66,7 @@ class Factory final : public grpc::experimental::ServerInterceptorFactoryInterfa
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 NewRequestMetricsInterceptorFactory(RequestMetrics metrics, Clock& clock) {
-  return std::make_unique<Factory>(metrics, clock);
+  return std::make_unique<RequestMetricsFactory>(metrics, clock);
 }
 
 }  // namespace fleet::rpc

@@ -37,7 +37,7 @@ class UnparsedRequestInterceptor final : public grpc::experimental::Interceptor 
   bool unparsed_ = false;  // hook points of one call come one after the other
 };
 
-class Factory final : public grpc::experimental::ServerInterceptorFactoryInterface {
+class UnparsedRequestFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
@@ -65,7 +65,7 @@ std::string UnparsedRequestMessage(const std::string& method) {
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 NewUnparsedRequestInterceptorFactory() {
-  return std::make_unique<Factory>();
+  return std::make_unique<UnparsedRequestFactory>();
 }
 
 }  // namespace fleet::rpc

@@ -20,6 +20,8 @@ namespace {
 // How many completion queues (each with a thread) serve Connect streams: enough that each queue's
 // outstanding operations stay a few thousand with 100,000 agents.
 constexpr int kConnectQueues = 32;
+// How long shutting down waits for the cancelled Connect streams to end (they take milliseconds).
+constexpr absl::Duration kCallsEndTimeout = absl::Seconds(20);
 // How long Enroll waits for the agent directory to see the new agent.
 constexpr absl::Duration kDirectoryCatchUp = absl::Seconds(5);
 // Any client can fail to authenticate at will: at most one line per this interval says so.
@@ -111,7 +113,9 @@ grpc::Status AgentService::Enroll(grpc::ServerContext*, const v1::EnrollRequest*
 class AgentService::ConnectRequest final : public rpc::CqTag {
  public:
   ConnectRequest(AgentService& service, grpc::ServerCompletionQueue* queue)
-      : service_(service), queue_(queue), call_(std::make_unique<rpc::AcceptedCall>()) {
+      : service_(service),
+        queue_(queue),
+        call_(std::make_unique<rpc::AcceptedCall>(service.live_calls_)) {
     service_.RequestConnect(&call_->context, &call_->stream, queue_, queue_, this);
   }
 
@@ -146,7 +150,14 @@ void AgentService::StartServing() {
 }
 
 void AgentService::StopServing() {
-  if (pool_ != nullptr) pool_->Shutdown();
+  if (pool_ == nullptr) return;
+  // The server has cancelled every call; their last operations complete on the queues, which
+  // must run until every session has ended (live_calls.h).
+  if (const int64_t left = live_calls_.AwaitNone(kCallsEndTimeout); left > 0) {
+    LogEvent(spdlog::level::err, "agent streams still open at shutdown",
+             {{"streams", left}, {"waited", absl::FormatDuration(kCallsEndTimeout)}});
+  }
+  pool_->Shutdown();
 }
 
 void AgentService::RequestNextConnect(grpc::ServerCompletionQueue* queue) {

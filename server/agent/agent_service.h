@@ -18,6 +18,7 @@
 #include "fleet/v1/agent.grpc.pb.h"
 #include "rpc/async_server_stream.h"
 #include "rpc/cq_pool.h"
+#include "rpc/live_calls.h"
 #include "server/agent/agent_hub.h"
 #include "server/agent/agent_metrics.h"
 #include "server/agent/enrollment_service.h"
@@ -64,8 +65,8 @@ class AgentService final
   grpc::Status Enroll(grpc::ServerContext* context, const v1::EnrollRequest* request,
                       v1::EnrollResponse* response) override;
   // Serving Connect streams, in this order: AddQueuesTo(builder) before the server is built,
-  // StartServing() once it runs, and StopServing() after it has shut down (it drains the queues,
-  // so that every session has ended when it returns).
+  // StartServing() once it runs, and StopServing() after it has shut down (it waits for every
+  // cancelled stream to end, then drains and shuts down the queues).
   void AddQueuesTo(grpc::ServerBuilder& builder);
   void StartServing();
   void StopServing();
@@ -89,6 +90,9 @@ class AgentService final
   LogRateLimiter refused_streams_;
   // Outlives every session: the service is destroyed only after StopServing.
   CredentialWriter credentials_;
+  // Every Connect call, from its request to the end of its session; before pool_, which
+  // StopServing shuts down only once it is empty.
+  rpc::LiveCalls live_calls_;
   // Between AddQueuesTo and StartServing.
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> new_queues_;
   std::vector<grpc::ServerCompletionQueue*> queues_;
