@@ -1,7 +1,8 @@
 // End-to-end: two fleetd replicas on one real etcd (--store etcd://), agent-sim's agents spread
 // over both (--server A,B). A change through either replica reaches every agent; when one replica
 // is killed with SIGKILL its agents move to the other and resume by delta, without a FULL
-// document.
+// document. On a 3-member cluster, a replica and an etcd member killed during a rollout and an
+// action lose nothing.
 #include <signal.h>
 
 #include <atomic>
@@ -15,6 +16,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -46,10 +48,20 @@ std::string Policy(const std::string& level) {
 class ReplicasE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(etcd_, testing::EtcdProcess::Start());
+    if (EtcdMembers() == 1) {
+      ASSERT_OK_AND_ASSIGN(std::unique_ptr<testing::EtcdProcess> etcd,
+                           testing::EtcdProcess::Start());
+      etcd_.push_back(std::move(etcd));
+    } else {
+      ASSERT_OK_AND_ASSIGN(etcd_, testing::EtcdProcess::StartCluster(EtcdMembers()));
+    }
+    std::vector<std::string> endpoints;
+    for (const std::unique_ptr<testing::EtcdProcess>& member : etcd_) {
+      endpoints.push_back(member->endpoint());
+    }
     // etcd's smallest request size fleetd takes (64 KiB, against a default of 1.5 MiB), so that
     // a few thousand agents already need a live query's ask split into parts.
-    const std::vector<std::string> store = {"--store", "etcd://" + etcd_->endpoint(),
+    const std::vector<std::string> store = {"--store", "etcd://" + absl::StrJoin(endpoints, ","),
                                             "--etcd-max-request-bytes", "65536"};
     ASSERT_NO_FATAL_FAILURE(a_.Start(Policy("info"), "sim", store));
     ASSERT_OK_AND_ASSIGN(b_, FleetdProcess::Start({.binary = FLEETD_BIN,
@@ -57,6 +69,10 @@ class ReplicasE2eTest : public ::testing::Test {
                                                    .extra_flags = store,
                                                    .log_path = tmp_.Sub("b.log")}));
   }
+
+  // How many members the etcd cluster under the replicas has; the replicas list them all, the
+  // first first.
+  virtual int EtcdMembers() const { return 1; }
 
   // fleetctl against `replica` as the bootstrap admin (the first replica wrote its token; the
   // store both share holds it).
@@ -75,14 +91,28 @@ class ReplicasE2eTest : public ::testing::Test {
   }
 
   // agent-sim with `agents` agents over `connections` connections to `servers` ("A" or "A,B"),
-  // enrolling with the first replica's token, bounded to 5 minutes; null (and a test failure)
-  // when it cannot start.
+  // enrolling with the first replica's token, bounded to 5 minutes, then `flags`; null (and a
+  // test failure) when it cannot start.
   std::unique_ptr<Subprocess> StartSim(const std::string& servers, int agents, int connections,
-                                       const std::string& report) {
-    absl::StatusOr<std::unique_ptr<Subprocess>> sim = Subprocess::Start(
-        {AGENT_SIM_BIN, "--server", servers, "--enroll-token-file", a_.token_file(), "--agents",
-         absl::StrCat(agents), "--connections", absl::StrCat(connections), "--state-dir",
-         tmp_.Sub("state"), "--duration", "5m", "--report", report});
+                                       const std::string& report,
+                                       const std::vector<std::string>& flags = {}) {
+    std::vector<std::string> args = {AGENT_SIM_BIN,
+                                     "--server",
+                                     servers,
+                                     "--enroll-token-file",
+                                     a_.token_file(),
+                                     "--agents",
+                                     absl::StrCat(agents),
+                                     "--connections",
+                                     absl::StrCat(connections),
+                                     "--state-dir",
+                                     tmp_.Sub("state"),
+                                     "--duration",
+                                     "5m",
+                                     "--report",
+                                     report};
+    args.insert(args.end(), flags.begin(), flags.end());
+    absl::StatusOr<std::unique_ptr<Subprocess>> sim = Subprocess::Start(args);
     EXPECT_OK(sim);
     return sim.ok() ? *std::move(sim) : nullptr;
   }
@@ -116,7 +146,7 @@ class ReplicasE2eTest : public ::testing::Test {
   }
 
   testing::TempDir tmp_;
-  std::unique_ptr<testing::EtcdProcess> etcd_;
+  std::vector<std::unique_ptr<testing::EtcdProcess>> etcd_;
   testing::AgentSimFleetd a_{{FLEETD_BIN, FLEETCTL_BIN, AGENT_SIM_BIN}};
   std::unique_ptr<FleetdProcess> b_;
 };
@@ -309,6 +339,57 @@ TEST_F(ReplicasE2eTest, FleetctlFailsOverBetweenListedReplicas) {
   ASSERT_OK(names.status());
   EXPECT_EQ(names->exit_code, 2) << names->err;
   EXPECT_TRUE(absl::StrContains(names->err, "--address")) << names->err;
+}
+
+// The same two replicas on a 3-member etcd cluster, both talking to member 0 first.
+class ReplicasOnAClusterE2eTest : public ReplicasE2eTest {
+ protected:
+  int EtcdMembers() const override { return 3; }
+
+  // The action's counts as `replica` lists them (null on error).
+  nlohmann::json ActionCounts(const FleetdProcess& replica) {
+    nlohmann::json actions = nlohmann::json::parse(
+        Fleetctl(replica, {"get", "actions", "-o", "json"}).out, nullptr, false);
+    if (actions.is_discarded() || actions["items"].size() != 1) return nullptr;
+    return actions["items"][0]["status"];
+  }
+};
+
+// During a rollout and an action (each agent runs it for 3 s), replica A dies with SIGKILL and
+// so does the etcd member both replicas talk to. Every agent ends on replica B by delta, acks
+// the change and finishes the action there; nothing acknowledged before the kills is lost, and
+// a change committed after them goes out too.
+TEST_F(ReplicasOnAClusterE2eTest, ReplicaAndEtcdMemberKilledDuringARolloutAndAnAction) {
+  constexpr int kOnBoth = 40;
+  const std::string report = tmp_.Sub("report.json");
+  std::unique_ptr<Subprocess> sim =
+      StartSim(BothReplicas(), kOnBoth, 4, report, {"--action-duration", "3s"});
+  ASSERT_NE(sim, nullptr);
+  AwaitOnline(kOnBoth);
+  Await("every agent acked revision 1", [&] { return Acked(*b_, 1) == kOnBoth; });
+
+  CommandResult action =
+      Fleetctl(*b_, {"action", "create", "custom", "--arg", "name=probe", "-l", "sim=true"});
+  ASSERT_EQ(action.exit_code, 0) << action.out << action.err;
+  ASSERT_EQ(Fleetctl(*b_, {"apply", "-f", "-"}, Policy("notice")).exit_code, 0);
+  kill(a_.process().pid(), SIGKILL);
+  etcd_[0]->Kill();
+
+  Await("every agent acked revision 2 and is online on replica B",
+        [&] { return Acked(*b_, 2) == kOnBoth && Online(*b_) == kOnBoth; });
+  Await("the action succeeded on every target", [&] {
+    nlohmann::json status = ActionCounts(*b_);
+    return !status.is_null() && status["counts"]["succeeded"] == kOnBoth &&
+           status["state"] == "done";
+  });
+  ASSERT_EQ(Fleetctl(*b_, {"apply", "-f", "-"}, Policy("debug")).exit_code, 0);
+  Await("every agent acked revision 3", [&] { return Acked(*b_, 3) == kOnBoth; });
+
+  nlohmann::json result = testing::StopAgentSim(*sim, report);
+  EXPECT_EQ(result["updates"]["full"], kOnBoth) << result.dump();
+  EXPECT_EQ(result["nacks"], 0) << result.dump();
+  EXPECT_EQ(result["actions"]["succeeded"], kOnBoth) << result.dump();
+  EXPECT_EQ(result["actions"]["failed"], 0) << result.dump();
 }
 
 }  // namespace
