@@ -48,7 +48,8 @@ class CqPool {
   grpc::CompletionQueue* Next() { return queue(next_++); }
 
   // Shuts the queues down, lets every pending tag complete (with ok = false for what was
-  // cancelled) and joins the threads. Call after the server (if any) has shut down. Idempotent.
+  // cancelled) and joins the threads. Call after the server (if any) has shut down and every
+  // call on the queues has ended (live_calls.h says why). Idempotent.
   void Shutdown();
 
  private:
