@@ -8,7 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/utf8.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/admin/target_resolver.h"
 
@@ -44,6 +43,12 @@ absl::Status CheckQuery(const std::string& query) {
   }
   if (!IsValidUtf8(query)) return absl::InvalidArgumentError("query must be valid UTF-8");
   return absl::OkStatus();
+}
+
+// Whether the counts differ, without reflection (MessageDifferencer): they are scalars only, so
+// their serializations are equal exactly when they are.
+bool Changed(const v1::QueryProgress& a, const v1::QueryProgress& b) {
+  return a.SerializeAsString() != b.SerializeAsString();
 }
 
 v1::QueryEvent Event(const std::string& query_id) {
@@ -82,7 +87,7 @@ absl::Status QueryService::Run(const v1::RunQueryRequest& request,
   while (true) {
     if (cancelled()) return absl::OkStatus();
     // Counts that changed wait until the interval since the last progress is up.
-    const bool owed = !google::protobuf::util::MessageDifferencer::Equals(query.Progress(), sent);
+    const bool owed = Changed(query.Progress(), sent);
     const absl::Duration wait =
         owed ? std::max(progress_sent + kProgressInterval - absl::Now(), absl::ZeroDuration())
              : kProgressInterval;
@@ -97,8 +102,7 @@ absl::Status QueryService::Run(const v1::RunQueryRequest& request,
       if (!send(event)) return absl::OkStatus();
     }
     if (taken.ended) break;
-    if (!google::protobuf::util::MessageDifferencer::Equals(taken.progress, sent) &&
-        absl::Now() - progress_sent >= kProgressInterval) {
+    if (Changed(taken.progress, sent) && absl::Now() - progress_sent >= kProgressInterval) {
       sent = taken.progress;
       v1::QueryEvent event = Event(query.id());
       *event.mutable_progress() = sent;

@@ -66,6 +66,47 @@ absl::Status CheckActionStatus(const v1::ActionStatus& status) {
   return absl::OkStatus();
 }
 
+// Accepts JSON text that is an array whose elements are all objects, as the parser reads it:
+// nothing of it is built into a document, since every query result of every agent is checked on a
+// completion-queue thread.
+class ArrayOfObjects final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  // The text was one whole array (sax_parse fails on anything after it).
+  bool complete() const { return done_; }
+
+  bool null() override { return Scalar(); }
+  bool boolean(bool) override { return Scalar(); }
+  bool number_integer(number_integer_t) override { return Scalar(); }
+  bool number_unsigned(number_unsigned_t) override { return Scalar(); }
+  bool number_float(number_float_t, const string_t&) override { return Scalar(); }
+  bool string(string_t&) override { return Scalar(); }
+  bool binary(binary_t&) override { return Scalar(); }
+  bool start_object(std::size_t) override { return Open(/*array=*/false); }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return Close(); }
+  bool start_array(std::size_t) override { return Open(/*array=*/true); }
+  bool end_array() override { return Close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  // Depth 0 must be the array and depth 1 its objects; anything deeper is a row's own.
+  bool Scalar() const { return depth_ >= 2; }
+  bool Open(bool array) {
+    if ((depth_ == 0 && !array) || (depth_ == 1 && array) || done_) return false;
+    ++depth_;
+    return true;
+  }
+  bool Close() {
+    if (--depth_ == 0) done_ = true;
+    return true;
+  }
+
+  int depth_ = 0;
+  bool done_ = false;
+};
+
 absl::Status CheckQueryResult(const v1::QueryResult& result) {
   if (absl::Status s = CheckReportId("QueryResult.id", result.id()); !s.ok()) return s;
   if (result.rows_json().size() > kMaxQueryRowsBytes) {
@@ -76,11 +117,8 @@ absl::Status CheckQueryResult(const v1::QueryResult& result) {
                                                    "further QueryResults"));
   }
   if (result.rows_json().empty()) return absl::OkStatus();
-  const nlohmann::json rows = nlohmann::json::parse(result.rows_json(), nullptr,
-                                                    /*allow_exceptions=*/false);
-  bool objects = rows.is_array();
-  for (size_t i = 0; objects && i < rows.size(); ++i) objects = rows[i].is_object();
-  if (!objects) {
+  ArrayOfObjects shape;
+  if (!nlohmann::json::sax_parse(result.rows_json(), &shape) || !shape.complete()) {
     return absl::InvalidArgumentError(
         "QueryResult.rows_json is not a JSON array of objects, e.g. [{\"pid\": 1}]");
   }
