@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/scale/cpu_meter.h"
 #include "bench/scale/query_timer.h"
 #include "bench/scale/scenarios.h"
 
@@ -52,11 +53,17 @@ CaseResult RunCase(BenchEnv& env, const QueryCase& spec) {
   request.mutable_timeout()->set_seconds(absl::ToInt64Seconds(kQueryTimeout));
   std::vector<double> to_summary_s;
   int64_t results_events = 0;
+  CpuRounds cpu;
   RunRounds(result, RoundsOr(env, spec.rounds), [&](int) -> absl::StatusOr<double> {
     absl::SleepFor(kSettle);
+    absl::StatusOr<CpuMeter> meter = CpuMeter::Start(*env.fleetd);
+    if (!meter.ok()) return meter.status();
     absl::StatusOr<QueryOutcome> outcome =
         RunTimedQuery(*stub, env.admin_token, request, kStreamSlack);
     if (!outcome.ok()) return outcome.status();
+    absl::StatusOr<CpuUsed> used = meter->Used();
+    if (!used.ok()) return used.status();
+    cpu.Add(*used);
     if (absl::Status all = CheckAllAnswered(*outcome, agents); !all.ok()) return all;
     to_summary_s.push_back(absl::ToDoubleSeconds(outcome->to_summary));
     results_events += outcome->results_events;
@@ -70,6 +77,7 @@ CaseResult RunCase(BenchEnv& env, const QueryCase& spec) {
                     {"agent_queries_dropped", report.activity.queries_dropped},
                     {"errors", report.errors},
                     {"reconnects", report.reconnects}};
+  cpu.AddFiguresTo(result.figures);
   return result;
 }
 
@@ -98,6 +106,12 @@ ScenarioResult RunQueryScenario(BenchEnv& env) {
       "it (to_summary_s is the time to the summary that ends the stream). A round fails unless "
       "every target answered without an error. Agents run in the benchmark's process on the same "
       "cores as fleetd.");
+  scenario.notes.push_back(
+      "fleetd_cpu_s_median and harness_cpu_s_median: the CPU time (user and system) fleetd and "
+      "the harness (the simulated agents and the admin client) used from just before the call "
+      "to the last result, medians over the rounds; they vary less than the times between runs on "
+      "a "
+      "shared machine.");
   scenario.duration = absl::Now() - scenario.started_at;
   return scenario;
 }
