@@ -227,12 +227,7 @@ ScenarioResult RunAction(BenchEnv& env) {
       "result_keys_written counts the result keys those calls wrote (a target may be written more "
       "than once as it moves through delivered and running), other_state_writes the PutState "
       "calls of other state (agent status) in the same window.");
-  scenario.notes.push_back(
-      "fleetd_cpu_s_median and harness_cpu_s_median: the CPU time (user and system) fleetd and "
-      "the harness (the simulated agents and the admin client) used from just before the call "
-      "until every target succeeded, medians over the rounds; they vary less than the times "
-      "between runs on a "
-      "shared machine.");
+  scenario.notes.push_back(CpuFiguresNote("until every target succeeded"));
   scenario.duration = absl::Now() - scenario.started_at;
   return scenario;
 }

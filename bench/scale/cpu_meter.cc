@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include "absl/strings/str_cat.h"
 #include "bench/scale/results.h"
 
 namespace fleet::bench {
@@ -44,6 +45,15 @@ void CpuRounds::Add(const CpuUsed& used) {
 void CpuRounds::AddFiguresTo(nlohmann::ordered_json& figures) const {
   figures["fleetd_cpu_s_median"] = Median(fleetd_s_);
   figures["harness_cpu_s_median"] = Median(harness_s_);
+}
+
+std::string CpuFiguresNote(absl::string_view until) {
+  return absl::StrCat(
+      "fleetd_cpu_s_median and harness_cpu_s_median: the CPU time (user and system) fleetd and the "
+      "harness (the simulated agents and the admin client) used from just before the call ",
+      until,
+      ", medians over the rounds. On a shared machine they vary much less between runs than the "
+      "times do.");
 }
 
 }  // namespace fleet::bench

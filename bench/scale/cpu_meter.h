@@ -5,9 +5,11 @@
 #ifndef FLEETD_BENCH_SCALE_CPU_METER_H_
 #define FLEETD_BENCH_SCALE_CPU_METER_H_
 
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/fleetd_process.h"
 
@@ -46,6 +48,10 @@ class CpuRounds {
   std::vector<double> fleetd_s_;
   std::vector<double> harness_s_;
 };
+
+// The scenario note that says what those figures are; `until` ends the round ("to the last
+// result").
+std::string CpuFiguresNote(absl::string_view until);
 
 }  // namespace fleet::bench
 

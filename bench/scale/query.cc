@@ -106,12 +106,7 @@ ScenarioResult RunQueryScenario(BenchEnv& env) {
       "it (to_summary_s is the time to the summary that ends the stream). A round fails unless "
       "every target answered without an error. Agents run in the benchmark's process on the same "
       "cores as fleetd.");
-  scenario.notes.push_back(
-      "fleetd_cpu_s_median and harness_cpu_s_median: the CPU time (user and system) fleetd and "
-      "the harness (the simulated agents and the admin client) used from just before the call "
-      "to the last result, medians over the rounds; they vary less than the times between runs on "
-      "a "
-      "shared machine.");
+  scenario.notes.push_back(CpuFiguresNote("to the last result"));
   scenario.duration = absl::Now() - scenario.started_at;
   return scenario;
 }
