@@ -156,9 +156,7 @@ std::vector<CaseResult> RunCase(BenchEnv& env, const ActionCase& spec) {
     if (!meter.ok()) return meter.status();
     absl::StatusOr<ActionRound> round = TimeAction(env, *stub, agents);
     if (!round.ok()) return round.status();
-    absl::StatusOr<CpuUsed> used = meter->Used();
-    if (!used.ok()) return used.status();
-    cpu.Add(*used);
+    if (absl::Status s = cpu.AddSince(*meter); !s.ok()) return s;
     create_call_ms.push_back(absl::ToDoubleMilliseconds(round->create_call));
     if (before.has_value()) {
       absl::SleepFor(kFlushSettle);

@@ -37,9 +37,12 @@ absl::StatusOr<CpuUsed> CpuMeter::Used() const {
                  .harness_s = now->harness_s - start_.harness_s};
 }
 
-void CpuRounds::Add(const CpuUsed& used) {
-  fleetd_s_.push_back(used.fleetd_s);
-  harness_s_.push_back(used.harness_s);
+absl::Status CpuRounds::AddSince(const CpuMeter& meter) {
+  absl::StatusOr<CpuUsed> used = meter.Used();
+  if (!used.ok()) return used.status();
+  fleetd_s_.push_back(used->fleetd_s);
+  harness_s_.push_back(used->harness_s);
+  return absl::OkStatus();
 }
 
 void CpuRounds::AddFiguresTo(nlohmann::ordered_json& figures) const {

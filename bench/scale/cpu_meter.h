@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
@@ -40,7 +41,8 @@ class CpuMeter {
 // What the rounds of a case used, one sample per round.
 class CpuRounds {
  public:
-  void Add(const CpuUsed& used);
+  // Adds one round: what was used since `meter` started. The meter's error, if any.
+  absl::Status AddSince(const CpuMeter& meter);
   // Adds fleetd_cpu_s_median and harness_cpu_s_median to a case's figures.
   void AddFiguresTo(nlohmann::ordered_json& figures) const;
 

@@ -61,9 +61,7 @@ CaseResult RunCase(BenchEnv& env, const QueryCase& spec) {
     absl::StatusOr<QueryOutcome> outcome =
         RunTimedQuery(*stub, env.admin_token, request, kStreamSlack);
     if (!outcome.ok()) return outcome.status();
-    absl::StatusOr<CpuUsed> used = meter->Used();
-    if (!used.ok()) return used.status();
-    cpu.Add(*used);
+    if (absl::Status s = cpu.AddSince(*meter); !s.ok()) return s;
     if (absl::Status all = CheckAllAnswered(*outcome, agents); !all.ok()) return all;
     to_summary_s.push_back(absl::ToDoubleSeconds(outcome->to_summary));
     results_events += outcome->results_events;
