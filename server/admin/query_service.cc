@@ -23,6 +23,9 @@ constexpr absl::Duration kMaxTimeout = absl::Minutes(10);
 constexpr absl::Duration kProgressInterval = absl::Milliseconds(100);
 // Results per event, about: well under a client's default 4 MiB receive limit.
 constexpr int64_t kMaxResultsBytes = int64_t{1} << 20;
+// How long results that came wait for others to join them in one event: a fleet answering at
+// once costs the caller's stream tens of writes a second, not one per agent.
+constexpr absl::Duration kGatherResults = absl::Milliseconds(20);
 
 absl::StatusOr<absl::Duration> Timeout(const v1::RunQueryRequest& request) {
   if (!request.has_timeout()) return kDefaultTimeout;
@@ -91,7 +94,7 @@ absl::Status QueryService::Run(const v1::RunQueryRequest& request,
     const absl::Duration wait =
         owed ? std::max(progress_sent + kProgressInterval - absl::Now(), absl::ZeroDuration())
              : kProgressInterval;
-    RunningQuery::Taken taken = query.Take(wait, kMaxResultsBytes);
+    RunningQuery::Taken taken = query.Take(wait, kMaxResultsBytes, kGatherResults);
     if (!taken.rows.empty()) {
       // Whatever came while the last event was written goes in one: a write per batch, not per
       // agent, however many answer at once.

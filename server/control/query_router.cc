@@ -38,6 +38,8 @@ RunningQuery::~RunningQuery() { router_.Finish(*this); }
 
 bool RunningQuery::Readable() const { return ended_ || !buffer_.empty(); }
 
+bool RunningQuery::Gathered() const { return ended_ || buffered_bytes_ >= gather_bytes_; }
+
 void RunningQuery::CheckDeadline() {
   if (ended_ || clock_.Now() < deadline_) return;
   ended_ = true;
@@ -107,15 +109,23 @@ void RunningQuery::Report(const std::string& agent_id, const v1::QueryResult& re
   buffer_.push_back(std::move(rows));
 }
 
-RunningQuery::Taken RunningQuery::Take(absl::Duration timeout, int64_t max_bytes) {
+RunningQuery::Taken RunningQuery::Take(absl::Duration timeout, int64_t max_bytes,
+                                       absl::Duration gather) {
   absl::MutexLock lock(&mu_);
-  CheckDeadline();
-  if (!Readable()) {
-    // The clock may be a test's: waiting never runs past the deadline as it reads now.
+  // The clock may be a test's: waiting never runs past the deadline as it reads now.
+  auto wait = [this](bool (RunningQuery::*ready)() const, absl::Duration most) {
+    mu_.AssertHeld();
     const absl::Duration to_deadline = deadline_ - clock_.Now();
-    mu_.AwaitWithTimeout(absl::Condition(this, &RunningQuery::Readable),
-                         std::max(std::min(timeout, to_deadline), absl::ZeroDuration()));
+    mu_.AwaitWithTimeout(absl::Condition(this, ready),
+                         std::max(std::min(most, to_deadline), absl::ZeroDuration()));
     CheckDeadline();
+  };
+  CheckDeadline();
+  if (!Readable()) wait(&RunningQuery::Readable, timeout);
+  if (!buffer_.empty() && gather > absl::ZeroDuration()) {
+    // Half the limit, so that the agents answering meanwhile are not cut by it.
+    gather_bytes_ = std::min(max_bytes, limits_.max_bytes / 2);
+    if (!Gathered()) wait(&RunningQuery::Gathered, gather);
   }
   Taken taken;
   int64_t bytes = 0;

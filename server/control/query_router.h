@@ -100,10 +100,13 @@ class RunningQuery {
   // The counts now.
   v1::QueryProgress Progress();
 
-  // Waits until results wait to be taken, the query ends, or `timeout` passes, then takes up to
-  // about `max_bytes` of the waiting results (at least one). Ends the query when its deadline
-  // has come.
-  Taken Take(absl::Duration timeout, int64_t max_bytes = int64_t{4} << 20);
+  // Waits until results wait to be taken, the query ends, or `timeout` passes; then, once results
+  // wait, up to `gather` more for others to join them (until about `max_bytes` wait, or half the
+  // query's bytes limit, or the query ends), so that a fleet answering at once is taken in a few
+  // batches rather than one result at a time. Then takes up to about `max_bytes` of the waiting
+  // results (at least one). Ends the query when its deadline has come. One caller at a time.
+  Taken Take(absl::Duration timeout, int64_t max_bytes = int64_t{4} << 20,
+             absl::Duration gather = absl::ZeroDuration());
 
   // Where the query stands: final once Take said `ended`. timed_out when the deadline came
   // before every asked target answered.
@@ -131,6 +134,8 @@ class RunningQuery {
   void CheckDeadline() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::QueryProgress ProgressLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Readable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Enough waits for Take to stop gathering: gather_bytes_ of results, or the query ended.
+  bool Gathered() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   QueryRouter& router_;  // not owned; outlives the query
   Clock& clock_;         // not owned
@@ -153,6 +158,8 @@ class RunningQuery {
   // Results not taken yet, and the bytes they count for against limits_.max_bytes.
   std::deque<v1::QueryRows> buffer_ ABSL_GUARDED_BY(mu_);
   int64_t buffered_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // What the Take in progress gathers up to.
+  int64_t gather_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Thread-safe. Every RunningQuery must be destroyed before the router (a query calls into its

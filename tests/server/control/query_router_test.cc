@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/control/query_rows.h"
@@ -309,6 +310,52 @@ TEST_F(QueryRouterTest, TakeWakesOnAResult) {
   EXPECT_TRUE(ended);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_TRUE(rows[0].last());
+}
+
+// With a gather time, a Take that found one result waits for the others answering meanwhile and
+// takes them together; the query ending stops the wait.
+TEST_F(QueryRouterTest, TakeGathersResultsUntilTheQueryEnds) {
+  QueryRouter router = Router();
+  for (const char* id : {"a", "b", "c"}) Online(id);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<RunningQuery> query, router.Start(Request({"a", "b", "c"})));
+  router.QueryResultReported("a", Result(query->id(), Rows(1)));
+  std::thread agents([&] {
+    absl::SleepFor(absl::Milliseconds(20));
+    router.QueryResultReported("b", Result(query->id(), Rows(1)));
+    router.QueryResultReported("c", Result(query->id(), Rows(1)));
+  });
+  RunningQuery::Taken taken = query->Take(absl::Seconds(10), int64_t{1} << 20, absl::Minutes(1));
+  agents.join();
+  EXPECT_TRUE(taken.ended);
+  ASSERT_EQ(taken.rows.size(), 3u);
+  EXPECT_EQ(taken.rows[0].agent_id(), "a");
+  EXPECT_EQ(taken.rows[2].agent_id(), "c");
+}
+
+// Gathering stops once about `max_bytes` of results wait, before the query ends: here a and b's
+// results fill it, and c answers only once the Take returned (or after 5 s, if it never did).
+TEST_F(QueryRouterTest, TakeGathersNoMoreThanMaxBytes) {
+  QueryRouter router = Router();
+  for (const char* id : {"a", "b", "c"}) Online(id);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<RunningQuery> query, router.Start(Request({"a", "b", "c"})));
+  const std::string rows = Rows(100);  // about 1 KiB each
+  router.QueryResultReported("a", Result(query->id(), rows));
+  absl::Notification returned;
+  bool returned_before_c = false;
+  std::thread agents([&] {
+    router.QueryResultReported("b", Result(query->id(), rows));
+    returned_before_c = returned.WaitForNotificationWithTimeout(absl::Seconds(5));
+    router.QueryResultReported("c", Result(query->id(), rows));
+  });
+  RunningQuery::Taken taken =
+      query->Take(absl::Seconds(10), static_cast<int64_t>(rows.size()) * 2, absl::Minutes(1));
+  returned.Notify();
+  agents.join();
+  EXPECT_TRUE(returned_before_c);
+  EXPECT_FALSE(taken.ended);
+  ASSERT_EQ(taken.rows.size(), 2u);
+  EXPECT_EQ(taken.rows[1].agent_id(), "b");
+  EXPECT_EQ(TakeAll(*query).size(), 1u);
 }
 
 }  // namespace
