@@ -1,5 +1,6 @@
 #include "server/agent/agent_hub.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -164,9 +165,19 @@ void AgentHub::MailDueMany(const std::vector<std::string>& agent_ids) {
 }
 
 void AgentHub::KickAll(const std::vector<std::shared_ptr<AgentSession>>& sessions) {
-  // Slices small enough that the last agent does not wait for everyone else's write to start.
-  constexpr size_t kSlice = 64;
-  kick_pool_.ParallelFor(sessions.size(), kSlice, [&](size_t i) { sessions[i]->Kick(); });
+  // The streams of one connection side by side, so that the pool's threads kick them at the same
+  // time: a write gRPC is handed while another of the same connection is under way goes out with
+  // it, in one sendmsg, where a write to an idle connection goes out alone.
+  std::vector<AgentSession*> order;
+  order.reserve(sessions.size());
+  for (const std::shared_ptr<AgentSession>& session : sessions) order.push_back(session.get());
+  std::sort(order.begin(), order.end(), [](const AgentSession* a, const AgentSession* b) {
+    return a->connection() < b->connection();
+  });
+  // Slices small enough that the threads work on one connection at once, and that the last agent
+  // does not wait for everyone else's write to start.
+  constexpr size_t kSlice = 8;
+  kick_pool_.ParallelFor(order.size(), kSlice, [&](size_t i) { order[i]->Kick(); });
 }
 
 void AgentHub::CloseAll() {

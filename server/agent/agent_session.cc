@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "absl/hash/hash.h"
 #include "fleet/v1/agent.pb.h"
 #include "rpc/grpc_status.h"
 #include "server/agent/agent_hub.h"
@@ -16,6 +17,7 @@ AgentSession::AgentSession(const AgentSessionDeps& deps, std::unique_ptr<rpc::Ac
       hub_(deps.hub),
       credentials_(deps.credentials),
       agent_id_(agent_id),
+      connection_(absl::Hash<std::string>{}(context().peer())),
       protocol_(deps.protocol, std::move(agent_id), std::move(policy), std::move(credentials)) {}
 
 void AgentSession::Start(const AgentSessionDeps& deps, std::unique_ptr<rpc::AcceptedCall> call,

@@ -40,6 +40,10 @@ class AgentSession final : public rpc::AsyncServerStream,
                     std::string agent_id, std::string policy, StreamCredentials credentials);
 
   const std::string& agent_id() const { return agent_id_; }
+  // Which connection the stream rides on, as a hash of the peer's address (a process playing many
+  // agents, as agent-sim does, multiplexes them on a few): the hub kicks the streams of one
+  // connection side by side.
+  size_t connection() const { return connection_; }
 
   // The protocol's server events (agent_protocol.h): the agent's policy has a new latest
   // revision; the agent was moved to `policy`; it was unenrolled; a newer stream of it took
@@ -65,6 +69,7 @@ class AgentSession final : public rpc::AsyncServerStream,
   AgentHub& hub_;
   CredentialWriter& credentials_;
   const std::string agent_id_;
+  const size_t connection_;
   AgentProtocol protocol_;
   // Belong to the write in flight (the protocol grants one at a time): set by whoever got the
   // kWrite, read by gRPC until OnWriteDone. `write_bytes_` keeps the buffer's bytes alive.
