@@ -85,7 +85,8 @@ class AgentHub final : public AgentDirectoryObserver, public MailboxObserver {
   bool Remove(const AgentSession& session) ABSL_LOCKS_EXCLUDED(mu_);
   // The agent's current session here, or null.
   std::shared_ptr<AgentSession> SessionOf(const std::string& agent_id) ABSL_LOCKS_EXCLUDED(mu_);
-  // Kicks every session in `sessions`, sharing them out with the kick pool when there are many.
+  // Kicks every session in `sessions`, the sessions of one connection side by side, sharing them
+  // out with the kick pool when there are many.
   void KickAll(const std::vector<std::shared_ptr<AgentSession>>& sessions);
   // The hub's thread: kicks the sessions MailDueMany queued, batch by batch.
   void RunMailKicks();
