@@ -27,15 +27,22 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 constexpr absl::Duration kEnrollTimeout = absl::Seconds(10);
-// Completion queues (a thread each) the agents' streams are spread over: a queue's cost per
-// operation grows with the operations outstanding on it (rpc/cq_pool.h).
-constexpr int kQueues = 32;
+// At most this many completion queues (a thread each) carry the agents' streams: a queue's cost
+// per operation grows with the operations outstanding on it (rpc/cq_pool.h).
+constexpr int kMaxQueues = 32;
 // fleetd refuses an enrollment with ABORTED when others with the same token keep winning the race
 // for its use count; an agent retries that (and an unreachable or slow server) a bounded number
 // of times, about 15 s in all.
 constexpr int kEnrollAttempts = 10;
 constexpr BackoffOptions kEnrollBackoff{.initial = absl::Milliseconds(100),
                                         .max = absl::Seconds(2)};
+
+// As few queues as `agents` streams need (rpc::kStreamsPerQueue each): every queue in use is a
+// thread the completions wake, and fewer busy threads batch more completions per wakeup.
+int QueuesFor(int64_t agents) {
+  const int64_t needed = (agents + rpc::kStreamsPerQueue - 1) / rpc::kStreamsPerQueue;
+  return static_cast<int>(std::clamp<int64_t>(needed, 1, kMaxQueues));
+}
 
 bool IsTransient(grpc::StatusCode code) {
   return code == grpc::StatusCode::ABORTED || code == grpc::StatusCode::UNAVAILABLE ||
@@ -191,7 +198,7 @@ Simulator::Simulator(SimulatorOptions options, std::unique_ptr<IdentityStore> id
     : options_(std::move(options)),
       identities_(std::move(identities)),
       channels_(std::move(channels)),
-      queues_(rpc::CqPool::ForClients(kQueues)),
+      queues_(rpc::CqPool::ForClients(QueuesFor(options_.agents))),
       timers_(std::make_unique<TimerThread>()),
       enrolled_(options_.agents) {}
 
