@@ -54,6 +54,14 @@ absl::Status AdminClient::FromGrpc(const grpc::Status& status, absl::Duration ti
                                                "endpoint (--http-addr)? fleetctl needs the admin "
                                                "API (--admin-addr)"));
       }
+      // What fleetd says to the watches it ends as it shuts down, and gRPC to the calls a server
+      // still has when its shutdown's grace is up: fleetd answered (so TLS or not is no
+      // question) and is going, or restarting.
+      if (absl::StrContains(status.error_message(), "fleetd is shutting down") ||
+          absl::StrContains(status.error_message(), "Cancelling all calls")) {
+        return absl::Status(
+            code, absl::StrCat("fleetd at ", address_, " shut down during the call (restarting?)"));
+      }
       if (tls_.has_value()) {
         if (std::string hint = rpc::DescribeTlsFailure(status.error_message(), *tls_);
             !hint.empty()) {

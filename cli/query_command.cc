@@ -39,7 +39,8 @@ void AddQueryCommand(CLI::App& app, const GlobalOptions& globals, CommandAction*
       "that did not answer (pending: asked, no answer in time; offline: not connected, never "
       "asked). It ends when every online target answered, or at --timeout.\n"
       "Exit 0 when every online target answered, 4 when some answered with an error, 5 when "
-      "--timeout came with some still pending.",
+      "--timeout came with some still pending, 1 when fleetd shut down (a restart) before they "
+      "answered: the summary then names them, and the query can be run again.",
       "TEXT", "The query, in the agents' language (e.g. osquery SQL); quote it.", &flags->query);
   SetExamples(command,
               {"fleetctl query 'SELECT name, version FROM os_version' -l env=prod",

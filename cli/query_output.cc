@@ -71,12 +71,17 @@ std::string QueryProgressLine(const v1::QueryProgress& progress) {
 }
 
 std::vector<std::string> QuerySummaryLines(const v1::QuerySummary& summary) {
+  const char* const ending = summary.interrupted() ? "; interrupted: fleetd shut down"
+                             : summary.timed_out() ? "; timed out"
+                                                   : "";
   std::vector<std::string> lines = {absl::StrCat("query ", summary.query_id(), ": ",
-                                                 QueryProgressLine(summary.progress()),
-                                                 summary.timed_out() ? "; timed out" : "")};
+                                                 QueryProgressLine(summary.progress()), ending)};
   if (!summary.pending_ids().empty()) {
     lines.push_back(absl::StrCat("pending (", WithThousands(summary.pending_ids_size()),
-                                 ", asked, no answer in time): ", IdList(summary.pending_ids())));
+                                 summary.interrupted()
+                                     ? ", asked, no answer before fleetd shut down"
+                                     : ", asked, no answer in time",
+                                 "): ", IdList(summary.pending_ids())));
   }
   if (!summary.offline_ids().empty()) {
     lines.push_back(absl::StrCat("offline (", WithThousands(summary.offline_ids_size()),
@@ -91,6 +96,12 @@ absl::Status QueryOutcome(const v1::QuerySummary& summary, const std::string& ti
     return absl::FailedPreconditionError(absl::StrCat(
         WithThousands(progress.errors()), " of ", WithThousands(progress.answered()),
         " agents that answered query ", summary.query_id(), " reported an error (shown above)"));
+  }
+  if (summary.interrupted() && progress.pending() > 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "fleetd shut down before query ", summary.query_id(),
+        " ended: ", WithThousands(progress.pending()),
+        " online agents had not answered (named above); run it again once fleetd serves"));
   }
   if (summary.timed_out() && progress.pending() > 0) {
     return absl::DeadlineExceededError(

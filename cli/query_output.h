@@ -32,12 +32,14 @@ std::vector<std::string> QueryRowsNotes(const v1::QueryRows& rows);
 std::string QueryProgressLine(const v1::QueryProgress& progress);
 
 // The summary for stderr, one line each: "query ID: " and the progress line, with "; timed out"
-// when it did; then "pending (N, asked, no answer in time): ID, ID, ..." and "offline (N, not
-// connected, not asked): ID, ..." when there are any, every id named.
+// when it did ("; interrupted: fleetd shut down" when fleetd ended it shutting down); then
+// "pending (N, asked, no answer in time): ID, ID, ..." and "offline (N, not connected, not
+// asked): ID, ..." when there are any, every id named.
 std::vector<std::string> QuerySummaryLines(const v1::QuerySummary& summary);
 
 // How the query ends (exit_codes.h): FAILED_PRECONDITION (exit 4) when some target answered
 // with an error (also after a timeout: a known failure outranks an unfinished wait),
+// UNAVAILABLE (exit 1) when fleetd shut down with online targets still pending,
 // DEADLINE_EXCEEDED (exit 5) when the deadline came with online targets still pending, else OK:
 // every online target answered (offline targets, never asked, do not count against it).
 absl::Status QueryOutcome(const v1::QuerySummary& summary, const std::string& timeout);

@@ -369,9 +369,10 @@ grpc::Status AdminService::WatchRolloutStatus(grpc::ServerContext* context,
                                               const v1::GetRolloutStatusRequest* request,
                                               grpc::ServerWriter<v1::RolloutStatus>* writer) {
   return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
-    return rollouts_.Watch(
-        *request, [&](const v1::RolloutStatus& status) { return writer->Write(status); },
-        [&] { return context->IsCancelled(); });
+    return Watching(*context, [&](const std::function<bool()>& stop) {
+      return rollouts_.Watch(
+          *request, [&](const v1::RolloutStatus& status) { return writer->Write(status); }, stop);
+    });
   });
 }
 
@@ -424,9 +425,10 @@ grpc::Status AdminService::WatchAction(grpc::ServerContext* context,
                                        grpc::ServerWriter<v1::Action>* writer) {
   return Handle(context, v1::ROLE_VIEWER, [&](const Principal&) {
     return WithActions([&](ActionService& actions) {
-      return actions.Watch(
-          *request, [&](const v1::Action& action) { return writer->Write(action); },
-          [&] { return context->IsCancelled(); });
+      return Watching(*context, [&](const std::function<bool()>& stop) {
+        return actions.Watch(
+            *request, [&](const v1::Action& action) { return writer->Write(action); }, stop);
+      });
     });
   });
 }
@@ -438,6 +440,17 @@ grpc::Status AdminService::ListActionTargets(grpc::ServerContext* context,
     return WithActions(
         [&](ActionService& actions) { return Assign(actions.ListTargets(*request), response); });
   });
+}
+
+absl::Status AdminService::Watching(
+    const grpc::ServerContext& context,
+    const std::function<absl::Status(const std::function<bool()>&)>& watch) {
+  absl::Status watched = watch([&] { return context.IsCancelled() || ending_watches_.load(); });
+  if (watched.ok() && ending_watches_.load() && !context.IsCancelled()) {
+    return absl::UnavailableError(
+        "fleetd is shutting down; watch again once it (or another replica) serves");
+  }
+  return watched;
 }
 
 grpc::Status AdminService::RunQuery(grpc::ServerContext* context,

@@ -5,6 +5,7 @@
 #ifndef FLEETD_SERVER_ADMIN_ADMIN_SERVICE_H_
 #define FLEETD_SERVER_ADMIN_ADMIN_SERVICE_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -141,6 +142,11 @@ class AdminService final : public v1::AdminService::Service {
 
   AdminTokenService& admin_tokens() { return admin_tokens_; }
 
+  // fleetd is shutting down: the watches open now (WatchAction, WatchRolloutStatus) and any
+  // started later end at once with UNAVAILABLE, which their callers take as "reconnect" (to this
+  // fleetd once it is back, or to another replica), rather than when the server's grace is up.
+  void EndWatches() { ending_watches_.store(true); }
+
  private:
   // An RPC that writes: its name, and what it acted on, asked once the call is done (so that it
   // can name what the call created).
@@ -157,6 +163,10 @@ class AdminService final : public v1::AdminService::Service {
   // a refused role included.
   grpc::Status Handle(grpc::ServerContext* context, v1::Role role, const Mutation& mutation,
                       const std::function<absl::Status(const Principal&)>& body);
+  // Runs `watch` with a stop function true once the caller went or EndWatches was called; in the
+  // latter case, a watch that ended OK is UNAVAILABLE for the caller.
+  absl::Status Watching(const grpc::ServerContext& context,
+                        const std::function<absl::Status(const std::function<bool()>&)>& watch);
   // Handle's work; `mutation` is null for a read.
   grpc::Status Serve(grpc::ServerContext* context, v1::Role role, const Mutation* mutation,
                      const std::function<absl::Status(const Principal&)>& body);
@@ -175,6 +185,7 @@ class AdminService final : public v1::AdminService::Service {
   std::optional<ActionService> actions_;
   // Runs `body` with the action service, or answers UNAVAILABLE without one.
   absl::Status WithActions(const std::function<absl::Status(ActionService&)>& body);
+  std::atomic<bool> ending_watches_{false};
 };
 
 }  // namespace fleet::server

@@ -407,6 +407,11 @@ void FleetdServer::Shutdown(absl::Duration grace) {
   // down (gRPC would leak it).
   agent_acceptor_->Stop();
   admin_acceptor_->Stop();
+  // Running live queries end now, their callers told why, rather than cut off with nothing when
+  // the grace period is up (their agents are about to go); watches end too, and their callers
+  // reconnect.
+  control_->queries().Interrupt();
+  admin_service_->EndWatches();
   // Agents hear GoAway first and reconnect with backoff, to this fleetd once it is back or to
   // another one.
   agent_service_->GoAway();

@@ -148,6 +148,7 @@ v1::QuerySummary RunningQuery::Summary() {
   summary.set_query_id(id_);
   *summary.mutable_progress() = ProgressLocked();
   summary.set_timed_out(timed_out_);
+  summary.set_interrupted(interrupted_);
   for (const Target& target : targets_) {
     if (target.state == TargetState::kPending) {
       summary.add_pending_ids(target.target.agent_id);
@@ -201,6 +202,10 @@ absl::StatusOr<std::unique_ptr<RunningQuery>> QueryRouter::Start(QueryRequest re
   }
   {
     absl::MutexLock lock(&mu_);
+    if (interrupted_) {
+      return absl::UnavailableError(
+          "fleetd is shutting down; run the query again once it (or another replica) serves");
+    }
     if (static_cast<int64_t>(queries_.size()) >= limits_.max_concurrent) {
       return absl::ResourceExhaustedError(
           absl::StrCat("fleetd runs as many live queries as it allows (", limits_.max_concurrent,
@@ -243,6 +248,17 @@ void QueryRouter::QueryResultReported(const std::string& agent_id, const v1::Que
   auto found = queries_.find(result.id());
   if (found == queries_.end()) return;  // unknown or ended and let go
   found->second->Report(agent_id, result);
+}
+
+void QueryRouter::Interrupt() {
+  absl::MutexLock lock(&mu_);
+  interrupted_ = true;
+  for (auto& [id, query] : queries_) {
+    absl::MutexLock query_lock(&query->mu_);
+    if (query->ended_) continue;
+    query->ended_ = true;
+    query->interrupted_ = true;
+  }
 }
 
 int64_t QueryRouter::running() {

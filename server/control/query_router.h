@@ -109,7 +109,7 @@ class RunningQuery {
              absl::Duration gather = absl::ZeroDuration());
 
   // Where the query stands: final once Take said `ended`. timed_out when the deadline came
-  // before every asked target answered.
+  // before every asked target answered; interrupted when the router's Interrupt ended it.
   v1::QuerySummary Summary();
 
  private:
@@ -153,6 +153,7 @@ class RunningQuery {
   absl::Mutex mu_;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   bool timed_out_ ABSL_GUARDED_BY(mu_) = false;
+  bool interrupted_ ABSL_GUARDED_BY(mu_) = false;
   int64_t answered_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t errors_ ABSL_GUARDED_BY(mu_) = 0;
   // Results not taken yet, and the bytes they count for against limits_.max_bytes.
@@ -180,6 +181,11 @@ class QueryRouter final : public QueryReportSink {
   // QueryReportSink: on completion-queue threads; appends and signals, nothing more.
   void QueryResultReported(const std::string& agent_id, const v1::QueryResult& result) override;
 
+  // fleetd is shutting down: ends every running query now, marked interrupted (its caller takes
+  // what came and the summary at once, not when the server cancels the call), and refuses
+  // queries started from now on with UNAVAILABLE. Idempotent.
+  void Interrupt();
+
   // Queries running now (for metrics).
   int64_t running();
   // Shared store: where targets online through other replicas are asked; set before queries
@@ -200,6 +206,7 @@ class QueryRouter final : public QueryReportSink {
 
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, RunningQuery*> queries_ ABSL_GUARDED_BY(mu_);  // not owned
+  bool interrupted_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace fleet::server

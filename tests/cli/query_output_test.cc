@@ -129,5 +129,27 @@ TEST(QueryOutcomeTest, ExitCodes) {
             "3 of 10 agents that answered query 0123456789ab reported an error (shown above)");
 }
 
+// A query fleetd ended while shutting down says so, names who had not answered, and exits 1
+// (fleetd went away), unless every online target had answered.
+TEST(QueryOutcomeTest, InterruptedByAShutdown) {
+  v1::QuerySummary summary;
+  summary.set_query_id("0123456789ab");
+  *summary.mutable_progress() = Progress(3, 1, 0, 0);
+  summary.set_interrupted(true);
+  summary.add_pending_ids("aaaaaaaaaaaa");
+  EXPECT_THAT(QuerySummaryLines(summary),
+              ElementsAre("query 0123456789ab: 3/4 answered, 1 pending, 0 offline; interrupted: "
+                          "fleetd shut down",
+                          "pending (1, asked, no answer before fleetd shut down): aaaaaaaaaaaa"));
+  absl::Status cut = QueryOutcome(summary, "30s");
+  EXPECT_EQ(ExitCodeFor(cut), kExitError);
+  EXPECT_EQ(cut.message(),
+            "fleetd shut down before query 0123456789ab ended: 1 online agents had not answered "
+            "(named above); run it again once fleetd serves");
+  *summary.mutable_progress() = Progress(4, 0, 0, 0);
+  summary.clear_pending_ids();
+  EXPECT_EQ(ExitCodeFor(QueryOutcome(summary, "30s")), kExitOk);
+}
+
 }  // namespace
 }  // namespace fleet::cli

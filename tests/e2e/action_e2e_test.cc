@@ -1,7 +1,8 @@
 // End-to-end: actions from the admin API to agents on real Connect streams of a real fleetd:
 // only the targets get them, an offline target gets one when it connects (but not once it
 // expired), a cancel stops the targets that did not get it, results survive a restart, a watch
-// ends when the action is done, and one stream never gets an action twice. Where a test shows
+// ends when the action is done (and at once, UNAVAILABLE, when fleetd shuts down), and one
+// stream never gets an action twice. Where a test shows
 // that something does NOT arrive, it sends a later action to the same agent and checks that this
 // one comes first: no waiting on time.
 #include <grpcpp/client_context.h>
@@ -19,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "fleet/v1/admin.grpc.pb.h"
 #include "fleet/v1/agent.grpc.pb.h"
+#include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -34,6 +36,7 @@ namespace {
 using google::protobuf::util::TimeUtil;
 using testing::CommandResult;
 using testing::FleetdProcess;
+using ::testing::HasSubstr;
 using testing::TempDir;
 using testing::TestAgent;
 
@@ -149,10 +152,24 @@ class ActionE2eTest : public ::testing::Test {
     return agent;
   }
 
+  // Opens WatchAction on `action_id`, with the bootstrap token and a 30 s deadline; `context`
+  // must outlive the reader.
+  std::unique_ptr<grpc::ClientReader<v1::Action>> Watch(grpc::ClientContext& context,
+                                                        const std::string& action_id) {
+    watch_stub_ = v1::AdminService::NewStub(
+        grpc::CreateChannel(fleetd_->admin_address(), grpc::InsecureChannelCredentials()));
+    context.AddMetadata("authorization", "Bearer " + admin_token_);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    v1::GetActionRequest request;
+    request.set_id(action_id);
+    return watch_stub_->WatchAction(&context, request);
+  }
+
   TempDir tmp_;
   std::unique_ptr<FleetdProcess> fleetd_;
   std::string admin_token_;
   std::string enrollment_token_;
+  std::unique_ptr<v1::AdminService::Stub> watch_stub_;  // Watch's
 };
 
 // An action to a label selector reaches the agents it selects and no other.
@@ -311,14 +328,8 @@ TEST_F(ActionE2eTest, WatchEndsWhenEveryTargetFinished) {
   const v1::EnrollResponse identity = Enroll("watched");
   auto agent = Connect(identity);
   const v1::Action action = CreateFor({identity.agent_id()});
-  auto stub = v1::AdminService::NewStub(
-      grpc::CreateChannel(fleetd_->admin_address(), grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
-  context.AddMetadata("authorization", "Bearer " + admin_token_);
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-  v1::GetActionRequest request;
-  request.set_id(action.id());
-  std::unique_ptr<grpc::ClientReader<v1::Action>> watch = stub->WatchAction(&context, request);
+  std::unique_ptr<grpc::ClientReader<v1::Action>> watch = Watch(context, action.id());
   v1::Action seen;
   ASSERT_TRUE(watch->Read(&seen));
   EXPECT_FALSE(seen.done());
@@ -331,6 +342,24 @@ TEST_F(ActionE2eTest, WatchEndsWhenEveryTargetFinished) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_TRUE(last.done());
   EXPECT_EQ(last.counts().succeeded(), 1);
+}
+
+// fleetd shutting down ends an open watch with UNAVAILABLE saying so (its caller reconnects),
+// rather than holding it until the server's grace is up and cutting it off.
+TEST_F(ActionE2eTest, AShutdownEndsAWatchWithUnavailable) {
+  // Its target offline: the action stays pending, and the watch open.
+  const v1::EnrollResponse identity = Enroll("watched-at-shutdown");
+  const v1::Action action = CreateFor({identity.agent_id()});
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::Action>> watch = Watch(context, action.id());
+  v1::Action seen;
+  ASSERT_TRUE(watch->Read(&seen));
+  ASSERT_OK(fleetd_->Stop());
+  while (watch->Read(&seen)) {
+  }
+  grpc::Status status = watch->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(status.error_message(), HasSubstr("fleetd is shutting down"));
 }
 
 // Bad requests are INVALID_ARGUMENT naming the field, through the real API.

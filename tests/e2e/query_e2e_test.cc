@@ -1,7 +1,8 @@
 // End-to-end: live queries from the admin API's RunQuery to agents on real Connect streams of a
 // real fleetd: a query ends as soon as the online targets answered and names the offline ones,
 // more queries than --max-concurrent-queries are refused, results over the limits are cut and
-// marked, and bad input is refused naming the field.
+// marked, a shutdown ends a running query with its summary, and bad input is refused naming the
+// field.
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -110,6 +112,18 @@ class QueryE2eTest : public ::testing::Test {
     EXPECT_TRUE(agent->Hello());
     EXPECT_TRUE(agent->ApplyNext().has_value());
     return agent;
+  }
+
+  struct OnlineAgent {
+    v1::EnrollResponse identity;
+    std::unique_ptr<TestAgent> agent;
+    const std::string& id() const { return identity.agent_id(); }
+  };
+  // A new agent, enrolled with `hostname` and online (as Connect).
+  OnlineAgent EnrollAndConnect(const std::string& hostname) {
+    OnlineAgent online{.identity = Enroll(hostname)};
+    online.agent = Connect(online.identity);
+    return online;
   }
 
   v1::RunQueryRequest Request(const std::vector<std::string>& agent_ids,
@@ -256,6 +270,38 @@ TEST_F(QueryE2eTest, TooManyConcurrentQueries) {
   ASSERT_TRUE(again.status.ok()) << again.status.error_message();
   ASSERT_NE(again.Summary(), nullptr);
   EXPECT_EQ(again.Summary()->progress().answered(), 1);
+}
+
+// fleetd shutting down ends a running query with its summary, marked interrupted and naming the
+// target that had not answered, instead of cutting the call off with nothing.
+TEST_F(QueryE2eTest, AShutdownEndsARunningQueryWithItsSummary) {
+  StartFleetd();
+  const OnlineAgent quiet = EnrollAndConnect("quiet");
+  const OnlineAgent answering = EnrollAndConnect("answering");
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::QueryEvent>> reader =
+      StartQuery(context, Request({quiet.id(), answering.id()}));
+  const v1::QueryEvent started = ReadStarted(*reader);
+  std::optional<v1::AgentQuery> asked = testing::NextQuery(*answering.agent);
+  ASSERT_TRUE(asked.has_value());
+  ASSERT_TRUE(testing::SendQueryResult(*answering.agent, asked->id(), Rows(2)));
+  // The answer is in before fleetd goes: it waits among the results.
+  std::vector<v1::QueryEvent> before;
+  v1::QueryEvent event;
+  while (before.empty() || !before.back().has_results()) {
+    ASSERT_TRUE(reader->Read(&event));
+    before.push_back(event);
+  }
+  ASSERT_OK(fleetd_->Stop());
+  QueryRun run = Finish(*reader);
+  EXPECT_TRUE(run.status.ok()) << run.status.error_message();
+  ASSERT_NE(run.Summary(), nullptr);
+  const v1::QuerySummary& summary = *run.Summary();
+  EXPECT_EQ(summary.query_id(), started.query_id());
+  EXPECT_TRUE(summary.interrupted());
+  EXPECT_FALSE(summary.timed_out());
+  EXPECT_EQ(summary.progress().answered(), 1);
+  EXPECT_THAT(summary.pending_ids(), ElementsAre(quiet.id()));
 }
 
 // An answer over --query-max-rows-per-agent is cut to the limit and marked truncated; one over

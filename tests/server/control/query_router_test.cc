@@ -19,6 +19,7 @@ namespace fleet::server {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 v1::QueryResult Result(const std::string& query_id, const std::string& rows_json, bool last = true,
@@ -183,6 +184,30 @@ TEST_F(QueryRouterTest, DeadlineEndsWithPendingListed) {
   EXPECT_EQ(summary.progress().answered(), 1);
   EXPECT_EQ(summary.progress().pending(), 2);
   EXPECT_THAT(summary.pending_ids(), ElementsAre("a", "c"));
+}
+
+// Shutting down ends every running query at once, interrupted (not timed out), with what came
+// kept for the caller and the pending named; later results are dropped and new queries refused.
+TEST_F(QueryRouterTest, InterruptEndsRunningQueriesAndRefusesNewOnes) {
+  QueryRouter router = Router();
+  for (const char* id : {"a", "b"}) Online(id);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<RunningQuery> query, router.Start(Request({"a", "b"})));
+  router.QueryResultReported("b", Result(query->id(), Rows(2)));
+  router.Interrupt();
+  router.QueryResultReported("a", Result(query->id(), Rows(1)));  // too late
+  bool ended = false;
+  std::vector<v1::QueryRows> rows = TakeAll(*query, &ended);
+  EXPECT_TRUE(ended);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].agent_id(), "b");
+  v1::QuerySummary summary = query->Summary();
+  EXPECT_TRUE(summary.interrupted());
+  EXPECT_FALSE(summary.timed_out());
+  EXPECT_EQ(summary.progress().answered(), 1);
+  EXPECT_THAT(summary.pending_ids(), ElementsAre("a"));
+  absl::StatusOr<std::unique_ptr<RunningQuery>> late = router.Start(Request({"a"}));
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(late.status().message(), HasSubstr("shutting down"));
 }
 
 // A caller that goes away ends the query: its mail leaves the mailbox, its place is freed and
