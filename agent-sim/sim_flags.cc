@@ -30,6 +30,14 @@ void AddSimFlags(CLI::App& app, SimFlags& flags) {
                  "Where each agent's identity is kept (sim-<i>.json), so that another run "
                  "resumes as the same agents without enrolling again")
       ->capture_default_str();
+  app.add_option("--hostname-prefix", flags.hostname_prefix,
+                 "Agent i enrolls with the hostname PREFIX<i>; give each agent-sim run against one "
+                 "fleetd its own, so that its agents can be told apart")
+      ->capture_default_str();
+  app.add_option("--label", flags.labels,
+                 "KEY=VALUE, repeatable: a label every agent enrolls with, besides sim=true (an "
+                 "agent resumed from --state-dir keeps the labels it has)")
+      ->type_name("KEY=VALUE");
   app.add_option("--duration", flags.duration,
                  "How long to run, e.g. 30s, 5m, 1h (default: until SIGINT or SIGTERM)");
   app.add_option("--nack-rate", flags.nack_rate,
@@ -101,6 +109,15 @@ absl::StatusOr<SimulatorOptions> SimulatorOptionsFrom(const SimFlags& flags,
                            .state_dir = flags.state_dir,
                            .nack_rate = flags.nack_rate,
                            .seed = flags.seed};
+  options.hostname_prefix = flags.hostname_prefix;
+  for (const std::string& label : flags.labels) {
+    const size_t equals = label.find('=');
+    if (equals == 0 || equals == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--label: \"", label, "\" is not KEY=VALUE, e.g. ring=canary"));
+    }
+    options.labels[label.substr(0, equals)] = label.substr(equals + 1);
+  }
   absl::StatusOr<absl::Duration> action_duration =
       ParseDelay("--action-duration", flags.action_duration);
   if (!action_duration.ok()) return action_duration.status();

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
@@ -19,6 +20,9 @@ struct SimFlags {
   int agents = 0;
   int connections = 0;
   std::string state_dir = "agent-sim-state";
+  std::string hostname_prefix = "sim-";
+  // "KEY=VALUE", as typed.
+  std::vector<std::string> labels;
   std::string duration;
   double nack_rate = 0.0;
   uint64_t seed = 1;

@@ -55,6 +55,7 @@ void StoreMax(std::atomic<int64_t>& target, int64_t value) {
   }
 }
 
+// The name agent `index`'s identity is kept under in the state directory, whatever its hostname.
 std::string AgentName(int index) { return absl::StrCat("sim-", index); }
 
 // `options.connections` channels (one per agent for 0) to `server`.
@@ -263,7 +264,7 @@ absl::StatusOr<AgentIdentity> Simulator::IdentityOf(int index) {
   if (!saved.ok()) return saved.status();
   if (saved->has_value()) return **saved;
 
-  absl::StatusOr<v1::EnrollResponse> response = EnrollWithRetries(name, index);
+  absl::StatusOr<v1::EnrollResponse> response = EnrollWithRetries(index);
   if (!response.ok()) return response.status();
   AgentIdentity identity{.agent_id = response->agent_id(),
                          .agent_secret = response->agent_secret(),
@@ -274,15 +275,19 @@ absl::StatusOr<AgentIdentity> Simulator::IdentityOf(int index) {
   return identity;
 }
 
-absl::StatusOr<v1::EnrollResponse> Simulator::EnrollWithRetries(const std::string& name,
-                                                                int index) {
+std::string Simulator::Hostname(int index) const {
+  return absl::StrCat(options_.hostname_prefix, index);
+}
+
+absl::StatusOr<v1::EnrollResponse> Simulator::EnrollWithRetries(int index) {
   v1::EnrollRequest request;
   request.set_enrollment_token(options_.enroll_token);
   v1::AgentFacts& facts = *request.mutable_facts();
-  facts.set_hostname(name);
+  facts.set_hostname(Hostname(index));
   facts.set_os("linux");
   facts.set_arch("amd64");
   facts.set_agent_version(FLEETD_VERSION);
+  facts.mutable_labels()->insert(options_.labels.begin(), options_.labels.end());
   (*facts.mutable_labels())["sim"] = "true";
   const std::vector<std::shared_ptr<grpc::Channel>> servers = ChannelsOf(index);
   absl::BitGen rng;
@@ -299,8 +304,9 @@ absl::StatusOr<v1::EnrollResponse> Simulator::EnrollWithRetries(const std::strin
     const grpc::Status status = stub->Enroll(&context, request, &response);
     if (status.ok()) return response;
     if (attempt == kEnrollAttempts || !IsTransient(status.error_code())) {
-      return absl::Status(FromGrpcStatus(status).code(),
-                          absl::StrCat("enrolling ", name, ": ", status.error_message()));
+      return absl::Status(
+          FromGrpcStatus(status).code(),
+          absl::StrCat("enrolling ", AgentName(index), ": ", status.error_message()));
     }
     absl::SleepFor(backoff.Next());
   }
@@ -377,7 +383,7 @@ void Simulator::Start() {
     if (!enrolled_[index].has_value()) continue;
     const uint64_t seed = options_.seed * 2'000'003 + static_cast<uint64_t>(index);
     sim_agents_.push_back(
-        std::make_unique<SimAgent>(AgentName(index), options_.behavior, seed, *timers_, activity_));
+        std::make_unique<SimAgent>(Hostname(index), options_.behavior, seed, *timers_, activity_));
     connections_.push_back(NewConnection(index, *enrolled_[index], *sim_agents_.back()));
     sim_agents_.back()->Attach(*connections_.back());
     connections_.back()->Start();

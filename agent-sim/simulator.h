@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,10 @@ struct SimulatorOptions {
   // Where identities live, one file per agent ("sim-<i>.json"), so that a second run resumes as
   // the same agents without enrolling again.
   std::string state_dir = "agent-sim-state";
+  // Agent i enrolls with the hostname hostname_prefix + i.
+  std::string hostname_prefix = "sim-";
+  // Labels every agent enrolls with, besides sim=true.
+  std::map<std::string, std::string> labels;
   // Each agent nacks an update with this probability (0 to 1), from a generator seeded per agent,
   // so that a run repeats the same choices.
   double nack_rate = 0.0;
@@ -148,8 +153,10 @@ class Simulator {
             std::vector<std::vector<std::shared_ptr<grpc::Channel>>> channels);
   // Enrolls agent `index`, or returns its saved identity.
   absl::StatusOr<AgentIdentity> IdentityOf(int index);
-  // Enroll for agent `index` called `name`, retrying transient refusals a bounded number of times.
-  absl::StatusOr<v1::EnrollResponse> EnrollWithRetries(const std::string& name, int index);
+  // Enroll for agent `index`, retrying transient refusals a bounded number of times.
+  absl::StatusOr<v1::EnrollResponse> EnrollWithRetries(int index);
+  // Agent `index`'s hostname: options_.hostname_prefix and the index.
+  std::string Hostname(int index) const;
   // The connection of agent `index`, its actions and queries handled by `agent`.
   std::unique_ptr<AgentConnection> NewConnection(int index, const AgentIdentity& identity,
                                                  SimAgent& agent);

@@ -1,6 +1,7 @@
 #include "agent-sim/sim_flags.h"
 
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,35 @@ TEST(SimFlagsTest, ParsesEveryFlag) {
   EXPECT_DOUBLE_EQ(flags.nack_rate, 0.25);
   EXPECT_EQ(flags.report, "r.json");
   EXPECT_EQ(flags.state_dir, "agent-sim-state");
+}
+
+// --hostname-prefix names the agents; each --label adds one, and one that is not KEY=VALUE
+// names the flag.
+TEST(SimFlagsTest, HostnamePrefixAndLabels) {
+  SimFlags flags;
+  ASSERT_EQ(Parse({"--server", "127.0.0.1:8220", "--enroll-token-file", "t", "--agents", "2",
+                   "--hostname-prefix", "canary-", "--label", "ring=canary", "--label", "zone=a=1"},
+                  flags),
+            "");
+  ASSERT_OK_AND_ASSIGN(SimulatorOptions options, SimulatorOptionsFrom(flags, "fenr_x"));
+  EXPECT_EQ(options.hostname_prefix, "canary-");
+  EXPECT_EQ(options.labels,
+            (std::map<std::string, std::string>{{"ring", "canary"}, {"zone", "a=1"}}));
+  SimFlags defaults;
+  ASSERT_EQ(Parse({"--server", "s:1", "--enroll-token-file", "t", "--agents", "1"}, defaults), "");
+  ASSERT_OK_AND_ASSIGN(SimulatorOptions plain, SimulatorOptionsFrom(defaults, "fenr_x"));
+  EXPECT_EQ(plain.hostname_prefix, "sim-");
+  EXPECT_TRUE(plain.labels.empty());
+  for (const char* bad : {"ring", "=canary"}) {
+    SimFlags bad_flags;
+    ASSERT_EQ(
+        Parse({"--server", "s:1", "--enroll-token-file", "t", "--agents", "1", "--label", bad},
+              bad_flags),
+        "");
+    absl::StatusOr<SimulatorOptions> refused = SimulatorOptionsFrom(bad_flags, "fenr_x");
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(refused.status().message().find("--label"), std::string::npos) << bad;
+  }
 }
 
 // The required flags are required.
