@@ -62,9 +62,14 @@ absl::Status ActionOutcome(const v1::Action& action, bool timed_out, const std::
   const v1::ActionCounts& counts = action.counts();
   if (DecideAction(action) == ActionVerdict::kSucceeded) return absl::OkStatus();
   if (Unsuccessful(counts) > 0) {
+    // At the timeout some targets are unfinished too: the line says so, and why it ended.
+    const std::string ending = timed_out && Unfinished(counts) > 0
+                                   ? absl::StrCat(" and ", WithThousands(Unfinished(counts)),
+                                                  " were unfinished after ", timeout)
+                                   : "";
     return absl::FailedPreconditionError(
         absl::StrCat("action ", action.id(), ": ", WithThousands(Unsuccessful(counts)), " of ",
-                     WithThousands(counts.targets()), " targets did not succeed (",
+                     WithThousands(counts.targets()), " targets did not succeed", ending, " (",
                      CountsText(counts), "); see fleetctl describe action ", action.id()));
   }
   if (timed_out) {

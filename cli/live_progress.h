@@ -56,7 +56,7 @@ using WatchAttempt = std::function<absl::Status(absl::Duration remaining, bool& 
 
 // Runs `attempt` until it returns OK (returns OK), `deadline` passes (DEADLINE_EXCEEDED, also
 // when the attempt reports it), or it fails with a status that is not Reconnectable (returned).
-// Between attempts it waits with backoff (250 ms doubling to 5 s, jittered, never past the
+// Between attempts it waits with backoff (250 ms doubling to 2 s, jittered, never past the
 // deadline), saying so on `progress`. With an infinite deadline it is deliberately unbounded: the
 // operator asked to wait however long it takes.
 absl::Status WatchUntil(absl::Time deadline, ProgressLine& progress, const WatchAttempt& attempt);

@@ -88,6 +88,12 @@ TEST(ActionOutcomeTest, MessagesNameTheActionAndCounts) {
   EXPECT_EQ(failed.message(),
             "action 3f9c2a7b1e04: 3 of 1,000 targets did not succeed (997/1,000 succeeded, 2 "
             "failed, 1 rejected); see fleetctl describe action 3f9c2a7b1e04");
+  absl::Status cut =
+      ActionOutcome(Action({.pending = 400, .succeeded = 578, .failed = 22}), true, "3m");
+  EXPECT_EQ(cut.message(),
+            "action 3f9c2a7b1e04: 22 of 1,000 targets did not succeed and 400 were unfinished "
+            "after 3m (578/1,000 succeeded, 400 pending, 22 failed); see fleetctl describe action "
+            "3f9c2a7b1e04");
   absl::Status late = ActionOutcome(Action({.pending = 5, .succeeded = 5}), true, "30s");
   EXPECT_EQ(late.message(),
             "action 3f9c2a7b1e04 not finished after 30s (5/10 succeeded, 5 pending)");
