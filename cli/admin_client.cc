@@ -82,6 +82,14 @@ absl::Status AdminClient::FromGrpc(const grpc::Status& status, absl::Duration ti
           code, absl::StrCat("cannot reach fleetd at ", address_, ": ",
                              DescribeUnreachable(status.error_message()), "; is it running?"));
     }
+    case grpc::StatusCode::CANCELLED:
+      // fleetctl cancels no call it still waits on: a server that is shutting down refuses the
+      // calls that reach it meanwhile so, with no more words than the code's name.
+      return absl::Status(
+          code, absl::StrCat("fleetd at ", address_, " cancelled the call (shutting down?)",
+                             status.error_message().empty() || status.error_message() == "CANCELLED"
+                                 ? ""
+                                 : absl::StrCat(": ", status.error_message())));
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return absl::Status(code,
                           absl::StrCat("fleetd at ", address_, " did not answer within ",
