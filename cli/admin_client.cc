@@ -22,6 +22,9 @@ grpc::ChannelArguments ChannelArgs() {
   grpc::ChannelArguments arguments;
   arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
   arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  // Its own connections: a new channel (AdminClient::new_channel_next_) must not share the old
+  // one's, which waits out its backoff.
+  arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   return arguments;
 }
 
@@ -117,10 +120,13 @@ absl::Status AdminClient::FromGrpc(const grpc::Status& status, absl::Duration ti
 
 std::unique_ptr<AdminClient> AdminClient::Create(const std::string& address,
                                                  const std::string& token, absl::Duration timeout) {
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      GrpcTarget(address), grpc::InsecureChannelCredentials(), ChannelArgs());
-  return std::unique_ptr<AdminClient>(
-      new AdminClient(address, token, timeout, std::nullopt, v1::AdminService::NewStub(channel)));
+  Connect connect = [target =
+                         GrpcTarget(address)]() -> absl::StatusOr<std::shared_ptr<grpc::Channel>> {
+    return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), ChannelArgs());
+  };
+  std::shared_ptr<grpc::Channel> channel = *connect();
+  return std::unique_ptr<AdminClient>(new AdminClient(address, token, timeout, std::nullopt,
+                                                      std::move(connect), std::move(channel)));
 }
 
 absl::StatusOr<std::unique_ptr<AdminClient>> AdminClient::Create(
@@ -131,21 +137,24 @@ absl::StatusOr<std::unique_ptr<AdminClient>> AdminClient::Create(
   if (options.server_name.empty() && address.find(',') != std::string::npos) {
     options.server_name = FirstHost(address);
   }
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      rpc::CreateTlsChannel(GrpcTarget(address), options, ChannelArgs());
+  Connect connect = [target = GrpcTarget(address), options] {
+    return rpc::CreateTlsChannel(target, options, ChannelArgs());
+  };
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = connect();
   if (!channel.ok()) return channel.status();
   return std::unique_ptr<AdminClient>(
-      new AdminClient(address, token, timeout, tls, v1::AdminService::NewStub(*channel)));
+      new AdminClient(address, token, timeout, tls, std::move(connect), *std::move(channel)));
 }
 
 AdminClient::AdminClient(std::string address, std::string token, absl::Duration timeout,
-                         std::optional<rpc::ClientTlsOptions> tls,
-                         std::unique_ptr<v1::AdminService::Stub> stub)
+                         std::optional<rpc::ClientTlsOptions> tls, Connect connect,
+                         std::shared_ptr<grpc::Channel> channel)
     : address_(std::move(address)),
       token_(std::move(token)),
       timeout_(timeout),
       tls_(std::move(tls)),
-      stub_(std::move(stub)) {}
+      connect_(std::move(connect)),
+      stub_(v1::AdminService::NewStub(std::move(channel))) {}
 
 bool AdminClient::IsSendableToken(std::string_view token) {
   return std::all_of(token.begin(), token.end(), [](char c) { return c >= 0x20 && c <= 0x7E; });
@@ -299,6 +308,14 @@ absl::Status AdminClient::ReadStream(const Request& request, absl::Duration time
                                                                         const Request&),
                                      const std::function<bool(const Message&)>& on_message,
                                      const absl::Status& ended_ok) {
+  if (new_channel_next_) {
+    // Kept on the old channel when a new one cannot be made (a TLS file gone meanwhile): that
+    // one's error says what is wrong.
+    if (absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = connect_(); channel.ok()) {
+      stub_ = v1::AdminService::NewStub(*std::move(channel));
+    }
+    new_channel_next_ = false;
+  }
   grpc::ClientContext context;
   if (absl::Status ready = SetUp(context, timeout); !ready.ok()) return ready;
   std::unique_ptr<grpc::ClientReader<Message>> reader = (stub_.get()->*open)(&context, request);
@@ -309,6 +326,8 @@ absl::Status AdminClient::ReadStream(const Request& request, absl::Duration time
   grpc::Status finish = reader->Finish();
   if (stopped) return absl::OkStatus();
   if (finish.ok()) return ended_ok;
+  new_channel_next_ = finish.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                      finish.error_code() == grpc::StatusCode::CANCELLED;
   return FromGrpc(finish, timeout);
 }
 

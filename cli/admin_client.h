@@ -113,9 +113,12 @@ class AdminClient {
   using UnaryMethod = grpc::Status (v1::AdminService::Stub::*)(grpc::ClientContext*, const Request&,
                                                                Response*);
 
+  // Makes a new channel to fleetd.
+  using Connect = std::function<absl::StatusOr<std::shared_ptr<grpc::Channel>>()>;
+
   AdminClient(std::string address, std::string token, absl::Duration timeout,
-              std::optional<rpc::ClientTlsOptions> tls,
-              std::unique_ptr<v1::AdminService::Stub> stub);
+              std::optional<rpc::ClientTlsOptions> tls, Connect connect,
+              std::shared_ptr<grpc::Channel> channel);
 
   // A status for a failed call, its message saying what the operator can do.
   absl::Status FromGrpc(const grpc::Status& status, absl::Duration timeout) const;
@@ -141,7 +144,13 @@ class AdminClient {
   const std::string token_;
   const absl::Duration timeout_;
   const std::optional<rpc::ClientTlsOptions> tls_;  // nullopt: plaintext
-  const std::unique_ptr<v1::AdminService::Stub> stub_;
+  const Connect connect_;
+  std::unique_ptr<v1::AdminService::Stub> stub_;
+  // A stream broke for want of fleetd: the next one goes on a new channel. A channel that failed
+  // to connect fails every call with that error until its own backoff lets it try again (seconds
+  // after fleetd is back); a new one connects at once, so a watch riding out a restart resumes
+  // on its first retry after fleetd serves again.
+  bool new_channel_next_ = false;
 };
 
 }  // namespace fleet::cli
