@@ -219,6 +219,27 @@ TEST_F(FleetctlActionE2eTest, FailedTargetExitsFourAndIsDescribed) {
   db_agent->End();
 }
 
+// A watch rides out a fleetd restart: it says it was interrupted, reconnects once fleetd serves
+// again, and exits 0 when the target then succeeds.
+TEST_F(FleetctlActionE2eTest, WatchRidesOutAFleetdRestart) {
+  const v1::EnrollResponse web = Enroll("web-1");
+  CommandResult created = Fleetctl({"action", "create", "restart", "--agent", web.agent_id()});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string id = CreatedId(created.out);
+  std::unique_ptr<Subprocess> watch =
+      StartFleetctl({"action", "status", id, "--watch", "--timeout", "60s"});
+  ASSERT_NE(watch, nullptr);
+  // Its live line is out: the watch stream is open.
+  ASSERT_TRUE(watch->WaitForStderr("0/1 succeeded", absl::Seconds(30)).has_value());
+  ASSERT_OK(fleetd_->Restart());
+  ASSERT_TRUE(watch->WaitForStderr("watch interrupted", absl::Seconds(30)).has_value());
+  std::unique_ptr<TestAgent> agent = Connect(web);
+  ASSERT_TRUE(NextAction(*agent).has_value());
+  Report(*agent, id, v1::ActionStatus::SUCCEEDED);
+  CommandResult watched = Finish(*watch);
+  EXPECT_EQ(watched.exit_code, 0) << watched.err;
+}
+
 // An offline target holds the watch until --timeout (exit 5); cancel then makes it cancelled,
 // and the watch after it exits 4 (not every target succeeded).
 TEST_F(FleetctlActionE2eTest, OfflineTargetTimesOutThenCancel) {
