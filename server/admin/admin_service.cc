@@ -445,8 +445,13 @@ grpc::Status AdminService::ListActionTargets(grpc::ServerContext* context,
 absl::Status AdminService::Watching(
     const grpc::ServerContext& context,
     const std::function<absl::Status(const std::function<bool()>&)>& watch) {
-  absl::Status watched = watch([&] { return context.IsCancelled() || ending_watches_.load(); });
-  if (watched.ok() && ending_watches_.load() && !context.IsCancelled()) {
+  bool shutting_down = false;  // the shutdown, not the caller or the watch itself, ended it
+  absl::Status watched = watch([&] {
+    if (context.IsCancelled()) return true;
+    shutting_down = ending_watches_.load();
+    return shutting_down;
+  });
+  if (watched.ok() && shutting_down) {
     return absl::UnavailableError(
         "fleetd is shutting down; watch again once it (or another replica) serves");
   }

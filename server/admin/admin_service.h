@@ -163,8 +163,9 @@ class AdminService final : public v1::AdminService::Service {
   // a refused role included.
   grpc::Status Handle(grpc::ServerContext* context, v1::Role role, const Mutation& mutation,
                       const std::function<absl::Status(const Principal&)>& body);
-  // Runs `watch` with a stop function true once the caller went or EndWatches was called; in the
-  // latter case, a watch that ended OK is UNAVAILABLE for the caller.
+  // Runs `watch` with a stop function true once the caller went or EndWatches was called; a watch
+  // that the latter stopped (not one that ended by itself, e.g. its action done) is UNAVAILABLE
+  // for the caller.
   absl::Status Watching(const grpc::ServerContext& context,
                         const std::function<absl::Status(const std::function<bool()>&)>& watch);
   // Handle's work; `mutation` is null for a read.
