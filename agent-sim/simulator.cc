@@ -27,8 +27,9 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 constexpr absl::Duration kEnrollTimeout = absl::Seconds(10);
-// At most this many completion queues (a thread each) carry the agents' streams: a queue's cost
-// per operation grows with the operations outstanding on it (rpc/cq_pool.h).
+// At most this many completion queues (a thread each) carry the agents' streams, as many as they
+// need (rpc::CqPool::QueuesFor): a queue's cost per operation grows with the operations
+// outstanding on it (rpc/cq_pool.h).
 constexpr int kMaxQueues = 32;
 // fleetd refuses an enrollment with ABORTED when others with the same token keep winning the race
 // for its use count; an agent retries that (and an unreachable or slow server) a bounded number
@@ -36,13 +37,6 @@ constexpr int kMaxQueues = 32;
 constexpr int kEnrollAttempts = 10;
 constexpr BackoffOptions kEnrollBackoff{.initial = absl::Milliseconds(100),
                                         .max = absl::Seconds(2)};
-
-// As few queues as `agents` streams need (rpc::kStreamsPerQueue each): every queue in use is a
-// thread the completions wake, and fewer busy threads batch more completions per wakeup.
-int QueuesFor(int64_t agents) {
-  const int64_t needed = (agents + rpc::kStreamsPerQueue - 1) / rpc::kStreamsPerQueue;
-  return static_cast<int>(std::clamp<int64_t>(needed, 1, kMaxQueues));
-}
 
 bool IsTransient(grpc::StatusCode code) {
   return code == grpc::StatusCode::ABORTED || code == grpc::StatusCode::UNAVAILABLE ||
@@ -199,7 +193,7 @@ Simulator::Simulator(SimulatorOptions options, std::unique_ptr<IdentityStore> id
     : options_(std::move(options)),
       identities_(std::move(identities)),
       channels_(std::move(channels)),
-      queues_(rpc::CqPool::ForClients(QueuesFor(options_.agents))),
+      queues_(rpc::CqPool::ForClients(rpc::CqPool::QueuesFor(options_.agents, kMaxQueues))),
       timers_(std::make_unique<TimerThread>()),
       enrolled_(options_.agents) {}
 

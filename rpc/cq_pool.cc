@@ -1,5 +1,6 @@
 #include "rpc/cq_pool.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace fleet::rpc {
@@ -16,6 +17,11 @@ std::unique_ptr<CqPool> CqPool::ForClients(int count) {
   std::vector<std::unique_ptr<grpc::CompletionQueue>> queues;
   for (int i = 0; i < count; ++i) queues.push_back(std::make_unique<grpc::CompletionQueue>());
   return std::make_unique<CqPool>(std::move(queues));
+}
+
+int CqPool::QueuesFor(int64_t streams, int max_queues) {
+  const int64_t needed = (streams + kStreamsPerQueue - 1) / kStreamsPerQueue;
+  return static_cast<int>(std::clamp<int64_t>(needed, 1, std::max(max_queues, 1)));
 }
 
 void CqPool::Shutdown() {

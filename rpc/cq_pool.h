@@ -18,8 +18,9 @@
 
 namespace fleet::rpc {
 
-// The streams one queue should carry at most: with more, that scan costs each completion
-// microseconds (100,000 streams on 2 queues made a live query take 20 s; on 32, 3 to 5 s).
+// The streams one queue should carry at most, about: with many more, that scan costs each
+// completion microseconds (100,000 streams on 2 queues made a live query take 20 s; on 32, 3 to
+// 5 s).
 inline constexpr int64_t kStreamsPerQueue = 3000;
 
 // What is passed as the tag of every operation on a pooled queue: Done runs on the queue's
@@ -45,6 +46,10 @@ class CqPool {
 
   // A new pool of `count` client queues.
   static std::unique_ptr<CqPool> ForClients(int count);
+  // How many queues `streams` streams need: one per kStreamsPerQueue, at least 1 and at most
+  // `max_queues`. As few as that, since every queue in use is a thread the completions wake, and
+  // fewer busy threads batch more completions per wakeup.
+  static int QueuesFor(int64_t streams, int max_queues);
 
   size_t size() const { return queues_.size(); }
   // Queue `i % size()`.
